@@ -1,0 +1,108 @@
+//! Applies the embedded migrations of the active backend, once each, in order.
+//!
+//! A small runner of our own instead of `sqlx::migrate!`: it keeps the proc-macro out of the
+//! build, and on PostgreSQL it takes an advisory lock so several nodes starting together
+//! apply each migration exactly once.
+
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError};
+
+/// `(version, name, sqlite sql, postgres sql)`. Both folders must list the same versions
+/// (a tidy test checks the folders against this list).
+pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "tokens",
+    include_str!("../migrations/sqlite/0001_tokens.sql"),
+    include_str!("../migrations/postgres/0001_tokens.sql"),
+)];
+
+const LOCK_KEY: i64 = 0x0C05_70D1_A400;
+
+pub(crate) async fn run(store: &Store) -> Result<()> {
+    match store {
+        Store::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            sqlx::raw_sql(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+            )
+            .execute(&mut *conn)
+            .await?;
+            let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            check_known(&applied)?;
+            for (version, name, sql, _) in MIGRATIONS {
+                if applied.contains(version) {
+                    continue;
+                }
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                sqlx::raw_sql(sql)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|source| StoreError::Migration { version: *version, source })?;
+                sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+                    .bind(version)
+                    .bind(name)
+                    .bind(crate::now_micros())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                tracing::info!(version, name, "applied migration");
+            }
+        }
+        Store::Postgres(pool) => {
+            let mut conn = pool.acquire().await?;
+            sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_KEY).execute(&mut *conn).await?;
+            let result = run_postgres(&mut conn).await;
+            sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut *conn).await?;
+            result?;
+        }
+    }
+    Ok(())
+}
+
+async fn run_postgres(conn: &mut sqlx::PgConnection) -> Result<()> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    check_known(&applied)?;
+    for (version, name, _, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|source| StoreError::Migration { version: *version, source })?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(name)
+            .bind(crate::now_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, name, "applied migration");
+    }
+    Ok(())
+}
+
+/// Refuses to run an old binary against a newer schema, which could silently lose data.
+fn check_known(applied: &[i64]) -> Result<()> {
+    match applied.iter().find(|v| !MIGRATIONS.iter().any(|(k, ..)| k == *v)) {
+        Some(v) => Err(StoreError::UnknownMigration(*v)),
+        None => Ok(()),
+    }
+}
