@@ -42,7 +42,9 @@ pub fn parse_duration(s: &str) -> Result<Span, String> {
             } else {
                 ""
             };
-            return Err(format!("`{s}` has an unknown unit `{ch}`{hint}; {expected}"));
+            return Err(format!(
+                "`{s}` has an unknown unit `{ch}`{hint}; {expected}"
+            ));
         };
         if digits.is_empty() {
             return Err(format!("`{s}` has no number before `{ch}`; {expected}"));
@@ -67,7 +69,9 @@ pub fn parse_duration(s: &str) -> Result<Span, String> {
         span = set.map_err(|_| format!("`{s}`: {n}{ch} is too large"))?;
     }
     if !digits.is_empty() {
-        return Err(format!("`{s}` ends with a number without a unit; {expected}"));
+        return Err(format!(
+            "`{s}` ends with a number without a unit; {expected}"
+        ));
     }
     if in_time && last.is_none() {
         return Err(format!("`{s}` has `T` but no time amount; {expected}"));
@@ -144,8 +148,24 @@ mod tests {
     #[test]
     fn refuses_everything_else() {
         for text in [
-            "", "P", "PT", "7Y", "p7y", "P7", "PY", "P1H", "P1M1Y", "P1Y1Y", "-P1D", "P1.5D",
-            "P 1D", "P1DT", "PT1D", "P99999999999999999999Y", "P1000000Y", "7 years",
+            "",
+            "P",
+            "PT",
+            "7Y",
+            "p7y",
+            "P7",
+            "PY",
+            "P1H",
+            "P1M1Y",
+            "P1Y1Y",
+            "-P1D",
+            "P1.5D",
+            "P 1D",
+            "P1DT",
+            "PT1D",
+            "P99999999999999999999Y",
+            "P1000000Y",
+            "7 years",
         ] {
             assert!(parse_duration(text).is_err(), "{text:?} should be refused");
         }

@@ -1,13 +1,47 @@
 //! The privacy policy as data.
 //!
-//! A tour: [`model`] holds the types that mirror `policy.toml`; `load` parses and validates a
-//! file into a [`Policy`], reporting every problem with its line and column; `render` writes
-//! the notice for people; `diff` compares two versions and classes each change as material
-//! or not. This crate does no I/O: callers hand it text and get values back.
+//! A tour: [`model`] holds the types that mirror `policy.toml`; [`load`] parses and validates a
+//! file into a [`Policy`], reporting every problem with its line and column (`parse` reads the
+//! shape, `validate` checks the rules, `locate` turns model paths into lines and columns);
+//! [`render`] writes the notice for people; [`diff`] compares two versions and classes each
+//! change as material or not; [`dpv`] names everything with W3C DPV identifiers and builds the
+//! records of processing. This crate does no I/O: callers hand it text and get values back.
 
+pub mod diff;
+pub mod dpv;
+mod duration;
+mod locate;
 pub mod model;
+mod parse;
+mod problem;
+pub mod render;
+mod validate;
 
+use sha2::{Digest, Sha256};
+
+pub use duration::{approx_days, parse_duration};
 pub use model::*;
+pub use parse::{example, load};
+pub use problem::{Problem, Problems};
 
 /// The bundled example policy (the Focusrite Group's notice), used when no file is given.
 pub const EXAMPLE_POLICY: &str = include_str!("../../../examples/policy.toml");
+
+/// The hash recorded with a consent event: `sha256:<hex>` of the exact text shown, so that
+/// anyone holding the text can prove what the person agreed to.
+pub fn notice_hash(text: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+impl Policy {
+    /// The consent notice of a purpose in `lang`, falling back to the policy's first language
+    /// and then to any language it has; `None` for unknown or non-consent purposes.
+    pub fn notice_text(&self, purpose_id: &str, lang: &str) -> Option<&str> {
+        let notice = &self.purpose(purpose_id)?.consent.as_ref()?.notice;
+        notice
+            .get(lang)
+            .or_else(|| self.policy.languages.first().and_then(|l| notice.get(l)))
+            .or_else(|| notice.values().next())
+            .map(String::as_str)
+    }
+}

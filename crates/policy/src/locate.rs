@@ -144,7 +144,13 @@ fn walk(item: &Item, path: &str, depth: usize, offset: usize, best: &mut (usize,
                 if contains(t.key(k).and_then(|k| k.span()), offset) && depth + 1 >= best.0 {
                     *best = (depth + 1, child_path.clone());
                 }
-                walk(&Item::Value(v.clone()), &child_path, depth + 1, offset, best);
+                walk(
+                    &Item::Value(v.clone()),
+                    &child_path,
+                    depth + 1,
+                    offset,
+                    best,
+                );
             }
         }
         _ => {}
@@ -181,7 +187,12 @@ mod tests {
     fn splits_paths() {
         assert_eq!(
             steps("purposes[3].categories[1]"),
-            vec![Step::Key("purposes"), Step::Index(3), Step::Key("categories"), Step::Index(1)]
+            vec![
+                Step::Key("purposes"),
+                Step::Index(3),
+                Step::Key("categories"),
+                Step::Index(1)
+            ]
         );
         assert_eq!(steps(""), vec![]);
     }

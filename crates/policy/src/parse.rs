@@ -6,7 +6,8 @@
 //! rules in `validate`, whose path-addressed findings `locate` turns into lines and columns.
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
-use toml_edit::{ImDocument, Item};
+use serde::Deserialize;
+use toml_edit::{ImDocument, Item, Value};
 
 use crate::locate::{line_col, path_at, span_of, Target};
 use crate::model::*;
@@ -31,7 +32,7 @@ pub fn load(file_name: &str, text: &str) -> Result<Policy, Problems> {
             }]));
         }
     };
-    let shaped = Policy::deserialize_from(doc.as_item());
+    let shaped = Policy::deserialize(doc.clone().into_deserializer());
     let findings: Vec<Located> = match shaped {
         Ok(policy) => {
             let findings = validate::validate(&policy);
@@ -44,11 +45,11 @@ pub fn load(file_name: &str, text: &str) -> Result<Policy, Problems> {
                 .collect()
         }
         Err(whole) => {
-            let mut found = shape_problems(doc.as_item());
+            let mut found = shape_problems(&doc);
             if found.is_empty() {
                 // The per-section pass should always find what the whole pass found; if it
                 // ever does not, the whole-document error is still worth reporting.
-                found.push(Located::from_serde(doc.as_item(), "", &whole));
+                found.push(Located::from_serde(&doc, "", &whole));
             }
             found
         }
@@ -97,30 +98,44 @@ impl Located {
         }
     }
 
-    fn from_serde(root: &Item, prefix: &str, e: &toml_edit::de::Error) -> Located {
-        let offset = e.span().map_or(0, |s| s.start);
+    fn from_serde(doc: &ImDocument<String>, prefix: &str, e: &toml_edit::de::Error) -> Located {
         let (message, help) = serde_message(e.message());
+        let (offset, path) = match e.span() {
+            Some(span) => {
+                let path = path_at(doc.as_item(), "", span.start);
+                let path = if path.starts_with(prefix) {
+                    path
+                } else {
+                    prefix.to_string()
+                };
+                (span.start, path)
+            }
+            None => (
+                span_of(doc, prefix, Target::Value).start,
+                prefix.to_string(),
+            ),
+        };
         Located {
             offset,
-            path: if e.span().is_some() {
-                path_at(root, prefix, offset)
-            } else {
-                prefix.to_string()
-            },
+            path,
             message,
             help,
         }
     }
 }
 
-trait FromItem: Sized {
-    fn deserialize_from(item: &Item) -> Result<Self, toml_edit::de::Error>;
-}
-
-impl<T: DeserializeOwned> FromItem for T {
-    fn deserialize_from(item: &Item) -> Result<Self, toml_edit::de::Error> {
-        T::deserialize(item.clone().into_deserializer())
-    }
+/// Deserializes one part of the document. `toml_edit` only offers public deserializers for a
+/// whole document and for values, so tables are turned into inline tables first; the spans of
+/// their keys and values survive that, only the table's own header span is lost, and
+/// [`Located::from_serde`] falls back to the part's path for errors that carried only that.
+fn deserialize_part<T: DeserializeOwned>(item: &Item) -> Result<T, toml_edit::de::Error> {
+    let value = match item.clone() {
+        Item::Value(v) => v,
+        Item::Table(t) => Value::InlineTable(t.into_inline_table()),
+        Item::ArrayOfTables(a) => Value::Array(a.into_array()),
+        Item::None => Value::InlineTable(Default::default()),
+    };
+    T::deserialize(value.into_deserializer())
 }
 
 const SECTIONS: [&str; 14] = [
@@ -141,27 +156,25 @@ const SECTIONS: [&str; 14] = [
 ];
 
 /// Checks the shape of each top-level section, and of each element of the arrays, on its own.
-fn shape_problems(root: &Item) -> Vec<Located> {
+fn shape_problems(doc: &ImDocument<String>) -> Vec<Located> {
     let mut out = Vec::new();
-    let Some(table) = root.as_table() else {
-        return out;
-    };
+    let table = doc.as_table();
     for (key, item) in table.iter() {
         let found = match key {
-            "policy" => one::<PolicyMeta>(root, key, item),
-            "controllers" => each::<Controller>(root, key, item),
-            "contacts" => one::<Contacts>(root, key, item),
-            "categories" => each::<Category>(root, key, item),
-            "subjects" => each::<SubjectKind>(root, key, item),
-            "purposes" => each::<Purpose>(root, key, item),
-            "prohibited" => each::<Prohibited>(root, key, item),
-            "recipients" => each::<Recipient>(root, key, item),
-            "regions" => each::<Region>(root, key, item),
-            "retention" => each::<RetentionRule>(root, key, item),
-            "deadlines" => deadlines(root, item),
-            "calendar" => one::<Calendar>(root, key, item),
-            "children" => one::<Children>(root, key, item),
-            "texts" => one::<std::collections::BTreeMap<String, UiTexts>>(root, key, item),
+            "policy" => one::<PolicyMeta>(doc, key, item),
+            "controllers" => each::<Controller>(doc, key, item),
+            "contacts" => one::<Contacts>(doc, key, item),
+            "categories" => each::<Category>(doc, key, item),
+            "subjects" => each::<SubjectKind>(doc, key, item),
+            "purposes" => each::<Purpose>(doc, key, item),
+            "prohibited" => each::<Prohibited>(doc, key, item),
+            "recipients" => each::<Recipient>(doc, key, item),
+            "regions" => each::<Region>(doc, key, item),
+            "retention" => each::<RetentionRule>(doc, key, item),
+            "deadlines" => deadlines(doc, item),
+            "calendar" => one::<Calendar>(doc, key, item),
+            "children" => one::<Children>(doc, key, item),
+            "texts" => one::<std::collections::BTreeMap<String, UiTexts>>(doc, key, item),
             other => {
                 let help = match validate::closest(other, SECTIONS.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
@@ -193,40 +206,40 @@ fn shape_problems(root: &Item) -> Vec<Located> {
     out
 }
 
-fn one<T: DeserializeOwned>(root: &Item, path: &str, item: &Item) -> Vec<Located> {
-    match T::deserialize_from(item) {
+fn one<T: DeserializeOwned>(doc: &ImDocument<String>, path: &str, item: &Item) -> Vec<Located> {
+    match deserialize_part::<T>(item) {
         Ok(_) => Vec::new(),
-        Err(e) => vec![Located::from_serde(root, path, &e)],
+        Err(e) => vec![Located::from_serde(doc, path, &e)],
     }
 }
 
 /// Arrays are checked element by element so that each broken element is reported.
-fn each<T: DeserializeOwned>(root: &Item, path: &str, item: &Item) -> Vec<Located> {
+fn each<T: DeserializeOwned>(doc: &ImDocument<String>, path: &str, item: &Item) -> Vec<Located> {
     let elements: Vec<Item> = if let Some(aot) = item.as_array_of_tables() {
         aot.iter().map(|t| Item::Table(t.clone())).collect()
     } else if let Some(array) = item.as_array() {
         array.iter().map(|v| Item::Value(v.clone())).collect()
     } else {
-        return one::<Vec<T>>(root, path, item);
+        return one::<Vec<T>>(doc, path, item);
     };
     elements
         .iter()
         .enumerate()
-        .flat_map(|(i, element)| one::<T>(root, &format!("{path}[{i}]"), element))
+        .flat_map(|(i, element)| one::<T>(doc, &format!("{path}[{i}]"), element))
         .collect()
 }
 
 /// `[deadlines]` holds an array (`jurisdictions`); check its elements apart from the rest so
 /// that a broken jurisdiction does not hide a broken default, nor the other way round.
-fn deadlines(root: &Item, item: &Item) -> Vec<Located> {
+fn deadlines(doc: &ImDocument<String>, item: &Item) -> Vec<Located> {
     let mut without = item.clone();
     let jurisdictions = without
         .as_table_like_mut()
         .and_then(|t| t.remove("jurisdictions"));
-    let mut found = one::<Deadlines>(root, "deadlines", &without);
+    let mut found = one::<Deadlines>(doc, "deadlines", &without);
     if let Some(jurisdictions) = jurisdictions {
         found.extend(each::<Jurisdiction>(
-            root,
+            doc,
             "deadlines.jurisdictions",
             &jurisdictions,
         ));
@@ -242,10 +255,8 @@ fn serde_message(raw: &str) -> (String, String) {
             let (what, rest) = raw.split_at(i);
             let expected = &rest[marker.len()..];
             let help = if let Some(unknown) = backticked(what) {
-                let choices: Vec<&str> = expected
-                    .split(", ")
-                    .map(|s| s.trim_matches('`'))
-                    .collect();
+                let choices: Vec<&str> =
+                    expected.split(", ").map(|s| s.trim_matches('`')).collect();
                 match validate::closest(unknown, choices.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`? expected one of {expected}"),
                     None => format!("expected one of {expected}"),
@@ -265,7 +276,10 @@ fn serde_message(raw: &str) -> (String, String) {
             ),
         );
     }
-    (raw.to_string(), "see docs/policy.md for the expected form".to_string())
+    (
+        raw.to_string(),
+        "see docs/policy.md for the expected form".to_string(),
+    )
 }
 
 fn backticked(s: &str) -> Option<&str> {
@@ -276,7 +290,12 @@ fn backticked(s: &str) -> Option<&str> {
 
 fn syntax_message(raw: &str) -> (String, String) {
     let first = raw.lines().next().unwrap_or("invalid TOML").trim();
-    let rest: Vec<&str> = raw.lines().skip(1).map(str::trim).filter(|l| !l.is_empty()).collect();
+    let rest: Vec<&str> = raw
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let help = if rest.is_empty() {
         "fix the TOML syntax at this place".to_string()
     } else {

@@ -1,0 +1,116 @@
+//! The notice as GitHub-flavoured Markdown, for a repository or a docs site.
+
+use super::notice::{blocks, contents};
+use super::{safe_href, Block, Inline};
+use crate::model::Policy;
+
+/// The notice as Markdown. Text from the file is escaped, so it cannot add markup.
+pub fn markdown(p: &Policy) -> String {
+    let blocks = blocks(p);
+    let mut out = String::new();
+    for (n, block) in blocks.iter().enumerate() {
+        match block {
+            Block::Heading { level, text, .. } => {
+                out.push_str(&"#".repeat(usize::from(*level)));
+                out.push(' ');
+                out.push_str(&escape(text));
+                out.push_str("\n\n");
+            }
+            Block::Para(inlines) => {
+                out.push_str(&inline(inlines));
+                out.push_str("\n\n");
+            }
+            Block::List(items) => {
+                for item in items {
+                    out.push_str("- ");
+                    out.push_str(&inline(item));
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            Block::Table {
+                caption,
+                head,
+                rows,
+            } => {
+                out.push_str(&format!("*{}*\n\n", escape(caption)));
+                let cells: Vec<String> = head.iter().map(|h| escape(h)).collect();
+                out.push_str(&format!("| {} |\n", cells.join(" | ")));
+                out.push_str(&format!("|{}\n", " --- |".repeat(head.len())));
+                for row in rows {
+                    let cells: Vec<String> = row.iter().map(|c| inline(c)).collect();
+                    out.push_str(&format!("| {} |\n", cells.join(" | ")));
+                }
+                out.push('\n');
+            }
+        }
+        // The table of contents goes right after the title and its opening paragraphs.
+        if n == 0 {
+            let toc: Vec<String> = contents(&blocks)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (text, anchor))| format!("{}. [{}](#{anchor})", i + 1, escape(&text)))
+                .collect();
+            if !toc.is_empty() {
+                out.push_str("**Contents**\n\n");
+                out.push_str(&toc.join("\n"));
+                out.push_str("\n\n");
+            }
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn inline(inlines: &[Inline]) -> String {
+    inlines
+        .iter()
+        .map(|i| match i {
+            Inline::Text(t) => escape(t),
+            Inline::Link { text, href } if safe_href(href) => {
+                format!("[{}](<{}>)", escape(text), href.replace(['<', '>'], ""))
+            }
+            Inline::Link { text, .. } => escape(text),
+            Inline::Break => "<br>".to_string(),
+        })
+        .collect()
+}
+
+/// Escapes the characters that Markdown (and the HTML it allows) would read as markup; newlines
+/// become spaces so a value cannot break out of its table cell or list item.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' | '&' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("a*b*_c_ <x> | [l](u)"),
+            "a\\*b\\*\\_c\\_ \\<x\\> \\| \\[l\\](u)"
+        );
+        assert_eq!(
+            inline(&[Inline::Link {
+                text: "x".into(),
+                href: "javascript:alert(1)".into()
+            }]),
+            "x"
+        );
+    }
+}
