@@ -1,1 +1,52 @@
-fn main() {}
+//! The `custodian` binary: parses the command line and runs one command.
+//!
+//! Each subcommand lives in `commands/`; [`config`] resolves settings from flags, `CUSTODIAN_*`
+//! environment variables and the config file, in that order of precedence.
+
+mod commands;
+mod config;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "custodian", version, about = "Self-hosted privacy operations: your privacy policy, enforced in code.")]
+struct Cli {
+    #[command(flatten)]
+    global: config::GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (SQLite in the current folder and the example policy by default).
+    Serve(commands::serve::Args),
+    /// Write the example policy.toml and a commented custodian.toml into a folder.
+    Init(commands::init::Args),
+    /// Check, render and compare policy files.
+    #[command(subcommand)]
+    Policy(commands::policy::Command),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(commands::token::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    config::init_logging(&cli.global);
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(&cli.global, args),
+        Command::Init(args) => commands::init::run(args),
+        Command::Policy(cmd) => commands::policy::run(cmd),
+        Command::Token(cmd) => commands::token::run(&cli.global, cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

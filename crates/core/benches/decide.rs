@@ -22,7 +22,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decide/analytics_de_no_consent", |b| {
         b.iter(|| engine.decide(black_box(&input), &NoConsents).unwrap())
     });
-    let svc = DecisionInput { purpose: "service_email", categories: &[], country: "DE", ..input.clone() };
+    let svc = DecisionInput {
+        purpose: "service_email",
+        categories: &[],
+        country: "DE",
+        ..input.clone()
+    };
     c.bench_function("decide/service_email_de_obligations", |b| {
         b.iter(|| engine.decide(black_box(&svc), &NoConsents).unwrap())
     });

@@ -192,15 +192,13 @@ impl Engine {
         let mut purpose_index = HashMap::new();
         for p in &policy.purposes {
             let consent_slot = consent_purposes.iter().position(|id| *id == p.id);
-            let mut allowed_reason = format!("{} ({})", p.legal_basis.label(), p.legal_basis.article());
+            let mut allowed_reason =
+                format!("{} ({})", p.legal_basis.label(), p.legal_basis.article());
             if let Some(interest) = &p.interest {
                 allowed_reason.push_str(": ");
                 allowed_reason.push_str(interest);
             } else if consent_slot.is_some() {
-                allowed_reason = format!(
-                    "consent given ({})",
-                    p.legal_basis.article()
-                );
+                allowed_reason = format!("consent given ({})", p.legal_basis.article());
             }
             purpose_index.insert(p.id.clone(), purposes.len());
             purposes.push(CPurpose {
@@ -241,7 +239,10 @@ impl Engine {
             }
             let residency = r.rules.residency.as_ref().map(|res| {
                 (
-                    res.countries.iter().map(|c| c.to_ascii_uppercase()).collect(),
+                    res.countries
+                        .iter()
+                        .map(|c| c.to_ascii_uppercase())
+                        .collect(),
                     Arc::new(Obligation {
                         id: "keep_in_region",
                         description: format!(
@@ -261,8 +262,9 @@ impl Engine {
                 residency,
                 truncate_obligation: Arc::new(Obligation {
                     id: "truncate_ip",
-                    description: "truncate the IP address before storing it (IPv4 to /24, IPv6 to /48)"
-                        .into(),
+                    description:
+                        "truncate the IP address before storing it (IPv4 to /24, IPv6 to /48)"
+                            .into(),
                     categories: Vec::new(),
                     region: Some(r.id.clone()),
                 }),
@@ -363,7 +365,10 @@ impl Engine {
             ));
         }
         let personal = asked & self.personal != 0;
-        let region = self.region_of_country.get(&country).map(|&i| &self.regions[i]);
+        let region = self
+            .region_of_country
+            .get(&country)
+            .map(|&i| &self.regions[i]);
 
         if let Some(rid) = input.recipient {
             let Some(&ri) = self.recipient_index.get(rid) else {

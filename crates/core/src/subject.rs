@@ -120,7 +120,11 @@ fn normalise_email(s: &str) -> Result<String, SubjectError> {
     if !domain_ok || !local_ok {
         return Err(SubjectError::BadEmail);
     }
-    Ok(format!("{}@{}", local.to_lowercase(), domain.to_ascii_lowercase()))
+    Ok(format!(
+        "{}@{}",
+        local.to_lowercase(),
+        domain.to_ascii_lowercase()
+    ))
 }
 
 /// The keyed hash that stands for a subject everywhere in Custodian's store.
@@ -199,17 +203,23 @@ mod tests {
         let e = SubjectId::parse(IdKind::UserId, "ada@example.com").unwrap();
         let u = SubjectId::parse(IdKind::Email, "ada@example.com").unwrap();
         assert_ne!(h.reference(&e), h.reference(&u));
-        assert_ne!(
-            h.reference(&u),
-            SubjectHasher::new(b"other").reference(&u)
-        );
+        assert_ne!(h.reference(&u), SubjectHasher::new(b"other").reference(&u));
     }
 
     #[test]
     fn bad_identifiers_are_refused_without_echo() {
-        assert_eq!(SubjectId::parse(IdKind::Email, "no-at-sign"), Err(SubjectError::BadEmail));
-        assert_eq!(SubjectId::parse(IdKind::Email, "a@b"), Err(SubjectError::BadEmail));
-        assert_eq!(SubjectId::parse(IdKind::Email, "  "), Err(SubjectError::Empty));
+        assert_eq!(
+            SubjectId::parse(IdKind::Email, "no-at-sign"),
+            Err(SubjectError::BadEmail)
+        );
+        assert_eq!(
+            SubjectId::parse(IdKind::Email, "a@b"),
+            Err(SubjectError::BadEmail)
+        );
+        assert_eq!(
+            SubjectId::parse(IdKind::Email, "  "),
+            Err(SubjectError::Empty)
+        );
         assert_eq!(
             SubjectId::parse(IdKind::DeviceId, "short"),
             Err(SubjectError::BadDeviceId)
@@ -222,7 +232,8 @@ mod tests {
 
     #[test]
     fn refs_round_trip_through_hex() {
-        let r = SubjectHasher::new(b"k").reference(&SubjectId::parse(IdKind::UserId, "42").unwrap());
+        let r =
+            SubjectHasher::new(b"k").reference(&SubjectId::parse(IdKind::UserId, "42").unwrap());
         assert_eq!(SubjectRef::from_hex(&r.to_hex()), Some(r));
         assert_eq!(SubjectRef::from_hex("zz"), None);
     }

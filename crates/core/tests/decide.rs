@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use custodian_core::decide::{ConsentLookup, ConsentStatus, DecisionError, DecisionInput, Engine, NoConsents};
+use custodian_core::decide::{
+    ConsentLookup, ConsentStatus, DecisionError, DecisionInput, Engine, NoConsents,
+};
 use custodian_core::subject::{IdKind, SubjectHasher, SubjectId, SubjectRef};
 
 fn engine() -> Engine {
@@ -56,7 +58,9 @@ fn marketing_without_consent_is_refused() {
 fn service_email_rests_on_the_contract() {
     let e = engine();
     let c = cats(&["website_user", "product_registration"]);
-    let d = e.decide(&ask("service_email", &c, "US"), &NoConsents).unwrap();
+    let d = e
+        .decide(&ask("service_email", &c, "US"), &NoConsents)
+        .unwrap();
     assert!(d.allowed, "{d:?}");
     assert_eq!(d.legal_basis, Some(custodian_policy::LegalBasis::Contract));
     assert!(d.obligations.is_empty(), "no region rules outside Europe");
@@ -86,13 +90,22 @@ fn analytics_in_germany_with_consent_carries_european_obligations() {
 fn personal_data_to_a_third_party_is_refused_in_europe_only() {
     let e = engine();
     let mut given = Given::default();
-    given.0.insert((subject("ada@example.com"), e.consent_slot("advertising").unwrap()), true);
+    given.0.insert(
+        (
+            subject("ada@example.com"),
+            e.consent_slot("advertising").unwrap(),
+        ),
+        true,
+    );
     let c = cats(&["website_background"]);
     let mut q = ask("advertising", &c, "FR");
     q.recipient = Some("advertising_partners");
     let d = e.decide(&q, &given).unwrap();
     assert!(!d.allowed);
-    assert_eq!(&*d.rule, "regions.europe.rules.no_third_party_personal_data");
+    assert_eq!(
+        &*d.rule,
+        "regions.europe.rules.no_third_party_personal_data"
+    );
     q.country = "US";
     assert!(e.decide(&q, &given).unwrap().allowed);
 }
@@ -125,7 +138,13 @@ fn selling_is_never_allowed() {
 fn gpc_opts_out_of_advertising_even_with_consent() {
     let e = engine();
     let mut given = Given::default();
-    given.0.insert((subject("ada@example.com"), e.consent_slot("advertising").unwrap()), true);
+    given.0.insert(
+        (
+            subject("ada@example.com"),
+            e.consent_slot("advertising").unwrap(),
+        ),
+        true,
+    );
     let mut q = ask("advertising", &[], "US");
     q.gpc = true;
     let d = e.decide(&q, &given).unwrap();
@@ -137,7 +156,9 @@ fn gpc_opts_out_of_advertising_even_with_consent() {
 fn categories_outside_the_purpose_are_refused() {
     let e = engine();
     let c = cats(&["payment"]);
-    let d = e.decide(&ask("service_email", &c, "US"), &NoConsents).unwrap();
+    let d = e
+        .decide(&ask("service_email", &c, "US"), &NoConsents)
+        .unwrap();
     assert!(!d.allowed);
     assert!(d.reason.contains("payment"));
 }
@@ -155,7 +176,9 @@ fn non_personal_aggregates_may_go_to_third_parties() {
 fn unknown_inputs_are_errors_that_name_what_is_known() {
     let e = engine();
     match e.decide(&ask("spam", &[], "US"), &NoConsents) {
-        Err(DecisionError::UnknownPurpose { known, .. }) => assert!(known.contains(&"marketing".to_string())),
+        Err(DecisionError::UnknownPurpose { known, .. }) => {
+            assert!(known.contains(&"marketing".to_string()))
+        }
         other => panic!("{other:?}"),
     }
     let c = cats(&["shoe_size"]);
@@ -171,7 +194,10 @@ fn unknown_inputs_are_errors_that_name_what_is_known() {
     }
     let mut q = ask("analytics", &[], "US");
     q.recipient = Some("nobody");
-    assert!(matches!(e.decide(&q, &NoConsents), Err(DecisionError::UnknownRecipient { .. })));
+    assert!(matches!(
+        e.decide(&q, &NoConsents),
+        Err(DecisionError::UnknownRecipient { .. })
+    ));
 }
 
 #[test]

@@ -28,12 +28,13 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             )
             .execute(&mut *conn)
             .await?;
-            let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
+            let applied: Vec<i64> =
+                sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
             check_known(&applied)?;
             for (version, name, sql, _) in MIGRATIONS {
                 if applied.contains(version) {
@@ -43,22 +44,33 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
                 sqlx::raw_sql(sql)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|source| StoreError::Migration { version: *version, source })?;
-                sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-                    .bind(version)
-                    .bind(name)
-                    .bind(crate::now_micros())
-                    .execute(&mut *tx)
-                    .await?;
+                    .map_err(|source| StoreError::Migration {
+                        version: *version,
+                        source,
+                    })?;
+                sqlx::query(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                )
+                .bind(version)
+                .bind(name)
+                .bind(crate::now_micros())
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 tracing::info!(version, name, "applied migration");
             }
         }
         Store::Postgres(pool) => {
             let mut conn = pool.acquire().await?;
-            sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_KEY).execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(LOCK_KEY)
+                .execute(&mut *conn)
+                .await?;
             let result = run_postgres(&mut conn).await;
-            sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(LOCK_KEY)
+                .execute(&mut *conn)
+                .await?;
             result?;
         }
     }
@@ -86,13 +98,18 @@ async fn run_postgres(conn: &mut sqlx::PgConnection) -> Result<()> {
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
-            .map_err(|source| StoreError::Migration { version: *version, source })?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(version)
-            .bind(name)
-            .bind(crate::now_micros())
-            .execute(&mut *tx)
-            .await?;
+            .map_err(|source| StoreError::Migration {
+                version: *version,
+                source,
+            })?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(version)
+        .bind(name)
+        .bind(crate::now_micros())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         tracing::info!(version, name, "applied migration");
     }
@@ -101,7 +118,10 @@ async fn run_postgres(conn: &mut sqlx::PgConnection) -> Result<()> {
 
 /// Refuses to run an old binary against a newer schema, which could silently lose data.
 fn check_known(applied: &[i64]) -> Result<()> {
-    match applied.iter().find(|v| !MIGRATIONS.iter().any(|(k, ..)| k == *v)) {
+    match applied
+        .iter()
+        .find(|v| !MIGRATIONS.iter().any(|(k, ..)| k == *v))
+    {
         Some(v) => Err(StoreError::UnknownMigration(*v)),
         None => Ok(()),
     }

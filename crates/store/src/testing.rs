@@ -26,7 +26,9 @@ pub async fn fresh_postgres_url() -> Option<String> {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true and PostgreSQL is unreachable at {base}: {e}");
             }
-            eprintln!("SKIPPED: PostgreSQL unreachable at {base} ({e}); set CUSTODIAN_TEST_POSTGRES_URL");
+            eprintln!(
+                "SKIPPED: PostgreSQL unreachable at {base} ({e}); set CUSTODIAN_TEST_POSTGRES_URL"
+            );
             return None;
         }
     };

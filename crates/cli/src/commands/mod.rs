@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod init;
+pub mod policy;
+pub mod serve;
+pub mod token;

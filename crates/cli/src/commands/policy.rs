@@ -1,0 +1,95 @@
+//! `custodian policy check|render|diff`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use custodian_policy::Policy;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Validate a policy file; print every problem with its line and column.
+    Check {
+        file: PathBuf,
+        /// Print the problems as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the notice for people from a policy file.
+    Render {
+        file: PathBuf,
+        #[arg(long, value_parser = ["html", "markdown"], default_value = "markdown")]
+        format: String,
+    },
+    /// Compare two versions and class each change as material or not.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Print the changes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Check { file, json } => {
+            let text = read(&file)?;
+            match custodian_policy::load(&file.display().to_string(), &text) {
+                Ok(p) => {
+                    if json {
+                        println!("{}", serde_json::json!({ "valid": true, "version": p.policy.version, "problems": [] }));
+                    } else {
+                        eprintln!("{}: valid (version {}, {} purposes, {} categories)", file.display(), p.policy.version, p.purposes.len(), p.categories.len());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(problems) => {
+                    if json {
+                        println!("{}", serde_json::json!({ "valid": false, "problems": problems.0 }));
+                    } else {
+                        eprint!("{problems}");
+                        eprintln!("{} problem(s) found", problems.0.len());
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Render { file, format } => {
+            let policy = load(&file)?;
+            let out = match format.as_str() {
+                "html" => custodian_policy::render::html(&policy),
+                _ => custodian_policy::render::markdown(&policy),
+            };
+            print!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff { old, new, json } => {
+            let (a, b) = (load(&old)?, load(&new)?);
+            let changes = custodian_policy::diff::diff(&a, &b);
+            let material = changes.iter().filter(|c| c.material).count();
+            if json {
+                println!("{}", serde_json::json!({ "material": material > 0, "changes": changes }));
+            } else if changes.is_empty() {
+                eprintln!("no changes");
+            } else {
+                for c in &changes {
+                    println!("{} {}: {}", if c.material { "MATERIAL " } else { "minor    " }, c.path, c.summary);
+                }
+                eprintln!("{} change(s), {} material", changes.len(), material);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Reads and validates a policy file; any problem is an error listing them all.
+pub fn load(path: &Path) -> anyhow::Result<Policy> {
+    let text = read(path)?;
+    custodian_policy::load(&path.display().to_string(), &text).map_err(|p| anyhow::anyhow!("{} is not a valid policy:\n{p}", path.display()))
+}

@@ -1,0 +1,116 @@
+//! `custodian serve`: the HTTP service.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use custodian_server::Settings;
+use custodian_store::Store;
+
+use crate::config::{GlobalArgs, DEFAULT_LISTEN, DEFAULT_SECRET_FILE};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "CUSTODIAN_LISTEN")]
+    pub listen: Option<String>,
+    /// Policy file to enforce; the bundled example policy when absent.
+    #[arg(long, env = "CUSTODIAN_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// File holding the secret that keys subject references; created if missing.
+    #[arg(long, env = "CUSTODIAN_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Comma-separated origins allowed to call the banner endpoints; any when unset.
+    #[arg(long, env = "CUSTODIAN_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
+    let file = global.file_config()?;
+    let listen = args.listen.or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let url = global.database_url(&file);
+    let policy = match args.policy.or(file.policy.clone()) {
+        Some(path) => super::policy::load(&path)?,
+        None => custodian_policy::example(),
+    };
+    let secret = load_or_create_secret(&args.secret_file.or(file.secret_file.clone()).unwrap_or_else(|| DEFAULT_SECRET_FILE.into()))?;
+    let allowed_origins = args.allowed_origins.or(file.allowed_origins.clone()).filter(|o| !o.is_empty());
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let store = Store::open(&url).await.with_context(|| format!("opening the {} store", scheme(&url)))?;
+        let version = policy.policy.version.clone();
+        let state = custodian_server::build(Settings { policy, store: store.clone(), secret, allowed_origins })?;
+        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, store = store.backend(), policy_version = %version, "ready");
+        println!("custodian listening on http://{addr}");
+        custodian_server::serve(listener, state, shutdown_signal()).await?;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn scheme(url: &str) -> &str {
+    url.split(':').next().unwrap_or("?")
+}
+
+/// The secret comes from `CUSTODIAN_SECRET` (hex, for several nodes sharing one database) or
+/// from a file created once with 32 random bytes, readable only by its owner.
+fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(hexed) = std::env::var("CUSTODIAN_SECRET") {
+        let bytes = hex::decode(hexed.trim()).context("CUSTODIAN_SECRET must be hex")?;
+        anyhow::ensure!(bytes.len() >= 32, "CUSTODIAN_SECRET must be at least 32 bytes (64 hex digits)");
+        return Ok(bytes);
+    }
+    if path.exists() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = hex::decode(text.trim()).with_context(|| format!("{} must hold hex", path.display()))?;
+        anyhow::ensure!(bytes.len() >= 32, "{} holds fewer than 32 bytes", path.display());
+        return Ok(bytes);
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    write_private(path, &hex::encode(bytes))?;
+    tracing::info!(path = %path.display(), "created a new subject-reference secret");
+    Ok(bytes.to_vec())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    std::fs::write(path, content).with_context(|| format!("creating {}", path.display()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

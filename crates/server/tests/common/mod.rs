@@ -1,0 +1,125 @@
+//! Test helper: the real router over a fresh database, driven in process.
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use custodian_core::token::{self, Role};
+use custodian_server::{build, router, Settings, SharedState};
+use custodian_store::{testing, Store};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub state: SharedState,
+    pub router: Router,
+    pub store: Store,
+    pub service: String,
+    pub dpo: String,
+    pub admin: String,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        Self::on(&testing::fresh_sqlite_url()).await
+    }
+
+    pub async fn postgres() -> Option<TestApp> {
+        Some(Self::on(&testing::fresh_postgres_url().await?).await)
+    }
+
+    pub async fn on(url: &str) -> TestApp {
+        let store = Store::open(url).await.expect("open store");
+        let mut tokens = Vec::new();
+        for role in [Role::Service, Role::Dpo, Role::Admin] {
+            let t = token::generate();
+            store
+                .insert_token("test", role, &token::hash(&t))
+                .await
+                .unwrap();
+            tokens.push(t);
+        }
+        let state = build(Settings {
+            policy: custodian_policy::example(),
+            store: store.clone(),
+            secret: b"test-secret-test-secret-test-secret".to_vec(),
+            allowed_origins: None,
+        })
+        .expect("build state");
+        TestApp {
+            router: router(state.clone()),
+            state,
+            store,
+            admin: tokens.pop().unwrap(),
+            dpo: tokens.pop().unwrap(),
+            service: tokens.pop().unwrap(),
+        }
+    }
+
+    pub async fn call(&self, req: Request<Body>) -> Answer {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut b = Request::get(path);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        self.call(b.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<Body>,
+        extra: &[(&str, &str)],
+    ) -> Answer {
+        let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        for (k, v) in extra {
+            b = b.header(*k, *v);
+        }
+        self.call(b.body(body.into()).unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
+        self.post_raw(path, token, body.to_string(), &[]).await
+    }
+}
+
+/// Every error answer must be a problem document.
+pub fn assert_problem(a: &Answer, status: u16, code: &str) {
+    assert_eq!(a.status.as_u16(), status, "{}", a.text);
+    assert_eq!(a.content_type, "application/problem+json", "{}", a.text);
+    assert_eq!(a.body["status"], status);
+    assert_eq!(a.body["code"], code, "{}", a.text);
+    assert!(a.body["type"].as_str().unwrap().ends_with(code));
+    assert!(a.body["title"].is_string() && a.body["detail"].is_string());
+}
