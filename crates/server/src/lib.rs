@@ -6,6 +6,7 @@
 //! shutdown signal. Only this crate knows axum; handlers call `custodian-core` for every
 //! rule and `custodian-store` for every row.
 
+pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -69,6 +70,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/privacy", get(routes::policy::notice))
         .route("/v1/decide", post(routes::decide::decide))
         .merge(public)
+        .merge(assets::routes())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
