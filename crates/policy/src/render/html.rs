@@ -14,24 +14,15 @@ const STYLESHEET: &str = "/assets/notice.css";
 pub fn html(p: &Policy) -> String {
     let blocks = blocks(p);
     let mut body = String::new();
-    for (n, block) in blocks.iter().enumerate() {
-        render(block, &mut body);
-        if n == 0 {
-            let toc = contents(&blocks);
-            if !toc.is_empty() {
-                body.push_str(
-                    "<nav aria-label=\"Contents\">\n<h2 id=\"contents\">Contents</h2>\n<ol>\n",
-                );
-                for (text, anchor) in toc {
-                    body.push_str(&format!(
-                        "<li><a href=\"#{}\">{}</a></li>\n",
-                        escape(&anchor),
-                        escape(&text)
-                    ));
-                }
-                body.push_str("</ol>\n</nav>\n");
-            }
+    let mut toc_done = false;
+    for block in &blocks {
+        // The table of contents goes after the title and opening paragraphs, before the first
+        // section.
+        if !toc_done && matches!(block, Block::Heading { level: 2, .. }) {
+            toc_done = true;
+            toc(&blocks, &mut body);
         }
+        render(block, &mut body);
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -40,6 +31,18 @@ pub fn html(p: &Policy) -> String {
          <main id=\"main\">\n{body}</main>\n</body>\n</html>\n",
         escape(&title(p))
     )
+}
+
+fn toc(blocks: &[Block], out: &mut String) {
+    out.push_str("<nav aria-labelledby=\"contents\">\n<h2 id=\"contents\">Contents</h2>\n<ol>\n");
+    for (text, anchor) in contents(blocks) {
+        out.push_str(&format!(
+            "<li><a href=\"#{}\">{}</a></li>\n",
+            escape(&anchor),
+            escape(&text)
+        ));
+    }
+    out.push_str("</ol>\n</nav>\n");
 }
 
 fn render(block: &Block, out: &mut String) {

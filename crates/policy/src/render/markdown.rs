@@ -8,7 +8,14 @@ use crate::model::Policy;
 pub fn markdown(p: &Policy) -> String {
     let blocks = blocks(p);
     let mut out = String::new();
-    for (n, block) in blocks.iter().enumerate() {
+    let mut toc_done = false;
+    for block in &blocks {
+        // The table of contents goes after the title and opening paragraphs, before the first
+        // section.
+        if !toc_done && matches!(block, Block::Heading { level: 2, .. }) {
+            toc_done = true;
+            toc(&blocks, &mut out);
+        }
         match block {
             Block::Heading { level, text, .. } => {
                 out.push_str(&"#".repeat(usize::from(*level)));
@@ -44,24 +51,22 @@ pub fn markdown(p: &Policy) -> String {
                 out.push('\n');
             }
         }
-        // The table of contents goes right after the title and its opening paragraphs.
-        if n == 0 {
-            let toc: Vec<String> = contents(&blocks)
-                .into_iter()
-                .enumerate()
-                .map(|(i, (text, anchor))| format!("{}. [{}](#{anchor})", i + 1, escape(&text)))
-                .collect();
-            if !toc.is_empty() {
-                out.push_str("**Contents**\n\n");
-                out.push_str(&toc.join("\n"));
-                out.push_str("\n\n");
-            }
-        }
     }
     while out.ends_with("\n\n") {
         out.pop();
     }
     out
+}
+
+fn toc(blocks: &[Block], out: &mut String) {
+    let items: Vec<String> = contents(blocks)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (text, anchor))| format!("{}. [{}](#{anchor})", i + 1, escape(&text)))
+        .collect();
+    out.push_str("**Contents**\n\n");
+    out.push_str(&items.join("\n"));
+    out.push_str("\n\n");
 }
 
 fn inline(inlines: &[Inline]) -> String {

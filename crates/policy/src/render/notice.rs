@@ -248,7 +248,8 @@ fn recipients(p: &Policy, b: &mut Vec<Block>) {
             vec![
                 who,
                 vec![text(role)],
-                vec![text(and_list(&purposes))],
+                // Purpose names often contain "and"; a semicolon keeps them apart.
+                vec![text(purposes.join("; "))],
                 vec![text(countries(&r.countries))],
                 vec![text(mechanism(&r.transfer_mechanism))],
             ]
@@ -286,10 +287,18 @@ fn regions(p: &Policy, b: &mut Vec<Block>) {
             )]);
         }
         if let Some(residency) = &rules.residency {
-            items.push(vec![text(format!(
-                "We keep and process your personal data only in these countries: {}.",
-                countries(&residency.countries)
-            ))]);
+            let mut same = residency.countries.clone();
+            let mut region_countries = region.countries.clone();
+            same.sort();
+            region_countries.sort();
+            items.push(vec![text(if same == region_countries {
+                "We keep and process your personal data only in the countries above.".to_string()
+            } else {
+                format!(
+                    "We keep and process your personal data only in these countries: {}.",
+                    countries(&residency.countries)
+                )
+            })]);
         }
         if items.is_empty() {
             continue;
