@@ -1,12 +1,18 @@
 //! Custodian's domain rules, free of I/O.
 //!
 //! A tour: [`decide`] compiles a policy into an [`decide::Engine`] that answers "may this
-//! processing happen?" in well under a microsecond; [`subject`] turns the identifiers people
-//! are known by into keyed references, so nothing downstream holds the raw identifier;
-//! [`token`] makes and hashes the bearer tokens of the service and admin APIs; [`country`]
-//! knows the ISO 3166-1 codes. Storage and HTTP live in other crates and call in here.
+//! processing happen?" in well under a microsecond; [`consent`] holds every subject's current
+//! choices in memory for it; [`ledger`] hashes and verifies the consent ledger's chains;
+//! [`receipt`] builds consent receipts; [`subject`] turns the identifiers people are known by
+//! into keyed references, so nothing downstream holds the raw identifier; [`token`] makes and
+//! hashes the bearer tokens; [`clock`] lets tests move time; [`country`] knows ISO 3166-1.
+//! Storage and HTTP live in other crates and call in here.
 
+pub mod clock;
+pub mod consent;
 pub mod country;
 pub mod decide;
+pub mod ledger;
+pub mod receipt;
 pub mod subject;
 pub mod token;

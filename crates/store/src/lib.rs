@@ -7,9 +7,11 @@
 //! nowhere else in the project. Connectors to the company's own databases are a different
 //! crate and never touch these tables.
 
+pub mod consent;
 mod migrate;
 pub mod testing;
 pub mod tokens;
+pub mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -10,12 +10,20 @@ use crate::{Result, Store, StoreError};
 
 /// `(version, name, sqlite sql, postgres sql)`. Both folders must list the same versions
 /// (a tidy test checks the folders against this list).
-pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "tokens",
-    include_str!("../migrations/sqlite/0001_tokens.sql"),
-    include_str!("../migrations/postgres/0001_tokens.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "tokens",
+        include_str!("../migrations/sqlite/0001_tokens.sql"),
+        include_str!("../migrations/postgres/0001_tokens.sql"),
+    ),
+    (
+        2,
+        "consent",
+        include_str!("../migrations/sqlite/0002_consent.sql"),
+        include_str!("../migrations/postgres/0002_consent.sql"),
+    ),
+];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;
 

@@ -81,3 +81,156 @@ async fn unsupported_urls_are_named() {
         "{err}"
     );
 }
+
+mod consent {
+    use super::*;
+    use custodian_core::ledger::{ChainVerifier, CHAINS};
+    use custodian_core::subject::SubjectRef;
+    use custodian_store::consent::NewEvent;
+    use custodian_store::writer::ConsentWriter;
+    use futures_util::TryStreamExt;
+
+    fn ev(i: u32, subject: u8, purpose: &str, given: bool) -> NewEvent {
+        NewEvent {
+            id: format!("evt_{i}"),
+            subject: SubjectRef([subject; 32]),
+            purpose: purpose.into(),
+            given,
+            source: "api".into(),
+            policy_version: "v1".into(),
+            notice_hash: Some("sha256:ab".into()),
+            ip_truncated: None,
+            receipt_id: format!("rcpt_{i}"),
+            created_at: 1_000 + i as i64,
+        }
+    }
+
+    async fn verify_all(store: &Store) -> u64 {
+        let mut total = 0;
+        for chain in 0..CHAINS {
+            let mut v = ChainVerifier::new(chain);
+            let mut s = store.chain_events(chain);
+            while let Some(e) = s.try_next().await.unwrap() {
+                v.push(&e).unwrap();
+            }
+            total += v.checked;
+        }
+        total
+    }
+
+    on_both!(
+        appends_link_chains_and_derive_state,
+        |store: Store| async move {
+            let a = store
+                .append_consent(&[ev(1, 1, "marketing", true), ev(2, 1, "analytics", true)])
+                .await
+                .unwrap();
+            assert_eq!(a.len(), 2);
+            assert_eq!(
+                (a[0].seq, a[1].seq),
+                (1, 2),
+                "same subject, same chain, in order"
+            );
+            store
+                .append_consent(&[ev(3, 1, "marketing", false), ev(4, 2, "marketing", true)])
+                .await
+                .unwrap();
+            let state = store.consent_state_of(&SubjectRef([1; 32])).await.unwrap();
+            let m = state.iter().find(|s| s.purpose == "marketing").unwrap();
+            assert!(!m.given, "the newest event wins");
+            assert_eq!(m.event_id, "evt_3");
+            assert_eq!(verify_all(&store).await, 4);
+            let all: Vec<_> = store.all_consent_state().try_collect().await.unwrap();
+            assert_eq!(all.len(), 3);
+            assert_eq!(
+                store
+                    .subject_events(&SubjectRef([1; 32]))
+                    .await
+                    .unwrap()
+                    .len(),
+                3
+            );
+            assert_eq!(store.receipt_events("rcpt_4").await.unwrap().len(), 1);
+        }
+    );
+
+    on_both!(
+        duplicate_event_ids_fail_and_write_nothing,
+        |store: Store| async move {
+            store
+                .append_consent(&[ev(1, 1, "marketing", true)])
+                .await
+                .unwrap();
+            assert!(store
+                .append_consent(&[ev(2, 1, "analytics", true), ev(1, 1, "marketing", false)])
+                .await
+                .is_err());
+            let all: Vec<_> = store.all_consent_events().try_collect().await.unwrap();
+            assert_eq!(all.len(), 1, "the failed batch left nothing behind");
+            assert_eq!(verify_all(&store).await, 1);
+        }
+    );
+
+    on_both!(
+        concurrent_writers_share_commits_and_keep_chains_valid,
+        |store: Store| async move {
+            let writer = ConsentWriter::spawn(store.clone());
+            let mut tasks = Vec::new();
+            for i in 0..200u32 {
+                let w = writer.clone();
+                tasks.push(tokio::spawn(async move {
+                    w.append(vec![ev(i, (i % 7) as u8, "marketing", i % 2 == 0)])
+                        .await
+                }));
+            }
+            for t in tasks {
+                assert_eq!(t.await.unwrap().unwrap().len(), 1);
+            }
+            // A bad submission fails alone.
+            let bad = writer.append(vec![ev(5, 1, "marketing", true)]).await;
+            assert!(bad.is_err());
+            assert_eq!(verify_all(&store).await, 200);
+        }
+    );
+
+    on_both!(
+        checkpoints_record_heads_once_per_change,
+        |store: Store| async move {
+            store
+                .append_consent(&[ev(1, 1, "marketing", true)])
+                .await
+                .unwrap();
+            let c = store.checkpoint(10).await.unwrap().unwrap();
+            assert_eq!(c.heads.len(), CHAINS as usize);
+            assert!(
+                store.checkpoint(11).await.unwrap().is_none(),
+                "nothing changed"
+            );
+            store
+                .append_consent(&[ev(2, 9, "marketing", true)])
+                .await
+                .unwrap();
+            assert!(store.checkpoint(12).await.unwrap().is_some());
+            assert_eq!(store.checkpoints().await.unwrap().len(), 2);
+        }
+    );
+
+    on_both!(
+        links_and_policy_versions_are_idempotent,
+        |store: Store| async move {
+            let (d, a) = (SubjectRef([1; 32]), SubjectRef([2; 32]));
+            store.link_subjects(&d, &a, 1).await.unwrap();
+            store.link_subjects(&d, &a, 2).await.unwrap();
+            assert_eq!(
+                store.all_links().await.unwrap(),
+                vec![(d.to_hex(), a.to_hex())]
+            );
+            assert!(store.remember_policy_version("v1", "doc", 1).await.unwrap());
+            assert!(!store.remember_policy_version("v1", "doc", 2).await.unwrap());
+            assert_eq!(
+                store.policy_versions().await.unwrap(),
+                vec![("v1".to_string(), "doc".to_string())]
+            );
+        }
+    );
+}

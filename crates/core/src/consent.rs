@@ -1,0 +1,189 @@
+//! Consent as the service holds it in memory: the current choice per subject and purpose,
+//! derived from the ledger's events and updated by every write on its way out, so decisions
+//! read consent without touching the database.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decide::{ConsentLookup, ConsentStatus};
+use crate::subject::SubjectRef;
+
+/// Where a consent event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Banner,
+    PrivacyCenter,
+    Api,
+    Import,
+    /// A Global Privacy Control signal (`Sec-GPC: 1`).
+    Gpc,
+    /// A one-click unsubscribe link (RFC 8058).
+    Unsubscribe,
+    /// Carried over when a device was linked to an account.
+    Link,
+    /// A click-to-load placeholder of an embedded widget.
+    Widget,
+    Signup,
+    Survey,
+}
+
+impl Source {
+    pub const ALL: [Source; 10] = [
+        Source::Banner,
+        Source::PrivacyCenter,
+        Source::Api,
+        Source::Import,
+        Source::Gpc,
+        Source::Unsubscribe,
+        Source::Link,
+        Source::Widget,
+        Source::Signup,
+        Source::Survey,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Banner => "banner",
+            Source::PrivacyCenter => "privacy_center",
+            Source::Api => "api",
+            Source::Import => "import",
+            Source::Gpc => "gpc",
+            Source::Unsubscribe => "unsubscribe",
+            Source::Link => "link",
+            Source::Widget => "widget",
+            Source::Signup => "signup",
+            Source::Survey => "survey",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Truncates an address before it is stored: IPv4 to its /24, IPv6 to its /48. The seed
+/// promises European visitors that their IP address is never stored whole; we do it for all.
+pub fn truncate_ip(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0")
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => truncate_ip(IpAddr::V4(v4)),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::", s[0], s[1], s[2])
+            }
+        },
+    }
+}
+
+/// One subject's choices as two bitsets over consent slots: which are known, which given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Slots {
+    known: u64,
+    given: u64,
+}
+
+const SHARDS: usize = 32;
+
+/// Current consent of every subject, sharded so readers and the writer rarely meet.
+pub struct ConsentMemory {
+    shards: Vec<RwLock<HashMap<SubjectRef, Slots>>>,
+}
+
+impl Default for ConsentMemory {
+    fn default() -> Self {
+        ConsentMemory { shards: (0..SHARDS).map(|_| RwLock::default()).collect() }
+    }
+}
+
+impl ConsentMemory {
+    fn shard(&self, s: &SubjectRef) -> &RwLock<HashMap<SubjectRef, Slots>> {
+        &self.shards[s.0[31] as usize % SHARDS]
+    }
+
+    /// Records a choice. Slots above 63 are ignored (a policy has far fewer consent purposes;
+    /// `Engine::compile` refuses more).
+    pub fn set(&self, subject: SubjectRef, slot: usize, given: bool) {
+        if slot >= 64 {
+            return;
+        }
+        let mut map = self.shard(&subject).write().unwrap_or_else(|e| e.into_inner());
+        let e = map.entry(subject).or_default();
+        e.known |= 1 << slot;
+        if given {
+            e.given |= 1 << slot;
+        } else {
+            e.given &= !(1 << slot);
+        }
+    }
+
+    /// Forgets a subject entirely (erasure).
+    pub fn forget(&self, subject: &SubjectRef) {
+        self.shard(subject).write().unwrap_or_else(|e| e.into_inner()).remove(subject);
+    }
+
+    pub fn subjects(&self) -> usize {
+        self.shards.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len()).sum()
+    }
+}
+
+impl ConsentLookup for ConsentMemory {
+    fn status(&self, subject: &SubjectRef, slot: usize) -> ConsentStatus {
+        if slot >= 64 {
+            return ConsentStatus::Unknown;
+        }
+        let map = self.shard(subject).read().unwrap_or_else(|e| e.into_inner());
+        match map.get(subject) {
+            Some(s) if s.known & (1 << slot) != 0 => {
+                if s.given & (1 << slot) != 0 {
+                    ConsentStatus::Given
+                } else {
+                    ConsentStatus::Withdrawn
+                }
+            }
+            _ => ConsentStatus::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_tracks_given_withdrawn_and_unknown() {
+        let m = ConsentMemory::default();
+        let a = SubjectRef([1; 32]);
+        assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
+        m.set(a, 2, true);
+        assert_eq!(m.status(&a, 2), ConsentStatus::Given);
+        assert_eq!(m.status(&a, 1), ConsentStatus::Unknown);
+        m.set(a, 2, false);
+        assert_eq!(m.status(&a, 2), ConsentStatus::Withdrawn);
+        m.forget(&a);
+        assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
+        assert_eq!(m.subjects(), 0);
+    }
+
+    #[test]
+    fn ips_are_truncated() {
+        assert_eq!(truncate_ip("203.0.113.77".parse().unwrap()), "203.0.113.0");
+        assert_eq!(truncate_ip("2001:db8:abcd:12::1".parse().unwrap()), "2001:db8:abcd::");
+        assert_eq!(truncate_ip("::ffff:198.51.100.9".parse().unwrap()), "198.51.100.0");
+    }
+
+    #[test]
+    fn sources_round_trip() {
+        for s in Source::ALL {
+            assert_eq!(Source::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Source::parse("telepathy"), None);
+    }
+}
