@@ -1,0 +1,254 @@
+//! `GET /v1/banner`: exactly what the banner shows and records, in one language.
+//!
+//! The banner asks for this once per page view (the answer is cached for five minutes), so it
+//! carries only the chosen language's texts and the purposes the banner or a click-to-load
+//! widget asks for, never the whole policy.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use custodian_policy::{notice_hash, Policy, Purpose};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::state::SharedState;
+
+/// Where the banner's notice link points, relative to Custodian's origin.
+const NOTICE_URL: &str = "/privacy";
+
+/// Short enough that a changed policy reaches pages soon; the ETag makes revalidation cheap.
+const CACHE: &str = "public, max-age=300";
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct BannerQuery {
+    /// Preferred languages, best first, comma-separated (`de-AT,de,en`); the policy's first
+    /// language when none matches.
+    lang: Option<String>,
+}
+
+/// The banner's texts and purposes in the best language for the visitor.
+#[utoipa::path(get, path = "/v1/banner", tag = "banner", params(BannerQuery),
+    responses(
+        (status = 200, description = "Texts, consent purposes with notice hashes, and the consent hash", content_type = "application/json"),
+        (status = 304, description = "Not modified (ETag matched)")))]
+pub async fn get_banner(
+    State(state): State<SharedState>,
+    Query(q): Query<BannerQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = choose_language(&state.policy, q.lang.as_deref().unwrap_or(""));
+    let doc = banner_document(&state.policy, lang);
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    let etag = super::etag_of(&body);
+    super::cached(
+        &headers,
+        &etag,
+        CACHE,
+        super::cors(&state, &headers),
+        "application/json",
+        body.into(),
+    )
+}
+
+/// The first preference the policy offers, matching whole tags first and then the primary
+/// subtag (`de-AT` → `de`); the policy's first language otherwise.
+pub fn choose_language<'p>(policy: &'p Policy, prefs: &str) -> &'p str {
+    let langs = &policy.policy.languages;
+    let find = |tag: &str| {
+        langs
+            .iter()
+            .find(|l| l.eq_ignore_ascii_case(tag))
+            .map(String::as_str)
+    };
+    prefs
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .filter(|t| !t.is_empty())
+        .find_map(|t| find(t).or_else(|| find(t.split('-').next().unwrap_or(t))))
+        .or_else(|| langs.first().map(String::as_str))
+        .unwrap_or("en")
+}
+
+/// The document for one language. `purposes` are what the banner offers; `widgets` are
+/// consent purposes collected where their content sits (click-to-load).
+pub fn banner_document(policy: &Policy, lang: &str) -> Value {
+    let first = policy
+        .policy
+        .languages
+        .first()
+        .map(String::as_str)
+        .unwrap_or(lang);
+    let texts = policy
+        .texts
+        .get(lang)
+        .or_else(|| policy.texts.get(first))
+        .or_else(|| policy.texts.values().next())
+        .cloned()
+        .unwrap_or_default();
+    let mut texts = serde_json::to_value(texts).unwrap_or_else(|_| json!({}));
+    texts["load"] = json!(load_word(lang));
+    let describe = |p: &Purpose| {
+        let spec = p.consent.as_ref();
+        let label = spec
+            .and_then(|s| s.label.get(lang).or_else(|| s.label.get(first)))
+            .unwrap_or(&p.name);
+        let notice = policy.notice_text(&p.id, lang).unwrap_or_default();
+        json!({
+            "id": p.id,
+            "label": label,
+            "notice": notice,
+            "notice_hash": notice_hash(notice),
+            "cookies": spec.map(|s| s.cookies.as_slice()).unwrap_or_default(),
+            "gpc_opt_out": p.gpc_opt_out,
+        })
+    };
+    json!({
+        "version": policy.policy.version,
+        "lang": lang,
+        "languages": policy.policy.languages,
+        "texts": texts,
+        "notice_url": NOTICE_URL,
+        "consent_hash": consent_hash(policy),
+        "purposes": banner_purposes(policy).map(describe).collect::<Vec<_>>(),
+        "widgets": widget_purposes(policy).map(describe).collect::<Vec<_>>(),
+    })
+}
+
+fn banner_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
+    policy
+        .consent_purposes()
+        .filter(|p| p.consent.as_ref().is_some_and(|c| c.banner))
+}
+
+fn widget_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
+    policy.consent_purposes().filter(|p| {
+        p.consent
+            .as_ref()
+            .is_some_and(|c| !c.banner && c.collected_via.iter().any(|v| v == "widget"))
+    })
+}
+
+/// A hash over what a person agrees to in the banner: each banner purpose's id, its notice in
+/// every language, the cookies it sets and whether GPC opts out of it. The banner keeps it in
+/// its cookie and asks again when it changes; labels and other wording may change freely.
+pub fn consent_hash(policy: &Policy) -> String {
+    let mut canon = String::from("custodian-consent-v1\n");
+    for p in banner_purposes(policy) {
+        let spec = p
+            .consent
+            .as_ref()
+            .expect("banner purposes have a consent spec");
+        canon.push_str(&format!("purpose {}\n", p.id));
+        for (lang, text) in &spec.notice {
+            canon.push_str(&format!("notice {lang} {}\n", notice_hash(text)));
+        }
+        canon.push_str(&format!(
+            "cookies {}\ngpc {}\n",
+            spec.cookies.join(" "),
+            p.gpc_opt_out
+        ));
+    }
+    notice_hash(&canon)
+}
+
+/// The click-to-load button's verb; the policy's texts have no key for it yet.
+fn load_word(lang: &str) -> &'static str {
+    match lang.split('-').next().unwrap_or(lang) {
+        "de" => "Laden",
+        "fr" => "Charger",
+        "es" => "Cargar",
+        "it" => "Carica",
+        "nl" => "Laden",
+        _ => "Load",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_follow_the_visitor_then_fall_back() {
+        let p = custodian_policy::example();
+        assert_eq!(choose_language(&p, "de-AT,de;q=0.9,en"), "de");
+        assert_eq!(choose_language(&p, "fr-FR, en-GB"), "en");
+        assert_eq!(choose_language(&p, "ja"), "en");
+        assert_eq!(choose_language(&p, ""), "en");
+        assert_eq!(choose_language(&p, "DE"), "de");
+    }
+
+    #[test]
+    fn the_document_holds_the_banner_purposes_in_one_language() {
+        let p = custodian_policy::example();
+        let doc = banner_document(&p, "de");
+        assert_eq!(doc["lang"], "de");
+        assert_eq!(doc["texts"]["accept_all"], "Alle akzeptieren");
+        assert_eq!(doc["texts"]["load"], "Laden");
+        let ids: Vec<&str> = doc["purposes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["marketing", "analytics", "advertising"]);
+        let analytics = &doc["purposes"][1];
+        assert_eq!(analytics["label"], "Statistik");
+        let text = analytics["notice"].as_str().unwrap();
+        assert_eq!(analytics["notice_hash"], notice_hash(text));
+        assert_eq!(
+            analytics["notice_hash"],
+            notice_hash(p.notice_text("analytics", "de").unwrap())
+        );
+        assert!(analytics["cookies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "_ga_*"));
+        assert_eq!(doc["purposes"][2]["gpc_opt_out"], true);
+        assert_eq!(doc["widgets"][0]["id"], "social_widgets");
+        assert_eq!(doc["notice_url"], "/privacy");
+        assert_eq!(doc["version"], p.policy.version.as_str());
+    }
+
+    #[test]
+    fn the_consent_hash_changes_with_a_notice_but_not_with_a_label() {
+        let p = custodian_policy::example();
+        let base = consent_hash(&p);
+        assert!(base.starts_with("sha256:"));
+        assert_eq!(base, consent_hash(&p.clone()));
+
+        let mut relabelled = p.clone();
+        let a = relabelled
+            .purposes
+            .iter_mut()
+            .find(|x| x.id == "analytics")
+            .unwrap();
+        a.consent
+            .as_mut()
+            .unwrap()
+            .label
+            .insert("en".into(), "Stats".into());
+        assert_eq!(consent_hash(&relabelled), base);
+
+        let mut renoticed = p.clone();
+        let a = renoticed
+            .purposes
+            .iter_mut()
+            .find(|x| x.id == "analytics")
+            .unwrap();
+        a.consent
+            .as_mut()
+            .unwrap()
+            .notice
+            .insert("de".into(), "Neu.".into());
+        assert_ne!(consent_hash(&renoticed), base);
+
+        let mut versioned = p.clone();
+        versioned.policy.version = "2099-01-01".into();
+        assert_eq!(
+            consent_hash(&versioned),
+            base,
+            "a new version alone does not ask again"
+        );
+    }
+}
