@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub policy: Option<PathBuf>,
     pub secret_file: Option<PathBuf>,
     pub allowed_origins: Option<Vec<String>>,
+    pub public_url: Option<String>,
 }
 
 impl GlobalArgs {
@@ -65,8 +66,11 @@ impl GlobalArgs {
 
 pub fn init_logging(args: &GlobalArgs) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("CUSTODIAN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("CUSTODIAN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if args.log_format == "json" {
         builder.json().init();
     } else {

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "custodian", version, about = "Self-hosted privacy operations: your privacy policy, enforced in code.")]
+#[command(
+    name = "custodian",
+    version,
+    about = "Self-hosted privacy operations: your privacy policy, enforced in code."
+)]
 struct Cli {
     #[command(flatten)]
     global: config::GlobalArgs,

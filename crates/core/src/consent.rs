@@ -99,7 +99,9 @@ pub struct ConsentMemory {
 
 impl Default for ConsentMemory {
     fn default() -> Self {
-        ConsentMemory { shards: (0..SHARDS).map(|_| RwLock::default()).collect() }
+        ConsentMemory {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+        }
     }
 }
 
@@ -114,7 +116,10 @@ impl ConsentMemory {
         if slot >= 64 {
             return;
         }
-        let mut map = self.shard(&subject).write().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .shard(&subject)
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         let e = map.entry(subject).or_default();
         e.known |= 1 << slot;
         if given {
@@ -126,11 +131,17 @@ impl ConsentMemory {
 
     /// Forgets a subject entirely (erasure).
     pub fn forget(&self, subject: &SubjectRef) {
-        self.shard(subject).write().unwrap_or_else(|e| e.into_inner()).remove(subject);
+        self.shard(subject)
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(subject);
     }
 
     pub fn subjects(&self) -> usize {
-        self.shards.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len()).sum()
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
     }
 }
 
@@ -139,7 +150,10 @@ impl ConsentLookup for ConsentMemory {
         if slot >= 64 {
             return ConsentStatus::Unknown;
         }
-        let map = self.shard(subject).read().unwrap_or_else(|e| e.into_inner());
+        let map = self
+            .shard(subject)
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         match map.get(subject) {
             Some(s) if s.known & (1 << slot) != 0 => {
                 if s.given & (1 << slot) != 0 {
@@ -175,8 +189,14 @@ mod tests {
     #[test]
     fn ips_are_truncated() {
         assert_eq!(truncate_ip("203.0.113.77".parse().unwrap()), "203.0.113.0");
-        assert_eq!(truncate_ip("2001:db8:abcd:12::1".parse().unwrap()), "2001:db8:abcd::");
-        assert_eq!(truncate_ip("::ffff:198.51.100.9".parse().unwrap()), "198.51.100.0");
+        assert_eq!(
+            truncate_ip("2001:db8:abcd:12::1".parse().unwrap()),
+            "2001:db8:abcd::"
+        );
+        assert_eq!(
+            truncate_ip("::ffff:198.51.100.9".parse().unwrap()),
+            "198.51.100.0"
+        );
     }
 
     #[test]

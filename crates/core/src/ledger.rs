@@ -87,10 +87,22 @@ pub enum Break {
     #[error("event {id} (chain {chain}, seq {seq}): it does not link to the previous event (inserted, deleted or reordered)")]
     Link { chain: u16, seq: i64, id: String },
     #[error("event {id} (chain {chain}): sequence number {seq} follows {previous} (a gap: events deleted)")]
-    Gap { chain: u16, seq: i64, previous: i64, id: String },
+    Gap {
+        chain: u16,
+        seq: i64,
+        previous: i64,
+        id: String,
+    },
     #[error("checkpoint {checkpoint}: chain {chain} had event {seq} with hash {hash}, which the chain no longer holds (truncated or rewritten)")]
-    Checkpoint { checkpoint: i64, chain: u16, seq: i64, hash: String },
-    #[error("checkpoint {checkpoint}: its digest does not match its heads (the checkpoint was edited)")]
+    Checkpoint {
+        checkpoint: i64,
+        chain: u16,
+        seq: i64,
+        hash: String,
+    },
+    #[error(
+        "checkpoint {checkpoint}: its digest does not match its heads (the checkpoint was edited)"
+    )]
     CheckpointDigest { checkpoint: i64 },
 }
 
@@ -142,14 +154,24 @@ pub struct ChainVerifier {
 
 impl ChainVerifier {
     pub fn new(chain: u16) -> Self {
-        ChainVerifier { chain, last_seq: 0, last_hash: GENESIS.to_owned(), checked: 0 }
+        ChainVerifier {
+            chain,
+            last_seq: 0,
+            last_hash: GENESIS.to_owned(),
+            checked: 0,
+        }
     }
 
     pub fn push(&mut self, ev: &StoredEvent) -> Result<(), Break> {
         let place = || (ev.chain, ev.seq, ev.id.clone());
         if ev.seq != self.last_seq + 1 {
             let (chain, seq, id) = place();
-            return Err(Break::Gap { chain, seq, previous: self.last_seq, id });
+            return Err(Break::Gap {
+                chain,
+                seq,
+                previous: self.last_seq,
+                id,
+            });
         }
         if ev.prev_hash != self.last_hash {
             let (chain, seq, id) = place();

@@ -16,3 +16,4 @@ pub mod ledger;
 pub mod receipt;
 pub mod subject;
 pub mod token;
+pub mod unsubscribe;

@@ -35,6 +35,8 @@ pub enum ApiError {
         detail: String,
         extra: Option<serde_json::Value>,
     },
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
     #[error("a valid bearer token is required")]
     Unauthorized,
     #[error("this token's role may not call this route")]
@@ -84,6 +86,7 @@ impl ApiError {
                 code,
                 "Unprocessable request",
             ),
+            ApiError::Gone { code, .. } => (StatusCode::GONE, code, "Gone"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),

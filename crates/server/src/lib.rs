@@ -10,11 +10,14 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod html;
 pub mod metrics;
 pub mod openapi;
+pub mod recording;
 pub mod routes;
 pub mod state;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,8 +25,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
+use custodian_core::consent::ConsentMemory;
 use custodian_core::decide::Engine;
-use custodian_core::subject::SubjectHasher;
+use custodian_core::subject::{SubjectHasher, SubjectRef};
+use custodian_core::unsubscribe::Signer;
+use custodian_store::writer::ConsentWriter;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -35,25 +41,89 @@ use crate::error::ApiError;
 pub enum BuildError {
     #[error("the policy cannot be compiled: {0}")]
     Compile(#[from] custodian_core::decide::CompileError),
+    #[error("loading state from the store: {0}")]
+    Store(#[from] custodian_store::StoreError),
 }
 
-/// Prepares everything the handlers share.
-pub fn build(settings: Settings) -> Result<SharedState, BuildError> {
-    let engine = Engine::compile(&settings.policy)?;
-    let doc = routes::policy::policy_document(&settings.policy);
+/// Prepares everything the handlers share: compiles the policy, records its version, and
+/// loads every subject's current consent into memory so decisions never wait on the store.
+pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
+    use futures_util::TryStreamExt;
+
+    let policy = settings.policy;
+    let store = settings.store;
+    let engine = Engine::compile(&policy)?;
+    let now = settings.clock.now_micros();
+
+    let version = policy.policy.version.clone();
+    let document = serde_json::to_string(&policy).unwrap_or_default();
+    let mut versions = HashMap::new();
+    let mut reask = HashMap::new();
+    store
+        .remember_policy_version(&version, &document, now)
+        .await?;
+    for (v, doc) in store.policy_versions().await? {
+        if v == version {
+            if doc != document {
+                tracing::warn!(version = %v, "the policy file changed but its version did not; bump `policy.version` so consent records name the text people saw");
+            }
+            continue;
+        }
+        match serde_json::from_str::<custodian_policy::Policy>(&doc) {
+            Ok(old) => {
+                let changed = custodian_policy::diff::consent_purposes_changed(&old, &policy);
+                reask.insert(v.clone(), changed.into_iter().collect());
+                versions.insert(v, Arc::new(old));
+            }
+            Err(e) => {
+                tracing::warn!(version = %v, error = %e, "a stored policy version cannot be read; consent recorded under it is treated as current")
+            }
+        }
+    }
+
+    let consents = ConsentMemory::default();
+    let mut rows = store.all_consent_state();
+    while let Some((subject, purpose, given)) = rows.try_next().await? {
+        if let (Some(r), Some(slot)) = (
+            SubjectRef::from_hex(&subject),
+            engine.consent_slot(&purpose),
+        ) {
+            consents.set(r, slot, given);
+        }
+    }
+    drop(rows);
+
+    let doc = routes::policy::policy_document(&policy);
     let policy_json = serde_json::to_vec(&doc).unwrap_or_default().into();
-    let notice_html = custodian_policy::render::html(&settings.policy);
-    Ok(Arc::new(AppState {
-        policy: Arc::new(settings.policy),
+    let notice_html = custodian_policy::render::html(&policy);
+    let state = AppState {
+        policy: Arc::new(policy),
         engine,
-        store: settings.store,
+        writer: ConsentWriter::spawn(store.clone()),
+        consents,
+        links: Default::default(),
+        versions,
+        reask,
         hasher: SubjectHasher::new(&settings.secret),
+        signer: Signer::new(&settings.secret),
         tokens: Default::default(),
         policy_json,
         notice_html,
         metrics: metrics::handle(),
         allowed_origins: settings.allowed_origins,
-    }))
+        public_url: settings.public_url.trim_end_matches('/').to_owned(),
+        clock: settings.clock,
+        store,
+    };
+    for (device, account) in state.store.all_links().await? {
+        if let (Some(d), Some(a)) = (
+            SubjectRef::from_hex(&device),
+            SubjectRef::from_hex(&account),
+        ) {
+            state.add_link(d, a);
+        }
+    }
+    Ok(Arc::new(state))
 }
 
 /// All routes with their layers.
@@ -61,6 +131,11 @@ pub fn router(state: SharedState) -> Router {
     let cors = cors_layer(state.allowed_origins.as_deref());
     let public = Router::new()
         .route("/v1/policy", get(routes::policy::get_policy))
+        .route(
+            "/v1/consent",
+            get(routes::consent::read).post(routes::consent::write),
+        )
+        .route("/.well-known/gpc.json", get(routes::consent::gpc_json))
         .layer(cors);
     Router::new()
         .route("/healthz", get(routes::ops::healthz))
@@ -69,6 +144,13 @@ pub fn router(state: SharedState) -> Router {
         .route("/openapi.json", get(openapi_json))
         .route("/privacy", get(routes::policy::notice))
         .route("/v1/decide", post(routes::decide::decide))
+        .route("/v1/consent/link", post(routes::consent::link))
+        .route("/v1/unsubscribe-links", post(routes::unsubscribe::issue))
+        .route("/v1/receipts/{id}", get(routes::consent::receipt))
+        .route(
+            "/u/{token}",
+            get(routes::unsubscribe::confirm_page).post(routes::unsubscribe::one_click),
+        )
         .merge(public)
         .merge(assets::routes())
         .fallback(|| async { ApiError::NotFound })
@@ -100,13 +182,39 @@ fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
         ])
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// How often the ledger's chain heads are checkpointed while the service runs.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish and writes a last
+/// ledger checkpoint.
 pub async fn serve(
     listener: TcpListener,
     state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let checkpoints = tokio::spawn(checkpoint_loop(state.clone()));
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    checkpoints.abort();
+    checkpoint_once(&state).await;
+    result
+}
+
+async fn checkpoint_loop(state: SharedState) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        checkpoint_once(&state).await;
+    }
+}
+
+async fn checkpoint_once(state: &AppState) {
+    match state.store.checkpoint(state.clock.now_micros()).await {
+        Ok(Some(c)) => tracing::info!(checkpoint = c.id, digest = %c.digest, "ledger checkpoint"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "ledger checkpoint failed"),
+    }
 }

@@ -16,6 +16,14 @@ use crate::routes;
         routes::policy::get_policy,
         routes::policy::notice,
         routes::decide::decide,
+        routes::consent::write,
+        routes::consent::read,
+        routes::consent::link,
+        routes::consent::receipt,
+        routes::consent::gpc_json,
+        routes::unsubscribe::issue,
+        routes::unsubscribe::confirm_page,
+        routes::unsubscribe::one_click,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -23,6 +31,7 @@ use crate::routes;
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "policy", description = "The active policy and its notice"),
         (name = "decisions", description = "May this processing happen?"),
+        (name = "consent", description = "The consent ledger, receipts, GPC and one-click unsubscribe"),
     )
 )]
 pub struct ApiDoc;

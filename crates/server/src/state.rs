@@ -1,11 +1,16 @@
-//! What every handler shares: the active policy and its compiled engine, the store, the
-//! subject hasher and the token cache.
+//! What every handler shares: the active policy and its compiled engine, the store and the
+//! consent writer, the in-memory consent state, and the keys.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
+use custodian_core::clock::Clock;
+use custodian_core::consent::ConsentMemory;
 use custodian_core::decide::Engine;
-use custodian_core::subject::SubjectHasher;
+use custodian_core::subject::{SubjectHasher, SubjectRef};
+use custodian_core::unsubscribe::Signer;
 use custodian_policy::Policy;
+use custodian_store::writer::ConsentWriter;
 use custodian_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -15,10 +20,13 @@ use crate::auth::TokenCache;
 pub struct Settings {
     pub policy: Policy,
     pub store: Store,
-    /// Keys subject references; created once by `serve` and kept.
+    /// Keys subject references and unsubscribe links; created once by `serve` and kept.
     pub secret: Vec<u8>,
     /// Origins allowed to call the public endpoints from a browser; `None` means any.
     pub allowed_origins: Option<Vec<String>>,
+    /// The URL people reach this service at, for links in e-mails (no trailing slash).
+    pub public_url: String,
+    pub clock: Arc<dyn Clock>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -27,7 +35,17 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     pub engine: Engine,
     pub store: Store,
+    pub writer: ConsentWriter,
+    pub consents: ConsentMemory,
+    /// Devices linked to accounts, both ways: a choice made on one applies to the others.
+    pub links: RwLock<HashMap<SubjectRef, Vec<SubjectRef>>>,
+    /// Earlier policy versions that consent was recorded under.
+    pub versions: HashMap<String, Arc<Policy>>,
+    /// For each earlier version, the consent purposes that changed since: choices made under
+    /// it for those purposes must be asked again.
+    pub reask: HashMap<String, HashSet<String>>,
     pub hasher: SubjectHasher,
+    pub signer: Signer,
     pub tokens: TokenCache,
     /// `GET /v1/policy`, serialised once: the policy only changes with a restart.
     pub policy_json: axum::body::Bytes,
@@ -35,4 +53,37 @@ pub struct AppState {
     pub notice_html: String,
     pub metrics: PrometheusHandle,
     pub allowed_origins: Option<Vec<String>>,
+    pub public_url: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// The subject and everyone linked to it.
+    pub fn with_links(&self, subject: SubjectRef) -> Vec<SubjectRef> {
+        let links = self.links.read().unwrap_or_else(|e| e.into_inner());
+        let mut all = vec![subject];
+        if let Some(others) = links.get(&subject) {
+            all.extend(others.iter().copied().filter(|o| *o != subject));
+        }
+        all
+    }
+
+    pub fn add_link(&self, a: SubjectRef, b: SubjectRef) {
+        let mut links = self.links.write().unwrap_or_else(|e| e.into_inner());
+        for (x, y) in [(a, b), (b, a)] {
+            let list = links.entry(x).or_default();
+            if !list.contains(&y) {
+                list.push(y);
+            }
+        }
+    }
+
+    /// The policy a version names: the active one or an earlier one on record.
+    pub fn policy_of(&self, version: &str) -> Option<&Policy> {
+        if version == self.policy.policy.version {
+            Some(&self.policy)
+        } else {
+            self.versions.get(version).map(|p| p.as_ref())
+        }
+    }
 }

@@ -93,12 +93,11 @@ async fn decide_needs_a_service_token() {
         .unwrap();
     app.store.revoke_token(&svc.id).await.unwrap();
     let fresh = custodian_server::router(
-        custodian_server::build(custodian_server::Settings {
-            policy: custodian_policy::example(),
-            store: app.store.clone(),
-            secret: b"x".repeat(32),
-            allowed_origins: None,
-        })
+        custodian_server::build(common::settings(
+            app.store.clone(),
+            custodian_policy::example(),
+        ))
+        .await
         .unwrap(),
     );
     let res = tower::ServiceExt::oneshot(

@@ -27,9 +27,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     if !existing.is_empty() {
         let names: Vec<_> = existing.iter().map(|p| p.display().to_string()).collect();
-        anyhow::bail!("refusing to overwrite {}; move it away or use another --dir", names.join(", "));
+        anyhow::bail!(
+            "refusing to overwrite {}; move it away or use another --dir",
+            names.join(", ")
+        );
     }
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
     for (name, content) in files {
         let path = args.dir.join(name);
         std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;

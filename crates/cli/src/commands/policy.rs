@@ -39,15 +39,27 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             match custodian_policy::load(&file.display().to_string(), &text) {
                 Ok(p) => {
                     if json {
-                        println!("{}", serde_json::json!({ "valid": true, "version": p.policy.version, "problems": [] }));
+                        println!(
+                            "{}",
+                            serde_json::json!({ "valid": true, "version": p.policy.version, "problems": [] })
+                        );
                     } else {
-                        eprintln!("{}: valid (version {}, {} purposes, {} categories)", file.display(), p.policy.version, p.purposes.len(), p.categories.len());
+                        eprintln!(
+                            "{}: valid (version {}, {} purposes, {} categories)",
+                            file.display(),
+                            p.policy.version,
+                            p.purposes.len(),
+                            p.categories.len()
+                        );
                     }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(problems) => {
                     if json {
-                        println!("{}", serde_json::json!({ "valid": false, "problems": problems.0 }));
+                        println!(
+                            "{}",
+                            serde_json::json!({ "valid": false, "problems": problems.0 })
+                        );
                     } else {
                         eprint!("{problems}");
                         eprintln!("{} problem(s) found", problems.0.len());
@@ -70,12 +82,20 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let changes = custodian_policy::diff::diff(&a, &b);
             let material = changes.iter().filter(|c| c.material).count();
             if json {
-                println!("{}", serde_json::json!({ "material": material > 0, "changes": changes }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "material": material > 0, "changes": changes })
+                );
             } else if changes.is_empty() {
                 eprintln!("no changes");
             } else {
                 for c in &changes {
-                    println!("{} {}: {}", if c.material { "MATERIAL " } else { "minor    " }, c.path, c.summary);
+                    println!(
+                        "{} {}: {}",
+                        if c.material { "MATERIAL " } else { "minor    " },
+                        c.path,
+                        c.summary
+                    );
                 }
                 eprintln!("{} change(s), {} material", changes.len(), material);
             }
@@ -91,5 +111,6 @@ fn read(path: &Path) -> anyhow::Result<String> {
 /// Reads and validates a policy file; any problem is an error listing them all.
 pub fn load(path: &Path) -> anyhow::Result<Policy> {
     let text = read(path)?;
-    custodian_policy::load(&path.display().to_string(), &text).map_err(|p| anyhow::anyhow!("{} is not a valid policy:\n{p}", path.display()))
+    custodian_policy::load(&path.display().to_string(), &text)
+        .map_err(|p| anyhow::anyhow!("{} is not a valid policy:\n{p}", path.display()))
 }

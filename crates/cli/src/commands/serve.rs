@@ -20,6 +20,9 @@ pub struct Args {
     /// File holding the secret that keys subject references; created if missing.
     #[arg(long, env = "CUSTODIAN_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
+    /// The URL people reach this service at, used in links sent by e-mail.
+    #[arg(long, env = "CUSTODIAN_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Comma-separated origins allowed to call the banner endpoints; any when unset.
     #[arg(long, env = "CUSTODIAN_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Option<Vec<String>>,
@@ -27,22 +30,50 @@ pub struct Args {
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
     let file = global.file_config()?;
-    let listen = args.listen.or(file.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen = args
+        .listen
+        .or(file.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let url = global.database_url(&file);
     let policy = match args.policy.or(file.policy.clone()) {
         Some(path) => super::policy::load(&path)?,
         None => custodian_policy::example(),
     };
-    let secret = load_or_create_secret(&args.secret_file.or(file.secret_file.clone()).unwrap_or_else(|| DEFAULT_SECRET_FILE.into()))?;
-    let allowed_origins = args.allowed_origins.or(file.allowed_origins.clone()).filter(|o| !o.is_empty());
+    let secret = load_or_create_secret(
+        &args
+            .secret_file
+            .or(file.secret_file.clone())
+            .unwrap_or_else(|| DEFAULT_SECRET_FILE.into()),
+    )?;
+    let public_url = args.public_url.or(file.public_url.clone());
+    let allowed_origins = args
+        .allowed_origins
+        .or(file.allowed_origins.clone())
+        .filter(|o| !o.is_empty());
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
-        let store = Store::open(&url).await.with_context(|| format!("opening the {} store", scheme(&url)))?;
+        let store = Store::open(&url)
+            .await
+            .with_context(|| format!("opening the {} store", scheme(&url)))?;
         let version = policy.policy.version.clone();
-        let state = custodian_server::build(Settings { policy, store: store.clone(), secret, allowed_origins })?;
-        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
+        let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+        let clock = std::sync::Arc::new(custodian_core::clock::SystemClock);
+        let state = custodian_server::build(Settings {
+            policy,
+            store: store.clone(),
+            secret,
+            allowed_origins,
+            public_url,
+            clock,
+        })
+        .await?;
         tracing::info!(%addr, store = store.backend(), policy_version = %version, "ready");
         println!("custodian listening on http://{addr}");
         custodian_server::serve(listener, state, shutdown_signal()).await?;
@@ -61,13 +92,22 @@ fn scheme(url: &str) -> &str {
 fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     if let Ok(hexed) = std::env::var("CUSTODIAN_SECRET") {
         let bytes = hex::decode(hexed.trim()).context("CUSTODIAN_SECRET must be hex")?;
-        anyhow::ensure!(bytes.len() >= 32, "CUSTODIAN_SECRET must be at least 32 bytes (64 hex digits)");
+        anyhow::ensure!(
+            bytes.len() >= 32,
+            "CUSTODIAN_SECRET must be at least 32 bytes (64 hex digits)"
+        );
         return Ok(bytes);
     }
     if path.exists() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let bytes = hex::decode(text.trim()).with_context(|| format!("{} must hold hex", path.display()))?;
-        anyhow::ensure!(bytes.len() >= 32, "{} holds fewer than 32 bytes", path.display());
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = hex::decode(text.trim())
+            .with_context(|| format!("{} must hold hex", path.display()))?;
+        anyhow::ensure!(
+            bytes.len() >= 32,
+            "{} holds fewer than 32 bytes",
+            path.display()
+        );
         return Ok(bytes);
     }
     let mut bytes = [0u8; 32];
@@ -81,7 +121,11 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(content.as_bytes())?;
     f.sync_all()?;

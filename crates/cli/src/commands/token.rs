@@ -32,7 +32,9 @@ pub enum Command {
 
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     let url = global.database_url(&global.file_config()?);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let store = Store::open(&url).await?;
         let code = match cmd {

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use custodian_core::decide::{DecisionError, DecisionInput, NoConsents};
+use custodian_core::decide::{DecisionError, DecisionInput};
 use custodian_core::subject::{IdKind, SubjectId};
 use custodian_core::token::Role;
 use serde::{Deserialize, Serialize};
@@ -118,7 +118,7 @@ pub async fn decide(
     };
     let d = state
         .engine
-        .decide(&input, &NoConsents)
+        .decide(&input, &state.consents)
         .map_err(decision_error)?;
     Ok(axum::Json(DecideResponse {
         allowed: d.allowed,

@@ -5,6 +5,7 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use custodian_core::clock::ManualClock;
 use custodian_core::token::{self, Role};
 use custodian_server::{build, router, Settings, SharedState};
 use custodian_store::{testing, Store};
@@ -19,6 +20,32 @@ pub struct TestApp {
     pub service: String,
     pub dpo: String,
     pub admin: String,
+    pub clock: ManualClock,
+}
+
+pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret";
+
+/// 2026-01-01T00:00:00Z, where every test clock starts.
+pub const START: i64 = 1_767_225_600_000_000;
+
+/// Settings as `serve` builds them, with a clock the test controls.
+pub fn settings(store: Store, policy: custodian_policy::Policy) -> Settings {
+    settings_with_clock(store, policy, ManualClock::at(START))
+}
+
+pub fn settings_with_clock(
+    store: Store,
+    policy: custodian_policy::Policy,
+    clock: ManualClock,
+) -> Settings {
+    Settings {
+        policy,
+        store,
+        secret: SECRET.to_vec(),
+        allowed_origins: None,
+        public_url: "http://custodian.test".into(),
+        clock: std::sync::Arc::new(clock),
+    }
 }
 
 pub struct Answer {
@@ -38,6 +65,10 @@ impl TestApp {
     }
 
     pub async fn on(url: &str) -> TestApp {
+        Self::with_policy(url, custodian_policy::example()).await
+    }
+
+    pub async fn with_policy(url: &str, policy: custodian_policy::Policy) -> TestApp {
         let store = Store::open(url).await.expect("open store");
         let mut tokens = Vec::new();
         for role in [Role::Service, Role::Dpo, Role::Admin] {
@@ -48,13 +79,10 @@ impl TestApp {
                 .unwrap();
             tokens.push(t);
         }
-        let state = build(Settings {
-            policy: custodian_policy::example(),
-            store: store.clone(),
-            secret: b"test-secret-test-secret-test-secret".to_vec(),
-            allowed_origins: None,
-        })
-        .expect("build state");
+        let clock = ManualClock::at(START);
+        let state = build(settings_with_clock(store.clone(), policy, clock.clone()))
+            .await
+            .expect("build state");
         TestApp {
             router: router(state.clone()),
             state,
@@ -62,6 +90,7 @@ impl TestApp {
             admin: tokens.pop().unwrap(),
             dpo: tokens.pop().unwrap(),
             service: tokens.pop().unwrap(),
+            clock,
         }
     }
 
@@ -107,6 +136,28 @@ impl TestApp {
             b = b.header(*k, *v);
         }
         self.call(b.body(body.into()).unwrap()).await
+    }
+
+    /// Every event in the ledger, oldest first.
+    pub async fn events(&self) -> Vec<custodian_core::ledger::StoredEvent> {
+        use futures_util::TryStreamExt;
+        self.store.all_consent_events().try_collect().await.unwrap()
+    }
+
+    /// Walks every chain; panics at the first break. Answers the number of events checked.
+    pub async fn verify_ledger(&self) -> u64 {
+        use custodian_core::ledger::{ChainVerifier, CHAINS};
+        use futures_util::TryStreamExt;
+        let mut total = 0;
+        for chain in 0..CHAINS {
+            let mut v = ChainVerifier::new(chain);
+            let mut s = self.store.chain_events(chain);
+            while let Some(e) = s.try_next().await.unwrap() {
+                v.push(&e).unwrap();
+            }
+            total += v.checked;
+        }
+        total
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
