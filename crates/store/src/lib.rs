@@ -11,6 +11,7 @@ pub mod consent;
 mod migrate;
 pub mod testing;
 pub mod tokens;
+pub mod verify;
 pub mod writer;
 
 use std::str::FromStr;

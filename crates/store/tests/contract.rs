@@ -234,3 +234,111 @@ mod consent {
         }
     );
 }
+
+mod ledger_verification {
+    use super::*;
+    use custodian_core::subject::SubjectRef;
+    use custodian_store::consent::NewEvent;
+
+    fn ev(i: u32, subject: u8) -> NewEvent {
+        NewEvent {
+            id: format!("evt_{i}"),
+            subject: SubjectRef([subject; 32]),
+            purpose: "marketing".into(),
+            given: true,
+            source: "api".into(),
+            policy_version: "v1".into(),
+            notice_hash: None,
+            ip_truncated: None,
+            receipt_id: format!("rcpt_{i}"),
+            created_at: i as i64,
+        }
+    }
+
+    async fn exec(store: &Store, sqlite: &str, pg: &str) {
+        match store {
+            Store::Sqlite(p) => assert!(
+                sqlx::query(sqlite)
+                    .execute(p)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+                    > 0
+            ),
+            Store::Postgres(p) => {
+                assert!(sqlx::query(pg).execute(p).await.unwrap().rows_affected() > 0)
+            }
+        }
+    }
+
+    async fn filled(store: &Store) {
+        for i in 0..20 {
+            store.append_consent(&[ev(i, (i % 3) as u8)]).await.unwrap();
+        }
+        store.checkpoint(100).await.unwrap();
+        let r = store.verify_ledger(|_, _| {}).await.unwrap();
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(r.events_checked, 20);
+        assert_eq!(r.checkpoints_checked, 1);
+    }
+
+    on_both!(an_edited_row_is_named, |store: Store| async move {
+        filled(&store).await;
+        exec(
+            &store,
+            "UPDATE consent_events SET given = 0 WHERE id = 'evt_7'",
+            "UPDATE consent_events SET given = false WHERE id = 'evt_7'",
+        )
+        .await;
+        let r = store.verify_ledger(|_, _| {}).await.unwrap();
+        let b = r.first_break.unwrap();
+        assert!(b.contains("evt_7") && b.contains("edited"), "{b}");
+    });
+
+    on_both!(a_deleted_row_is_caught, |store: Store| async move {
+        filled(&store).await;
+        exec(
+            &store,
+            "DELETE FROM consent_events WHERE id = 'evt_9'",
+            "DELETE FROM consent_events WHERE id = 'evt_9'",
+        )
+        .await;
+        let b = store
+            .verify_ledger(|_, _| {})
+            .await
+            .unwrap()
+            .first_break
+            .unwrap();
+        assert!(b.contains("gap") || b.contains("link"), "{b}");
+    });
+
+    on_both!(
+        a_cut_tail_is_caught_by_heads_and_checkpoints,
+        |store: Store| async move {
+            filled(&store).await;
+            // Remove the newest event of a chain and rewind its head, as a careful forger would.
+            exec(
+                &store,
+                "DELETE FROM consent_events WHERE id = 'evt_19'",
+                "DELETE FROM consent_events WHERE id = 'evt_19'",
+            )
+            .await;
+            let b = store
+                .verify_ledger(|_, _| {})
+                .await
+                .unwrap()
+                .first_break
+                .unwrap();
+            assert!(b.contains("stored head"), "{b}");
+            let heads_fix_sqlite = "UPDATE ledger_heads SET seq = (SELECT MAX(seq) FROM consent_events e WHERE e.chain = ledger_heads.chain), hash = (SELECT hash FROM consent_events e WHERE e.chain = ledger_heads.chain ORDER BY seq DESC LIMIT 1) WHERE chain IN (SELECT DISTINCT chain FROM consent_events)";
+            exec(&store, heads_fix_sqlite, heads_fix_sqlite).await;
+            let b = store
+                .verify_ledger(|_, _| {})
+                .await
+                .unwrap()
+                .first_break
+                .unwrap();
+            assert!(b.contains("checkpoint"), "{b}");
+        }
+    );
+}
