@@ -77,3 +77,71 @@ pub fn init_logging(args: &GlobalArgs) {
         builder.with_ansi(false).init();
     }
 }
+
+/// The policy to enforce: `--policy`, the config file's `policy`, or the bundled example.
+pub fn policy(flag: Option<&Path>, file: &FileConfig) -> anyhow::Result<custodian_policy::Policy> {
+    match flag.map(Path::to_path_buf).or_else(|| file.policy.clone()) {
+        Some(path) => crate::commands::policy::load(&path),
+        None => Ok(custodian_policy::example()),
+    }
+}
+
+/// The secret that keys subject references: `CUSTODIAN_SECRET`, or the secret file (created
+/// on first use).
+pub fn secret(flag: Option<&Path>, file: &FileConfig) -> anyhow::Result<Vec<u8>> {
+    let path = flag
+        .map(Path::to_path_buf)
+        .or_else(|| file.secret_file.clone())
+        .unwrap_or_else(|| DEFAULT_SECRET_FILE.into());
+    load_or_create_secret(&path)
+}
+
+/// The secret comes from `CUSTODIAN_SECRET` (hex, for several nodes sharing one database) or
+/// from a file created once with 32 random bytes, readable only by its owner.
+fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(hexed) = std::env::var("CUSTODIAN_SECRET") {
+        let bytes = hex::decode(hexed.trim()).context("CUSTODIAN_SECRET must be hex")?;
+        anyhow::ensure!(
+            bytes.len() >= 32,
+            "CUSTODIAN_SECRET must be at least 32 bytes (64 hex digits)"
+        );
+        return Ok(bytes);
+    }
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = hex::decode(text.trim())
+            .with_context(|| format!("{} must hold hex", path.display()))?;
+        anyhow::ensure!(
+            bytes.len() >= 32,
+            "{} holds fewer than 32 bytes",
+            path.display()
+        );
+        return Ok(bytes);
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    write_private(path, &hex::encode(bytes))?;
+    tracing::info!(path = %path.display(), "created a new subject-reference secret");
+    Ok(bytes.to_vec())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    std::fs::write(path, content).with_context(|| format!("creating {}", path.display()))
+}

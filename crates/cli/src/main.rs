@@ -5,6 +5,7 @@
 
 mod commands;
 mod config;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,12 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(commands::token::Command),
+    /// Verify and checkpoint the consent ledger.
+    #[command(subcommand)]
+    Ledger(commands::ledger::Command),
+    /// Import and export consent, and issue one-click unsubscribe links.
+    #[command(subcommand)]
+    Consent(commands::consent::Command),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +52,8 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::init::run(args),
         Command::Policy(cmd) => commands::policy::run(cmd),
         Command::Token(cmd) => commands::token::run(&cli.global, cmd),
+        Command::Ledger(cmd) => commands::ledger::run(&cli.global, cmd),
+        Command::Consent(cmd) => commands::consent::run(&cli.global, cmd),
     };
     match result {
         Ok(code) => code,

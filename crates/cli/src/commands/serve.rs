@@ -1,13 +1,13 @@
 //! `custodian serve`: the HTTP service.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use custodian_server::Settings;
 use custodian_store::Store;
 
-use crate::config::{GlobalArgs, DEFAULT_LISTEN, DEFAULT_SECRET_FILE};
+use crate::config::{GlobalArgs, DEFAULT_LISTEN};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,16 +35,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         .or(file.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let url = global.database_url(&file);
-    let policy = match args.policy.or(file.policy.clone()) {
-        Some(path) => super::policy::load(&path)?,
-        None => custodian_policy::example(),
-    };
-    let secret = load_or_create_secret(
-        &args
-            .secret_file
-            .or(file.secret_file.clone())
-            .unwrap_or_else(|| DEFAULT_SECRET_FILE.into()),
-    )?;
+    let policy = crate::config::policy(args.policy.as_deref(), &file)?;
+    let secret = crate::config::secret(args.secret_file.as_deref(), &file)?;
     let public_url = args.public_url.or(file.public_url.clone());
     let allowed_origins = args
         .allowed_origins
@@ -85,56 +77,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
 
 fn scheme(url: &str) -> &str {
     url.split(':').next().unwrap_or("?")
-}
-
-/// The secret comes from `CUSTODIAN_SECRET` (hex, for several nodes sharing one database) or
-/// from a file created once with 32 random bytes, readable only by its owner.
-fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if let Ok(hexed) = std::env::var("CUSTODIAN_SECRET") {
-        let bytes = hex::decode(hexed.trim()).context("CUSTODIAN_SECRET must be hex")?;
-        anyhow::ensure!(
-            bytes.len() >= 32,
-            "CUSTODIAN_SECRET must be at least 32 bytes (64 hex digits)"
-        );
-        return Ok(bytes);
-    }
-    if path.exists() {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let bytes = hex::decode(text.trim())
-            .with_context(|| format!("{} must hold hex", path.display()))?;
-        anyhow::ensure!(
-            bytes.len() >= 32,
-            "{} holds fewer than 32 bytes",
-            path.display()
-        );
-        return Ok(bytes);
-    }
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-    write_private(path, &hex::encode(bytes))?;
-    tracing::info!(path = %path.display(), "created a new subject-reference secret");
-    Ok(bytes.to_vec())
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(content.as_bytes())?;
-    f.sync_all()?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
-    std::fs::write(path, content).with_context(|| format!("creating {}", path.display()))
 }
 
 async fn shutdown_signal() {
