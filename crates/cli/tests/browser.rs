@@ -1,0 +1,146 @@
+//! The banner and the demo site in a real browser (issue 4): starts the real binary twice —
+//! once with the example policy, once with a policy whose analytics notice and version changed
+//! — and runs `node --test tests/browser/` against them with Debian's Chromium.
+//!
+//! Needs `node`, `tests/browser/node_modules` (`npm ci --prefix tests/browser`) and
+//! `/usr/bin/chromium` (or `CHROMIUM`). When one is missing the test prints SKIPPED, except
+//! in CI (`CI=true`), where it fails and says what to install.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("custodian-browser-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A running `custodian serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .current_dir(dir)
+        .env_remove("CUSTODIAN_DATABASE_URL")
+        .env_remove("CUSTODIAN_ALLOWED_ORIGINS")
+        .env_remove("CUSTODIAN_POLICY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("custodian listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    Server { child, url }
+}
+
+/// What is missing to run the browser tests, if anything.
+fn missing(browser_dir: &Path, chromium: &Path) -> Option<String> {
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node is not installed (apt-get install -y nodejs npm)".into());
+    }
+    if !browser_dir.join("node_modules/playwright-core").exists()
+        || !browser_dir.join("node_modules/axe-core").exists()
+    {
+        return Some(format!(
+            "{}/node_modules is missing (npm ci --prefix tests/browser)",
+            browser_dir.display()
+        ));
+    }
+    if !chromium.exists() {
+        return Some(format!(
+            "{} is missing (apt-get install -y chromium)",
+            chromium.display()
+        ));
+    }
+    None
+}
+
+/// The example policy with a new version and a changed analytics notice: a material change of
+/// a banner purpose, after which the banner must ask again.
+fn changed_policy() -> String {
+    let policy = custodian_policy::EXAMPLE_POLICY;
+    let old_notice = "notice.en = \"We measure how you use our sites";
+    assert!(
+        policy.contains(old_notice),
+        "the example policy changed; update this test"
+    );
+    let changed = policy
+        .replacen(
+            "version = \"2018-05-25\"",
+            "version = \"2026-01-01\"",
+            1,
+        )
+        .replacen(
+            old_notice,
+            "notice.en = \"Since 2026 we also measure scroll depth. We measure how you use our sites",
+            1,
+        );
+    assert_ne!(changed, policy);
+    changed
+}
+
+#[test]
+fn the_banner_and_demo_work_in_chromium() {
+    let root = repo();
+    let browser_dir = root.join("tests/browser");
+    let chromium =
+        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    if let Some(why) = missing(&browser_dir, &chromium) {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("browser tests cannot run in CI: {why}");
+        }
+        eprintln!("SKIPPED the browser tests: {why}");
+        return;
+    }
+
+    let first = temp_dir("example");
+    let second = temp_dir("changed");
+    std::fs::write(second.join("policy.toml"), changed_policy()).unwrap();
+    let example = serve(&first, &[]);
+    let changed = serve(&second, &["--policy", "policy.toml"]);
+
+    let status = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "tests/browser/"])
+        .current_dir(&root)
+        .env("CUSTODIAN_URL", &example.url)
+        .env("CUSTODIAN_URL_CHANGED", &changed.url)
+        .env("CHROMIUM", &chromium)
+        .env("CUSTODIAN_ARTIFACTS", root.join("test-artifacts"))
+        .status()
+        .expect("running node");
+    drop((example, changed));
+    let _ = std::fs::remove_dir_all(&first);
+    let _ = std::fs::remove_dir_all(&second);
+    assert!(
+        status.success(),
+        "the browser tests failed (output above; screenshots in test-artifacts/)"
+    );
+}
