@@ -143,6 +143,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/metrics", get(routes::ops::metrics))
         .route("/openapi.json", get(openapi_json))
         .route("/privacy", get(routes::policy::notice))
+        .route("/assets/notice.css", get(routes::policy::notice_css))
         .route("/v1/decide", post(routes::decide::decide))
         .route("/v1/consent/link", post(routes::consent::link))
         .route("/v1/unsubscribe-links", post(routes::unsubscribe::issue))

@@ -15,6 +15,7 @@ use crate::routes;
         routes::ops::metrics,
         routes::policy::get_policy,
         routes::policy::notice,
+        routes::policy::notice_css,
         routes::decide::decide,
         routes::consent::write,
         routes::consent::read,

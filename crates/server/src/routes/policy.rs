@@ -26,6 +26,16 @@ pub async fn notice(State(state): State<SharedState>) -> impl IntoResponse {
     Html(state.notice_html.clone())
 }
 
+/// The notice's stylesheet (a file of its own so a strict Content-Security-Policy holds).
+#[utoipa::path(get, path = "/assets/notice.css", tag = "policy",
+    responses((status = 200, description = "Stylesheet of the notice", content_type = "text/css")))]
+pub async fn notice_css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../../../web/notice.css"),
+    )
+}
+
 /// Builds the JSON document served at `/v1/policy`.
 pub fn policy_document(policy: &Policy) -> Value {
     let consent_purposes: Vec<Value> = policy
