@@ -191,3 +191,135 @@ fn serve_runs_with_no_configuration_and_stops_on_sigterm() {
         "no personal data in logs"
     );
 }
+
+#[test]
+fn settings_come_from_the_config_file_and_the_environment() {
+    let dir = temp_dir("config");
+    std::fs::write(
+        dir.join("custodian.toml"),
+        "database_url = \"sqlite://from-file.db\"\nsecret_file = \"file.secret\"\n",
+    )
+    .unwrap();
+    let (mut child, url) = serve(&dir, &[]);
+    let (status, _) = http("GET", &format!("{url}/readyz"), None, None);
+    assert_eq!(status, 200);
+    support::signal(child.id(), "TERM");
+    child.wait().unwrap();
+    assert!(
+        dir.join("from-file.db").exists(),
+        "database_url from the config file"
+    );
+    assert!(
+        dir.join("file.secret").exists(),
+        "secret_file from the config file"
+    );
+    assert!(!dir.join("custodian.db").exists());
+
+    // The environment wins over the file, and a flag over both.
+    let out = bin()
+        .args(["token", "create", "--role", "dpo"])
+        .env("CUSTODIAN_DATABASE_URL", "sqlite://from-env.db")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(dir.join("from-env.db").exists());
+    let out = bin()
+        .args([
+            "token",
+            "list",
+            "--json",
+            "--database-url",
+            "sqlite://from-env.db",
+        ])
+        .env("CUSTODIAN_DATABASE_URL", "sqlite://nowhere.db")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["role"], "dpo");
+    assert!(
+        !list.to_string().contains("cst_"),
+        "token secrets are never listed"
+    );
+
+    std::fs::write(dir.join("custodian.toml"), "no_such_key = 1\n").unwrap();
+    let out = bin()
+        .args(["token", "list"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no_such_key"),
+        "unknown config keys are named"
+    );
+}
+
+#[test]
+fn the_same_service_runs_on_postgres_by_changing_the_url() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(pg) = rt.block_on(custodian_store::testing::fresh_postgres_url()) else {
+        return;
+    };
+    let dir = temp_dir("pg");
+    let token = bin()
+        .args([
+            "token",
+            "create",
+            "--role",
+            "service",
+            "--database-url",
+            &pg,
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = String::from_utf8(token.stdout).unwrap();
+    let (mut child, url) = serve(&dir, &["--database-url", &pg]);
+    let (_, body) = http("GET", &format!("{url}/readyz"), None, None);
+    assert!(body.contains("postgres"), "{body}");
+    let (status, _) = http(
+        "POST",
+        &format!("{url}/v1/consent"),
+        None,
+        Some(
+            r#"{"subject":{"device_id":"pg-device-000000001"},"choices":{"marketing":true},"policy_version":"2018-05-25","source":"banner"}"#,
+        ),
+    );
+    assert_eq!(status, 201);
+    let (_, body) = http(
+        "POST",
+        &format!("{url}/v1/decide"),
+        Some(token.trim()),
+        Some(
+            r#"{"subject":{"device_id":"pg-device-000000001"},"purpose":"marketing","country":"GB"}"#,
+        ),
+    );
+    assert!(body.contains(r#""allowed":true"#), "{body}");
+    support::signal(child.id(), "TERM");
+    assert!(child.wait().unwrap().success());
+    assert!(
+        !dir.join("custodian.db").exists(),
+        "no SQLite file when the URL is PostgreSQL"
+    );
+    let verify = bin()
+        .args(["ledger", "verify", "--database-url", &pg])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
