@@ -23,6 +23,18 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_consent.sql"),
         include_str!("../migrations/postgres/0002_consent.sql"),
     ),
+    (
+        3,
+        "requests",
+        include_str!("../migrations/sqlite/0003_requests.sql"),
+        include_str!("../migrations/postgres/0003_requests.sql"),
+    ),
+    (
+        4,
+        "connector_runs",
+        include_str!("../migrations/sqlite/0004_connector_runs.sql"),
+        include_str!("../migrations/postgres/0004_connector_runs.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

@@ -1,0 +1,1 @@
+-- Data-subject requests (issue 5): filled in by the requests work.

@@ -1,0 +1,1 @@
+-- Connector runs (issue 6): filled in by the connectors work.
