@@ -14,6 +14,7 @@ pub mod country;
 pub mod decide;
 pub mod ledger;
 pub mod receipt;
+pub mod seal;
 pub mod subject;
 pub mod token;
 pub mod unsubscribe;
