@@ -1,5 +1,5 @@
 /*! Custodian consent banner. One tag: <script src="https://CUSTODIAN/banner.js" defer></script>.
- * Served as written (no build step). It talks to its own origin only, injects no <style> and
+ * Served as written (no build step). It talks to its own origin only, injects no style element and
  * evaluates no strings, so a strict Content-Security-Policy holds. Docs: docs/banner.md. */
 (function (w, d) {
   'use strict';
@@ -236,6 +236,7 @@
   }
 
   var ready = init();
+  ready.catch(function (e) { console.warn('custodian: no banner', e); });
   w.custodian = {
     ready: ready,
     choices: choices,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  API, API_CHANGED, axe, bannerConfig, choiceMade, consentCookie, dialog, launch, ledger, ran,
+  API, API_CHANGED, API_RESTRICTED, axe, bannerConfig, choiceMade, consentCookie, dialog, launch, ledger, ran,
   screenshot, siteOf, tabTo, visit,
 } from './helpers.mjs';
 
@@ -117,6 +117,8 @@ describe('the banner', () => {
     assert.equal(held.analytics.given, true);
     assert.equal(held.advertising.given, false);
     assert.equal(held.analytics.source, 'banner');
+    const shown = (await bannerConfig(API, 'en')).purposes.find((p) => p.id === 'analytics');
+    assert.equal(held.analytics.notice_hash, shown.notice_hash, 'the ledger names the text that was shown');
 
     await page.reload();
     await page.evaluate(() => window.custodian.ready);
@@ -318,6 +320,16 @@ describe('the banner', () => {
     await choiceMade(page);
     const held = await ledger(API, (await consentCookie(context)).id);
     assert.equal(held.analytics.given, false);
+    const shown = (await bannerConfig(API, 'de')).purposes.find((p) => p.id === 'analytics');
+    assert.equal(held.analytics.notice_hash, shown.notice_hash, 'the German text is the one recorded');
+    await context.close();
+  });
+
+  test('a site that is not an allowed origin gets no banner and runs nothing', { ...T, skip: !API_RESTRICTED && 'CUSTODIAN_URL_RESTRICTED not set' }, async () => {
+    const { context, page } = await visit(browser, { api: API_RESTRICTED, waitReady: false });
+    await assert.rejects(page.evaluate(() => window.custodian.ready), 'the configuration is refused by CORS');
+    assert.equal(await dialog(page).count(), 0);
+    assert.deepEqual(await ran(page), NOTHING_RAN);
     await context.close();
   });
 

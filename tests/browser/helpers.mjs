@@ -4,6 +4,7 @@
 // Environment (set by crates/cli/tests/browser.rs):
 //   CUSTODIAN_URL          a running `custodian serve` with the example policy
 //   CUSTODIAN_URL_CHANGED  one whose policy changed a consent notice and its version
+//   CUSTODIAN_URL_RESTRICTED  one that allows only https://shop.example as an origin
 //   CHROMIUM               the browser (default /usr/bin/chromium)
 //   CUSTODIAN_ARTIFACTS    where screenshots go (default ./test-artifacts)
 
@@ -14,6 +15,7 @@ import { chromium } from 'playwright-core';
 
 export const API = process.env.CUSTODIAN_URL;
 export const API_CHANGED = process.env.CUSTODIAN_URL_CHANGED;
+export const API_RESTRICTED = process.env.CUSTODIAN_URL_RESTRICTED;
 export const ARTIFACTS = process.env.CUSTODIAN_ARTIFACTS || path.resolve('test-artifacts');
 if (!API) throw new Error('CUSTODIAN_URL is not set: run these tests through `cargo test -p custodian --test browser`');
 
@@ -36,7 +38,7 @@ export function siteOf(api) {
  * Opens the demo in a fresh browser context. `gpc` makes the browser signal Global Privacy
  * Control as a browser that supports it does: `navigator.globalPrivacyControl` and `Sec-GPC: 1`.
  */
-export async function visit(browser, { gpc = false, locale = 'en-GB', api = API, context } = {}) {
+export async function visit(browser, { gpc = false, locale = 'en-GB', api = API, context, waitReady = true } = {}) {
   context ??= await browser.newContext({
     locale,
     viewport: { width: 1100, height: 800 },
@@ -57,7 +59,7 @@ export async function visit(browser, { gpc = false, locale = 'en-GB', api = API,
   page.on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (e) => console.error('page error:', e.message));
   await page.goto(siteOf(api));
-  await page.evaluate(() => window.custodian.ready);
+  if (waitReady) await page.evaluate(() => window.custodian.ready);
   return { context, page, requests };
 }
 

@@ -6,7 +6,7 @@
     out.textContent = ids.length ? ids.map(function (p) { return p + ': ' + (c[p] ? 'yes' : 'no'); }).join(', ') : 'none yet';
   }
   if (window.custodian) {
-    window.custodian.ready.then(show);
+    window.custodian.ready.then(show, function () { out.textContent = 'the banner could not load'; });
     window.custodian.on('change', show);
   }
 })();

@@ -1,6 +1,6 @@
-//! The banner and the demo site in a real browser (issue 4): starts the real binary twice —
-//! once with the example policy, once with a policy whose analytics notice and version changed
-//! — and runs `node --test tests/browser/` against them with Debian's Chromium.
+//! The banner and the demo site in a real browser (issue 4): starts the real binary three
+//! times — with the example policy, with a policy whose analytics notice and version changed,
+//! and with an allow-list of origins that excludes the demo — and runs `node --test tests/browser/` against them with Debian's Chromium.
 //!
 //! Needs `node`, `tests/browser/node_modules` (`npm ci --prefix tests/browser`) and
 //! `/usr/bin/chromium` (or `CHROMIUM`). When one is missing the test prints SKIPPED, except
@@ -123,22 +123,26 @@ fn the_banner_and_demo_work_in_chromium() {
 
     let first = temp_dir("example");
     let second = temp_dir("changed");
+    let third = temp_dir("restricted");
     std::fs::write(second.join("policy.toml"), changed_policy()).unwrap();
     let example = serve(&first, &[]);
     let changed = serve(&second, &["--policy", "policy.toml"]);
+    let restricted = serve(&third, &["--allowed-origins", "https://shop.example"]);
 
     let status = Command::new("node")
         .args(["--test", "--test-reporter=spec", "tests/browser/"])
         .current_dir(&root)
         .env("CUSTODIAN_URL", &example.url)
         .env("CUSTODIAN_URL_CHANGED", &changed.url)
+        .env("CUSTODIAN_URL_RESTRICTED", &restricted.url)
         .env("CHROMIUM", &chromium)
         .env("CUSTODIAN_ARTIFACTS", root.join("test-artifacts"))
         .status()
         .expect("running node");
-    drop((example, changed));
-    let _ = std::fs::remove_dir_all(&first);
-    let _ = std::fs::remove_dir_all(&second);
+    drop((example, changed, restricted));
+    for dir in [first, second, third] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     assert!(
         status.success(),
         "the browser tests failed (output above; screenshots in test-artifacts/)"

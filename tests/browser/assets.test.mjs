@@ -1,0 +1,75 @@
+// What the banner's endpoints answer over HTTP: content types, caching, CORS, the demo's CSP.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { API, API_RESTRICTED } from './helpers.mjs';
+
+test('banner.js and banner.css are typed, cacheable, revalidated by ETag and open to any origin', async () => {
+  for (const [path, type] of [['/banner.js', 'text/javascript'], ['/banner.css', 'text/css']]) {
+    const r = await fetch(API + path, { headers: { Origin: 'https://shop.example' } });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), new RegExp(`^${type}`));
+    assert.match(r.headers.get('cache-control'), /max-age=\d{5,}/);
+    assert.equal(r.headers.get('access-control-allow-origin'), '*');
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+    const etag = r.headers.get('etag');
+    assert.match(etag, /^"[0-9a-f]{16}"$/);
+    const again = await fetch(API + path, { headers: { 'If-None-Match': etag } });
+    assert.equal(again.status, 304);
+  }
+  const js = await (await fetch(`${API}/banner.js`)).text();
+  assert.doesNotMatch(js, /\beval\(|new Function|<style|innerHTML/, 'nothing a strict CSP forbids');
+});
+
+test('/v1/banner answers in the visitor language with what the banner records', async () => {
+  const de = await (await fetch(`${API}/v1/banner?lang=de-AT,de;q=0.9,en`)).json();
+  assert.equal(de.lang, 'de');
+  assert.equal(de.texts.reject_all, 'Alle ablehnen');
+  assert.deepEqual(de.purposes.map((p) => p.id), ['marketing', 'analytics', 'advertising']);
+  assert.deepEqual(de.widgets.map((p) => p.id), ['social_widgets']);
+  for (const p of [...de.purposes, ...de.widgets]) {
+    assert.deepEqual(Object.keys(p).sort(), ['cookies', 'gpc_opt_out', 'id', 'label', 'notice', 'notice_hash']);
+    assert.match(p.notice_hash, /^sha256:[0-9a-f]{64}$/);
+  }
+  assert.equal(de.notice_url, '/privacy');
+  const fallback = await (await fetch(`${API}/v1/banner?lang=ja`)).json();
+  assert.equal(fallback.lang, 'en', 'the first language when none matches');
+  assert.equal(fallback.consent_hash, de.consent_hash, 'one consent hash for every language');
+
+  // The policy's own notice texts and hashes agree with what the banner is given.
+  const policy = await (await fetch(`${API}/v1/policy`)).json();
+  const analytics = policy.consent_purposes.find((p) => p.id === 'analytics');
+  assert.equal(analytics.notice.de.hash, de.purposes[1].notice_hash);
+});
+
+test('an allow-list of origins is honoured by the banner endpoints', { skip: !API_RESTRICTED && 'CUSTODIAN_URL_RESTRICTED not set' }, async () => {
+  const ok = await fetch(`${API_RESTRICTED}/v1/banner`, { headers: { Origin: 'https://shop.example' } });
+  assert.equal(ok.headers.get('access-control-allow-origin'), 'https://shop.example');
+  assert.match(ok.headers.get('vary'), /origin/i);
+  const other = await fetch(`${API_RESTRICTED}/v1/banner`, { headers: { Origin: 'https://evil.example' } });
+  assert.equal(other.headers.get('access-control-allow-origin'), null);
+});
+
+test('/demo has a strict CSP with a fresh nonce, and takes the banner origin only from this server', async () => {
+  const port = new URL(API).port;
+  const a = await fetch(`${API}/demo`);
+  const b = await fetch(`${API}/demo`);
+  const csp = a.headers.get('content-security-policy');
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self' 'nonce-[0-9a-f]{32}'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.notEqual(csp, b.headers.get('content-security-policy'), 'a nonce per response');
+  const nonce = csp.match(/nonce-([0-9a-f]+)/)[1];
+  assert.ok((await a.text()).includes(`nonce="${nonce}"`));
+
+  const other = await (await fetch(`${API}/demo?custodian=${encodeURIComponent(`http://localhost:${port}`)}`)).text();
+  assert.ok(other.includes(`src="http://localhost:${port}/banner.js"`));
+  const evil = await (await fetch(`${API}/demo?custodian=${encodeURIComponent('https://evil.example')}`)).text();
+  assert.ok(evil.includes('src="/banner.js"') && !evil.includes('evil.example'));
+
+  for (const f of ['demo.css', 'demo.js', 'analytics.js', 'ads.js', 'social.html']) {
+    assert.equal((await fetch(`${API}/demo/${f}`)).status, 200, f);
+  }
+  assert.equal((await fetch(`${API}/demo/nope.js`)).status, 404);
+});
