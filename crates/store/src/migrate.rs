@@ -35,6 +35,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_connector_runs.sql"),
         include_str!("../migrations/postgres/0004_connector_runs.sql"),
     ),
+    (
+        5,
+        "outbox",
+        include_str!("../migrations/sqlite/0005_outbox.sql"),
+        include_str!("../migrations/postgres/0005_outbox.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;
