@@ -8,7 +8,9 @@
 //! crate and never touch these tables.
 
 pub mod consent;
+pub mod runs;
 mod migrate;
+pub mod outbox;
 pub mod testing;
 pub mod tokens;
 pub mod verify;

@@ -1,0 +1,382 @@
+//! The mail outbox: every outgoing message is a row before it is sent, claimed under a lease
+//! by one sender at a time, and marked sent or failed afterwards.
+//!
+//! Delivery is at least once: a node killed between the SMTP server's accept and
+//! [`Store::mark_mail_sent`] leaves the row `sending`, and when its lease runs out another
+//! claim sends it again (with the same Message-ID, which the mail crate derives from the
+//! idempotency key). The store never sees an address or a body in clear: the caller seals
+//! them, and erasure ([`Store::forget_mail_to`]) drops the sealed fields.
+
+use rand::RngCore;
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError};
+
+/// A message to queue. `to_sealed` and `params_sealed` are already sealed by the caller, bound
+/// to the place `outbox/<id>/to` and `outbox/<id>/params`, which is why the id comes from the
+/// caller too ([`new_mail_id`]).
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub id: String,
+    /// Unique per logical message (e.g. `req_123/verification_code/1`): queueing the same key
+    /// twice queues one message.
+    pub idempotency_key: String,
+    pub template: String,
+    pub lang: String,
+    pub to_sealed: String,
+    pub params_sealed: String,
+    pub request_id: Option<String>,
+    pub created_at: i64,
+    /// The earliest time to send; usually `created_at`.
+    pub send_after: i64,
+}
+
+/// A message claimed for sending, leased to the claimer until `lease_until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedMail {
+    pub id: String,
+    pub idempotency_key: String,
+    pub template: String,
+    pub lang: String,
+    pub to_sealed: String,
+    pub params_sealed: String,
+    pub request_id: Option<String>,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    pub lease_until: i64,
+    pub created_at: i64,
+}
+
+/// What was sent about a request, for access exports and the DPO's history: never the body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MailSummary {
+    pub id: String,
+    pub template: String,
+    pub lang: String,
+    pub status: MailStatus,
+    pub attempts: i32,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailStatus {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl MailStatus {
+    fn parse(s: &str) -> Result<MailStatus> {
+        Ok(match s {
+            "queued" => MailStatus::Queued,
+            "sending" => MailStatus::Sending,
+            "sent" => MailStatus::Sent,
+            "failed" => MailStatus::Failed,
+            other => return Err(StoreError::Corrupt(format!("outbox status `{other}`"))),
+        })
+    }
+}
+
+/// Rows per status, for metrics; `oldest_due_at` is the `next_attempt_at` of the most overdue
+/// unsent message (how far behind the sender is).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxCounts {
+    pub queued: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub oldest_due_at: Option<i64>,
+}
+
+/// A fresh message id (`mail_` and 16 hex digits).
+pub fn new_mail_id() -> String {
+    let mut b = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("mail_{}", hex::encode(b))
+}
+
+const CLAIMED_COLUMNS: &str = "id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, attempts, lease_until, created_at";
+
+fn claimed<R>(r: &R) -> ClaimedMail
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i32: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    ClaimedMail {
+        id: r.get(0),
+        idempotency_key: r.get(1),
+        template: r.get(2),
+        lang: r.get(3),
+        to_sealed: r.get(4),
+        params_sealed: r.get(5),
+        request_id: r.get(6),
+        attempts: r.get(7),
+        lease_until: r.get(8),
+        created_at: r.get(9),
+    }
+}
+
+type SummaryRow = (String, String, String, String, i32, i64, Option<i64>);
+
+fn summary((id, template, lang, status, attempts, created_at, sent_at): SummaryRow) -> Result<MailSummary> {
+    Ok(MailSummary {
+        status: MailStatus::parse(&status)?,
+        id,
+        template,
+        lang,
+        attempts,
+        created_at,
+        sent_at,
+    })
+}
+
+impl Store {
+    /// Queues a message; answers `false` (and queues nothing) when its idempotency key is
+    /// already queued or sent.
+    pub async fn enqueue_mail(&self, m: &NewMail) -> Result<bool> {
+        const COLS: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at)";
+        let n = match self {
+            Store::Sqlite(p) => sqlx::query(&format!(
+                "{COLS} VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
+            ))
+            .bind(&m.id).bind(&m.idempotency_key).bind(&m.template).bind(&m.lang)
+            .bind(&m.to_sealed).bind(&m.params_sealed).bind(&m.request_id)
+            .bind(m.send_after).bind(m.created_at)
+            .execute(p).await?.rows_affected(),
+            Store::Postgres(p) => sqlx::query(&format!(
+                "{COLS} VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING"
+            ))
+            .bind(&m.id).bind(&m.idempotency_key).bind(&m.template).bind(&m.lang)
+            .bind(&m.to_sealed).bind(&m.params_sealed).bind(&m.request_id)
+            .bind(m.send_after).bind(m.created_at)
+            .execute(p).await?.rows_affected(),
+        };
+        Ok(n == 1)
+    }
+
+    /// Claims up to `limit` messages that are due at `now` — queued ones whose retry time has
+    /// come and `sending` ones whose lease ran out (their sender died) — and leases them to
+    /// the caller for `lease_micros`. Two claimers never get the same message while its lease
+    /// holds.
+    pub async fn claim_due_mail(
+        &self,
+        now: i64,
+        lease_micros: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedMail>> {
+        let lease_until = now.saturating_add(lease_micros);
+        let mut out = match self {
+            Store::Sqlite(pool) => {
+                // IMMEDIATE takes the write lock before the read, so two processes cannot pick
+                // the same rows (a deferred transaction would fail to upgrade, not wait).
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let rows = sqlx::query(&format!(
+                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = ?1, next_attempt_at = ?1 \
+                     WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?2 \
+                                  AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT ?3) \
+                     RETURNING {CLAIMED_COLUMNS}"
+                ))
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.iter().map(claimed).collect::<Vec<_>>()
+            }
+            Store::Postgres(pool) => {
+                // SKIP LOCKED: concurrent claimers on other nodes pass over each other's rows
+                // instead of waiting for them, and one statement keeps select and update atomic.
+                sqlx::query(&format!(
+                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1, next_attempt_at = $1 \
+                     WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 \
+                                  AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {CLAIMED_COLUMNS}"
+                ))
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(claimed)
+                .collect()
+            }
+        };
+        // RETURNING gives no order; oldest first keeps delivery roughly in queue order.
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    /// Records that the SMTP server accepted the message. Answers whether the row changed
+    /// (false when it was already sent).
+    pub async fn mark_mail_sent(&self, id: &str, now: i64) -> Result<bool> {
+        const Q: &str = "UPDATE outbox SET status = 'sent', sent_at = ";
+        let n = match self {
+            Store::Sqlite(p) => sqlx::query(&format!(
+                "{Q}?, lease_until = NULL, last_error = NULL WHERE id = ? AND status <> 'sent'"
+            ))
+            .bind(now)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected(),
+            Store::Postgres(p) => sqlx::query(&format!(
+                "{Q}$1, lease_until = NULL, last_error = NULL WHERE id = $2 AND status <> 'sent'"
+            ))
+            .bind(now)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected(),
+        };
+        Ok(n == 1)
+    }
+
+    /// Records a failed attempt: the message is due again at `next_attempt_at`, or, with
+    /// `give_up`, ends `failed`. `error` must carry no personal data (it is shown to the DPO).
+    /// A message already sent (by a node that outlived its lease) stays sent.
+    pub async fn mark_mail_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: i64,
+        give_up: bool,
+    ) -> Result<bool> {
+        let status = if give_up { "failed" } else { "queued" };
+        let error: String = error.chars().take(500).collect();
+        const Q: &str = "UPDATE outbox SET status = ";
+        let n = match self {
+            Store::Sqlite(p) => sqlx::query(&format!(
+                "{Q}?, last_error = ?, next_attempt_at = ?, lease_until = NULL WHERE id = ? AND status = 'sending'"
+            ))
+            .bind(status).bind(&error).bind(next_attempt_at).bind(id)
+            .execute(p).await?.rows_affected(),
+            Store::Postgres(p) => sqlx::query(&format!(
+                "{Q}$1, last_error = $2, next_attempt_at = $3, lease_until = NULL WHERE id = $4 AND status = 'sending'"
+            ))
+            .bind(status).bind(&error).bind(next_attempt_at).bind(id)
+            .execute(p).await?.rows_affected(),
+        };
+        Ok(n == 1)
+    }
+
+    /// The mail about one request, oldest first: template, status and times, never bodies.
+    pub async fn mail_for_request(&self, request_id: &str) -> Result<Vec<MailSummary>> {
+        const Q: &str = "SELECT id, template, lang, status, attempts, created_at, sent_at FROM outbox WHERE request_id = ";
+        let rows: Vec<SummaryRow> = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as(&format!("{Q}? ORDER BY created_at, id"))
+                    .bind(request_id)
+                    .fetch_all(p)
+                    .await?
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as(&format!("{Q}$1 ORDER BY created_at, id"))
+                    .bind(request_id)
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        rows.into_iter().map(summary).collect()
+    }
+
+    /// One message by idempotency key (for callers that want to know whether theirs went).
+    pub async fn mail_by_key(&self, idempotency_key: &str) -> Result<Option<MailSummary>> {
+        const Q: &str = "SELECT id, template, lang, status, attempts, created_at, sent_at FROM outbox WHERE idempotency_key = ";
+        let row: Option<SummaryRow> = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as(&format!("{Q}?"))
+                    .bind(idempotency_key)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as(&format!("{Q}$1"))
+                    .bind(idempotency_key)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        row.map(summary).transpose()
+    }
+
+    /// The last error of a message, for the DPO's view of failed mail.
+    pub async fn mail_last_error(&self, id: &str) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as("SELECT last_error FROM outbox WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as("SELECT last_error FROM outbox WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        Ok(row.and_then(|(e,)| e))
+    }
+
+    /// Rows per status, for metrics.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
+        const Q: &str = "SELECT status, COUNT(*), MIN(next_attempt_at) FROM outbox GROUP BY status";
+        let rows: Vec<(String, i64, Option<i64>)> = match self {
+            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        };
+        let mut c = OutboxCounts::default();
+        for (status, n, oldest) in rows {
+            match MailStatus::parse(&status)? {
+                MailStatus::Queued => c.queued = n,
+                MailStatus::Sending => c.sending = n,
+                MailStatus::Sent => c.sent = n,
+                MailStatus::Failed => c.failed = n,
+            }
+            if matches!(status.as_str(), "queued" | "sending") {
+                c.oldest_due_at = match (c.oldest_due_at, oldest) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        Ok(c)
+    }
+
+    /// Erasure: drops the sealed address and parameters of the finished (sent or failed) mail
+    /// of these requests, keeping template, status and times as the record that mail went.
+    /// Unsent mail keeps them so it can still go (the erasure's own confirmation among it).
+    /// Answers the number of messages forgotten.
+    pub async fn forget_mail_to(&self, request_ids: &[String]) -> Result<u64> {
+        if request_ids.is_empty() {
+            return Ok(0);
+        }
+        const SET: &str = "UPDATE outbox SET to_sealed = NULL, params_sealed = NULL WHERE status IN ('sent', 'failed') AND to_sealed IS NOT NULL AND request_id";
+        let n = match self {
+            Store::Sqlite(p) => {
+                let marks = vec!["?"; request_ids.len()].join(", ");
+                let sql = format!("{SET} IN ({marks})");
+                let mut q = sqlx::query(&sql);
+                for id in request_ids {
+                    q = q.bind(id);
+                }
+                q.execute(p).await?.rows_affected()
+            }
+            Store::Postgres(p) => sqlx::query(&format!("{SET} = ANY($1)"))
+                .bind(request_ids)
+                .execute(p)
+                .await?
+                .rows_affected(),
+        };
+        Ok(n)
+    }
+}
