@@ -5,8 +5,8 @@
 //! whole deployment. They are served with an `ETag` and a day of caching: the snippet's URL
 //! (`/banner.js`) never changes, so a longer lifetime would keep sites on an old banner.
 
-mod banner;
-mod demo;
+pub mod banner;
+pub mod demo;
 
 use std::sync::OnceLock;
 
