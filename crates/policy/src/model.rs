@@ -36,6 +36,12 @@ pub struct Policy {
     #[serde(default)]
     pub calendar: Calendar,
     pub children: Children,
+    /// How data-subject requests are handled.
+    #[serde(default)]
+    pub requests: RequestSettings,
+    /// Companies we process data for as a processor: requests about their data go to them.
+    #[serde(default)]
+    pub customers: Vec<Customer>,
     /// Texts shown by the banner and the privacy centre, per language tag.
     #[serde(default)]
     pub texts: BTreeMap<String, UiTexts>,
@@ -471,6 +477,60 @@ fn default_child_erasure() -> String {
     "PT24H".into()
 }
 
+/// The kinds of data-subject request (GDPR Art. 15–21).
+pub const REQUEST_TYPES: [&str; 5] = [
+    "access",
+    "rectification",
+    "erasure",
+    "restriction",
+    "objection",
+];
+
+/// How data-subject requests are handled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSettings {
+    /// Request types approved as soon as the requester's identity is verified.
+    #[serde(default)]
+    pub auto_approve: Vec<String>,
+    /// How long an e-mailed verification code works, in minutes.
+    #[serde(default = "default_code_minutes")]
+    pub verification_code_minutes: u32,
+    /// Wrong codes allowed before a request is locked.
+    #[serde(default = "default_code_attempts")]
+    pub verification_attempts: u32,
+}
+
+fn default_code_minutes() -> u32 {
+    30
+}
+
+fn default_code_attempts() -> u32 {
+    5
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        RequestSettings {
+            auto_approve: Vec::new(),
+            verification_code_minutes: default_code_minutes(),
+            verification_attempts: default_code_attempts(),
+        }
+    }
+}
+
+/// A customer of the company that controls data the company processes for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    /// Where requests about this customer's data are forwarded.
+    pub contact_email: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
 /// Texts of the banner and privacy centre in one language.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -493,6 +553,10 @@ impl Policy {
 
     pub fn purpose(&self, id: &str) -> Option<&Purpose> {
         self.purposes.iter().find(|p| p.id == id)
+    }
+
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.id == id)
     }
 
     pub fn recipient(&self, id: &str) -> Option<&Recipient> {

@@ -138,7 +138,7 @@ fn deserialize_part<T: DeserializeOwned>(item: &Item) -> Result<T, toml_edit::de
     T::deserialize(value.into_deserializer())
 }
 
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 16] = [
     "policy",
     "controllers",
     "contacts",
@@ -152,6 +152,8 @@ const SECTIONS: [&str; 14] = [
     "deadlines",
     "calendar",
     "children",
+    "requests",
+    "customers",
     "texts",
 ];
 
@@ -174,6 +176,8 @@ fn shape_problems(doc: &ImDocument<String>) -> Vec<Located> {
             "deadlines" => deadlines(doc, item),
             "calendar" => one::<Calendar>(doc, key, item),
             "children" => one::<Children>(doc, key, item),
+            "requests" => one::<RequestSettings>(doc, key, item),
+            "customers" => each::<Customer>(doc, key, item),
             "texts" => one::<std::collections::BTreeMap<String, UiTexts>>(doc, key, item),
             other => {
                 let help = match validate::closest(other, SECTIONS.iter().copied()) {

@@ -62,7 +62,45 @@ pub(crate) fn validate(p: &Policy) -> Vec<Finding> {
     children(&p.children, &mut r);
     texts(p, &mut r);
     dpv_terms(p, &mut r);
+    requests(p, &mut r);
     r.out
+}
+
+// ── Requests and customers ────────────────────────────────────────────────────────────────
+
+fn requests(p: &Policy, r: &mut Report) {
+    for (i, t) in p.requests.auto_approve.iter().enumerate() {
+        if !crate::model::REQUEST_TYPES.contains(&t.as_str()) {
+            r.at(
+                format!("requests.auto_approve[{i}]"),
+                format!("unknown request type `{t}`"),
+                format!("request types: {}", crate::model::REQUEST_TYPES.join(", ")),
+            );
+        }
+    }
+    if p.requests.verification_code_minutes == 0 || p.requests.verification_code_minutes > 24 * 60 {
+        r.at(
+            "requests.verification_code_minutes",
+            "a verification code must work for 1 minute to 24 hours",
+            "30 minutes is usual",
+        );
+    }
+    if p.requests.verification_attempts == 0 {
+        r.at(
+            "requests.verification_attempts",
+            "no attempt to enter the code would be allowed",
+            "allow a few attempts, e.g. 5",
+        );
+    }
+    for (i, c) in p.customers.iter().enumerate() {
+        if !looks_like_email(&c.contact_email) {
+            r.at(
+                format!("customers[{i}].contact_email"),
+                format!("`{}` is not an e-mail address", c.contact_email),
+                "requests about this customer's data are forwarded there; give its privacy contact",
+            );
+        }
+    }
 }
 
 // ── The document itself ──────────────────────────────────────────────────────────────────
@@ -186,6 +224,7 @@ fn all_ids(p: &Policy, r: &mut Report) {
     ids(r, "recipients", p.recipients.iter().map(|x| x.id.as_str()));
     ids(r, "regions", p.regions.iter().map(|x| x.id.as_str()));
     ids(r, "retention", p.retention.iter().map(|x| x.id.as_str()));
+    ids(r, "customers", p.customers.iter().map(|x| x.id.as_str()));
     ids(
         r,
         "deadlines.jurisdictions",

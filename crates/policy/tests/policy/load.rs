@@ -630,3 +630,42 @@ fn notice_text_and_hash() {
         "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
+
+#[test]
+fn unknown_auto_approved_request_type() {
+    let text = mutate(
+        "auto_approve = [\"access\", \"objection\"]",
+        "auto_approve = [\"access\", \"portability\"]",
+    );
+    one(
+        &text,
+        "\"portability\"",
+        "requests.auto_approve[1]",
+        "unknown request type `portability`",
+    );
+}
+
+#[test]
+fn customer_contact_must_be_an_email() {
+    let text = mutate(
+        "contact_email = \"privacy@studio-one.example\"",
+        "contact_email = \"studio one\"",
+    );
+    one(
+        &text,
+        "\"studio one\"",
+        "customers[0].contact_email",
+        "not an e-mail address",
+    );
+}
+
+#[test]
+fn duplicate_customer_id() {
+    let text = mutate("id = \"soundschool\"", "id = \"studio_one\"");
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("duplicate id `studio_one`"),
+        "{found:#?}"
+    );
+}
