@@ -33,7 +33,7 @@
 
   function read() {
     var m = d.cookie.match(/(?:^|; )cst_consent=([^;]*)/);
-    try { return m && JSON.parse(decodeURIComponent(m[1])); } catch (e) { return null; }
+    try { var s = m && JSON.parse(decodeURIComponent(m[1])); return s && s.c && s.id ? s : null; } catch (e) { return null; }
   }
   function write(s) {
     d.cookie = CK + '=' + encodeURIComponent(JSON.stringify(s)) + ';path=/;max-age=' + AGE +

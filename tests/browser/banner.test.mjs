@@ -198,6 +198,7 @@ describe('the banner', () => {
     await choiceMade(page);
     const holder = page.locator('.cst-w');
     assert.match(await holder.innerText(), /provided by a social network/);
+    await holder.scrollIntoViewIfNeeded();
     await screenshot(page, 'widget-placeholder.png');
     await holder.getByRole('button', { name: 'Load: Social media' }).click();
     await page.waitForFunction(() => !!document.querySelector('iframe.social[src]'));
