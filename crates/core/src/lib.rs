@@ -8,12 +8,14 @@
 //! hashes the bearer tokens; [`clock`] lets tests move time; [`country`] knows ISO 3166-1.
 //! Storage and HTTP live in other crates and call in here.
 
+pub mod archive;
 pub mod clock;
 pub mod consent;
 pub mod country;
 pub mod decide;
 pub mod ledger;
 pub mod receipt;
+pub mod request;
 pub mod seal;
 pub mod subject;
 pub mod token;
