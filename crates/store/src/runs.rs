@@ -1,0 +1,431 @@
+//! Connector state in Custodian's own store: registered datastores, and runs of access,
+//! erasure or rectification with one step per datastore.
+//!
+//! The connectors crate executes runs on the company's databases but never touches these
+//! tables itself; everything it records goes through the functions here. A step is written
+//! before it runs (`running`, one more attempt) and after (`done` with its result, or
+//! `retrying`/`failed` with the exact error), so a node killed mid-run leaves a record that
+//! another node — or the same one restarted — resumes from. Runs are claimed with a lease so
+//! two nodes never execute the same run at once.
+
+use crate::{now_micros, Result, Store};
+
+/// A datastore registered with `custodian datastore add`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DatastoreRecord {
+    pub name: String,
+    pub dataset_path: String,
+    pub url_env: Option<String>,
+    pub url_file: Option<String>,
+    pub created_at: i64,
+}
+
+/// A run to create, with its steps in execution order.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    /// `access`, `erasure` or `rectification`.
+    pub kind: String,
+    /// The hex subject reference (never the identifier itself).
+    pub subject_ref: String,
+    pub request_id: Option<String>,
+    pub dry_run: bool,
+    /// Sealed identifiers and corrections (opaque here).
+    pub payload: Option<String>,
+    /// Datastore names, one step each, in order.
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub kind: String,
+    pub subject_ref: String,
+    pub request_id: Option<String>,
+    pub dry_run: bool,
+    pub status: String,
+    #[serde(skip)]
+    pub payload: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepRecord {
+    pub run_id: String,
+    pub seq: i64,
+    pub datastore: String,
+    /// `pending`, `running`, `retrying`, `done` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<i64>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// JSON written by the connector: counts, holds, the HTTP answer. Never row values.
+    pub result: Option<String>,
+}
+
+type RunRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    i64,
+);
+type StepRow = (
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+const RUN_COLS: &str = "id, kind, subject_ref, request_id, dry_run, status, payload, lease_owner, lease_until, created_at, updated_at";
+const STEP_COLS: &str = "run_id, seq, datastore, status, attempts, last_error, next_attempt_at, started_at, finished_at, result";
+
+fn run_record(r: RunRow) -> RunRecord {
+    RunRecord {
+        id: r.0,
+        kind: r.1,
+        subject_ref: r.2,
+        request_id: r.3,
+        dry_run: r.4,
+        status: r.5,
+        payload: r.6,
+        lease_owner: r.7,
+        lease_until: r.8,
+        created_at: r.9,
+        updated_at: r.10,
+    }
+}
+
+fn step_record(r: StepRow) -> StepRecord {
+    StepRecord {
+        run_id: r.0,
+        seq: r.1,
+        datastore: r.2,
+        status: r.3,
+        attempts: r.4,
+        last_error: r.5,
+        next_attempt_at: r.6,
+        started_at: r.7,
+        finished_at: r.8,
+        result: r.9,
+    }
+}
+
+/// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL, so each statement is written once.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+macro_rules! execute {
+    ($store:expr, $sql:expr $(, $bind:expr)*) => {
+        match $store {
+            Store::Sqlite(p) => sqlx::query($sql)$(.bind($bind))*.execute(p).await?.rows_affected(),
+            Store::Postgres(p) => sqlx::query(&numbered($sql))$(.bind($bind))*.execute(p).await?.rows_affected(),
+        }
+    };
+}
+
+macro_rules! fetch_all {
+    ($store:expr, $ty:ty, $sql:expr $(, $bind:expr)*) => {
+        match $store {
+            Store::Sqlite(p) => sqlx::query_as::<_, $ty>($sql)$(.bind($bind))*.fetch_all(p).await?,
+            Store::Postgres(p) => sqlx::query_as::<_, $ty>(&numbered($sql))$(.bind($bind))*.fetch_all(p).await?,
+        }
+    };
+}
+
+impl Store {
+    /// Registers (or replaces) a datastore.
+    pub async fn put_datastore(
+        &self,
+        name: &str,
+        dataset_path: &str,
+        url_env: Option<&str>,
+        url_file: Option<&str>,
+    ) -> Result<()> {
+        let now = now_micros();
+        execute!(
+            self,
+            "INSERT INTO connector_datastores (name, dataset_path, url_env, url_file, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET dataset_path = excluded.dataset_path, url_env = excluded.url_env, url_file = excluded.url_file",
+            name,
+            dataset_path,
+            url_env,
+            url_file,
+            now
+        );
+        Ok(())
+    }
+
+    pub async fn datastores(&self) -> Result<Vec<DatastoreRecord>> {
+        let rows = fetch_all!(
+            self,
+            (String, String, Option<String>, Option<String>, i64),
+            "SELECT name, dataset_path, url_env, url_file, created_at FROM connector_datastores ORDER BY name"
+        );
+        Ok(rows
+            .into_iter()
+            .map(|r| DatastoreRecord {
+                name: r.0,
+                dataset_path: r.1,
+                url_env: r.2,
+                url_file: r.3,
+                created_at: r.4,
+            })
+            .collect())
+    }
+
+    /// Removes a registration; true when it existed.
+    pub async fn remove_datastore(&self, name: &str) -> Result<bool> {
+        Ok(execute!(self, "DELETE FROM connector_datastores WHERE name = ?", name) > 0)
+    }
+
+    /// Creates a run and its pending steps in one transaction.
+    pub async fn insert_run(&self, run: &NewRun) -> Result<()> {
+        let now = now_micros();
+        const RUN: &str = "INSERT INTO connector_runs (id, kind, subject_ref, request_id, dry_run, status, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)";
+        const STEP: &str = "INSERT INTO connector_run_steps (run_id, seq, datastore, status) VALUES (?, ?, ?, 'pending')";
+        match self {
+            Store::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query(RUN)
+                    .bind(&run.id)
+                    .bind(&run.kind)
+                    .bind(&run.subject_ref)
+                    .bind(&run.request_id)
+                    .bind(run.dry_run)
+                    .bind(&run.payload)
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                for (seq, ds) in run.steps.iter().enumerate() {
+                    sqlx::query(STEP)
+                        .bind(&run.id)
+                        .bind(seq as i64)
+                        .bind(ds)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+            Store::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query(&numbered(RUN))
+                    .bind(&run.id)
+                    .bind(&run.kind)
+                    .bind(&run.subject_ref)
+                    .bind(&run.request_id)
+                    .bind(run.dry_run)
+                    .bind(&run.payload)
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                for (seq, ds) in run.steps.iter().enumerate() {
+                    sqlx::query(&numbered(STEP))
+                        .bind(&run.id)
+                        .bind(seq as i64)
+                        .bind(ds)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let sql = format!("SELECT {RUN_COLS} FROM connector_runs WHERE id = ?");
+        let rows = fetch_all!(self, RunRow, &sql, id);
+        Ok(rows.into_iter().next().map(run_record))
+    }
+
+    /// The most recent runs, newest first, optionally of one status.
+    pub async fn runs(&self, status: Option<&str>, limit: i64) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLS} FROM connector_runs WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, id LIMIT ?"
+        );
+        let rows = fetch_all!(self, RunRow, &sql, status, status, limit);
+        Ok(rows.into_iter().map(run_record).collect())
+    }
+
+    /// Runs of one request, oldest first.
+    pub async fn runs_of_request(&self, request_id: &str) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLS} FROM connector_runs WHERE request_id = ? ORDER BY created_at, id"
+        );
+        let rows = fetch_all!(self, RunRow, &sql, request_id);
+        Ok(rows.into_iter().map(run_record).collect())
+    }
+
+    pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepRecord>> {
+        let sql = format!("SELECT {STEP_COLS} FROM connector_run_steps WHERE run_id = ? ORDER BY seq");
+        let rows = fetch_all!(self, StepRow, &sql, run_id);
+        Ok(rows.into_iter().map(step_record).collect())
+    }
+
+    /// Takes the run for `owner` until `lease_until` unless another owner holds an unexpired
+    /// lease. `take_over` ignores the other lease (an operator who knows its node is dead).
+    pub async fn claim_run(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_until: i64,
+        take_over: bool,
+    ) -> Result<bool> {
+        let now = now_micros();
+        let n = execute!(
+            self,
+            "UPDATE connector_runs SET lease_owner = ?, lease_until = ?, status = CASE WHEN status = 'done' THEN status ELSE 'running' END, updated_at = ? \
+             WHERE id = ? AND (? OR lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
+            owner,
+            lease_until,
+            now,
+            id,
+            take_over,
+            owner,
+            now
+        );
+        Ok(n == 1)
+    }
+
+    /// Gives the lease back and sets the run's status.
+    pub async fn release_run(&self, id: &str, owner: &str, status: &str) -> Result<()> {
+        execute!(
+            self,
+            "UPDATE connector_runs SET lease_owner = NULL, lease_until = NULL, status = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
+            status,
+            now_micros(),
+            id,
+            owner
+        );
+        Ok(())
+    }
+
+    /// Forgets the sealed identifiers of a finished run.
+    pub async fn clear_run_payload(&self, id: &str) -> Result<()> {
+        execute!(
+            self,
+            "UPDATE connector_runs SET payload = NULL, updated_at = ? WHERE id = ?",
+            now_micros(),
+            id
+        );
+        Ok(())
+    }
+
+    /// Records that a step is about to run: one more attempt.
+    pub async fn step_started(&self, run_id: &str, seq: i64) -> Result<()> {
+        let now = now_micros();
+        execute!(
+            self,
+            "UPDATE connector_run_steps SET status = 'running', attempts = attempts + 1, started_at = ?, next_attempt_at = NULL WHERE run_id = ? AND seq = ?",
+            now,
+            run_id,
+            seq
+        );
+        Ok(())
+    }
+
+    /// Records a step's success and what it did.
+    pub async fn step_done(&self, run_id: &str, seq: i64, result: &str) -> Result<()> {
+        execute!(
+            self,
+            "UPDATE connector_run_steps SET status = 'done', result = ?, last_error = NULL, finished_at = ? WHERE run_id = ? AND seq = ?",
+            result,
+            now_micros(),
+            run_id,
+            seq
+        );
+        Ok(())
+    }
+
+    /// Records a step's failure: `retrying` at `next_attempt_at`, or `failed` when `None`.
+    pub async fn step_failed(
+        &self,
+        run_id: &str,
+        seq: i64,
+        error: &str,
+        next_attempt_at: Option<i64>,
+    ) -> Result<()> {
+        let status = if next_attempt_at.is_some() {
+            "retrying"
+        } else {
+            "failed"
+        };
+        execute!(
+            self,
+            "UPDATE connector_run_steps SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ? WHERE run_id = ? AND seq = ?",
+            status,
+            error,
+            next_attempt_at,
+            now_micros(),
+            run_id,
+            seq
+        );
+        Ok(())
+    }
+
+    /// Puts every unfinished step of a run back to `pending` with a fresh attempt count, so
+    /// the next execution retries them. Returns the number of steps reset.
+    pub async fn retry_run(&self, run_id: &str) -> Result<u64> {
+        let n = execute!(
+            self,
+            "UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = ? AND status <> 'done'",
+            run_id
+        );
+        self.reopen_run(run_id).await?;
+        Ok(n)
+    }
+
+    /// Puts one step — even a done one — back to `pending`.
+    pub async fn retry_step(&self, run_id: &str, seq: i64) -> Result<bool> {
+        let n = execute!(
+            self,
+            "UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = ? AND seq = ?",
+            run_id,
+            seq
+        );
+        self.reopen_run(run_id).await?;
+        Ok(n == 1)
+    }
+
+    async fn reopen_run(&self, run_id: &str) -> Result<()> {
+        execute!(
+            self,
+            "UPDATE connector_runs SET status = 'pending', updated_at = ? WHERE id = ? AND status <> 'running'",
+            now_micros(),
+            run_id
+        );
+        Ok(())
+    }
+}
