@@ -8,9 +8,10 @@
 //! crate and never touch these tables.
 
 pub mod consent;
-pub mod runs;
 mod migrate;
 pub mod outbox;
+pub mod requests;
+pub mod runs;
 pub mod testing;
 pub mod tokens;
 pub mod verify;

@@ -1,0 +1,472 @@
+//! Data-subject requests: the request rows, their history (the audit trail of every step),
+//! and the queries of the DPO's queue.
+//!
+//! A status change is written together with its history entry in one transaction, and only
+//! if the request is still in the status the caller saw (optimistic concurrency): two DPOs
+//! acting at once cannot both move the same request.
+
+use sqlx::Row;
+
+use crate::{Result, Store};
+
+/// One request as stored. Personal fields are sealed by the caller before they get here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRow {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub subject_ref: String,
+    pub email_sealed: String,
+    pub details_sealed: Option<String>,
+    pub language: String,
+    pub country: Option<String>,
+    pub jurisdiction: String,
+    pub customer_id: Option<String>,
+    pub received_at: i64,
+    pub verified_at: Option<i64>,
+    pub code_hash: Option<String>,
+    pub code_expires_at: Option<i64>,
+    pub attempts: i64,
+    pub acknowledge_due: i64,
+    pub answer_due: i64,
+    pub extended_months: i64,
+    pub assignee: Option<String>,
+    pub completed_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// One step in a request's life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub at: i64,
+    /// `requester`, `system`, or the id of the DPO's token.
+    pub actor: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub detail_sealed: Option<String>,
+}
+
+/// Filters of the DPO's queue.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    /// Only open requests whose answer is due before this time.
+    pub due_before: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const COLUMNS: &str = "id, kind, status, subject_ref, email_sealed, details_sealed, language, country, jurisdiction, customer_id, received_at, verified_at, code_hash, code_expires_at, attempts, acknowledge_due, answer_due, extended_months, assignee, completed_at, updated_at";
+
+/// Statuses in which the answer clock runs (see `custodian_core::request::Status::is_open`).
+const OPEN: &str = "('verified', 'approved', 'in_progress')";
+
+fn row<R: Row>(r: &R) -> RequestRow
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    RequestRow {
+        id: r.get("id"),
+        kind: r.get("kind"),
+        status: r.get("status"),
+        subject_ref: r.get("subject_ref"),
+        email_sealed: r.get("email_sealed"),
+        details_sealed: r.get("details_sealed"),
+        language: r.get("language"),
+        country: r.get("country"),
+        jurisdiction: r.get("jurisdiction"),
+        customer_id: r.get("customer_id"),
+        received_at: r.get("received_at"),
+        verified_at: r.get("verified_at"),
+        code_hash: r.get("code_hash"),
+        code_expires_at: r.get("code_expires_at"),
+        attempts: r.get("attempts"),
+        acknowledge_due: r.get("acknowledge_due"),
+        answer_due: r.get("answer_due"),
+        extended_months: r.get("extended_months"),
+        assignee: r.get("assignee"),
+        completed_at: r.get("completed_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL, so each statement is written once.
+fn pg(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+macro_rules! bind_request {
+    ($q:expr, $r:expr) => {
+        $q.bind(&$r.id)
+            .bind(&$r.kind)
+            .bind(&$r.status)
+            .bind(&$r.subject_ref)
+            .bind(&$r.email_sealed)
+            .bind(&$r.details_sealed)
+            .bind(&$r.language)
+            .bind(&$r.country)
+            .bind(&$r.jurisdiction)
+            .bind(&$r.customer_id)
+            .bind($r.received_at)
+            .bind($r.verified_at)
+            .bind(&$r.code_hash)
+            .bind($r.code_expires_at)
+            .bind($r.attempts)
+            .bind($r.acknowledge_due)
+            .bind($r.answer_due)
+            .bind($r.extended_months)
+            .bind(&$r.assignee)
+            .bind($r.completed_at)
+            .bind($r.updated_at)
+    };
+}
+
+macro_rules! bind_history {
+    ($q:expr, $id:expr, $h:expr) => {
+        $q.bind($id)
+            .bind($h.at)
+            .bind(&$h.actor)
+            .bind(&$h.action)
+            .bind(&$h.from_status)
+            .bind(&$h.to_status)
+            .bind(&$h.detail_sealed)
+    };
+}
+
+const INSERT: &str = "INSERT INTO requests (id, kind, status, subject_ref, email_sealed, details_sealed, language, country, jurisdiction, customer_id, received_at, verified_at, code_hash, code_expires_at, attempts, acknowledge_due, answer_due, extended_months, assignee, completed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const UPDATE: &str = "UPDATE requests SET id = ?, kind = ?, status = ?, subject_ref = ?, email_sealed = ?, details_sealed = ?, language = ?, country = ?, jurisdiction = ?, customer_id = ?, received_at = ?, verified_at = ?, code_hash = ?, code_expires_at = ?, attempts = ?, acknowledge_due = ?, answer_due = ?, extended_months = ?, assignee = ?, completed_at = ?, updated_at = ? WHERE id = ? AND status = ? AND updated_at = ?";
+const HISTORY: &str = "INSERT INTO request_history (request_id, at, actor, action, from_status, to_status, detail_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+impl Store {
+    /// Stores a new request with its first history entry.
+    pub async fn insert_request(&self, r: &RequestRow, first: &HistoryEntry) -> Result<()> {
+        match self {
+            Store::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                bind_request!(sqlx::query(INSERT), r)
+                    .execute(&mut *tx)
+                    .await?;
+                bind_history!(sqlx::query(HISTORY), &r.id, first)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            Store::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                bind_request!(sqlx::query(&pg(INSERT)), r)
+                    .execute(&mut *tx)
+                    .await?;
+                bind_history!(sqlx::query(&pg(HISTORY)), &r.id, first)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `new` over the stored request if it is unchanged since `seen` was read, with a
+    /// history entry. Answers `false` (and writes nothing) when someone else changed it first.
+    pub async fn update_request(
+        &self,
+        seen: &RequestRow,
+        new: &RequestRow,
+        entry: Option<&HistoryEntry>,
+    ) -> Result<bool> {
+        let changed = match self {
+            Store::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                let n = bind_request!(sqlx::query(UPDATE), new)
+                    .bind(&seen.id)
+                    .bind(&seen.status)
+                    .bind(seen.updated_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    if let Some(h) = entry {
+                        bind_history!(sqlx::query(HISTORY), &new.id, h)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                }
+                n == 1
+            }
+            Store::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                let n = bind_request!(sqlx::query(&pg(UPDATE)), new)
+                    .bind(&seen.id)
+                    .bind(&seen.status)
+                    .bind(seen.updated_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    if let Some(h) = entry {
+                        bind_history!(sqlx::query(&pg(HISTORY)), &new.id, h)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                }
+                n == 1
+            }
+        };
+        Ok(changed)
+    }
+
+    pub async fn request(&self, id: &str) -> Result<Option<RequestRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM requests WHERE id = ?");
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(p)
+                .await?
+                .map(|r| row(&r)),
+            Store::Postgres(p) => sqlx::query(&pg(&sql))
+                .bind(id)
+                .fetch_optional(p)
+                .await?
+                .map(|r| row(&r)),
+        })
+    }
+
+    /// The DPO's queue, most urgent first.
+    pub async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM requests WHERE 1 = 1");
+        if f.status.is_some() {
+            sql.push_str(" AND status = ?");
+        }
+        if f.kind.is_some() {
+            sql.push_str(" AND kind = ?");
+        }
+        if f.due_before.is_some() {
+            sql.push_str(&format!(" AND status IN {OPEN} AND answer_due < ?"));
+        }
+        sql.push_str(" ORDER BY answer_due, received_at, id LIMIT ? OFFSET ?");
+        macro_rules! run {
+            ($p:expr, $sql:expr) => {{
+                let mut q = sqlx::query($sql);
+                if let Some(s) = &f.status {
+                    q = q.bind(s);
+                }
+                if let Some(k) = &f.kind {
+                    q = q.bind(k);
+                }
+                if let Some(d) = f.due_before {
+                    q = q.bind(d);
+                }
+                q.bind(f.limit.clamp(1, 1000))
+                    .bind(f.offset.max(0))
+                    .fetch_all($p)
+                    .await?
+                    .iter()
+                    .map(|r| row(r))
+                    .collect()
+            }};
+        }
+        let pg_sql = pg(&sql);
+        Ok(match self {
+            Store::Sqlite(p) => run!(p, &sql),
+            Store::Postgres(p) => run!(p, &pg_sql),
+        })
+    }
+
+    pub async fn request_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        const Q: &str = "SELECT at, actor, action, from_status, to_status, detail_sealed FROM request_history WHERE request_id = ? ORDER BY id";
+        type Row = (i64, String, String, Option<String>, String, Option<String>);
+        let rows: Vec<Row> = match self {
+            Store::Sqlite(p) => sqlx::query_as(Q).bind(id).fetch_all(p).await?,
+            Store::Postgres(p) => sqlx::query_as(&pg(Q)).bind(id).fetch_all(p).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(
+                |(at, actor, action, from_status, to_status, detail_sealed)| HistoryEntry {
+                    at,
+                    actor,
+                    action,
+                    from_status,
+                    to_status,
+                    detail_sealed,
+                },
+            )
+            .collect())
+    }
+
+    /// Every request a subject made, oldest first (access exports, erasure).
+    pub async fn requests_of_subject(&self, subject_ref: &str) -> Result<Vec<RequestRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE subject_ref = ? ORDER BY received_at, id"
+        );
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query(&sql)
+                .bind(subject_ref)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| row(r))
+                .collect(),
+            Store::Postgres(p) => sqlx::query(&pg(&sql))
+                .bind(subject_ref)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| row(r))
+                .collect(),
+        })
+    }
+
+    /// How many requests are in each status.
+    pub async fn request_counts(&self) -> Result<Vec<(String, i64)>> {
+        const Q: &str = "SELECT status, COUNT(*) FROM requests GROUP BY status ORDER BY status";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        })
+    }
+
+    /// Open requests answered by `by` at the latest (due soon and overdue lists).
+    pub async fn open_requests_due_before(&self, by: i64) -> Result<Vec<RequestRow>> {
+        self.list_requests(&RequestFilter {
+            due_before: Some(by),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Requests that were never verified and whose code expired before `cutoff`.
+    pub async fn stale_unverified(&self, cutoff: i64) -> Result<Vec<RequestRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM requests WHERE status = 'awaiting_verification' AND code_expires_at < ? ORDER BY received_at LIMIT 500");
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query(&sql)
+                .bind(cutoff)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| row(r))
+                .collect(),
+            Store::Postgres(p) => sqlx::query(&pg(&sql))
+                .bind(cutoff)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| row(r))
+                .collect(),
+        })
+    }
+
+    /// Removes a subject's current consent state (erasure). The ledger's events stay: they
+    /// hold only the keyed reference and are the proof of what was consented to.
+    pub async fn delete_consent_state(&self, subject_ref: &str) -> Result<u64> {
+        const Q: &str = "DELETE FROM consent_state WHERE subject_ref = ?";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query(Q)
+                .bind(subject_ref)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Store::Postgres(p) => sqlx::query(&pg(Q))
+                .bind(subject_ref)
+                .execute(p)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// Removes links of a subject (erasure).
+    pub async fn delete_links(&self, subject_ref: &str) -> Result<u64> {
+        const Q: &str = "DELETE FROM subject_links WHERE device_ref = ? OR account_ref = ?";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query(Q)
+                .bind(subject_ref)
+                .bind(subject_ref)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Store::Postgres(p) => sqlx::query(&pg(Q))
+                .bind(subject_ref)
+                .bind(subject_ref)
+                .execute(p)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub async fn job_mark(&self, name: &str) -> Result<Option<i64>> {
+        const Q: &str = "SELECT value FROM job_marks WHERE name = ?";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query_scalar(Q).bind(name).fetch_optional(p).await?,
+            Store::Postgres(p) => {
+                sqlx::query_scalar(&pg(Q))
+                    .bind(name)
+                    .fetch_optional(p)
+                    .await?
+            }
+        })
+    }
+
+    /// Sets a mark only if it still has the value the caller saw, so of several nodes only
+    /// one runs a daily job.
+    pub async fn claim_job_mark(&self, name: &str, seen: Option<i64>, value: i64) -> Result<bool> {
+        let n = match (self, seen) {
+            (Store::Sqlite(p), None) => {
+                sqlx::query(
+                    "INSERT INTO job_marks (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(name)
+                .bind(value)
+                .execute(p)
+                .await?
+            }
+            (Store::Sqlite(p), Some(old)) => {
+                sqlx::query("UPDATE job_marks SET value = ? WHERE name = ? AND value = ?")
+                    .bind(value)
+                    .bind(name)
+                    .bind(old)
+                    .execute(p)
+                    .await?
+            }
+            (Store::Postgres(p), None) => {
+                let r = sqlx::query(
+                    "INSERT INTO job_marks (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(name)
+                .bind(value)
+                .execute(p)
+                .await?;
+                return Ok(r.rows_affected() == 1);
+            }
+            (Store::Postgres(p), Some(old)) => {
+                let r =
+                    sqlx::query("UPDATE job_marks SET value = $1 WHERE name = $2 AND value = $3")
+                        .bind(value)
+                        .bind(name)
+                        .bind(old)
+                        .execute(p)
+                        .await?;
+                return Ok(r.rows_affected() == 1);
+            }
+        };
+        Ok(n.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,178 @@
+//! The requests tables on both backends: insert, optimistic updates with history, the DPO
+//! queue's filters, and job marks.
+
+use custodian_store::requests::{HistoryEntry, RequestFilter, RequestRow};
+use custodian_store::{testing, Store};
+
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+                ($body)(store).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(url) = testing::fresh_postgres_url().await else {
+                    return;
+                };
+                let store = Store::open(&url).await.unwrap();
+                ($body)(store).await;
+            }
+        }
+    };
+}
+
+fn request(id: &str, kind: &str, status: &str, due: i64) -> RequestRow {
+    RequestRow {
+        id: id.into(),
+        kind: kind.into(),
+        status: status.into(),
+        subject_ref: "ab".repeat(32),
+        email_sealed: "x1:sealed".into(),
+        details_sealed: None,
+        language: "en".into(),
+        country: Some("GB".into()),
+        jurisdiction: "uk_gdpr".into(),
+        customer_id: None,
+        received_at: 10,
+        verified_at: None,
+        code_hash: Some("h".into()),
+        code_expires_at: Some(100),
+        attempts: 0,
+        acknowledge_due: due - 5,
+        answer_due: due,
+        extended_months: 0,
+        assignee: None,
+        completed_at: None,
+        updated_at: 10,
+    }
+}
+
+fn entry(action: &str, from: Option<&str>, to: &str) -> HistoryEntry {
+    HistoryEntry {
+        at: 11,
+        actor: "system".into(),
+        action: action.into(),
+        from_status: from.map(Into::into),
+        to_status: to.into(),
+        detail_sealed: None,
+    }
+}
+
+on_both!(
+    a_request_moves_once_and_keeps_its_history,
+    |store: Store| async move {
+        let r = request("req_1", "access", "awaiting_verification", 1_000);
+        store
+            .insert_request(&r, &entry("receive", None, "awaiting_verification"))
+            .await
+            .unwrap();
+        assert_eq!(store.request("req_1").await.unwrap().unwrap(), r);
+        let mut verified = r.clone();
+        verified.status = "verified".into();
+        verified.updated_at = 20;
+        assert!(store
+            .update_request(
+                &r,
+                &verified,
+                Some(&entry("verify", Some("awaiting_verification"), "verified"))
+            )
+            .await
+            .unwrap());
+        // A second writer that saw the old row loses and writes nothing.
+        let mut other = r.clone();
+        other.status = "abandoned".into();
+        assert!(!store
+            .update_request(
+                &r,
+                &other,
+                Some(&entry(
+                    "abandon",
+                    Some("awaiting_verification"),
+                    "abandoned"
+                ))
+            )
+            .await
+            .unwrap());
+        assert_eq!(
+            store.request("req_1").await.unwrap().unwrap().status,
+            "verified"
+        );
+        let h = store.request_history("req_1").await.unwrap();
+        assert_eq!(
+            h.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            ["receive", "verify"]
+        );
+        assert_eq!(
+            store
+                .requests_of_subject(&"ab".repeat(32))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(store.request("nope").await.unwrap().is_none());
+    }
+);
+
+on_both!(
+    the_queue_filters_and_orders_by_due_time,
+    |store: Store| async move {
+        for (id, kind, status, due) in [
+            ("a", "access", "verified", 300),
+            ("b", "erasure", "approved", 100),
+            ("c", "access", "completed", 50),
+            ("d", "access", "awaiting_verification", 10),
+        ] {
+            store
+                .insert_request(
+                    &request(id, kind, status, due),
+                    &entry("receive", None, status),
+                )
+                .await
+                .unwrap();
+        }
+        let all = store
+            .list_requests(&RequestFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["d", "c", "b", "a"]
+        );
+        let access = store
+            .list_requests(&RequestFilter {
+                kind: Some("access".into()),
+                status: Some("verified".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(access.len(), 1);
+        let overdue = store.open_requests_due_before(200).await.unwrap();
+        assert_eq!(
+            overdue.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["b"],
+            "only open requests count"
+        );
+        let counts = store.request_counts().await.unwrap();
+        assert_eq!(counts.len(), 4);
+        assert_eq!(store.stale_unverified(101).await.unwrap().len(), 1);
+    }
+);
+
+on_both!(job_marks_are_claimed_once, |store: Store| async move {
+    assert_eq!(store.job_mark("digest").await.unwrap(), None);
+    assert!(store.claim_job_mark("digest", None, 5).await.unwrap());
+    assert!(!store.claim_job_mark("digest", None, 6).await.unwrap());
+    assert!(store.claim_job_mark("digest", Some(5), 7).await.unwrap());
+    assert!(!store.claim_job_mark("digest", Some(5), 8).await.unwrap());
+    assert_eq!(store.job_mark("digest").await.unwrap(), Some(7));
+});
