@@ -12,6 +12,7 @@ pub mod archive;
 pub mod clock;
 pub mod consent;
 pub mod country;
+pub mod deadline;
 pub mod decide;
 pub mod ledger;
 pub mod receipt;
