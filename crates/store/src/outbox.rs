@@ -125,7 +125,9 @@ where
 
 type SummaryRow = (String, String, String, String, i32, i64, Option<i64>);
 
-fn summary((id, template, lang, status, attempts, created_at, sent_at): SummaryRow) -> Result<MailSummary> {
+fn summary(
+    (id, template, lang, status, attempts, created_at, sent_at): SummaryRow,
+) -> Result<MailSummary> {
     Ok(MailSummary {
         status: MailStatus::parse(&status)?,
         id,

@@ -1,0 +1,257 @@
+//! Queueing mail and the worker that sends it: claim due messages under a lease, send, mark
+//! sent, and retry failures with exponential backoff.
+//!
+//! A message is a row before anything is sent, so a crash never loses it; a crash after the
+//! relay accepted it but before it was marked sent means it goes again once the lease runs
+//! out, with the same Message-ID (at least once, recognisably the same). Addresses and
+//! parameters are sealed in the row and opened only in the worker's memory.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use custodian_core::clock::Clock;
+use custodian_core::seal::Sealer;
+use custodian_store::outbox::{new_mail_id, ClaimedMail, NewMail};
+use custodian_store::Store;
+use futures_util::stream::{self, StreamExt};
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+
+use crate::mailer::{Mailer, SendError};
+use crate::templates::{render, Lang, MailContent};
+use crate::MailError;
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    /// Unique per logical message, e.g. `req_123/verification_code/1`: queueing the same key
+    /// again queues nothing. It also fixes the Message-ID.
+    pub idempotency_key: String,
+    /// The recipient's address (sealed before it is stored).
+    pub to: String,
+    pub lang: Lang,
+    /// The request the message is about, so exports list it and erasure forgets it.
+    pub request_id: Option<String>,
+    pub content: MailContent,
+}
+
+/// The handle that queues mail and wakes the worker. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    sealer: Sealer,
+    wake: Arc<Notify>,
+}
+
+fn place(id: &str, field: &str) -> String {
+    format!("outbox/{id}/{field}")
+}
+
+impl Outbox {
+    /// `sealer` should be `Sealer::derived(secret, "outbox")`.
+    pub fn new(store: Store, sealer: Sealer) -> Outbox {
+        Outbox {
+            store,
+            sealer,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Seals and queues a message (due at `now`) and wakes the worker. Answers `false` when
+    /// a message with this idempotency key was already queued.
+    pub async fn enqueue(&self, mail: &OutgoingMail, now: i64) -> Result<bool, MailError> {
+        let id = new_mail_id();
+        let params = serde_json::to_string(&mail.content).map_err(MailError::Params)?;
+        let queued = self
+            .store
+            .enqueue_mail(&NewMail {
+                to_sealed: self.sealer.seal(&mail.to, &place(&id, "to")),
+                params_sealed: self.sealer.seal(&params, &place(&id, "params")),
+                id,
+                idempotency_key: mail.idempotency_key.clone(),
+                template: mail.content.template().into(),
+                lang: mail.lang.as_str().into(),
+                request_id: mail.request_id.clone(),
+                created_at: now,
+                send_after: now,
+            })
+            .await?;
+        if queued {
+            self.wake.notify_one();
+        }
+        Ok(queued)
+    }
+
+    /// Wakes the worker now (e.g. after queueing mail in a transaction of one's own).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// The worker's knobs.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How long a claim holds before another node may take the message over. Must exceed the
+    /// time one batch can take (SMTP commands time out after 30 s).
+    pub lease: Duration,
+    pub batch: i64,
+    /// Messages in flight at once (one SMTP connection each, at most the pool's 8).
+    pub concurrency: usize,
+    /// How often to look for due mail when nobody wakes the worker (retries, other nodes).
+    pub poll: Duration,
+    /// The first retry waits this long, doubling per attempt, up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// After this many failed attempts the message is marked failed for the DPO to see.
+    pub max_attempts: i32,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            lease: Duration::from_secs(600),
+            batch: 64,
+            concurrency: 8,
+            poll: Duration::from_secs(5),
+            base_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(3600),
+            max_attempts: 10,
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// The wait before the next attempt after `attempts` failed ones: base × 2^(attempts-1),
+    /// capped.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let shift = attempts.saturating_sub(1).clamp(0, 30) as u32;
+        self.base_backoff
+            .saturating_mul(1u32 << shift)
+            .min(self.max_backoff)
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+enum Outcome {
+    Sent,
+    Retrying,
+    Failed,
+}
+
+/// Claims one batch of due mail, sends it, and records the outcome: the worker's unit of
+/// work, also called directly by tests to drain the outbox.
+pub async fn deliver_due(
+    outbox: &Outbox,
+    mailer: &Mailer,
+    clock: &dyn Clock,
+    settings: &WorkerSettings,
+) -> Result<Pass, MailError> {
+    let now = clock.now_micros();
+    let claimed = outbox
+        .store
+        .claim_due_mail(now, settings.lease.as_micros() as i64, settings.batch)
+        .await?;
+    let mut pass = Pass {
+        claimed: claimed.len(),
+        ..Pass::default()
+    };
+    // Each message is marked sent as soon as the relay accepted it: a crash can then make at
+    // most the messages in flight go twice, not the whole batch.
+    let outcomes: Vec<Result<Outcome, MailError>> = stream::iter(claimed)
+        .map(|m| async move {
+            match send_one(&outbox.sealer, mailer, &m).await {
+                Ok(()) => {
+                    outbox.store.mark_mail_sent(&m.id, clock.now_micros()).await?;
+                    Ok(Outcome::Sent)
+                }
+                Err(e) => {
+                    let give_up = matches!(e, SendError::Permanent(_) | SendError::BadRecipient)
+                        || m.attempts >= settings.max_attempts;
+                    let next = clock.now_micros() + settings.backoff(m.attempts).as_micros() as i64;
+                    tracing::warn!(mail = %m.id, template = %m.template, attempts = m.attempts, give_up, error = %e, "mail not sent");
+                    outbox
+                        .store
+                        .mark_mail_failed(&m.id, &e.to_string(), next, give_up)
+                        .await?;
+                    Ok(if give_up { Outcome::Failed } else { Outcome::Retrying })
+                }
+            }
+        })
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    for outcome in outcomes {
+        match outcome? {
+            Outcome::Sent => pass.sent += 1,
+            Outcome::Retrying => pass.retrying += 1,
+            Outcome::Failed => pass.failed += 1,
+        }
+    }
+    Ok(pass)
+}
+
+async fn send_one(sealer: &Sealer, mailer: &Mailer, m: &ClaimedMail) -> Result<(), SendError> {
+    // A row that does not open (tampered, or sealed under another secret) can never be sent.
+    let to = sealer
+        .open(&m.to_sealed, &place(&m.id, "to"))
+        .map_err(|_| SendError::BadRecipient)?;
+    let content: MailContent = sealer
+        .open(&m.params_sealed, &place(&m.id, "params"))
+        .ok()
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .ok_or(SendError::BadRecipient)?;
+    let lang = Lang::parse_or_en(&m.lang);
+    mailer
+        .send(&to, &render(&content, lang), &m.idempotency_key)
+        .await
+}
+
+/// Runs until `shutdown` resolves: sends due mail, then sleeps until woken by
+/// [`Outbox::enqueue`] or the poll interval passes. Database errors are logged and retried
+/// after the poll interval; they never stop the worker.
+pub async fn run_outbox_worker(
+    outbox: Outbox,
+    mailer: Mailer,
+    clock: Arc<dyn Clock>,
+    settings: WorkerSettings,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        // A full batch means more may be due: go again at once. Otherwise wait.
+        // A pass is finished even when shutdown is asked for meanwhile: stopping mid-pass
+        // would leave accepted messages unmarked, to go again after the lease.
+        let busy = match deliver_due(&outbox, &mailer, clock.as_ref(), &settings).await {
+            Ok(pass) => pass.claimed as i64 >= settings.batch,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox pass failed");
+                false
+            }
+        };
+        if busy {
+            if shutdown.as_mut().now_or_never().is_some() {
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            biased;
+            () = &mut shutdown => return,
+            () = outbox.wake.notified() => {}
+            () = tokio::time::sleep(settings.poll) => {}
+        }
+    }
+}

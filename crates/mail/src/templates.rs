@@ -1,0 +1,297 @@
+//! The messages Custodian sends, in English and German: a subject, a plain-text body and an
+//! HTML alternative, rendered from typed parameters.
+//!
+//! A message's parameters are stored (sealed) in the outbox and rendered only when it is sent,
+//! so a template fixed between enqueue and delivery applies to queued mail too.
+
+use serde::{Deserialize, Serialize};
+
+/// The language of a message; requests carry the requester's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    En,
+    De,
+}
+
+impl Lang {
+    /// `en`, `de`, `de-AT`, `en_GB`... — anything else is English.
+    pub fn parse_or_en(tag: &str) -> Lang {
+        match tag.get(..2).map(str::to_ascii_lowercase).as_deref() {
+            Some("de") => Lang::De,
+            _ => Lang::En,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::De => "de",
+        }
+    }
+}
+
+/// One request counted in the DPO's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestItem {
+    pub request_id: String,
+    /// The due time as the DPO should read it (formatted in the policy's time zone).
+    pub due: String,
+}
+
+/// What a message says. The variant is the template; its fields are the parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "template", rename_all = "snake_case")]
+pub enum MailContent {
+    /// The code (and a link carrying it) that proves the requester holds the address.
+    VerificationCode {
+        code: String,
+        link: String,
+        request_type: String,
+    },
+    /// Acknowledgement of a verified request, with the link to its status page.
+    RequestReceived {
+        request_id: String,
+        request_type: String,
+        status_link: String,
+        due_date: String,
+    },
+    RequestExtended {
+        request_id: String,
+        reason: String,
+        new_due_date: String,
+    },
+    RequestDenied { request_id: String, reason: String },
+    RequestCompleted {
+        request_id: String,
+        status_link: String,
+        /// The access archive, when there is one.
+        download_link: Option<String>,
+    },
+    /// The data belongs to one of the company's customers, who answers instead.
+    RequestForwarded {
+        request_id: String,
+        customer_name: String,
+        customer_contact: String,
+    },
+    DpoDigest {
+        date: String,
+        due_soon: Vec<DigestItem>,
+        overdue: Vec<DigestItem>,
+        admin_link: Option<String>,
+    },
+}
+
+impl MailContent {
+    /// The template's name, as stored in the outbox's `template` column.
+    pub fn template(&self) -> &'static str {
+        match self {
+            MailContent::VerificationCode { .. } => "verification_code",
+            MailContent::RequestReceived { .. } => "request_received",
+            MailContent::RequestExtended { .. } => "request_extended",
+            MailContent::RequestDenied { .. } => "request_denied",
+            MailContent::RequestCompleted { .. } => "request_completed",
+            MailContent::RequestForwarded { .. } => "request_forwarded",
+            MailContent::DpoDigest { .. } => "dpo_digest",
+        }
+    }
+}
+
+/// A message ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn request_type_name(t: &str, lang: Lang) -> String {
+    let name = match (t, lang) {
+        ("access", Lang::En) => "access to your data",
+        ("rectification", Lang::En) => "correction of your data",
+        ("erasure", Lang::En) => "erasure of your data",
+        ("restriction", Lang::En) => "restriction of processing",
+        ("objection", Lang::En) => "objection to processing",
+        ("access", Lang::De) => "Auskunft über Ihre Daten",
+        ("rectification", Lang::De) => "Berichtigung Ihrer Daten",
+        ("erasure", Lang::De) => "Löschung Ihrer Daten",
+        ("restriction", Lang::De) => "Einschränkung der Verarbeitung",
+        ("objection", Lang::De) => "Widerspruch gegen die Verarbeitung",
+        (other, _) => other,
+    };
+    name.to_owned()
+}
+
+/// Renders `content` in `lang`.
+pub fn render(content: &MailContent, lang: Lang) -> Rendered {
+    use Lang::{De, En};
+    use MailContent as M;
+    // Paragraphs; a paragraph that is exactly a URL becomes a link in the HTML part.
+    let (subject, paragraphs): (String, Vec<String>) = match (content, lang) {
+        (M::VerificationCode { code, link, request_type }, En) => (
+            format!("Your verification code: {code}"),
+            vec![
+                format!("We received a request for {} with this e-mail address. To confirm that it was you, enter this code:", request_type_name(request_type, En)),
+                code.clone(),
+                "or open this link:".into(),
+                link.clone(),
+                "If you did not make this request, ignore this message; nothing will happen.".into(),
+            ],
+        ),
+        (M::VerificationCode { code, link, request_type }, De) => (
+            format!("Ihr Bestätigungscode: {code}"),
+            vec![
+                format!("Wir haben mit dieser E-Mail-Adresse einen Antrag auf {} erhalten. Um zu bestätigen, dass er von Ihnen stammt, geben Sie diesen Code ein:", request_type_name(request_type, De)),
+                code.clone(),
+                "oder öffnen Sie diesen Link:".into(),
+                link.clone(),
+                "Wenn Sie diesen Antrag nicht gestellt haben, ignorieren Sie diese Nachricht; es geschieht nichts.".into(),
+            ],
+        ),
+        (M::RequestReceived { request_id, request_type, status_link, due_date }, En) => (
+            format!("We received your request {request_id}"),
+            vec![
+                format!("Thank you. Your request for {} ({request_id}) is confirmed and being handled. We will answer by {due_date} at the latest.", request_type_name(request_type, En)),
+                "You can follow it here:".into(),
+                status_link.clone(),
+            ],
+        ),
+        (M::RequestReceived { request_id, request_type, status_link, due_date }, De) => (
+            format!("Ihr Antrag {request_id} ist eingegangen"),
+            vec![
+                format!("Vielen Dank. Ihr Antrag auf {} ({request_id}) ist bestätigt und wird bearbeitet. Sie erhalten spätestens am {due_date} eine Antwort.", request_type_name(request_type, De)),
+                "Den Stand können Sie hier verfolgen:".into(),
+                status_link.clone(),
+            ],
+        ),
+        (M::RequestExtended { request_id, reason, new_due_date }, En) => (
+            format!("More time is needed for your request {request_id}"),
+            vec![
+                format!("We need more time to answer your request {request_id}. We will answer by {new_due_date}."),
+                format!("Reason: {reason}"),
+            ],
+        ),
+        (M::RequestExtended { request_id, reason, new_due_date }, De) => (
+            format!("Fristverlängerung für Ihren Antrag {request_id}"),
+            vec![
+                format!("Wir benötigen mehr Zeit für die Beantwortung Ihres Antrags {request_id}. Sie erhalten spätestens am {new_due_date} eine Antwort."),
+                format!("Grund: {reason}"),
+            ],
+        ),
+        (M::RequestDenied { request_id, reason }, En) => (
+            format!("Your request {request_id} was declined"),
+            vec![
+                format!("We cannot carry out your request {request_id}."),
+                format!("Reason: {reason}"),
+                "You have the right to lodge a complaint with a supervisory authority.".into(),
+            ],
+        ),
+        (M::RequestDenied { request_id, reason }, De) => (
+            format!("Ihr Antrag {request_id} wurde abgelehnt"),
+            vec![
+                format!("Wir können Ihren Antrag {request_id} nicht ausführen."),
+                format!("Grund: {reason}"),
+                "Sie haben das Recht, sich bei einer Aufsichtsbehörde zu beschweren.".into(),
+            ],
+        ),
+        (M::RequestCompleted { request_id, status_link, download_link }, En) => {
+            let mut p = vec![format!("Your request {request_id} is complete.")];
+            if let Some(d) = download_link {
+                p.push("Download your data (the link expires):".into());
+                p.push(d.clone());
+            }
+            p.push("Details:".into());
+            p.push(status_link.clone());
+            (format!("Your request {request_id} is complete"), p)
+        }
+        (M::RequestCompleted { request_id, status_link, download_link }, De) => {
+            let mut p = vec![format!("Ihr Antrag {request_id} ist abgeschlossen.")];
+            if let Some(d) = download_link {
+                p.push("Laden Sie Ihre Daten herunter (der Link läuft ab):".into());
+                p.push(d.clone());
+            }
+            p.push("Einzelheiten:".into());
+            p.push(status_link.clone());
+            (format!("Ihr Antrag {request_id} ist abgeschlossen"), p)
+        }
+        (M::RequestForwarded { request_id, customer_name, customer_contact }, En) => (
+            format!("Your request {request_id} was forwarded"),
+            vec![
+                format!("The data your request {request_id} concerns is held on behalf of {customer_name}, who decides about it. We have forwarded your request to them."),
+                format!("You can contact them at: {customer_contact}"),
+            ],
+        ),
+        (M::RequestForwarded { request_id, customer_name, customer_contact }, De) => (
+            format!("Ihr Antrag {request_id} wurde weitergeleitet"),
+            vec![
+                format!("Die Daten, die Ihr Antrag {request_id} betrifft, verarbeiten wir im Auftrag von {customer_name}, der darüber entscheidet. Wir haben Ihren Antrag dorthin weitergeleitet."),
+                format!("Kontakt: {customer_contact}"),
+            ],
+        ),
+        (M::DpoDigest { date, due_soon, overdue, admin_link }, _) => {
+            let de = lang == De;
+            let mut p = vec![if de {
+                format!("Datenschutzanträge am {date}: {} überfällig, {} bald fällig.", overdue.len(), due_soon.len())
+            } else {
+                format!("Privacy requests on {date}: {} overdue, {} due soon.", overdue.len(), due_soon.len())
+            }];
+            for (title, items) in [
+                (if de { "Überfällig:" } else { "Overdue:" }, overdue),
+                (if de { "Bald fällig:" } else { "Due soon:" }, due_soon),
+            ] {
+                if !items.is_empty() {
+                    p.push(title.into());
+                    p.push(items.iter().map(|i| format!("- {} ({})", i.request_id, i.due)).collect::<Vec<_>>().join("\n"));
+                }
+            }
+            if let Some(l) = admin_link {
+                p.push(l.clone());
+            }
+            let subject = if de {
+                format!("Datenschutzanträge: {} überfällig, {} bald fällig", overdue.len(), due_soon.len())
+            } else {
+                format!("Privacy requests: {} overdue, {} due soon", overdue.len(), due_soon.len())
+            };
+            (subject, p)
+        }
+    };
+    let text = paragraphs.join("\n\n") + "\n";
+    let html = html_of(&subject, &paragraphs, lang);
+    Rendered { subject, text, html }
+}
+
+fn html_of(subject: &str, paragraphs: &[String], lang: Lang) -> String {
+    let mut out = format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>",
+        lang.as_str(),
+        escape(subject)
+    );
+    for p in paragraphs {
+        if is_url(p) {
+            out.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", escape(p)));
+        } else {
+            out.push_str(&format!("<p>{}</p>", escape(p).replace('\n', "<br>")));
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn is_url(p: &str) -> bool {
+    (p.starts_with("https://") || p.starts_with("http://")) && !p.contains(char::is_whitespace)
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
