@@ -136,6 +136,9 @@ pub fn router(state: SharedState) -> Router {
             get(routes::consent::read).post(routes::consent::write),
         )
         .route("/.well-known/gpc.json", get(routes::consent::gpc_json))
+        // Set before the CORS layer so that it wraps this fallback too: a preflight (OPTIONS)
+        // must reach the CORS layer instead of the router's 405.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(cors);
     Router::new()
         .route("/healthz", get(routes::ops::healthz))

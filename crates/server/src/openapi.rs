@@ -25,6 +25,11 @@ use crate::routes;
         routes::unsubscribe::issue,
         routes::unsubscribe::confirm_page,
         routes::unsubscribe::one_click,
+        crate::assets::banner_js,
+        crate::assets::banner_css,
+        crate::assets::banner::get_banner,
+        crate::assets::demo::page,
+        crate::assets::demo::file,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -32,6 +37,7 @@ use crate::routes;
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "policy", description = "The active policy and its notice"),
         (name = "decisions", description = "May this processing happen?"),
+        (name = "banner", description = "The consent banner, its configuration and the demo site"),
         (name = "consent", description = "The consent ledger, receipts, GPC and one-click unsubscribe"),
     )
 )]

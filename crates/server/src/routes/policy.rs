@@ -31,7 +31,10 @@ pub async fn notice(State(state): State<SharedState>) -> impl IntoResponse {
     responses((status = 200, description = "Stylesheet of the notice", content_type = "text/css")))]
 pub async fn notice_css() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../../../../web/notice.css"),
     )
 }
