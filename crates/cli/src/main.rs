@@ -42,6 +42,12 @@ enum Command {
     /// Import and export consent, and issue one-click unsubscribe links.
     #[command(subcommand)]
     Consent(commands::consent::Command),
+    /// Register the company's datastores; run access, erasure and rectification on them.
+    #[command(subcommand)]
+    Datastore(commands::datastore::Command),
+    /// Check a dataset against its database, or draft one from a live schema.
+    #[command(subcommand)]
+    Dataset(commands::dataset::Command),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +60,8 @@ fn main() -> ExitCode {
         Command::Token(cmd) => commands::token::run(&cli.global, cmd),
         Command::Ledger(cmd) => commands::ledger::run(&cli.global, cmd),
         Command::Consent(cmd) => commands::consent::run(&cli.global, cmd),
+        Command::Datastore(cmd) => commands::datastore::run(&cli.global, cmd),
+        Command::Dataset(cmd) => commands::dataset::run(&cli.global, cmd),
     };
     match result {
         Ok(code) => code,

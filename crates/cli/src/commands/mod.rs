@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod consent;
+pub mod dataset;
+pub mod datastore;
 pub mod init;
 pub mod ledger;
 pub mod policy;

@@ -1,0 +1,298 @@
+//! `custodian datastore ...`: register the company's datastores, run access, erasure and
+//! rectification on them, and inspect, resume or retry those runs.
+//!
+//! Identifiers given on the command line go into the run sealed and are never printed or
+//! logged; connection URLs are read from the named variable or file whenever a run executes.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use custodian_connectors::access::JsonLines;
+use custodian_connectors::erase::{HoldDates, PolicyHolds};
+use custodian_connectors::run::{self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunOutcome, RunSpec};
+use custodian_store::Store;
+
+use crate::config::GlobalArgs;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Register a datastore: its dataset (Custodian TOML or Fides YAML) and where its URL is.
+    Add {
+        name: String,
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Environment variable holding the connection URL, read whenever a run executes.
+        #[arg(long)]
+        url_env: Option<String>,
+        /// File holding the connection URL (a mounted secret).
+        #[arg(long, conflicts_with = "url_env")]
+        url_file: Option<PathBuf>,
+    },
+    /// List registered datastores.
+    List,
+    /// Remove a registration.
+    Remove { name: String },
+    /// Export a subject's personal data as JSON lines (to --out, or standard output).
+    Access {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase a subject: apply each field's strategy; held fields are kept and reported.
+    Erase {
+        #[command(flatten)]
+        target: Target,
+        /// Show exactly what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The day legal holds are counted from (e.g. the account's closing), YYYY-MM-DD; default today.
+        #[arg(long)]
+        hold_anchor: Option<String>,
+    },
+    /// Correct a subject's data: --set table.field=value, repeatable.
+    Rectify {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long = "set", value_name = "TABLE.FIELD=VALUE", required = true)]
+        set: Vec<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Inspect, resume and retry runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+}
+
+#[derive(Args)]
+pub struct Target {
+    /// Datastores to run on (default: every registered one).
+    names: Vec<String>,
+    #[arg(long)]
+    email: Vec<String>,
+    #[arg(long)]
+    user_id: Vec<String>,
+    #[arg(long)]
+    phone: Vec<String>,
+    /// Any other identity, as KIND=VALUE.
+    #[arg(long, value_name = "KIND=VALUE")]
+    identity: Vec<String>,
+    /// The policy whose retention rules give hold dates (default: the configured one).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    #[command(flatten)]
+    exec: Exec,
+}
+
+#[derive(Args, Clone)]
+pub struct Exec {
+    /// Attempts per failing step before it is marked failed.
+    #[arg(long, default_value_t = 5)]
+    max_attempts: u32,
+    /// First retry delay in milliseconds (doubling after each failure).
+    #[arg(long, default_value_t = 2000)]
+    backoff_ms: u64,
+    /// Take a run whose lease another process still holds (when you know it is dead).
+    #[arg(long)]
+    take_over: bool,
+}
+
+#[derive(Subcommand)]
+pub enum RunsCommand {
+    /// Recent runs, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// A run with its steps, results and errors, as JSON.
+    Show { id: String },
+    /// Execute a run again from its first unfinished step (after a crash).
+    Resume {
+        id: String,
+        #[command(flatten)]
+        exec: Exec,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Reset failed steps (or one step, even a done one) and execute the run again.
+    Retry {
+        id: String,
+        #[arg(long)]
+        step: Option<i64>,
+        #[command(flatten)]
+        exec: Exec,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+fn identities(t: &Target) -> anyhow::Result<custodian_connectors::Identities> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    pairs.extend(t.email.iter().map(|v| ("email".to_owned(), v.clone())));
+    pairs.extend(t.user_id.iter().map(|v| ("user_id".to_owned(), v.clone())));
+    pairs.extend(t.phone.iter().map(|v| ("phone".to_owned(), v.clone())));
+    for kv in &t.identity {
+        let (k, v) = kv.split_once('=').context("--identity takes KIND=VALUE")?;
+        pairs.push((k.to_owned(), v.to_owned()));
+    }
+    anyhow::ensure!(!pairs.is_empty(), "name the subject with --email, --user-id, --phone or --identity");
+    Ok(run::identities(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+}
+
+fn options<'a>(exec: &Exec, holds: &'a dyn HoldDates) -> ExecuteOptions<'a> {
+    let mut o = ExecuteOptions::new(holds);
+    o.take_over = exec.take_over;
+    o.retry = RetryPolicy {
+        max_attempts: exec.max_attempts.max(1),
+        base_delay: Duration::from_millis(exec.backoff_ms),
+        max_delay: Duration::from_secs(300),
+    };
+    o
+}
+
+fn print_outcome(outcome: &RunOutcome) -> anyhow::Result<ExitCode> {
+    let results = outcome.results();
+    let steps: Vec<_> = outcome
+        .steps
+        .iter()
+        .zip(results)
+        .map(|(s, r)| {
+            serde_json::json!({
+                "seq": s.seq, "datastore": s.datastore, "status": s.status,
+                "attempts": s.attempts, "error": s.last_error, "result": r,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "run": outcome.run.id, "kind": outcome.run.kind, "status": outcome.run.status,
+        "dry_run": outcome.run.dry_run, "steps": steps,
+    });
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(if outcome.run.status == "done" { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
+    let file = global.file_config()?;
+    let url = global.database_url(&file);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let store = Store::open(&url).await?;
+        let keys = || -> anyhow::Result<RunKeys> { Ok(RunKeys::from_secret(&crate::config::secret(None, &file)?)) };
+        let policy_for = |p: &Option<PathBuf>| crate::config::policy(p.as_deref(), &file);
+        let today = jiff::Zoned::now().date();
+        match cmd {
+            Command::Add { name, dataset, url_env, url_file } => {
+                anyhow::ensure!(custodian_connectors::dataset::valid_name(&name), "a datastore name is 1 to 64 printable characters");
+                let (ds, format) = custodian_connectors::dataset::load(&dataset)?;
+                let path = std::fs::canonicalize(&dataset)?;
+                store
+                    .put_datastore(&name, &path.display().to_string(), url_env.as_deref(), url_file.as_ref().map(|p| p.display().to_string()).as_deref())
+                    .await?;
+                eprintln!("registered datastore {name} ({:?} dataset {}, {} tables)", format, ds.name, ds.tables.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::List => {
+                println!("{}", serde_json::to_string_pretty(&store.datastores().await?)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Remove { name } => {
+                anyhow::ensure!(store.remove_datastore(&name).await?, "no datastore {name}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Access { target, out } => {
+                let spec = spec(RunKind::Access, &target, BTreeMap::new(), false)?;
+                let policy = policy_for(&target.policy)?;
+                let holds = PolicyHolds { policy: &policy, anchor: today };
+                let mut writer: Box<dyn Write + Send> = match &out {
+                    Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+                };
+                let mut sink = JsonLines(&mut writer);
+                let mut o = options(&target.exec, &holds);
+                o.sink = Some(&mut sink);
+                let outcome = run::run_now(&store, &keys()?, &spec, o).await?;
+                writer.flush()?;
+                drop(writer);
+                let code = if outcome.run.status == "done" { ExitCode::SUCCESS } else { ExitCode::from(2) };
+                eprintln!("run {} {}", outcome.run.id, outcome.run.status);
+                Ok(code)
+            }
+            Command::Erase { target, dry_run, hold_anchor } => {
+                let spec = spec(RunKind::Erasure, &target, BTreeMap::new(), dry_run)?;
+                let policy = policy_for(&target.policy)?;
+                let anchor = match hold_anchor {
+                    Some(d) => d.parse().context("--hold-anchor takes YYYY-MM-DD")?,
+                    None => today,
+                };
+                let holds = PolicyHolds { policy: &policy, anchor };
+                let outcome = run::run_now(&store, &keys()?, &spec, options(&target.exec, &holds)).await?;
+                print_outcome(&outcome)
+            }
+            Command::Rectify { target, set, dry_run } => {
+                let mut corrections = BTreeMap::new();
+                for kv in &set {
+                    let (k, v) = kv.split_once('=').context("--set takes TABLE.FIELD=VALUE")?;
+                    corrections.insert(k.to_owned(), v.to_owned());
+                }
+                let spec = spec(RunKind::Rectification, &target, corrections, dry_run)?;
+                let policy = policy_for(&target.policy)?;
+                let holds = PolicyHolds { policy: &policy, anchor: today };
+                let outcome = run::run_now(&store, &keys()?, &spec, options(&target.exec, &holds)).await?;
+                print_outcome(&outcome)
+            }
+            Command::Runs(RunsCommand::List { status, limit }) => {
+                for r in store.runs(status.as_deref(), limit).await? {
+                    println!("{}\t{}\t{}\t{}", r.id, r.kind, r.status, if r.dry_run { "dry-run" } else { "" });
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Runs(RunsCommand::Show { id }) => {
+                let run = store.run(&id).await?.with_context(|| format!("no run {id}"))?;
+                let steps = store.run_steps(&id).await?;
+                print_outcome(&RunOutcome { run, steps })?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Runs(RunsCommand::Resume { id, exec, policy }) => {
+                let policy = policy_for(&policy)?;
+                let holds = PolicyHolds { policy: &policy, anchor: today };
+                let outcome = run::execute_run(&store, &keys()?, &id, options(&exec, &holds)).await?;
+                print_outcome(&outcome)
+            }
+            Command::Runs(RunsCommand::Retry { id, step, exec, policy }) => {
+                match step {
+                    Some(seq) => anyhow::ensure!(store.retry_step(&id, seq).await?, "run {id} has no step {seq}"),
+                    None => {
+                        store.retry_run(&id).await?;
+                    }
+                }
+                let policy = policy_for(&policy)?;
+                let holds = PolicyHolds { policy: &policy, anchor: today };
+                let outcome = run::execute_run(&store, &keys()?, &id, options(&exec, &holds)).await?;
+                print_outcome(&outcome)
+            }
+        }
+    })
+}
+
+fn spec(
+    kind: RunKind,
+    t: &Target,
+    corrections: BTreeMap<String, String>,
+    dry_run: bool,
+) -> anyhow::Result<RunSpec> {
+    Ok(RunSpec {
+        kind,
+        identities: identities(t)?,
+        corrections,
+        datastores: (!t.names.is_empty()).then(|| t.names.clone()),
+        dry_run,
+        request_id: None,
+    })
+}

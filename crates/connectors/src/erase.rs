@@ -1,0 +1,280 @@
+//! Erasure and rectification on one SQL datastore, in one transaction.
+//!
+//! The subject's rows are first pinned by primary key in every reached table — before
+//! anything changes, since deleting a child would hide the parent it leads to — then tables
+//! change in the order the references give (children before parents). Each statement only
+//! touches values that would change (`... AND f IS NOT NULL`), so the counts are exactly what
+//! changed and running the same erasure twice changes nothing the second time. A keyed hash
+//! carries a prefix and is never hashed again. Held fields are kept and reported with the
+//! date their hold ends. A dry run executes the very same statements and rolls back.
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::dataset::{Dataset, FieldType, Strategy};
+use crate::graph::{Graph, Identities};
+use crate::sql::{Bind, Db, Key, Sql};
+use crate::ConnectorError;
+
+/// The value a masked field gets.
+pub const MASK: &str = "[erased]";
+/// Keyed hashes start with this, so a second erasure recognises and keeps them.
+pub const HASH_PREFIX: &str = "h1:";
+const CHUNK: usize = 1000;
+
+/// When a legal hold ends, per retention rule id.
+pub trait HoldDates: Sync {
+    fn hold_until(&self, rule: &str) -> Option<jiff::civil::Date>;
+}
+
+impl<F: Fn(&str) -> Option<jiff::civil::Date> + Sync> HoldDates for F {
+    fn hold_until(&self, rule: &str) -> Option<jiff::civil::Date> {
+        self(rule)
+    }
+}
+
+/// Hold dates from the policy's retention rules, counted from one anchor date (for example
+/// the day the account was closed, or today when it is still open).
+pub struct PolicyHolds<'p> {
+    pub policy: &'p custodian_policy::Policy,
+    pub anchor: jiff::civil::Date,
+}
+
+impl HoldDates for PolicyHolds<'_> {
+    fn hold_until(&self, rule: &str) -> Option<jiff::civil::Date> {
+        let r = self.policy.retention.iter().find(|r| r.id == rule)?;
+        let span: jiff::Span = r.keep_for.parse().ok()?;
+        self.anchor.checked_add(span).ok()
+    }
+}
+
+/// Corrections for rectification: `table.field` → the corrected value.
+pub type Corrections = BTreeMap<String, String>;
+
+/// What erasure or rectification did (or, in a dry run, would do). Counts only, no values.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChangeReport {
+    pub datastore: String,
+    pub dry_run: bool,
+    pub changes: Vec<Change>,
+    pub holds: Vec<Held>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl ChangeReport {
+    pub fn rows_changed(&self) -> u64 {
+        self.changes.iter().map(|c| c.rows).sum()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Change {
+    pub table: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `delete_row`, `null`, `mask`, `hash` or `rectify`.
+    pub action: String,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Held {
+    pub table: String,
+    pub field: String,
+    pub rule: String,
+    pub rows: u64,
+    /// The day the hold ends (ISO date), when known.
+    pub until: Option<String>,
+}
+
+/// What to do to the subject's rows.
+pub enum Operation<'a> {
+    Erase { hash_key: &'a [u8], holds: &'a dyn HoldDates },
+    Rectify(&'a Corrections),
+}
+
+/// Erases or rectifies the subject's data in one datastore, in one transaction.
+pub async fn apply(
+    db: &Db,
+    ds: &Dataset,
+    identities: &Identities,
+    op: Operation<'_>,
+    dry_run: bool,
+) -> Result<ChangeReport, ConnectorError> {
+    let d = db.dialect();
+    let graph = Graph::new(ds, d, identities);
+    let (order, notes) = Graph::erase_order(ds);
+    let mut report = ChangeReport {
+        datastore: ds.name.clone(),
+        dry_run,
+        notes,
+        ..Default::default()
+    };
+    if let Operation::Rectify(c) = &op {
+        for target in c.keys() {
+            let known = target.split_once('.').and_then(|(t, f)| {
+                ds.table(t).and_then(|t| t.field(f)).filter(|f| f.is_personal())
+            });
+            if known.is_none() {
+                return Err(ConnectorError::Run(format!(
+                    "correction target `{target}` is not a personal field of datastore {}",
+                    ds.name
+                )));
+            }
+        }
+    }
+    let mut tx = db.begin().await?;
+    // Pin every reached table's rows before anything changes.
+    let mut keys: BTreeMap<usize, Vec<Key>> = BTreeMap::new();
+    for ti in graph.reached_tables() {
+        let t = &ds.tables[ti];
+        let (Some(pk), Some(pred)) = (&t.primary_key, graph.predicate(ti)) else {
+            continue;
+        };
+        let col = format!("{}.{}", d.quote(&t.name), d.quote(pk));
+        let mut q = Sql::new(d);
+        q.push("SELECT ")
+            .push(&col)
+            .push(", ")
+            .push(&d.as_text(&col))
+            .push(" FROM ")
+            .ident(&t.name)
+            .push(" WHERE ")
+            .append(&pred);
+        let mut found = tx.keys(&q).await?;
+        found.sort();
+        found.dedup();
+        keys.insert(ti, found);
+    }
+    for ti in order {
+        let Some(rows) = keys.get(&ti) else { continue };
+        if rows.is_empty() {
+            continue;
+        }
+        let t = &ds.tables[ti];
+        let pk = t.primary_key.as_deref().expect("pinned tables have a key");
+        match &op {
+            Operation::Rectify(corrections) => {
+                for f in &t.fields {
+                    let Some(value) = corrections.get(&format!("{}.{}", t.name, f.name)) else {
+                        continue;
+                    };
+                    let bind = match f.field_type {
+                        FieldType::Integer => Bind::Int(value.trim().parse().map_err(|_| {
+                            ConnectorError::Run(format!("the correction of {}.{} must be an integer", t.name, f.name))
+                        })?),
+                        FieldType::Text => Bind::Text(value.clone()),
+                    };
+                    let mut n = 0;
+                    for chunk in rows.chunks(CHUNK) {
+                        let mut q = Sql::new(d);
+                        q.push("UPDATE ").ident(&t.name).push(" SET ").ident(&f.name).push(" = ");
+                        q.bind(bind.clone()).push(" WHERE ").in_keys(&d.quote(pk), chunk);
+                        q.push(" AND (").ident(&f.name).push(" IS NULL OR ").ident(&f.name).push(" <> ");
+                        q.bind(bind.clone()).push(")");
+                        n += tx.execute(&q).await?;
+                    }
+                    report.changes.push(Change {
+                        table: t.name.clone(),
+                        field: Some(f.name.clone()),
+                        action: "rectify".into(),
+                        rows: n,
+                    });
+                }
+            }
+            Operation::Erase { hash_key, holds } => {
+                for f in t.fields.iter().filter(|f| f.erase == Strategy::Hold) {
+                    let rule = f.hold.clone().unwrap_or_default();
+                    report.holds.push(Held {
+                        table: t.name.clone(),
+                        field: f.name.clone(),
+                        until: holds.hold_until(&rule).map(|d| d.to_string()),
+                        rule,
+                        rows: rows.len() as u64,
+                    });
+                }
+                if t.fields.iter().any(|f| f.erase == Strategy::DeleteRow) {
+                    let mut n = 0;
+                    for chunk in rows.chunks(CHUNK) {
+                        let mut q = Sql::new(d);
+                        q.push("DELETE FROM ").ident(&t.name).push(" WHERE ").in_keys(&d.quote(pk), chunk);
+                        n += tx.execute(&q).await?;
+                    }
+                    report.changes.push(Change {
+                        table: t.name.clone(),
+                        field: None,
+                        action: "delete_row".into(),
+                        rows: n,
+                    });
+                    continue;
+                }
+                for f in &t.fields {
+                    let mut n = 0;
+                    let action = match f.erase {
+                        Strategy::Null | Strategy::Mask => {
+                            for chunk in rows.chunks(CHUNK) {
+                                let mut q = Sql::new(d);
+                                q.push("UPDATE ").ident(&t.name).push(" SET ").ident(&f.name).push(" = ");
+                                if f.erase == Strategy::Null {
+                                    q.push("NULL");
+                                } else {
+                                    q.bind(Bind::Text(MASK.into()));
+                                }
+                                q.push(" WHERE ").in_keys(&d.quote(pk), chunk);
+                                q.push(" AND ").ident(&f.name).push(" IS NOT NULL");
+                                if f.erase == Strategy::Mask {
+                                    q.push(" AND ").ident(&f.name).push(" <> ").bind(Bind::Text(MASK.into()));
+                                }
+                                n += tx.execute(&q).await?;
+                            }
+                            if f.erase == Strategy::Null { "null" } else { "mask" }
+                        }
+                        Strategy::Hash => {
+                            for chunk in rows.chunks(CHUNK) {
+                                let col = format!("{}.{}", d.quote(&t.name), d.quote(pk));
+                                let mut q = Sql::new(d);
+                                q.push("SELECT ").push(&col).push(", ").push(&d.as_text(&col)).push(", ");
+                                q.push(&d.as_text(&d.quote(&f.name))).push(" FROM ").ident(&t.name);
+                                q.push(" WHERE ").in_keys(&col, chunk).push(" AND ").ident(&f.name).push(" IS NOT NULL");
+                                for (key, value) in tx.key_values(&q).await? {
+                                    let Some(value) = value.filter(|v| !v.starts_with(HASH_PREFIX)) else { continue };
+                                    let mut u = Sql::new(d);
+                                    u.push("UPDATE ").ident(&t.name).push(" SET ").ident(&f.name).push(" = ");
+                                    u.bind(Bind::Text(keyed_hash(hash_key, &value)));
+                                    u.push(" WHERE ").in_keys(&d.quote(pk), std::slice::from_ref(&key));
+                                    n += tx.execute(&u).await?;
+                                }
+                            }
+                            "hash"
+                        }
+                        _ => continue,
+                    };
+                    report.changes.push(Change {
+                        table: t.name.clone(),
+                        field: Some(f.name.clone()),
+                        action: action.into(),
+                        rows: n,
+                    });
+                }
+            }
+        }
+    }
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// `h1:` and the first 128 bits of HMAC-SHA256(key, value), in hex.
+pub fn keyed_hash(key: &[u8], value: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    mac.update(value.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    format!("{HASH_PREFIX}{}", hex::encode(&digest[..16]))
+}

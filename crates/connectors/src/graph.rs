@@ -1,0 +1,257 @@
+//! The reference graph of a dataset: which rows belong to a subject, and in which order
+//! tables must be changed so foreign keys hold.
+//!
+//! A reference says a child field holds a copy of a parent field (a foreign key, declared in
+//! the database or not). From the subject's identities the walk goes *down* — from rows the
+//! subject owns to the rows that reference them (a customer's orders, an order's items), which
+//! the subject then owns too — and *up* — from any reached row to the row it names (an order's
+//! shipping address, an item's product). Rows reached going up are included but not walked
+//! down again: the product of an order does not lead to everyone else's orders. A reference's
+//! `walk` can restrict it to one direction (Fides' `from`/`to`).
+//!
+//! Each table's rows are described by a SQL predicate built from nested `IN (SELECT ...)`
+//! subqueries rooted at bound identity values, so the database does the walk and nothing is
+//! buffered here. Self-references are not walked.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::dataset::{Dataset, FieldType, Walk};
+use crate::sql::{Bind, Dialect, Sql};
+
+/// The subject's identities: kind (`email`, `user_id`, ...) → values.
+pub type Identities = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Mode {
+    Owned,
+    Reached,
+}
+
+type Node = (usize, Mode);
+
+struct Edge {
+    from: Node,
+    to: Node,
+    /// The field of `to` compared, and the field of `from` selected.
+    to_field: String,
+    from_field: String,
+}
+
+/// The walk of one dataset for one subject.
+pub struct Graph<'d> {
+    ds: &'d Dataset,
+    dialect: Dialect,
+    identities: Identities,
+    edges: Vec<Edge>,
+    reachable: BTreeSet<Node>,
+}
+
+impl<'d> Graph<'d> {
+    pub fn new(ds: &'d Dataset, dialect: Dialect, identities: &Identities) -> Graph<'d> {
+        let index: BTreeMap<&str, usize> = ds
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        let mut edges = Vec::new();
+        for (ci, child) in ds.tables.iter().enumerate() {
+            for f in &child.fields {
+                let Some(r) = f.reference() else { continue };
+                let Some(&pi) = index.get(r.table.as_str()) else { continue };
+                if pi == ci {
+                    continue;
+                }
+                if matches!(r.walk, Walk::Both | Walk::Down) {
+                    edges.push(Edge {
+                        from: (pi, Mode::Owned),
+                        to: (ci, Mode::Owned),
+                        to_field: f.name.clone(),
+                        from_field: r.field.clone(),
+                    });
+                }
+                if matches!(r.walk, Walk::Both | Walk::Up) {
+                    for mode in [Mode::Owned, Mode::Reached] {
+                        edges.push(Edge {
+                            from: (ci, mode),
+                            to: (pi, Mode::Reached),
+                            to_field: r.field.clone(),
+                            from_field: f.name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let identities: Identities = identities
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut reachable = BTreeSet::new();
+        let mut queue = VecDeque::new();
+        for (i, t) in ds.tables.iter().enumerate() {
+            let seeded = t.fields.iter().any(|f| {
+                f.identity
+                    .as_ref()
+                    .is_some_and(|k| identities.contains_key(k))
+            });
+            if seeded && reachable.insert((i, Mode::Owned)) {
+                queue.push_back((i, Mode::Owned));
+            }
+        }
+        while let Some(n) = queue.pop_front() {
+            for e in edges.iter().filter(|e| e.from == n) {
+                if reachable.insert(e.to) {
+                    queue.push_back(e.to);
+                }
+            }
+        }
+        Graph {
+            ds,
+            dialect,
+            identities,
+            edges,
+            reachable,
+        }
+    }
+
+    /// Whether any row of the table can belong to the subject.
+    pub fn reaches(&self, table: usize) -> bool {
+        self.reachable.contains(&(table, Mode::Owned)) || self.reachable.contains(&(table, Mode::Reached))
+    }
+
+    /// Tables the walk reaches, in dataset order.
+    pub fn reached_tables(&self) -> Vec<usize> {
+        (0..self.ds.tables.len()).filter(|&t| self.reaches(t)).collect()
+    }
+
+    /// The condition selecting the subject's rows of a table (without `WHERE`), or `None`
+    /// when the walk never reaches it. Columns are qualified by the table name.
+    pub fn predicate(&self, table: usize) -> Option<Sql> {
+        let mut parts = Vec::new();
+        for mode in [Mode::Owned, Mode::Reached] {
+            if self.reachable.contains(&(table, mode)) {
+                let mut path = Vec::new();
+                if let Some(p) = self.node_predicate((table, mode), &mut path) {
+                    parts.push(p);
+                }
+            }
+        }
+        join_or(self.dialect, parts)
+    }
+
+    fn node_predicate(&self, node: Node, path: &mut Vec<Node>) -> Option<Sql> {
+        if path.contains(&node) || path.len() > 12 {
+            return None;
+        }
+        path.push(node);
+        let t = &self.ds.tables[node.0];
+        let d = self.dialect;
+        let mut parts = Vec::new();
+        if node.1 == Mode::Owned {
+            for f in &t.fields {
+                let Some(values) = f.identity.as_ref().and_then(|k| self.identities.get(k)) else {
+                    continue;
+                };
+                for v in values {
+                    let mut s = Sql::new(d);
+                    s.ident(&t.name).push(".").ident(&f.name).push(" = ");
+                    match f.field_type {
+                        FieldType::Integer => match v.trim().parse::<i64>() {
+                            Ok(n) => s.bind(Bind::Int(n)),
+                            // A value that is no integer names no row of an integer column.
+                            Err(_) => s.push("NULL"),
+                        },
+                        FieldType::Text => s.bind(Bind::Text(v.clone())),
+                    };
+                    parts.push(s);
+                }
+            }
+        }
+        for e in self.edges.iter().filter(|e| e.to == node && self.reachable.contains(&e.from)) {
+            let Some(inner) = self.node_predicate(e.from, path) else { continue };
+            let from = &self.ds.tables[e.from.0];
+            let mut s = Sql::new(d);
+            s.ident(&t.name)
+                .push(".")
+                .ident(&e.to_field)
+                .push(" IN (SELECT ")
+                .ident(&from.name)
+                .push(".")
+                .ident(&e.from_field)
+                .push(" FROM ")
+                .ident(&from.name)
+                .push(" WHERE ")
+                .append(&inner)
+                .push(")");
+            parts.push(s);
+        }
+        path.pop();
+        join_or(d, parts)
+    }
+
+    /// Tables in the order erasure changes them: every table before the tables it
+    /// references (children before parents), derived from the references alone. Tables in a
+    /// reference cycle come last, by name, and are reported.
+    pub fn erase_order(ds: &Dataset) -> (Vec<usize>, Vec<String>) {
+        let n = ds.tables.len();
+        // parents[c] = tables that c references.
+        let mut indegree = vec![0usize; n]; // number of children not yet placed
+        let mut children: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+        for (ci, t) in ds.tables.iter().enumerate() {
+            for f in &t.fields {
+                if let Some(r) = f.reference() {
+                    if let Some(pi) = ds.tables.iter().position(|p| p.name == r.table) {
+                        if pi != ci && children[pi].insert(ci) {
+                            indegree[pi] += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let mut order = Vec::new();
+        let mut placed = vec![false; n];
+        loop {
+            let next = (0..n).find(|&i| !placed[i] && indegree[i] == 0);
+            let Some(i) = next else { break };
+            placed[i] = true;
+            order.push(i);
+            for f in &ds.tables[i].fields {
+                if let Some(r) = f.reference() {
+                    if let Some(pi) = ds.tables.iter().position(|p| p.name == r.table) {
+                        if pi != i && children[pi].remove(&i) {
+                            indegree[pi] -= 1;
+                        }
+                    }
+                }
+            }
+        }
+        let mut cycle: Vec<usize> = (0..n).filter(|&i| !placed[i]).collect();
+        cycle.sort_by(|a, b| ds.tables[*a].name.cmp(&ds.tables[*b].name));
+        let notes = cycle
+            .iter()
+            .map(|&i| format!("table {} is in a reference cycle; changed after the others", ds.tables[i].name))
+            .collect();
+        order.extend(cycle);
+        (order, notes)
+    }
+}
+
+fn join_or(d: Dialect, parts: Vec<Sql>) -> Option<Sql> {
+    match parts.len() {
+        0 => None,
+        1 => parts.into_iter().next(),
+        _ => {
+            let mut s = Sql::new(d);
+            s.push("(");
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    s.push(" OR ");
+                }
+                s.push("(").append(p).push(")");
+            }
+            s.push(")");
+            Some(s)
+        }
+    }
+}
