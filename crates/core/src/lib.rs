@@ -3,10 +3,13 @@
 //! A tour: [`decide`] compiles a policy into an [`decide::Engine`] that answers "may this
 //! processing happen?" in well under a microsecond; [`consent`] holds every subject's current
 //! choices in memory for it; [`ledger`] hashes and verifies the consent ledger's chains;
-//! [`receipt`] builds consent receipts; [`subject`] turns the identifiers people are known by
-//! into keyed references, so nothing downstream holds the raw identifier; [`token`] makes and
-//! hashes the bearer tokens; [`clock`] lets tests move time; [`country`] knows ISO 3166-1.
-//! Storage and HTTP live in other crates and call in here.
+//! [`receipt`] builds consent receipts; [`request`] is the state machine of data-subject
+//! requests and [`deadline`] their clocks on a business-hours calendar; [`archive`] writes the
+//! portability export; [`subject`] turns the identifiers people are known by into keyed
+//! references, so nothing downstream holds the raw identifier; [`seal`] encrypts personal
+//! fields; [`signed`] and [`unsubscribe`] sign links; [`token`] makes and hashes API tokens;
+//! [`clock`] lets tests move time; [`country`] knows ISO 3166-1. Storage and HTTP live in
+//! other crates and call in here.
 
 pub mod archive;
 pub mod clock;
@@ -18,6 +21,7 @@ pub mod ledger;
 pub mod receipt;
 pub mod request;
 pub mod seal;
+pub mod signed;
 pub mod subject;
 pub mod token;
 pub mod unsubscribe;
