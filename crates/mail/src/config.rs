@@ -47,8 +47,9 @@ impl MailConfig {
         let Ok(url) = std::env::var("CUSTODIAN_SMTP_URL") else {
             return Ok(None);
         };
-        let from = std::env::var("CUSTODIAN_SMTP_FROM")
-            .map_err(|_| MailError::Config("CUSTODIAN_SMTP_URL is set but CUSTODIAN_SMTP_FROM is not".into()))?;
+        let from = std::env::var("CUSTODIAN_SMTP_FROM").map_err(|_| {
+            MailError::Config("CUSTODIAN_SMTP_URL is set but CUSTODIAN_SMTP_FROM is not".into())
+        })?;
         MailConfig::new(&url, &from).map(Some)
     }
 
@@ -76,7 +77,8 @@ impl MailConfig {
         };
         if security != Security::Plain && !cfg!(feature = "tls") {
             return Err(MailError::Config(
-                "this build has no TLS (custodian-mail without the `tls` feature): use smtp://".into(),
+                "this build has no TLS (custodian-mail without the `tls` feature): use smtp://"
+                    .into(),
             ));
         }
         let host = parsed
@@ -85,7 +87,11 @@ impl MailConfig {
             .ok_or_else(|| MailError::Config("CUSTODIAN_SMTP_URL has no host".into()))?
             .trim_matches(|c| c == '[' || c == ']')
             .to_owned();
-        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         let credentials = (!parsed.username().is_empty()).then(|| {
             (
                 decode(parsed.username()),

@@ -35,17 +35,24 @@ pub enum SendError {
 }
 
 impl Mailer {
+    /// Must be called inside a Tokio runtime (the connection pool starts a task).
     pub fn new(config: &MailConfig) -> Result<Mailer, MailError> {
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-            .port(config.port)
-            .timeout(Some(Duration::from_secs(30)))
-            .pool_config(PoolConfig::new().max_size(8).idle_timeout(Duration::from_secs(60)));
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+                .port(config.port)
+                .timeout(Some(Duration::from_secs(30)))
+                .pool_config(
+                    PoolConfig::new()
+                        .max_size(8)
+                        .idle_timeout(Duration::from_secs(60)),
+                );
         builder = with_tls(builder, config)?;
         if let Some((user, pass)) = &config.credentials {
-            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
-                user.clone(),
-                pass.clone(),
-            ));
+            builder =
+                builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                    user.clone(),
+                    pass.clone(),
+                ));
         }
         Ok(Mailer {
             transport: builder.build(),
@@ -133,6 +140,8 @@ fn with_tls(
 ) -> Result<AsyncSmtpTransportBuilder, MailError> {
     match config.security {
         Security::Plain => Ok(builder),
-        _ => Err(MailError::Config("this build has no TLS: use smtp://".into())),
+        _ => Err(MailError::Config(
+            "this build has no TLS: use smtp://".into(),
+        )),
     }
 }

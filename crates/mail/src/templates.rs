@@ -61,7 +61,10 @@ pub enum MailContent {
         reason: String,
         new_due_date: String,
     },
-    RequestDenied { request_id: String, reason: String },
+    RequestDenied {
+        request_id: String,
+        reason: String,
+    },
     RequestCompleted {
         request_id: String,
         status_link: String,
@@ -257,7 +260,11 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
     };
     let text = paragraphs.join("\n\n") + "\n";
     let html = html_of(&subject, &paragraphs, lang);
-    Rendered { subject, text, html }
+    Rendered {
+        subject,
+        text,
+        html,
+    }
 }
 
 fn html_of(subject: &str, paragraphs: &[String], lang: Lang) -> String {

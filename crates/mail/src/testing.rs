@@ -93,7 +93,9 @@ impl SmtpSink {
         let mut rx = self.state.count.subscribe();
         tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|c| *c >= n))
             .await
-            .unwrap_or_else(|_| panic!("the sink received {} of {n} messages in 30 s", self.count()))
+            .unwrap_or_else(|_| {
+                panic!("the sink received {} of {n} messages in 30 s", self.count())
+            })
             .expect("sink state alive");
         self.received()
     }
@@ -114,7 +116,9 @@ fn take_one(counter: &AtomicUsize) -> bool {
 async fn session(stream: TcpStream, st: &State) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
-    write.write_all(b"220 custodian-sink ESMTP ready\r\n").await?;
+    write
+        .write_all(b"220 custodian-sink ESMTP ready\r\n")
+        .await?;
     let mut from: Option<String> = None;
     let mut rcpt: Vec<String> = Vec::new();
     let mut line = String::new();
@@ -199,7 +203,11 @@ async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(read: &mut R) -> std::io:
             return Ok(data);
         }
         // Dot-unstuffing (RFC 5321 4.5.2): a leading dot was doubled by the client.
-        let l = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        let l = if line.starts_with(b"..") {
+            &line[1..]
+        } else {
+            &line[..]
+        };
         data.push_str(&String::from_utf8_lossy(l));
     }
 }
@@ -273,13 +281,24 @@ fn param(header: &str, name: &str) -> Option<String> {
 fn part_of_type(entity: &str, wanted: &str) -> Option<String> {
     let (head, body) = split_head(entity);
     let ctype = header_in(head, "Content-Type").unwrap_or_else(|| "text/plain".into());
-    let mime = ctype.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let mime = ctype
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     if mime.starts_with("multipart/") {
         let boundary = format!("--{}", param(&ctype, "boundary")?);
         return body
             .split(boundary.as_str())
             .skip(1)
             .take_while(|p| !p.starts_with("--"))
+            // The line break before a delimiter belongs to the delimiter (RFC 2046 5.1.1).
+            .map(|p| {
+                p.strip_suffix("\r\n")
+                    .or_else(|| p.strip_suffix('\n'))
+                    .unwrap_or(p)
+            })
             .find_map(|p| part_of_type(p.trim_start_matches(['\r', '\n']), wanted));
     }
     if mime != wanted {
@@ -311,7 +330,10 @@ fn decode_qp(body: &str) -> Vec<u8> {
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'=' {
-                if let Some(v) = b.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()) {
+                if let Some(v) = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())
+                {
                     out.push(v);
                     i += 3;
                     continue;
@@ -362,7 +384,9 @@ fn parse_word(s: &str) -> Option<(String, usize)> {
     let text = &tail[..end];
     let consumed = s.len() - tail.len() + end + 2;
     let bytes = match enc.as_str() {
-        "b" => base64::engine::general_purpose::STANDARD.decode(text).ok()?,
+        "b" => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?,
         "q" => decode_qp(&text.replace('_', " ")),
         _ => return None,
     };

@@ -9,7 +9,7 @@ use custodian_core::clock::{Clock, ManualClock};
 use custodian_core::seal::Sealer;
 use custodian_mail::testing::SmtpSink;
 use custodian_mail::{
-    deliver_due, run_outbox_worker, Lang, MailConfig, MailContent, Mailer, OutgoingMail, Outbox,
+    deliver_due, run_outbox_worker, Lang, MailConfig, MailContent, Mailer, Outbox, OutgoingMail,
     Pass, WorkerSettings,
 };
 use custodian_store::outbox::MailStatus;
@@ -74,7 +74,13 @@ impl Fixture {
         while self.pass().await.claimed > 0 {}
     }
 
-    async fn enqueue(&self, key: &str, to: &str, request: Option<&str>, content: MailContent) -> bool {
+    async fn enqueue(
+        &self,
+        key: &str,
+        to: &str,
+        request: Option<&str>,
+        content: MailContent,
+    ) -> bool {
         self.outbox
             .enqueue(
                 &OutgoingMail {
@@ -94,7 +100,15 @@ impl Fixture {
         let mut keys = Vec::new();
         for i in 0..n {
             let key = format!("req_{i}/verification_code/1");
-            assert!(self.enqueue(&key, &format!("person{i}@example.org"), Some(&format!("req_{i}")), code(i)).await);
+            assert!(
+                self.enqueue(
+                    &key,
+                    &format!("person{i}@example.org"),
+                    Some(&format!("req_{i}")),
+                    code(i)
+                )
+                .await
+            );
             keys.push(key);
         }
         keys
@@ -113,33 +127,63 @@ impl Fixture {
 fn code(i: usize) -> MailContent {
     MailContent::VerificationCode {
         code: format!("{:06}", 100_000 + i),
-        link: format!("https://privacy.shop.example/requests/req_{i}/verify?code={:06}", 100_000 + i),
+        link: format!(
+            "https://privacy.shop.example/requests/req_{i}/verify?code={:06}",
+            100_000 + i
+        ),
         request_type: "access".into(),
     }
 }
 
-on_both!(a_code_arrives_by_real_smtp_and_reads_back, |f: Fixture| async move {
-    assert!(f.enqueue("req_1/verification_code/1", "ada@example.org", Some("req_1"), code(42)).await);
-    let pass = f.pass().await;
-    assert_eq!((pass.claimed, pass.sent), (1, 1));
-    let got = f.sink.wait_for(1).await;
-    assert_eq!(got[0].mail_from, "privacy@shop.example");
-    assert_eq!(got[0].rcpt_to, ["ada@example.org"]);
-    assert_eq!(got[0].message_id().unwrap(), f.mailer.message_id("req_1/verification_code/1"));
-    assert_eq!(got[0].subject().unwrap(), "Your verification code: 100042");
-    let text = got[0].text().unwrap();
-    let read_code = text.lines().find(|l| l.len() == 6 && l.chars().all(|c| c.is_ascii_digit()));
-    assert_eq!(read_code, Some("100042"), "{text}");
-    let html = got[0].html().unwrap();
-    assert!(html.contains("<a href=\"https://privacy.shop.example/requests/req_42/verify?code=100042\">"), "{html}");
+on_both!(
+    a_code_arrives_by_real_smtp_and_reads_back,
+    |f: Fixture| async move {
+        assert!(
+            f.enqueue(
+                "req_1/verification_code/1",
+                "ada@example.org",
+                Some("req_1"),
+                code(42)
+            )
+            .await
+        );
+        let pass = f.pass().await;
+        assert_eq!((pass.claimed, pass.sent), (1, 1));
+        let got = f.sink.wait_for(1).await;
+        assert_eq!(got[0].mail_from, "privacy@shop.example");
+        assert_eq!(got[0].rcpt_to, ["ada@example.org"]);
+        assert_eq!(
+            got[0].message_id().unwrap(),
+            f.mailer.message_id("req_1/verification_code/1")
+        );
+        assert_eq!(got[0].subject().unwrap(), "Your verification code: 100042");
+        let text = got[0].text().unwrap();
+        let read_code = text
+            .lines()
+            .find(|l| l.len() == 6 && l.chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(read_code, Some("100042"), "{text}");
+        let html = got[0].html().unwrap();
+        assert!(
+            html.contains(
+                "<a href=\"https://privacy.shop.example/requests/req_42/verify?code=100042\">"
+            ),
+            "{html}"
+        );
 
-    let s = f.store().mail_for_request("req_1").await.unwrap();
-    assert_eq!((s[0].status, s[0].template.as_str()), (MailStatus::Sent, "verification_code"));
-    // Nothing personal sits in the row in clear.
-    let counts = f.store().outbox_counts().await.unwrap();
-    assert_eq!((counts.sent, counts.queued), (1, 0));
-    assert!(raw_rows(f.store()).await.iter().all(|r| !r.contains("ada@") && !r.contains("100042")));
-});
+        let s = f.store().mail_for_request("req_1").await.unwrap();
+        assert_eq!(
+            (s[0].status, s[0].template.as_str()),
+            (MailStatus::Sent, "verification_code")
+        );
+        // Nothing personal sits in the row in clear.
+        let counts = f.store().outbox_counts().await.unwrap();
+        assert_eq!((counts.sent, counts.queued), (1, 0));
+        assert!(raw_rows(f.store())
+            .await
+            .iter()
+            .all(|r| !r.contains("ada@") && !r.contains("100042")));
+    }
+);
 
 async fn raw_rows(store: &Store) -> Vec<String> {
     let q = "SELECT COALESCE(to_sealed, '') || ' ' || COALESCE(params_sealed, '') || ' ' || COALESCE(last_error, '') FROM outbox";
@@ -153,122 +197,217 @@ fn sqlx_rows(r: Result<Vec<String>, sqlx::Error>) -> Vec<String> {
     r.unwrap()
 }
 
-on_both!(refused_mail_is_retried_with_backoff, |f: Fixture| async move {
-    f.enqueue("k/1", "bob@example.org", Some("req_9"), code(1)).await;
-    f.sink.refuse_next(2);
-    assert_eq!(f.pass().await.retrying, 1);
-    assert_eq!(f.pass().await.claimed, 0, "not due before its backoff");
-    f.clock.advance(30 * SEC);
-    assert_eq!(f.pass().await.retrying, 1, "second refusal");
-    f.clock.advance(59 * SEC);
-    assert_eq!(f.pass().await.claimed, 0, "the second wait is twice the first");
-    f.clock.advance(SEC);
-    assert_eq!(f.pass().await.sent, 1);
-    assert_eq!(f.sink.count(), 1);
-    let s = f.store().mail_by_key("k/1").await.unwrap().unwrap();
-    assert_eq!((s.status, s.attempts), (MailStatus::Sent, 3));
-    assert_eq!(f.store().mail_last_error(&s.id).await.unwrap(), None);
-});
+on_both!(
+    refused_mail_is_retried_with_backoff,
+    |f: Fixture| async move {
+        f.enqueue("k/1", "bob@example.org", Some("req_9"), code(1))
+            .await;
+        f.sink.refuse_next(2);
+        assert_eq!(f.pass().await.retrying, 1);
+        assert_eq!(f.pass().await.claimed, 0, "not due before its backoff");
+        f.clock.advance(30 * SEC);
+        assert_eq!(f.pass().await.retrying, 1, "second refusal");
+        f.clock.advance(59 * SEC);
+        assert_eq!(
+            f.pass().await.claimed,
+            0,
+            "the second wait is twice the first"
+        );
+        f.clock.advance(SEC);
+        assert_eq!(f.pass().await.sent, 1);
+        assert_eq!(f.sink.count(), 1);
+        let s = f.store().mail_by_key("k/1").await.unwrap().unwrap();
+        assert_eq!((s.status, s.attempts), (MailStatus::Sent, 3));
+        assert_eq!(f.store().mail_last_error(&s.id).await.unwrap(), None);
+    }
+);
 
-on_both!(permanent_refusals_and_exhausted_attempts_fail, |mut f: Fixture| async move {
-    f.enqueue("k/perm", "carol@example.org", None, code(1)).await;
-    f.sink.refuse_next_permanently(1);
-    assert_eq!(f.pass().await.failed, 1, "a 5xx is not retried");
-    let s = f.store().mail_by_key("k/perm").await.unwrap().unwrap();
-    assert_eq!(s.status, MailStatus::Failed);
-    let error = f.store().mail_last_error(&s.id).await.unwrap().unwrap();
-    assert!(error.contains("550") && !error.contains("carol"), "{error}");
+on_both!(
+    permanent_refusals_and_exhausted_attempts_fail,
+    |mut f: Fixture| async move {
+        f.enqueue("k/perm", "carol@example.org", None, code(1))
+            .await;
+        f.sink.refuse_next_permanently(1);
+        assert_eq!(f.pass().await.failed, 1, "a 5xx is not retried");
+        let s = f.store().mail_by_key("k/perm").await.unwrap().unwrap();
+        assert_eq!(s.status, MailStatus::Failed);
+        let error = f.store().mail_last_error(&s.id).await.unwrap().unwrap();
+        assert!(error.contains("550") && !error.contains("carol"), "{error}");
 
-    f.settings.max_attempts = 2;
-    f.enqueue("k/flaky", "dan@example.org", None, code(2)).await;
-    f.sink.refuse_next(5);
-    assert_eq!(f.pass().await.retrying, 1);
-    f.clock.advance(3600 * SEC);
-    assert_eq!(f.pass().await.failed, 1);
-    let c = f.store().outbox_counts().await.unwrap();
-    assert_eq!((c.failed, c.sent, c.queued), (2, 0, 0));
-    assert_eq!(f.sink.count(), 0);
-});
+        f.settings.max_attempts = 2;
+        f.enqueue("k/flaky", "dan@example.org", None, code(2)).await;
+        f.sink.refuse_next(5);
+        assert_eq!(f.pass().await.retrying, 1);
+        f.clock.advance(3600 * SEC);
+        assert_eq!(f.pass().await.failed, 1);
+        let c = f.store().outbox_counts().await.unwrap();
+        assert_eq!((c.failed, c.sent, c.queued), (2, 0, 0));
+        assert_eq!(f.sink.count(), 0);
+    }
+);
 
 on_both!(queueing_twice_sends_once, |f: Fixture| async move {
-    assert!(f.enqueue("req_5/request_received", "eve@example.org", Some("req_5"), code(5)).await);
-    assert!(!f.enqueue("req_5/request_received", "eve@example.org", Some("req_5"), code(5)).await);
+    assert!(
+        f.enqueue(
+            "req_5/request_received",
+            "eve@example.org",
+            Some("req_5"),
+            code(5)
+        )
+        .await
+    );
+    assert!(
+        !f.enqueue(
+            "req_5/request_received",
+            "eve@example.org",
+            Some("req_5"),
+            code(5)
+        )
+        .await
+    );
     f.drain().await;
-    assert!(!f.enqueue("req_5/request_received", "eve@example.org", Some("req_5"), code(5)).await, "not even after it was sent");
+    assert!(
+        !f.enqueue(
+            "req_5/request_received",
+            "eve@example.org",
+            Some("req_5"),
+            code(5)
+        )
+        .await,
+        "not even after it was sent"
+    );
     f.drain().await;
     assert_eq!(f.sink.count(), 1);
 });
 
-on_both!(a_killed_claimer_loses_nothing_and_doubles_nothing, |f: Fixture| async move {
-    let keys = f.enqueue_codes(20).await;
-    // A node claims ten and dies before sending any.
-    let dead = f.store().claim_due_mail(f.clock.now_micros(), f.settings.lease.as_micros() as i64, 10).await.unwrap();
-    assert_eq!(dead.len(), 10);
-    f.drain().await;
-    assert_eq!(f.sink.count(), 10, "leased messages wait for their lease");
-    f.clock.advance(f.settings.lease.as_micros() as i64);
-    f.drain().await;
-    let d = f.deliveries();
-    assert_eq!(d.len(), 20);
-    for k in &keys {
-        assert_eq!(d.get(&f.mailer.message_id(k)), Some(&1), "{k} delivered exactly once");
+on_both!(
+    a_killed_claimer_loses_nothing_and_doubles_nothing,
+    |f: Fixture| async move {
+        let keys = f.enqueue_codes(20).await;
+        // A node claims ten and dies before sending any.
+        let dead = f
+            .store()
+            .claim_due_mail(
+                f.clock.now_micros(),
+                f.settings.lease.as_micros() as i64,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(dead.len(), 10);
+        f.drain().await;
+        assert_eq!(f.sink.count(), 10, "leased messages wait for their lease");
+        f.clock.advance(f.settings.lease.as_micros() as i64);
+        f.drain().await;
+        let d = f.deliveries();
+        assert_eq!(d.len(), 20);
+        for k in &keys {
+            assert_eq!(
+                d.get(&f.mailer.message_id(k)),
+                Some(&1),
+                "{k} delivered exactly once"
+            );
+        }
+        assert_eq!(f.store().outbox_counts().await.unwrap().sent, 20);
     }
-    assert_eq!(f.store().outbox_counts().await.unwrap().sent, 20);
-});
+);
 
-on_both!(a_crash_after_the_relay_accepted_resends_with_the_same_message_id, |f: Fixture| async move {
-    let keys = f.enqueue_codes(3).await;
-    let lease = f.settings.lease.as_micros() as i64;
-    let claimed = f.store().claim_due_mail(f.clock.now_micros(), lease, 10).await.unwrap();
-    // The node sends the first message, the relay accepts, and the node dies before marking it.
-    let sealer = Sealer::derived(b"test secret", "outbox");
-    let to = sealer.open(&claimed[0].to_sealed, &format!("outbox/{}/to", claimed[0].id)).unwrap();
-    let rendered = custodian_mail::render(&code(9), Lang::En);
-    f.mailer.send(&to, &rendered, &claimed[0].idempotency_key).await.unwrap();
-    f.clock.advance(lease);
-    f.drain().await;
-    let d = f.deliveries();
-    for k in &keys {
-        let expected = if *k == claimed[0].idempotency_key { 2 } else { 1 };
-        assert_eq!(d[&f.mailer.message_id(k)], expected, "{k}: the unmarked one goes again, recognisably");
-    }
-});
-
-on_both!(a_worker_dropped_mid_batch_is_taken_over, |mut f: Fixture| async move {
-    f.settings.concurrency = 1;
-    f.settings.batch = 50;
-    let keys = f.enqueue_codes(50).await;
-    // The worker gets a mailer of its own: a killed node's connections die with it, while an
-    // aborted send on a shared pool would leave a half-spoken SMTP session for the next.
-    let mailer = Mailer::new(&MailConfig::new(&f.sink.url(), "privacy@shop.example").unwrap()).unwrap();
-    let (outbox, clock, settings) = (f.outbox.clone(), Arc::new(f.clock.clone()), f.settings.clone());
-    let worker = tokio::spawn(run_outbox_worker(outbox, mailer, clock, settings, std::future::pending()));
-    f.sink.wait_for(10).await;
-    worker.abort();
-    let _ = worker.await;
-    let before = f.deliveries();
-    let mut sent_before = Vec::new();
-    for k in &keys {
-        if f.store().mail_by_key(k).await.unwrap().unwrap().status == MailStatus::Sent {
-            sent_before.push(k.clone());
+on_both!(
+    a_crash_after_the_relay_accepted_resends_with_the_same_message_id,
+    |f: Fixture| async move {
+        let keys = f.enqueue_codes(3).await;
+        let lease = f.settings.lease.as_micros() as i64;
+        let claimed = f
+            .store()
+            .claim_due_mail(f.clock.now_micros(), lease, 10)
+            .await
+            .unwrap();
+        // The node sends the first message, the relay accepts, and the node dies before marking it.
+        let sealer = Sealer::derived(b"test secret", "outbox");
+        let to = sealer
+            .open(
+                &claimed[0].to_sealed,
+                &format!("outbox/{}/to", claimed[0].id),
+            )
+            .unwrap();
+        let rendered = custodian_mail::render(&code(9), Lang::En);
+        f.mailer
+            .send(&to, &rendered, &claimed[0].idempotency_key)
+            .await
+            .unwrap();
+        f.clock.advance(lease);
+        f.drain().await;
+        let d = f.deliveries();
+        for k in &keys {
+            let expected = if *k == claimed[0].idempotency_key {
+                2
+            } else {
+                1
+            };
+            assert_eq!(
+                d[&f.mailer.message_id(k)],
+                expected,
+                "{k}: the unmarked one goes again, recognisably"
+            );
         }
     }
-    assert!(sent_before.len() >= 9, "{} marked sent", sent_before.len());
-    f.clock.advance(f.settings.lease.as_micros() as i64);
-    f.drain().await;
-    let after = f.deliveries();
-    for k in &keys {
-        let id = f.mailer.message_id(k);
-        assert!(after.get(&id).copied().unwrap_or(0) >= 1, "{k} lost");
+);
+
+on_both!(
+    a_worker_dropped_mid_batch_is_taken_over,
+    |mut f: Fixture| async move {
+        f.settings.concurrency = 1;
+        f.settings.batch = 50;
+        let keys = f.enqueue_codes(50).await;
+        // The worker gets a mailer of its own: a killed node's connections die with it, while an
+        // aborted send on a shared pool would leave a half-spoken SMTP session for the next.
+        let mailer =
+            Mailer::new(&MailConfig::new(&f.sink.url(), "privacy@shop.example").unwrap()).unwrap();
+        let (outbox, clock, settings) = (
+            f.outbox.clone(),
+            Arc::new(f.clock.clone()),
+            f.settings.clone(),
+        );
+        let worker = tokio::spawn(run_outbox_worker(
+            outbox,
+            mailer,
+            clock,
+            settings,
+            std::future::pending(),
+        ));
+        f.sink.wait_for(10).await;
+        worker.abort();
+        let _ = worker.await;
+        let before = f.deliveries();
+        let mut sent_before = Vec::new();
+        for k in &keys {
+            if f.store().mail_by_key(k).await.unwrap().unwrap().status == MailStatus::Sent {
+                sent_before.push(k.clone());
+            }
+        }
+        assert!(sent_before.len() >= 9, "{} marked sent", sent_before.len());
+        f.clock.advance(f.settings.lease.as_micros() as i64);
+        f.drain().await;
+        let after = f.deliveries();
+        for k in &keys {
+            let id = f.mailer.message_id(k);
+            assert!(after.get(&id).copied().unwrap_or(0) >= 1, "{k} lost");
+        }
+        for k in &sent_before {
+            let id = f.mailer.message_id(k);
+            assert_eq!(
+                after[&id], before[&id],
+                "{k} was marked sent and went again"
+            );
+        }
+        let doubled = after.values().filter(|n| **n > 1).count();
+        assert!(
+            doubled <= 1,
+            "only the message in flight may go twice ({doubled})"
+        );
+        assert_eq!(f.store().outbox_counts().await.unwrap().sent, 50);
     }
-    for k in &sent_before {
-        let id = f.mailer.message_id(k);
-        assert_eq!(after[&id], before[&id], "{k} was marked sent and went again");
-    }
-    let doubled = after.values().filter(|n| **n > 1).count();
-    assert!(doubled <= 1, "only the message in flight may go twice ({doubled})");
-    assert_eq!(f.store().outbox_counts().await.unwrap().sent, 50);
-});
+);
 
 #[tokio::test]
 async fn the_worker_wakes_on_enqueue_and_stops_on_shutdown() {
@@ -295,5 +434,8 @@ async fn the_worker_wakes_on_enqueue_and_stops_on_shutdown() {
     f.enqueue("k/wake2", "gus@example.org", None, code(8)).await;
     f.sink.wait_for(2).await;
     stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), worker).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .unwrap()
+        .unwrap();
 }

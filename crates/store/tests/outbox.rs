@@ -66,19 +66,29 @@ on_both!(
             store.enqueue_mail(&mail(i, None)).await.unwrap();
         }
         // Nothing is due before its time.
-        assert!(store.claim_due_mail(T0 - 1, LEASE, 10).await.unwrap().is_empty());
+        assert!(store
+            .claim_due_mail(T0 - 1, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
         let first = store.claim_due_mail(T0 + 10, LEASE, 3).await.unwrap();
         assert_eq!(
             first.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
             ["mail_0000", "mail_0001", "mail_0002"],
             "oldest first"
         );
-        assert!(first.iter().all(|m| m.attempts == 1 && m.lease_until == T0 + 10 + LEASE));
+        assert!(first
+            .iter()
+            .all(|m| m.attempts == 1 && m.lease_until == T0 + 10 + LEASE));
         assert_eq!(first[1].to_sealed, "sealed-to-1");
         assert_eq!(first[1].params_sealed, "sealed-params-1");
         let rest = store.claim_due_mail(T0 + 10, LEASE, 10).await.unwrap();
         assert_eq!(rest.len(), 2, "leased messages are not claimed twice");
-        assert!(store.claim_due_mail(T0 + 20, LEASE, 10).await.unwrap().is_empty());
+        assert!(store
+            .claim_due_mail(T0 + 20, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
 
         // The first claimer sends one and dies; its lease runs out and the rest go again.
         assert!(store.mark_mail_sent("mail_0000", T0 + 30).await.unwrap());
@@ -102,10 +112,19 @@ on_both!(
         store.enqueue_mail(&mail(1, Some("req_1"))).await.unwrap();
         let m = store.claim_due_mail(T0 + 5, LEASE, 10).await.unwrap();
         assert!(store
-            .mark_mail_failed(&m[0].id, "SMTP server refused for now (reply 451)", T0 + 100, false)
+            .mark_mail_failed(
+                &m[0].id,
+                "SMTP server refused for now (reply 451)",
+                T0 + 100,
+                false
+            )
             .await
             .unwrap());
-        assert!(store.claim_due_mail(T0 + 99, LEASE, 10).await.unwrap().is_empty());
+        assert!(store
+            .claim_due_mail(T0 + 99, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
         let m = store.claim_due_mail(T0 + 100, LEASE, 10).await.unwrap();
         assert_eq!(m[0].attempts, 2);
         assert_eq!(
@@ -113,30 +132,45 @@ on_both!(
             Some("SMTP server refused for now (reply 451)")
         );
         assert!(store
-            .mark_mail_failed(&m[0].id, "SMTP server refused permanently (reply 550)", T0 + 200, true)
+            .mark_mail_failed(
+                &m[0].id,
+                "SMTP server refused permanently (reply 550)",
+                T0 + 200,
+                true
+            )
             .await
             .unwrap());
-        assert!(store.claim_due_mail(T0 + 10_000_000_000, LEASE, 10).await.unwrap().is_empty());
+        assert!(store
+            .claim_due_mail(T0 + 10_000_000_000, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty());
         let s = store.mail_for_request("req_1").await.unwrap();
         assert_eq!(s.len(), 1);
-        assert_eq!((s[0].status, s[0].attempts, s[0].sent_at), (MailStatus::Failed, 2, None));
+        assert_eq!(
+            (s[0].status, s[0].attempts, s[0].sent_at),
+            (MailStatus::Failed, 2, None)
+        );
         // A late report from a node that outlived its lease does not undo a terminal state.
-        assert!(!store.mark_mail_failed(&m[0].id, "late", T0, false).await.unwrap());
+        assert!(!store
+            .mark_mail_failed(&m[0].id, "late", T0, false)
+            .await
+            .unwrap());
     }
 );
 
-on_both!(
-    sent_mail_stays_sent,
-    |store: Store| async move {
-        store.enqueue_mail(&mail(1, None)).await.unwrap();
-        let m = store.claim_due_mail(T0 + 5, LEASE, 10).await.unwrap();
-        assert!(store.mark_mail_sent(&m[0].id, T0 + 6).await.unwrap());
-        assert!(!store.mark_mail_sent(&m[0].id, T0 + 7).await.unwrap());
-        assert!(!store.mark_mail_failed(&m[0].id, "x", T0, false).await.unwrap());
-        let s = store.mail_by_key("key/1").await.unwrap().unwrap();
-        assert_eq!((s.status, s.sent_at), (MailStatus::Sent, Some(T0 + 6)));
-    }
-);
+on_both!(sent_mail_stays_sent, |store: Store| async move {
+    store.enqueue_mail(&mail(1, None)).await.unwrap();
+    let m = store.claim_due_mail(T0 + 5, LEASE, 10).await.unwrap();
+    assert!(store.mark_mail_sent(&m[0].id, T0 + 6).await.unwrap());
+    assert!(!store.mark_mail_sent(&m[0].id, T0 + 7).await.unwrap());
+    assert!(!store
+        .mark_mail_failed(&m[0].id, "x", T0, false)
+        .await
+        .unwrap());
+    let s = store.mail_by_key("key/1").await.unwrap().unwrap();
+    assert_eq!((s.status, s.sent_at), (MailStatus::Sent, Some(T0 + 6)));
+});
 
 on_both!(
     requests_list_their_mail_and_erasure_forgets_finished_mail,
@@ -148,7 +182,9 @@ on_both!(
         store.mark_mail_sent(&claimed[0].id, T0 + 9).await.unwrap();
         let a = store.mail_for_request("req_a").await.unwrap();
         assert_eq!(
-            a.iter().map(|s| (s.id.as_str(), s.template.as_str(), s.status)).collect::<Vec<_>>(),
+            a.iter()
+                .map(|s| (s.id.as_str(), s.template.as_str(), s.status))
+                .collect::<Vec<_>>(),
             [
                 ("mail_0001", "verification_code", MailStatus::Sent),
                 ("mail_0002", "verification_code", MailStatus::Queued)
