@@ -127,28 +127,37 @@ impl<'d> Graph<'d> {
 
     /// The condition selecting the subject's rows of a table (without `WHERE`), or `None`
     /// when the walk never reaches it. Columns are qualified by the table name.
+    ///
+    /// A table the subject owns rows of is described by those rows alone (identities and
+    /// references down from owned parents); only a table reached purely going up is
+    /// described by the rows below it. This keeps predicates small, and keeps a parent that
+    /// also has an identity column (an employee who handled a ticket) from being exported
+    /// for someone who merely references it.
     pub fn predicate(&self, table: usize) -> Option<Sql> {
-        let mut parts = Vec::new();
-        for mode in [Mode::Owned, Mode::Reached] {
-            if self.reachable.contains(&(table, mode)) {
-                let mut path = Vec::new();
-                if let Some(p) = self.node_predicate((table, mode), &mut path) {
-                    parts.push(p);
-                }
-            }
-        }
-        join_or(self.dialect, parts)
-    }
-
-    fn node_predicate(&self, node: Node, path: &mut Vec<Node>) -> Option<Sql> {
-        if path.contains(&node) || path.len() > 12 {
+        if !self.reaches(table) {
             return None;
         }
-        path.push(node);
-        let t = &self.ds.tables[node.0];
+        self.node_predicate(table, &mut Vec::new())
+    }
+
+    fn mode(&self, table: usize) -> Mode {
+        if self.reachable.contains(&(table, Mode::Owned)) {
+            Mode::Owned
+        } else {
+            Mode::Reached
+        }
+    }
+
+    fn node_predicate(&self, table: usize, path: &mut Vec<usize>) -> Option<Sql> {
+        if path.contains(&table) || path.len() > 12 {
+            return None;
+        }
+        path.push(table);
+        let mode = self.mode(table);
+        let t = &self.ds.tables[table];
         let d = self.dialect;
         let mut parts = Vec::new();
-        if node.1 == Mode::Owned {
+        if mode == Mode::Owned {
             for f in &t.fields {
                 let Some(values) = f.identity.as_ref().and_then(|k| self.identities.get(k)) else {
                     continue;
@@ -168,8 +177,11 @@ impl<'d> Graph<'d> {
                 }
             }
         }
-        for e in self.edges.iter().filter(|e| e.to == node && self.reachable.contains(&e.from)) {
-            let Some(inner) = self.node_predicate(e.from, path) else { continue };
+        let sources = self.edges.iter().filter(|e| {
+            e.to == (table, mode) && self.reachable.contains(&e.from) && self.mode(e.from.0) == e.from.1
+        });
+        for e in sources {
+            let Some(inner) = self.node_predicate(e.from.0, path) else { continue };
             let from = &self.ds.tables[e.from.0];
             let mut s = Sql::new(d);
             s.ident(&t.name)

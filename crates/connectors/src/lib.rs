@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod check;
+pub mod company;
 pub mod dataset;
 pub mod erase;
 pub mod fides;

@@ -1,0 +1,482 @@
+//! Connectors against real PostgreSQL, MariaDB and SQLite: the sample company, the Fides
+//! sample, erasure order and holds, dry runs, idempotence, resumed runs, injection attempts,
+//! read-only access, and the HTTP connector against a local stand-in service.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use custodian_connectors::access::{access, AccessRecord};
+use custodian_connectors::company;
+use custodian_connectors::dataset::{self, Format};
+use custodian_connectors::erase::{self, ChangeReport, Operation};
+use custodian_connectors::run::{self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunSpec, StepResult};
+use custodian_connectors::sql::{Db, Dialect};
+use custodian_connectors::{check, Identities};
+use custodian_store::Store;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fides_dir() -> PathBuf {
+    std::env::var("CUSTODIAN_FIDES_SAMPLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("../shared/fides-sample"))
+}
+
+fn email(e: &str) -> Identities {
+    run::identities([("email", e)])
+}
+
+fn no_holds(_: &str) -> Option<jiff::civil::Date> {
+    None
+}
+
+fn seven_years(rule: &str) -> Option<jiff::civil::Date> {
+    (rule == "accounting_records").then(|| jiff::civil::date(2033, 1, 31))
+}
+
+async fn company_db(url: &str, customers: u64) -> Db {
+    let db = Db::connect(url).await.unwrap();
+    company::create_schema(&db).await.unwrap();
+    company::generate(&db, customers, 0).await.unwrap();
+    db
+}
+
+fn company_dataset() -> dataset::Dataset {
+    dataset::parse(company::DATASET).unwrap().0
+}
+
+async fn collect(db: &Db, ds: &dataset::Dataset, ids: &Identities) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut sink = |r: &AccessRecord<'_>| {
+        out.push(serde_json::to_value(r).unwrap());
+        Ok::<(), custodian_connectors::ConnectorError>(())
+    };
+    access(db, ds, ids, &mut sink).await.unwrap();
+    out
+}
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    let mut s = db.sql();
+    s.push(&sql.replacen("COUNT(*)", &db.dialect().as_text("COUNT(*)"), 1));
+    db.text_rows(&s).await.unwrap()[0][0].as_deref().unwrap().parse().unwrap()
+}
+
+async fn erase_now(db: &Db, ds: &dataset::Dataset, ids: &Identities, dry_run: bool) -> ChangeReport {
+    erase::apply(db, ds, ids, Operation::Erase { hash_key: b"k", holds: &seven_years }, dry_run)
+        .await
+        .unwrap()
+}
+
+/// The whole life of one subject in the sample company, on one backend.
+async fn company_scenario(url: &str) {
+    let db = company_db(url, 40).await;
+    let ds = company_dataset();
+    let schema_problems = check::check(&db, &ds, Some(&custodian_policy::example())).await.unwrap();
+    assert!(schema_problems.is_empty(), "{schema_problems:?}");
+
+    // Customer 28: ticket (28 % 2), newsletter (28 % 4), survey (28 % 7); no application.
+    let ids = email(&company::email(28));
+    let records = collect(&db, &ds, &ids).await;
+    let tables: BTreeMap<String, usize> = records.iter().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry(r["table"].as_str().unwrap().to_owned()).or_default() += 1;
+        m
+    });
+    // Orders and invoices each appear once per category they hold (payment only).
+    assert_eq!(tables["orders"], 3);
+    assert_eq!(tables["invoices"], 3);
+    assert_eq!(tables["customers"], 1);
+    assert_eq!(tables["accounts"], 1);
+    assert_eq!(tables["product_registrations"], 1);
+    assert_eq!(tables["support_tickets"], 1);
+    assert_eq!(tables["newsletter_subscriptions"], 1);
+    assert_eq!(tables["survey_answers"], 1);
+    assert!(!tables.contains_key("job_applications"));
+    // Grouped by category: categories come in runs, never interleaved.
+    let cats: Vec<&str> = records.iter().map(|r| r["category"].as_str().unwrap()).collect();
+    let mut seen = BTreeSet::new();
+    for w in cats.windows(2) {
+        if w[0] != w[1] {
+            assert!(seen.insert(w[0]), "category {} appears twice apart", w[0]);
+        }
+    }
+    assert!(records.iter().all(|r| !r.to_string().contains("customer-29@")));
+
+    // A dry run reports exactly what the real run then does, and changes nothing.
+    let before = count(&db, "SELECT COUNT(*) FROM support_tickets").await;
+    let dry = erase_now(&db, &ds, &ids, true).await;
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM support_tickets").await, before);
+    let real = erase_now(&db, &ds, &ids, false).await;
+    assert_eq!(dry.changes, real.changes);
+    assert_eq!(dry.holds, real.holds);
+    let change = |t: &str, f: Option<&str>| {
+        real.changes
+            .iter()
+            .find(|c| c.table == t && c.field.as_deref() == f)
+            .map(|c| c.rows)
+            .unwrap_or_else(|| panic!("no change for {t}.{f:?} in {:?}", real.changes))
+    };
+    assert_eq!(change("support_tickets", None), 1);
+    assert_eq!(change("newsletter_subscriptions", None), 1);
+    assert_eq!(change("survey_answers", None), 1);
+    assert_eq!(change("product_registrations", None), 1);
+    assert_eq!(change("orders", Some("shipping_name")), 3);
+    assert_eq!(change("customers", Some("email")), 1);
+    assert_eq!(change("accounts", Some("username")), 1);
+    // Children before parents: every deleting or updating table comes before what it references.
+    let pos = |t: &str| real.changes.iter().position(|c| c.table == t).unwrap();
+    assert!(pos("orders") < pos("accounts") && pos("accounts") < pos("customers"));
+    assert!(pos("support_tickets") < pos("customers"));
+    // Invoices are held, with the rule and the day they go.
+    let held: Vec<_> = real.holds.iter().filter(|h| h.table == "invoices").collect();
+    assert_eq!(held.len(), 3);
+    assert!(held.iter().all(|h| h.rule == "accounting_records" && h.rows == 3 && h.until.as_deref() == Some("2033-01-31")));
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM invoices WHERE billing_name = 'Customer 28'").await, 3);
+    let hashed = count(&db, "SELECT COUNT(*) FROM customers WHERE email LIKE 'h1:%'").await;
+    assert_eq!(hashed, 1);
+    // Others are untouched.
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM customers WHERE email = 'customer-27@example.com'").await, 1);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM support_tickets").await, before - 1);
+
+    // Running it again changes nothing more.
+    let again = erase_now(&db, &ds, &ids, false).await;
+    assert_eq!(again.rows_changed(), 0, "{again:?}");
+
+    // Rectification of another subject, bound like everything else.
+    let fix: BTreeMap<String, String> = [("customers.full_name".to_owned(), "Ann O'Brien; DROP TABLE orders".to_owned())].into();
+    let r = erase::apply(&db, &ds, &email(&company::email(30)), Operation::Rectify(&fix), false).await.unwrap();
+    assert_eq!(r.rows_changed(), 1);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM customers WHERE full_name = 'Ann O''Brien; DROP TABLE orders'").await, 1);
+    assert!(count(&db, "SELECT COUNT(*) FROM orders").await > 0);
+
+    // A subject e-mail carrying SQL finds nothing and changes nothing.
+    let hostile = email("x' OR '1'='1");
+    assert!(collect(&db, &ds, &hostile).await.is_empty());
+    let r = erase_now(&db, &ds, &hostile, false).await;
+    assert_eq!(r.rows_changed(), 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM customers").await, 40);
+
+    // The drafted dataset knows every table and the foreign keys.
+    let draft = check::generate(&db, "draft").await.unwrap();
+    assert_eq!(draft.tables.len(), 9);
+    let orders = draft.table("orders").unwrap();
+    assert_eq!(orders.field("account_id").unwrap().reference().unwrap().table, "accounts");
+    assert_eq!(draft.table("customers").unwrap().field("email").unwrap().identity.as_deref(), Some("email"));
+    db.close().await;
+}
+
+#[tokio::test]
+async fn company_on_sqlite() {
+    company_scenario(&support::fresh_company_sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn company_on_postgres() {
+    let Some(url) = support::fresh_postgres_url().await else { return };
+    company_scenario(&url).await;
+}
+
+#[tokio::test]
+async fn company_on_mariadb() {
+    let Some(url) = support::fresh_mysql_url().await else { return };
+    company_scenario(&url).await;
+}
+
+#[test]
+fn fides_sample_files_read_as_they_are() {
+    for (file, tables) in [("postgres_example_test_dataset.yml", 11), ("postgres_example_test_extended_dataset.yml", 1)] {
+        let (ds, format) = dataset::load(&fides_dir().join(file)).unwrap();
+        assert_eq!(format, Format::Fides);
+        assert_eq!(ds.tables.len(), tables, "{file}");
+    }
+    let (ds, _) = dataset::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
+    let customer = ds.table("customer").unwrap();
+    assert_eq!(customer.primary_key.as_deref(), Some("id"));
+    assert_eq!(customer.field("email").unwrap().identity.as_deref(), Some("email"));
+    let login = ds.table("login").unwrap().field("customer_id").unwrap().reference().unwrap();
+    assert_eq!((login.table.as_str(), login.field.as_str()), ("customer", "id"));
+}
+
+#[tokio::test]
+async fn fides_sample_access_and_erasure_reach_the_graph() {
+    let Some(url) = support::fresh_postgres_url().await else { return };
+    let db = Db::connect(&url).await.unwrap();
+    let sql = std::fs::read_to_string(fides_dir().join("postgres_sample.sql")).unwrap();
+    if let Db::Postgres(pool) = &db {
+        sqlx::raw_sql(&sql).execute(pool).await.unwrap();
+    }
+    let (ds, _) = dataset::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
+    let ids = email("customer-1@example.com");
+    let records = collect(&db, &ds, &ids).await;
+    let reached: BTreeSet<(String, String)> = records
+        .iter()
+        .map(|r| (r["table"].as_str().unwrap().to_owned(), r["key"].as_str().unwrap_or("-").to_owned()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("customer", "1"),
+        ("address", "1"),
+        ("address", "2"),
+        ("orders", "ord_aaa-aaa"),
+        ("orders", "ord_ccc-ccc"),
+        ("orders", "ord_ddd-ddd"),
+        ("payment_card", "pay_aaa-aaa"),
+        ("login", "1"),
+        ("login", "2"),
+        ("login", "3"),
+        ("login", "4"),
+        ("login", "5"),
+        ("login", "6"),
+        ("service_request", "ser_aaa-aaa"),
+        ("visit", "-"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(reached, expected);
+
+    let report = erase::apply(&db, &ds, &ids, Operation::Erase { hash_key: b"k", holds: &no_holds }, false).await.unwrap();
+    assert!(report.rows_changed() > 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM customer WHERE id = 1 AND email IS NULL AND name IS NULL").await, 1);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM address WHERE street IS NULL").await, 2);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM login WHERE time IS NULL").await, 6);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM payment_card WHERE ccn IS NULL").await, 1);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM service_request WHERE alt_email IS NULL").await, 4);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM customer WHERE email = 'customer-2@example.com' AND name IS NOT NULL").await, 1);
+    let again = erase::apply(&db, &ds, &ids, Operation::Erase { hash_key: b"k", holds: &no_holds }, false).await.unwrap();
+    assert_eq!(again.rows_changed(), 0, "{again:?}");
+    db.close().await;
+}
+
+#[tokio::test]
+async fn hostile_names_in_a_dataset_inject_nothing() {
+    let url = support::fresh_company_sqlite_url();
+    let db = company_db(&url, 3).await;
+    let text = company::DATASET.replace(
+        "name = \"newsletter_subscriptions\"",
+        "name = \"newsletter_subscriptions\\\"; DROP TABLE orders; --\"",
+    );
+    let (ds, _) = dataset::parse(&text).unwrap();
+    // The name is taken as one (nonexistent) table: the walk fails, and nothing is dropped.
+    let problems = check::check(&db, &ds, None).await.unwrap();
+    assert!(problems.iter().any(|p| p.contains("not in the database")), "{problems:?}");
+    let err = erase::apply(&db, &ds, &email(&company::email(1)), Operation::Erase { hash_key: b"k", holds: &no_holds }, false).await;
+    assert!(err.is_err());
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 9);
+    assert_eq!(Dialect::Postgres.quote("a\"b"), "\"a\"\"b\"");
+    assert_eq!(Dialect::MySql.quote("a`b"), "`a``b`");
+    // Control characters are refused outright.
+    assert!(dataset::parse(&company::DATASET.replace("name = \"orders\"", "name = \"ord\\u0000ers\"")).is_err());
+}
+
+#[tokio::test]
+async fn access_works_with_read_only_credentials() {
+    let Some(url) = support::fresh_postgres_url().await else { return };
+    let db = company_db(&url, 5).await;
+    let role = format!("ro_{}", url.rsplit('_').next().unwrap());
+    let dbname = url.rsplit('/').next().unwrap().to_owned();
+    let mut s = db.sql();
+    s.push(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT CONNECT ON DATABASE {dbname} TO {role}; GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+    ));
+    if let Db::Postgres(pool) = &db {
+        sqlx::raw_sql(&s.text).execute(pool).await.unwrap();
+    }
+    let (head, _) = url.split_once("://").unwrap();
+    let rest = url.split_once('@').unwrap().1;
+    let ro_url = format!("{head}://{role}@{rest}");
+    let ro = Db::connect(&ro_url).await.unwrap();
+    let ds = company_dataset();
+    let records = collect(&ro, &ds, &email(&company::email(4))).await;
+    assert!(records.len() >= 10);
+    // Erasure needs write access: it fails cleanly, with the server's message and no URL.
+    let err = erase::apply(&ro, &ds, &email(&company::email(4)), Operation::Erase { hash_key: b"k", holds: &no_holds }, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(!err.contains(&ro_url));
+    ro.close().await;
+    if let Db::Postgres(pool) = &db {
+        sqlx::raw_sql(&format!("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}; REVOKE ALL ON SCHEMA public FROM {role}; REVOKE ALL ON DATABASE {dbname} FROM {role}; DROP ROLE {role}"))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    db.close().await;
+}
+
+fn write_dataset(text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("custodian-ds-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("dataset.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn rand_suffix() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+#[tokio::test]
+async fn runs_are_recorded_resumable_and_idempotent() {
+    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    let url = support::fresh_company_sqlite_url();
+    let db = company_db(&url, 10).await;
+    let var = format!("CUSTODIAN_TEST_COMPANY_{}", rand_suffix());
+    std::env::set_var(&var, &url);
+    let path = write_dataset(company::DATASET);
+    store.put_datastore("company", path.to_str().unwrap(), Some(&var), None).await.unwrap();
+    store.put_datastore("broken", path.to_str().unwrap(), Some("CUSTODIAN_TEST_UNSET_VARIABLE"), None).await.unwrap();
+    let keys = RunKeys::from_secret(&[7u8; 32]);
+    let spec = RunSpec {
+        kind: RunKind::Erasure,
+        identities: email(&company::email(4)),
+        corrections: BTreeMap::new(),
+        datastores: Some(vec!["company".into(), "broken".into()]),
+        dry_run: false,
+        request_id: Some("req_1".into()),
+    };
+    let id = run::plan(&store, &keys, &spec, &[]).await.unwrap();
+    // The identifiers are sealed in the store, never in clear.
+    let rec = store.run(&id).await.unwrap().unwrap();
+    assert!(!rec.payload.as_deref().unwrap().contains("customer-4"));
+    let mut opts = ExecuteOptions::new(&seven_years);
+    opts.retry = RetryPolicy { max_attempts: 3, base_delay: std::time::Duration::from_millis(5), max_delay: std::time::Duration::from_millis(20) };
+    let out = run::execute_run(&store, &keys, &id, opts).await.unwrap();
+    assert_eq!(out.run.status, "failed");
+    assert_eq!(out.steps[0].status, "done");
+    assert_eq!(out.steps[1].status, "failed");
+    assert_eq!(out.steps[1].attempts, 3);
+    assert!(out.steps[1].last_error.as_deref().unwrap().contains("CUSTODIAN_TEST_UNSET_VARIABLE"));
+    let Some(StepResult::Change(first)) = &out.results()[0] else { panic!("{:?}", out.results()) };
+    assert!(first.rows_changed() > 0);
+    assert_eq!(first.holds.len(), 3);
+
+    // The DPO fixes the datastore and retries the run: only the failed step runs.
+    std::env::set_var("CUSTODIAN_TEST_UNSET_VARIABLE", &url);
+    store.retry_run(&id).await.unwrap();
+    let out = run::execute_run(&store, &keys, &id, ExecuteOptions::new(&seven_years)).await.unwrap();
+    assert_eq!(out.run.status, "done");
+    let Some(StepResult::Change(second)) = &out.results()[1] else { panic!() };
+    assert_eq!(second.rows_changed(), 0, "the same database, already erased");
+    assert!(store.run(&id).await.unwrap().unwrap().payload.is_none(), "identifiers forgotten when done");
+
+    // A crash after commit but before `done` was recorded looks like a step to run again;
+    // a fresh run over the same subject shows that re-running changes nothing more.
+    let id2 = run::plan(&store, &keys, &RunSpec { datastores: Some(vec!["company".into()]), ..spec.clone() }, &[]).await.unwrap();
+    let out = run::execute_run(&store, &keys, &id2, ExecuteOptions::new(&seven_years)).await.unwrap();
+    let Some(StepResult::Change(third)) = &out.results()[0] else { panic!() };
+    assert_eq!(third.rows_changed(), 0);
+    assert_eq!(out.run.status, "done");
+
+    // Another node's live lease keeps the run from being executed twice at once.
+    let id3 = run::plan(&store, &keys, &RunSpec { datastores: Some(vec!["company".into()]), ..spec.clone() }, &[]).await.unwrap();
+    assert!(store.claim_run(&id3, "node-a", custodian_store::now_micros() + 60_000_000, false).await.unwrap());
+    assert!(run::execute_run(&store, &keys, &id3, ExecuteOptions::new(&seven_years)).await.is_err());
+    let mut take = ExecuteOptions::new(&seven_years);
+    take.take_over = true;
+    assert_eq!(run::execute_run(&store, &keys, &id3, take).await.unwrap().run.status, "done");
+    db.close().await;
+}
+
+#[tokio::test]
+async fn http_connector_signs_and_records_answers() {
+    use axum::{body::Bytes, http::HeaderMap, routing::post, Router};
+    let secret = "s3cret-for-the-helpdesk";
+    let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let fail_first = Arc::new(Mutex::new(1u32));
+    let app = {
+        let seen = seen.clone();
+        let fail_first = fail_first.clone();
+        Router::new().route(
+            "/privacy",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let seen = seen.clone();
+                let fail_first = fail_first.clone();
+                async move {
+                    let ts: i64 = headers["x-custodian-timestamp"].to_str().unwrap().parse().unwrap();
+                    let sig = headers["x-custodian-signature"].to_str().unwrap().to_owned();
+                    if sig != custodian_connectors::http::signature(secret.as_bytes(), ts, &body) {
+                        return (axum::http::StatusCode::UNAUTHORIZED, "bad signature".to_owned());
+                    }
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    seen.lock().unwrap().push(v.clone());
+                    {
+                        let mut f = fail_first.lock().unwrap();
+                        if *f > 0 && v["action"] == "erasure" {
+                            *f -= 1;
+                            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "helpdesk is down".to_owned());
+                        }
+                    }
+                    if v["action"] == "access" {
+                        (axum::http::StatusCode::OK, r#"{"records":[{"category":"support_contact","fields":{"ticket":"T-1"}}]}"#.to_owned())
+                    } else {
+                        (axum::http::StatusCode::OK, r#"{"erased":2}"#.to_owned())
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let suffix = rand_suffix();
+    let (url_var, secret_var) = (format!("HELPDESK_URL_{suffix}"), format!("HELPDESK_SECRET_{suffix}"));
+    std::env::set_var(&url_var, format!("http://{addr}/privacy"));
+    std::env::set_var(&secret_var, secret);
+    let path = write_dataset(&format!(
+        "name = \"helpdesk\"\n[connection]\nurl_env = \"{url_var}\"\n[http]\nsecret_env = \"{secret_var}\"\nidentities = [\"email\"]\ncategories = [\"support_contact\"]\n"
+    ));
+    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    store.put_datastore("helpdesk", path.to_str().unwrap(), None, None).await.unwrap();
+    let keys = RunKeys::from_secret(&[9u8; 32]);
+    let mut spec = RunSpec {
+        kind: RunKind::Access,
+        identities: run::identities([("email", "someone@example.com"), ("phone", "+4412345")]),
+        corrections: BTreeMap::new(),
+        datastores: None,
+        dry_run: false,
+        request_id: None,
+    };
+    let mut got = Vec::new();
+    let mut sink = |r: &AccessRecord<'_>| {
+        got.push(serde_json::to_value(r).unwrap());
+        Ok::<(), custodian_connectors::ConnectorError>(())
+    };
+    let mut opts = ExecuteOptions::new(&no_holds);
+    opts.sink = Some(&mut sink);
+    let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
+    assert_eq!(out.run.status, "done");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["fields"]["ticket"], "T-1");
+    // Only the identities the service declared are sent.
+    assert!(seen.lock().unwrap()[0]["identities"].get("phone").is_none());
+
+    spec.kind = RunKind::Erasure;
+    let mut opts = ExecuteOptions::new(&no_holds);
+    opts.retry = RetryPolicy { max_attempts: 3, base_delay: std::time::Duration::from_millis(5), max_delay: std::time::Duration::from_millis(10) };
+    let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
+    assert_eq!(out.run.status, "done");
+    assert_eq!(out.steps[0].attempts, 2, "one failure, retried");
+    let Some(StepResult::Http(answer)) = &out.results()[0] else { panic!() };
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.contains("erased"));
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert!(seen.lock().unwrap()[1]["run_id"].as_str().unwrap().starts_with("run_"));
+
+    // A wrong secret: the exact error is recorded for the DPO.
+    std::env::set_var(&secret_var, "wrong");
+    let mut opts = ExecuteOptions::new(&no_holds);
+    opts.retry.max_attempts = 1;
+    let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
+    assert_eq!(out.run.status, "failed");
+    assert_eq!(out.steps[0].last_error.as_deref(), Some("HTTP service: the service answered 401: bad signature"));
+}
