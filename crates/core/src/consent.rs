@@ -29,10 +29,12 @@ pub enum Source {
     Widget,
     Signup,
     Survey,
+    /// A data-subject request (an objection withdraws marketing).
+    Request,
 }
 
 impl Source {
-    pub const ALL: [Source; 10] = [
+    pub const ALL: [Source; 11] = [
         Source::Banner,
         Source::PrivacyCenter,
         Source::Api,
@@ -43,6 +45,7 @@ impl Source {
         Source::Widget,
         Source::Signup,
         Source::Survey,
+        Source::Request,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl Source {
             Source::Widget => "widget",
             Source::Signup => "signup",
             Source::Survey => "survey",
+            Source::Request => "request",
         }
     }
 

@@ -29,14 +29,19 @@ pub enum SealError {
 
 const PREFIX: &str = "x1:";
 
+/// A 256-bit key derived from the server secret for one use (`label`), so one secret yields
+/// independent keys and no key serves two purposes.
+pub fn derive_key(secret: &[u8], label: &str) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+    mac.update(b"custodian seal key:");
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
 impl Sealer {
-    /// A sealer whose key is derived from the server secret for one purpose (`label`), so one
-    /// secret yields independent keys.
+    /// A sealer whose key is derived from the server secret for one purpose (`label`).
     pub fn derived(secret: &[u8], label: &str) -> Self {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
-        mac.update(b"custodian seal key:");
-        mac.update(label.as_bytes());
-        Self::from_key(&mac.finalize().into_bytes().into())
+        Self::from_key(&derive_key(secret, label))
     }
 
     pub fn from_key(key: &[u8; 32]) -> Self {

@@ -77,6 +77,16 @@ pub enum MailContent {
         customer_name: String,
         customer_contact: String,
     },
+    /// To the customer that controls the data: a request about their data, for them to answer.
+    ForwardedToCustomer {
+        request_id: String,
+        request_type: String,
+        /// The requester's address, verified by us, so the customer can answer them.
+        requester: String,
+        details: String,
+        /// Who forwards it (the policy's organisation).
+        organisation: String,
+    },
     DpoDigest {
         date: String,
         due_soon: Vec<DigestItem>,
@@ -95,6 +105,7 @@ impl MailContent {
             MailContent::RequestDenied { .. } => "request_denied",
             MailContent::RequestCompleted { .. } => "request_completed",
             MailContent::RequestForwarded { .. } => "request_forwarded",
+            MailContent::ForwardedToCustomer { .. } => "forwarded_to_customer",
             MailContent::DpoDigest { .. } => "dpo_digest",
         }
     }
@@ -229,6 +240,14 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
             vec![
                 format!("Die Daten, die Ihr Antrag {request_id} betrifft, verarbeiten wir im Auftrag von {customer_name}, der darüber entscheidet. Wir haben Ihren Antrag dorthin weitergeleitet."),
                 format!("Kontakt: {customer_contact}"),
+            ],
+        ),
+        (M::ForwardedToCustomer { request_id, request_type, requester, details, organisation }, _) => (
+            format!("Data-subject request {request_id} about data you control"),
+            vec![
+                format!("{organisation} processes personal data on your behalf. We received a request for {} from {requester}, whose address we verified, and forward it to you as the controller.", request_type_name(request_type, En)),
+                if details.is_empty() { "The requester gave no further details.".to_owned() } else { format!("The requester wrote: {details}") },
+                format!("Please answer the requester directly. Quote {request_id} if you need our help to carry it out."),
             ],
         ),
         (M::DpoDigest { date, due_soon, overdue, admin_link }, _) => {

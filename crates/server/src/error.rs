@@ -37,6 +37,10 @@ pub enum ApiError {
     },
     #[error("{detail}")]
     Gone { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("{detail}")]
+    TooManyRequests { code: &'static str, detail: String },
     #[error("a valid bearer token is required")]
     Unauthorized,
     #[error("this token's role may not call this route")]
@@ -87,6 +91,10 @@ impl ApiError {
                 "Unprocessable request",
             ),
             ApiError::Gone { code, .. } => (StatusCode::GONE, code, "Gone"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict"),
+            ApiError::TooManyRequests { code, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, code, "Too many requests")
+            }
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),

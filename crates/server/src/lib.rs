@@ -8,12 +8,14 @@
 
 pub mod assets;
 pub mod auth;
+pub mod background;
 pub mod error;
 pub mod extract;
 pub mod html;
 pub mod metrics;
 pub mod openapi;
 pub mod recording;
+pub mod requests;
 pub mod routes;
 pub mod state;
 
@@ -26,7 +28,10 @@ use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use custodian_core::consent::ConsentMemory;
+use custodian_core::deadline::BusinessCalendar;
 use custodian_core::decide::Engine;
+use custodian_core::seal::Sealer;
+use custodian_core::signed::LinkSigner;
 use custodian_core::subject::{SubjectHasher, SubjectRef};
 use custodian_core::unsubscribe::Signer;
 use custodian_store::writer::ConsentWriter;
@@ -43,6 +48,8 @@ pub enum BuildError {
     Compile(#[from] custodian_core::decide::CompileError),
     #[error("loading state from the store: {0}")]
     Store(#[from] custodian_store::StoreError),
+    #[error("the policy's business calendar: {0}")]
+    Calendar(#[from] custodian_core::deadline::CalendarError),
 }
 
 /// Prepares everything the handlers share: compiles the policy, records its version, and
@@ -93,6 +100,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
     }
     drop(rows);
 
+    let calendar = BusinessCalendar::from_policy(&policy.calendar)?;
     let doc = routes::policy::policy_document(&policy);
     let policy_json = serde_json::to_vec(&doc).unwrap_or_default().into();
     let notice_html = custodian_policy::render::html(&policy);
@@ -101,7 +109,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
         engine,
         writer: ConsentWriter::spawn(store.clone()),
         consents,
-        links: Default::default(),
+        device_links: Default::default(),
         versions,
         reask,
         hasher: SubjectHasher::new(&settings.secret),
@@ -113,6 +121,17 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
         allowed_origins: settings.allowed_origins,
         public_url: settings.public_url.trim_end_matches('/').to_owned(),
         clock: settings.clock,
+        sealer: Sealer::derived(&settings.secret, "requests"),
+        code_key: custodian_core::seal::derive_key(&settings.secret, "verification codes").to_vec(),
+        links: LinkSigner::new(&settings.secret),
+        calendar,
+        outbox: custodian_mail::Outbox::new(
+            store.clone(),
+            Sealer::derived(&settings.secret, "outbox"),
+        ),
+        smtp: settings.smtp,
+        limiter: Default::default(),
+        limits: settings.intake_limits,
         store,
     };
     for (device, account) in state.store.all_links().await? {
@@ -186,39 +205,19 @@ fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
         ])
 }
 
-/// How often the ledger's chain heads are checkpointed while the service runs.
-pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Serves until `shutdown` completes, then lets in-flight requests finish and writes a last
-/// ledger checkpoint.
+/// Serves until `shutdown` completes, then lets in-flight requests finish, lets the outbox
+/// finish its pass, and writes a last ledger checkpoint.
 pub async fn serve(
     listener: TcpListener,
     state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let checkpoints = tokio::spawn(checkpoint_loop(state.clone()));
+    let jobs = background::spawn(state.clone());
     let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    checkpoints.abort();
-    checkpoint_once(&state).await;
+    jobs.stop().await;
+    background::checkpoint_once(&state).await;
     result
-}
-
-async fn checkpoint_loop(state: SharedState) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        checkpoint_once(&state).await;
-    }
-}
-
-async fn checkpoint_once(state: &AppState) {
-    match state.store.checkpoint(state.clock.now_micros()).await {
-        Ok(Some(c)) => tracing::info!(checkpoint = c.id, digest = %c.digest, "ledger checkpoint"),
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "ledger checkpoint failed"),
-    }
 }

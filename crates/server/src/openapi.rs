@@ -25,6 +25,15 @@ use crate::routes;
         routes::unsubscribe::issue,
         routes::unsubscribe::confirm_page,
         routes::unsubscribe::one_click,
+        routes::requests::submit,
+        routes::requests::verify,
+        routes::requests::status,
+        routes::requests::status_page,
+        routes::requests::archive,
+        routes::admin::list,
+        routes::admin::show,
+        routes::admin::act,
+        routes::admin::export,
         crate::assets::banner_js,
         crate::assets::banner_css,
         crate::assets::banner::get_banner,
@@ -38,6 +47,7 @@ use crate::routes;
         (name = "policy", description = "The active policy and its notice"),
         (name = "decisions", description = "May this processing happen?"),
         (name = "banner", description = "The consent banner, its configuration and the demo site"),
+        (name = "requests", description = "Data-subject requests: intake, verification, status, the DPO's queue"),
         (name = "consent", description = "The consent ledger, receipts, GPC and one-click unsubscribe"),
     )
 )]

@@ -6,15 +6,20 @@ use std::sync::{Arc, RwLock};
 
 use custodian_core::clock::Clock;
 use custodian_core::consent::ConsentMemory;
+use custodian_core::deadline::BusinessCalendar;
 use custodian_core::decide::Engine;
+use custodian_core::seal::Sealer;
+use custodian_core::signed::LinkSigner;
 use custodian_core::subject::{SubjectHasher, SubjectRef};
 use custodian_core::unsubscribe::Signer;
+use custodian_mail::Outbox;
 use custodian_policy::Policy;
 use custodian_store::writer::ConsentWriter;
 use custodian_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::TokenCache;
+use crate::requests::limits::{IntakeLimits, Limiter};
 
 /// How the server is set up; built by the CLI from flags, environment and config file.
 pub struct Settings {
@@ -27,6 +32,9 @@ pub struct Settings {
     /// The URL people reach this service at, for links in e-mails (no trailing slash).
     pub public_url: String,
     pub clock: Arc<dyn Clock>,
+    /// Where mail goes; `None` queues mail in the outbox until it is configured.
+    pub smtp: Option<custodian_mail::MailConfig>,
+    pub intake_limits: crate::requests::limits::IntakeLimits,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -38,7 +46,7 @@ pub struct AppState {
     pub writer: ConsentWriter,
     pub consents: ConsentMemory,
     /// Devices linked to accounts, both ways: a choice made on one applies to the others.
-    pub links: RwLock<HashMap<SubjectRef, Vec<SubjectRef>>>,
+    pub device_links: RwLock<HashMap<SubjectRef, Vec<SubjectRef>>>,
     /// Earlier policy versions that consent was recorded under.
     pub versions: HashMap<String, Arc<Policy>>,
     /// For each earlier version, the consent purposes that changed since: choices made under
@@ -55,12 +63,39 @@ pub struct AppState {
     pub allowed_origins: Option<Vec<String>>,
     pub public_url: String,
     pub clock: Arc<dyn Clock>,
+    /// Seals requesters' addresses, details and history notes.
+    pub sealer: Sealer,
+    /// Keys the hashes of verification codes.
+    pub code_key: Vec<u8>,
+    /// Signs status and download links.
+    pub links: LinkSigner,
+    pub calendar: BusinessCalendar,
+    pub outbox: Outbox,
+    pub smtp: Option<custodian_mail::MailConfig>,
+    pub limiter: Limiter,
+    pub limits: IntakeLimits,
 }
 
 impl AppState {
+    /// Forgets every link of a subject (erasure).
+    pub fn forget_links(&self, subject: &SubjectRef) {
+        let mut links = self.links_map();
+        if let Some(others) = links.remove(subject) {
+            for o in others {
+                if let Some(list) = links.get_mut(&o) {
+                    list.retain(|x| x != subject);
+                }
+            }
+        }
+    }
+
+    fn links_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SubjectRef, Vec<SubjectRef>>> {
+        self.device_links.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The subject and everyone linked to it.
     pub fn with_links(&self, subject: SubjectRef) -> Vec<SubjectRef> {
-        let links = self.links.read().unwrap_or_else(|e| e.into_inner());
+        let links = self.device_links.read().unwrap_or_else(|e| e.into_inner());
         let mut all = vec![subject];
         if let Some(others) = links.get(&subject) {
             all.extend(others.iter().copied().filter(|o| *o != subject));
@@ -69,7 +104,7 @@ impl AppState {
     }
 
     pub fn add_link(&self, a: SubjectRef, b: SubjectRef) {
-        let mut links = self.links.write().unwrap_or_else(|e| e.into_inner());
+        let mut links = self.links_map();
         for (x, y) in [(a, b), (b, a)] {
             let list = links.entry(x).or_default();
             if !list.contains(&y) {

@@ -23,6 +23,12 @@ pub struct Args {
     /// The URL people reach this service at, used in links sent by e-mail.
     #[arg(long, env = "CUSTODIAN_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Data-subject requests one client (IP address) may submit per minute.
+    #[arg(long, env = "CUSTODIAN_INTAKE_LIMIT_PER_CLIENT", default_value_t = 60)]
+    pub intake_limit_per_client: u32,
+    /// Data-subject requests one e-mail address may submit per hour.
+    #[arg(long, env = "CUSTODIAN_INTAKE_LIMIT_PER_ADDRESS", default_value_t = 5)]
+    pub intake_limit_per_address: u32,
     /// Comma-separated origins allowed to call the banner endpoints; any when unset.
     #[arg(long, env = "CUSTODIAN_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Option<Vec<String>>,
@@ -43,6 +49,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         .or(file.allowed_origins.clone())
         .filter(|o| !o.is_empty());
 
+    let smtp = custodian_mail::MailConfig::from_env()?;
+    let limit =
+        |max, window_micros| custodian_server::requests::limits::Limit { max, window_micros };
+    let intake_limits = custodian_server::requests::limits::IntakeLimits {
+        per_client: limit(args.intake_limit_per_client, 60_000_000),
+        per_address: limit(args.intake_limit_per_address, 3_600_000_000),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -64,6 +77,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
             allowed_origins,
             public_url,
             clock,
+            smtp,
+            intake_limits,
         })
         .await?;
         tracing::info!(%addr, store = store.backend(), policy_version = %version, "ready");

@@ -91,7 +91,7 @@ pub async fn write(
             .await?;
     }
     let source = Source::parse(&req.source)
-        .filter(|s| !matches!(s, Source::Gpc | Source::Link | Source::Unsubscribe))
+        .filter(|s| !matches!(s, Source::Gpc | Source::Link | Source::Unsubscribe | Source::Request))
         .ok_or_else(|| {
             ApiError::unprocessable(
                 "unknown_source",

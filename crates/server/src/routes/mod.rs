@@ -1,8 +1,10 @@
 //! The HTTP routes, one module per area. Each handler parses its input into domain types,
 //! calls the core, and maps the result to JSON; none holds business rules.
 
+pub mod admin;
 pub mod consent;
 pub mod decide;
 pub mod ops;
 pub mod policy;
+pub mod requests;
 pub mod unsubscribe;

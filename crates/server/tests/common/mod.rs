@@ -45,6 +45,8 @@ pub fn settings_with_clock(
         allowed_origins: None,
         public_url: "http://custodian.test".into(),
         clock: std::sync::Arc::new(clock),
+        smtp: None,
+        intake_limits: Default::default(),
     }
 }
 

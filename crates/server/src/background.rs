@@ -1,0 +1,216 @@
+//! The work `serve` does besides answering: ledger checkpoints, the mail outbox, and request
+//! housekeeping (closing requests never verified, deadline metrics, the DPO's daily digest).
+//!
+//! Each job is a plain async function that does one round ([`checkpoint_once`],
+//! [`housekeeping_once`]) so tests call it directly with a clock they move; the loops here
+//! only repeat them.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use custodian_core::deadline::{urgency, Urgency};
+use custodian_core::request::{Action, Status};
+use custodian_mail::{DigestItem, Lang, MailContent};
+use tokio::sync::Notify;
+
+use crate::requests;
+use crate::state::{AppState, SharedState};
+
+/// How often the ledger's chain heads are checkpointed while the service runs.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+/// How often requests are looked after.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+/// The local hour (policy calendar) after which the DPO's daily digest goes out.
+pub const DIGEST_HOUR: i8 = 8;
+
+/// Running background jobs; [`Jobs::stop`] lets the outbox finish its pass, then ends all.
+pub struct Jobs {
+    stop: Arc<Notify>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+    mail: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn spawn(state: SharedState) -> Jobs {
+    let stop = Arc::new(Notify::new());
+    let mut handles = vec![
+        tokio::spawn(every(CHECKPOINT_EVERY, state.clone(), |s| async move {
+            checkpoint_once(&s).await
+        })),
+        tokio::spawn(every(HOUSEKEEPING_EVERY, state.clone(), |s| async move {
+            if let Err(e) = housekeeping_once(&s).await {
+                tracing::warn!(error = %e, "request housekeeping failed");
+            }
+        })),
+    ];
+    let mail = match &state.smtp {
+        Some(cfg) => match custodian_mail::Mailer::new(cfg) {
+            Ok(mailer) => {
+                let stopped = stop.clone();
+                Some(tokio::spawn(custodian_mail::run_outbox_worker(
+                    state.outbox.clone(),
+                    mailer,
+                    state.clock.clone(),
+                    custodian_mail::WorkerSettings::default(),
+                    async move { stopped.notified().await },
+                )))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "mail is not configured correctly; messages stay queued");
+                None
+            }
+        },
+        None => {
+            tracing::warn!(
+                "CUSTODIAN_SMTP_URL is not set: mail is queued in the outbox and sent once it is"
+            );
+            None
+        }
+    };
+    handles.shrink_to_fit();
+    Jobs {
+        stop,
+        handles,
+        mail,
+    }
+}
+
+impl Jobs {
+    pub async fn stop(self) {
+        self.stop.notify_waiters();
+        for h in &self.handles {
+            h.abort();
+        }
+        if let Some(mail) = self.mail {
+            let _ = tokio::time::timeout(Duration::from_secs(30), mail).await;
+        }
+    }
+}
+
+async fn every<F, Fut>(period: Duration, state: SharedState, job: F)
+where
+    F: Fn(SharedState) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        job(state.clone()).await;
+    }
+}
+
+pub async fn checkpoint_once(state: &AppState) {
+    match state.store.checkpoint(state.clock.now_micros()).await {
+        Ok(Some(c)) => tracing::info!(checkpoint = c.id, digest = %c.digest, "ledger checkpoint"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "ledger checkpoint failed"),
+    }
+}
+
+/// One round of request housekeeping. Answers what it did, for tests and logs.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    pub abandoned: usize,
+    pub due_soon: usize,
+    pub overdue: usize,
+    pub digest_sent: bool,
+}
+
+pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::ApiError> {
+    let now = state.clock.now_micros();
+    let mut round = Round::default();
+
+    // Requests whose code expired unverified are closed: nothing was shown or changed.
+    for r in state.store.stale_unverified(now).await? {
+        if requests::transition(
+            state,
+            &r,
+            Action::Abandon,
+            "system",
+            Some("verification code expired"),
+            |_| {},
+        )
+        .await
+        .is_ok()
+        {
+            round.abandoned += 1;
+        }
+    }
+
+    // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
+    let ts = |m: i64| jiff::Timestamp::from_microsecond(m).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let horizon = state
+        .calendar
+        .add_business_time(ts(now), state.calendar.day_length())
+        .as_microsecond()
+        + 1;
+    let mut due_soon = Vec::new();
+    let mut overdue = Vec::new();
+    for r in state
+        .store
+        .open_requests_due_before(horizon.max(now + 1))
+        .await?
+    {
+        let item = DigestItem {
+            request_id: r.id.clone(),
+            due: requests::human_time(state, r.answer_due),
+        };
+        match urgency(ts(now), ts(r.answer_due), &state.calendar) {
+            Urgency::Overdue => overdue.push(item),
+            Urgency::DueSoon => due_soon.push(item),
+            Urgency::OnTime => {}
+        }
+    }
+    round.due_soon = due_soon.len();
+    round.overdue = overdue.len();
+    metrics::gauge!("custodian_requests_due_soon").set(due_soon.len() as f64);
+    metrics::gauge!("custodian_requests_overdue").set(overdue.len() as f64);
+    for status in Status::ALL {
+        metrics::gauge!("custodian_requests", "status" => status.as_str()).set(0.0);
+    }
+    for (status, n) in state.store.request_counts().await? {
+        metrics::gauge!("custodian_requests", "status" => status).set(n as f64);
+    }
+    if let Ok(c) = state.store.outbox_counts().await {
+        metrics::gauge!("custodian_outbox", "status" => "queued").set(c.queued as f64);
+        metrics::gauge!("custodian_outbox", "status" => "failed").set(c.failed as f64);
+    }
+
+    // The DPO's digest: once a day after DIGEST_HOUR local time, by one node only.
+    let local = ts(now).to_zoned(state.calendar.time_zone().clone());
+    let today =
+        i64::from(local.year()) * 10_000 + i64::from(local.month()) * 100 + i64::from(local.day());
+    if local.hour() >= DIGEST_HOUR {
+        if let Some(dpo) = state.policy.contacts.dpo_email.clone() {
+            let seen = state.store.job_mark("dpo_digest").await?;
+            if seen.is_none_or(|d| d < today)
+                && state
+                    .store
+                    .claim_job_mark("dpo_digest", seen, today)
+                    .await?
+            {
+                let content = MailContent::DpoDigest {
+                    date: local.strftime("%Y-%m-%d").to_string(),
+                    due_soon,
+                    overdue,
+                    admin_link: Some(format!(
+                        "{}/v1/admin/requests?overdue=true",
+                        state.public_url
+                    )),
+                };
+                requests::mail_to(
+                    state,
+                    &dpo,
+                    Lang::En,
+                    None,
+                    &format!("digest/{today}"),
+                    content,
+                )
+                .await?;
+                round.digest_sent = true;
+            }
+        }
+    }
+    Ok(round)
+}

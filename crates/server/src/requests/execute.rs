@@ -1,0 +1,155 @@
+//! What an approved request does to Custodian's own data.
+//!
+//! - access: the export is built on demand from the records (see `export`), so approving
+//!   completes the request and mails a download link;
+//! - erasure: the subject's current consent state, links and sent mail are removed and the
+//!   requester's address and details are blanked once the final mail is queued; the ledger's
+//!   events stay, as they hold only the keyed reference and prove what was consented to;
+//! - objection: marketing consent is withdrawn (source `request`);
+//! - rectification and restriction: recorded and started; the DPO completes them once applied
+//!   (the connectors apply corrections in the company's own systems).
+
+use custodian_core::consent::Source;
+use custodian_core::request::{Action, Kind, Status};
+use custodian_core::subject::SubjectRef;
+use custodian_mail::MailContent;
+use custodian_store::requests::RequestRow;
+
+use super::{download_link, mail_requester, status_link, transition};
+use crate::error::ApiError;
+use crate::recording::{self, Wanted};
+use crate::state::AppState;
+
+/// Carries out an approved request.
+pub async fn run(state: &AppState, approved: RequestRow) -> Result<RequestRow, ApiError> {
+    let kind = Kind::parse(&approved.kind)
+        .ok_or_else(|| ApiError::Internal(format!("request {} has unknown kind", approved.id)))?;
+    let subject = SubjectRef::from_hex(&approved.subject_ref).ok_or_else(|| {
+        ApiError::Internal(format!("request {} has a malformed subject", approved.id))
+    })?;
+    match kind {
+        Kind::Access => complete(state, &approved, "system").await,
+        Kind::Objection => {
+            withdraw_objected(state, subject).await?;
+            complete(state, &approved, "system").await
+        }
+        Kind::Erasure => {
+            let done = complete(state, &approved, "system").await?;
+            erase_own_data(state, subject, &done).await?;
+            Ok(done)
+        }
+        Kind::Rectification | Kind::Restriction => {
+            transition(state, &approved, Action::Start, "system", None, |_| {}).await
+        }
+    }
+}
+
+/// Marks a request completed and tells the requester (with the download link for access).
+pub async fn complete(
+    state: &AppState,
+    row: &RequestRow,
+    actor: &str,
+) -> Result<RequestRow, ApiError> {
+    let now = state.clock.now_micros();
+    let done = transition(state, row, Action::Complete, actor, None, |r| {
+        r.completed_at = Some(now)
+    })
+    .await?;
+    let download = (done.kind == Kind::Access.as_str()).then(|| download_link(state, &done.id));
+    mail_requester(
+        state,
+        &done,
+        "completed",
+        MailContent::RequestCompleted {
+            request_id: done.id.clone(),
+            status_link: status_link(state, &done.id),
+            download_link: download,
+        },
+    )
+    .await?;
+    Ok(done)
+}
+
+/// Objection (GDPR Art. 21): direct marketing stops at once, so every consent purpose that
+/// the policy marks as marketing (its DPV term says so, or its id is `marketing`) is withdrawn.
+async fn withdraw_objected(state: &AppState, subject: SubjectRef) -> Result<(), ApiError> {
+    let purposes: Vec<String> = state
+        .policy
+        .consent_purposes()
+        .filter(|p| {
+            p.id == "marketing" || p.dpv.as_deref().is_some_and(|d| d.contains("Marketing"))
+        })
+        .map(|p| p.id.clone())
+        .collect();
+    let version = state.policy.policy.version.clone();
+    let lang = crate::routes::consent::pick_language(state, None);
+    recording::record(
+        state,
+        recording::Request {
+            subject,
+            choices: purposes
+                .into_iter()
+                .map(|purpose| Wanted {
+                    purpose,
+                    given: false,
+                    source: Source::Request,
+                })
+                .collect(),
+            policy_version: &version,
+            language: &lang,
+            ip_truncated: None,
+            method: Source::Request,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Erasure of what Custodian itself holds about the subject, keeping what the law requires:
+/// the fact and dates of each request (accountability) and the consent ledger (which holds
+/// only keyed references and proves past consent).
+async fn erase_own_data(
+    state: &AppState,
+    subject: SubjectRef,
+    done: &RequestRow,
+) -> Result<(), ApiError> {
+    let hex = subject.to_hex();
+    state.store.delete_consent_state(&hex).await?;
+    state.store.delete_links(&hex).await?;
+    state.consents.forget(&subject);
+    state.forget_links(&subject);
+    let requests = state.store.requests_of_subject(&hex).await?;
+    // Mail already sent is forgotten; the completion mail just queued is still delivered.
+    let earlier: Vec<String> = requests
+        .iter()
+        .filter(|r| r.id != done.id)
+        .map(|r| r.id.clone())
+        .collect();
+    state.store.forget_mail_to(&earlier).await?;
+    for r in requests {
+        let Some(status) = Status::parse(&r.status) else {
+            continue;
+        };
+        if !status.is_final() {
+            continue;
+        }
+        let mut blank = r.clone();
+        blank.email_sealed = String::new();
+        blank.details_sealed = None;
+        blank.updated_at = state.clock.now_micros().max(r.updated_at + 1);
+        let entry = (r.id == done.id).then(|| custodian_store::requests::HistoryEntry {
+            at: blank.updated_at,
+            actor: "system".into(),
+            action: "erase".into(),
+            from_status: Some(r.status.clone()),
+            to_status: r.status.clone(),
+            detail_sealed: None,
+        });
+        state
+            .store
+            .update_request(&r, &blank, entry.as_ref())
+            .await?;
+    }
+    tracing::info!(request = %done.id, "erased the subject's data held by Custodian");
+    Ok(())
+}

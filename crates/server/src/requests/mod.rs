@@ -1,0 +1,643 @@
+//! Data-subject requests: intake, verification of the requester's e-mail, the DPO's actions,
+//! and what each request does to Custodian's own data.
+//!
+//! Every change goes through [`transition`], which applies the state machine of
+//! `custodian_core::request`, writes the new row and its history entry together, and refuses
+//! when someone else changed the request first. Mail is queued in the outbox in the same
+//! step; the outbox worker delivers it.
+
+pub mod execute;
+pub mod export;
+pub mod limits;
+
+use std::net::IpAddr;
+
+use custodian_core::deadline::{self, Pause};
+use custodian_core::request::{self, Action, Kind, Status};
+use custodian_core::subject::{IdKind, SubjectId};
+use custodian_mail::{Lang, MailContent, OutgoingMail};
+use custodian_store::requests::{HistoryEntry, RequestRow};
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use sha2::Sha256;
+
+use crate::error::ApiError;
+use crate::recording::random_id;
+use crate::state::AppState;
+
+/// How long status and download links work.
+pub const STATUS_LINK_DAYS: i64 = 90;
+pub const DOWNLOAD_LINK_DAYS: i64 = 14;
+
+/// A new request as the form or the API submits it.
+pub struct Intake {
+    pub kind: Kind,
+    pub email: String,
+    pub details: Option<String>,
+    pub country: Option<String>,
+    pub language: Option<String>,
+    pub customer: Option<String>,
+}
+
+pub const MAX_DETAILS: usize = 4000;
+
+fn ts(micros: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+fn code_hash(state: &AppState, id: &str, code: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&state.code_key).expect("any key length");
+    mac.update(id.as_bytes());
+    mac.update(b":");
+    mac.update(code.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn place(id: &str, field: &str) -> String {
+    format!("requests/{id}/{field}")
+}
+
+/// A due time as people read it, in the policy calendar's time zone.
+pub fn human_time(state: &AppState, micros: i64) -> String {
+    ts(micros)
+        .to_zoned(state.calendar.time_zone().clone())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+/// Recomputes the due times of a request from its receipt, verification and extension.
+fn compute_due(state: &AppState, r: &mut RequestRow, now: i64) {
+    let rule = deadline::rule_for(&state.policy, r.country.as_deref());
+    // Stop-the-clock (UK GDPR): the time spent waiting for identity does not count.
+    let pauses: Vec<Pause> = if rule.stop_clock_for_identity {
+        vec![Pause {
+            from: ts(r.received_at),
+            to: Some(ts(r.verified_at.unwrap_or(now))),
+        }]
+    } else {
+        Vec::new()
+    };
+    let extension = (r.extended_months > 0).then(|| jiff::Span::new().months(r.extended_months));
+    let due = deadline::due(
+        ts(r.received_at),
+        &rule,
+        &state.calendar,
+        &pauses,
+        extension.as_ref(),
+        ts(now),
+    );
+    r.acknowledge_due = due.acknowledge_by.as_microsecond();
+    r.answer_due = due.answer_by.as_microsecond();
+}
+
+/// The most months a request of this jurisdiction may be extended by.
+pub fn max_extension_months(state: &AppState, r: &RequestRow) -> i64 {
+    let rule = deadline::rule_for(&state.policy, r.country.as_deref());
+    let s = rule.extension_max;
+    i64::from(s.get_years()) * 12 + i64::from(s.get_months()) + (i64::from(s.get_days()) + 29) / 30
+}
+
+pub fn status_link(state: &AppState, id: &str) -> String {
+    let exp = state.clock.now_micros() / 1_000_000 + STATUS_LINK_DAYS * 86_400;
+    format!(
+        "{}/requests/{id}?t={}",
+        state.public_url,
+        state.links.sign("status", id, exp)
+    )
+}
+
+pub fn download_link(state: &AppState, id: &str) -> String {
+    let exp = state.clock.now_micros() / 1_000_000 + DOWNLOAD_LINK_DAYS * 86_400;
+    format!(
+        "{}/v1/requests/{id}/archive?t={}",
+        state.public_url,
+        state.links.sign("archive", id, exp)
+    )
+}
+
+pub fn email_of(state: &AppState, r: &RequestRow) -> Option<String> {
+    state
+        .sealer
+        .open(&r.email_sealed, &place(&r.id, "email"))
+        .ok()
+}
+
+pub fn details_of(state: &AppState, r: &RequestRow) -> Option<String> {
+    r.details_sealed
+        .as_ref()
+        .and_then(|d| state.sealer.open(d, &place(&r.id, "details")).ok())
+}
+
+pub fn open_detail(state: &AppState, id: &str, h: &HistoryEntry) -> Option<String> {
+    h.detail_sealed
+        .as_ref()
+        .and_then(|d| state.sealer.open(d, &place(id, "history")).ok())
+}
+
+/// Queues a message to the requester; the key makes a retry of the same step queue nothing.
+pub async fn mail_requester(
+    state: &AppState,
+    r: &RequestRow,
+    step: &str,
+    content: MailContent,
+) -> Result<(), ApiError> {
+    let Some(to) = email_of(state, r) else {
+        // The address was erased with the subject's data: nothing left to write to.
+        return Ok(());
+    };
+    mail_to(
+        state,
+        &to,
+        Lang::parse_or_en(&r.language),
+        Some(&r.id),
+        &format!("{}/{step}", r.id),
+        content,
+    )
+    .await
+}
+
+pub async fn mail_to(
+    state: &AppState,
+    to: &str,
+    lang: Lang,
+    request_id: Option<&str>,
+    key: &str,
+    content: MailContent,
+) -> Result<(), ApiError> {
+    let mail = OutgoingMail {
+        idempotency_key: key.to_owned(),
+        to: to.to_owned(),
+        lang,
+        request_id: request_id.map(str::to_owned),
+        content,
+    };
+    state
+        .outbox
+        .enqueue(&mail, state.clock.now_micros())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(())
+}
+
+/// Takes a request in: validates, rate-limits, stores it sealed, and mails the code. The
+/// answer is the same whether or not the company knows the address.
+pub async fn intake(
+    state: &AppState,
+    input: Intake,
+    client: Option<IpAddr>,
+) -> Result<RequestRow, ApiError> {
+    let id = SubjectId::parse(IdKind::Email, &input.email)
+        .map_err(|_| ApiError::unprocessable("invalid_email", "the e-mail address is not valid"))?;
+    let country = match input
+        .country
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => {
+            let up = c.to_ascii_uppercase();
+            if !custodian_core::country::is_country(&up) {
+                return Err(ApiError::unprocessable(
+                    "unknown_country",
+                    "`country` must be an ISO 3166-1 alpha-2 code",
+                ));
+            }
+            Some(up)
+        }
+        None => None,
+    };
+    if let Some(c) = &input.customer {
+        if state.policy.customer(c).is_none() {
+            let known: Vec<&str> = state
+                .policy
+                .customers
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect();
+            return Err(ApiError::unprocessable(
+                "unknown_customer",
+                format!("unknown customer; known: {}", known.join(", ")),
+            ));
+        }
+    }
+    if input
+        .details
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DETAILS)
+    {
+        return Err(ApiError::unprocessable(
+            "details_too_long",
+            format!("`details` is limited to {MAX_DETAILS} characters"),
+        ));
+    }
+    let now = state.clock.now_micros();
+    let subject = state.hasher.reference(&id);
+    if let Some(ip) = client {
+        if !state
+            .limiter
+            .allow(&format!("ip:{ip}"), state.limits.per_client, now)
+        {
+            return Err(ApiError::TooManyRequests {
+                code: "rate_limited",
+                detail: "too many requests from this client; try again in a minute".into(),
+            });
+        }
+    }
+    if !state.limiter.allow(
+        &format!("subject:{}", subject.to_hex()),
+        state.limits.per_address,
+        now,
+    ) {
+        return Err(ApiError::TooManyRequests {
+            code: "rate_limited",
+            detail: "too many requests for this address; try again later".into(),
+        });
+    }
+
+    let rid = random_id("req");
+    let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+    let language = crate::routes::consent::pick_language(state, input.language.as_deref());
+    let rule = deadline::rule_for(&state.policy, country.as_deref());
+    let mut row = RequestRow {
+        id: rid.clone(),
+        kind: input.kind.as_str().to_owned(),
+        status: Status::AwaitingVerification.as_str().to_owned(),
+        subject_ref: subject.to_hex(),
+        email_sealed: state.sealer.seal(id.expose(), &place(&rid, "email")),
+        details_sealed: input
+            .details
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| state.sealer.seal(d, &place(&rid, "details"))),
+        language: language.clone(),
+        country,
+        jurisdiction: rule.jurisdiction.clone(),
+        customer_id: input.customer,
+        received_at: now,
+        verified_at: None,
+        code_hash: Some(code_hash(state, &rid, &code)),
+        code_expires_at: Some(
+            now + i64::from(state.policy.requests.verification_code_minutes) * 60_000_000,
+        ),
+        attempts: 0,
+        acknowledge_due: now,
+        answer_due: now,
+        extended_months: 0,
+        assignee: None,
+        completed_at: None,
+        updated_at: now,
+    };
+    compute_due(state, &mut row, now);
+    let first = HistoryEntry {
+        at: now,
+        actor: "requester".into(),
+        action: "receive".into(),
+        from_status: None,
+        to_status: row.status.clone(),
+        detail_sealed: None,
+    };
+    state.store.insert_request(&row, &first).await?;
+    let link = format!(
+        "{}/privacy-center/verify?request={rid}&code={code}",
+        state.public_url
+    );
+    mail_to(
+        state,
+        id.expose(),
+        Lang::parse_or_en(&language),
+        Some(&rid),
+        &format!("{rid}/verification_code"),
+        MailContent::VerificationCode {
+            code,
+            link,
+            request_type: row.kind.clone(),
+        },
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Applies `action` to the request as last seen, with `change` for the other fields.
+pub async fn transition(
+    state: &AppState,
+    seen: &RequestRow,
+    action: Action,
+    actor: &str,
+    detail: Option<&str>,
+    change: impl FnOnce(&mut RequestRow),
+) -> Result<RequestRow, ApiError> {
+    let from = Status::parse(&seen.status)
+        .ok_or_else(|| ApiError::Internal(format!("request {} has unknown status", seen.id)))?;
+    let to = request::next(from, action).map_err(|e| ApiError::Conflict {
+        code: "invalid_transition",
+        detail: e.to_string(),
+    })?;
+    let mut new = seen.clone();
+    new.status = to.as_str().to_owned();
+    change(&mut new);
+    // `updated_at` is the row's version: it must move even if the clock did not.
+    new.updated_at = state.clock.now_micros().max(seen.updated_at + 1);
+    let entry = HistoryEntry {
+        at: new.updated_at,
+        actor: actor.to_owned(),
+        action: action.as_str().to_owned(),
+        from_status: Some(from.as_str().to_owned()),
+        to_status: to.as_str().to_owned(),
+        detail_sealed: detail.map(|d| state.sealer.seal(d, &place(&seen.id, "history"))),
+    };
+    if !state.store.update_request(seen, &new, Some(&entry)).await? {
+        return Err(ApiError::Conflict {
+            code: "changed_meanwhile",
+            detail: "the request was changed meanwhile; reload it and try again".into(),
+        });
+    }
+    Ok(new)
+}
+
+pub async fn load(state: &AppState, id: &str) -> Result<RequestRow, ApiError> {
+    state.store.request(id).await?.ok_or(ApiError::NotFound)
+}
+
+/// Checks the requester's code. Wrong codes count; too many, or an expired code, abandon the
+/// request. A right code verifies it, acknowledges it, and routes or approves it.
+pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow, ApiError> {
+    let row = load(state, id).await?;
+    let now = state.clock.now_micros();
+    match Status::parse(&row.status) {
+        Some(Status::AwaitingVerification) => {}
+        Some(Status::Abandoned) => {
+            return Err(ApiError::Gone {
+                code: "request_abandoned",
+                detail: "this request was closed unverified; please submit a new one".into(),
+            })
+        }
+        _ => {
+            return Err(ApiError::Conflict {
+                code: "already_verified",
+                detail: "this request is already verified".into(),
+            })
+        }
+    }
+    let max = i64::from(state.policy.requests.verification_attempts);
+    if row.code_expires_at.is_some_and(|t| now >= t) {
+        transition(
+            state,
+            &row,
+            Action::Abandon,
+            "system",
+            Some("verification code expired"),
+            |_| {},
+        )
+        .await?;
+        return Err(ApiError::Gone {
+            code: "code_expired",
+            detail: "the code has expired; please submit a new request".into(),
+        });
+    }
+    let expected = row.code_hash.as_deref().unwrap_or_default();
+    let given = code_hash(state, id, code.trim());
+    let matches = expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !matches {
+        let attempts = row.attempts + 1;
+        if attempts >= max {
+            transition(
+                state,
+                &row,
+                Action::Abandon,
+                "system",
+                Some("too many wrong codes"),
+                |r| r.attempts = attempts,
+            )
+            .await?;
+            return Err(ApiError::TooManyRequests {
+                code: "too_many_attempts",
+                detail: "too many wrong codes; please submit a new request".into(),
+            });
+        }
+        transition(
+            state,
+            &row,
+            Action::Note,
+            "requester",
+            Some("wrong verification code"),
+            |r| r.attempts = attempts,
+        )
+        .await?;
+        return Err(ApiError::Unprocessable {
+            code: "invalid_code",
+            detail: format!("the code is wrong; {} attempt(s) left", max - attempts),
+            extra: Some(serde_json::json!({ "attempts_left": max - attempts })),
+        });
+    }
+    let verified = transition(state, &row, Action::Verify, "requester", None, |r| {
+        r.verified_at = Some(now);
+        r.code_hash = None;
+        r.code_expires_at = None;
+        compute_due(state, r, now);
+    })
+    .await?;
+    mail_requester(
+        state,
+        &verified,
+        "received",
+        MailContent::RequestReceived {
+            request_id: verified.id.clone(),
+            request_type: verified.kind.clone(),
+            status_link: status_link(state, &verified.id),
+            due_date: human_time(state, verified.answer_due),
+        },
+    )
+    .await?;
+    after_verification(state, verified).await
+}
+
+/// Routes a verified request: to the customer who controls the data, or on to approval.
+async fn after_verification(state: &AppState, r: RequestRow) -> Result<RequestRow, ApiError> {
+    if let Some(customer) = r
+        .customer_id
+        .as_deref()
+        .and_then(|c| state.policy.customer(c))
+        .cloned()
+    {
+        let forwarded = transition(
+            state,
+            &r,
+            Action::Forward,
+            "system",
+            Some(&format!("forwarded to {}", customer.name)),
+            |_| {},
+        )
+        .await?;
+        let kind = forwarded.kind.clone();
+        let requester = email_of(state, &forwarded).unwrap_or_default();
+        let details = details_of(state, &forwarded).unwrap_or_default();
+        mail_to(
+            state,
+            &customer.contact_email,
+            Lang::En,
+            Some(&forwarded.id),
+            &format!("{}/forward_to_customer", forwarded.id),
+            MailContent::ForwardedToCustomer {
+                request_id: forwarded.id.clone(),
+                request_type: kind,
+                requester,
+                details,
+                organisation: state.policy.policy.organisation.clone(),
+            },
+        )
+        .await?;
+        mail_requester(
+            state,
+            &forwarded,
+            "forwarded",
+            MailContent::RequestForwarded {
+                request_id: forwarded.id.clone(),
+                customer_name: customer.name.clone(),
+                customer_contact: customer.contact_email.clone(),
+            },
+        )
+        .await?;
+        return Ok(forwarded);
+    }
+    if state
+        .policy
+        .requests
+        .auto_approve
+        .iter()
+        .any(|k| *k == r.kind)
+    {
+        let approved = transition(
+            state,
+            &r,
+            Action::Approve,
+            "system",
+            Some("approved automatically by policy"),
+            |_| {},
+        )
+        .await?;
+        return execute::run(state, approved).await;
+    }
+    Ok(r)
+}
+
+/// What a DPO sends with an action.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// Required for `deny` and `extend`; told to the requester.
+    pub reason: Option<String>,
+    /// For `extend`: how many months (1 up to the jurisdiction's maximum left).
+    pub months: Option<i64>,
+    /// For `assign`: who handles it.
+    pub to: Option<String>,
+    /// For `note`.
+    pub text: Option<String>,
+}
+
+fn required(v: &Option<String>, name: &str) -> Result<String, ApiError> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(2000).collect())
+        .ok_or_else(|| {
+            ApiError::unprocessable("missing_field", format!("this action needs `{name}`"))
+        })
+}
+
+/// A DPO's action on a request.
+pub async fn act(
+    state: &AppState,
+    id: &str,
+    action: Action,
+    body: &ActionBody,
+    actor: &str,
+) -> Result<RequestRow, ApiError> {
+    let row = load(state, id).await?;
+    match action {
+        Action::Approve => {
+            let approved = transition(state, &row, Action::Approve, actor, None, |_| {}).await?;
+            execute::run(state, approved).await
+        }
+        Action::Deny => {
+            let reason = required(&body.reason, "reason")?;
+            let denied = transition(state, &row, Action::Deny, actor, Some(&reason), |r| {
+                r.completed_at = Some(state.clock.now_micros())
+            })
+            .await?;
+            mail_requester(
+                state,
+                &denied,
+                "denied",
+                MailContent::RequestDenied {
+                    request_id: denied.id.clone(),
+                    reason,
+                },
+            )
+            .await?;
+            Ok(denied)
+        }
+        Action::Extend => {
+            let reason = required(&body.reason, "reason")?;
+            let left = max_extension_months(state, &row) - row.extended_months;
+            let months = body.months.unwrap_or(1);
+            if months < 1 || months > left {
+                return Err(ApiError::unprocessable(
+                    "invalid_extension",
+                    format!("the request may be extended by 1 to {left} more month(s)"),
+                ));
+            }
+            let now = state.clock.now_micros();
+            let extended = transition(
+                state,
+                &row,
+                Action::Extend,
+                actor,
+                Some(&format!("+{months} month(s): {reason}")),
+                |r| {
+                    r.extended_months += months;
+                    compute_due(state, r, now);
+                },
+            )
+            .await?;
+            let step = format!("extended/{}", extended.extended_months);
+            mail_requester(
+                state,
+                &extended,
+                &step,
+                MailContent::RequestExtended {
+                    request_id: extended.id.clone(),
+                    reason,
+                    new_due_date: human_time(state, extended.answer_due),
+                },
+            )
+            .await?;
+            Ok(extended)
+        }
+        Action::Assign => {
+            let to = required(&body.to, "to")?;
+            transition(
+                state,
+                &row,
+                Action::Assign,
+                actor,
+                Some(&format!("assigned to {to}")),
+                |r| r.assignee = Some(to.clone()),
+            )
+            .await
+        }
+        Action::Note => {
+            let text = required(&body.text, "text")?;
+            transition(state, &row, Action::Note, actor, Some(&text), |_| {}).await
+        }
+        Action::Complete => execute::complete(state, &row, actor).await,
+        other => Err(ApiError::unprocessable(
+            "unknown_action",
+            format!("`{}` is not an action of the DPO", other.as_str()),
+        )),
+    }
+}

@@ -1,0 +1,213 @@
+//! The DPO's queue of data-subject requests: list with filters, one request with its whole
+//! history, actions, and the same export the requester downloads. Every route needs a DPO
+//! (or admin) token, and every action is written to the request's history.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use custodian_core::clock::rfc3339;
+use custodian_core::deadline::{urgency, Urgency};
+use custodian_core::request::Action;
+use custodian_core::token::Role;
+use custodian_store::requests::{RequestFilter, RequestRow};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::requests::{self, ActionBody};
+use crate::state::{AppState, SharedState};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// `true`: only open requests past their answer deadline.
+    pub overdue: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub jurisdiction: String,
+    pub country: Option<String>,
+    pub customer: Option<String>,
+    pub received_at: String,
+    pub verified_at: Option<String>,
+    pub acknowledge_due: String,
+    pub answer_due: String,
+    /// `on_time`, `due_soon` or `overdue` (open requests only).
+    pub urgency: Option<String>,
+    pub extended_months: i64,
+    pub assignee: Option<String>,
+    pub completed_at: Option<String>,
+}
+
+pub fn summary(state: &AppState, r: &RequestRow) -> Summary {
+    let open = custodian_core::request::Status::parse(&r.status).is_some_and(|s| s.is_open());
+    let now = jiff::Timestamp::from_microsecond(state.clock.now_micros())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let due =
+        jiff::Timestamp::from_microsecond(r.answer_due).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    Summary {
+        urgency: open.then(|| {
+            match urgency(now, due, &state.calendar) {
+                Urgency::OnTime => "on_time",
+                Urgency::DueSoon => "due_soon",
+                Urgency::Overdue => "overdue",
+            }
+            .to_owned()
+        }),
+        id: r.id.clone(),
+        kind: r.kind.clone(),
+        status: r.status.clone(),
+        jurisdiction: r.jurisdiction.clone(),
+        country: r.country.clone(),
+        customer: r.customer_id.clone(),
+        received_at: rfc3339(r.received_at),
+        verified_at: r.verified_at.map(rfc3339),
+        acknowledge_due: rfc3339(r.acknowledge_due),
+        answer_due: rfc3339(r.answer_due),
+        extended_months: r.extended_months,
+        assignee: r.assignee.clone(),
+        completed_at: r.completed_at.map(rfc3339),
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Queue {
+    pub requests: Vec<Summary>,
+}
+
+/// The queue, most urgent first.
+#[utoipa::path(get, path = "/v1/admin/requests", tag = "requests", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Queue), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Queue>, ApiError> {
+    state
+        .tokens
+        .authorize(&state.store, &headers, &[Role::Dpo])
+        .await?;
+    if let Some(s) = &q.status {
+        if custodian_core::request::Status::parse(s).is_none() {
+            return Err(ApiError::unprocessable("unknown_status", "unknown status; use awaiting_verification, verified, approved, in_progress, completed, denied, forwarded or abandoned"));
+        }
+    }
+    if let Some(k) = &q.kind {
+        if custodian_core::request::Kind::parse(k).is_none() {
+            return Err(ApiError::unprocessable(
+                "unknown_request_type",
+                "unknown type; use access, rectification, erasure, restriction or objection",
+            ));
+        }
+    }
+    let filter = RequestFilter {
+        status: q.status,
+        kind: q.kind,
+        due_before: q.overdue.unwrap_or(false).then(|| state.clock.now_micros()),
+        limit: q.limit.unwrap_or(100),
+        offset: q.offset.unwrap_or(0),
+    };
+    let rows = state.store.list_requests(&filter).await?;
+    Ok(axum::Json(Queue {
+        requests: rows.iter().map(|r| summary(&state, r)).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Detail {
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// The requester's address, for the DPO to write to (absent once erased).
+    pub email: Option<String>,
+    pub details: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub history: Vec<serde_json::Value>,
+    /// Mail sent about this request.
+    #[schema(value_type = Vec<Object>)]
+    pub notices: Vec<serde_json::Value>,
+}
+
+async fn detail(state: &AppState, row: &RequestRow) -> Result<Detail, ApiError> {
+    let history = state.store.request_history(&row.id).await?;
+    let mails = state.store.mail_for_request(&row.id).await?;
+    Ok(Detail {
+        summary: summary(state, row),
+        email: requests::email_of(state, row),
+        details: requests::details_of(state, row),
+        history: history
+            .iter()
+            .map(|h| {
+                serde_json::json!({ "at": rfc3339(h.at), "actor": h.actor, "action": h.action, "from": h.from_status, "to": h.to_status,
+                    "detail": requests::open_detail(state, &row.id, h) })
+            })
+            .collect(),
+        notices: mails
+            .iter()
+            .map(|m| serde_json::json!({ "template": m.template, "language": m.lang, "status": m.status, "queued_at": rfc3339(m.created_at), "sent_at": m.sent_at.map(rfc3339) }))
+            .collect(),
+    })
+}
+
+/// One request with its whole history.
+#[utoipa::path(get, path = "/v1/admin/requests/{id}", tag = "requests", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Detail), (status = 404, body = crate::error::Problem)))]
+pub async fn show(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Detail>, ApiError> {
+    state
+        .tokens
+        .authorize(&state.store, &headers, &[Role::Dpo])
+        .await?;
+    let row = requests::load(&state, &id).await?;
+    Ok(axum::Json(detail(&state, &row).await?))
+}
+
+/// `approve`, `deny` (reason), `extend` (reason, months), `assign` (to), `note` (text) or
+/// `complete`. Reasons for deny and extend are sent to the requester.
+#[utoipa::path(post, path = "/v1/admin/requests/{id}/{action}", tag = "requests", security(("bearer" = [])),
+    params(("id" = String, Path), ("action" = String, Path, description = "approve, deny, extend, assign, note or complete")),
+    request_body = ActionBody,
+    responses((status = 200, body = Detail), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn act(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: Option<Json<ActionBody>>,
+) -> Result<axum::Json<Detail>, ApiError> {
+    let caller = state
+        .tokens
+        .authorize(&state.store, &headers, &[Role::Dpo])
+        .await?;
+    let action = Action::parse_admin(&action).ok_or_else(|| ApiError::NotFound)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let row = requests::act(&state, &id, action, &body, &caller.token_id).await?;
+    Ok(axum::Json(detail(&state, &row).await?))
+}
+
+/// The same archive the requester downloads.
+#[utoipa::path(get, path = "/v1/admin/requests/{id}/export", tag = "requests", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/zip", body = Vec<u8>), (status = 404, body = crate::error::Problem)))]
+pub async fn export(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    state
+        .tokens
+        .authorize(&state.store, &headers, &[Role::Dpo])
+        .await?;
+    let row = requests::load(&state, &id).await?;
+    crate::routes::requests::zip_response(&state, &row).await
+}
