@@ -43,7 +43,8 @@ pub struct JsonLines<W: Write + Send>(pub W);
 
 impl<W: Write + Send> AccessSink for JsonLines<W> {
     fn record(&mut self, record: &AccessRecord<'_>) -> Result<(), ConnectorError> {
-        serde_json::to_writer(&mut self.0, record).map_err(|e| ConnectorError::Sink(e.to_string()))?;
+        serde_json::to_writer(&mut self.0, record)
+            .map_err(|e| ConnectorError::Sink(e.to_string()))?;
         self.0
             .write_all(b"\n")
             .map_err(|e| ConnectorError::Sink(e.to_string()))
@@ -86,7 +87,9 @@ pub async fn access(
             if fields.is_empty() {
                 continue;
             }
-            let Some(pred) = graph.predicate(ti) else { continue };
+            let Some(pred) = graph.predicate(ti) else {
+                continue;
+            };
             let mut q = db.sql();
             q.push("SELECT ");
             match &t.primary_key {
@@ -97,13 +100,19 @@ pub async fn access(
                 q.push(", ")
                     .push(&d.as_text(&format!("{}.{}", d.quote(&t.name), d.quote(f))));
             }
-            q.push(" FROM ").ident(&t.name).push(" WHERE ").append(&pred);
+            q.push(" FROM ")
+                .ident(&t.name)
+                .push(" WHERE ")
+                .append(&pred);
             let n = db
                 .for_each_text_row(&q, |mut values| {
                     let key = values.remove(0);
                     let mut map = serde_json::Map::with_capacity(fields.len());
                     for (name, v) in fields.iter().zip(values) {
-                        map.insert((*name).to_owned(), v.map_or(serde_json::Value::Null, serde_json::Value::String));
+                        map.insert(
+                            (*name).to_owned(),
+                            v.map_or(serde_json::Value::Null, serde_json::Value::String),
+                        );
                     }
                     sink.record(&AccessRecord {
                         datastore: &ds.name,

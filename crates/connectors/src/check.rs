@@ -118,7 +118,9 @@ pub async fn introspect(db: &Db) -> Result<Schema, ConnectorError> {
 }
 
 fn is_text(data_type: &str) -> bool {
-    ["char", "text", "clob", "string"].iter().any(|k| data_type.contains(k))
+    ["char", "text", "clob", "string"]
+        .iter()
+        .any(|k| data_type.contains(k))
 }
 
 fn is_integer(data_type: &str) -> bool {
@@ -135,7 +137,10 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
         };
         if let Some(pk) = &t.primary_key {
             if !info.columns.contains_key(pk) {
-                p.push(format!("table {}: primary key column {pk} does not exist", t.name));
+                p.push(format!(
+                    "table {}: primary key column {pk} does not exist",
+                    t.name
+                ));
             } else if info.primary_key != [pk.clone()] && !info.indexed.contains(pk) {
                 p.push(format!("table {}: {pk} is neither its primary key nor indexed, so erasure scans the table", t.name));
             }
@@ -152,32 +157,45 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
                 }
                 Strategy::Mask | Strategy::Hash if !is_text(&c.data_type) => p.push(format!(
                     "{at}: erase = \"{}\" needs a text column, not {}",
-                    if f.erase == Strategy::Mask { "mask" } else { "hash" },
+                    if f.erase == Strategy::Mask {
+                        "mask"
+                    } else {
+                        "hash"
+                    },
                     c.data_type
                 )),
                 Strategy::Hash if c.max_len.is_some_and(|n| n < 35) => p.push(format!(
                     "{at}: erase = \"hash\" writes 35 characters but the column holds {}",
                     c.max_len.unwrap_or_default()
                 )),
-                Strategy::Mask if c.max_len.is_some_and(|n| n < crate::erase::MASK.len() as i64) => {
+                Strategy::Mask
+                    if c.max_len
+                        .is_some_and(|n| n < crate::erase::MASK.len() as i64) =>
+                {
                     p.push(format!("{at}: the mask does not fit in the column"))
                 }
                 _ => {}
             }
             if f.identity.is_some() && !info.indexed.contains(&f.name) {
-                p.push(format!("{at}: identity column is not indexed, so every request scans the table"));
+                p.push(format!(
+                    "{at}: identity column is not indexed, so every request scans the table"
+                ));
             }
             if f.identity.is_some() && f.field_type == FieldType::Text && is_integer(&c.data_type) {
                 p.push(format!("{at}: the column is {} but the dataset compares it as text; add type = \"integer\"", c.data_type));
             }
             if let Some(r) = f.reference() {
                 if !info.indexed.contains(&f.name) {
-                    p.push(format!("{at}: references {}.{} but is not indexed, so the walk scans {}", r.table, r.field, t.name));
+                    p.push(format!(
+                        "{at}: references {}.{} but is not indexed, so the walk scans {}",
+                        r.table, r.field, t.name
+                    ));
                 }
                 match schema.get(&r.table) {
-                    Some(pt) if !pt.columns.contains_key(&r.field) => {
-                        p.push(format!("{at}: references {}.{}, which does not exist", r.table, r.field))
-                    }
+                    Some(pt) if !pt.columns.contains_key(&r.field) => p.push(format!(
+                        "{at}: references {}.{}, which does not exist",
+                        r.table, r.field
+                    )),
                     Some(pt) if !pt.indexed.contains(&r.field) => p.push(format!(
                         "{at}: references {}.{}, which is not indexed",
                         r.table, r.field
@@ -252,7 +270,11 @@ pub async fn generate(db: &Db, name: &str) -> Result<Dataset, ConnectorError> {
                 references,
                 erase: Strategy::None,
                 hold: None,
-                field_type: if is_integer(data_type) { FieldType::Integer } else { FieldType::Text },
+                field_type: if is_integer(data_type) {
+                    FieldType::Integer
+                } else {
+                    FieldType::Text
+                },
             });
         }
         tables.push(Table {

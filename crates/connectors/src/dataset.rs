@@ -242,15 +242,15 @@ impl Dataset {
             p.push("the dataset name must be 1 to 64 printable characters".to_owned());
         }
         if self.http.is_some() && !self.tables.is_empty() {
-            p.push(format!(
-                "{}: an HTTP datastore has no tables",
-                self.name
-            ));
+            p.push(format!("{}: an HTTP datastore has no tables", self.name));
         }
         let mut seen = BTreeSet::new();
         for t in &self.tables {
             if !valid_name(&t.name) {
-                p.push(format!("table {:?}: names must be 1 to 64 printable characters", t.name));
+                p.push(format!(
+                    "table {:?}: names must be 1 to 64 printable characters",
+                    t.name
+                ));
             }
             if !seen.insert(&t.name) {
                 p.push(format!("table {}: listed twice", t.name));
@@ -259,7 +259,9 @@ impl Dataset {
             for f in &t.fields {
                 let at = format!("{}.{}", t.name, f.name);
                 if !valid_name(&f.name) {
-                    p.push(format!("field {at:?}: names must be 1 to 64 printable characters"));
+                    p.push(format!(
+                        "field {at:?}: names must be 1 to 64 printable characters"
+                    ));
                 }
                 if !fields.insert(&f.name) {
                     p.push(format!("field {at}: listed twice"));
@@ -268,9 +270,18 @@ impl Dataset {
                     match spec.resolve() {
                         None => p.push(format!("{at}: `references` must be `table.field`")),
                         Some(r) => match self.table(&r.table) {
-                            None => p.push(format!("{at}: references table `{}`, which the dataset does not list", r.table)),
-                            Some(rt) if rt.field(&r.field).is_none() && rt.primary_key.as_deref() != Some(r.field.as_str()) => {
-                                p.push(format!("{at}: references `{}.{}`, which the dataset does not list", r.table, r.field))
+                            None => p.push(format!(
+                                "{at}: references table `{}`, which the dataset does not list",
+                                r.table
+                            )),
+                            Some(rt)
+                                if rt.field(&r.field).is_none()
+                                    && rt.primary_key.as_deref() != Some(r.field.as_str()) =>
+                            {
+                                p.push(format!(
+                                    "{at}: references `{}.{}`, which the dataset does not list",
+                                    r.table, r.field
+                                ))
                             }
                             _ => {}
                         },
@@ -287,17 +298,28 @@ impl Dataset {
                             }
                         }
                     }
-                    (_, Some(_)) => p.push(format!("{at}: `hold` only goes with `erase = \"hold\"`")),
+                    (_, Some(_)) => {
+                        p.push(format!("{at}: `hold` only goes with `erase = \"hold\"`"))
+                    }
                     _ => {}
                 }
                 if let (Some(policy), Some(cat), None) = (policy, &f.category, f.personal) {
                     if !policy.categories.iter().any(|c| &c.id == cat) {
-                        p.push(format!("{at}: category `{cat}` is not one of the policy's categories"));
+                        p.push(format!(
+                            "{at}: category `{cat}` is not one of the policy's categories"
+                        ));
                     }
                 }
                 let is_key = t.primary_key.as_deref() == Some(f.name.as_str());
-                if is_key && !matches!(f.erase, Strategy::None | Strategy::DeleteRow | Strategy::Hold) {
-                    p.push(format!("{at}: the primary key can only be kept, held or deleted with its row"));
+                if is_key
+                    && !matches!(
+                        f.erase,
+                        Strategy::None | Strategy::DeleteRow | Strategy::Hold
+                    )
+                {
+                    p.push(format!(
+                        "{at}: the primary key can only be kept, held or deleted with its row"
+                    ));
                 }
             }
             let deletes = t.fields.iter().any(|f| f.erase == Strategy::DeleteRow);
@@ -305,13 +327,22 @@ impl Dataset {
             if deletes && holds {
                 p.push(format!("table {}: a row cannot be both deleted and held; hold it and erase the other fields one by one", t.name));
             }
-            let erases = t.fields.iter().any(|f| !matches!(f.erase, Strategy::None | Strategy::Hold));
+            let erases = t
+                .fields
+                .iter()
+                .any(|f| !matches!(f.erase, Strategy::None | Strategy::Hold));
             if erases && t.primary_key.is_none() {
-                p.push(format!("table {}: erasure needs `primary_key` to address rows exactly", t.name));
+                p.push(format!(
+                    "table {}: erasure needs `primary_key` to address rows exactly",
+                    t.name
+                ));
             }
             if let Some(pk) = &t.primary_key {
                 if !valid_name(pk) {
-                    p.push(format!("table {}: the primary key name must be printable", t.name));
+                    p.push(format!(
+                        "table {}: the primary key name must be printable",
+                        t.name
+                    ));
                 }
             }
         }
@@ -323,7 +354,11 @@ impl Dataset {
             for f in &t.fields {
                 if let Some(r) = f.reference() {
                     if let Some(parent) = self.table(&r.table) {
-                        if parent.fields.iter().any(|pf| pf.erase == Strategy::DeleteRow) {
+                        if parent
+                            .fields
+                            .iter()
+                            .any(|pf| pf.erase == Strategy::DeleteRow)
+                        {
                             p.push(format!(
                                 "table {}: its rows are deleted, but held rows of {} reference them ({}.{}); erase its fields instead",
                                 parent.name, t.name, t.name, f.name
@@ -333,8 +368,17 @@ impl Dataset {
                 }
             }
         }
-        if self.http.is_none() && !self.tables.iter().flat_map(|t| &t.fields).any(|f| f.identity.is_some()) {
-            p.push(format!("{}: no field is marked as an identity, so no subject can be found", self.name));
+        if self.http.is_none()
+            && !self
+                .tables
+                .iter()
+                .flat_map(|t| &t.fields)
+                .any(|f| f.identity.is_some())
+        {
+            p.push(format!(
+                "{}: no field is marked as an identity, so no subject can be found",
+                self.name
+            ));
         }
         p
     }

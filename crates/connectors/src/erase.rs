@@ -93,7 +93,10 @@ pub struct Held {
 
 /// What to do to the subject's rows.
 pub enum Operation<'a> {
-    Erase { hash_key: &'a [u8], holds: &'a dyn HoldDates },
+    Erase {
+        hash_key: &'a [u8],
+        holds: &'a dyn HoldDates,
+    },
     Rectify(&'a Corrections),
 }
 
@@ -117,7 +120,9 @@ pub async fn apply(
     if let Operation::Rectify(c) = &op {
         for target in c.keys() {
             let known = target.split_once('.').and_then(|(t, f)| {
-                ds.table(t).and_then(|t| t.field(f)).filter(|f| f.is_personal())
+                ds.table(t)
+                    .and_then(|t| t.field(f))
+                    .filter(|f| f.is_personal())
             });
             if known.is_none() {
                 return Err(ConnectorError::Run(format!(
@@ -165,16 +170,29 @@ pub async fn apply(
                     };
                     let bind = match f.field_type {
                         FieldType::Integer => Bind::Int(value.trim().parse().map_err(|_| {
-                            ConnectorError::Run(format!("the correction of {}.{} must be an integer", t.name, f.name))
+                            ConnectorError::Run(format!(
+                                "the correction of {}.{} must be an integer",
+                                t.name, f.name
+                            ))
                         })?),
                         FieldType::Text => Bind::Text(value.clone()),
                     };
                     let mut n = 0;
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = Sql::new(d);
-                        q.push("UPDATE ").ident(&t.name).push(" SET ").ident(&f.name).push(" = ");
-                        q.bind(bind.clone()).push(" WHERE ").in_keys(&d.quote(pk), chunk);
-                        q.push(" AND (").ident(&f.name).push(" IS NULL OR ").ident(&f.name).push(" <> ");
+                        q.push("UPDATE ")
+                            .ident(&t.name)
+                            .push(" SET ")
+                            .ident(&f.name)
+                            .push(" = ");
+                        q.bind(bind.clone())
+                            .push(" WHERE ")
+                            .in_keys(&d.quote(pk), chunk);
+                        q.push(" AND (")
+                            .ident(&f.name)
+                            .push(" IS NULL OR ")
+                            .ident(&f.name)
+                            .push(" <> ");
                         q.bind(bind.clone()).push(")");
                         n += tx.execute(&q).await?;
                     }
@@ -201,7 +219,10 @@ pub async fn apply(
                     let mut n = 0;
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = Sql::new(d);
-                        q.push("DELETE FROM ").ident(&t.name).push(" WHERE ").in_keys(&d.quote(pk), chunk);
+                        q.push("DELETE FROM ")
+                            .ident(&t.name)
+                            .push(" WHERE ")
+                            .in_keys(&d.quote(pk), chunk);
                         n += tx.execute(&q).await?;
                     }
                     report.changes.push(Change {
@@ -218,7 +239,11 @@ pub async fn apply(
                         Strategy::Null | Strategy::Mask => {
                             for chunk in rows.chunks(CHUNK) {
                                 let mut q = Sql::new(d);
-                                q.push("UPDATE ").ident(&t.name).push(" SET ").ident(&f.name).push(" = ");
+                                q.push("UPDATE ")
+                                    .ident(&t.name)
+                                    .push(" SET ")
+                                    .ident(&f.name)
+                                    .push(" = ");
                                 if f.erase == Strategy::Null {
                                     q.push("NULL");
                                 } else {
@@ -227,25 +252,50 @@ pub async fn apply(
                                 q.push(" WHERE ").in_keys(&d.quote(pk), chunk);
                                 q.push(" AND ").ident(&f.name).push(" IS NOT NULL");
                                 if f.erase == Strategy::Mask {
-                                    q.push(" AND ").ident(&f.name).push(" <> ").bind(Bind::Text(MASK.into()));
+                                    q.push(" AND ")
+                                        .ident(&f.name)
+                                        .push(" <> ")
+                                        .bind(Bind::Text(MASK.into()));
                                 }
                                 n += tx.execute(&q).await?;
                             }
-                            if f.erase == Strategy::Null { "null" } else { "mask" }
+                            if f.erase == Strategy::Null {
+                                "null"
+                            } else {
+                                "mask"
+                            }
                         }
                         Strategy::Hash => {
                             for chunk in rows.chunks(CHUNK) {
                                 let col = format!("{}.{}", d.quote(&t.name), d.quote(pk));
                                 let mut q = Sql::new(d);
-                                q.push("SELECT ").push(&col).push(", ").push(&d.as_text(&col)).push(", ");
-                                q.push(&d.as_text(&d.quote(&f.name))).push(" FROM ").ident(&t.name);
-                                q.push(" WHERE ").in_keys(&col, chunk).push(" AND ").ident(&f.name).push(" IS NOT NULL");
+                                q.push("SELECT ")
+                                    .push(&col)
+                                    .push(", ")
+                                    .push(&d.as_text(&col))
+                                    .push(", ");
+                                q.push(&d.as_text(&d.quote(&f.name)))
+                                    .push(" FROM ")
+                                    .ident(&t.name);
+                                q.push(" WHERE ")
+                                    .in_keys(&col, chunk)
+                                    .push(" AND ")
+                                    .ident(&f.name)
+                                    .push(" IS NOT NULL");
                                 for (key, value) in tx.key_values(&q).await? {
-                                    let Some(value) = value.filter(|v| !v.starts_with(HASH_PREFIX)) else { continue };
+                                    let Some(value) = value.filter(|v| !v.starts_with(HASH_PREFIX))
+                                    else {
+                                        continue;
+                                    };
                                     let mut u = Sql::new(d);
-                                    u.push("UPDATE ").ident(&t.name).push(" SET ").ident(&f.name).push(" = ");
+                                    u.push("UPDATE ")
+                                        .ident(&t.name)
+                                        .push(" SET ")
+                                        .ident(&f.name)
+                                        .push(" = ");
                                     u.bind(Bind::Text(keyed_hash(hash_key, &value)));
-                                    u.push(" WHERE ").in_keys(&d.quote(pk), std::slice::from_ref(&key));
+                                    u.push(" WHERE ")
+                                        .in_keys(&d.quote(pk), std::slice::from_ref(&key));
                                     n += tx.execute(&u).await?;
                                 }
                             }

@@ -102,7 +102,10 @@ pub fn parse(text: &str) -> Result<Dataset, ConnectorError> {
         let mut fields = Vec::new();
         for f in c.fields {
             let meta = f.fides_meta.unwrap_or_default();
-            let personal = f.data_categories.iter().any(|c| c == "user" || c.starts_with("user."));
+            let personal = f
+                .data_categories
+                .iter()
+                .any(|c| c == "user" || c.starts_with("user."));
             let mut reference = None;
             for r in meta.references {
                 if r.dataset != fd.fides_key {
@@ -113,7 +116,10 @@ pub fn parse(text: &str) -> Result<Dataset, ConnectorError> {
                     Some("to") => Walk::Up,
                     None => Walk::Both,
                     Some(other) => {
-                        problems.push(format!("{}.{}: unknown direction `{other}`", c.name, f.name));
+                        problems.push(format!(
+                            "{}.{}: unknown direction `{other}`",
+                            c.name, f.name
+                        ));
                         Walk::Both
                     }
                 };

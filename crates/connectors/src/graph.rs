@@ -58,7 +58,9 @@ impl<'d> Graph<'d> {
         for (ci, child) in ds.tables.iter().enumerate() {
             for f in &child.fields {
                 let Some(r) = f.reference() else { continue };
-                let Some(&pi) = index.get(r.table.as_str()) else { continue };
+                let Some(&pi) = index.get(r.table.as_str()) else {
+                    continue;
+                };
                 if pi == ci {
                     continue;
                 }
@@ -117,12 +119,15 @@ impl<'d> Graph<'d> {
 
     /// Whether any row of the table can belong to the subject.
     pub fn reaches(&self, table: usize) -> bool {
-        self.reachable.contains(&(table, Mode::Owned)) || self.reachable.contains(&(table, Mode::Reached))
+        self.reachable.contains(&(table, Mode::Owned))
+            || self.reachable.contains(&(table, Mode::Reached))
     }
 
     /// Tables the walk reaches, in dataset order.
     pub fn reached_tables(&self) -> Vec<usize> {
-        (0..self.ds.tables.len()).filter(|&t| self.reaches(t)).collect()
+        (0..self.ds.tables.len())
+            .filter(|&t| self.reaches(t))
+            .collect()
     }
 
     /// The condition selecting the subject's rows of a table (without `WHERE`), or `None`
@@ -178,10 +183,14 @@ impl<'d> Graph<'d> {
             }
         }
         let sources = self.edges.iter().filter(|e| {
-            e.to == (table, mode) && self.reachable.contains(&e.from) && self.mode(e.from.0) == e.from.1
+            e.to == (table, mode)
+                && self.reachable.contains(&e.from)
+                && self.mode(e.from.0) == e.from.1
         });
         for e in sources {
-            let Some(inner) = self.node_predicate(e.from.0, path) else { continue };
+            let Some(inner) = self.node_predicate(e.from.0, path) else {
+                continue;
+            };
             let from = &self.ds.tables[e.from.0];
             let mut s = Sql::new(d);
             s.ident(&t.name)
@@ -242,7 +251,12 @@ impl<'d> Graph<'d> {
         cycle.sort_by(|a, b| ds.tables[*a].name.cmp(&ds.tables[*b].name));
         let notes = cycle
             .iter()
-            .map(|&i| format!("table {} is in a reference cycle; changed after the others", ds.tables[i].name))
+            .map(|&i| {
+                format!(
+                    "table {} is in a reference cycle; changed after the others",
+                    ds.tables[i].name
+                )
+            })
             .collect();
         order.extend(cycle);
         (order, notes)

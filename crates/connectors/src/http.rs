@@ -122,7 +122,10 @@ pub async fn call(
             .unwrap_or_default();
         if let Some(sink) = sink {
             for r in &records {
-                let category = r.get("category").and_then(|c| c.as_str()).unwrap_or("unspecified");
+                let category = r
+                    .get("category")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or("unspecified");
                 let fields = r
                     .get("fields")
                     .and_then(|f| f.as_object())

@@ -69,7 +69,8 @@ pub struct RunKeys {
 impl RunKeys {
     pub fn from_secret(secret: &[u8]) -> RunKeys {
         use hmac::Mac;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("any key length");
         mac.update(b"custodian connector keyed hash");
         RunKeys {
             sealer: Sealer::derived(secret, "connector-runs"),
@@ -88,7 +89,10 @@ impl RunKeys {
                 }
             }
         }
-        let first = identities.iter().next().map(|(k, v)| format!("{k}:{}", v.join(",")));
+        let first = identities
+            .iter()
+            .next()
+            .map(|(k, v)| format!("{k}:{}", v.join(",")));
         erase::keyed_hash(&self.hash_key, &first.unwrap_or_default())
     }
 }
@@ -189,7 +193,11 @@ impl RunOutcome {
     pub fn results(&self) -> Vec<Option<StepResult>> {
         self.steps
             .iter()
-            .map(|s| s.result.as_deref().and_then(|r| serde_json::from_str(r).ok()))
+            .map(|s| {
+                s.result
+                    .as_deref()
+                    .and_then(|r| serde_json::from_str(r).ok())
+            })
             .collect()
     }
 }
@@ -223,7 +231,9 @@ pub async fn plan(
     configured: &[DatastoreRecord],
 ) -> Result<String, ConnectorError> {
     if spec.identities.values().all(Vec::is_empty) {
-        return Err(ConnectorError::Run("a run needs at least one identity".into()));
+        return Err(ConnectorError::Run(
+            "a run needs at least one identity".into(),
+        ));
     }
     let known = datastores(store, configured).await?;
     let steps = match &spec.datastores {
@@ -267,14 +277,22 @@ fn payload_place(run_id: &str) -> String {
 /// The connection URL of a datastore: the registration's variable or file, else the
 /// dataset's. Read at every use, never stored, never printed.
 fn connection_url(reg: &DatastoreRecord, ds: &Dataset) -> Result<String, ConnectorError> {
-    let env = reg.url_env.clone().or_else(|| ds.connection.url_env.clone());
-    let file = reg
-        .url_file
+    let env = reg
+        .url_env
         .clone()
-        .or_else(|| ds.connection.url_file.as_ref().map(|p| p.display().to_string()));
+        .or_else(|| ds.connection.url_env.clone());
+    let file = reg.url_file.clone().or_else(|| {
+        ds.connection
+            .url_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+    });
     if let Some(var) = env {
         return std::env::var(&var).map_err(|_| {
-            ConnectorError::Config(format!("the environment variable {var} (connection URL of {}) is not set", reg.name))
+            ConnectorError::Config(format!(
+                "the environment variable {var} (connection URL of {}) is not set",
+                reg.name
+            ))
         });
     }
     if let Some(path) = file {
@@ -301,9 +319,14 @@ pub async fn execute_run(
         .run(run_id)
         .await?
         .ok_or_else(|| ConnectorError::Run(format!("no run {run_id}")))?;
-    let kind = RunKind::parse(&run.kind).ok_or_else(|| ConnectorError::Run(format!("run {run_id} has kind {}", run.kind)))?;
-    let lease_until = |o: &ExecuteOptions| custodian_store::now_micros() + o.lease.as_micros() as i64;
-    if !store.claim_run(run_id, &opts.owner, lease_until(&opts), opts.take_over).await? {
+    let kind = RunKind::parse(&run.kind)
+        .ok_or_else(|| ConnectorError::Run(format!("run {run_id} has kind {}", run.kind)))?;
+    let lease_until =
+        |o: &ExecuteOptions| custodian_store::now_micros() + o.lease.as_micros() as i64;
+    if !store
+        .claim_run(run_id, &opts.owner, lease_until(&opts), opts.take_over)
+        .await?
+    {
         return Err(ConnectorError::Run(format!(
             "run {run_id} is being executed by {} (lease not expired)",
             run.lease_owner.as_deref().unwrap_or("another node")
@@ -324,7 +347,11 @@ pub async fn execute_run(
         None => None,
     };
     let Some(payload) = payload.filter(|_| pending) else {
-        let status = if steps.iter().all(|s| s.status == "done") { "done" } else { "failed" };
+        let status = if steps.iter().all(|s| s.status == "done") {
+            "done"
+        } else {
+            "failed"
+        };
         if pending {
             store.release_run(run_id, &opts.owner, "failed").await?;
             return Err(ConnectorError::Run(format!(
@@ -342,7 +369,9 @@ pub async fn execute_run(
         let mut attempt = step.attempts as u32;
         loop {
             attempt += 1;
-            store.claim_run(run_id, &opts.owner, lease_until(&opts), true).await?;
+            store
+                .claim_run(run_id, &opts.owner, lease_until(&opts), true)
+                .await?;
             store.step_started(run_id, step.seq).await?;
             let result = execute_step(
                 &known,
@@ -371,7 +400,9 @@ pub async fn execute_run(
                     }
                     let delay = opts.retry.delay(attempt);
                     let next = custodian_store::now_micros() + delay.as_micros() as i64;
-                    store.step_failed(run_id, step.seq, &message, Some(next)).await?;
+                    store
+                        .step_failed(run_id, step.seq, &message, Some(next))
+                        .await?;
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -423,7 +454,10 @@ async fn execute_step(
     let url = connection_url(reg, &ds)?;
     if let Some(http) = &ds.http {
         let secret = std::env::var(&http.secret_env).map_err(|_| {
-            ConnectorError::Config(format!("the environment variable {} (signing secret of {name}) is not set", http.secret_env))
+            ConnectorError::Config(format!(
+                "the environment variable {} (signing secret of {name}) is not set",
+                http.secret_env
+            ))
         })?;
         let corrections = (kind == RunKind::Rectification).then_some(&payload.corrections);
         let sink: Option<&mut dyn AccessSink> = match opts.sink.as_mut() {
@@ -452,7 +486,9 @@ async fn execute_step(
                 Some(s) => s,
                 None => &mut discard,
             };
-            access::access(&db, &ds, &payload.identities, sink).await.map(StepResult::Access)
+            access::access(&db, &ds, &payload.identities, sink)
+                .await
+                .map(StepResult::Access)
         }
         RunKind::Erasure => erase::apply(
             &db,
@@ -470,12 +506,21 @@ async fn execute_step(
             let mine: Corrections = payload
                 .corrections
                 .iter()
-                .filter(|(k, _)| k.split_once('.').is_some_and(|(t, _)| ds.table(t).is_some()))
+                .filter(|(k, _)| {
+                    k.split_once('.')
+                        .is_some_and(|(t, _)| ds.table(t).is_some())
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            erase::apply(&db, &ds, &payload.identities, Operation::Rectify(&mine), dry_run)
-                .await
-                .map(StepResult::Change)
+            erase::apply(
+                &db,
+                &ds,
+                &payload.identities,
+                Operation::Rectify(&mine),
+                dry_run,
+            )
+            .await
+            .map(StepResult::Change)
         }
     };
     db.close().await;
@@ -497,7 +542,9 @@ pub async fn run_now(
 pub fn identities<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Identities {
     let mut out: Identities = BTreeMap::new();
     for (k, v) in pairs {
-        out.entry(k.to_owned()).or_default().push(v.trim().to_owned());
+        out.entry(k.to_owned())
+            .or_default()
+            .push(v.trim().to_owned());
     }
     out
 }

@@ -374,7 +374,10 @@ impl Tx {
     }
 
     /// Reads `(key, value as text)` pairs, for strategies computed in Rust (keyed hash).
-    pub async fn key_values(&mut self, sql: &Sql) -> Result<Vec<(Key, Option<String>)>, ConnectorError> {
+    pub async fn key_values(
+        &mut self,
+        sql: &Sql,
+    ) -> Result<Vec<(Key, Option<String>)>, ConnectorError> {
         let mut out = Vec::new();
         macro_rules! go {
             ($t:expr) => {

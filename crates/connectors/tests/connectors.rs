@@ -12,7 +12,9 @@ use custodian_connectors::access::{access, AccessRecord};
 use custodian_connectors::company;
 use custodian_connectors::dataset::{self, Format};
 use custodian_connectors::erase::{self, ChangeReport, Operation};
-use custodian_connectors::run::{self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunSpec, StepResult};
+use custodian_connectors::run::{
+    self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunSpec, StepResult,
+};
 use custodian_connectors::sql::{Db, Dialect};
 use custodian_connectors::{check, Identities};
 use custodian_store::Store;
@@ -63,27 +65,48 @@ async fn collect(db: &Db, ds: &dataset::Dataset, ids: &Identities) -> Vec<serde_
 async fn count(db: &Db, sql: &str) -> i64 {
     let mut s = db.sql();
     s.push(&sql.replacen("COUNT(*)", &db.dialect().as_text("COUNT(*)"), 1));
-    db.text_rows(&s).await.unwrap()[0][0].as_deref().unwrap().parse().unwrap()
+    db.text_rows(&s).await.unwrap()[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
-async fn erase_now(db: &Db, ds: &dataset::Dataset, ids: &Identities, dry_run: bool) -> ChangeReport {
-    erase::apply(db, ds, ids, Operation::Erase { hash_key: b"k", holds: &seven_years }, dry_run)
-        .await
-        .unwrap()
+async fn erase_now(
+    db: &Db,
+    ds: &dataset::Dataset,
+    ids: &Identities,
+    dry_run: bool,
+) -> ChangeReport {
+    erase::apply(
+        db,
+        ds,
+        ids,
+        Operation::Erase {
+            hash_key: b"k",
+            holds: &seven_years,
+        },
+        dry_run,
+    )
+    .await
+    .unwrap()
 }
 
 /// The whole life of one subject in the sample company, on one backend.
 async fn company_scenario(url: &str) {
     let db = company_db(url, 40).await;
     let ds = company_dataset();
-    let schema_problems = check::check(&db, &ds, Some(&custodian_policy::example())).await.unwrap();
+    let schema_problems = check::check(&db, &ds, Some(&custodian_policy::example()))
+        .await
+        .unwrap();
     assert!(schema_problems.is_empty(), "{schema_problems:?}");
 
     // Customer 28: ticket (28 % 2), newsletter (28 % 4), survey (28 % 7); no application.
     let ids = email(&company::email(28));
     let records = collect(&db, &ds, &ids).await;
     let tables: BTreeMap<String, usize> = records.iter().fold(BTreeMap::new(), |mut m, r| {
-        *m.entry(r["table"].as_str().unwrap().to_owned()).or_default() += 1;
+        *m.entry(r["table"].as_str().unwrap().to_owned())
+            .or_default() += 1;
         m
     });
     // Orders and invoices each appear once per category they hold (payment only).
@@ -97,19 +120,27 @@ async fn company_scenario(url: &str) {
     assert_eq!(tables["survey_answers"], 1);
     assert!(!tables.contains_key("job_applications"));
     // Grouped by category: categories come in runs, never interleaved.
-    let cats: Vec<&str> = records.iter().map(|r| r["category"].as_str().unwrap()).collect();
+    let cats: Vec<&str> = records
+        .iter()
+        .map(|r| r["category"].as_str().unwrap())
+        .collect();
     let mut seen = BTreeSet::new();
     for w in cats.windows(2) {
         if w[0] != w[1] {
             assert!(seen.insert(w[0]), "category {} appears twice apart", w[0]);
         }
     }
-    assert!(records.iter().all(|r| !r.to_string().contains("customer-29@")));
+    assert!(records
+        .iter()
+        .all(|r| !r.to_string().contains("customer-29@")));
 
     // A dry run reports exactly what the real run then does, and changes nothing.
     let before = count(&db, "SELECT COUNT(*) FROM support_tickets").await;
     let dry = erase_now(&db, &ds, &ids, true).await;
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM support_tickets").await, before);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM support_tickets").await,
+        before
+    );
     let real = erase_now(&db, &ds, &ids, false).await;
     assert_eq!(dry.changes, real.changes);
     assert_eq!(dry.holds, real.holds);
@@ -132,25 +163,71 @@ async fn company_scenario(url: &str) {
     assert!(pos("orders") < pos("accounts") && pos("accounts") < pos("customers"));
     assert!(pos("support_tickets") < pos("customers"));
     // Invoices are held, with the rule and the day they go.
-    let held: Vec<_> = real.holds.iter().filter(|h| h.table == "invoices").collect();
+    let held: Vec<_> = real
+        .holds
+        .iter()
+        .filter(|h| h.table == "invoices")
+        .collect();
     assert_eq!(held.len(), 3);
-    assert!(held.iter().all(|h| h.rule == "accounting_records" && h.rows == 3 && h.until.as_deref() == Some("2033-01-31")));
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM invoices WHERE billing_name = 'Customer 28'").await, 3);
-    let hashed = count(&db, "SELECT COUNT(*) FROM customers WHERE email LIKE 'h1:%'").await;
+    assert!(held.iter().all(|h| h.rule == "accounting_records"
+        && h.rows == 3
+        && h.until.as_deref() == Some("2033-01-31")));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM invoices WHERE billing_name = 'Customer 28'"
+        )
+        .await,
+        3
+    );
+    let hashed = count(
+        &db,
+        "SELECT COUNT(*) FROM customers WHERE email LIKE 'h1:%'",
+    )
+    .await;
     assert_eq!(hashed, 1);
     // Others are untouched.
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM customers WHERE email = 'customer-27@example.com'").await, 1);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM support_tickets").await, before - 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM customers WHERE email = 'customer-27@example.com'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM support_tickets").await,
+        before - 1
+    );
 
     // Running it again changes nothing more.
     let again = erase_now(&db, &ds, &ids, false).await;
     assert_eq!(again.rows_changed(), 0, "{again:?}");
 
     // Rectification of another subject, bound like everything else.
-    let fix: BTreeMap<String, String> = [("customers.full_name".to_owned(), "Ann O'Brien; DROP TABLE orders".to_owned())].into();
-    let r = erase::apply(&db, &ds, &email(&company::email(30)), Operation::Rectify(&fix), false).await.unwrap();
+    let fix: BTreeMap<String, String> = [(
+        "customers.full_name".to_owned(),
+        "Ann O'Brien; DROP TABLE orders".to_owned(),
+    )]
+    .into();
+    let r = erase::apply(
+        &db,
+        &ds,
+        &email(&company::email(30)),
+        Operation::Rectify(&fix),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.rows_changed(), 1);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM customers WHERE full_name = 'Ann O''Brien; DROP TABLE orders'").await, 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM customers WHERE full_name = 'Ann O''Brien; DROP TABLE orders'"
+        )
+        .await,
+        1
+    );
     assert!(count(&db, "SELECT COUNT(*) FROM orders").await > 0);
 
     // A subject e-mail carrying SQL finds nothing and changes nothing.
@@ -164,8 +241,25 @@ async fn company_scenario(url: &str) {
     let draft = check::generate(&db, "draft").await.unwrap();
     assert_eq!(draft.tables.len(), 9);
     let orders = draft.table("orders").unwrap();
-    assert_eq!(orders.field("account_id").unwrap().reference().unwrap().table, "accounts");
-    assert_eq!(draft.table("customers").unwrap().field("email").unwrap().identity.as_deref(), Some("email"));
+    assert_eq!(
+        orders
+            .field("account_id")
+            .unwrap()
+            .reference()
+            .unwrap()
+            .table,
+        "accounts"
+    );
+    assert_eq!(
+        draft
+            .table("customers")
+            .unwrap()
+            .field("email")
+            .unwrap()
+            .identity
+            .as_deref(),
+        Some("email")
+    );
     db.close().await;
 }
 
@@ -176,19 +270,26 @@ async fn company_on_sqlite() {
 
 #[tokio::test]
 async fn company_on_postgres() {
-    let Some(url) = support::fresh_postgres_url().await else { return };
+    let Some(url) = support::fresh_postgres_url().await else {
+        return;
+    };
     company_scenario(&url).await;
 }
 
 #[tokio::test]
 async fn company_on_mariadb() {
-    let Some(url) = support::fresh_mysql_url().await else { return };
+    let Some(url) = support::fresh_mysql_url().await else {
+        return;
+    };
     company_scenario(&url).await;
 }
 
 #[test]
 fn fides_sample_files_read_as_they_are() {
-    for (file, tables) in [("postgres_example_test_dataset.yml", 11), ("postgres_example_test_extended_dataset.yml", 1)] {
+    for (file, tables) in [
+        ("postgres_example_test_dataset.yml", 11),
+        ("postgres_example_test_extended_dataset.yml", 1),
+    ] {
         let (ds, format) = dataset::load(&fides_dir().join(file)).unwrap();
         assert_eq!(format, Format::Fides);
         assert_eq!(ds.tables.len(), tables, "{file}");
@@ -196,14 +297,28 @@ fn fides_sample_files_read_as_they_are() {
     let (ds, _) = dataset::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
     let customer = ds.table("customer").unwrap();
     assert_eq!(customer.primary_key.as_deref(), Some("id"));
-    assert_eq!(customer.field("email").unwrap().identity.as_deref(), Some("email"));
-    let login = ds.table("login").unwrap().field("customer_id").unwrap().reference().unwrap();
-    assert_eq!((login.table.as_str(), login.field.as_str()), ("customer", "id"));
+    assert_eq!(
+        customer.field("email").unwrap().identity.as_deref(),
+        Some("email")
+    );
+    let login = ds
+        .table("login")
+        .unwrap()
+        .field("customer_id")
+        .unwrap()
+        .reference()
+        .unwrap();
+    assert_eq!(
+        (login.table.as_str(), login.field.as_str()),
+        ("customer", "id")
+    );
 }
 
 #[tokio::test]
 async fn fides_sample_access_and_erasure_reach_the_graph() {
-    let Some(url) = support::fresh_postgres_url().await else { return };
+    let Some(url) = support::fresh_postgres_url().await else {
+        return;
+    };
     let db = Db::connect(&url).await.unwrap();
     let sql = std::fs::read_to_string(fides_dir().join("postgres_sample.sql")).unwrap();
     if let Db::Postgres(pool) = &db {
@@ -214,7 +329,12 @@ async fn fides_sample_access_and_erasure_reach_the_graph() {
     let records = collect(&db, &ds, &ids).await;
     let reached: BTreeSet<(String, String)> = records
         .iter()
-        .map(|r| (r["table"].as_str().unwrap().to_owned(), r["key"].as_str().unwrap_or("-").to_owned()))
+        .map(|r| {
+            (
+                r["table"].as_str().unwrap().to_owned(),
+                r["key"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
         .collect();
     let expected: BTreeSet<(String, String)> = [
         ("customer", "1"),
@@ -238,15 +358,60 @@ async fn fides_sample_access_and_erasure_reach_the_graph() {
     .collect();
     assert_eq!(reached, expected);
 
-    let report = erase::apply(&db, &ds, &ids, Operation::Erase { hash_key: b"k", holds: &no_holds }, false).await.unwrap();
+    let report = erase::apply(
+        &db,
+        &ds,
+        &ids,
+        Operation::Erase {
+            hash_key: b"k",
+            holds: &no_holds,
+        },
+        false,
+    )
+    .await
+    .unwrap();
     assert!(report.rows_changed() > 0);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM customer WHERE id = 1 AND email IS NULL AND name IS NULL").await, 1);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM address WHERE street IS NULL").await, 2);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM login WHERE time IS NULL").await, 6);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM payment_card WHERE ccn IS NULL").await, 1);
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM service_request WHERE alt_email IS NULL").await, 4);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM customer WHERE id = 1 AND email IS NULL AND name IS NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM address WHERE street IS NULL").await,
+        2
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM login WHERE time IS NULL").await,
+        6
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM payment_card WHERE ccn IS NULL").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM service_request WHERE alt_email IS NULL"
+        )
+        .await,
+        4
+    );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM customer WHERE email = 'customer-2@example.com' AND name IS NOT NULL").await, 1);
-    let again = erase::apply(&db, &ds, &ids, Operation::Erase { hash_key: b"k", holds: &no_holds }, false).await.unwrap();
+    let again = erase::apply(
+        &db,
+        &ds,
+        &ids,
+        Operation::Erase {
+            hash_key: b"k",
+            holds: &no_holds,
+        },
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.rows_changed(), 0, "{again:?}");
     db.close().await;
 }
@@ -262,19 +427,37 @@ async fn hostile_names_in_a_dataset_inject_nothing() {
     let (ds, _) = dataset::parse(&text).unwrap();
     // The name is taken as one (nonexistent) table: the walk fails, and nothing is dropped.
     let problems = check::check(&db, &ds, None).await.unwrap();
-    assert!(problems.iter().any(|p| p.contains("not in the database")), "{problems:?}");
-    let err = erase::apply(&db, &ds, &email(&company::email(1)), Operation::Erase { hash_key: b"k", holds: &no_holds }, false).await;
+    assert!(
+        problems.iter().any(|p| p.contains("not in the database")),
+        "{problems:?}"
+    );
+    let err = erase::apply(
+        &db,
+        &ds,
+        &email(&company::email(1)),
+        Operation::Erase {
+            hash_key: b"k",
+            holds: &no_holds,
+        },
+        false,
+    )
+    .await;
     assert!(err.is_err());
     assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 9);
     assert_eq!(Dialect::Postgres.quote("a\"b"), "\"a\"\"b\"");
     assert_eq!(Dialect::MySql.quote("a`b"), "`a``b`");
     // Control characters are refused outright.
-    assert!(dataset::parse(&company::DATASET.replace("name = \"orders\"", "name = \"ord\\u0000ers\"")).is_err());
+    assert!(dataset::parse(
+        &company::DATASET.replace("name = \"orders\"", "name = \"ord\\u0000ers\"")
+    )
+    .is_err());
 }
 
 #[tokio::test]
 async fn access_works_with_read_only_credentials() {
-    let Some(url) = support::fresh_postgres_url().await else { return };
+    let Some(url) = support::fresh_postgres_url().await else {
+        return;
+    };
     let db = company_db(&url, 5).await;
     let role = format!("ro_{}", url.rsplit('_').next().unwrap());
     let dbname = url.rsplit('/').next().unwrap().to_owned();
@@ -293,10 +476,19 @@ async fn access_works_with_read_only_credentials() {
     let records = collect(&ro, &ds, &email(&company::email(4))).await;
     assert!(records.len() >= 10);
     // Erasure needs write access: it fails cleanly, with the server's message and no URL.
-    let err = erase::apply(&ro, &ds, &email(&company::email(4)), Operation::Erase { hash_key: b"k", holds: &no_holds }, false)
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = erase::apply(
+        &ro,
+        &ds,
+        &email(&company::email(4)),
+        Operation::Erase {
+            hash_key: b"k",
+            holds: &no_holds,
+        },
+        false,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("permission denied"), "{err}");
     assert!(!err.contains(&ro_url));
     ro.close().await;
@@ -332,8 +524,19 @@ async fn runs_are_recorded_resumable_and_idempotent() {
     let var = format!("CUSTODIAN_TEST_COMPANY_{}", rand_suffix());
     std::env::set_var(&var, &url);
     let path = write_dataset(company::DATASET);
-    store.put_datastore("company", path.to_str().unwrap(), Some(&var), None).await.unwrap();
-    store.put_datastore("broken", path.to_str().unwrap(), Some("CUSTODIAN_TEST_UNSET_VARIABLE"), None).await.unwrap();
+    store
+        .put_datastore("company", path.to_str().unwrap(), Some(&var), None)
+        .await
+        .unwrap();
+    store
+        .put_datastore(
+            "broken",
+            path.to_str().unwrap(),
+            Some("CUSTODIAN_TEST_UNSET_VARIABLE"),
+            None,
+        )
+        .await
+        .unwrap();
     let keys = RunKeys::from_secret(&[7u8; 32]);
     let spec = RunSpec {
         kind: RunKind::Erasure,
@@ -348,41 +551,105 @@ async fn runs_are_recorded_resumable_and_idempotent() {
     let rec = store.run(&id).await.unwrap().unwrap();
     assert!(!rec.payload.as_deref().unwrap().contains("customer-4"));
     let mut opts = ExecuteOptions::new(&seven_years);
-    opts.retry = RetryPolicy { max_attempts: 3, base_delay: std::time::Duration::from_millis(5), max_delay: std::time::Duration::from_millis(20) };
+    opts.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: std::time::Duration::from_millis(5),
+        max_delay: std::time::Duration::from_millis(20),
+    };
     let out = run::execute_run(&store, &keys, &id, opts).await.unwrap();
     assert_eq!(out.run.status, "failed");
     assert_eq!(out.steps[0].status, "done");
     assert_eq!(out.steps[1].status, "failed");
     assert_eq!(out.steps[1].attempts, 3);
-    assert!(out.steps[1].last_error.as_deref().unwrap().contains("CUSTODIAN_TEST_UNSET_VARIABLE"));
-    let Some(StepResult::Change(first)) = &out.results()[0] else { panic!("{:?}", out.results()) };
+    assert!(out.steps[1]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("CUSTODIAN_TEST_UNSET_VARIABLE"));
+    let Some(StepResult::Change(first)) = &out.results()[0] else {
+        panic!("{:?}", out.results())
+    };
     assert!(first.rows_changed() > 0);
     assert_eq!(first.holds.len(), 3);
 
     // The DPO fixes the datastore and retries the run: only the failed step runs.
     std::env::set_var("CUSTODIAN_TEST_UNSET_VARIABLE", &url);
     store.retry_run(&id).await.unwrap();
-    let out = run::execute_run(&store, &keys, &id, ExecuteOptions::new(&seven_years)).await.unwrap();
+    let out = run::execute_run(&store, &keys, &id, ExecuteOptions::new(&seven_years))
+        .await
+        .unwrap();
     assert_eq!(out.run.status, "done");
-    let Some(StepResult::Change(second)) = &out.results()[1] else { panic!() };
-    assert_eq!(second.rows_changed(), 0, "the same database, already erased");
-    assert!(store.run(&id).await.unwrap().unwrap().payload.is_none(), "identifiers forgotten when done");
+    let Some(StepResult::Change(second)) = &out.results()[1] else {
+        panic!()
+    };
+    assert_eq!(
+        second.rows_changed(),
+        0,
+        "the same database, already erased"
+    );
+    assert!(
+        store.run(&id).await.unwrap().unwrap().payload.is_none(),
+        "identifiers forgotten when done"
+    );
 
     // A crash after commit but before `done` was recorded looks like a step to run again;
     // a fresh run over the same subject shows that re-running changes nothing more.
-    let id2 = run::plan(&store, &keys, &RunSpec { datastores: Some(vec!["company".into()]), ..spec.clone() }, &[]).await.unwrap();
-    let out = run::execute_run(&store, &keys, &id2, ExecuteOptions::new(&seven_years)).await.unwrap();
-    let Some(StepResult::Change(third)) = &out.results()[0] else { panic!() };
+    let id2 = run::plan(
+        &store,
+        &keys,
+        &RunSpec {
+            datastores: Some(vec!["company".into()]),
+            ..spec.clone()
+        },
+        &[],
+    )
+    .await
+    .unwrap();
+    let out = run::execute_run(&store, &keys, &id2, ExecuteOptions::new(&seven_years))
+        .await
+        .unwrap();
+    let Some(StepResult::Change(third)) = &out.results()[0] else {
+        panic!()
+    };
     assert_eq!(third.rows_changed(), 0);
     assert_eq!(out.run.status, "done");
 
     // Another node's live lease keeps the run from being executed twice at once.
-    let id3 = run::plan(&store, &keys, &RunSpec { datastores: Some(vec!["company".into()]), ..spec.clone() }, &[]).await.unwrap();
-    assert!(store.claim_run(&id3, "node-a", custodian_store::now_micros() + 60_000_000, false).await.unwrap());
-    assert!(run::execute_run(&store, &keys, &id3, ExecuteOptions::new(&seven_years)).await.is_err());
+    let id3 = run::plan(
+        &store,
+        &keys,
+        &RunSpec {
+            datastores: Some(vec!["company".into()]),
+            ..spec.clone()
+        },
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(store
+        .claim_run(
+            &id3,
+            "node-a",
+            custodian_store::now_micros() + 60_000_000,
+            false
+        )
+        .await
+        .unwrap());
+    assert!(
+        run::execute_run(&store, &keys, &id3, ExecuteOptions::new(&seven_years))
+            .await
+            .is_err()
+    );
     let mut take = ExecuteOptions::new(&seven_years);
     take.take_over = true;
-    assert_eq!(run::execute_run(&store, &keys, &id3, take).await.unwrap().run.status, "done");
+    assert_eq!(
+        run::execute_run(&store, &keys, &id3, take)
+            .await
+            .unwrap()
+            .run
+            .status,
+        "done"
+    );
     db.close().await;
 }
 
@@ -429,14 +696,20 @@ async fn http_connector_signs_and_records_answers() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let suffix = rand_suffix();
-    let (url_var, secret_var) = (format!("HELPDESK_URL_{suffix}"), format!("HELPDESK_SECRET_{suffix}"));
+    let (url_var, secret_var) = (
+        format!("HELPDESK_URL_{suffix}"),
+        format!("HELPDESK_SECRET_{suffix}"),
+    );
     std::env::set_var(&url_var, format!("http://{addr}/privacy"));
     std::env::set_var(&secret_var, secret);
     let path = write_dataset(&format!(
         "name = \"helpdesk\"\n[connection]\nurl_env = \"{url_var}\"\n[http]\nsecret_env = \"{secret_var}\"\nidentities = [\"email\"]\ncategories = [\"support_contact\"]\n"
     ));
     let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
-    store.put_datastore("helpdesk", path.to_str().unwrap(), None, None).await.unwrap();
+    store
+        .put_datastore("helpdesk", path.to_str().unwrap(), None, None)
+        .await
+        .unwrap();
     let keys = RunKeys::from_secret(&[9u8; 32]);
     let mut spec = RunSpec {
         kind: RunKind::Access,
@@ -462,15 +735,24 @@ async fn http_connector_signs_and_records_answers() {
 
     spec.kind = RunKind::Erasure;
     let mut opts = ExecuteOptions::new(&no_holds);
-    opts.retry = RetryPolicy { max_attempts: 3, base_delay: std::time::Duration::from_millis(5), max_delay: std::time::Duration::from_millis(10) };
+    opts.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: std::time::Duration::from_millis(5),
+        max_delay: std::time::Duration::from_millis(10),
+    };
     let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
     assert_eq!(out.run.status, "done");
     assert_eq!(out.steps[0].attempts, 2, "one failure, retried");
-    let Some(StepResult::Http(answer)) = &out.results()[0] else { panic!() };
+    let Some(StepResult::Http(answer)) = &out.results()[0] else {
+        panic!()
+    };
     assert_eq!(answer.status, 200);
     assert!(answer.body.contains("erased"));
     assert_eq!(seen.lock().unwrap().len(), 3);
-    assert!(seen.lock().unwrap()[1]["run_id"].as_str().unwrap().starts_with("run_"));
+    assert!(seen.lock().unwrap()[1]["run_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("run_"));
 
     // A wrong secret: the exact error is recorded for the DPO.
     std::env::set_var(&secret_var, "wrong");
@@ -478,5 +760,8 @@ async fn http_connector_signs_and_records_answers() {
     opts.retry.max_attempts = 1;
     let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
     assert_eq!(out.run.status, "failed");
-    assert_eq!(out.steps[0].last_error.as_deref(), Some("HTTP service: the service answered 401: bad signature"));
+    assert_eq!(
+        out.steps[0].last_error.as_deref(),
+        Some("HTTP service: the service answered 401: bad signature")
+    );
 }

@@ -205,7 +205,11 @@ impl Store {
 
     /// Removes a registration; true when it existed.
     pub async fn remove_datastore(&self, name: &str) -> Result<bool> {
-        Ok(execute!(self, "DELETE FROM connector_datastores WHERE name = ?", name) > 0)
+        Ok(execute!(
+            self,
+            "DELETE FROM connector_datastores WHERE name = ?",
+            name
+        ) > 0)
     }
 
     /// Creates a run and its pending steps in one transaction.
@@ -289,7 +293,8 @@ impl Store {
     }
 
     pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepRecord>> {
-        let sql = format!("SELECT {STEP_COLS} FROM connector_run_steps WHERE run_id = ? ORDER BY seq");
+        let sql =
+            format!("SELECT {STEP_COLS} FROM connector_run_steps WHERE run_id = ? ORDER BY seq");
         let rows = fetch_all!(self, StepRow, &sql, run_id);
         Ok(rows.into_iter().map(step_record).collect())
     }

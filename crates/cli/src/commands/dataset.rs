@@ -37,7 +37,9 @@ pub enum Command {
 
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     let file = global.file_config()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match cmd {
             Command::Check { file: path, datastore, url_env, policy } => {

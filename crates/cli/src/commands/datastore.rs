@@ -14,7 +14,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use custodian_connectors::access::JsonLines;
 use custodian_connectors::erase::{HoldDates, PolicyHolds};
-use custodian_connectors::run::{self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunOutcome, RunSpec};
+use custodian_connectors::run::{
+    self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunOutcome, RunSpec,
+};
 use custodian_store::Store;
 
 use crate::config::GlobalArgs;
@@ -142,8 +144,13 @@ fn identities(t: &Target) -> anyhow::Result<custodian_connectors::Identities> {
         let (k, v) = kv.split_once('=').context("--identity takes KIND=VALUE")?;
         pairs.push((k.to_owned(), v.to_owned()));
     }
-    anyhow::ensure!(!pairs.is_empty(), "name the subject with --email, --user-id, --phone or --identity");
-    Ok(run::identities(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+    anyhow::ensure!(
+        !pairs.is_empty(),
+        "name the subject with --email, --user-id, --phone or --identity"
+    );
+    Ok(run::identities(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
 }
 
 fn options<'a>(exec: &Exec, holds: &'a dyn HoldDates) -> ExecuteOptions<'a> {
@@ -175,31 +182,63 @@ fn print_outcome(outcome: &RunOutcome) -> anyhow::Result<ExitCode> {
         "dry_run": outcome.run.dry_run, "steps": steps,
     });
     println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(if outcome.run.status == "done" { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if outcome.run.status == "done" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     let file = global.file_config()?;
     let url = global.database_url(&file);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let store = Store::open(&url).await?;
-        let keys = || -> anyhow::Result<RunKeys> { Ok(RunKeys::from_secret(&crate::config::secret(None, &file)?)) };
+        let keys = || -> anyhow::Result<RunKeys> {
+            Ok(RunKeys::from_secret(&crate::config::secret(None, &file)?))
+        };
         let policy_for = |p: &Option<PathBuf>| crate::config::policy(p.as_deref(), &file);
         let today = jiff::Zoned::now().date();
         match cmd {
-            Command::Add { name, dataset, url_env, url_file } => {
-                anyhow::ensure!(custodian_connectors::dataset::valid_name(&name), "a datastore name is 1 to 64 printable characters");
+            Command::Add {
+                name,
+                dataset,
+                url_env,
+                url_file,
+            } => {
+                anyhow::ensure!(
+                    custodian_connectors::dataset::valid_name(&name),
+                    "a datastore name is 1 to 64 printable characters"
+                );
                 let (ds, format) = custodian_connectors::dataset::load(&dataset)?;
                 let path = std::fs::canonicalize(&dataset)?;
                 store
-                    .put_datastore(&name, &path.display().to_string(), url_env.as_deref(), url_file.as_ref().map(|p| p.display().to_string()).as_deref())
+                    .put_datastore(
+                        &name,
+                        &path.display().to_string(),
+                        url_env.as_deref(),
+                        url_file
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .as_deref(),
+                    )
                     .await?;
-                eprintln!("registered datastore {name} ({:?} dataset {}, {} tables)", format, ds.name, ds.tables.len());
+                eprintln!(
+                    "registered datastore {name} ({:?} dataset {}, {} tables)",
+                    format,
+                    ds.name,
+                    ds.tables.len()
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Command::List => {
-                println!("{}", serde_json::to_string_pretty(&store.datastores().await?)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&store.datastores().await?)?
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Command::Remove { name } => {
@@ -209,7 +248,10 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             Command::Access { target, out } => {
                 let spec = spec(RunKind::Access, &target, BTreeMap::new(), false)?;
                 let policy = policy_for(&target.policy)?;
-                let holds = PolicyHolds { policy: &policy, anchor: today };
+                let holds = PolicyHolds {
+                    policy: &policy,
+                    anchor: today,
+                };
                 let mut writer: Box<dyn Write + Send> = match &out {
                     Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
                     None => Box::new(std::io::BufWriter::new(std::io::stdout())),
@@ -220,61 +262,108 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 let outcome = run::run_now(&store, &keys()?, &spec, o).await?;
                 writer.flush()?;
                 drop(writer);
-                let code = if outcome.run.status == "done" { ExitCode::SUCCESS } else { ExitCode::from(2) };
+                let code = if outcome.run.status == "done" {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                };
                 eprintln!("run {} {}", outcome.run.id, outcome.run.status);
                 Ok(code)
             }
-            Command::Erase { target, dry_run, hold_anchor } => {
+            Command::Erase {
+                target,
+                dry_run,
+                hold_anchor,
+            } => {
                 let spec = spec(RunKind::Erasure, &target, BTreeMap::new(), dry_run)?;
                 let policy = policy_for(&target.policy)?;
                 let anchor = match hold_anchor {
                     Some(d) => d.parse().context("--hold-anchor takes YYYY-MM-DD")?,
                     None => today,
                 };
-                let holds = PolicyHolds { policy: &policy, anchor };
-                let outcome = run::run_now(&store, &keys()?, &spec, options(&target.exec, &holds)).await?;
+                let holds = PolicyHolds {
+                    policy: &policy,
+                    anchor,
+                };
+                let outcome =
+                    run::run_now(&store, &keys()?, &spec, options(&target.exec, &holds)).await?;
                 print_outcome(&outcome)
             }
-            Command::Rectify { target, set, dry_run } => {
+            Command::Rectify {
+                target,
+                set,
+                dry_run,
+            } => {
                 let mut corrections = BTreeMap::new();
                 for kv in &set {
-                    let (k, v) = kv.split_once('=').context("--set takes TABLE.FIELD=VALUE")?;
+                    let (k, v) = kv
+                        .split_once('=')
+                        .context("--set takes TABLE.FIELD=VALUE")?;
                     corrections.insert(k.to_owned(), v.to_owned());
                 }
                 let spec = spec(RunKind::Rectification, &target, corrections, dry_run)?;
                 let policy = policy_for(&target.policy)?;
-                let holds = PolicyHolds { policy: &policy, anchor: today };
-                let outcome = run::run_now(&store, &keys()?, &spec, options(&target.exec, &holds)).await?;
+                let holds = PolicyHolds {
+                    policy: &policy,
+                    anchor: today,
+                };
+                let outcome =
+                    run::run_now(&store, &keys()?, &spec, options(&target.exec, &holds)).await?;
                 print_outcome(&outcome)
             }
             Command::Runs(RunsCommand::List { status, limit }) => {
                 for r in store.runs(status.as_deref(), limit).await? {
-                    println!("{}\t{}\t{}\t{}", r.id, r.kind, r.status, if r.dry_run { "dry-run" } else { "" });
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        r.id,
+                        r.kind,
+                        r.status,
+                        if r.dry_run { "dry-run" } else { "" }
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             }
             Command::Runs(RunsCommand::Show { id }) => {
-                let run = store.run(&id).await?.with_context(|| format!("no run {id}"))?;
+                let run = store
+                    .run(&id)
+                    .await?
+                    .with_context(|| format!("no run {id}"))?;
                 let steps = store.run_steps(&id).await?;
                 print_outcome(&RunOutcome { run, steps })?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Runs(RunsCommand::Resume { id, exec, policy }) => {
                 let policy = policy_for(&policy)?;
-                let holds = PolicyHolds { policy: &policy, anchor: today };
-                let outcome = run::execute_run(&store, &keys()?, &id, options(&exec, &holds)).await?;
+                let holds = PolicyHolds {
+                    policy: &policy,
+                    anchor: today,
+                };
+                let outcome =
+                    run::execute_run(&store, &keys()?, &id, options(&exec, &holds)).await?;
                 print_outcome(&outcome)
             }
-            Command::Runs(RunsCommand::Retry { id, step, exec, policy }) => {
+            Command::Runs(RunsCommand::Retry {
+                id,
+                step,
+                exec,
+                policy,
+            }) => {
                 match step {
-                    Some(seq) => anyhow::ensure!(store.retry_step(&id, seq).await?, "run {id} has no step {seq}"),
+                    Some(seq) => anyhow::ensure!(
+                        store.retry_step(&id, seq).await?,
+                        "run {id} has no step {seq}"
+                    ),
                     None => {
                         store.retry_run(&id).await?;
                     }
                 }
                 let policy = policy_for(&policy)?;
-                let holds = PolicyHolds { policy: &policy, anchor: today };
-                let outcome = run::execute_run(&store, &keys()?, &id, options(&exec, &holds)).await?;
+                let holds = PolicyHolds {
+                    policy: &policy,
+                    anchor: today,
+                };
+                let outcome =
+                    run::execute_run(&store, &keys()?, &id, options(&exec, &holds)).await?;
                 print_outcome(&outcome)
             }
         }

@@ -17,13 +17,19 @@ async fn main() {
         std::process::exit(2)
     });
     let customers: u64 = args[1].parse().expect("CUSTOMERS is a number");
-    let extra: u64 = args.get(2).map(|a| a.parse().expect("EXTRA_ORDERS is a number")).unwrap_or(0);
+    let extra: u64 = args
+        .get(2)
+        .map(|a| a.parse().expect("EXTRA_ORDERS is a number"))
+        .unwrap_or(0);
     let run = async {
         let db = Db::connect(&url).await?;
         company::create_schema(&db).await?;
         let started = std::time::Instant::now();
         let rows = company::generate(&db, customers, extra).await?;
-        eprintln!("inserted {rows} rows in {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "inserted {rows} rows in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         db.close().await;
         Ok::<_, custodian_connectors::ConnectorError>(())
     };

@@ -30,7 +30,10 @@ pub async fn fresh_mysql_url() -> Option<String> {
         }
     };
     let name = format!("custodian_t_{}", suffix());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
     let (head, _) = base.rsplit_once('/').expect("URL has a database path");
     Some(format!("{head}/{name}"))
 }
