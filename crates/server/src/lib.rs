@@ -155,6 +155,8 @@ pub fn router(state: SharedState) -> Router {
             get(routes::consent::read).post(routes::consent::write),
         )
         .route("/.well-known/gpc.json", get(routes::consent::gpc_json))
+        .route("/v1/requests", post(routes::requests::submit))
+        .route("/v1/requests/{id}/verify", post(routes::requests::verify))
         // Set before the CORS layer so that it wraps this fallback too: a preflight (OPTIONS)
         // must reach the CORS layer instead of the router's 405.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -174,6 +176,13 @@ pub fn router(state: SharedState) -> Router {
             "/u/{token}",
             get(routes::unsubscribe::confirm_page).post(routes::unsubscribe::one_click),
         )
+        .route("/v1/requests/{id}", get(routes::requests::status))
+        .route("/v1/requests/{id}/archive", get(routes::requests::archive))
+        .route("/requests/{id}", get(routes::requests::status_page))
+        .route("/v1/admin/requests", get(routes::admin::list))
+        .route("/v1/admin/requests/{id}", get(routes::admin::show))
+        .route("/v1/admin/requests/{id}/export", get(routes::admin::export))
+        .route("/v1/admin/requests/{id}/{action}", post(routes::admin::act))
         .merge(public)
         .merge(assets::routes())
         .fallback(|| async { ApiError::NotFound })

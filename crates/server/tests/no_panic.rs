@@ -72,12 +72,14 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn json_routes_never_fail_with_500(body in arb_json(), raw in ".{0,64}", route in 0usize..5, use_raw in any::<bool>()) {
+    fn json_routes_never_fail_with_500(body in arb_json(), raw in ".{0,64}", route in 0usize..8, use_raw in any::<bool>()) {
         let (rt, app) = shared();
         rt.block_on(async {
-            let path = ["/v1/decide", "/v1/consent", "/v1/consent/link", "/v1/unsubscribe-links", "/u/v1.x.y"][route];
+            let path = ["/v1/decide", "/v1/consent", "/v1/consent/link", "/v1/unsubscribe-links", "/u/v1.x.y",
+                "/v1/requests", "/v1/requests/req_x/verify", "/v1/admin/requests/req_x/deny"][route];
             let text = if use_raw { raw.clone() } else { body.to_string() };
-            let a = app.post_raw(path, Some(&app.service), text, &[]).await;
+            let token = if path.contains("/admin/") { &app.dpo } else { &app.service };
+            let a = app.post_raw(path, Some(token), text, &[]).await;
             prop_assert!(a.status.as_u16() < 500, "{path} answered {} to {}: {}", a.status, body, a.text);
             if !a.status.is_success() {
                 prop_assert_eq!(a.content_type.as_str(), "application/problem+json");

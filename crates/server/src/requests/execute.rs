@@ -36,7 +36,7 @@ pub async fn run(state: &AppState, approved: RequestRow) -> Result<RequestRow, A
         Kind::Erasure => {
             let done = complete(state, &approved, "system").await?;
             erase_own_data(state, subject, &done).await?;
-            Ok(done)
+            super::load(state, &done.id).await
         }
         Kind::Rectification | Kind::Restriction => {
             transition(state, &approved, Action::Start, "system", None, |_| {}).await

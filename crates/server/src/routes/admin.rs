@@ -13,7 +13,6 @@ use custodian_store::requests::{RequestFilter, RequestRow};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::Json;
 use crate::requests::{self, ActionBody};
 use crate::state::{AppState, SharedState};
 
@@ -184,14 +183,24 @@ pub async fn act(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    body: Option<Json<ActionBody>>,
+    body: axum::body::Bytes,
 ) -> Result<axum::Json<Detail>, ApiError> {
     let caller = state
         .tokens
         .authorize(&state.store, &headers, &[Role::Dpo])
         .await?;
     let action = Action::parse_admin(&action).ok_or_else(|| ApiError::NotFound)?;
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    // An empty body is fine for actions that take nothing (approve, complete).
+    let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::unprocessable(
+                "invalid_body",
+                format!("the body does not match the expected shape: {e}"),
+            )
+        })?
+    };
     let row = requests::act(&state, &id, action, &body, &caller.token_id).await?;
     Ok(axum::Json(detail(&state, &row).await?))
 }
