@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_outbox.sql"),
         include_str!("../migrations/postgres/0005_outbox.sql"),
     ),
+    (
+        6,
+        "retention",
+        include_str!("../migrations/sqlite/0006_retention.sql"),
+        include_str!("../migrations/postgres/0006_retention.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;
