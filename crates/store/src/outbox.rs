@@ -139,26 +139,39 @@ fn summary(
     })
 }
 
+/// Queues one message; a repeated idempotency key queues nothing. Shared with the requests
+/// module, which queues a request's first mail in the same transaction as the request.
+pub(crate) const ENQUEUE_SQLITE: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING";
+pub(crate) const ENQUEUE_PG: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING";
+
+macro_rules! bind_mail {
+    ($q:expr, $m:expr) => {
+        $q.bind(&$m.id)
+            .bind(&$m.idempotency_key)
+            .bind(&$m.template)
+            .bind(&$m.lang)
+            .bind(&$m.to_sealed)
+            .bind(&$m.params_sealed)
+            .bind(&$m.request_id)
+            .bind($m.send_after)
+            .bind($m.created_at)
+    };
+}
+pub(crate) use bind_mail;
+
 impl Store {
     /// Queues a message; answers `false` (and queues nothing) when its idempotency key is
     /// already queued or sent.
     pub async fn enqueue_mail(&self, m: &NewMail) -> Result<bool> {
-        const COLS: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at)";
         let n = match self {
-            Store::Sqlite(p) => sqlx::query(&format!(
-                "{COLS} VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
-            ))
-            .bind(&m.id).bind(&m.idempotency_key).bind(&m.template).bind(&m.lang)
-            .bind(&m.to_sealed).bind(&m.params_sealed).bind(&m.request_id)
-            .bind(m.send_after).bind(m.created_at)
-            .execute(p).await?.rows_affected(),
-            Store::Postgres(p) => sqlx::query(&format!(
-                "{COLS} VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING"
-            ))
-            .bind(&m.id).bind(&m.idempotency_key).bind(&m.template).bind(&m.lang)
-            .bind(&m.to_sealed).bind(&m.params_sealed).bind(&m.request_id)
-            .bind(m.send_after).bind(m.created_at)
-            .execute(p).await?.rows_affected(),
+            Store::Sqlite(p) => bind_mail!(sqlx::query(ENQUEUE_SQLITE), m)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Store::Postgres(p) => bind_mail!(sqlx::query(ENQUEUE_PG), m)
+                .execute(p)
+                .await?
+                .rows_affected(),
         };
         Ok(n == 1)
     }
@@ -240,6 +253,36 @@ impl Store {
             .rows_affected(),
         };
         Ok(n == 1)
+    }
+
+    /// [`Store::mark_mail_sent`] for several messages in one statement (one commit: the
+    /// worker marks a pass's accepted messages together). Answers how many rows changed.
+    pub async fn mark_mails_sent(&self, ids: &[String], now: i64) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        const Q: &str =
+            "UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, sent_at = ";
+        let n = match self {
+            Store::Sqlite(p) => {
+                let marks = vec!["?"; ids.len()].join(", ");
+                let sql = format!("{Q}? WHERE status <> 'sent' AND id IN ({marks})");
+                let mut q = sqlx::query(&sql).bind(now);
+                for id in ids {
+                    q = q.bind(id);
+                }
+                q.execute(p).await?.rows_affected()
+            }
+            Store::Postgres(p) => {
+                sqlx::query(&format!("{Q}$1 WHERE status <> 'sent' AND id = ANY($2)"))
+                    .bind(now)
+                    .bind(ids)
+                    .execute(p)
+                    .await?
+                    .rows_affected()
+            }
+        };
+        Ok(n)
     }
 
     /// Records a failed attempt: the message is due again at `next_attempt_at`, or, with

@@ -67,7 +67,7 @@ on_both!(
     |store: Store| async move {
         let r = request("req_1", "access", "awaiting_verification", 1_000);
         store
-            .insert_request(&r, &entry("receive", None, "awaiting_verification"))
+            .insert_request(&r, &entry("receive", None, "awaiting_verification"), None)
             .await
             .unwrap();
         assert_eq!(store.request("req_1").await.unwrap().unwrap(), r);
@@ -131,6 +131,7 @@ on_both!(
                 .insert_request(
                     &request(id, kind, status, due),
                     &entry("receive", None, status),
+                    None,
                 )
                 .await
                 .unwrap();

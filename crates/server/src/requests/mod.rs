@@ -296,24 +296,17 @@ pub async fn intake(
         to_status: row.status.clone(),
         detail_sealed: None,
     };
-    state.store.insert_request(&row, &first).await?;
-    let link = format!(
-        "{}/privacy-center/verify?request={rid}&code={code}",
-        state.public_url
-    );
-    mail_to(
-        state,
-        id.expose(),
-        Lang::parse_or_en(&language),
-        Some(&rid),
-        &format!("{rid}/verification_code"),
-        MailContent::VerificationCode {
-            code,
-            link,
-            request_type: row.kind.clone(),
-        },
-    )
-    .await?;
+    let link = format!("{}/privacy-center/verify?request={rid}&code={code}", state.public_url);
+    let mail = OutgoingMail {
+        idempotency_key: format!("{rid}/verification_code"),
+        to: id.expose().to_owned(),
+        lang: Lang::parse_or_en(&language),
+        request_id: Some(rid.clone()),
+        content: MailContent::VerificationCode { code, link, request_type: row.kind.clone() },
+    };
+    let sealed = state.outbox.prepare(&mail, now).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store.insert_request(&row, &first, Some(&sealed)).await?;
+    state.outbox.wake();
     Ok(row)
 }
 
