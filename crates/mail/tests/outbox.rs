@@ -357,7 +357,7 @@ on_both!(
     a_worker_dropped_mid_batch_is_taken_over,
     |mut f: Fixture| async move {
         f.settings.concurrency = 1;
-        f.settings.batch = 50;
+        f.settings.batch = 10;
         let keys = f.enqueue_codes(50).await;
         // The worker gets a mailer of its own: a killed node's connections die with it, while an
         // aborted send on a shared pool would leave a half-spoken SMTP session for the next.
@@ -375,7 +375,7 @@ on_both!(
             settings,
             std::future::pending(),
         ));
-        f.sink.wait_for(10).await;
+        f.sink.wait_for(25).await;
         worker.abort();
         let _ = worker.await;
         let before = f.deliveries();
@@ -385,7 +385,7 @@ on_both!(
                 sent_before.push(k.clone());
             }
         }
-        assert!(sent_before.len() >= 9, "{} marked sent", sent_before.len());
+        assert!(sent_before.len() >= 10, "{} marked sent", sent_before.len());
         f.clock.advance(f.settings.lease.as_micros() as i64);
         f.drain().await;
         let after = f.deliveries();
@@ -402,8 +402,8 @@ on_both!(
         }
         let doubled = after.values().filter(|n| **n > 1).count();
         assert!(
-            doubled <= 1,
-            "only the message in flight may go twice ({doubled})"
+            doubled as i64 <= f.settings.batch,
+            "at most the pass in flight goes twice ({doubled})"
         );
         assert_eq!(f.store().outbox_counts().await.unwrap().sent, 50);
     }
