@@ -63,7 +63,7 @@ impl TokenCache {
                 if map.len() > 10_000 {
                     map.clear();
                 }
-                map.insert(hash, (caller.clone(), Instant::now()));
+                map.insert(presented.to_owned(), (caller.clone(), Instant::now()));
                 caller
             }
         };
@@ -74,9 +74,9 @@ impl TokenCache {
         }
     }
 
-    fn cached(&self, hash: &str) -> Option<Caller> {
+    fn cached(&self, token: &str) -> Option<Caller> {
         let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        map.get(hash)
+        map.get(token)
             .filter(|(_, at)| at.elapsed() < CACHE_TTL)
             .map(|(c, _)| c.clone())
     }

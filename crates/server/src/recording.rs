@@ -53,10 +53,14 @@ pub struct Outcome {
     pub events: Vec<RecordedEvent>,
 }
 
+/// A new id: a time prefix (microseconds, hex) and 8 random bytes. Ids made later sort later,
+/// so new rows land at the end of the indexes on them instead of on random pages — fewer
+/// pages to write and flush on each commit — while staying unguessable.
 pub fn random_id(prefix: &str) -> String {
-    let mut b = [0u8; 16];
+    let mut b = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut b);
-    format!("{prefix}_{}", hex::encode(b))
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+    format!("{prefix}_{micros:014x}{}", hex::encode(b))
 }
 
 /// Records the choices for the subject and every subject linked to it, and answers the

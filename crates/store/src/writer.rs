@@ -15,11 +15,18 @@ const QUEUE: usize = 8192;
 
 type Reply = oneshot::Sender<Result<Vec<Appended>, String>>;
 
-/// A handle to the writer task. Cloning it is cheap; the task stops when every handle is gone.
+/// A handle to the writer tasks. Cloning it is cheap; the tasks stop when every handle is gone.
+///
+/// SQLite has one writer at a time, so it gets one task. PostgreSQL commits in parallel, so it
+/// gets several, each owning a disjoint set of chains (chain mod shards): their transactions
+/// never wait for each other's row locks, and their commits overlap.
 #[derive(Clone, Debug)]
 pub struct ConsentWriter {
-    tx: mpsc::Sender<(Vec<NewEvent>, Reply)>,
+    shards: Vec<mpsc::Sender<(Vec<NewEvent>, Reply)>>,
 }
+
+/// Writer tasks on PostgreSQL.
+pub const POSTGRES_SHARDS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -36,26 +43,56 @@ impl From<StoreError> for WriteError {
 }
 
 impl ConsentWriter {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer tasks on the current runtime.
     pub fn spawn(store: Store) -> ConsentWriter {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, rx));
-        ConsentWriter { tx }
+        let n = match store {
+            Store::Sqlite(_) => 1,
+            Store::Postgres(_) => POSTGRES_SHARDS,
+        };
+        let shards = (0..n)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(run(store.clone(), rx));
+                tx
+            })
+            .collect();
+        ConsentWriter { shards }
     }
 
-    /// Appends `events` durably; returns once they are committed.
+    /// Appends `events` durably; returns once they are all committed, in the order given.
     pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, WriteError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let n = self.shards.len();
+        let shard_of = |e: &NewEvent| usize::from(custodian_core::ledger::chain_of(&e.subject)) % n;
+        let first = shard_of(&events[0]);
+        if events.iter().all(|e| shard_of(e) == first) {
+            return self.send(first, events).await;
+        }
+        // Events for several shards (a subject and its linked devices): each shard commits its
+        // part; the answer comes when all have, in the caller's order.
+        let mut parts: Vec<Vec<(usize, NewEvent)>> = vec![Vec::new(); n];
+        for (i, e) in events.into_iter().enumerate() {
+            parts[shard_of(&e)].push((i, e));
+        }
+        let mut out: Vec<Option<Appended>> = Vec::new();
+        for (shard, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+            let (idx, evs): (Vec<usize>, Vec<NewEvent>) = part.into_iter().unzip();
+            for (i, a) in idx.into_iter().zip(self.send(shard, evs).await?) {
+                if out.len() <= i {
+                    out.resize(i + 1, None);
+                }
+                out[i] = Some(a);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    async fn send(&self, shard: usize, events: Vec<NewEvent>) -> Result<Vec<Appended>, WriteError> {
         let (reply, wait) = oneshot::channel();
-        self.tx
-            .send((events, reply))
-            .await
-            .map_err(|_| WriteError::Stopped)?;
-        wait.await
-            .map_err(|_| WriteError::Stopped)?
-            .map_err(WriteError::Failed)
+        self.shards[shard].send((events, reply)).await.map_err(|_| WriteError::Stopped)?;
+        wait.await.map_err(|_| WriteError::Stopped)?.map_err(WriteError::Failed)
     }
 }
 
