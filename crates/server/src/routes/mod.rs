@@ -6,5 +6,6 @@ pub mod consent;
 pub mod decide;
 pub mod ops;
 pub mod policy;
+pub mod privacy_center;
 pub mod requests;
 pub mod unsubscribe;
