@@ -22,7 +22,7 @@ PG=${CUSTODIAN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 MY=${CUSTODIAN_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
 
 cargo build --release -q -p custodian-connectors --bin custodian-company-gen --bin custodian-connectors-bench
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 echo "machine: $(nproc) cores, $(uname -r); PostgreSQL $(psql -XtAc 'SHOW server_version' "$PG"), MariaDB $(mariadb -uroot -h127.0.0.1 -Nse 'SELECT VERSION()')"
 
 db=custodian_bench_connectors
