@@ -123,7 +123,10 @@ impl Table {
 /// `export.json` (everything), and `<table>.csv` per table.
 pub fn build(meta: &serde_json::Value, export: &serde_json::Value, tables: &[Table]) -> Vec<u8> {
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    files.insert("export.json".into(), serde_json::to_vec_pretty(export).unwrap_or_default());
+    files.insert(
+        "export.json".into(),
+        serde_json::to_vec_pretty(export).unwrap_or_default(),
+    );
     for t in tables {
         files.insert(format!("{}.csv", t.name), t.to_csv().into_bytes());
     }
@@ -133,9 +136,13 @@ pub fn build(meta: &serde_json::Value, export: &serde_json::Value, tables: &[Tab
             serde_json::json!({ "file": name, "bytes": data.len(), "sha256": hex::encode(Sha256::digest(data)) })
         })
         .collect();
-    let manifest = serde_json::json!({ "about": meta, "files": listing, "format": "custodian-export-v1" });
+    let manifest =
+        serde_json::json!({ "about": meta, "files": listing, "format": "custodian-export-v1" });
     let mut zip = Zip::default();
-    zip.add("manifest.json", &serde_json::to_vec_pretty(&manifest).unwrap_or_default());
+    zip.add(
+        "manifest.json",
+        &serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+    );
     for (name, data) in &files {
         zip.add(name, data);
     }
@@ -151,39 +158,87 @@ mod tests {
         let t = Table {
             name: "t".into(),
             columns: vec!["a".into(), "b".into()],
-            rows: vec![vec!["x,y".into(), "say \"hi\"".into()], vec!["plain".into(), "".into()]],
+            rows: vec![
+                vec!["x,y".into(), "say \"hi\"".into()],
+                vec!["plain".into(), "".into()],
+            ],
         };
-        assert_eq!(t.to_csv(), "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\nplain,\r\n");
+        assert_eq!(
+            t.to_csv(),
+            "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\nplain,\r\n"
+        );
     }
 
     #[test]
     fn archives_are_deterministic_zip_files() {
-        let t = Table { name: "consents".into(), columns: vec!["purpose".into()], rows: vec![vec!["marketing".into()]] };
-        let a = build(&serde_json::json!({"id": 1}), &serde_json::json!({"x": 1}), &[t.clone()]);
-        let b = build(&serde_json::json!({"id": 1}), &serde_json::json!({"x": 1}), &[t]);
+        let t = Table {
+            name: "consents".into(),
+            columns: vec!["purpose".into()],
+            rows: vec![vec!["marketing".into()]],
+        };
+        let a = build(
+            &serde_json::json!({"id": 1}),
+            &serde_json::json!({"x": 1}),
+            &[t.clone()],
+        );
+        let b = build(
+            &serde_json::json!({"id": 1}),
+            &serde_json::json!({"x": 1}),
+            &[t],
+        );
         assert_eq!(a, b);
         assert_eq!(&a[..4], b"PK\x03\x04");
         let end = &a[a.len() - 22..];
         assert_eq!(&end[..4], b"PK\x05\x06");
-        assert_eq!(u16::from_le_bytes([end[10], end[11]]), 3, "manifest, export.json, consents.csv");
+        assert_eq!(
+            u16::from_le_bytes([end[10], end[11]]),
+            3,
+            "manifest, export.json, consents.csv"
+        );
     }
 
     #[test]
     fn unzip_reads_what_we_write() {
         // Cross-check with a real unzip when the machine has one.
-        let Ok(status) = std::process::Command::new("unzip").arg("-v").output() else { return };
+        let Ok(status) = std::process::Command::new("unzip").arg("-v").output() else {
+            return;
+        };
         if !status.status.success() {
             return;
         }
-        let t = Table { name: "consents".into(), columns: vec!["purpose".into()], rows: vec![vec!["marketing".into()]] };
-        let bytes = build(&serde_json::json!({}), &serde_json::json!({"ok": true}), &[t]);
+        let t = Table {
+            name: "consents".into(),
+            columns: vec!["purpose".into()],
+            rows: vec![vec!["marketing".into()]],
+        };
+        let bytes = build(
+            &serde_json::json!({}),
+            &serde_json::json!({"ok": true}),
+            &[t],
+        );
         let dir = std::env::temp_dir().join(format!("custodian-zip-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("a.zip");
         std::fs::write(&file, bytes).unwrap();
-        let out = std::process::Command::new("unzip").arg("-t").arg(&file).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-        let out = std::process::Command::new("unzip").arg("-p").arg(&file).arg("consents.csv").output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "purpose\r\nmarketing\r\n");
+        let out = std::process::Command::new("unzip")
+            .arg("-t")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let out = std::process::Command::new("unzip")
+            .arg("-p")
+            .arg(&file)
+            .arg("consents.csv")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "purpose\r\nmarketing\r\n"
+        );
     }
 }

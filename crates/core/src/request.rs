@@ -22,7 +22,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Access, Kind::Rectification, Kind::Erasure, Kind::Restriction, Kind::Objection];
+    pub const ALL: [Kind; 5] = [
+        Kind::Access,
+        Kind::Rectification,
+        Kind::Erasure,
+        Kind::Restriction,
+        Kind::Objection,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -97,12 +103,18 @@ impl Status {
 
     /// No further action changes a final request (notes aside).
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Completed | Status::Denied | Status::Forwarded | Status::Abandoned)
+        matches!(
+            self,
+            Status::Completed | Status::Denied | Status::Forwarded | Status::Abandoned
+        )
     }
 
     /// Whether the answer clock runs: deadlines matter only for open, verified requests.
     pub fn is_open(self) -> bool {
-        matches!(self, Status::Verified | Status::Approved | Status::InProgress)
+        matches!(
+            self,
+            Status::Verified | Status::Approved | Status::InProgress
+        )
     }
 }
 
@@ -140,9 +152,16 @@ impl Action {
 
     /// The actions a DPO takes through the admin API, by their path segment.
     pub fn parse_admin(s: &str) -> Option<Action> {
-        [Action::Approve, Action::Deny, Action::Extend, Action::Assign, Action::Note, Action::Complete]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Action::Approve,
+            Action::Deny,
+            Action::Extend,
+            Action::Assign,
+            Action::Note,
+            Action::Complete,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 
@@ -195,7 +214,12 @@ mod tests {
     #[test]
     fn the_happy_path_ends_completed() {
         let mut s = Status::AwaitingVerification;
-        for a in [Action::Verify, Action::Approve, Action::Start, Action::Complete] {
+        for a in [
+            Action::Verify,
+            Action::Approve,
+            Action::Start,
+            Action::Complete,
+        ] {
             s = next(s, a).unwrap();
         }
         assert_eq!(s, Status::Completed);
@@ -203,7 +227,14 @@ mod tests {
 
     #[test]
     fn nothing_happens_before_verification() {
-        for a in [Action::Approve, Action::Deny, Action::Forward, Action::Start, Action::Extend, Action::Complete] {
+        for a in [
+            Action::Approve,
+            Action::Deny,
+            Action::Forward,
+            Action::Start,
+            Action::Extend,
+            Action::Complete,
+        ] {
             let e = next(Status::AwaitingVerification, a).unwrap_err();
             assert!(e.to_string().contains("awaiting_verification"), "{e}");
         }
@@ -212,7 +243,14 @@ mod tests {
     #[test]
     fn final_states_stay_final_but_take_notes() {
         for s in Status::ALL.into_iter().filter(|s| s.is_final()) {
-            for a in [Action::Verify, Action::Approve, Action::Deny, Action::Extend, Action::Complete, Action::Forward] {
+            for a in [
+                Action::Verify,
+                Action::Approve,
+                Action::Deny,
+                Action::Extend,
+                Action::Complete,
+                Action::Forward,
+            ] {
                 assert!(next(s, a).is_err(), "{s:?} {a:?}");
             }
             assert_eq!(next(s, Action::Note), Ok(s));
@@ -228,6 +266,10 @@ mod tests {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
         assert_eq!(Action::parse_admin("approve"), Some(Action::Approve));
-        assert_eq!(Action::parse_admin("verify"), None, "requesters verify, not DPOs");
+        assert_eq!(
+            Action::parse_admin("verify"),
+            None,
+            "requesters verify, not DPOs"
+        );
     }
 }

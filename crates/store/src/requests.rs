@@ -158,23 +158,40 @@ const HISTORY: &str = "INSERT INTO request_history (request_id, at, actor, actio
 impl Store {
     /// Stores a new request with its first history entry and, in the same transaction, its
     /// first mail: a request never exists without the code that lets it go on.
-    pub async fn insert_request(&self, r: &RequestRow, first: &HistoryEntry, mail: Option<&NewMail>) -> Result<()> {
+    pub async fn insert_request(
+        &self,
+        r: &RequestRow,
+        first: &HistoryEntry,
+        mail: Option<&NewMail>,
+    ) -> Result<()> {
         match self {
             Store::Sqlite(p) => {
                 let mut tx = p.begin().await?;
-                bind_request!(sqlx::query(INSERT), r).execute(&mut *tx).await?;
-                bind_history!(sqlx::query(HISTORY), &r.id, first).execute(&mut *tx).await?;
+                bind_request!(sqlx::query(INSERT), r)
+                    .execute(&mut *tx)
+                    .await?;
+                bind_history!(sqlx::query(HISTORY), &r.id, first)
+                    .execute(&mut *tx)
+                    .await?;
                 if let Some(m) = mail {
-                    bind_mail!(sqlx::query(ENQUEUE_SQLITE), m).execute(&mut *tx).await?;
+                    bind_mail!(sqlx::query(ENQUEUE_SQLITE), m)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
             }
             Store::Postgres(p) => {
                 let mut tx = p.begin().await?;
-                bind_request!(sqlx::query(&pg(INSERT)), r).execute(&mut *tx).await?;
-                bind_history!(sqlx::query(&pg(HISTORY)), &r.id, first).execute(&mut *tx).await?;
+                bind_request!(sqlx::query(&pg(INSERT)), r)
+                    .execute(&mut *tx)
+                    .await?;
+                bind_history!(sqlx::query(&pg(HISTORY)), &r.id, first)
+                    .execute(&mut *tx)
+                    .await?;
                 if let Some(m) = mail {
-                    bind_mail!(sqlx::query(ENQUEUE_PG), m).execute(&mut *tx).await?;
+                    bind_mail!(sqlx::query(ENQUEUE_PG), m)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
             }

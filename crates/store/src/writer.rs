@@ -91,8 +91,13 @@ impl ConsentWriter {
 
     async fn send(&self, shard: usize, events: Vec<NewEvent>) -> Result<Vec<Appended>, WriteError> {
         let (reply, wait) = oneshot::channel();
-        self.shards[shard].send((events, reply)).await.map_err(|_| WriteError::Stopped)?;
-        wait.await.map_err(|_| WriteError::Stopped)?.map_err(WriteError::Failed)
+        self.shards[shard]
+            .send((events, reply))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        wait.await
+            .map_err(|_| WriteError::Stopped)?
+            .map_err(WriteError::Failed)
     }
 }
 
