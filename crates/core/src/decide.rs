@@ -65,6 +65,12 @@ pub enum ConsentStatus {
 pub trait ConsentLookup {
     /// `slot` is the index of the purpose among the policy's consent purposes.
     fn status(&self, subject: &SubjectRef, slot: usize) -> ConsentStatus;
+
+    /// Whether the subject is known to be under the policy's minimum age: every purpose is
+    /// then refused (their data is being erased). Must answer from memory.
+    fn under_minimum_age(&self, _subject: &SubjectRef) -> bool {
+        false
+    }
 }
 
 /// No consent recorded for anyone: what a fresh installation knows.
@@ -335,6 +341,13 @@ impl Engine {
         };
         let purpose = &self.purposes[pi];
         let basis = Some(purpose.basis);
+        if input.purpose != "erasure" && consents.under_minimum_age(&input.subject) {
+            return Ok(self.deny(
+                basis,
+                "the subject is under the minimum age: their data is being erased".into(),
+                "children.minimum_age".into(),
+            ));
+        }
 
         let mut asked: CatSet = 0;
         for c in input.categories {

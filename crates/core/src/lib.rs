@@ -7,7 +7,9 @@
 //! requests and [`deadline`] their clocks on a business-hours calendar; [`archive`] writes the
 //! portability export; [`subject`] turns the identifiers people are known by into keyed
 //! references, so nothing downstream holds the raw identifier; [`seal`] encrypts personal
-//! fields; [`signed`] and [`unsubscribe`] sign links; [`token`] makes and hashes API tokens;
+//! fields and [`keys`] gives each subject its own key, so erasure is a key deletion;
+//! [`retention`] says what is due to go and why, holds and children's ages applied;
+//! [`signed`] and [`unsubscribe`] sign links; [`token`] makes and hashes API tokens;
 //! [`clock`] lets tests move time; [`country`] knows ISO 3166-1. Storage and HTTP live in
 //! other crates and call in here.
 
@@ -17,9 +19,11 @@ pub mod consent;
 pub mod country;
 pub mod deadline;
 pub mod decide;
+pub mod keys;
 pub mod ledger;
 pub mod receipt;
 pub mod request;
+pub mod retention;
 pub mod seal;
 pub mod signed;
 pub mod subject;

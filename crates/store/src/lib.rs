@@ -8,9 +8,11 @@
 //! crate and never touch these tables.
 
 pub mod consent;
+pub mod keys;
 mod migrate;
 pub mod outbox;
 pub mod requests;
+pub mod retention;
 pub mod runs;
 pub mod testing;
 pub mod tokens;

@@ -1,0 +1,131 @@
+//! Per-subject data keys, stored only wrapped by the master key (which the store never sees).
+//! Deleting a subject's row is what makes its sealed fields unreadable everywhere.
+
+use crate::retention::{on_backend, pg};
+use crate::{Result, Store};
+
+/// A wrapped subject key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    pub subject_ref: String,
+    pub wrapped: String,
+    /// Fingerprint of the master key that wrapped it.
+    pub master_id: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Stores a subject's wrapped key unless it already has one, and answers the key that
+    /// stands (the caller's, or the one another node stored first).
+    pub async fn put_subject_key(&self, k: &KeyRow) -> Result<KeyRow> {
+        const Q: &str = "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
+        on_backend!(
+            self,
+            Q,
+            |q| q
+                .bind(&k.subject_ref)
+                .bind(&k.wrapped)
+                .bind(&k.master_id)
+                .bind(k.created_at),
+            execute
+        );
+        Ok(self
+            .subject_key(&k.subject_ref)
+            .await?
+            .unwrap_or_else(|| k.clone()))
+    }
+
+    pub async fn subject_key(&self, subject_ref: &str) -> Result<Option<KeyRow>> {
+        const Q: &str =
+            "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref = ?";
+        let row: Option<(String, String, String, i64)> = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as(Q)
+                    .bind(subject_ref)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as(&pg(Q))
+                    .bind(subject_ref)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        Ok(
+            row.map(|(subject_ref, wrapped, master_id, created_at)| KeyRow {
+                subject_ref,
+                wrapped,
+                master_id,
+                created_at,
+            }),
+        )
+    }
+
+    /// Destroys a subject's key (erasure). Answers whether there was one.
+    pub async fn delete_subject_key(&self, subject_ref: &str) -> Result<bool> {
+        const Q: &str = "DELETE FROM subject_keys WHERE subject_ref = ?";
+        let r = on_backend!(self, Q, |q| q.bind(subject_ref), execute);
+        Ok(r == 1)
+    }
+
+    /// Keys not wrapped by `master_id`, a page at a time (rotation).
+    pub async fn keys_not_wrapped_by(&self, master_id: &str, limit: i64) -> Result<Vec<KeyRow>> {
+        const Q: &str = "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE master_id <> ? ORDER BY subject_ref LIMIT ?";
+        let rows: Vec<(String, String, String, i64)> = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as(Q)
+                    .bind(master_id)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as(&pg(Q))
+                    .bind(master_id)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(subject_ref, wrapped, master_id, created_at)| KeyRow {
+                subject_ref,
+                wrapped,
+                master_id,
+                created_at,
+            })
+            .collect())
+    }
+
+    /// Replaces a wrapped key if it is still wrapped by `old_master` (rotation).
+    pub async fn rewrap_subject_key(
+        &self,
+        subject_ref: &str,
+        old_master: &str,
+        wrapped: &str,
+        new_master: &str,
+    ) -> Result<bool> {
+        const Q: &str = "UPDATE subject_keys SET wrapped = ?, master_id = ? WHERE subject_ref = ? AND master_id = ?";
+        let r = on_backend!(
+            self,
+            Q,
+            |q| q
+                .bind(wrapped)
+                .bind(new_master)
+                .bind(subject_ref)
+                .bind(old_master),
+            execute
+        );
+        Ok(r == 1)
+    }
+
+    pub async fn subject_key_count(&self) -> Result<i64> {
+        const Q: &str = "SELECT COUNT(*) FROM subject_keys";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
+            Store::Postgres(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
+        })
+    }
+}

@@ -1,0 +1,278 @@
+//! Retention's tables on both backends: lifecycle events and their pages, holds placed and
+//! lifted, purges applied in one transaction with their record, minors, and subject keys.
+
+use custodian_store::keys::KeyRow;
+use custodian_store::requests::{HistoryEntry, RequestRow};
+use custodian_store::retention::{HoldRow, LifecycleRow, MinorRow, Purge, PurgeAction};
+use custodian_store::{testing, Store};
+
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+                ($body)(store).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(url) = testing::fresh_postgres_url().await else {
+                    return;
+                };
+                let store = Store::open(&url).await.unwrap();
+                ($body)(store).await;
+            }
+        }
+    };
+}
+
+fn subject(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+fn event(s: &str, kind: &str, at: i64) -> LifecycleRow {
+    LifecycleRow {
+        subject_ref: s.into(),
+        kind: kind.into(),
+        at,
+        under_minimum_age: None,
+        country: None,
+        recorded_at: at,
+    }
+}
+
+on_both!(
+    lifecycle_events_page_by_subject,
+    |store: Store| async move {
+        for n in 1..=5u8 {
+            store
+                .insert_lifecycle_event(&event(&subject(n), "account_opened", 10))
+                .await
+                .unwrap();
+            store
+                .insert_lifecycle_event(&event(&subject(n), "account_closed", 20))
+                .await
+                .unwrap();
+        }
+        let mut minor = event(&subject(9), "age_declared", 5);
+        minor.under_minimum_age = Some(true);
+        minor.country = Some("DE".into());
+        store.insert_lifecycle_event(&minor).await.unwrap();
+        assert_eq!(
+            store.lifecycle_events(&subject(9)).await.unwrap(),
+            vec![minor]
+        );
+
+        let mut seen = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = store.lifecycle_page(&after, 2).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 2);
+            for (s, events) in &page {
+                assert!(events.iter().all(|e| &e.subject_ref == s));
+                seen.push((s.clone(), events.len()));
+            }
+            after = page.last().unwrap().0.clone();
+        }
+        assert_eq!(seen.len(), 6, "every subject once: {seen:?}");
+        assert_eq!(seen[0], (subject(1), 2));
+        assert_eq!(seen[5], (subject(9), 1));
+    }
+);
+
+on_both!(
+    holds_are_listed_until_lifted_and_kept_after,
+    |store: Store| async move {
+        let h = HoldRow {
+            id: "hold_1".into(),
+            matter: Some("Smith v. Group".into()),
+            subject_ref: Some(subject(1)),
+            category: None,
+            reason: "litigation".into(),
+            placed_by: "tok_dpo".into(),
+            placed_at: 100,
+            lifted_at: None,
+            lifted_by: None,
+            lift_reason: None,
+        };
+        store.insert_hold(&h).await.unwrap();
+        assert_eq!(store.holds(false).await.unwrap(), vec![h.clone()]);
+        assert!(store
+            .lift_hold("hold_1", "tok_dpo", Some("settled"), 200)
+            .await
+            .unwrap());
+        assert!(!store
+            .lift_hold("hold_1", "tok_dpo", None, 300)
+            .await
+            .unwrap());
+        assert!(store.holds(false).await.unwrap().is_empty());
+        let all = store.holds(true).await.unwrap();
+        assert_eq!(all[0].lifted_at, Some(200));
+        assert_eq!(all[0].lift_reason.as_deref(), Some("settled"));
+    }
+);
+
+fn request(id: &str, s: &str) -> RequestRow {
+    RequestRow {
+        id: id.into(),
+        kind: "access".into(),
+        status: "completed".into(),
+        subject_ref: s.into(),
+        email_sealed: "x1:sealed".into(),
+        details_sealed: Some("x1:details".into()),
+        language: "en".into(),
+        country: None,
+        jurisdiction: "gdpr".into(),
+        customer_id: None,
+        received_at: 10,
+        verified_at: Some(11),
+        code_hash: None,
+        code_expires_at: None,
+        attempts: 0,
+        acknowledge_due: 20,
+        answer_due: 30,
+        extended_months: 0,
+        assignee: None,
+        completed_at: Some(50),
+        updated_at: 50,
+    }
+}
+
+on_both!(
+    purges_apply_in_one_transaction_and_are_recorded,
+    |store: Store| async move {
+        let s = subject(3);
+        store
+            .insert_lifecycle_event(&event(&s, "account_opened", 1))
+            .await
+            .unwrap();
+        let first = HistoryEntry {
+            at: 10,
+            actor: "requester".into(),
+            action: "receive".into(),
+            from_status: None,
+            to_status: "completed".into(),
+            detail_sealed: Some("x1:note".into()),
+        };
+        store
+            .insert_request(&request("req_a", &s), &first, None)
+            .await
+            .unwrap();
+        store
+            .insert_request(&request("req_b", &s), &first, None)
+            .await
+            .unwrap();
+        let due = store.request_fields_due(60, "", 10).await.unwrap();
+        assert_eq!(due.len(), 2);
+        assert!(store
+            .request_fields_due(49, "", 10)
+            .await
+            .unwrap()
+            .is_empty());
+
+        let n = store
+            .apply_purges(
+                &[
+                    Purge {
+                        subject_ref: s.clone(),
+                        rule: "custodian.request_records".into(),
+                        data: "{}".into(),
+                        due_since: 60,
+                        action: PurgeAction::RequestFields {
+                            request_ids: vec!["req_a".into()],
+                        },
+                    },
+                    Purge {
+                        subject_ref: s.clone(),
+                        rule: "while_customer".into(),
+                        data: "{}".into(),
+                        due_since: 70,
+                        action: PurgeAction::Lifecycle,
+                    },
+                ],
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let a = store.request("req_a").await.unwrap().unwrap();
+        assert_eq!((a.email_sealed.as_str(), a.details_sealed), ("", None));
+        assert!(store.request_history("req_a").await.unwrap()[0]
+            .detail_sealed
+            .is_none());
+        assert_eq!(
+            store.request("req_b").await.unwrap().unwrap().email_sealed,
+            "x1:sealed"
+        );
+        assert!(store.lifecycle_events(&s).await.unwrap().is_empty());
+        let due = store.request_fields_due(60, "", 10).await.unwrap();
+        assert_eq!(due, vec![("req_b".into(), s.clone(), 50)]);
+        let recorded = store.purges(Some(&s), 10).await.unwrap();
+        assert_eq!(recorded.len(), 2);
+        assert_eq!(recorded[0].rule, "while_customer");
+        assert_eq!(recorded[1].records, 1);
+        assert!(store
+            .purges(Some(&subject(4)), 10)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+);
+
+on_both!(minors_are_recorded_once, |store: Store| async move {
+    let m = MinorRow {
+        subject_ref: subject(7),
+        declared_at: 5,
+        country: Some("DE".into()),
+        request_id: None,
+    };
+    assert!(store.insert_minor(&m).await.unwrap());
+    assert!(!store.insert_minor(&m).await.unwrap());
+    store.set_minor_request(&subject(7), "req_x").await.unwrap();
+    assert_eq!(
+        store.minors().await.unwrap()[0].request_id.as_deref(),
+        Some("req_x")
+    );
+});
+
+on_both!(
+    subject_keys_first_writer_wins_and_rotate,
+    |store: Store| async move {
+        let k = |w: &str, m: &str| KeyRow {
+            subject_ref: subject(1),
+            wrapped: w.into(),
+            master_id: m.into(),
+            created_at: 1,
+        };
+        assert_eq!(
+            store.put_subject_key(&k("w1", "m1")).await.unwrap().wrapped,
+            "w1"
+        );
+        assert_eq!(
+            store.put_subject_key(&k("w2", "m1")).await.unwrap().wrapped,
+            "w1",
+            "a second node's key loses"
+        );
+        assert_eq!(store.keys_not_wrapped_by("m2", 10).await.unwrap().len(), 1);
+        assert!(store
+            .rewrap_subject_key(&subject(1), "m1", "w3", "m2")
+            .await
+            .unwrap());
+        assert!(!store
+            .rewrap_subject_key(&subject(1), "m1", "w4", "m2")
+            .await
+            .unwrap());
+        assert!(store
+            .keys_not_wrapped_by("m2", 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.subject_key_count().await.unwrap(), 1);
+        assert!(store.delete_subject_key(&subject(1)).await.unwrap());
+        assert!(store.subject_key(&subject(1)).await.unwrap().is_none());
+    }
+);
