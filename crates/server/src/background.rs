@@ -42,6 +42,11 @@ pub fn spawn(state: SharedState) -> Jobs {
                 tracing::warn!(error = %e, "request housekeeping failed");
             }
         })),
+        tokio::spawn(every(
+            crate::retention_job::EVERY,
+            state.clone(),
+            |s| async move { crate::retention_job::scheduled(&s).await },
+        )),
     ];
     let mail = match &state.smtp {
         Some(cfg) => match custodian_mail::Mailer::new(cfg) {

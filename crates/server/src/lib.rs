@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod recording;
 pub mod requests;
+pub mod retention_job;
 pub mod routes;
 pub mod state;
 
@@ -50,6 +51,8 @@ pub enum BuildError {
     Store(#[from] custodian_store::StoreError),
     #[error("the policy's business calendar: {0}")]
     Calendar(#[from] custodian_core::deadline::CalendarError),
+    #[error("retention: {0}")]
+    Retention(#[from] retention_job::JobError),
 }
 
 /// Prepares everything the handlers share: compiles the policy, records its version, and
@@ -101,6 +104,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
     drop(rows);
 
     let calendar = BusinessCalendar::from_policy(&policy.calendar)?;
+    let retention = retention_job::RetentionState::load(&policy, &store).await?;
     let doc = routes::policy::policy_document(&policy);
     let policy_json = serde_json::to_vec(&doc).unwrap_or_default().into();
     let notice_html = custodian_policy::render::html(&policy);
@@ -132,6 +136,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
         smtp: settings.smtp,
         limiter: Default::default(),
         limits: settings.intake_limits,
+        retention,
         store,
     };
     for (device, account) in state.store.all_links().await? {
@@ -218,6 +223,15 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/admin/requests/{id}", get(routes::admin::show))
         .route("/v1/admin/requests/{id}/export", get(routes::admin::export))
         .route("/v1/admin/requests/{id}/{action}", post(routes::admin::act))
+        .route("/v1/subjects/events", post(routes::subjects::record_event))
+        .route(
+            "/v1/admin/holds",
+            get(routes::holds::list).post(routes::holds::place),
+        )
+        .route(
+            "/v1/admin/holds/{id}",
+            axum::routing::delete(routes::holds::lift),
+        )
         .merge(public)
         .merge(assets::routes())
         .fallback(|| async { ApiError::NotFound })

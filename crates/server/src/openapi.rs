@@ -47,6 +47,10 @@ use crate::routes;
         routes::admin::show,
         routes::admin::act,
         routes::admin::export,
+        routes::subjects::record_event,
+        routes::holds::place,
+        routes::holds::list,
+        routes::holds::lift,
         crate::assets::banner_js,
         crate::assets::banner_css,
         crate::assets::banner::get_banner,
@@ -63,6 +67,7 @@ use crate::routes;
         (name = "requests", description = "Data-subject requests: intake, verification, status, the DPO's queue"),
         (name = "privacy centre", description = "Pages for people: consents, requests, unsubscribe"),
         (name = "consent", description = "The consent ledger, receipts, GPC and one-click unsubscribe"),
+        (name = "retention", description = "Lifecycle events, legal holds and children's data"),
     )
 )]
 pub struct ApiDoc;

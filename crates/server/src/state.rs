@@ -74,6 +74,8 @@ pub struct AppState {
     pub smtp: Option<custodian_mail::MailConfig>,
     pub limiter: Limiter,
     pub limits: IntakeLimits,
+    /// Retention rules, minimum ages and the subjects under them (`retention_job`).
+    pub retention: crate::retention_job::RetentionState,
 }
 
 impl AppState {

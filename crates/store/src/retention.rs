@@ -392,13 +392,19 @@ impl Store {
                         }
                         PurgeAction::RecordOnly => {}
                     }
-                    sqlx::query(&$sql("INSERT INTO retention_purges (subject_ref, rule, data, due_since, purged_at, records) VALUES (?, ?, ?, ?, ?, ?)"))
+                    // A purge of the same subject, rule and due date is recorded once, however many
+                    // daily runs see it (data due in the company's datastores stays due until
+                    // they are purged).
+                    sqlx::query(&$sql("INSERT INTO retention_purges (subject_ref, rule, data, due_since, purged_at, records) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM retention_purges WHERE subject_ref = ? AND rule = ? AND due_since = ?)"))
                         .bind(&purge.subject_ref)
                         .bind(&purge.rule)
                         .bind(&purge.data)
                         .bind(purge.due_since)
                         .bind(now)
                         .bind(n as i64)
+                        .bind(&purge.subject_ref)
+                        .bind(&purge.rule)
+                        .bind(purge.due_since)
                         .execute(&mut *tx)
                         .await?;
                     total += n;

@@ -118,7 +118,7 @@ pub async fn decide(
     };
     let d = state
         .engine
-        .decide(&input, &state.consents)
+        .decide(&input, &crate::retention_job::Lookup(&state))
         .map_err(decision_error)?;
     Ok(axum::Json(DecideResponse {
         allowed: d.allowed,

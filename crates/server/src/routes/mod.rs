@@ -4,8 +4,10 @@
 pub mod admin;
 pub mod consent;
 pub mod decide;
+pub mod holds;
 pub mod ops;
 pub mod policy;
 pub mod privacy_center;
 pub mod requests;
+pub mod subjects;
 pub mod unsubscribe;

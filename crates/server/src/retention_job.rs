@@ -1,0 +1,436 @@
+//! The retention job: applies every retention rule of the policy to Custodian's own store,
+//! holds respected, each purge recorded with its rule. `serve` runs it daily
+//! ([`daily_once`]); `custodian retention run` runs it on demand, with `--dry-run` to list
+//! what would go by a date and why.
+//!
+//! It walks one table family at a time in pages of subjects ordered by reference, evaluates
+//! each page with `custodian_core::retention`, and purges the page in one short transaction,
+//! so memory stays bounded and no lock is held for long (decisions never touch the store).
+//!
+//! What goes from Custodian's own tables: consent state under `consent_withdrawn` rules, the
+//! address and details of final requests (built-in rule `custodian.request_records`, mail
+//! about them included), and a closed account's lifecycle events once its longest rule is
+//! due. Data in the company's datastores is recorded as due (`records: ["company
+//! datastores"]`) but not yet purged from here: the connectors crate has no purge-by-category
+//! API keyed by subject reference yet; [`CompanyPurge`] is the seam it will plug into.
+
+use std::collections::HashMap;
+
+use custodian_core::clock::rfc3339;
+use custodian_core::decide::{ConsentLookup, ConsentStatus};
+use custodian_core::retention::{
+    Hold, LifecycleEvent, LifecycleKind, MinimumAge, Minors, Retention, RetentionError,
+    SubjectFacts, REQUEST_RECORDS_RULE,
+};
+use custodian_core::subject::SubjectRef;
+use custodian_policy::Policy;
+use custodian_store::retention::{HoldRow, LifecycleRow, Purge, PurgeAction};
+use custodian_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// Subjects per page: one transaction each.
+pub const PAGE: i64 = 500;
+/// The hold category that request records count as.
+pub const REQUEST_CATEGORY: &str = "requests";
+/// The local-day mark of the daily run (one node runs it per day).
+const MARK: &str = "retention_daily";
+
+/// Retention's part of the shared state.
+pub struct RetentionState {
+    pub rules: Retention,
+    pub ages: MinimumAge,
+    /// Subjects under the minimum age, for `decide` (memory only).
+    pub minors: Minors,
+}
+
+impl RetentionState {
+    pub async fn load(policy: &Policy, store: &Store) -> Result<RetentionState, JobError> {
+        let minors = Minors::default();
+        for m in store.minors().await? {
+            if let Some(s) = SubjectRef::from_hex(&m.subject_ref) {
+                minors.insert(s);
+            }
+        }
+        Ok(RetentionState {
+            rules: Retention::compile(policy)?,
+            ages: MinimumAge::from_policy(policy),
+            minors,
+        })
+    }
+}
+
+/// Consent from memory plus the children flag, as `decide` needs them.
+pub struct Lookup<'a>(pub &'a AppState);
+
+impl ConsentLookup for Lookup<'_> {
+    fn status(&self, subject: &SubjectRef, slot: usize) -> ConsentStatus {
+        self.0.consents.status(subject, slot)
+    }
+    fn under_minimum_age(&self, subject: &SubjectRef) -> bool {
+        self.0.retention.minors.contains(subject)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Rules(#[from] RetentionError),
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The date rules are evaluated at (microseconds).
+    pub as_of: i64,
+    /// List what is due; change nothing.
+    pub dry_run: bool,
+    /// Keep every entry in the report (the CLI's listing); the daily job only counts.
+    pub list: bool,
+}
+
+/// What goes, in an entry of the report.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Data {
+    pub categories: Vec<String>,
+    /// What goes from where: `consent state: marketing`, `request req_… address and details`,
+    /// `lifecycle events`, `company datastores`.
+    pub records: Vec<String>,
+}
+
+/// One subject and rule that is due.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Entry {
+    pub subject_ref: String,
+    pub rule: String,
+    pub data: Data,
+    pub due_since: String,
+    /// Categories a hold keeps, with the hold's id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldBy>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HeldBy {
+    pub category: String,
+    pub hold: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub as_of: String,
+    pub dry_run: bool,
+    pub subjects: u64,
+    /// Subject-and-rule pairs due.
+    pub due: u64,
+    /// Of those, kept (in part or whole) by a hold.
+    pub held: u64,
+    /// Records removed or blanked in Custodian's own store.
+    pub records_purged: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<Entry>,
+}
+
+/// The seam for purging the company's datastores by rule (not implemented yet).
+pub trait CompanyPurge {
+    fn purge(&self, subject_ref: &str, rule: &str, categories: &[String]);
+}
+
+pub fn hold_of(h: &HoldRow) -> Hold {
+    Hold {
+        id: h.id.clone(),
+        matter: h.matter.clone(),
+        subject_ref: h.subject_ref.clone(),
+        category: h.category.clone(),
+        reason: h.reason.clone(),
+    }
+}
+
+pub fn event_of(r: &LifecycleRow) -> Option<LifecycleEvent> {
+    Some(LifecycleEvent {
+        kind: LifecycleKind::parse(&r.kind)?,
+        at: r.at,
+        birth_date: None,
+        under_minimum_age: r.under_minimum_age,
+        country: r.country.clone(),
+    })
+}
+
+fn data_json(d: &Data) -> String {
+    serde_json::to_string(d).unwrap_or_default()
+}
+
+/// Runs every rule once. `progress` is told how many subjects each page covered.
+pub async fn run(
+    store: &Store,
+    rules: &Retention,
+    opts: &RunOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<Report, JobError> {
+    let holds: Vec<Hold> = store.holds(false).await?.iter().map(hold_of).collect();
+    let mut report = Report {
+        as_of: rfc3339(opts.as_of),
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
+    let now = custodian_store::now_micros();
+
+    // Lifecycle: rules anchored on the account, activity and purchases.
+    let mut after = String::new();
+    loop {
+        let page = store.lifecycle_page(&after, PAGE).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.clone();
+        let mut purges = Vec::new();
+        for (subject, rows) in &page {
+            let facts = SubjectFacts {
+                subject_ref: subject.clone(),
+                lifecycle: rows.iter().filter_map(event_of).collect(),
+                consent: HashMap::new(),
+            };
+            let lifecycle_goes = rules.lifecycle_due(&facts).filter(|(rule, at)| {
+                *at <= opts.as_of
+                    && !holds
+                        .iter()
+                        .any(|h| h.covers(subject, rule) || h.covers(subject, "lifecycle"))
+            });
+            for due in rules.due(&facts, &holds, opts.as_of) {
+                let goes_here = lifecycle_goes
+                    .as_ref()
+                    .is_some_and(|(rule, _)| *rule == due.rule)
+                    && due.held.is_empty();
+                let mut records = Vec::new();
+                if !due.categories.is_empty() {
+                    records.push("company datastores".to_owned());
+                }
+                if goes_here {
+                    records.push("lifecycle events".to_owned());
+                }
+                let data = Data {
+                    categories: due.categories.clone(),
+                    records,
+                };
+                if !due.categories.is_empty() {
+                    purges.push(Purge {
+                        subject_ref: subject.clone(),
+                        rule: due.rule.clone(),
+                        data: data_json(&data),
+                        due_since: due.due_since,
+                        action: if goes_here {
+                            PurgeAction::Lifecycle
+                        } else {
+                            PurgeAction::RecordOnly
+                        },
+                    });
+                }
+                note(
+                    &mut report,
+                    opts,
+                    subject,
+                    &due.rule,
+                    data,
+                    due.due_since,
+                    &due.held,
+                );
+            }
+        }
+        report.subjects += page.len() as u64;
+        progress(page.len() as u64);
+        if !opts.dry_run && !purges.is_empty() {
+            report.records_purged += store.apply_purges(&purges, now).await?;
+        }
+    }
+
+    // Consent: state of withdrawn purposes under `consent_withdrawn` rules.
+    let mut after = String::new();
+    loop {
+        let page = store.consent_page(&after, PAGE).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.clone();
+        let mut purges = Vec::new();
+        for (subject, rows) in &page {
+            if !rows.iter().any(|(_, given, _)| !given) {
+                continue;
+            }
+            let facts = SubjectFacts {
+                subject_ref: subject.clone(),
+                lifecycle: Vec::new(),
+                consent: rows
+                    .iter()
+                    .map(|(p, g, at)| (p.clone(), (*g, *at)))
+                    .collect(),
+            };
+            for due in rules.due(&facts, &holds, opts.as_of) {
+                let data = Data {
+                    categories: due.categories.clone(),
+                    records: due
+                        .consent_purposes
+                        .iter()
+                        .map(|p| format!("consent state: {p}"))
+                        .collect(),
+                };
+                if !due.consent_purposes.is_empty() {
+                    purges.push(Purge {
+                        subject_ref: subject.clone(),
+                        rule: due.rule.clone(),
+                        data: data_json(&data),
+                        due_since: due.due_since,
+                        action: PurgeAction::ConsentState {
+                            purposes: due.consent_purposes.clone(),
+                        },
+                    });
+                }
+                note(
+                    &mut report,
+                    opts,
+                    subject,
+                    &due.rule,
+                    data,
+                    due.due_since,
+                    &due.held,
+                );
+            }
+        }
+        report.subjects += page.len() as u64;
+        progress(page.len() as u64);
+        if !opts.dry_run && !purges.is_empty() {
+            report.records_purged += store.apply_purges(&purges, now).await?;
+        }
+    }
+
+    // Requests: the address and details of final requests, after the built-in period.
+    let cutoff = request_cutoff(rules, opts.as_of);
+    let mut after = String::new();
+    loop {
+        let page = store.request_fields_due(cutoff, &after, PAGE).await?;
+        let Some((last, ..)) = page.last() else { break };
+        after = last.clone();
+        let mut purges = Vec::new();
+        for (id, subject, final_at) in &page {
+            let due_since = rules.request_fields_due(*final_at);
+            let held: Vec<(String, String)> = holds
+                .iter()
+                .find(|h| h.covers(subject, REQUEST_CATEGORY))
+                .map(|h| vec![(REQUEST_CATEGORY.to_owned(), h.id.clone())])
+                .unwrap_or_default();
+            let data = Data {
+                categories: if held.is_empty() {
+                    vec![REQUEST_CATEGORY.to_owned()]
+                } else {
+                    Vec::new()
+                },
+                records: vec![format!("request {id}: address, details and mail")],
+            };
+            if held.is_empty() {
+                purges.push(Purge {
+                    subject_ref: subject.clone(),
+                    rule: REQUEST_RECORDS_RULE.to_owned(),
+                    data: data_json(&data),
+                    due_since,
+                    action: PurgeAction::RequestFields {
+                        request_ids: vec![id.clone()],
+                    },
+                });
+            }
+            note(
+                &mut report,
+                opts,
+                subject,
+                REQUEST_RECORDS_RULE,
+                data,
+                due_since,
+                &held,
+            );
+        }
+        progress(page.len() as u64);
+        if !opts.dry_run && !purges.is_empty() {
+            report.records_purged += store.apply_purges(&purges, now).await?;
+        }
+    }
+    metrics::counter!("custodian_retention_records_purged_total").increment(report.records_purged);
+    Ok(report)
+}
+
+/// Final requests at or before this time have their fields due by `as_of`.
+fn request_cutoff(rules: &Retention, as_of: i64) -> i64 {
+    // Calendar spans do not subtract exactly; step back a day at a time from a safe bound.
+    let mut t = as_of - 3 * 366 * 86_400_000_000;
+    while rules.request_fields_due(t + 86_400_000_000) <= as_of {
+        t += 86_400_000_000;
+    }
+    while rules.request_fields_due(t + 1_000_000) <= as_of {
+        t += 1_000_000;
+    }
+    t
+}
+
+fn note(
+    report: &mut Report,
+    opts: &RunOptions,
+    subject: &str,
+    rule: &str,
+    data: Data,
+    due_since: i64,
+    held: &[(String, String)],
+) {
+    report.due += 1;
+    if !held.is_empty() {
+        report.held += 1;
+    }
+    if opts.list {
+        report.entries.push(Entry {
+            subject_ref: subject.to_owned(),
+            rule: rule.to_owned(),
+            data,
+            due_since: rfc3339(due_since),
+            held: held
+                .iter()
+                .map(|(c, h)| HeldBy {
+                    category: c.clone(),
+                    hold: h.clone(),
+                })
+                .collect(),
+        });
+    }
+}
+
+/// Once a day (UTC), by one node: the scheduled run inside `serve`.
+pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
+    let now = state.clock.now_micros();
+    let today = now / 86_400_000_000;
+    let seen = state.store.job_mark(MARK).await?;
+    if seen.is_some_and(|d| d >= today) || !state.store.claim_job_mark(MARK, seen, today).await? {
+        return Ok(None);
+    }
+    let report = run(
+        &state.store,
+        &state.retention.rules,
+        &RunOptions {
+            as_of: now,
+            dry_run: false,
+            list: false,
+        },
+        |_| {},
+    )
+    .await?;
+    tracing::info!(
+        due = report.due,
+        held = report.held,
+        purged = report.records_purged,
+        "retention run"
+    );
+    Ok(Some(report))
+}
+
+/// How often `serve` checks whether today's run is done.
+pub const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The scheduled round, errors logged (the loop in `background` only repeats it).
+pub async fn scheduled(state: &AppState) {
+    if let Err(e) = daily_once(state).await {
+        tracing::warn!(error = %e, "retention run failed");
+    }
+}
