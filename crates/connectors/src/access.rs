@@ -87,8 +87,28 @@ pub async fn access(
             if fields.is_empty() {
                 continue;
             }
-            let Some(pred) = graph.predicate(ti) else {
-                continue;
+            let parts = graph.predicate_parts(ti);
+            let pred = match (&t.primary_key, parts.len()) {
+                (_, 0) => continue,
+                // Alternatives joined by UNION rather than OR, so each can use its index.
+                (Some(pk), n) if n > 1 => {
+                    let col = format!("{}.{}", d.quote(&t.name), d.quote(pk));
+                    let mut s = db.sql();
+                    s.push(&col).push(" IN (");
+                    for (i, part) in parts.iter().enumerate() {
+                        if i > 0 {
+                            s.push(" UNION ");
+                        }
+                        s.push("SELECT ").push(&col).push(" FROM ").ident(&t.name);
+                        s.push(" WHERE ").append(part);
+                    }
+                    s.push(")");
+                    s
+                }
+                _ => match graph.predicate(ti) {
+                    Some(p) => p,
+                    None => continue,
+                },
             };
             let mut q = db.sql();
             q.push("SELECT ");

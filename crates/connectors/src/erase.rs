@@ -137,20 +137,21 @@ pub async fn apply(
     let mut keys: BTreeMap<usize, Vec<Key>> = BTreeMap::new();
     for ti in graph.reached_tables() {
         let t = &ds.tables[ti];
-        let (Some(pk), Some(pred)) = (&t.primary_key, graph.predicate(ti)) else {
-            continue;
-        };
+        let Some(pk) = &t.primary_key else { continue };
         let col = format!("{}.{}", d.quote(&t.name), d.quote(pk));
-        let mut q = Sql::new(d);
-        q.push("SELECT ")
-            .push(&col)
-            .push(", ")
-            .push(&d.as_text(&col))
-            .push(" FROM ")
-            .ident(&t.name)
-            .push(" WHERE ")
-            .append(&pred);
-        let mut found = tx.keys(&q).await?;
+        let mut found = Vec::new();
+        for part in graph.predicate_parts(ti) {
+            let mut q = Sql::new(d);
+            q.push("SELECT ")
+                .push(&col)
+                .push(", ")
+                .push(&d.as_text(&col))
+                .push(" FROM ")
+                .ident(&t.name)
+                .push(" WHERE ")
+                .append(&part);
+            found.extend(tx.keys(&q).await?);
+        }
         found.sort();
         found.dedup();
         keys.insert(ti, found);

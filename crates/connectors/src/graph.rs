@@ -153,9 +153,23 @@ impl<'d> Graph<'d> {
         }
     }
 
+    /// The alternatives whose OR is [`Graph::predicate`]. Erasure pins keys with one query
+    /// per alternative: an `OR` across an identity column and an `IN (subquery)` makes
+    /// PostgreSQL scan the table, while each alternative alone uses its index.
+    pub fn predicate_parts(&self, table: usize) -> Vec<Sql> {
+        if !self.reaches(table) {
+            return Vec::new();
+        }
+        self.node_parts(table, &mut Vec::new())
+    }
+
     fn node_predicate(&self, table: usize, path: &mut Vec<usize>) -> Option<Sql> {
+        join_or(self.dialect, self.node_parts(table, path))
+    }
+
+    fn node_parts(&self, table: usize, path: &mut Vec<usize>) -> Vec<Sql> {
         if path.contains(&table) || path.len() > 12 {
-            return None;
+            return Vec::new();
         }
         path.push(table);
         let mode = self.mode(table);
@@ -208,7 +222,7 @@ impl<'d> Graph<'d> {
             parts.push(s);
         }
         path.pop();
-        join_or(d, parts)
+        parts
     }
 
     /// Tables in the order erasure changes them: every table before the tables it
