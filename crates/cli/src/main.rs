@@ -48,6 +48,9 @@ enum Command {
     /// Check a dataset against its database, or draft one from a live schema.
     #[command(subcommand)]
     Dataset(commands::dataset::Command),
+    /// Apply the retention rules now, or list what is due by a date.
+    #[command(subcommand)]
+    Retention(commands::retention::Command),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Consent(cmd) => commands::consent::run(&cli.global, cmd),
         Command::Datastore(cmd) => commands::datastore::run(&cli.global, cmd),
         Command::Dataset(cmd) => commands::dataset::run(&cli.global, cmd),
+        Command::Retention(cmd) => commands::retention::run(&cli.global, cmd),
     };
     match result {
         Ok(code) => code,

@@ -563,3 +563,15 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// How many subjects the retention job walks (for its progress bar): lifecycle subjects,
+    /// consent subjects and requests still holding fields.
+    pub async fn retention_work(&self) -> Result<i64> {
+        const Q: &str = "SELECT (SELECT COUNT(DISTINCT subject_ref) FROM lifecycle_events) + (SELECT COUNT(DISTINCT subject_ref) FROM consent_state) + (SELECT COUNT(*) FROM requests WHERE email_sealed <> '' OR details_sealed IS NOT NULL)";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
+            Store::Postgres(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
+        })
+    }
+}

@@ -6,5 +6,6 @@ pub mod datastore;
 pub mod init;
 pub mod ledger;
 pub mod policy;
+pub mod retention;
 pub mod serve;
 pub mod token;
