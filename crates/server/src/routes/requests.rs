@@ -229,7 +229,14 @@ pub async fn status_page(
         received = escape(&s.received_at),
         due = escape(&s.answer_due),
     );
-    Ok(([(header::CACHE_CONTROL, "no-store")], Html(body)))
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(body),
+    ))
 }
 
 /// The access archive (ZIP: a manifest, JSON, and a CSV per kind of record), behind a signed
