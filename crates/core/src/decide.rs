@@ -341,7 +341,7 @@ impl Engine {
         };
         let purpose = &self.purposes[pi];
         let basis = Some(purpose.basis);
-        if input.purpose != "erasure" && consents.under_minimum_age(&input.subject) {
+        if consents.under_minimum_age(&input.subject) && input.purpose != "erasure" {
             return Ok(self.deny(
                 basis,
                 "the subject is under the minimum age: their data is being erased".into(),
