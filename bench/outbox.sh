@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # How long the outbox takes to deliver 10,000 messages to an SMTP sink on loopback (issue 5),
 # on SQLite and PostgreSQL. The sink is the test server of custodian-mail (in the bench
-# process); one worker with default settings (batches of 64, 8 in flight, each message marked
-# sent as soon as the sink accepted it). Queueing (32 concurrent callers) is timed apart.
+# process); one worker with default settings (batches of 64, 16 in flight on 16 pooled
+# connections, a pass's accepted messages marked sent in one commit). Queueing (32
+# concurrent callers) is timed apart.
 # The run checks that every message arrived exactly once.
 #
 #   bench/outbox.sh                      # both backends, 10,000 messages

@@ -103,7 +103,7 @@ pub struct WorkerSettings {
     /// time one batch can take (SMTP commands time out after 30 s).
     pub lease: Duration,
     pub batch: i64,
-    /// Messages in flight at once (one SMTP connection each, at most the pool's 8).
+    /// Messages in flight at once (one SMTP connection each, at most [`crate::mailer::POOL`]).
     pub concurrency: usize,
     /// How often to look for due mail when nobody wakes the worker (retries, other nodes).
     pub poll: Duration,
@@ -119,7 +119,7 @@ impl Default for WorkerSettings {
         WorkerSettings {
             lease: Duration::from_secs(600),
             batch: 64,
-            concurrency: 8,
+            concurrency: 16,
             poll: Duration::from_secs(5),
             base_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(3600),

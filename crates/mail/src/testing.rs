@@ -90,11 +90,19 @@ impl SmtpSink {
     /// Waits (up to 30 s, then panics) until at least `n` messages arrived; answers all of
     /// them.
     pub async fn wait_for(&self, n: usize) -> Vec<ReceivedMail> {
+        self.wait_for_within(n, Duration::from_secs(30)).await
+    }
+
+    /// [`SmtpSink::wait_for`] with a limit of one's own.
+    pub async fn wait_for_within(&self, n: usize, limit: Duration) -> Vec<ReceivedMail> {
         let mut rx = self.state.count.subscribe();
-        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|c| *c >= n))
+        tokio::time::timeout(limit, rx.wait_for(|c| *c >= n))
             .await
             .unwrap_or_else(|_| {
-                panic!("the sink received {} of {n} messages in 30 s", self.count())
+                panic!(
+                    "the sink received {} of {n} messages in {limit:?}",
+                    self.count()
+                )
             })
             .expect("sink state alive");
         self.received()

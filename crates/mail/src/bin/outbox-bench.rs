@@ -82,7 +82,8 @@ async fn main() -> Result<(), Error> {
             let _ = stopped.await;
         },
     ));
-    sink.wait_for(n).await;
+    sink.wait_for_within(n, std::time::Duration::from_secs(3600))
+        .await;
     let deliver_secs = start.elapsed().as_secs_f64();
     let _ = stop.send(());
     worker.await?;
