@@ -44,6 +44,11 @@ pub struct DigestItem {
 #[serde(tag = "template", rename_all = "snake_case")]
 pub enum MailContent {
     /// The code (and a link carrying it) that proves the requester holds the address.
+    /// The code (and link) that signs a person in to the privacy centre.
+    SignInCode {
+        code: String,
+        link: String,
+    },
     VerificationCode {
         code: String,
         link: String,
@@ -100,6 +105,7 @@ impl MailContent {
     pub fn template(&self) -> &'static str {
         match self {
             MailContent::VerificationCode { .. } => "verification_code",
+            MailContent::SignInCode { .. } => "sign_in_code",
             MailContent::RequestReceived { .. } => "request_received",
             MailContent::RequestExtended { .. } => "request_extended",
             MailContent::RequestDenied { .. } => "request_denied",
@@ -142,6 +148,26 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
     use MailContent as M;
     // Paragraphs; a paragraph that is exactly a URL becomes a link in the HTML part.
     let (subject, paragraphs): (String, Vec<String>) = match (content, lang) {
+        (M::SignInCode { code, link }, En) => (
+            format!("Your sign-in code: {code}"),
+            vec![
+                "Someone asked to sign in to our privacy centre with this e-mail address, to see and change their privacy choices. To sign in, enter this code:".into(),
+                code.clone(),
+                "or open this link:".into(),
+                link.clone(),
+                "If it was not you, ignore this message; nothing will happen.".into(),
+            ],
+        ),
+        (M::SignInCode { code, link }, De) => (
+            format!("Ihr Anmeldecode: {code}"),
+            vec![
+                "Jemand möchte sich mit dieser E-Mail-Adresse im Datenschutz-Center anmelden, um seine Datenschutz-Einstellungen zu sehen und zu ändern. Geben Sie zum Anmelden diesen Code ein:".into(),
+                code.clone(),
+                "oder öffnen Sie diesen Link:".into(),
+                link.clone(),
+                "Wenn Sie das nicht waren, ignorieren Sie diese Nachricht; es geschieht nichts.".into(),
+            ],
+        ),
         (M::VerificationCode { code, link, request_type }, En) => (
             format!("Your verification code: {code}"),
             vec![

@@ -530,10 +530,9 @@ pub async fn start_sign_in(
         Lang::parse_or_en(&lang),
         None,
         &format!("privacy-center/sign-in/{nonce}"),
-        MailContent::VerificationCode {
+        MailContent::SignInCode {
             code: code.clone(),
             link,
-            request_type: t.sign_in_kind.to_owned(),
         },
     )
     .await;

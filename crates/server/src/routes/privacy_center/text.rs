@@ -88,7 +88,6 @@ pub struct Texts {
     pub unsub_nothing: &'static str,
     pub withdraw: &'static str,
     pub sources: [(&'static str, &'static str); 11],
-    pub sign_in_kind: &'static str,
 }
 
 pub const EN: Texts = Texts {
@@ -195,7 +194,6 @@ pub const EN: Texts = Texts {
         ("survey", "a survey"),
         ("request", "your request"),
     ],
-    sign_in_kind: "signing in to the privacy centre",
 };
 
 pub const DE: Texts = Texts {
@@ -302,7 +300,6 @@ pub const DE: Texts = Texts {
         ("survey", "eine Umfrage"),
         ("request", "Ihre Anfrage"),
     ],
-    sign_in_kind: "Anmeldung im Datenschutz-Center",
 };
 
 /// Languages with texts here; the page offers those the policy also has.
