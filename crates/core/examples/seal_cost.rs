@@ -39,8 +39,16 @@ fn main() {
     let e = sealer.seal(&subject, "requests/r/email", email);
     let d = sealer.seal(&subject, "requests/r/details", &details);
     let open = per_op(n, || {
-        black_box(sealer.open(&subject, "requests/r/email", black_box(&e)).unwrap());
-        black_box(sealer.open(&subject, "requests/r/details", black_box(&d)).unwrap());
+        black_box(
+            sealer
+                .open(&subject, "requests/r/email", black_box(&e))
+                .unwrap(),
+        );
+        black_box(
+            sealer
+                .open(&subject, "requests/r/details", black_box(&d))
+                .unwrap(),
+        );
     });
     let unwrap = per_op(n, || {
         black_box(master.unwrap(&subject, black_box(&wrapped)).unwrap());

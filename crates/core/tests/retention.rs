@@ -290,7 +290,11 @@ fn decide_refuses_every_purpose_for_a_child() {
         let d = engine.decide(&input(child), &lookup).unwrap();
         assert!(!d.allowed, "{}", p.id);
         assert_eq!(&*d.rule, "children.minimum_age");
-        assert!(engine.decide(&input(adult), &lookup).unwrap().allowed, "{}", p.id);
+        assert!(
+            engine.decide(&input(adult), &lookup).unwrap().allowed,
+            "{}",
+            p.id
+        );
     }
     lookup.0.remove(&child);
     assert!(lookup.0.is_empty());

@@ -133,6 +133,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
             store.clone(),
             Sealer::derived(&settings.secret, "outbox"),
         ),
+        intake: custodian_store::requests::IntakeWriter::spawn(store.clone()),
         smtp: settings.smtp,
         limiter: Default::default(),
         limits: settings.intake_limits,
@@ -187,7 +188,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/privacy-center", get(routes::privacy_center::home))
         .route(
             "/privacy-center/consents",
-            get(routes::privacy_center::consents::show).post(routes::privacy_center::consents::save),
+            get(routes::privacy_center::consents::show)
+                .post(routes::privacy_center::consents::save),
         )
         .route(
             "/privacy-center/sign-in",
@@ -204,7 +206,8 @@ pub fn router(state: SharedState) -> Router {
         )
         .route(
             "/privacy-center/requests",
-            get(routes::privacy_center::requests::form).post(routes::privacy_center::requests::submit),
+            get(routes::privacy_center::requests::form)
+                .post(routes::privacy_center::requests::submit),
         )
         .route(
             "/privacy-center/verify",

@@ -50,7 +50,11 @@ fn handles(route: &str, method: &'static str, status: u16) -> Handles {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .get(route)
-        .and_then(|v| v.iter().find(|(m, s, _)| *m == method && *s == status).map(|(.., h)| h.clone()));
+        .and_then(|v| {
+            v.iter()
+                .find(|(m, s, _)| *m == method && *s == status)
+                .map(|(.., h)| h.clone())
+        });
     if let Some(h) = found {
         return h;
     }
@@ -87,7 +91,11 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = static_method(req.method());
     let route = req.extensions().get::<MatchedPath>().cloned();
     let res = next.run(req).await;
-    let h = handles(route.as_ref().map_or("unmatched", |p| p.as_str()), method, res.status().as_u16());
+    let h = handles(
+        route.as_ref().map_or("unmatched", |p| p.as_str()),
+        method,
+        res.status().as_u16(),
+    );
     h.count.increment(1);
     h.latency.record(start.elapsed().as_secs_f64());
     res

@@ -71,6 +71,8 @@ pub struct AppState {
     pub links: LinkSigner,
     pub calendar: BusinessCalendar,
     pub outbox: Outbox,
+    /// Group commit for request intake.
+    pub intake: custodian_store::requests::IntakeWriter,
     pub smtp: Option<custodian_mail::MailConfig>,
     pub limiter: Limiter,
     pub limits: IntakeLimits,

@@ -539,7 +539,10 @@ async fn the_dpo_queue_filters_acts_and_keeps_an_audit_trail() {
         .await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("tax law") && !page.text.contains("called the requester"));
-    assert!(!page.text.contains("<script"), "the status page runs no script");
+    assert!(
+        !page.text.contains("<script"),
+        "the status page runs no script"
+    );
 
     // Overdue: a month and a bit later the open rectification is overdue and in the digest.
     // 40 days later, at 09:00 London time (after the digest hour).

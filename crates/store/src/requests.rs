@@ -48,6 +48,77 @@ pub struct HistoryEntry {
     pub detail_sealed: Option<String>,
 }
 
+/// A request to store with its first history entry and first mail.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub row: RequestRow,
+    pub first: HistoryEntry,
+    pub mail: Option<NewMail>,
+}
+
+/// Group commit for request intake, as `writer::ConsentWriter` does for consent: one task
+/// takes every queued request, stores them in one transaction, and answers each caller only
+/// after the commit. A batch that fails is retried request by request, so one bad request
+/// fails alone.
+#[derive(Clone, Debug)]
+pub struct IntakeWriter {
+    tx: tokio::sync::mpsc::Sender<(
+        NewRequest,
+        tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
+    )>,
+}
+
+impl IntakeWriter {
+    pub fn spawn(store: Store) -> IntakeWriter {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(
+            NewRequest,
+            tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
+        )>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < 512 {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let batch: Vec<NewRequest> = jobs.iter().map(|(r, _)| r.clone()).collect();
+                match store.insert_requests(&batch).await {
+                    Ok(()) => jobs.into_iter().for_each(|(_, reply)| {
+                        let _ = reply.send(Ok(()));
+                    }),
+                    Err(_) if jobs.len() > 1 => {
+                        for (r, reply) in jobs {
+                            let _ = reply.send(
+                                store
+                                    .insert_requests(std::slice::from_ref(&r))
+                                    .await
+                                    .map_err(|e| e.to_string()),
+                            );
+                        }
+                    }
+                    Err(e) => jobs.into_iter().for_each(|(_, reply)| {
+                        let _ = reply.send(Err(e.to_string()));
+                    }),
+                }
+            }
+        });
+        IntakeWriter { tx }
+    }
+
+    /// Stores one request durably; returns after its transaction committed.
+    pub async fn insert(&self, request: NewRequest) -> std::result::Result<(), String> {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        self.tx
+            .send((request, reply))
+            .await
+            .map_err(|_| "the intake writer has stopped".to_owned())?;
+        wait.await
+            .map_err(|_| "the intake writer has stopped".to_owned())?
+    }
+}
+
 /// Filters of the DPO's queue.
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
@@ -164,34 +235,49 @@ impl Store {
         first: &HistoryEntry,
         mail: Option<&NewMail>,
     ) -> Result<()> {
+        self.insert_requests(&[NewRequest {
+            row: r.clone(),
+            first: first.clone(),
+            mail: mail.cloned(),
+        }])
+        .await
+    }
+
+    /// Stores several new requests in one transaction (see [`IntakeWriter`]): all or none.
+    pub async fn insert_requests(&self, batch: &[NewRequest]) -> Result<()> {
         match self {
             Store::Sqlite(p) => {
                 let mut tx = p.begin().await?;
-                bind_request!(sqlx::query(INSERT), r)
-                    .execute(&mut *tx)
-                    .await?;
-                bind_history!(sqlx::query(HISTORY), &r.id, first)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(m) = mail {
-                    bind_mail!(sqlx::query(ENQUEUE_SQLITE), m)
+                for n in batch {
+                    bind_request!(sqlx::query(INSERT), n.row)
                         .execute(&mut *tx)
                         .await?;
+                    bind_history!(sqlx::query(HISTORY), &n.row.id, n.first)
+                        .execute(&mut *tx)
+                        .await?;
+                    if let Some(m) = &n.mail {
+                        bind_mail!(sqlx::query(ENQUEUE_SQLITE), m)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 tx.commit().await?;
             }
             Store::Postgres(p) => {
                 let mut tx = p.begin().await?;
-                bind_request!(sqlx::query(&pg(INSERT)), r)
-                    .execute(&mut *tx)
-                    .await?;
-                bind_history!(sqlx::query(&pg(HISTORY)), &r.id, first)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(m) = mail {
-                    bind_mail!(sqlx::query(ENQUEUE_PG), m)
+                let (insert, history) = (pg(INSERT), pg(HISTORY));
+                for n in batch {
+                    bind_request!(sqlx::query(&insert), n.row)
                         .execute(&mut *tx)
                         .await?;
+                    bind_history!(sqlx::query(&history), &n.row.id, n.first)
+                        .execute(&mut *tx)
+                        .await?;
+                    if let Some(m) = &n.mail {
+                        bind_mail!(sqlx::query(ENQUEUE_PG), m)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 tx.commit().await?;
             }

@@ -177,3 +177,50 @@ on_both!(job_marks_are_claimed_once, |store: Store| async move {
     assert!(!store.claim_job_mark("digest", Some(5), 8).await.unwrap());
     assert_eq!(store.job_mark("digest").await.unwrap(), Some(7));
 });
+
+on_both!(
+    intake_shares_commits_and_a_bad_request_fails_alone,
+    |store: Store| async move {
+        use custodian_store::requests::{IntakeWriter, NewRequest};
+        let writer = IntakeWriter::spawn(store.clone());
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let w = writer.clone();
+            let row = request(
+                &format!("req_{i}"),
+                "access",
+                "awaiting_verification",
+                1_000,
+            );
+            let first = entry("receive", None, "awaiting_verification");
+            tasks.push(tokio::spawn(async move {
+                w.insert(NewRequest {
+                    row,
+                    first,
+                    mail: None,
+                })
+                .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let dup = writer
+            .insert(NewRequest {
+                row: request("req_7", "access", "verified", 1),
+                first: entry("receive", None, "verified"),
+                mail: None,
+            })
+            .await;
+        assert!(dup.is_err(), "a duplicate id is refused");
+        let all = store
+            .list_requests(&RequestFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 100);
+        assert_eq!(store.request_history("req_42").await.unwrap().len(), 1);
+    }
+);

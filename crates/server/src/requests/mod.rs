@@ -296,16 +296,34 @@ pub async fn intake(
         to_status: row.status.clone(),
         detail_sealed: None,
     };
-    let link = format!("{}/privacy-center/verify?request={rid}&code={code}", state.public_url);
+    let link = format!(
+        "{}/privacy-center/verify?request={rid}&code={code}",
+        state.public_url
+    );
     let mail = OutgoingMail {
         idempotency_key: format!("{rid}/verification_code"),
         to: id.expose().to_owned(),
         lang: Lang::parse_or_en(&language),
         request_id: Some(rid.clone()),
-        content: MailContent::VerificationCode { code, link, request_type: row.kind.clone() },
+        content: MailContent::VerificationCode {
+            code,
+            link,
+            request_type: row.kind.clone(),
+        },
     };
-    let sealed = state.outbox.prepare(&mail, now).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.insert_request(&row, &first, Some(&sealed)).await?;
+    let sealed = state
+        .outbox
+        .prepare(&mail, now)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .intake
+        .insert(custodian_store::requests::NewRequest {
+            row: row.clone(),
+            first,
+            mail: Some(sealed),
+        })
+        .await
+        .map_err(ApiError::Internal)?;
     state.outbox.wake();
     Ok(row)
 }
