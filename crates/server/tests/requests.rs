@@ -688,3 +688,102 @@ async fn requests_run_on_postgres_too() {
         .await;
     assert_eq!(q.body["requests"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn requests_reach_the_companys_own_datastores() {
+    use custodian_connectors::{company, sql::Db};
+    let env = Env::new().await;
+    let app = &env.app;
+    let dir = std::env::temp_dir().join(format!("custodian-company-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("company.db").display());
+    let db = Db::connect(&url).await.unwrap();
+    company::create_schema(&db).await.unwrap();
+    company::generate(&db, 10, 0).await.unwrap();
+    // The connection URL comes from an environment variable named at registration.
+    std::env::set_var("CUSTODIAN_TEST_COMPANY_URL_REQUESTS", &url);
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/company/company.toml");
+    app.store
+        .put_datastore(
+            "company",
+            dataset.to_str().unwrap(),
+            Some("CUSTODIAN_TEST_COMPANY_URL_REQUESTS"),
+            None,
+        )
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let mut s = db.sql();
+            s.push(&sql.replacen("COUNT(*)", "CAST(COUNT(*) AS TEXT)", 1));
+            db.text_rows(&s).await.unwrap()[0][0]
+                .clone()
+                .unwrap_or_default()
+        }
+    };
+
+    // Access: the archive carries the company's records, one CSV per data category.
+    let access = env
+        .verified("access", "customer-3@example.com", json!({}))
+        .await;
+    assert_eq!(access["status"], "completed");
+    let zip = app
+        .get(
+            &format!(
+                "/v1/admin/requests/{}/export",
+                access["id"].as_str().unwrap()
+            ),
+            Some(&app.dpo),
+        )
+        .await;
+    assert_eq!(zip.status, 200, "{}", zip.text);
+    assert!(
+        zip.text.contains("company_website_user.csv"),
+        "company data by category"
+    );
+    assert!(
+        zip.text.contains("customer-3@example.com"),
+        "the requester's own record is in their export"
+    );
+    assert!(
+        !zip.text.contains("customer-4@example.com"),
+        "nobody else's"
+    );
+
+    // Erasure: rows go in the company's database, invoices stay under the 7-year hold, and the
+    // requester is told until when.
+    assert_eq!(
+        count("SELECT COUNT(*) FROM support_tickets WHERE customer_id = 4").await,
+        "1"
+    );
+    let erasure = env
+        .verified("erasure", "customer-4@example.com", json!({}))
+        .await;
+    let done = env
+        .act(erasure["id"].as_str().unwrap(), "approve", json!({}))
+        .await;
+    assert_eq!(done.body["status"], "completed", "{}", done.text);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM support_tickets WHERE customer_id = 4").await,
+        "0"
+    );
+    let complete = done.body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["action"] == "complete")
+        .unwrap()
+        .clone();
+    assert!(
+        complete["detail"].as_str().unwrap().contains("legal hold"),
+        "{complete}"
+    );
+    let runs = app
+        .store
+        .runs_of_request(erasure["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "the run is recorded against the request");
+}

@@ -28,13 +28,43 @@ pub async fn run(state: &AppState, approved: RequestRow) -> Result<RequestRow, A
         ApiError::Internal(format!("request {} has a malformed subject", approved.id))
     })?;
     match kind {
-        Kind::Access => complete(state, &approved, "system").await,
+        Kind::Access => complete(state, &approved, "system", None).await,
         Kind::Objection => {
             withdraw_objected(state, subject).await?;
-            complete(state, &approved, "system").await
+            complete(state, &approved, "system", None).await
         }
         Kind::Erasure => {
-            let done = complete(state, &approved, "system").await?;
+            // The company's datastores first: if they fail, the request stays open for the DPO.
+            let mut told = None;
+            if super::company::any(state).await? {
+                match super::company::erase(state, &approved).await {
+                    Ok(e) if e.kept.is_empty() => {
+                        told = Some(format!(
+                            "erased in the company's systems ({} changes)",
+                            e.rows_changed
+                        ))
+                    }
+                    Ok(e) => {
+                        told = Some(format!(
+                            "erased in the company's systems; kept under legal hold: {}",
+                            e.kept.join("; ")
+                        ))
+                    }
+                    Err(err) => {
+                        let detail = format!("company datastores failed: {err}; retry the run (custodian datastore runs retry), then complete");
+                        return transition(
+                            state,
+                            &approved,
+                            Action::Start,
+                            "system",
+                            Some(&detail),
+                            |_| {},
+                        )
+                        .await;
+                    }
+                }
+            }
+            let done = complete(state, &approved, "system", told.as_deref()).await?;
             erase_own_data(state, subject, &done).await?;
             super::load(state, &done.id).await
         }
@@ -45,13 +75,15 @@ pub async fn run(state: &AppState, approved: RequestRow) -> Result<RequestRow, A
 }
 
 /// Marks a request completed and tells the requester (with the download link for access).
+/// `detail` is shown to the requester on the status page (e.g. what stays under a legal hold).
 pub async fn complete(
     state: &AppState,
     row: &RequestRow,
     actor: &str,
+    detail: Option<&str>,
 ) -> Result<RequestRow, ApiError> {
     let now = state.clock.now_micros();
-    let done = transition(state, row, Action::Complete, actor, None, |r| {
+    let done = transition(state, row, Action::Complete, actor, detail, |r| {
         r.completed_at = Some(now)
     })
     .await?;

@@ -97,6 +97,27 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
         }));
     }
 
+    // What the company's own datastores hold, read through the connectors, by category.
+    let company = super::company::access(state, request).await?;
+    let mut by_category: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for r in &company {
+        let cell = |k: &str| {
+            r.get(k)
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_default()
+        };
+        by_category.entry(cell("category")).or_default().push(vec![
+            cell("datastore"),
+            cell("table"),
+            cell("key"),
+            r.get("fields").map(|f| f.to_string()).unwrap_or_default(),
+        ]);
+    }
+
     let consent_rows: Vec<Vec<String>> = current
         .iter()
         .map(|c| {
@@ -138,15 +159,16 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
             "receipt_id": e.receipt_id, "chain": e.chain, "seq": e.seq, "hash": e.hash })).collect::<Vec<_>>(),
         "receipts": receipts,
         "requests": request_values,
+        "company_data": company,
     });
     let meta = json!({
         "request_id": request.id,
         "generated_for": "access request (GDPR Art. 15 and 20)",
         "controller": state.policy.policy.organisation,
         "contact": state.policy.contacts.dpo_email,
-        "sources": ["Custodian's own records: consents, requests and notices"],
+        "sources": ["Custodian's own records: consents, requests and notices", "the company's datastores registered with Custodian (company_*.csv, one per data category)"],
     });
-    let tables = [
+    let mut tables = vec![
         Table {
             name: "consents".into(),
             columns: cols(&[
@@ -191,6 +213,13 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
             rows: notice_rows,
         },
     ];
+    for (category, rows) in by_category {
+        tables.push(Table {
+            name: format!("company_{category}"),
+            columns: cols(&["datastore", "table", "key", "fields"]),
+            rows,
+        });
+    }
     Ok(archive::build(&meta, &export, &tables))
 }
 

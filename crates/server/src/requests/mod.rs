@@ -6,6 +6,7 @@
 //! when someone else changed the request first. Mail is queued in the outbox in the same
 //! step; the outbox worker delivers it.
 
+pub mod company;
 pub mod execute;
 pub mod export;
 pub mod limits;
@@ -645,7 +646,7 @@ pub async fn act(
             let text = required(&body.text, "text")?;
             transition(state, &row, Action::Note, actor, Some(&text), |_| {}).await
         }
-        Action::Complete => execute::complete(state, &row, actor).await,
+        Action::Complete => execute::complete(state, &row, actor, None).await,
         other => Err(ApiError::unprocessable(
             "unknown_action",
             format!("`{}` is not an action of the DPO", other.as_str()),

@@ -150,6 +150,7 @@ pub struct PublicStatus {
 async fn public_status(state: &AppState, id: &str) -> Result<PublicStatus, ApiError> {
     let row = requests::load(state, id).await?;
     let history = state.store.request_history(id).await?;
+    // Reasons the requester is owed; DPO notes and manual completions stay internal.
     let told = ["deny", "extend", "forward"];
     Ok(PublicStatus {
         download: (row.kind == "access" && row.status == "completed").then(|| requests::download_link(state, &row.id)),
@@ -165,7 +166,8 @@ async fn public_status(state: &AppState, id: &str) -> Result<PublicStatus, ApiEr
             .iter()
             .filter(|h| h.action != "note")
             .map(|h| {
-                let reason = told.contains(&h.action.as_str()).then(|| requests::open_detail(state, &row.id, h)).flatten();
+                let system_completion = h.action == "complete" && h.actor == "system";
+                let reason = (told.contains(&h.action.as_str()) || system_completion).then(|| requests::open_detail(state, &row.id, h)).flatten();
                 serde_json::json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status, "reason": reason })
             })
             .collect(),
