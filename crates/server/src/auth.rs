@@ -47,12 +47,13 @@ impl TokenCache {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or(ApiError::Unauthorized)?;
-        let hash = token::hash(presented);
-        let caller = match self.cached(&hash) {
+        // The cache is keyed by the presented token itself, so a hit costs one map lookup and
+        // no hashing; only a miss hashes it to find the stored record.
+        let caller = match self.cached(presented) {
             Some(c) => c,
             None => {
                 let rec = store
-                    .find_token(&hash)
+                    .find_token(&token::hash(presented))
                     .await?
                     .ok_or(ApiError::Unauthorized)?;
                 let caller = Caller {

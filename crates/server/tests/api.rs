@@ -283,3 +283,14 @@ async fn the_api_runs_on_postgres_too() {
         .await;
     assert_eq!(a.body["allowed"], true);
 }
+
+#[tokio::test]
+async fn a_known_token_is_checked_from_memory() {
+    // Decisions are the hot path: after the first call, the token must not cost a database
+    // round trip. With the store closed, only a cached token can still be accepted.
+    let app = TestApp::sqlite().await;
+    let body = decide_body("marketing", "GB");
+    assert_eq!(app.post("/v1/decide", Some(&app.service), &body).await.status, 200);
+    app.store.close().await;
+    assert_eq!(app.post("/v1/decide", Some(&app.service), &body).await.status, 200, "served from the token cache");
+}
