@@ -62,18 +62,31 @@ pub struct NewRequest {
 /// fails alone.
 #[derive(Clone, Debug)]
 pub struct IntakeWriter {
-    tx: tokio::sync::mpsc::Sender<(
-        NewRequest,
-        tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
-    )>,
+    writers: std::sync::Arc<[IntakeQueue]>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
+
+type IntakeReply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+type IntakeQueue = tokio::sync::mpsc::Sender<(NewRequest, IntakeReply)>;
+
+/// Intake writers on PostgreSQL, whose commits overlap (SQLite has one writer at a time).
+pub const POSTGRES_INTAKE_WRITERS: usize = 4;
 
 impl IntakeWriter {
     pub fn spawn(store: Store) -> IntakeWriter {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(
-            NewRequest,
-            tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
-        )>(4096);
+        let n = match store {
+            Store::Sqlite(_) => 1,
+            Store::Postgres(_) => POSTGRES_INTAKE_WRITERS,
+        };
+        let writers: Vec<IntakeQueue> = (0..n).map(|_| Self::spawn_one(store.clone())).collect();
+        IntakeWriter {
+            writers: writers.into(),
+            next: Default::default(),
+        }
+    }
+
+    fn spawn_one(store: Store) -> IntakeQueue {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(NewRequest, IntakeReply)>(4096);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
@@ -90,12 +103,8 @@ impl IntakeWriter {
                     }),
                     Err(_) if jobs.len() > 1 => {
                         for (r, reply) in jobs {
-                            let _ = reply.send(
-                                store
-                                    .insert_requests(std::slice::from_ref(&r))
-                                    .await
-                                    .map_err(|e| e.to_string()),
-                            );
+                            let one = store.insert_requests(std::slice::from_ref(&r)).await;
+                            let _ = reply.send(one.map_err(|e| e.to_string()));
                         }
                     }
                     Err(e) => jobs.into_iter().for_each(|(_, reply)| {
@@ -104,13 +113,14 @@ impl IntakeWriter {
                 }
             }
         });
-        IntakeWriter { tx }
+        tx
     }
 
     /// Stores one request durably; returns after its transaction committed.
     pub async fn insert(&self, request: NewRequest) -> std::result::Result<(), String> {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.writers.len();
         let (reply, wait) = tokio::sync::oneshot::channel();
-        self.tx
+        self.writers[i]
             .send((request, reply))
             .await
             .map_err(|_| "the intake writer has stopped".to_owned())?;
