@@ -37,6 +37,38 @@ pub struct FileConfig {
     pub secret_file: Option<PathBuf>,
     pub allowed_origins: Option<Vec<String>>,
     pub public_url: Option<String>,
+    /// Company datastores, as `custodian datastore add` registers them.
+    #[serde(default)]
+    pub datastores: Vec<DatastoreConfig>,
+}
+
+/// One `[[datastores]]` entry of the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatastoreConfig {
+    pub name: String,
+    /// The dataset file (Custodian's format or Fides YAML).
+    pub dataset: PathBuf,
+    /// The environment variable holding the connection URL.
+    pub url_env: Option<String>,
+    /// Or a file holding it.
+    pub url_file: Option<PathBuf>,
+}
+
+impl FileConfig {
+    /// The config file's datastores, as the connectors take them.
+    pub fn datastore_records(&self) -> Vec<custodian_store::runs::DatastoreRecord> {
+        self.datastores
+            .iter()
+            .map(|d| custodian_store::runs::DatastoreRecord {
+                name: d.name.clone(),
+                dataset_path: d.dataset.display().to_string(),
+                url_env: d.url_env.clone(),
+                url_file: d.url_file.as_ref().map(|p| p.display().to_string()),
+                created_at: 0,
+            })
+            .collect()
+    }
 }
 
 impl GlobalArgs {

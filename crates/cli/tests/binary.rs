@@ -323,3 +323,31 @@ fn the_same_service_runs_on_postgres_by_changing_the_url() {
         String::from_utf8_lossy(&verify.stderr)
     );
 }
+
+#[test]
+fn datastores_can_be_named_in_the_config_file() {
+    let dir = temp_dir("config-datastores");
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/company/company.toml");
+    std::fs::write(
+        dir.join("custodian.toml"),
+        format!(
+            "[[datastores]]\nname = \"shop\"\ndataset = \"{}\"\nurl_env = \"SHOP_DATABASE_URL\"\n",
+            dataset.display()
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["datastore", "list"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["name"], "shop", "{list}");
+    assert_eq!(list[0]["url_env"], "SHOP_DATABASE_URL");
+}

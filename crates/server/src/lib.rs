@@ -134,6 +134,8 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
             Sealer::derived(&settings.secret, "outbox"),
         ),
         intake: custodian_store::requests::IntakeWriter::spawn(store.clone()),
+        run_keys: custodian_connectors::run::RunKeys::from_secret(&settings.secret),
+        datastores: settings.datastores,
         smtp: settings.smtp,
         limiter: Default::default(),
         limits: settings.intake_limits,

@@ -35,6 +35,8 @@ pub struct Settings {
     /// Where mail goes; `None` queues mail in the outbox until it is configured.
     pub smtp: Option<custodian_mail::MailConfig>,
     pub intake_limits: crate::requests::limits::IntakeLimits,
+    /// Datastores named in the config file, besides those registered in the store.
+    pub datastores: Vec<custodian_store::runs::DatastoreRecord>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -71,6 +73,11 @@ pub struct AppState {
     pub links: LinkSigner,
     pub calendar: BusinessCalendar,
     pub outbox: Outbox,
+    /// Keys of connector runs (the same as the CLI's, so a run the server planned can be
+    /// resumed or retried from the command line).
+    pub run_keys: custodian_connectors::run::RunKeys,
+    /// Datastores named in the config file, besides those registered in the store.
+    pub datastores: Vec<custodian_store::runs::DatastoreRecord>,
     /// Group commit for request intake.
     pub intake: custodian_store::requests::IntakeWriter,
     pub smtp: Option<custodian_mail::MailConfig>,

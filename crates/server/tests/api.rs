@@ -290,7 +290,18 @@ async fn a_known_token_is_checked_from_memory() {
     // round trip. With the store closed, only a cached token can still be accepted.
     let app = TestApp::sqlite().await;
     let body = decide_body("marketing", "GB");
-    assert_eq!(app.post("/v1/decide", Some(&app.service), &body).await.status, 200);
+    assert_eq!(
+        app.post("/v1/decide", Some(&app.service), &body)
+            .await
+            .status,
+        200
+    );
     app.store.close().await;
-    assert_eq!(app.post("/v1/decide", Some(&app.service), &body).await.status, 200, "served from the token cache");
+    assert_eq!(
+        app.post("/v1/decide", Some(&app.service), &body)
+            .await
+            .status,
+        200,
+        "served from the token cache"
+    );
 }

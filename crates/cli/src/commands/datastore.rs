@@ -153,8 +153,14 @@ fn identities(t: &Target) -> anyhow::Result<custodian_connectors::Identities> {
     ))
 }
 
-fn options<'a>(exec: &Exec, holds: &'a dyn HoldDates) -> ExecuteOptions<'a> {
+/// `configured`: the config file's `[[datastores]]`, which count as registered ones.
+fn options<'a>(
+    exec: &Exec,
+    holds: &'a dyn HoldDates,
+    configured: &[custodian_store::runs::DatastoreRecord],
+) -> ExecuteOptions<'a> {
     let mut o = ExecuteOptions::new(holds);
+    o.configured = configured.to_vec();
     o.take_over = exec.take_over;
     o.retry = RetryPolicy {
         max_attempts: exec.max_attempts.max(1),
@@ -197,6 +203,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let store = Store::open(&url).await?;
+        let configured = file.datastore_records();
         let keys = || -> anyhow::Result<RunKeys> {
             Ok(RunKeys::from_secret(&crate::config::secret(None, &file)?))
         };
@@ -237,7 +244,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             Command::List => {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&store.datastores().await?)?
+                    serde_json::to_string_pretty(&run::datastores(&store, &configured).await?)?
                 );
                 Ok(ExitCode::SUCCESS)
             }
@@ -257,7 +264,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                     None => Box::new(std::io::BufWriter::new(std::io::stdout())),
                 };
                 let mut sink = JsonLines(&mut writer);
-                let mut o = options(&target.exec, &holds);
+                let mut o = options(&target.exec, &holds, &configured);
                 o.sink = Some(&mut sink);
                 let outcome = run::run_now(&store, &keys()?, &spec, o).await?;
                 writer.flush()?;
@@ -285,8 +292,13 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                     policy: &policy,
                     anchor,
                 };
-                let outcome =
-                    run::run_now(&store, &keys()?, &spec, options(&target.exec, &holds)).await?;
+                let outcome = run::run_now(
+                    &store,
+                    &keys()?,
+                    &spec,
+                    options(&target.exec, &holds, &configured),
+                )
+                .await?;
                 print_outcome(&outcome)
             }
             Command::Rectify {
@@ -307,8 +319,13 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                     policy: &policy,
                     anchor: today,
                 };
-                let outcome =
-                    run::run_now(&store, &keys()?, &spec, options(&target.exec, &holds)).await?;
+                let outcome = run::run_now(
+                    &store,
+                    &keys()?,
+                    &spec,
+                    options(&target.exec, &holds, &configured),
+                )
+                .await?;
                 print_outcome(&outcome)
             }
             Command::Runs(RunsCommand::List { status, limit }) => {
@@ -339,7 +356,8 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                     anchor: today,
                 };
                 let outcome =
-                    run::execute_run(&store, &keys()?, &id, options(&exec, &holds)).await?;
+                    run::execute_run(&store, &keys()?, &id, options(&exec, &holds, &configured))
+                        .await?;
                 print_outcome(&outcome)
             }
             Command::Runs(RunsCommand::Retry {
@@ -363,7 +381,8 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                     anchor: today,
                 };
                 let outcome =
-                    run::execute_run(&store, &keys()?, &id, options(&exec, &holds)).await?;
+                    run::execute_run(&store, &keys()?, &id, options(&exec, &holds, &configured))
+                        .await?;
                 print_outcome(&outcome)
             }
         }

@@ -50,6 +50,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         .filter(|o| !o.is_empty());
 
     let smtp = custodian_mail::MailConfig::from_env()?;
+    let datastores = file.datastore_records();
     let limit =
         |max, window_micros| custodian_server::requests::limits::Limit { max, window_micros };
     let intake_limits = custodian_server::requests::limits::IntakeLimits {
@@ -79,6 +80,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
             clock,
             smtp,
             intake_limits,
+            datastores,
         })
         .await?;
         tracing::info!(%addr, store = store.backend(), policy_version = %version, "ready");

@@ -19,7 +19,10 @@ use crate::state::AppState;
 
 /// Whether any company datastore is registered.
 pub async fn any(state: &AppState) -> Result<bool, ApiError> {
-    Ok(!state.store.datastores().await?.is_empty())
+    let all = run::datastores(&state.store, &state.datastores)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(!all.is_empty())
 }
 
 fn today(state: &AppState) -> jiff::civil::Date {

@@ -47,6 +47,7 @@ pub fn settings_with_clock(
         clock: std::sync::Arc::new(clock),
         smtp: None,
         intake_limits: Default::default(),
+        datastores: Vec::new(),
     }
 }
 
