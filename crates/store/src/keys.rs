@@ -1,7 +1,8 @@
 //! Per-subject data keys, stored only wrapped by the master key (which the store never sees).
 //! Deleting a subject's row is what makes its sealed fields unreadable everywhere.
 
-use crate::retention::{on_backend, pg};
+use crate::numbered as pg;
+use crate::retention::on_backend;
 use crate::{Result, Store};
 
 /// A wrapped subject key.

@@ -126,6 +126,34 @@ impl Store {
     }
 }
 
+/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL, so each statement is written once
+/// and serves both backends.
+pub(crate) fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(
+            super::numbered("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
+    }
+}
+
 /// Microseconds since the Unix epoch: the one time representation in every table, portable
 /// across both backends and exact to compare.
 pub fn now_micros() -> i64 {

@@ -7,6 +7,7 @@
 
 use sqlx::Row;
 
+use crate::numbered as pg;
 use crate::outbox::{bind_mail, NewMail, ENQUEUE_PG, ENQUEUE_SQLITE};
 use crate::{Result, Store};
 
@@ -176,22 +177,6 @@ where
         completed_at: r.get("completed_at"),
         updated_at: r.get("updated_at"),
     }
-}
-
-/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL, so each statement is written once.
-fn pg(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 macro_rules! bind_request {

@@ -8,6 +8,7 @@
 
 use sqlx::Row;
 
+use crate::numbered as pg;
 use crate::{Result, Store};
 
 /// One lifecycle event as stored.
@@ -80,22 +81,6 @@ pub struct MinorRow {
     pub declared_at: i64,
     pub country: Option<String>,
     pub request_id: Option<String>,
-}
-
-/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL, so each statement is written once.
-pub(crate) fn pg(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Executes one statement on either backend and answers the rows it affected:

@@ -8,6 +8,7 @@
 //! another node — or the same one restarted — resumes from. Runs are claimed with a lease so
 //! two nodes never execute the same run at once.
 
+use crate::numbered;
 use crate::{now_micros, Result, Store};
 
 /// A datastore registered with `custodian datastore add`.
@@ -126,22 +127,6 @@ fn step_record(r: StepRow) -> StepRecord {
         finished_at: r.8,
         result: r.9,
     }
-}
-
-/// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL, so each statement is written once.
-fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 macro_rules! execute {
