@@ -3,6 +3,11 @@
 //! Each subcommand lives in `commands/`; [`config`] resolves settings from flags, `CUSTODIAN_*`
 //! environment variables and the config file, in that order of precedence.
 
+/// mimalloc instead of the system allocator: the request path allocates many small, short-lived
+/// values, and glibc's malloc/free showed as ~8% of a loaded server's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod commands;
 mod config;
 mod progress;
