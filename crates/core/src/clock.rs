@@ -48,6 +48,12 @@ impl Clock for ManualClock {
     }
 }
 
+/// A stored time as a `jiff::Timestamp` (times outside jiff's range, which no clock gives,
+/// become the epoch).
+pub fn timestamp(micros: Micros) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
 /// RFC 3339 rendering of a timestamp, for receipts and API answers.
 pub fn rfc3339(micros: Micros) -> String {
     jiff::Timestamp::from_microsecond(micros)

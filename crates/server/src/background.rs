@@ -33,7 +33,7 @@ pub struct Jobs {
 
 pub fn spawn(state: SharedState) -> Jobs {
     let stop = Arc::new(Notify::new());
-    let mut handles = vec![
+    let handles = vec![
         tokio::spawn(every(CHECKPOINT_EVERY, state.clone(), |s| async move {
             checkpoint_once(&s).await
         })),
@@ -72,7 +72,6 @@ pub fn spawn(state: SharedState) -> Jobs {
             None
         }
     };
-    handles.shrink_to_fit();
     Jobs {
         stop,
         handles,
@@ -144,7 +143,7 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
     }
 
     // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
-    let ts = |m: i64| jiff::Timestamp::from_microsecond(m).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let ts = custodian_core::clock::timestamp;
     let horizon = state
         .calendar
         .add_business_time(ts(now), state.calendar.day_length())

@@ -26,8 +26,7 @@ pub async fn any(state: &AppState) -> Result<bool, ApiError> {
 }
 
 fn today(state: &AppState) -> jiff::civil::Date {
-    jiff::Timestamp::from_microsecond(state.clock.now_micros())
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    custodian_core::clock::timestamp(state.clock.now_micros())
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()
 }

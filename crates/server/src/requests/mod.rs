@@ -42,9 +42,7 @@ pub struct Intake {
 
 pub const MAX_DETAILS: usize = 4000;
 
-fn ts(micros: i64) -> jiff::Timestamp {
-    jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-}
+use custodian_core::clock::timestamp as ts;
 
 fn code_hash(state: &AppState, id: &str, code: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&state.code_key).expect("any key length");

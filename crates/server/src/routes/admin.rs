@@ -50,10 +50,8 @@ pub struct Summary {
 
 pub fn summary(state: &AppState, r: &RequestRow) -> Summary {
     let open = custodian_core::request::Status::parse(&r.status).is_some_and(|s| s.is_open());
-    let now = jiff::Timestamp::from_microsecond(state.clock.now_micros())
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let due =
-        jiff::Timestamp::from_microsecond(r.answer_due).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let now = custodian_core::clock::timestamp(state.clock.now_micros());
+    let due = custodian_core::clock::timestamp(r.answer_due);
     Summary {
         urgency: open.then(|| {
             match urgency(now, due, &state.calendar) {

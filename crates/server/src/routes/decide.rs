@@ -107,7 +107,7 @@ pub async fn decide(
         .await?;
     let id = req.subject.parse()?;
     let subject = state.hasher.reference(&id);
-    let gpc = headers.get("sec-gpc").is_some_and(|v| v.as_bytes() == b"1");
+    let gpc = crate::routes::consent::gpc_signal(&headers);
     let input = DecisionInput {
         subject,
         purpose: &req.purpose,
