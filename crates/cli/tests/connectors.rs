@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use custodian_connectors::{company, sql::Db};
@@ -51,14 +53,20 @@ async fn scalar(db: &Db, sql: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A stand-in helpdesk whose first request hangs forever and whose later ones succeed.
-fn helpdesk() -> String {
+/// A stand-in helpdesk whose first request hangs forever and whose later ones succeed. The
+/// counter says how many connections it has accepted, so the test kills the run only once the
+/// hanging request is really in flight (a slow machine may mark the step running well before
+/// it connects).
+fn helpdesk() -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for (n, stream) in listener.incoming().enumerate() {
             let mut s = stream.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
             if n == 0 {
                 held.push(s);
                 continue;
@@ -69,7 +77,7 @@ fn helpdesk() -> String {
             let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
         }
     });
-    format!("http://{addr}/privacy")
+    (format!("http://{addr}/privacy"), accepted)
 }
 
 #[tokio::test]
@@ -79,7 +87,7 @@ async fn datastore_commands_and_a_killed_run_resumes() {
     let db = Db::connect(&company_url).await.unwrap();
     company::create_schema(&db).await.unwrap();
     company::generate(&db, 10, 0).await.unwrap();
-    let hd = helpdesk();
+    let (hd, helpdesk_accepted) = helpdesk();
     let run = |args: &[&str]| cli(&dir, &company_url, &hd).args(args).output().unwrap();
 
     ok(run(&[
@@ -184,7 +192,9 @@ async fn datastore_commands_and_a_killed_run_resumes() {
         s.push("SELECT r.id FROM connector_runs r JOIN connector_run_steps a ON a.run_id = r.id AND a.seq = 0 AND a.status = 'done' \
                 JOIN connector_run_steps b ON b.run_id = r.id AND b.seq = 1 AND b.status = 'running'");
         if let Some(row) = store.text_rows(&s).await.unwrap().into_iter().next() {
-            break row[0].clone().unwrap();
+            if helpdesk_accepted.load(Ordering::SeqCst) >= 1 {
+                break row[0].clone().unwrap();
+            }
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
