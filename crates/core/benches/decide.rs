@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
     });
     let svc = DecisionInput {
         purpose: "service_email",
-        categories: &[],
+        categories: &[] as &[String],
         country: "DE",
         ..input.clone()
     };

@@ -14,13 +14,14 @@ use serde::Serialize;
 use crate::country::is_country;
 use crate::subject::SubjectRef;
 
-/// What the caller asks.
+/// What the caller asks. Categories are any string type, so the HTTP edge can pass the
+/// request's own (borrowed) strings without copying them.
 #[derive(Debug, Clone)]
-pub struct DecisionInput<'a> {
+pub struct DecisionInput<'a, C: AsRef<str> = String> {
     pub subject: SubjectRef,
     pub purpose: &'a str,
     /// Empty means "the categories the purpose declares".
-    pub categories: &'a [String],
+    pub categories: &'a [C],
     /// ISO 3166-1 alpha-2, any case.
     pub country: &'a str,
     pub recipient: Option<&'a str>,
@@ -324,9 +325,9 @@ impl Engine {
             .filter_map(|p| p.consent_slot)
     }
 
-    pub fn decide(
+    pub fn decide<C: AsRef<str>>(
         &self,
-        input: &DecisionInput<'_>,
+        input: &DecisionInput<'_, C>,
         consents: &impl ConsentLookup,
     ) -> Result<Decision, DecisionError> {
         let country = country_key(input.country)?;
@@ -351,11 +352,11 @@ impl Engine {
 
         let mut asked: CatSet = 0;
         for c in input.categories {
-            match self.category_index.get(c.as_str()) {
+            match self.category_index.get(c.as_ref()) {
                 Some(&i) => asked |= bit(i),
                 None => {
                     return Err(DecisionError::UnknownCategory {
-                        given: c.clone(),
+                        given: c.as_ref().to_owned(),
                         known: self.category_ids.clone(),
                     })
                 }

@@ -120,11 +120,17 @@ fn normalise_email(s: &str) -> Result<String, SubjectError> {
     if !domain_ok || !local_ok {
         return Err(SubjectError::BadEmail);
     }
-    Ok(format!(
-        "{}@{}",
-        local.to_lowercase(),
-        domain.to_ascii_lowercase()
-    ))
+    // One allocation, and no Unicode case tables for the usual all-ASCII address.
+    let mut out = String::with_capacity(s.len());
+    if local.is_ascii() {
+        out.push_str(local);
+        out.make_ascii_lowercase();
+    } else {
+        out.push_str(&local.to_lowercase());
+    }
+    out.push('@');
+    out.extend(domain.chars().map(|c| c.to_ascii_lowercase()));
+    Ok(out)
 }
 
 /// The keyed hash that stands for a subject everywhere in Custodian's store.

@@ -282,7 +282,7 @@ fn decide_refuses_every_purpose_for_a_child() {
         let input = |subject| DecisionInput {
             subject,
             purpose: &p.id,
-            categories: &[],
+            categories: &[] as &[String],
             country: "GB",
             recipient: None,
             gpc: false,

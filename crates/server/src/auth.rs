@@ -19,7 +19,7 @@ pub const CACHE_TTL: Duration = Duration::from_secs(30);
 /// Who called, once their token is verified.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub token_id: String,
+    pub token_id: std::sync::Arc<str>,
     pub role: Role,
 }
 
@@ -57,7 +57,7 @@ impl TokenCache {
                     .await?
                     .ok_or(ApiError::Unauthorized)?;
                 let caller = Caller {
-                    token_id: rec.id,
+                    token_id: rec.id.into(),
                     role: rec.role,
                 };
                 let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());

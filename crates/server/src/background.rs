@@ -168,17 +168,18 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
     }
     round.due_soon = due_soon.len();
     round.overdue = overdue.len();
-    metrics::gauge!("custodian_requests_due_soon").set(due_soon.len() as f64);
-    metrics::gauge!("custodian_requests_overdue").set(overdue.len() as f64);
+    let m = &state.metrics;
+    m.set_gauge("custodian_requests_due_soon", &[], due_soon.len() as f64);
+    m.set_gauge("custodian_requests_overdue", &[], overdue.len() as f64);
     for status in Status::ALL {
-        metrics::gauge!("custodian_requests", "status" => status.as_str()).set(0.0);
+        m.set_gauge("custodian_requests", &[("status", status.as_str())], 0.0);
     }
     for (status, n) in state.store.request_counts().await? {
-        metrics::gauge!("custodian_requests", "status" => status).set(n as f64);
+        m.set_gauge("custodian_requests", &[("status", &status)], n as f64);
     }
     if let Ok(c) = state.store.outbox_counts().await {
-        metrics::gauge!("custodian_outbox", "status" => "queued").set(c.queued as f64);
-        metrics::gauge!("custodian_outbox", "status" => "failed").set(c.failed as f64);
+        m.set_gauge("custodian_outbox", &[("status", "queued")], c.queued as f64);
+        m.set_gauge("custodian_outbox", &[("status", "failed")], c.failed as f64);
     }
 
     // The DPO's digest: once a day after DIGEST_HOUR local time, by one node only.

@@ -1,8 +1,9 @@
 //! Request extractors whose failures are problem documents instead of axum's plain text.
 
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::body::Bytes;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::ApiError;
 
@@ -22,41 +23,105 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|m| {
-                let m = m.trim();
-                m.eq_ignore_ascii_case("application/json")
-                    || (m.starts_with("application/") && m.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_body(req).await?;
+        parse(&bytes).map(Json)
+    }
+}
+
+/// The body of a JSON request, checked for its media type and size but not yet parsed: for
+/// handlers that parse into borrowed strings (no copy per field, see `/v1/decide`).
+pub async fn json_body(req: Request) -> Result<Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim();
+            m.eq_ignore_ascii_case("application/json")
+                || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    // The limit is applied here rather than left to the router's `DefaultBodyLimit`, since
+    // `/v1/decide` does not pass through the router (see `app`).
+    axum::body::to_bytes(req.into_body(), BODY_LIMIT)
+        .await
+        .map_err(|e| {
+            let e = e.into_inner();
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+            } else {
+                ApiError::bad_request("unreadable_body", format!("the body could not be read: {e}"))
+            }
+        })
+}
+
+/// Parses a JSON body; values may borrow from `bytes`.
+pub fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::unprocessable(
+            "invalid_body",
+            format!("the body does not match the expected shape: {e}"),
+        ),
+        _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")),
+    })
+}
+
+/// A string from a JSON body that borrows from it when it can (no escapes) and is copied only
+/// when it must be unescaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<'a>(pub std::borrow::Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit: BODY_LIMIT }
-                } else {
-                    ApiError::bad_request("unreadable_body", e.body_text())
-                }
-            })?;
-        serde_json::from_slice(&bytes)
-            .map(Json)
-            .map_err(|e| match e.classify() {
-                serde_json::error::Category::Data => ApiError::unprocessable(
-                    "invalid_body",
-                    format!("the body does not match the expected shape: {e}"),
-                ),
-                _ => ApiError::bad_request(
-                    "malformed_json",
-                    format!("the body is not valid JSON: {e}"),
-                ),
-            })
+        d.deserialize_str(Visit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_borrows_plain_strings_and_unescapes_others() {
+        let v: Vec<Text> = parse(br#"["plain", "caf\u00e9 \"x\""]"#).unwrap();
+        assert!(matches!(v[0].0, std::borrow::Cow::Borrowed("plain")));
+        assert_eq!(&*v[1], "caf\u{e9} \"x\"");
+        assert!(matches!(v[1].0, std::borrow::Cow::Owned(_)));
+        let e = parse::<Vec<Text>>(b"[1]").unwrap_err();
+        assert!(e.to_string().contains("a string") || format!("{e:?}").contains("a string"));
     }
 }

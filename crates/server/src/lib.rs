@@ -6,6 +6,7 @@
 //! shutdown signal. Only this crate knows axum; handlers call `custodian-core` for every
 //! rule and `custodian-store` for every row.
 
+pub mod app;
 pub mod assets;
 pub mod auth;
 pub mod background;
@@ -121,7 +122,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
         tokens: Default::default(),
         policy_json,
         notice_html,
-        metrics: metrics::handle(),
+        metrics: Default::default(),
         allowed_origins: settings.allowed_origins,
         public_url: settings.public_url.trim_end_matches('/').to_owned(),
         clock: settings.clock,
@@ -242,7 +243,7 @@ pub fn router(state: SharedState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(metrics::TrackLayer(state.metrics.clone()))
         .with_state(state)
 }
 
@@ -276,7 +277,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = background::spawn(state.clone());
-    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+        std::net::SocketAddr,
+    >(app::app(state.clone()));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

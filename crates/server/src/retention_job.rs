@@ -350,7 +350,6 @@ pub async fn run(
             report.records_purged += store.apply_purges(&purges, now).await?;
         }
     }
-    metrics::counter!("custodian_retention_records_purged_total").increment(report.records_purged);
     Ok(report)
 }
 
@@ -416,6 +415,9 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
         |_| {},
     )
     .await?;
+    state
+        .metrics
+        .add_counter("custodian_retention_records_purged_total", report.records_purged);
     tracing::info!(
         due = report.due,
         held = report.held,

@@ -16,7 +16,6 @@ use custodian_mail::Outbox;
 use custodian_policy::Policy;
 use custodian_store::writer::ConsentWriter;
 use custodian_store::Store;
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::TokenCache;
 use crate::requests::limits::{IntakeLimits, Limiter};
@@ -61,7 +60,7 @@ pub struct AppState {
     pub policy_json: axum::body::Bytes,
     /// `GET /privacy`, rendered once.
     pub notice_html: String,
-    pub metrics: PrometheusHandle,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub allowed_origins: Option<Vec<String>>,
     pub public_url: String,
     pub clock: Arc<dyn Clock>,

@@ -176,6 +176,18 @@ async fn bad_input_gets_clear_problems() {
         "identifiers are never echoed"
     );
 
+    // Escaped strings are unescaped (strings are borrowed from the body only when they can be).
+    let a = app
+        .post_raw(
+            "/v1/decide",
+            t,
+            r#"{"subject":{"email":"ada\u0040example.com"},"purpose":"market\u0069ng","country":"GB"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body["rule"], "purposes.marketing");
+
     let huge = format!("{{\"purpose\": \"{}\"}}", "x".repeat(200_000));
     assert_problem(
         &app.post_raw("/v1/decide", t, huge, &[]).await,

@@ -1,15 +1,18 @@
 //! `POST /v1/decide`: may this processing happen? The hot path — memory only, no I/O.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use custodian_core::decide::{DecisionError, DecisionInput};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use std::sync::Arc;
+
+use axum::response::IntoResponse;
+use custodian_core::decide::{DecisionError, DecisionInput, Obligation};
 use custodian_core::subject::{IdKind, SubjectId};
 use custodian_core::token::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{self, Text};
 use crate::state::SharedState;
 
 /// One identifier of the subject. Exactly one must be given.
@@ -24,42 +27,75 @@ pub struct SubjectInput {
 impl SubjectInput {
     /// Parses the one identifier given, refusing none or several.
     pub fn parse(&self) -> Result<SubjectId, ApiError> {
-        let given: Vec<(IdKind, &String)> = [
-            (IdKind::Email, self.email.as_ref()),
-            (IdKind::UserId, self.user_id.as_ref()),
-            (IdKind::DeviceId, self.device_id.as_ref()),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect();
-        match given.as_slice() {
-            [(kind, value)] => SubjectId::parse(*kind, value)
-                .map_err(|e| ApiError::unprocessable("invalid_subject", e.to_string())),
-            [] => Err(ApiError::unprocessable(
-                "invalid_subject",
-                "`subject` needs one of `email`, `user_id` or `device_id`",
-            )),
-            _ => Err(ApiError::unprocessable(
-                "invalid_subject",
-                "`subject` must carry exactly one of `email`, `user_id` or `device_id`",
-            )),
-        }
+        parse_subject(
+            self.email.as_deref(),
+            self.user_id.as_deref(),
+            self.device_id.as_deref(),
+        )
     }
 }
 
+fn parse_subject(
+    email: Option<&str>,
+    user_id: Option<&str>,
+    device_id: Option<&str>,
+) -> Result<SubjectId, ApiError> {
+    let mut given = [
+        (IdKind::Email, email),
+        (IdKind::UserId, user_id),
+        (IdKind::DeviceId, device_id),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)));
+    match (given.next(), given.next()) {
+        (Some((kind, value)), None) => SubjectId::parse(kind, value)
+            .map_err(|e| ApiError::unprocessable("invalid_subject", e.to_string())),
+        (None, _) => Err(ApiError::unprocessable(
+            "invalid_subject",
+            "`subject` needs one of `email`, `user_id` or `device_id`",
+        )),
+        (Some(_), Some(_)) => Err(ApiError::unprocessable(
+            "invalid_subject",
+            "`subject` must carry exactly one of `email`, `user_id` or `device_id`",
+        )),
+    }
+}
+
+/// [`SubjectInput`] borrowing from the request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectRefs<'a> {
+    #[serde(borrow)]
+    email: Option<Text<'a>>,
+    #[serde(borrow)]
+    user_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    device_id: Option<Text<'a>>,
+}
+
+/// The question. Its strings borrow from the body (no copy per field: this is the hot path).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DecideRequest {
-    pub subject: SubjectInput,
+pub struct DecideRequest<'a> {
+    #[serde(borrow)]
+    #[schema(value_type = SubjectInput)]
+    pub subject: SubjectRefs<'a>,
     /// A purpose id of the active policy (or a prohibited one, which is always refused).
-    pub purpose: String,
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub purpose: Text<'a>,
     /// Data categories to process; empty or absent means the purpose's own categories.
-    #[serde(default)]
-    pub categories: Vec<String>,
+    #[serde(default, borrow)]
+    #[schema(value_type = Vec<String>)]
+    pub categories: Vec<Text<'a>>,
     /// ISO 3166-1 alpha-2 code of the subject's country.
-    pub country: String,
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub country: Text<'a>,
     /// The recipient the data would go to, if any.
-    pub recipient: Option<String>,
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>)]
+    pub recipient: Option<Text<'a>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -73,19 +109,32 @@ pub struct ObligationOut {
     pub region: Option<String>,
 }
 
+/// The answer, serialised straight from the engine's decision (borrowed, nothing copied: this
+/// is the hot path).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DecideResponse {
+pub struct DecideResponse<'a> {
     pub allowed: bool,
     /// `consent`, `contract`, `legal_obligation`, `vital_interest`, `public_task`,
     /// `legitimate_interest`, or null for prohibited processing.
-    pub legal_basis: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub legal_basis: Option<&'a str>,
     /// The W3C DPV term of the legal basis.
-    pub legal_basis_dpv: Option<String>,
-    pub reason: String,
+    #[schema(value_type = Option<String>)]
+    pub legal_basis_dpv: Option<&'a str>,
+    #[schema(value_type = String)]
+    pub reason: &'a str,
     /// The element of the policy that decided, as a path into the policy file.
-    pub rule: String,
-    pub obligations: Vec<ObligationOut>,
-    pub policy_version: String,
+    #[schema(value_type = String)]
+    pub rule: &'a str,
+    #[schema(value_type = Vec<ObligationOut>)]
+    #[serde(serialize_with = "obligations")]
+    pub obligations: &'a [Arc<Obligation>],
+    #[schema(value_type = String)]
+    pub policy_version: &'a str,
+}
+
+fn obligations<S: serde::Serializer>(o: &&[Arc<Obligation>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(o.iter().map(|o| &**o))
 }
 
 /// Decide one processing step for one subject.
@@ -98,16 +147,24 @@ pub struct DecideResponse {
         (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn decide(
     State(state): State<SharedState>,
-    headers: HeaderMap,
-    Json(req): Json<DecideRequest>,
-) -> Result<axum::Json<DecideResponse>, ApiError> {
+    request: Request,
+) -> Result<axum::response::Response, ApiError> {
+    // The request is taken whole rather than through the `HeaderMap` extractor, which would
+    // copy every header.
     state
         .tokens
-        .authorize(&state.store, &headers, &[Role::Service])
+        .authorize(&state.store, request.headers(), &[Role::Service])
         .await?;
-    let id = req.subject.parse()?;
+    let gpc = crate::routes::consent::gpc_signal(request.headers());
+    let body = extract::json_body(request).await?;
+    let req: DecideRequest = extract::parse(&body)?;
+    let s = &req.subject;
+    let id = parse_subject(
+        s.email.as_deref(),
+        s.user_id.as_deref(),
+        s.device_id.as_deref(),
+    )?;
     let subject = state.hasher.reference(&id);
-    let gpc = crate::routes::consent::gpc_signal(&headers);
     let input = DecisionInput {
         subject,
         purpose: &req.purpose,
@@ -120,24 +177,26 @@ pub async fn decide(
         .engine
         .decide(&input, &crate::retention_job::Lookup(&state))
         .map_err(decision_error)?;
-    Ok(axum::Json(DecideResponse {
+    let answer = DecideResponse {
         allowed: d.allowed,
-        legal_basis: d.legal_basis.map(|b| b.id().to_owned()),
-        legal_basis_dpv: d.legal_basis.map(|b| b.dpv().to_owned()),
-        reason: d.reason.to_string(),
-        rule: d.rule.to_string(),
-        obligations: d
-            .obligations
-            .iter()
-            .map(|o| ObligationOut {
-                id: o.id.to_owned(),
-                description: o.description.clone(),
-                categories: o.categories.clone(),
-                region: o.region.clone(),
-            })
-            .collect(),
-        policy_version: d.policy_version.to_string(),
-    }))
+        legal_basis: d.legal_basis.map(|b| b.id()),
+        legal_basis_dpv: d.legal_basis.map(|b| b.dpv()),
+        reason: &d.reason,
+        rule: &d.rule,
+        obligations: &d.obligations,
+        policy_version: &d.policy_version,
+    };
+    // Sized for a typical answer, so it is written without growing the buffer.
+    let mut body = Vec::with_capacity(512);
+    serde_json::to_writer(&mut body, &answer).expect("plain data serialises");
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 fn decision_error(e: DecisionError) -> ApiError {

@@ -137,7 +137,7 @@ pub async fn place(
         subject_ref,
         category,
         reason,
-        placed_by: caller.token_id,
+        placed_by: caller.token_id.to_string(),
         placed_at: state.clock.now_micros(),
         lifted_at: None,
         lifted_by: None,

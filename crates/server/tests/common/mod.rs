@@ -4,10 +4,9 @@
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::Router;
 use custodian_core::clock::ManualClock;
 use custodian_core::token::{self, Role};
-use custodian_server::{build, router, Settings, SharedState};
+use custodian_server::{build, Settings, SharedState};
 use custodian_store::{testing, Store};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -15,7 +14,7 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub state: SharedState,
-    pub router: Router,
+    pub router: custodian_server::app::App,
     pub store: Store,
     pub service: String,
     pub dpo: String,
@@ -87,7 +86,7 @@ impl TestApp {
             .await
             .expect("build state");
         TestApp {
-            router: router(state.clone()),
+            router: custodian_server::app::app(state.clone()),
             state,
             store,
             admin: tokens.pop().unwrap(),
