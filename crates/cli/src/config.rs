@@ -13,6 +13,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONFIG: &str = "custodian.toml";
 pub const DEFAULT_SECRET_FILE: &str = "custodian.secret";
+pub const DEFAULT_MASTER_KEY_FILE: &str = "custodian.master-key";
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
@@ -22,6 +23,11 @@ pub struct GlobalArgs {
     /// Database URL: sqlite://FILE or postgres://USER@HOST/DB. Default: sqlite://custodian.db
     #[arg(long, global = true, env = "CUSTODIAN_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Where subject keys live, apart from the data so that a copy of the database holds no
+    /// key. Default: beside an SQLite database (custodian-keys.db for custodian.db); the same
+    /// database for PostgreSQL.
+    #[arg(long, global = true, env = "CUSTODIAN_KEY_STORE_URL")]
+    pub key_store_url: Option<String>,
     /// Log format on standard error.
     #[arg(long, global = true, env = "CUSTODIAN_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
     pub log_format: String,
@@ -33,8 +39,11 @@ pub struct GlobalArgs {
 pub struct FileConfig {
     pub listen: Option<String>,
     pub database_url: Option<String>,
+    pub key_store_url: Option<String>,
     pub policy: Option<PathBuf>,
     pub secret_file: Option<PathBuf>,
+    /// The master key that wraps every subject's key (`custodian keys`).
+    pub master_key_file: Option<PathBuf>,
     pub allowed_origins: Option<Vec<String>>,
     pub public_url: Option<String>,
     /// Company datastores, as `custodian datastore add` registers them.
@@ -93,6 +102,68 @@ impl GlobalArgs {
             .clone()
             .or_else(|| file.database_url.clone())
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    }
+
+    pub fn key_store_url(&self, file: &FileConfig) -> String {
+        self.key_store_url
+            .clone()
+            .or_else(|| file.key_store_url.clone())
+            .unwrap_or_else(|| beside(&self.database_url(file)))
+    }
+
+    /// The store of subject keys: the main store itself when the URLs are the same.
+    pub async fn key_store(
+        &self,
+        file: &FileConfig,
+        main: &custodian_store::Store,
+    ) -> anyhow::Result<custodian_store::Store> {
+        let (url, key_url) = (self.database_url(file), self.key_store_url(file));
+        if url == key_url {
+            return Ok(main.clone());
+        }
+        custodian_store::Store::open(&key_url)
+            .await
+            .context("opening the key store")
+    }
+}
+
+/// The default key store for a database URL: `sqlite://dir/name-keys.db` beside
+/// `sqlite://dir/name.db` (query kept); PostgreSQL keeps its keys in the same database.
+fn beside(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return url.to_owned();
+    };
+    let (path, query) = rest
+        .split_once('?')
+        .map_or((rest, None), |(p, q)| (p, Some(q)));
+    let keys = match path.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => format!("{stem}-keys.{ext}"),
+        _ => format!("{path}-keys"),
+    };
+    match query {
+        Some(q) => format!("sqlite://{keys}?{q}"),
+        None => format!("sqlite://{keys}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_live_beside_an_sqlite_database_and_in_postgres_itself() {
+        use super::beside;
+        assert_eq!(
+            beside("sqlite://custodian.db"),
+            "sqlite://custodian-keys.db"
+        );
+        assert_eq!(
+            beside("sqlite:///var/lib/c/data.sqlite?mode=rwc"),
+            "sqlite:///var/lib/c/data-keys.sqlite?mode=rwc"
+        );
+        assert_eq!(beside("sqlite://./dir.v2/db"), "sqlite://./dir.v2/db-keys");
+        assert_eq!(
+            beside("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
     }
 }
 
@@ -156,6 +227,48 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     write_private(path, &hex::encode(bytes))?;
     tracing::info!(path = %path.display(), "created a new subject-reference secret");
     Ok(bytes.to_vec())
+}
+
+/// The master key that wraps every subject's key: `CUSTODIAN_MASTER_KEY` (the key itself, hex
+/// or base64), or a file — `--master-key-file`, the config file's `master_key_file`, or
+/// `./custodian.master-key`. Only the default file is created when missing (first start): a
+/// file named explicitly that is missing is an error, since a new key would not open the keys
+/// already stored.
+pub fn master_key(
+    flag: Option<&Path>,
+    file: &FileConfig,
+) -> anyhow::Result<custodian_core::keys::MasterKey> {
+    use custodian_core::keys::MasterKey;
+    if let Ok(text) = std::env::var("CUSTODIAN_MASTER_KEY") {
+        return MasterKey::parse(&text).context("CUSTODIAN_MASTER_KEY");
+    }
+    let named = flag
+        .map(Path::to_path_buf)
+        .or_else(|| file.master_key_file.clone());
+    let path = named
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MASTER_KEY_FILE.into());
+    read_master_key_file(&path, named.is_none())
+}
+
+/// Reads a master key file; `create` makes it with a new key when it does not exist.
+pub fn read_master_key_file(
+    path: &Path,
+    create: bool,
+) -> anyhow::Result<custodian_core::keys::MasterKey> {
+    use custodian_core::keys::MasterKey;
+    if !path.exists() {
+        anyhow::ensure!(
+            create,
+            "the master key file {} does not exist (make one with `custodian keys generate > FILE`)",
+            path.display()
+        );
+        write_private(path, &MasterKey::generate())?;
+        tracing::warn!(path = %path.display(), "created a new master key; keep it apart from the database and its backups (docs/retention.md)");
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    MasterKey::parse(&text).with_context(|| format!("the master key in {}", path.display()))
 }
 
 #[cfg(unix)]

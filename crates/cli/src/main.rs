@@ -56,6 +56,9 @@ enum Command {
     /// Apply the retention rules now, or list what is due by a date.
     #[command(subcommand)]
     Retention(commands::retention::Command),
+    /// The master key that wraps every subject's key: generate, check, rotate.
+    #[command(subcommand)]
+    Keys(commands::keys::Command),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Datastore(cmd) => commands::datastore::run(&cli.global, cmd),
         Command::Dataset(cmd) => commands::dataset::run(&cli.global, cmd),
         Command::Retention(cmd) => commands::retention::run(&cli.global, cmd),
+        Command::Keys(cmd) => commands::keys::run(&cli.global, cmd),
     };
     match result {
         Ok(code) => code,

@@ -18,6 +18,10 @@ fn every_subcommand_has_help() {
         vec!["token", "create", "--help"],
         vec!["token", "list", "--help"],
         vec!["token", "revoke", "--help"],
+        vec!["keys", "--help"],
+        vec!["keys", "generate", "--help"],
+        vec!["keys", "status", "--help"],
+        vec!["keys", "rotate", "--help"],
     ] {
         let out = bin().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

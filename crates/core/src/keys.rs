@@ -129,9 +129,12 @@ pub struct SubjectSealer {
 pub const SUBJECT_PREFIX: &str = "k1:";
 
 impl SubjectSealer {
+    /// `k1:<subject reference>:<ciphertext>`: the value names its subject, so whoever reads
+    /// it (the outbox worker, an export) finds the key without knowing whose value it is.
     pub fn seal(&self, subject: &SubjectRef, place: &str, plain: &str) -> String {
         format!(
-            "{SUBJECT_PREFIX}{}",
+            "{SUBJECT_PREFIX}{}:{}",
+            subject.to_hex(),
             self.sealer.seal(plain, &field_place(subject, place))
         )
     }
@@ -142,9 +145,10 @@ impl SubjectSealer {
         place: &str,
         sealed: &str,
     ) -> Result<String, SealError> {
-        let inner = sealed
-            .strip_prefix(SUBJECT_PREFIX)
-            .ok_or(SealError::Malformed)?;
+        let (named, inner) = split_subject_sealed(sealed).ok_or(SealError::Malformed)?;
+        if named != *subject {
+            return Err(SealError::Open);
+        }
         self.sealer.open(inner, &field_place(subject, place))
     }
 }
@@ -152,6 +156,16 @@ impl SubjectSealer {
 /// Whether a stored value was sealed under a subject key.
 pub fn is_subject_sealed(value: &str) -> bool {
     value.starts_with(SUBJECT_PREFIX)
+}
+
+/// The subject a value sealed under a subject key belongs to.
+pub fn subject_of(sealed: &str) -> Option<SubjectRef> {
+    split_subject_sealed(sealed).map(|(s, _)| s)
+}
+
+fn split_subject_sealed(sealed: &str) -> Option<(SubjectRef, &str)> {
+    let (hexed, inner) = sealed.strip_prefix(SUBJECT_PREFIX)?.split_once(':')?;
+    Some((SubjectRef::from_hex(hexed)?, inner))
 }
 
 fn field_place(subject: &SubjectRef, place: &str) -> String {
@@ -178,6 +192,7 @@ mod tests {
         let s = key.sealer();
         let sealed = s.seal(&a, "requests/r1/email", "ada@example.com");
         assert!(is_subject_sealed(&sealed) && !sealed.contains("ada"));
+        assert_eq!(subject_of(&sealed), Some(a));
         assert_eq!(
             s.open(&a, "requests/r1/email", &sealed).unwrap(),
             "ada@example.com"

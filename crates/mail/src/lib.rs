@@ -31,4 +31,6 @@ pub enum MailError {
     Store(#[from] custodian_store::StoreError),
     #[error("mail parameters do not serialize: {0}")]
     Params(serde_json::Error),
+    #[error("sealing mail under the subject's key: {0}")]
+    Key(#[from] custodian_store::keyring::KeyringError),
 }

@@ -37,6 +37,10 @@ pub enum SendError {
     /// The stored recipient is not an address (never retried).
     #[error("the recipient is not a valid address")]
     BadRecipient,
+    /// The subject was erased before the message went: its key is gone, and so is the
+    /// message (never retried).
+    #[error("the subject was erased; the message can no longer be read")]
+    Erased,
 }
 
 impl Mailer {

@@ -4,14 +4,19 @@
 //! A message is a row before anything is sent, so a crash never loses it; a crash after the
 //! relay accepted it but before it was marked sent means it goes again once the lease runs
 //! out, with the same Message-ID (at least once, recognisably the same). Addresses and
-//! parameters are sealed in the row and opened only in the worker's memory.
+//! parameters are sealed in the row and opened only in the worker's memory: under the key of
+//! the subject the message is about (so erasing the subject erases its queued and kept mail,
+//! backups included), or under the server's outbox key for mail about no one (the DPO digest).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use custodian_core::clock::Clock;
+use custodian_core::keys::is_subject_sealed;
 use custodian_core::seal::Sealer;
+use custodian_core::subject::SubjectRef;
+use custodian_store::keyring::{Keyring, KeyringError};
 use custodian_store::outbox::{new_mail_id, ClaimedMail, NewMail};
 use custodian_store::Store;
 use futures_util::stream::{self, StreamExt};
@@ -33,6 +38,9 @@ pub struct OutgoingMail {
     pub lang: Lang,
     /// The request the message is about, so exports list it and erasure forgets it.
     pub request_id: Option<String>,
+    /// Whose personal data the message carries (the requester's address, their details):
+    /// the row is sealed under that subject's key. `None` for mail about no one.
+    pub subject: Option<SubjectRef>,
     pub content: MailContent,
 }
 
@@ -41,6 +49,7 @@ pub struct OutgoingMail {
 pub struct Outbox {
     store: Store,
     sealer: Sealer,
+    keyring: Option<Keyring>,
     wake: Arc<Notify>,
 }
 
@@ -54,8 +63,16 @@ impl Outbox {
         Outbox {
             store,
             sealer,
+            keyring: None,
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Seals mail about a subject under the subject's key. Without a keyring, all mail is
+    /// sealed under the outbox key.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Outbox {
+        self.keyring = Some(keyring);
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -64,12 +81,26 @@ impl Outbox {
 
     /// The sealed row for a message, for callers that store it in a transaction of their own
     /// (then call [`Outbox::wake`]).
-    pub fn prepare(&self, mail: &OutgoingMail, now: i64) -> Result<NewMail, MailError> {
+    pub async fn prepare(&self, mail: &OutgoingMail, now: i64) -> Result<NewMail, MailError> {
         let id = new_mail_id();
         let params = serde_json::to_string(&mail.content).map_err(MailError::Params)?;
+        let (to_place, params_place) = (place(&id, "to"), place(&id, "params"));
+        let (to_sealed, params_sealed) = match (&mail.subject, &self.keyring) {
+            (Some(subject), Some(keyring)) => {
+                let sealer = keyring.sealer(subject).await?;
+                (
+                    sealer.seal(subject, &to_place, &mail.to),
+                    sealer.seal(subject, &params_place, &params),
+                )
+            }
+            _ => (
+                self.sealer.seal(&mail.to, &to_place),
+                self.sealer.seal(&params, &params_place),
+            ),
+        };
         Ok(NewMail {
-            to_sealed: self.sealer.seal(&mail.to, &place(&id, "to")),
-            params_sealed: self.sealer.seal(&params, &place(&id, "params")),
+            to_sealed,
+            params_sealed,
             id,
             idempotency_key: mail.idempotency_key.clone(),
             template: mail.content.template().into(),
@@ -83,7 +114,10 @@ impl Outbox {
     /// Seals and queues a message (due at `now`) and wakes the worker. Answers `false` when
     /// a message with this idempotency key was already queued.
     pub async fn enqueue(&self, mail: &OutgoingMail, now: i64) -> Result<bool, MailError> {
-        let queued = self.store.enqueue_mail(&self.prepare(mail, now)?).await?;
+        let queued = self
+            .store
+            .enqueue_mail(&self.prepare(mail, now).await?)
+            .await?;
         if queued {
             self.wake.notify_one();
         }
@@ -177,10 +211,13 @@ pub async fn deliver_due(
     // again after the lease, with the same Message-IDs.
     let outcomes: Vec<Result<(String, Outcome), MailError>> = stream::iter(claimed)
         .map(|m| async move {
-            match send_one(&outbox.sealer, mailer, &m).await {
+            match send_one(outbox, mailer, &m).await {
                 Ok(()) => Ok((m.id, Outcome::Sent)),
                 Err(e) => {
-                    let give_up = matches!(e, SendError::Permanent(_) | SendError::BadRecipient)
+                    let give_up = matches!(
+                        e,
+                        SendError::Permanent(_) | SendError::BadRecipient | SendError::Erased
+                    )
                         || m.attempts >= settings.max_attempts;
                     let next = clock.now_micros() + settings.backoff(m.attempts).as_micros() as i64;
                     tracing::warn!(mail = %m.id, template = %m.template, attempts = m.attempts, give_up, error = %e, "mail not sent");
@@ -211,16 +248,28 @@ pub async fn deliver_due(
     Ok(pass)
 }
 
-async fn send_one(sealer: &Sealer, mailer: &Mailer, m: &ClaimedMail) -> Result<(), SendError> {
-    // A row that does not open (tampered, or sealed under another secret) can never be sent.
-    let to = sealer
-        .open(&m.to_sealed, &place(&m.id, "to"))
-        .map_err(|_| SendError::BadRecipient)?;
-    let content: MailContent = sealer
-        .open(&m.params_sealed, &place(&m.id, "params"))
-        .ok()
-        .and_then(|p| serde_json::from_str(&p).ok())
-        .ok_or(SendError::BadRecipient)?;
+/// Opens one sealed field of a message. A row that does not open (tampered, or sealed under
+/// another secret) can never be sent; one whose subject was erased is gone for good.
+async fn open(outbox: &Outbox, sealed: &str, place: &str) -> Result<String, SendError> {
+    if !is_subject_sealed(sealed) {
+        return outbox
+            .sealer
+            .open(sealed, place)
+            .map_err(|_| SendError::BadRecipient);
+    }
+    let keyring = outbox.keyring.as_ref().ok_or(SendError::BadRecipient)?;
+    keyring.open(place, sealed).await.map_err(|e| match e {
+        KeyringError::Erased => SendError::Erased,
+        KeyringError::Store(e) => SendError::Transient(format!("reading the subject's key: {e}")),
+        KeyringError::Seal(_) | KeyringError::Key(_) => SendError::BadRecipient,
+    })
+}
+
+async fn send_one(outbox: &Outbox, mailer: &Mailer, m: &ClaimedMail) -> Result<(), SendError> {
+    let to = open(outbox, &m.to_sealed, &place(&m.id, "to")).await?;
+    let content: MailContent =
+        serde_json::from_str(&open(outbox, &m.params_sealed, &place(&m.id, "params")).await?)
+            .map_err(|_| SendError::BadRecipient)?;
     let lang = Lang::parse_or_en(&m.lang);
     mailer
         .send(&to, &render(&content, lang), &m.idempotency_key)

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian_core::clock::{Clock, ManualClock};
+use custodian_core::keys::MasterKey;
 use custodian_core::seal::Sealer;
+use custodian_core::subject::SubjectRef;
 use custodian_mail::testing::SmtpSink;
 use custodian_mail::{
     deliver_due, run_outbox_worker, Lang, MailConfig, MailContent, Mailer, Outbox, OutgoingMail,
     Pass, WorkerSettings,
 };
+use custodian_store::keyring::Keyring;
 use custodian_store::outbox::MailStatus;
 use custodian_store::{testing, Store};
 
@@ -52,7 +55,8 @@ impl Fixture {
         let sink = SmtpSink::start().await;
         let config = MailConfig::new(&sink.url(), "Privacy Team <privacy@shop.example>").unwrap();
         Fixture {
-            outbox: Outbox::new(store, Sealer::derived(b"test secret", "outbox")),
+            outbox: Outbox::new(store.clone(), Sealer::derived(b"test secret", "outbox"))
+                .with_keyring(Keyring::new(store, MasterKey::from_bytes([7; 32]))),
             mailer: Mailer::new(&config).unwrap(),
             clock: ManualClock::at(T0),
             settings: WorkerSettings::default(),
@@ -88,6 +92,7 @@ impl Fixture {
                     to: to.into(),
                     lang: Lang::En,
                     request_id: request.map(str::to_owned),
+                    subject: None,
                     content,
                 },
                 self.clock.now_micros(),
@@ -182,6 +187,40 @@ on_both!(
             .await
             .iter()
             .all(|r| !r.contains("ada@") && !r.contains("100042")));
+    }
+);
+
+on_both!(
+    mail_about_a_subject_goes_under_its_key_and_dies_with_it,
+    |f: Fixture| async move {
+        let subject = SubjectRef([9; 32]);
+        let keyring = Keyring::new(f.store().clone(), MasterKey::from_bytes([7; 32]));
+        let mail = |key: &str| OutgoingMail {
+            idempotency_key: key.into(),
+            to: "erin@example.org".into(),
+            lang: Lang::En,
+            request_id: Some("req_k".into()),
+            subject: Some(subject),
+            content: code(7),
+        };
+        assert!(f.outbox.enqueue(&mail("k/one"), T0).await.unwrap());
+        assert!(raw_rows(f.store())
+            .await
+            .iter()
+            .all(|r| r.starts_with("k1:") && !r.contains("erin@")));
+        assert_eq!(f.pass().await.sent, 1);
+        assert_eq!(f.sink.wait_for(1).await[0].rcpt_to, ["erin@example.org"]);
+
+        // Queued, then the subject is erased before the worker gets to it: it never goes.
+        assert!(f.outbox.enqueue(&mail("k/two"), T0).await.unwrap());
+        assert!(keyring.destroy(&subject).await.unwrap());
+        let pass = f.pass().await;
+        assert_eq!((pass.claimed, pass.failed, pass.sent), (1, 1, 0));
+        let s = f.store().mail_by_key("k/two").await.unwrap().unwrap();
+        assert_eq!(s.status, MailStatus::Failed);
+        let error = f.store().mail_last_error(&s.id).await.unwrap().unwrap();
+        assert!(error.contains("erased"), "{error}");
+        assert_eq!(f.sink.count(), 1);
     }
 );
 

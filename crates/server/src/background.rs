@@ -207,6 +207,7 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
                 requests::mail_to(
                     state,
                     &dpo,
+                    None,
                     Lang::En,
                     None,
                     &format!("digest/{today}"),

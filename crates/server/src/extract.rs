@@ -1,7 +1,7 @@
 //! Request extractors whose failures are problem documents instead of axum's plain text.
 
-use axum::extract::{FromRequest, Request};
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -52,10 +52,15 @@ pub async fn json_body(req: Request) -> Result<Bytes, ApiError> {
         .await
         .map_err(|e| {
             let e = e.into_inner();
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 ApiError::PayloadTooLarge { limit: BODY_LIMIT }
             } else {
-                ApiError::bad_request("unreadable_body", format!("the body could not be read: {e}"))
+                ApiError::bad_request(
+                    "unreadable_body",
+                    format!("the body could not be read: {e}"),
+                )
             }
         })
 }

@@ -109,6 +109,14 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
     let doc = routes::policy::policy_document(&policy);
     let policy_json = serde_json::to_vec(&doc).unwrap_or_default().into();
     let notice_html = custodian_policy::render::html(&policy);
+    let keyring =
+        custodian_store::keyring::Keyring::new(settings.key_store.clone(), settings.master_key);
+    if keyring.rotation_unfinished().await? {
+        tracing::warn!(
+            master_key = %keyring.master_id(),
+            "some subject keys are wrapped by another master key: finish `custodian keys rotate`, or check that this is the right master key"
+        );
+    }
     let state = AppState {
         policy: Arc::new(policy),
         engine,
@@ -133,7 +141,9 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
         outbox: custodian_mail::Outbox::new(
             store.clone(),
             Sealer::derived(&settings.secret, "outbox"),
-        ),
+        )
+        .with_keyring(keyring.clone()),
+        keyring,
         intake: custodian_store::requests::IntakeWriter::spawn(store.clone()),
         run_keys: custodian_connectors::run::RunKeys::from_secret(&settings.secret),
         datastores: settings.datastores,

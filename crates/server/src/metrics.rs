@@ -351,7 +351,9 @@ mod tests {
         let sum: f64 = text
             .lines()
             .find_map(|l| {
-                l.strip_prefix(r#"custodian_http_request_duration_seconds_sum{route="/v1/decide"} "#)
+                l.strip_prefix(
+                    r#"custodian_http_request_duration_seconds_sum{route="/v1/decide"} "#,
+                )
             })
             .unwrap()
             .parse()
@@ -361,10 +363,7 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(
-            render_labels(&[("a", "x\"y\\z\nw")]),
-            r#"{a="x\"y\\z\nw"}"#
-        );
+        assert_eq!(render_labels(&[("a", "x\"y\\z\nw")]), r#"{a="x\"y\\z\nw"}"#);
         assert_eq!(render_labels(&[]), "");
     }
 }

@@ -415,9 +415,10 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
         |_| {},
     )
     .await?;
-    state
-        .metrics
-        .add_counter("custodian_retention_records_purged_total", report.records_purged);
+    state.metrics.add_counter(
+        "custodian_retention_records_purged_total",
+        report.records_purged,
+    );
     tracing::info!(
         due = report.due,
         held = report.held,

@@ -36,6 +36,11 @@ pub struct Settings {
     pub intake_limits: crate::requests::limits::IntakeLimits,
     /// Datastores named in the config file, besides those registered in the store.
     pub datastores: Vec<custodian_store::runs::DatastoreRecord>,
+    /// Wraps every subject's key (see `custodian_store::keyring`). Never stored by Custodian.
+    pub master_key: custodian_core::keys::MasterKey,
+    /// Where subject keys live: apart from `store`, so that a copy of the data holds no key
+    /// (may be `store` itself, e.g. one PostgreSQL database).
+    pub key_store: Store,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -64,8 +69,11 @@ pub struct AppState {
     pub allowed_origins: Option<Vec<String>>,
     pub public_url: String,
     pub clock: Arc<dyn Clock>,
-    /// Seals requesters' addresses, details and history notes.
+    /// Opens requesters' addresses, details and history notes sealed before keys were per
+    /// subject (new values are sealed by `keyring`).
     pub sealer: Sealer,
+    /// Each subject's own key, for their personal fields; erasure destroys it.
+    pub keyring: custodian_store::keyring::Keyring,
     /// Keys the hashes of verification codes.
     pub code_key: Vec<u8>,
     /// Signs status and download links.

@@ -262,6 +262,82 @@ async fn each_type_of_request_runs_end_to_end_through_real_smtp() {
     assert!(env.sink.count() >= 12, "{} mails", env.sink.count());
 }
 
+/// Erasure by key: the subject's key is destroyed, so a copy of the database taken before the
+/// erasure (a backup) no longer reveals the subject, while the ledger stays verifiable.
+#[tokio::test]
+async fn erasure_destroys_the_subject_key_so_earlier_copies_reveal_nothing() {
+    let env = Env::new().await;
+    let app = &env.app;
+    app.post("/v1/consent", Some(&app.service), &json!({ "subject": { "email": "hank@example.com" }, "choices": { "analytics": true }, "policy_version": "2018-05-25", "source": "api" })).await;
+    let req = env
+        .verified(
+            "erasure",
+            "hank@example.com",
+            json!({ "details": "please forget my account" }),
+        )
+        .await;
+    let id = req["id"].as_str().unwrap();
+    let place = format!("requests/{id}/email");
+
+    // A backup, taken the way SQLite takes one while the database is in use.
+    let dir = std::path::Path::new(app.url.strip_prefix("sqlite://").unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let copy = dir.join("backup.db");
+    let custodian_store::Store::Sqlite(pool) = &app.store else {
+        unreachable!("an SQLite test")
+    };
+    sqlx::query("VACUUM INTO ?")
+        .bind(copy.display().to_string())
+        .execute(pool)
+        .await
+        .unwrap();
+    let backup = custodian_store::Store::open(&format!("sqlite://{}", copy.display()))
+        .await
+        .unwrap();
+    let sealed = backup.request(id).await.unwrap().unwrap().email_sealed;
+    assert!(sealed.starts_with("k1:") && !sealed.contains("hank"));
+    assert_eq!(
+        backup.subject_key_count().await.unwrap(),
+        0,
+        "the data holds no key"
+    );
+    let raw = std::fs::read(&copy).unwrap();
+    assert!(!raw.windows(4).any(|w| w == b"hank"), "nothing in clear");
+
+    // Before the erasure, the backup's fields open with the live keys and the master key.
+    let keyring = app.state.keyring.clone();
+    assert_eq!(
+        keyring.open(&place, &sealed).await.unwrap(),
+        "hank@example.com"
+    );
+
+    let done = env.act(id, "approve", json!({})).await;
+    assert_eq!(done.body["status"], "completed", "{}", done.text);
+    env.mail_to_with("hank@example.com", "complete").await;
+
+    // After it, the same backup reveals nothing, even with the master key.
+    assert!(matches!(
+        keyring.open(&place, &sealed).await,
+        Err(custodian_store::keyring::KeyringError::Erased)
+    ));
+    let details = backup
+        .request(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .details_sealed
+        .unwrap();
+    assert!(keyring
+        .open(&format!("requests/{id}/details"), &details)
+        .await
+        .is_err());
+    assert_eq!(app.key_store.subject_key_count().await.unwrap(), 0);
+    app.verify_ledger().await;
+    backup.close().await;
+}
+
 #[tokio::test]
 async fn intake_answers_the_same_for_anyone_and_bad_input_gets_clear_problems() {
     let env = Env::new().await;

@@ -8,6 +8,7 @@
 //! crate and never touch these tables.
 
 pub mod consent;
+pub mod keyring;
 pub mod keys;
 mod migrate;
 pub mod outbox;

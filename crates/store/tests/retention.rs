@@ -276,3 +276,72 @@ on_both!(
         assert!(store.subject_key(&subject(1)).await.unwrap().is_none());
     }
 );
+
+on_both!(
+    the_keyring_seals_per_subject_rotates_and_forgets,
+    |store: Store| async move {
+        use custodian_core::keys::MasterKey;
+        use custodian_core::subject::SubjectRef;
+        use custodian_store::keyring::{Keyring, KeyringError};
+
+        let old = Keyring::new(store.clone(), MasterKey::from_bytes([1; 32]));
+        let (ada, bob) = (SubjectRef([0xa; 32]), SubjectRef([0xb; 32]));
+        let a = old
+            .seal(&ada, "requests/r1/email", "ada@example.com")
+            .await
+            .unwrap();
+        let b = old
+            .seal(&bob, "requests/r2/email", "bob@example.com")
+            .await
+            .unwrap();
+        // One key per subject, made on first use and reused after.
+        let a2 = old
+            .seal(&ada, "requests/r3/email", "ada@example.com")
+            .await
+            .unwrap();
+        assert_eq!(store.subject_key_count().await.unwrap(), 2);
+        assert_ne!(a, a2, "a fresh nonce per value");
+        assert!(
+            old.open("requests/r2/email", &a).await.is_err(),
+            "bound to its place"
+        );
+
+        let new_master = MasterKey::from_bytes([2; 32]);
+        let mut seen = Vec::new();
+        assert_eq!(old.rotate(&new_master, |n| seen.push(n)).await.unwrap(), 2);
+        assert_eq!(seen, [1, 2]);
+        let new = Keyring::new(store.clone(), new_master.clone());
+        assert!(!new.rotation_unfinished().await.unwrap());
+        assert!(old.rotation_unfinished().await.unwrap());
+        assert_eq!(
+            new.open("requests/r1/email", &a).await.unwrap(),
+            "ada@example.com"
+        );
+        assert_eq!(
+            new.open("requests/r3/email", &a2).await.unwrap(),
+            "ada@example.com"
+        );
+        assert!(
+            matches!(
+                old.open("requests/r1/email", &a).await,
+                Err(KeyringError::Key(_))
+            ),
+            "the old master key opens nothing any more"
+        );
+        assert_eq!(
+            old.rotate(&new_master, |_| {}).await.unwrap(),
+            0,
+            "nothing left to do"
+        );
+
+        assert!(new.destroy(&ada).await.unwrap());
+        assert!(matches!(
+            new.open("requests/r1/email", &a).await,
+            Err(KeyringError::Erased)
+        ));
+        assert_eq!(
+            new.open("requests/r2/email", &b).await.unwrap(),
+            "bob@example.com"
+        );
+    }
+);

@@ -20,6 +20,10 @@ pub struct Args {
     /// File holding the secret that keys subject references; created if missing.
     #[arg(long, env = "CUSTODIAN_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
+    /// File holding the master key that wraps each subject's key (`CUSTODIAN_MASTER_KEY` gives
+    /// the key itself); ./custodian.master-key, created if missing, when neither is given.
+    #[arg(long, env = "CUSTODIAN_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
     /// The URL people reach this service at, used in links sent by e-mail.
     #[arg(long, env = "CUSTODIAN_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -43,6 +47,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
     let url = global.database_url(&file);
     let policy = crate::config::policy(args.policy.as_deref(), &file)?;
     let secret = crate::config::secret(args.secret_file.as_deref(), &file)?;
+    let master_key = crate::config::master_key(args.master_key_file.as_deref(), &file)?;
     let public_url = args.public_url.or(file.public_url.clone());
     let allowed_origins = args
         .allowed_origins
@@ -64,6 +69,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         let store = Store::open(&url)
             .await
             .with_context(|| format!("opening the {} store", scheme(&url)))?;
+        let key_store = global.key_store(&file, &store).await?;
         let version = policy.policy.version.clone();
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
@@ -81,6 +87,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
             smtp,
             intake_limits,
             datastores,
+            master_key,
+            key_store,
         })
         .await?;
         tracing::info!(%addr, store = store.backend(), policy_version = %version, "ready");

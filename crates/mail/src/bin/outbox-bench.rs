@@ -51,6 +51,7 @@ async fn main() -> Result<(), Error> {
                             to: format!("person{i}@example.org"),
                             lang: if i % 2 == 0 { Lang::En } else { Lang::De },
                             request_id: Some(format!("bench_{i}")),
+                            subject: None,
                             content: MailContent::VerificationCode {
                                 code: format!("{:06}", i % 1_000_000),
                                 link: format!("https://privacy.bench.example/r/bench_{i}/verify"),

@@ -49,7 +49,7 @@ pub async fn access(
     state: &AppState,
     row: &RequestRow,
 ) -> Result<Vec<serde_json::Value>, ApiError> {
-    let Some(email) = super::email_of(state, row) else {
+    let Some(email) = super::email_of(state, row).await else {
         return Ok(Vec::new());
     };
     if !any(state).await? {
@@ -91,7 +91,7 @@ pub struct Erased {
 
 /// Runs the erasure in every registered datastore.
 pub async fn erase(state: &AppState, row: &RequestRow) -> Result<Erased, String> {
-    let Some(email) = super::email_of(state, row) else {
+    let Some(email) = super::email_of(state, row).await else {
         return Ok(Erased {
             rows_changed: 0,
             kept: Vec::new(),

@@ -2,9 +2,11 @@
 //!
 //! - access: the export is built on demand from the records (see `export`), so approving
 //!   completes the request and mails a download link;
-//! - erasure: the subject's current consent state, links and sent mail are removed and the
-//!   requester's address and details are blanked once the final mail is queued; the ledger's
-//!   events stay, as they hold only the keyed reference and prove what was consented to;
+//! - erasure: the subject's current consent state, links and sent mail are removed, the
+//!   requester's address and details are blanked once the final mail is queued, and the
+//!   subject's key is destroyed (so copies of the database taken before reveal nothing); the
+//!   ledger's events stay, as they hold only the keyed reference and prove what was consented
+//!   to;
 //! - objection: marketing consent is withdrawn (source `request`);
 //! - rectification and restriction: recorded and started; the DPO completes them once applied
 //!   (the connectors apply corrections in the company's own systems).
@@ -15,7 +17,9 @@ use custodian_core::subject::SubjectRef;
 use custodian_mail::MailContent;
 use custodian_store::requests::RequestRow;
 
-use super::{download_link, mail_requester, status_link, transition};
+use super::{
+    download_link, mail_requester_sealed, status_link, transition, transition_sealed, Sealing,
+};
 use crate::error::ApiError;
 use crate::recording::{self, Wanted};
 use crate::state::AppState;
@@ -83,12 +87,19 @@ pub async fn complete(
     detail: Option<&str>,
 ) -> Result<RequestRow, ApiError> {
     let now = state.clock.now_micros();
-    let done = transition(state, row, Action::Complete, actor, detail, |r| {
+    // An erasure destroys the subject's key right after this: its completion note and
+    // confirmation are sealed under the server's key so that they outlive it.
+    let sealing = if row.kind == Kind::Erasure.as_str() {
+        Sealing::ServerKey
+    } else {
+        Sealing::SubjectKey
+    };
+    let done = transition_sealed(state, row, Action::Complete, actor, detail, sealing, |r| {
         r.completed_at = Some(now)
     })
     .await?;
     let download = (done.kind == Kind::Access.as_str()).then(|| download_link(state, &done.id));
-    mail_requester(
+    mail_requester_sealed(
         state,
         &done,
         "completed",
@@ -97,6 +108,7 @@ pub async fn complete(
             status_link: status_link(state, &done.id),
             download_link: download,
         },
+        sealing,
     )
     .await?;
     Ok(done)
@@ -182,6 +194,9 @@ async fn erase_own_data(
             .update_request(&r, &blank, entry.as_ref())
             .await?;
     }
+    // Last, the key: every copy of what was sealed under it — backups, replicas, a stolen
+    // file — is unreadable from now on, including other requests of the subject's still open.
+    state.keyring.destroy(&subject).await?;
     tracing::info!(request = %done.id, "erased the subject's data held by Custodian");
     Ok(())
 }

@@ -14,9 +14,11 @@ pub mod limits;
 use std::net::IpAddr;
 
 use custodian_core::deadline::{self, Pause};
+use custodian_core::keys::is_subject_sealed;
 use custodian_core::request::{self, Action, Kind, Status};
-use custodian_core::subject::{IdKind, SubjectId};
+use custodian_core::subject::{IdKind, SubjectId, SubjectRef};
 use custodian_mail::{Lang, MailContent, OutgoingMail};
+use custodian_store::keyring::KeyringError;
 use custodian_store::requests::{HistoryEntry, RequestRow};
 use hmac::{Hmac, Mac};
 use rand::Rng;
@@ -114,23 +116,58 @@ pub fn download_link(state: &AppState, id: &str) -> String {
     )
 }
 
-pub fn email_of(state: &AppState, r: &RequestRow) -> Option<String> {
+/// Opens a sealed field: under the subject's key (`None` once the subject is erased), or,
+/// for values written before keys were per subject, under the server's request key.
+pub async fn open_sealed(state: &AppState, sealed: &str, place: &str) -> Option<String> {
+    if !is_subject_sealed(sealed) {
+        return state.sealer.open(sealed, place).ok();
+    }
+    match state.keyring.open(place, sealed).await {
+        Ok(v) => Some(v),
+        Err(KeyringError::Erased) => None,
+        Err(e) => {
+            tracing::warn!(place, error = %e, "a sealed field did not open");
+            None
+        }
+    }
+}
+
+/// Seals a field of the request's subject under the subject's key.
+pub async fn seal_for(
+    state: &AppState,
+    r: &RequestRow,
+    place: &str,
+    plain: &str,
+) -> Result<String, ApiError> {
+    let subject = subject_of(r)?;
     state
-        .sealer
-        .open(&r.email_sealed, &place(&r.id, "email"))
-        .ok()
+        .keyring
+        .seal(&subject, place, plain)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-pub fn details_of(state: &AppState, r: &RequestRow) -> Option<String> {
-    r.details_sealed
-        .as_ref()
-        .and_then(|d| state.sealer.open(d, &place(&r.id, "details")).ok())
+pub fn subject_of(r: &RequestRow) -> Result<SubjectRef, ApiError> {
+    SubjectRef::from_hex(&r.subject_ref)
+        .ok_or_else(|| ApiError::Internal(format!("request {} has a malformed subject", r.id)))
 }
 
-pub fn open_detail(state: &AppState, id: &str, h: &HistoryEntry) -> Option<String> {
-    h.detail_sealed
-        .as_ref()
-        .and_then(|d| state.sealer.open(d, &place(id, "history")).ok())
+pub async fn email_of(state: &AppState, r: &RequestRow) -> Option<String> {
+    open_sealed(state, &r.email_sealed, &place(&r.id, "email")).await
+}
+
+pub async fn details_of(state: &AppState, r: &RequestRow) -> Option<String> {
+    match &r.details_sealed {
+        Some(d) => open_sealed(state, d, &place(&r.id, "details")).await,
+        None => None,
+    }
+}
+
+pub async fn open_detail(state: &AppState, id: &str, h: &HistoryEntry) -> Option<String> {
+    match &h.detail_sealed {
+        Some(d) => open_sealed(state, d, &place(id, "history")).await,
+        None => None,
+    }
 }
 
 /// Queues a message to the requester; the key makes a retry of the same step queue nothing.
@@ -140,13 +177,39 @@ pub async fn mail_requester(
     step: &str,
     content: MailContent,
 ) -> Result<(), ApiError> {
-    let Some(to) = email_of(state, r) else {
+    mail_requester_sealed(state, r, step, content, Sealing::SubjectKey).await
+}
+
+/// How a queued message is sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealing {
+    /// Under the subject's key: erasing the subject erases the message.
+    SubjectKey,
+    /// Under the server's key: for what must outlive the subject's key — the confirmation
+    /// that their data was erased, and the note of what was kept (legal holds), which the DPO
+    /// must still be able to show.
+    ServerKey,
+}
+
+pub async fn mail_requester_sealed(
+    state: &AppState,
+    r: &RequestRow,
+    step: &str,
+    content: MailContent,
+    sealing: Sealing,
+) -> Result<(), ApiError> {
+    let Some(to) = email_of(state, r).await else {
         // The address was erased with the subject's data: nothing left to write to.
         return Ok(());
+    };
+    let subject = match sealing {
+        Sealing::SubjectKey => Some(subject_of(r)?),
+        Sealing::ServerKey => None,
     };
     mail_to(
         state,
         &to,
+        subject,
         Lang::parse_or_en(&r.language),
         Some(&r.id),
         &format!("{}/{step}", r.id),
@@ -155,9 +218,11 @@ pub async fn mail_requester(
     .await
 }
 
+/// Queues a message. `subject` is whose personal data it carries (sealed under their key).
 pub async fn mail_to(
     state: &AppState,
     to: &str,
+    subject: Option<SubjectRef>,
     lang: Lang,
     request_id: Option<&str>,
     key: &str,
@@ -168,6 +233,7 @@ pub async fn mail_to(
         to: to.to_owned(),
         lang,
         request_id: request_id.map(str::to_owned),
+        subject,
         content,
     };
     state
@@ -257,17 +323,22 @@ pub async fn intake(
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     let language = crate::routes::consent::pick_language(state, input.language.as_deref());
     let rule = deadline::rule_for(&state.policy, country.as_deref());
+    let sealer = state
+        .keyring
+        .sealer(&subject)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut row = RequestRow {
         id: rid.clone(),
         kind: input.kind.as_str().to_owned(),
         status: Status::AwaitingVerification.as_str().to_owned(),
         subject_ref: subject.to_hex(),
-        email_sealed: state.sealer.seal(id.expose(), &place(&rid, "email")),
+        email_sealed: sealer.seal(&subject, &place(&rid, "email"), id.expose()),
         details_sealed: input
             .details
             .as_deref()
             .filter(|d| !d.trim().is_empty())
-            .map(|d| state.sealer.seal(d, &place(&rid, "details"))),
+            .map(|d| sealer.seal(&subject, &place(&rid, "details"), d)),
         language: language.clone(),
         country,
         jurisdiction: rule.jurisdiction.clone(),
@@ -304,6 +375,7 @@ pub async fn intake(
         to: id.expose().to_owned(),
         lang: Lang::parse_or_en(&language),
         request_id: Some(rid.clone()),
+        subject: Some(subject),
         content: MailContent::VerificationCode {
             code,
             link,
@@ -313,6 +385,7 @@ pub async fn intake(
     let sealed = state
         .outbox
         .prepare(&mail, now)
+        .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     state
         .intake
@@ -336,6 +409,28 @@ pub async fn transition(
     detail: Option<&str>,
     change: impl FnOnce(&mut RequestRow),
 ) -> Result<RequestRow, ApiError> {
+    transition_sealed(
+        state,
+        seen,
+        action,
+        actor,
+        detail,
+        Sealing::SubjectKey,
+        change,
+    )
+    .await
+}
+
+/// [`transition`], with the history note sealed as `sealing` says.
+pub async fn transition_sealed(
+    state: &AppState,
+    seen: &RequestRow,
+    action: Action,
+    actor: &str,
+    detail: Option<&str>,
+    sealing: Sealing,
+    change: impl FnOnce(&mut RequestRow),
+) -> Result<RequestRow, ApiError> {
     let from = Status::parse(&seen.status)
         .ok_or_else(|| ApiError::Internal(format!("request {} has unknown status", seen.id)))?;
     let to = request::next(from, action).map_err(|e| ApiError::Conflict {
@@ -353,7 +448,15 @@ pub async fn transition(
         action: action.as_str().to_owned(),
         from_status: Some(from.as_str().to_owned()),
         to_status: to.as_str().to_owned(),
-        detail_sealed: detail.map(|d| state.sealer.seal(d, &place(&seen.id, "history"))),
+        detail_sealed: match (detail, sealing) {
+            (Some(d), Sealing::SubjectKey) => {
+                Some(seal_for(state, seen, &place(&seen.id, "history"), d).await?)
+            }
+            (Some(d), Sealing::ServerKey) => {
+                Some(state.sealer.seal(d, &place(&seen.id, "history")))
+            }
+            (None, _) => None,
+        },
     };
     if !state.store.update_request(seen, &new, Some(&entry)).await? {
         return Err(ApiError::Conflict {
@@ -484,11 +587,13 @@ async fn after_verification(state: &AppState, r: RequestRow) -> Result<RequestRo
         )
         .await?;
         let kind = forwarded.kind.clone();
-        let requester = email_of(state, &forwarded).unwrap_or_default();
-        let details = details_of(state, &forwarded).unwrap_or_default();
+        let requester = email_of(state, &forwarded).await.unwrap_or_default();
+        let details = details_of(state, &forwarded).await.unwrap_or_default();
+        // It carries the requester's address and details: sealed under their key.
         mail_to(
             state,
             &customer.contact_email,
+            Some(subject_of(&forwarded)?),
             Lang::En,
             Some(&forwarded.id),
             &format!("{}/forward_to_customer", forwarded.id),

@@ -137,17 +137,16 @@ pub struct Detail {
 async fn detail(state: &AppState, row: &RequestRow) -> Result<Detail, ApiError> {
     let history = state.store.request_history(&row.id).await?;
     let mails = state.store.mail_for_request(&row.id).await?;
+    let mut entries = Vec::with_capacity(history.len());
+    for h in &history {
+        entries.push(serde_json::json!({ "at": rfc3339(h.at), "actor": h.actor, "action": h.action, "from": h.from_status, "to": h.to_status,
+            "detail": requests::open_detail(state, &row.id, h).await }));
+    }
     Ok(Detail {
         summary: summary(state, row),
-        email: requests::email_of(state, row),
-        details: requests::details_of(state, row),
-        history: history
-            .iter()
-            .map(|h| {
-                serde_json::json!({ "at": rfc3339(h.at), "actor": h.actor, "action": h.action, "from": h.from_status, "to": h.to_status,
-                    "detail": requests::open_detail(state, &row.id, h) })
-            })
-            .collect(),
+        email: requests::email_of(state, row).await,
+        details: requests::details_of(state, row).await,
+        history: entries,
         notices: mails
             .iter()
             .map(|m| serde_json::json!({ "template": m.template, "language": m.lang, "status": m.status, "queued_at": rfc3339(m.created_at), "sent_at": m.sent_at.map(rfc3339) }))

@@ -152,8 +152,19 @@ async fn public_status(state: &AppState, id: &str) -> Result<PublicStatus, ApiEr
     let history = state.store.request_history(id).await?;
     // Reasons the requester is owed; DPO notes and manual completions stay internal.
     let told = ["deny", "extend", "forward"];
+    let mut entries = Vec::new();
+    for h in history.iter().filter(|h| h.action != "note") {
+        let system_completion = h.action == "complete" && h.actor == "system";
+        let reason = if told.contains(&h.action.as_str()) || system_completion {
+            requests::open_detail(state, &row.id, h).await
+        } else {
+            None
+        };
+        entries.push(serde_json::json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status, "reason": reason }));
+    }
     Ok(PublicStatus {
-        download: (row.kind == "access" && row.status == "completed").then(|| requests::download_link(state, &row.id)),
+        download: (row.kind == "access" && row.status == "completed")
+            .then(|| requests::download_link(state, &row.id)),
         id: row.id.clone(),
         kind: row.kind.clone(),
         status: row.status.clone(),
@@ -162,15 +173,7 @@ async fn public_status(state: &AppState, id: &str) -> Result<PublicStatus, ApiEr
         answer_due: rfc3339(row.answer_due),
         extended_months: row.extended_months,
         completed_at: row.completed_at.map(rfc3339),
-        history: history
-            .iter()
-            .filter(|h| h.action != "note")
-            .map(|h| {
-                let system_completion = h.action == "complete" && h.actor == "system";
-                let reason = (told.contains(&h.action.as_str()) || system_completion).then(|| requests::open_detail(state, &row.id, h)).flatten();
-                serde_json::json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status, "reason": reason })
-            })
-            .collect(),
+        history: entries,
     })
 }
 

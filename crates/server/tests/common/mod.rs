@@ -16,6 +16,9 @@ pub struct TestApp {
     pub state: SharedState,
     pub router: custodian_server::app::App,
     pub store: Store,
+    /// Where subject keys live: a file of its own beside an SQLite database, as `serve` does.
+    pub key_store: Store,
+    pub url: String,
     pub service: String,
     pub dpo: String,
     pub admin: String,
@@ -26,6 +29,9 @@ pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret";
 
 /// 2026-01-01T00:00:00Z, where every test clock starts.
 pub const START: i64 = 1_767_225_600_000_000;
+
+/// The master key every test server uses (tests that rotate it make their own).
+pub const MASTER_KEY: [u8; 32] = [0x4d; 32];
 
 /// Settings as `serve` builds them, with a clock the test controls.
 pub fn settings(store: Store, policy: custodian_policy::Policy) -> Settings {
@@ -39,7 +45,7 @@ pub fn settings_with_clock(
 ) -> Settings {
     Settings {
         policy,
-        store,
+        store: store.clone(),
         secret: SECRET.to_vec(),
         allowed_origins: None,
         public_url: "http://custodian.test".into(),
@@ -47,6 +53,8 @@ pub fn settings_with_clock(
         smtp: None,
         intake_limits: Default::default(),
         datastores: Vec::new(),
+        master_key: custodian_core::keys::MasterKey::from_bytes(MASTER_KEY),
+        key_store: store.clone(),
     }
 }
 
@@ -82,13 +90,21 @@ impl TestApp {
             tokens.push(t);
         }
         let clock = ManualClock::at(START);
-        let state = build(settings_with_clock(store.clone(), policy, clock.clone()))
-            .await
-            .expect("build state");
+        let key_store = match url.strip_suffix("custodian.db") {
+            Some(dir) => Store::open(&format!("{dir}custodian-keys.db"))
+                .await
+                .expect("open key store"),
+            None => store.clone(),
+        };
+        let mut settings = settings_with_clock(store.clone(), policy, clock.clone());
+        settings.key_store = key_store.clone();
+        let state = build(settings).await.expect("build state");
         TestApp {
             router: custodian_server::app::app(state.clone()),
             state,
             store,
+            key_store,
+            url: url.to_owned(),
             admin: tokens.pop().unwrap(),
             dpo: tokens.pop().unwrap(),
             service: tokens.pop().unwrap(),

@@ -527,6 +527,7 @@ pub async fn start_sign_in(
     let sent = crate::requests::mail_to(
         &state,
         id.expose(),
+        Some(state.hasher.reference(&id)),
         Lang::parse_or_en(&lang),
         None,
         &format!("privacy-center/sign-in/{nonce}"),

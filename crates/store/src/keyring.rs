@@ -1,0 +1,169 @@
+//! The keyring: seals and opens a subject's personal fields under that subject's own key, and
+//! destroys the key when the subject is erased.
+//!
+//! Keys live in `subject_keys`, wrapped by the master key (which the database never sees), so
+//! a copy of the database — a backup, a stolen file — opens nothing without the master key,
+//! and after an erasure opens nothing of that subject even *with* it. Keys are read from the
+//! database on each use, not cached: on several nodes, a key destroyed by one node must stop
+//! working on all of them at once.
+
+use std::sync::Arc;
+
+use custodian_core::keys::{self, DataKey, KeyError, MasterKey, SubjectSealer};
+use custodian_core::seal::SealError;
+use custodian_core::subject::SubjectRef;
+
+use crate::keys::KeyRow;
+use crate::{now_micros, Store, StoreError};
+
+/// Why a sealed value did not open.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("the subject's key was destroyed (the subject was erased)")]
+    Erased,
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Seals and opens per-subject fields. Cheap to clone.
+#[derive(Clone)]
+pub struct Keyring {
+    store: Store,
+    master: Arc<MasterKey>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Keyring({:?})", self.master)
+    }
+}
+
+impl Keyring {
+    pub fn new(store: Store, master: MasterKey) -> Keyring {
+        Keyring {
+            store,
+            master: Arc::new(master),
+        }
+    }
+
+    /// The fingerprint of the master key in use.
+    pub fn master_id(&self) -> String {
+        self.master.id()
+    }
+
+    /// The subject's key; made and stored first when `create` and the subject has none.
+    async fn key(
+        &self,
+        subject: &SubjectRef,
+        create: bool,
+    ) -> Result<Option<DataKey>, KeyringError> {
+        let hexed = subject.to_hex();
+        if let Some(row) = self.store.subject_key(&hexed).await? {
+            return Ok(Some(self.master.unwrap(subject, &row.wrapped)?));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let key = DataKey::generate();
+        let ours = KeyRow {
+            subject_ref: hexed,
+            wrapped: self.master.wrap(subject, &key),
+            master_id: self.master.id(),
+            created_at: now_micros(),
+        };
+        // Two nodes may make a key for the same new subject at once: the first stored wins
+        // and both use it.
+        let stood = self.store.put_subject_key(&ours).await?;
+        if stood.wrapped == ours.wrapped {
+            Ok(Some(key))
+        } else {
+            Ok(Some(self.master.unwrap(subject, &stood.wrapped)?))
+        }
+    }
+
+    /// A sealer for the subject's fields, making the subject's key on first use.
+    pub async fn sealer(&self, subject: &SubjectRef) -> Result<SubjectSealer, KeyringError> {
+        Ok(self
+            .key(subject, true)
+            .await?
+            .expect("created when missing")
+            .sealer())
+    }
+
+    /// Seals one field of the subject's, bound to `place` (e.g. `requests/req_1/email`).
+    pub async fn seal(
+        &self,
+        subject: &SubjectRef,
+        place: &str,
+        plain: &str,
+    ) -> Result<String, KeyringError> {
+        Ok(self.sealer(subject).await?.seal(subject, place, plain))
+    }
+
+    /// Opens a value sealed by [`Keyring::seal`]; the value names its subject.
+    pub async fn open(&self, place: &str, sealed: &str) -> Result<String, KeyringError> {
+        let subject = keys::subject_of(sealed).ok_or(SealError::Malformed)?;
+        let key = self
+            .key(&subject, false)
+            .await?
+            .ok_or(KeyringError::Erased)?;
+        Ok(key.sealer().open(&subject, place, sealed)?)
+    }
+
+    /// Destroys the subject's key: every value sealed under it, in this database and in every
+    /// copy of it, is noise from now on. Answers whether there was a key.
+    pub async fn destroy(&self, subject: &SubjectRef) -> Result<bool, StoreError> {
+        self.store.delete_subject_key(&subject.to_hex()).await
+    }
+
+    /// Re-wraps every key under `to`, a page at a time; `progress` hears how many are done.
+    /// Safe to interrupt and run again (keys already under `to` are skipped). The fields
+    /// themselves never change.
+    pub async fn rotate(
+        &self,
+        to: &MasterKey,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64, KeyringError> {
+        let new_id = to.id();
+        let mut done = 0;
+        loop {
+            let page = self.store.keys_not_wrapped_by(&new_id, 500).await?;
+            if page.is_empty() {
+                return Ok(done);
+            }
+            for row in page {
+                let subject = SubjectRef::from_hex(&row.subject_ref).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "subject_keys holds a malformed reference `{}`",
+                        row.subject_ref
+                    ))
+                })?;
+                let key = self.master.unwrap(&subject, &row.wrapped)?;
+                self.store
+                    .rewrap_subject_key(
+                        &row.subject_ref,
+                        &row.master_id,
+                        &to.wrap(&subject, &key),
+                        &new_id,
+                    )
+                    .await?;
+                done += 1;
+                progress(done);
+            }
+        }
+    }
+
+    /// Whether some key is wrapped by another master key than the one in use (a rotation
+    /// not run to its end, or the wrong master key given).
+    pub async fn rotation_unfinished(&self) -> Result<bool, StoreError> {
+        Ok(!self
+            .store
+            .keys_not_wrapped_by(&self.master.id(), 1)
+            .await?
+            .is_empty())
+    }
+}
