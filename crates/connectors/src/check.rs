@@ -270,6 +270,7 @@ pub async fn generate(db: &Db, name: &str) -> Result<Dataset, ConnectorError> {
                 references,
                 erase: Strategy::None,
                 hold: None,
+                after_hold: None,
                 field_type: if is_integer(data_type) {
                     FieldType::Integer
                 } else {

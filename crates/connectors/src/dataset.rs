@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::ConnectorError;
 
 /// What erasure does to a field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Nothing: the field is not personal, or a key that other rows need.
@@ -84,6 +84,10 @@ pub struct Field {
     /// For `erase = "hold"`: the id of the policy's retention rule that requires keeping it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<String>,
+    /// For `erase = "hold"`: how the field goes once its rule is due for the subject (the
+    /// retention job): `null` (the default), `mask`, `hash` or `delete_row`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_hold: Option<Strategy>,
     #[serde(default, rename = "type", skip_serializing_if = "is_text")]
     pub field_type: FieldType,
 }
@@ -302,6 +306,15 @@ impl Dataset {
                         p.push(format!("{at}: `hold` only goes with `erase = \"hold\"`"))
                     }
                     _ => {}
+                }
+                match (&f.erase, &f.after_hold) {
+                    (Strategy::Hold, Some(Strategy::None | Strategy::Hold)) => p.push(format!(
+                        "{at}: `after_hold` is one of null, mask, hash or delete_row"
+                    )),
+                    (Strategy::Hold, _) | (_, None) => {}
+                    (_, Some(_)) => p.push(format!(
+                        "{at}: `after_hold` only goes with `erase = \"hold\"`"
+                    )),
                 }
                 if let (Some(policy), Some(cat), None) = (policy, &f.category, f.personal) {
                     if !policy.categories.iter().any(|c| &c.id == cat) {

@@ -98,6 +98,37 @@ pub enum Operation<'a> {
         holds: &'a dyn HoldDates,
     },
     Rectify(&'a Corrections),
+    /// The retention rule `rule` is due for the subject: the fields it held go, each by its
+    /// `after_hold` strategy (NULL by default). Nothing else is touched.
+    Expire {
+        hash_key: &'a [u8],
+        rule: &'a str,
+    },
+}
+
+/// How each field of a table goes under an erasure or an expiry, in field order.
+fn erase_plan(t: &crate::dataset::Table, op: &Operation<'_>) -> Vec<(usize, Strategy)> {
+    t.fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let s = match op {
+                Operation::Erase { .. } => f.erase,
+                Operation::Expire { rule, .. } => match (&f.erase, &f.hold) {
+                    (Strategy::Hold, Some(r)) if r == rule => {
+                        f.after_hold.unwrap_or(Strategy::Null)
+                    }
+                    _ => return None,
+                },
+                Operation::Rectify(_) => return None,
+            };
+            matches!(
+                s,
+                Strategy::DeleteRow | Strategy::Null | Strategy::Mask | Strategy::Hash
+            )
+            .then_some((i, s))
+        })
+        .collect()
 }
 
 /// Erases or rectifies the subject's data in one datastore, in one transaction.
@@ -205,18 +236,21 @@ pub async fn apply(
                     });
                 }
             }
-            Operation::Erase { hash_key, holds } => {
-                for f in t.fields.iter().filter(|f| f.erase == Strategy::Hold) {
-                    let rule = f.hold.clone().unwrap_or_default();
-                    report.holds.push(Held {
-                        table: t.name.clone(),
-                        field: f.name.clone(),
-                        until: holds.hold_until(&rule).map(|d| d.to_string()),
-                        rule,
-                        rows: rows.len() as u64,
-                    });
+            Operation::Erase { hash_key, .. } | Operation::Expire { hash_key, .. } => {
+                if let Operation::Erase { holds, .. } = &op {
+                    for f in t.fields.iter().filter(|f| f.erase == Strategy::Hold) {
+                        let rule = f.hold.clone().unwrap_or_default();
+                        report.holds.push(Held {
+                            table: t.name.clone(),
+                            field: f.name.clone(),
+                            until: holds.hold_until(&rule).map(|d| d.to_string()),
+                            rule,
+                            rows: rows.len() as u64,
+                        });
+                    }
                 }
-                if t.fields.iter().any(|f| f.erase == Strategy::DeleteRow) {
+                let plan = erase_plan(t, &op);
+                if plan.iter().any(|(_, s)| *s == Strategy::DeleteRow) {
                     let mut n = 0;
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = Sql::new(d);
@@ -234,9 +268,10 @@ pub async fn apply(
                     });
                     continue;
                 }
-                for f in &t.fields {
+                for &(fi, strategy) in &plan {
+                    let f = &t.fields[fi];
                     let mut n = 0;
-                    let action = match f.erase {
+                    let action = match strategy {
                         Strategy::Null | Strategy::Mask => {
                             for chunk in rows.chunks(CHUNK) {
                                 let mut q = Sql::new(d);
@@ -245,14 +280,14 @@ pub async fn apply(
                                     .push(" SET ")
                                     .ident(&f.name)
                                     .push(" = ");
-                                if f.erase == Strategy::Null {
+                                if strategy == Strategy::Null {
                                     q.push("NULL");
                                 } else {
                                     q.bind(Bind::Text(MASK.into()));
                                 }
                                 q.push(" WHERE ").in_keys(&d.quote(pk), chunk);
                                 q.push(" AND ").ident(&f.name).push(" IS NOT NULL");
-                                if f.erase == Strategy::Mask {
+                                if strategy == Strategy::Mask {
                                     q.push(" AND ")
                                         .ident(&f.name)
                                         .push(" <> ")
@@ -260,7 +295,7 @@ pub async fn apply(
                                 }
                                 n += tx.execute(&q).await?;
                             }
-                            if f.erase == Strategy::Null {
+                            if strategy == Strategy::Null {
                                 "null"
                             } else {
                                 "mask"

@@ -141,6 +141,7 @@ pub fn parse(text: &str) -> Result<Dataset, ConnectorError> {
                 references: reference,
                 erase,
                 hold: None,
+                after_hold: None,
                 field_type: match meta.data_type.as_deref() {
                     Some("integer") => FieldType::Integer,
                     _ => FieldType::Text,

@@ -79,6 +79,11 @@ impl RunKeys {
         }
     }
 
+    /// The key of the keyed hashes that `hash` erasure writes.
+    pub fn hash_key(&self) -> &[u8] {
+        &self.hash_key
+    }
+
     /// The subject reference of a run: the email's, else the user id's, else a keyed hash
     /// of the first identity.
     fn subject_ref(&self, identities: &Identities) -> String {
@@ -547,4 +552,42 @@ pub fn identities<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Id
             .push(v.trim().to_owned());
     }
     out
+}
+
+/// The retention rule `rule` is due for the subject with these identities: in every SQL
+/// datastore (registered or configured) that holds fields under it, those fields go by their
+/// `after_hold` strategy, one transaction per datastore. Datastores reached over HTTP and
+/// datastores with nothing under the rule are skipped. A one-off, idempotent operation (the
+/// retention job repeats it until it succeeds), so it is not recorded as a resumable run.
+pub async fn expire(
+    store: &Store,
+    configured: &[DatastoreRecord],
+    identities: &Identities,
+    rule: &str,
+    hash_key: &[u8],
+) -> Result<Vec<ChangeReport>, ConnectorError> {
+    let mut reports = Vec::new();
+    for reg in datastores(store, configured).await? {
+        let ds = load_dataset(&reg)?;
+        let holds_rule = ds
+            .tables
+            .iter()
+            .flat_map(|t| &t.fields)
+            .any(|f| f.hold.as_deref() == Some(rule));
+        if ds.http.is_some() || !holds_rule {
+            continue;
+        }
+        let db = Db::connect(&connection_url(&reg, &ds)?).await?;
+        let report = erase::apply(
+            &db,
+            &ds,
+            identities,
+            Operation::Expire { hash_key, rule },
+            false,
+        )
+        .await;
+        db.close().await;
+        reports.push(report?);
+    }
+    Ok(reports)
 }

@@ -765,3 +765,84 @@ async fn http_connector_signs_and_records_answers() {
         Some("HTTP service: the service answered 401: bad signature")
     );
 }
+
+/// Expiry (the retention job's operation): only the fields held by the due rule go, by their
+/// `after_hold` strategy; `after_hold` is refused on a field that is not held.
+#[tokio::test]
+async fn expiry_takes_only_the_fields_the_due_rule_held() {
+    let db = company_db(&support::fresh_company_sqlite_url(), 10).await;
+    let ds = company_dataset();
+    let ids = email(&company::email(3));
+    let invoices_of_3 = "SELECT COUNT(*) FROM invoices i JOIN orders o ON o.id = i.order_id JOIN accounts a ON a.id = o.account_id WHERE a.customer_id = 3";
+    let all_invoices = count(&db, "SELECT COUNT(*) FROM invoices").await;
+    let mine = count(&db, invoices_of_3).await;
+    assert!(mine > 0);
+
+    let expire = |rule: &'static str, ds: dataset::Dataset| {
+        let (db, ids) = (&db, &ids);
+        async move {
+            erase::apply(
+                db,
+                &ds,
+                ids,
+                Operation::Expire {
+                    hash_key: b"k",
+                    rule,
+                },
+                false,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // Another rule: nothing.
+    assert_eq!(expire("while_customer", ds.clone()).await.rows_changed(), 0);
+    // The invoices' rule, with the default strategy: the held fields are NULL, rows stay,
+    // nothing else of the customer's changes.
+    let r = expire("accounting_records", ds.clone()).await;
+    assert!(r.rows_changed() > 0);
+    assert_eq!(
+        count(
+            &db,
+            &format!("{invoices_of_3} AND i.billing_name IS NULL AND i.amount IS NULL")
+        )
+        .await,
+        mine
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM customers WHERE id = 3 AND full_name IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM invoices").await,
+        all_invoices
+    );
+
+    // With `after_hold = "delete_row"` the rows themselves go.
+    let text = company::DATASET.replace(
+        r#"{ name = "amount", category = "payment", erase = "hold", hold = "accounting_records" }"#,
+        r#"{ name = "amount", category = "payment", erase = "hold", hold = "accounting_records", after_hold = "delete_row" }"#,
+    );
+    assert_ne!(text, company::DATASET, "the sample dataset changed shape");
+    let (deleting, _) = dataset::parse(&text).unwrap();
+    expire("accounting_records", deleting).await;
+    assert_eq!(count(&db, invoices_of_3).await, 0);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM invoices").await,
+        all_invoices - mine
+    );
+
+    let bad = company::DATASET.replace(
+        r#"{ name = "full_name", category = "website_user", erase = "null" }"#,
+        r#"{ name = "full_name", category = "website_user", erase = "null", after_hold = "mask" }"#,
+    );
+    let err = dataset::parse(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("customers.full_name") && err.contains("`after_hold` only goes with"),
+        "{err}"
+    );
+}

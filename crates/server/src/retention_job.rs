@@ -10,9 +10,9 @@
 //! What goes from Custodian's own tables: consent state under `consent_withdrawn` rules, the
 //! address and details of final requests (built-in rule `custodian.request_records`, mail
 //! about them included), and a closed account's lifecycle events once its longest rule is
-//! due. Data in the company's datastores is recorded as due (`records: ["company
-//! datastores"]`) but not yet purged from here: the connectors crate has no purge-by-category
-//! API keyed by subject reference yet; [`CompanyPurge`] is the seam it will plug into.
+//! due. In the company's datastores, the fields a due rule held go by their `after_hold`
+//! strategy ([`CompanyPurge`], through the connectors), found by the identifiers the subject's
+//! lifecycle events came with.
 
 use std::collections::HashMap;
 
@@ -24,7 +24,9 @@ use custodian_core::retention::{
 };
 use custodian_core::subject::SubjectRef;
 use custodian_policy::Policy;
+use custodian_store::keyring::{Keyring, KeyringError};
 use custodian_store::retention::{HoldRow, LifecycleRow, Purge, PurgeAction};
+use custodian_store::runs::DatastoreRecord;
 use custodian_store::{Store, StoreError};
 use serde::Serialize;
 
@@ -130,13 +132,75 @@ pub struct Report {
     pub held: u64,
     /// Records removed or blanked in Custodian's own store.
     pub records_purged: u64,
+    /// Rows changed in the company's datastores (fields whose rule fell due).
+    pub company_rows_changed: u64,
+    /// Subject-and-rule pairs whose company data could not be purged this run (a datastore
+    /// failed); they stay due and are tried again on the next run.
+    pub company_failures: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub entries: Vec<Entry>,
 }
 
-/// The seam for purging the company's datastores by rule (not implemented yet).
-pub trait CompanyPurge {
-    fn purge(&self, subject_ref: &str, rule: &str, categories: &[String]);
+/// The company's datastores as the retention job reaches them: through the connectors, with
+/// the subject's identifiers (kept sealed under its key by `POST /v1/subjects/events`).
+pub struct CompanyPurge {
+    pub keyring: Keyring,
+    /// The key of the keyed hashes `hash` erasure writes (the connectors' run keys).
+    pub hash_key: Vec<u8>,
+    /// Datastores from the config file, besides the registered ones.
+    pub configured: Vec<DatastoreRecord>,
+}
+
+/// What purging one subject's data under one rule did in the company's datastores.
+enum CompanyOutcome {
+    Changed(u64),
+    /// No identifier is on record (events came before identifiers were kept, or the subject
+    /// was erased): nothing can be matched.
+    NoIdentifier,
+}
+
+impl CompanyPurge {
+    async fn expire(
+        &self,
+        store: &Store,
+        subject_ref: &str,
+        rule: &str,
+    ) -> Result<CompanyOutcome, String> {
+        let mut pairs = Vec::new();
+        for (kind, sealed) in store
+            .subject_identities(subject_ref)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            match self
+                .keyring
+                .open(&format!("identities/{kind}"), &sealed)
+                .await
+            {
+                Ok(value) => pairs.push((kind, value)),
+                Err(KeyringError::Erased) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(CompanyOutcome::NoIdentifier);
+        }
+        let identities = custodian_connectors::run::identities(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let reports = custodian_connectors::run::expire(
+            store,
+            &self.configured,
+            &identities,
+            rule,
+            &self.hash_key,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(CompanyOutcome::Changed(
+            reports.iter().map(|r| r.rows_changed()).sum(),
+        ))
+    }
 }
 
 pub fn hold_of(h: &HoldRow) -> Hold {
@@ -168,6 +232,7 @@ pub async fn run(
     store: &Store,
     rules: &Retention,
     opts: &RunOptions,
+    company: Option<&CompanyPurge>,
     mut progress: impl FnMut(u64),
 ) -> Result<Report, JobError> {
     let holds: Vec<Hold> = store.holds(false).await?.iter().map(hold_of).collect();
@@ -203,8 +268,31 @@ pub async fn run(
                     .is_some_and(|(rule, _)| *rule == due.rule)
                     && due.held.is_empty();
                 let mut records = Vec::new();
+                let mut company_failed = false;
                 if !due.categories.is_empty() {
-                    records.push("company datastores".to_owned());
+                    let done_before = !opts.dry_run
+                        && store
+                            .purge_recorded(subject, &due.rule, due.due_since)
+                            .await?;
+                    match company {
+                        Some(c) if !opts.dry_run && due.held.is_empty() && !done_before => {
+                            match c.expire(store, subject, &due.rule).await {
+                                Ok(CompanyOutcome::Changed(n)) => {
+                                    report.company_rows_changed += n;
+                                    records.push(format!("company datastores: {n} rows"));
+                                }
+                                Ok(CompanyOutcome::NoIdentifier) => records
+                                    .push("company datastores: no identifier on record".to_owned()),
+                                Err(e) => {
+                                    // The message names datastores and tables, never people.
+                                    tracing::warn!(rule = %due.rule, error = %e, "retention: a company datastore failed; the purge stays due");
+                                    report.company_failures += 1;
+                                    company_failed = true;
+                                }
+                            }
+                        }
+                        _ => records.push("company datastores".to_owned()),
+                    }
                 }
                 if goes_here {
                     records.push("lifecycle events".to_owned());
@@ -213,7 +301,7 @@ pub async fn run(
                     categories: due.categories.clone(),
                     records,
                 };
-                if !due.categories.is_empty() {
+                if !due.categories.is_empty() && !company_failed {
                     purges.push(Purge {
                         subject_ref: subject.clone(),
                         rule: due.rule.clone(),
@@ -404,6 +492,7 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
     if seen.is_some_and(|d| d >= today) || !state.store.claim_job_mark(MARK, seen, today).await? {
         return Ok(None);
     }
+    let company = company_purge(state);
     let report = run(
         &state.store,
         &state.retention.rules,
@@ -412,6 +501,7 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
             dry_run: false,
             list: false,
         },
+        Some(&company),
         |_| {},
     )
     .await?;
@@ -426,6 +516,15 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
         "retention run"
     );
     Ok(Some(report))
+}
+
+/// The company datastores as `serve` reaches them.
+pub fn company_purge(state: &AppState) -> CompanyPurge {
+    CompanyPurge {
+        keyring: state.keyring.clone(),
+        hash_key: state.run_keys.hash_key().to_vec(),
+        configured: state.datastores.clone(),
+    }
 }
 
 /// How often `serve` checks whether today's run is done.

@@ -33,6 +33,7 @@ async fn run(app: &TestApp, as_of: i64, dry_run: bool) -> retention_job::Report 
             dry_run,
             list: true,
         },
+        Some(&retention_job::company_purge(&app.state)),
         |_| {},
     )
     .await
@@ -466,4 +467,100 @@ async fn the_daily_run_happens_once_a_day() {
         .await
         .unwrap()
         .is_some());
+}
+
+/// The 7-year rule reaches the company's own database: when `accounting_records` falls due
+/// for a closed account, the invoice fields it held go (here by the default, NULL), found by
+/// the e-mail the lifecycle events came with; once recorded, it is not done again.
+#[tokio::test]
+async fn held_company_fields_go_when_their_rule_falls_due() {
+    use custodian_connectors::{company, sql::Db};
+    let app = TestApp::sqlite().await;
+    let dir = std::env::temp_dir().join(format!(
+        "custodian-retention-company-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("company.db").display());
+    let db = Db::connect(&url).await.unwrap();
+    company::create_schema(&db).await.unwrap();
+    company::generate(&db, 10, 0).await.unwrap();
+    std::env::set_var("CUSTODIAN_TEST_COMPANY_URL_RETENTION", &url);
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/company/company.toml");
+    app.store
+        .put_datastore(
+            "company",
+            dataset.to_str().unwrap(),
+            Some("CUSTODIAN_TEST_COMPANY_URL_RETENTION"),
+            None,
+        )
+        .await
+        .unwrap();
+    let billed = |customer: i64| {
+        let db = &db;
+        async move {
+            let mut s = db.sql();
+            s.push(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM invoices i JOIN orders o ON o.id = i.order_id JOIN accounts a ON a.id = o.account_id WHERE a.customer_id = {customer} AND i.billing_name IS NOT NULL"));
+            db.text_rows(&s).await.unwrap()[0][0]
+                .clone()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        }
+    };
+    let (before_4, before_5) = (billed(4).await, billed(5).await);
+    assert!(before_4 > 0 && before_5 > 0);
+
+    let opened = event(
+        &app,
+        "customer-4@example.com",
+        "account_opened",
+        START - 2 * YEAR,
+        json!({}),
+    )
+    .await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let subject = opened.body["subject_ref"].as_str().unwrap().to_owned();
+    event(
+        &app,
+        "customer-4@example.com",
+        "account_closed",
+        START,
+        json!({}),
+    )
+    .await;
+
+    // Six years on: the invoices are still held.
+    let r = run(&app, START + 6 * YEAR, false).await;
+    assert_eq!(r.company_rows_changed, 0);
+    assert_eq!(billed(4).await, before_4);
+
+    let r = run(&app, START + 7 * YEAR + 2 * DAY, false).await;
+    assert_eq!(r.company_failures, 0);
+    assert!(r.company_rows_changed >= before_4 as u64, "{r:?}");
+    assert_eq!(
+        billed(4).await,
+        0,
+        "customer 4's invoices lost their billing details"
+    );
+    assert_eq!(billed(5).await, before_5, "nobody else's");
+    let purges = app.store.purges(Some(&subject), 20).await.unwrap();
+    let accounting = purges
+        .iter()
+        .find(|p| p.rule == "accounting_records")
+        .expect("recorded");
+    assert!(
+        accounting.data.contains("company datastores:") && accounting.data.contains("rows"),
+        "{}",
+        accounting.data
+    );
+    assert!(
+        !accounting.data.contains("customer-4"),
+        "no identifier in the record"
+    );
+
+    let again = run(&app, START + 7 * YEAR + 3 * DAY, false).await;
+    assert_eq!(again.company_rows_changed, 0, "done once");
+    db.close().await;
 }

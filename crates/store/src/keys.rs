@@ -129,4 +129,44 @@ impl Store {
             Store::Postgres(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
         })
     }
+
+    /// Keeps a subject's identifier (sealed by the caller under the subject's key), replacing
+    /// the one of the same kind.
+    pub async fn put_subject_identity(
+        &self,
+        subject_ref: &str,
+        kind: &str,
+        sealed: &str,
+        at: i64,
+    ) -> Result<()> {
+        const Q: &str = "INSERT INTO subject_identities (subject_ref, kind, sealed, updated_at) VALUES (?, ?, ?, ?) \
+                         ON CONFLICT (subject_ref, kind) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at";
+        on_backend!(
+            self,
+            Q,
+            |q| q.bind(subject_ref).bind(kind).bind(sealed).bind(at),
+            execute
+        );
+        Ok(())
+    }
+
+    /// A subject's identifiers as `(kind, sealed)`, by kind.
+    pub async fn subject_identities(&self, subject_ref: &str) -> Result<Vec<(String, String)>> {
+        const Q: &str =
+            "SELECT kind, sealed FROM subject_identities WHERE subject_ref = ? ORDER BY kind";
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query_as(Q).bind(subject_ref).fetch_all(p).await?,
+            Store::Postgres(p) => {
+                sqlx::query_as(&pg(Q))
+                    .bind(subject_ref)
+                    .fetch_all(p)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn delete_subject_identities(&self, subject_ref: &str) -> Result<u64> {
+        const Q: &str = "DELETE FROM subject_identities WHERE subject_ref = ?";
+        Ok(on_backend!(self, Q, |q| q.bind(subject_ref), execute))
+    }
 }

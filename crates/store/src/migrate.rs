@@ -47,6 +47,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_retention.sql"),
         include_str!("../migrations/postgres/0006_retention.sql"),
     ),
+    (
+        7,
+        "subject_identities",
+        include_str!("../migrations/sqlite/0007_subject_identities.sql"),
+        include_str!("../migrations/postgres/0007_subject_identities.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

@@ -405,6 +405,36 @@ impl Store {
         })
     }
 
+    /// Whether the purge of this subject, rule and due date is already recorded (done).
+    pub async fn purge_recorded(
+        &self,
+        subject_ref: &str,
+        rule: &str,
+        due_since: i64,
+    ) -> Result<bool> {
+        const Q: &str =
+            "SELECT COUNT(*) FROM retention_purges WHERE subject_ref = ? AND rule = ? AND due_since = ?";
+        let n: i64 = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_scalar(Q)
+                    .bind(subject_ref)
+                    .bind(rule)
+                    .bind(due_since)
+                    .fetch_one(p)
+                    .await?
+            }
+            Store::Postgres(p) => {
+                sqlx::query_scalar(&pg(Q))
+                    .bind(subject_ref)
+                    .bind(rule)
+                    .bind(due_since)
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        Ok(n > 0)
+    }
+
     /// Recorded purges, newest first; of one subject when given.
     pub async fn purges(&self, subject_ref: Option<&str>, limit: i64) -> Result<Vec<PurgeRecord>> {
         let sql = format!(

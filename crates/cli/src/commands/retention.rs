@@ -53,6 +53,21 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let store = Store::open(&url).await?;
+        // A real run reaches the company's datastores too (a dry run only lists).
+        let company = if dry_run {
+            None
+        } else {
+            let master = crate::config::master_key(None, &file)?;
+            let key_store = global.key_store(&file, &store).await?;
+            let secret = crate::config::secret(None, &file)?;
+            Some(retention_job::CompanyPurge {
+                keyring: custodian_store::keyring::Keyring::new(key_store, master),
+                hash_key: custodian_connectors::run::RunKeys::from_secret(&secret)
+                    .hash_key()
+                    .to_vec(),
+                configured: file.datastore_records(),
+            })
+        };
         let work = store.retention_work().await?.max(0) as u64;
         let bar = crate::progress::bar(work, "records", json);
         let report = retention_job::run(
@@ -63,6 +78,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 dry_run,
                 list: dry_run,
             },
+            company.as_ref(),
             |n| bar.inc(n),
         )
         .await?;

@@ -9,9 +9,7 @@
 use std::time::Duration;
 
 use custodian_connectors::erase::PolicyHolds;
-use custodian_connectors::run::{
-    self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunSpec, StepResult,
-};
+use custodian_connectors::run::{self, ExecuteOptions, RetryPolicy, RunKind, RunSpec, StepResult};
 use custodian_store::requests::RequestRow;
 
 use crate::error::ApiError;
@@ -55,7 +53,7 @@ pub async fn access(
     if !any(state).await? {
         return Ok(Vec::new());
     }
-    let keys = RunKeys::from_secret(&state.code_key);
+    let keys = &state.run_keys;
     let holds = PolicyHolds {
         policy: &state.policy,
         anchor: today(state),
@@ -74,7 +72,7 @@ pub async fn access(
     opts.sink = Some(&mut sink);
     run::run_now(
         &state.store,
-        &keys,
+        keys,
         &spec(row, &email, RunKind::Access),
         opts,
     )
@@ -97,7 +95,7 @@ pub async fn erase(state: &AppState, row: &RequestRow) -> Result<Erased, String>
             kept: Vec::new(),
         });
     };
-    let keys = RunKeys::from_secret(&state.code_key);
+    let keys = &state.run_keys;
     let holds = PolicyHolds {
         policy: &state.policy,
         anchor: today(state),
@@ -110,7 +108,7 @@ pub async fn erase(state: &AppState, row: &RequestRow) -> Result<Erased, String>
     };
     let outcome = run::run_now(
         &state.store,
-        &keys,
+        keys,
         &spec(row, &email, RunKind::Erasure),
         opts,
     )

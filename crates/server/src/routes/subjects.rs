@@ -150,6 +150,18 @@ pub async fn record_event(
             recorded_at: now,
         })
         .await?;
+    // The identifier, sealed under the subject's key: the retention job needs it to find the
+    // subject in the company's datastores when a rule falls due, years from now.
+    let kind_name = id.kind().as_str();
+    let sealed = state
+        .keyring
+        .seal(&subject, &format!("identities/{kind_name}"), id.expose())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .store
+        .put_subject_identity(&hex, kind_name, &sealed, now)
+        .await?;
     let erasure_request = match child {
         Some(true) => protect_child(&state, subject, &id, &event).await?,
         _ => None,
