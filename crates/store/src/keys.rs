@@ -36,6 +36,51 @@ impl Store {
             .unwrap_or_else(|| k.clone()))
     }
 
+    /// [`Store::put_subject_key`] for many keys in one transaction (one commit for a batch of
+    /// new subjects); answers the standing key of each, in order.
+    pub async fn put_subject_keys(&self, keys: &[KeyRow]) -> Result<Vec<KeyRow>> {
+        const INSERT: &str = "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
+        const SELECT: &str =
+            "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref = ?";
+        macro_rules! run {
+            ($p:expr, $insert:expr, $select:expr) => {{
+                let mut tx = $p.begin().await?;
+                for k in keys {
+                    sqlx::query($insert)
+                        .bind(&k.subject_ref)
+                        .bind(&k.wrapped)
+                        .bind(&k.master_id)
+                        .bind(k.created_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let mut standing = Vec::with_capacity(keys.len());
+                for k in keys {
+                    let (subject_ref, wrapped, master_id, created_at): (String, String, String, i64) =
+                        sqlx::query_as($select)
+                            .bind(&k.subject_ref)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    standing.push(KeyRow {
+                        subject_ref,
+                        wrapped,
+                        master_id,
+                        created_at,
+                    });
+                }
+                tx.commit().await?;
+                standing
+            }};
+        }
+        Ok(match self {
+            Store::Sqlite(p) => run!(p, INSERT, SELECT),
+            Store::Postgres(p) => {
+                let (insert, select) = (pg(INSERT), pg(SELECT));
+                run!(p, &insert, &select)
+            }
+        })
+    }
+
     pub async fn subject_key(&self, subject_ref: &str) -> Result<Option<KeyRow>> {
         const Q: &str =
             "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref = ?";

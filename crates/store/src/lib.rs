@@ -42,6 +42,8 @@ pub enum StoreError {
     UnknownMigration(i64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("storing subject keys: {0}")]
+    KeyWrite(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
