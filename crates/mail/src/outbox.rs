@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian_core::clock::Clock;
-use custodian_core::keys::is_subject_sealed;
+use custodian_core::keys::{is_subject_sealed, SubjectSealer};
 use custodian_core::seal::Sealer;
 use custodian_core::subject::SubjectRef;
 use custodian_store::keyring::{Keyring, KeyringError};
@@ -82,12 +82,30 @@ impl Outbox {
     /// The sealed row for a message, for callers that store it in a transaction of their own
     /// (then call [`Outbox::wake`]).
     pub async fn prepare(&self, mail: &OutgoingMail, now: i64) -> Result<NewMail, MailError> {
+        self.prepare_with(mail, now, None).await
+    }
+
+    /// [`Outbox::prepare`] with the subject's sealer in hand already (request intake has just
+    /// made the key), which saves looking the key up again.
+    pub async fn prepare_with(
+        &self,
+        mail: &OutgoingMail,
+        now: i64,
+        sealer: Option<&SubjectSealer>,
+    ) -> Result<NewMail, MailError> {
         let id = new_mail_id();
         let params = serde_json::to_string(&mail.content).map_err(MailError::Params)?;
         let (to_place, params_place) = (place(&id, "to"), place(&id, "params"));
         let (to_sealed, params_sealed) = match (&mail.subject, &self.keyring) {
             (Some(subject), Some(keyring)) => {
-                let sealer = keyring.sealer(subject).await?;
+                let looked_up;
+                let sealer = match sealer {
+                    Some(s) => s,
+                    None => {
+                        looked_up = keyring.sealer(subject).await?;
+                        &looked_up
+                    }
+                };
                 (
                     sealer.seal(subject, &to_place, &mail.to),
                     sealer.seal(subject, &params_place, &params),

@@ -168,6 +168,25 @@ impl Keyring {
             .sealer())
     }
 
+    /// A sealer for a subject probably seen for the first time (request intake): the lookup is
+    /// skipped and the key writer answers the standing key — its own new one, or the one the
+    /// subject already had — in the same group commit that stores it.
+    pub async fn fresh_sealer(&self, subject: &SubjectRef) -> Result<SubjectSealer, KeyringError> {
+        let key = DataKey::generate();
+        let ours = KeyRow {
+            subject_ref: subject.to_hex(),
+            wrapped: self.master.wrap(subject, &key),
+            master_id: self.master.id(),
+            created_at: now_micros(),
+        };
+        let stood = self.writer.put(ours.clone()).await?;
+        if stood.wrapped == ours.wrapped {
+            Ok(key.sealer())
+        } else {
+            Ok(self.master.unwrap(subject, &stood.wrapped)?.sealer())
+        }
+    }
+
     /// Seals one field of the subject's, bound to `place` (e.g. `requests/req_1/email`).
     pub async fn seal(
         &self,

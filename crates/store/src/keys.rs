@@ -56,11 +56,15 @@ impl Store {
                 }
                 let mut standing = Vec::with_capacity(keys.len());
                 for k in keys {
-                    let (subject_ref, wrapped, master_id, created_at): (String, String, String, i64) =
-                        sqlx::query_as($select)
-                            .bind(&k.subject_ref)
-                            .fetch_one(&mut *tx)
-                            .await?;
+                    let (subject_ref, wrapped, master_id, created_at): (
+                        String,
+                        String,
+                        String,
+                        i64,
+                    ) = sqlx::query_as($select)
+                        .bind(&k.subject_ref)
+                        .fetch_one(&mut *tx)
+                        .await?;
                     standing.push(KeyRow {
                         subject_ref,
                         wrapped,

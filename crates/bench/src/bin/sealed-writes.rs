@@ -3,9 +3,10 @@
 //!
 //! A write is what request intake stores: the request row, its first history entry and the
 //! verification mail, group-committed by the store's `IntakeWriter`. `plain` stores the
-//! address, details and mail as they are; `sealed` does what Custodian does — looks up the
-//! subject's key in the key store, makes and stores one (every request here is a new subject,
-//! the worst case), and seals address, details, recipient and mail parameters under it. Rounds
+//! address, details and mail as they are; `sealed` does what intake does — makes the subject's
+//! key and stores it through the key writer's group commit (every request here is a new
+//! subject, the worst case), and seals address, details, recipient and mail parameters under
+//! it. Rounds
 //! alternate plain and sealed. A read is one request fetched by id and its address opened
 //! (`sealed`: key lookup, unwrap, decrypt) or taken as is (`plain`).
 //!
@@ -59,7 +60,7 @@ async fn write_one(
     let now = custodian_store::now_micros();
     let (email_v, details_v, to_v, params_v) = match keyring {
         Some(k) => {
-            let s = k.sealer(&subject).await.map_err(|e| e.to_string())?;
+            let s = k.fresh_sealer(&subject).await.map_err(|e| e.to_string())?;
             (
                 s.seal(&subject, &format!("requests/{id}/email"), &email),
                 s.seal(&subject, &format!("requests/{id}/details"), DETAILS),

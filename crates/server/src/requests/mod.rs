@@ -325,7 +325,7 @@ pub async fn intake(
     let rule = deadline::rule_for(&state.policy, country.as_deref());
     let sealer = state
         .keyring
-        .sealer(&subject)
+        .fresh_sealer(&subject)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut row = RequestRow {
@@ -384,7 +384,7 @@ pub async fn intake(
     };
     let sealed = state
         .outbox
-        .prepare(&mail, now)
+        .prepare_with(&mail, now, Some(&sealer))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     state
