@@ -32,7 +32,7 @@ fn json(out: &Output) -> serde_json::Value {
 #[test]
 fn serve_makes_a_master_key_and_rotation_rewraps_every_subject_key() {
     let dir = temp_dir("keys");
-    let (mut child, url) = serve(&dir, &[]);
+    let (mut child, url) = serve(&dir, &["--intake-limit-per-client", "2"]);
     let (status, body) = http(
         "POST",
         &format!("{url}/v1/requests"),
@@ -40,6 +40,21 @@ fn serve_makes_a_master_key_and_rotation_rewraps_every_subject_key() {
         Some(r#"{"type":"access","email":"kim@example.com"}"#),
     );
     assert_eq!(status, 202, "{body}");
+    // The client's address reaches the routes that need it (intake limits per client).
+    let second = http(
+        "POST",
+        &format!("{url}/v1/requests"),
+        None,
+        Some(r#"{"type":"access","email":"lee@example.com"}"#),
+    );
+    assert_eq!(second.0, 202, "{}", second.1);
+    let third = http(
+        "POST",
+        &format!("{url}/v1/requests"),
+        None,
+        Some(r#"{"type":"access","email":"max@example.com"}"#),
+    );
+    assert_eq!(third.0, 429, "{}", third.1);
     signal(child.id(), "TERM");
     child.wait().unwrap();
 
@@ -67,7 +82,7 @@ fn serve_makes_a_master_key_and_rotation_rewraps_every_subject_key() {
             s["subject_keys"].as_i64(),
             s["all_wrapped_by_this_key"].as_bool()
         ),
-        (Some(1), Some(true))
+        (Some(2), Some(true))
     );
 
     let new = run(&dir, &["keys", "generate"]);
@@ -80,7 +95,7 @@ fn serve_makes_a_master_key_and_rotation_rewraps_every_subject_key() {
         "{}",
         String::from_utf8_lossy(&rotated.stderr)
     );
-    assert_eq!(json(&rotated)["rewrapped"], 1);
+    assert_eq!(json(&rotated)["rewrapped"], 2);
 
     // The old key no longer wraps anything; the new one wraps everything.
     let old = run(&dir, &["keys", "status", "--json"]);

@@ -3,40 +3,57 @@
 //!
 //! Decisions are the one route called before every processing step, at tens of thousands a
 //! second, so they skip the router: no route matching, no per-layer boxing and cloning of the
-//! route's service, no path-parameter and matched-path extensions. What the router's layers
-//! give every other route is done here by hand, the same way: the metrics sample (labelled
-//! `/v1/decide`), the body limit (in [`crate::extract::json_body`]) and problem+json errors.
-//! The router keeps its own `/v1/decide` route, so a `GET` still gets its 405 and the OpenAPI
-//! document and route list stay whole.
+//! route's service, no path-parameter, matched-path or connection-info extensions. What the
+//! router's layers give every other route is done here by hand, the same way: the metrics
+//! sample (labelled `/v1/decide`), the body limit (in [`crate::extract::json_body`]) and
+//! problem+json errors. The router keeps its own `/v1/decide` route, so a `GET` still gets its
+//! 405 and the OpenAPI document and route list stay whole.
 
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{ready, Future, Ready};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
+use axum::serve::IncomingStream;
 use axum::Router;
 use futures_util::future::Either;
+use tokio::net::TcpListener;
 
+use crate::metrics::RouteMetrics;
 use crate::state::SharedState;
 
 pub const DECIDE: &str = "/v1/decide";
 
-/// The whole HTTP application. Cheap to clone.
+/// The whole HTTP application, one clone per connection. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     state: SharedState,
     router: Router,
+    decide_metrics: RouteMetrics,
+    /// The connection's peer, given to the routes that need it (intake limits) as axum's
+    /// `ConnectInfo`; decisions do not.
+    peer: Option<SocketAddr>,
 }
 
 /// Builds the application: the fast path for decisions and the router for the rest.
 pub fn app(state: SharedState) -> App {
     App {
         router: crate::router(state.clone()),
+        decide_metrics: state.metrics.for_route(DECIDE),
         state,
+        peer: None,
+    }
+}
+
+impl App {
+    /// The service `axum::serve` asks for each new connection.
+    pub fn per_connection(self) -> PerConnection {
+        PerConnection(self)
     }
 }
 
@@ -51,16 +68,15 @@ impl tower::Service<Request> for App {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         if req.method() == Method::POST && req.uri().path() == DECIDE {
-            let state = self.state.clone();
+            let (state, metrics) = (self.state.clone(), self.decide_metrics.clone());
             Either::Left(Box::pin(async move {
                 let start = Instant::now();
-                let res = crate::routes::decide::decide(State(state.clone()), req)
+                let res = crate::routes::decide::answer(&state, req)
                     .await
                     .into_response();
-                state.metrics.observe(
-                    DECIDE,
+                metrics.observe(
                     "POST",
                     res.status().as_u16(),
                     start.elapsed().as_nanos() as u64,
@@ -68,7 +84,30 @@ impl tower::Service<Request> for App {
                 Ok(res)
             }))
         } else {
+            if let Some(peer) = self.peer {
+                req.extensions_mut().insert(ConnectInfo(peer));
+            }
             Either::Right(tower::Service::call(&mut self.router, req))
         }
+    }
+}
+
+/// Makes the [`App`] of each connection, knowing its peer.
+#[derive(Clone)]
+pub struct PerConnection(App);
+
+impl tower::Service<IncomingStream<'_, TcpListener>> for PerConnection {
+    type Response = App;
+    type Error = Infallible;
+    type Future = Ready<Result<App, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
+        let mut app = self.0.clone();
+        app.peer = Some(*stream.remote_addr());
+        ready(Ok(app))
     }
 }

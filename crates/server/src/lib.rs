@@ -287,9 +287,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = background::spawn(state.clone());
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-        std::net::SocketAddr,
-    >(app::app(state.clone()));
+    let app = app::app(state.clone()).per_connection();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -102,7 +102,23 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
+/// One route's series, resolved once: recording through it skips the route map.
+#[derive(Clone)]
+pub struct RouteMetrics(Arc<RouteSeries>);
+
+impl RouteMetrics {
+    pub fn observe(&self, method: &'static str, status: u16, elapsed_ns: u64) {
+        self.0.count(method, status);
+        self.0.latency.record(elapsed_ns);
+    }
+}
+
 impl Metrics {
+    /// The series of one route template, for a caller that records it often.
+    pub fn for_route(&self, route: &str) -> RouteMetrics {
+        RouteMetrics(self.route(route))
+    }
+
     fn route(&self, route: &str) -> Arc<RouteSeries> {
         if let Some(s) = read(&self.routes).get(route) {
             return s.clone();

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::{self, Text};
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 
 /// One identifier of the subject. Exactly one must be given.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -149,8 +149,15 @@ pub async fn decide(
     State(state): State<SharedState>,
     request: Request,
 ) -> Result<axum::response::Response, ApiError> {
-    // The request is taken whole rather than through the `HeaderMap` extractor, which would
-    // copy every header.
+    answer(&state, request).await
+}
+
+/// The decision for one request (the fast path in `app` calls this directly). The request is
+/// taken whole rather than through the `HeaderMap` extractor, which would copy every header.
+pub async fn answer(
+    state: &AppState,
+    request: Request,
+) -> Result<axum::response::Response, ApiError> {
     state
         .tokens
         .authorize(&state.store, request.headers(), &[Role::Service])
@@ -175,7 +182,7 @@ pub async fn decide(
     };
     let d = state
         .engine
-        .decide(&input, &crate::retention_job::Lookup(&state))
+        .decide(&input, &crate::retention_job::Lookup(state))
         .map_err(decision_error)?;
     let answer = DecideResponse {
         allowed: d.allowed,
