@@ -554,40 +554,74 @@ pub fn identities<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Id
     out
 }
 
-/// The retention rule `rule` is due for the subject with these identities: in every SQL
-/// datastore (registered or configured) that holds fields under it, those fields go by their
-/// `after_hold` strategy, one transaction per datastore. Datastores reached over HTTP and
-/// datastores with nothing under the rule are skipped. A one-off, idempotent operation (the
-/// retention job repeats it until it succeeds), so it is not recorded as a resumable run.
-pub async fn expire(
-    store: &Store,
-    configured: &[DatastoreRecord],
-    identities: &Identities,
-    rule: &str,
-    hash_key: &[u8],
-) -> Result<Vec<ChangeReport>, ConnectorError> {
-    let mut reports = Vec::new();
-    for reg in datastores(store, configured).await? {
-        let ds = load_dataset(&reg)?;
-        let holds_rule = ds
-            .tables
-            .iter()
-            .flat_map(|t| &t.fields)
-            .any(|f| f.hold.as_deref() == Some(rule));
-        if ds.http.is_some() || !holds_rule {
-            continue;
+/// The company's SQL datastores as the retention job uses them: opened once per run, each
+/// with the retention rules its fields are held under. Datastores reached over HTTP have no
+/// field-level schema and are left out, as are datastores that hold nothing under a rule.
+pub struct Expirer {
+    targets: Vec<(Dataset, Db, std::collections::BTreeSet<String>)>,
+}
+
+impl Expirer {
+    /// Loads every registered and configured datastore's dataset and connects to those that
+    /// hold fields under some rule.
+    pub async fn open(
+        store: &Store,
+        configured: &[DatastoreRecord],
+    ) -> Result<Expirer, ConnectorError> {
+        let mut targets = Vec::new();
+        for reg in datastores(store, configured).await? {
+            let ds = load_dataset(&reg)?;
+            let rules: std::collections::BTreeSet<String> = ds
+                .tables
+                .iter()
+                .flat_map(|t| &t.fields)
+                .filter_map(|f| f.hold.clone())
+                .collect();
+            if ds.http.is_some() || rules.is_empty() {
+                continue;
+            }
+            let db = Db::connect(&connection_url(&reg, &ds)?).await?;
+            targets.push((ds, db, rules));
         }
-        let db = Db::connect(&connection_url(&reg, &ds)?).await?;
-        let report = erase::apply(
-            &db,
-            &ds,
-            identities,
-            Operation::Expire { hash_key, rule },
-            false,
-        )
-        .await;
-        db.close().await;
-        reports.push(report?);
+        Ok(Expirer { targets })
     }
-    Ok(reports)
+
+    /// Whether some datastore holds fields under `rule`.
+    pub fn holds(&self, rule: &str) -> bool {
+        self.targets.iter().any(|(.., rules)| rules.contains(rule))
+    }
+
+    /// The rule is due for the subject with these identities: in every datastore holding
+    /// fields under it, those fields go by their `after_hold` strategy, one transaction per
+    /// datastore. Idempotent (a second call changes nothing).
+    pub async fn expire(
+        &self,
+        identities: &Identities,
+        rule: &str,
+        hash_key: &[u8],
+    ) -> Result<Vec<ChangeReport>, ConnectorError> {
+        let mut reports = Vec::new();
+        for (ds, db, rules) in &self.targets {
+            if !rules.contains(rule) {
+                continue;
+            }
+            reports.push(
+                erase::apply(
+                    db,
+                    ds,
+                    identities,
+                    Operation::Expire { hash_key, rule },
+                    false,
+                )
+                .await?,
+            );
+        }
+        Ok(reports)
+    }
+
+    pub async fn close(self) {
+        for (_, db, _) in self.targets {
+            db.close().await;
+        }
+    }
 }

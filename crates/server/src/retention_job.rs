@@ -159,7 +159,24 @@ enum CompanyOutcome {
     NoIdentifier,
 }
 
+/// [`CompanyPurge`] for one run: the datastores opened once.
+struct OpenCompany<'a> {
+    purge: &'a CompanyPurge,
+    expirer: custodian_connectors::run::Expirer,
+}
+
 impl CompanyPurge {
+    async fn open(&self, store: &Store) -> Result<OpenCompany<'_>, String> {
+        Ok(OpenCompany {
+            purge: self,
+            expirer: custodian_connectors::run::Expirer::open(store, &self.configured)
+                .await
+                .map_err(|e| e.to_string())?,
+        })
+    }
+}
+
+impl OpenCompany<'_> {
     async fn expire(
         &self,
         store: &Store,
@@ -173,6 +190,7 @@ impl CompanyPurge {
             .map_err(|e| e.to_string())?
         {
             match self
+                .purge
                 .keyring
                 .open(&format!("identities/{kind}"), &sealed)
                 .await
@@ -188,15 +206,11 @@ impl CompanyPurge {
         let identities = custodian_connectors::run::identities(
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        let reports = custodian_connectors::run::expire(
-            store,
-            &self.configured,
-            &identities,
-            rule,
-            &self.hash_key,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let reports = self
+            .expirer
+            .expire(&identities, rule, &self.purge.hash_key)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(CompanyOutcome::Changed(
             reports.iter().map(|r| r.rows_changed()).sum(),
         ))
@@ -242,6 +256,15 @@ pub async fn run(
         ..Default::default()
     };
     let now = custodian_store::now_micros();
+    // The company's datastores, opened once for a real run. If one cannot be opened, every
+    // purge with data there stays due and is tried again on the next run.
+    let opened = match company.filter(|_| !opts.dry_run) {
+        Some(c) => Some(c.open(store).await.map_err(|e| {
+            tracing::warn!(error = %e, "retention: the company's datastores cannot be opened; their purges stay due");
+            e
+        })),
+        None => None,
+    };
 
     // Lifecycle: rules anchored on the account, activity and purchases.
     let mut after = String::new();
@@ -270,12 +293,18 @@ pub async fn run(
                 let mut records = Vec::new();
                 let mut company_failed = false;
                 if !due.categories.is_empty() {
-                    let done_before = !opts.dry_run
-                        && store
-                            .purge_recorded(subject, &due.rule, due.due_since)
-                            .await?;
-                    match company {
-                        Some(c) if !opts.dry_run && due.held.is_empty() && !done_before => {
+                    match &opened {
+                        Some(Err(_)) => {
+                            report.company_failures += 1;
+                            company_failed = true;
+                        }
+                        Some(Ok(c))
+                            if c.expirer.holds(&due.rule)
+                                && due.held.is_empty()
+                                && !store
+                                    .purge_recorded(subject, &due.rule, due.due_since)
+                                    .await? =>
+                        {
                             match c.expire(store, subject, &due.rule).await {
                                 Ok(CompanyOutcome::Changed(n)) => {
                                     report.company_rows_changed += n;
@@ -437,6 +466,9 @@ pub async fn run(
         if !opts.dry_run && !purges.is_empty() {
             report.records_purged += store.apply_purges(&purges, now).await?;
         }
+    }
+    if let Some(Ok(c)) = opened {
+        c.expirer.close().await;
     }
     Ok(report)
 }
