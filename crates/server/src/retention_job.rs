@@ -92,6 +92,16 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Keep every entry in the report (the CLI's listing); the daily job only counts.
     pub list: bool,
+    /// After each page, pause this many times as long as the page took: the daily run inside
+    /// `serve` shares the CPU with the requests it serves (1.0 there: at most half a core).
+    pub pause_ratio: f64,
+}
+
+/// The pause after a page that took since `started` (see [`RunOptions::pause_ratio`]).
+async fn pace(opts: &RunOptions, started: std::time::Instant) {
+    if opts.pause_ratio > 0.0 {
+        tokio::time::sleep(started.elapsed().mul_f64(opts.pause_ratio)).await;
+    }
 }
 
 /// What goes, in an entry of the report.
@@ -269,6 +279,7 @@ pub async fn run(
     // Lifecycle: rules anchored on the account, activity and purchases.
     let mut after = String::new();
     loop {
+        let started = std::time::Instant::now();
         let page = store.lifecycle_page(&after, PAGE).await?;
         let Some((last, _)) = page.last() else { break };
         after = last.clone();
@@ -359,11 +370,13 @@ pub async fn run(
         if !opts.dry_run && !purges.is_empty() {
             report.records_purged += store.apply_purges(&purges, now).await?;
         }
+        pace(opts, started).await;
     }
 
     // Consent: state of withdrawn purposes under `consent_withdrawn` rules.
     let mut after = String::new();
     loop {
+        let started = std::time::Instant::now();
         let page = store.consent_page(&after, PAGE).await?;
         let Some((last, _)) = page.last() else { break };
         after = last.clone();
@@ -416,12 +429,14 @@ pub async fn run(
         if !opts.dry_run && !purges.is_empty() {
             report.records_purged += store.apply_purges(&purges, now).await?;
         }
+        pace(opts, started).await;
     }
 
     // Requests: the address and details of final requests, after the built-in period.
     let cutoff = request_cutoff(rules, opts.as_of);
     let mut after = String::new();
     loop {
+        let started = std::time::Instant::now();
         let page = store.request_fields_due(cutoff, &after, PAGE).await?;
         let Some((last, ..)) = page.last() else { break };
         after = last.clone();
@@ -466,6 +481,7 @@ pub async fn run(
         if !opts.dry_run && !purges.is_empty() {
             report.records_purged += store.apply_purges(&purges, now).await?;
         }
+        pace(opts, started).await;
     }
     if let Some(Ok(c)) = opened {
         c.expirer.close().await;
@@ -532,6 +548,7 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
             as_of: now,
             dry_run: false,
             list: false,
+            pause_ratio: 1.0,
         },
         Some(&company),
         |_| {},

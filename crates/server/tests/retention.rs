@@ -32,6 +32,7 @@ async fn run(app: &TestApp, as_of: i64, dry_run: bool) -> retention_job::Report 
             as_of,
             dry_run,
             list: true,
+            pause_ratio: 0.0,
         },
         Some(&retention_job::company_purge(&app.state)),
         |_| {},

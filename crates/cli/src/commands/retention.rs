@@ -53,6 +53,9 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let store = Store::open(&url).await?;
+        if !dry_run {
+            lower_priority();
+        }
         // A real run reaches the company's datastores too (a dry run only lists).
         let company = if dry_run {
             None
@@ -77,6 +80,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 as_of,
                 dry_run,
                 list: dry_run,
+                pause_ratio: 0.0,
             },
             company.as_ref(),
             |n| bar.inc(n),
@@ -112,4 +116,16 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A purge is background work: it runs at a lower CPU priority (nice 10), so that the service
+/// beside it keeps answering at its usual latency (bench/retention.sh measures it). It goes as
+/// fast as the machine allows when nothing else wants the CPU.
+fn lower_priority() {
+    #[cfg(unix)]
+    {
+        // SAFETY: nice(2) only changes this process's scheduling priority; a failure (e.g. no
+        // permission) leaves it as it was, which is harmless.
+        let _ = unsafe { libc::nice(10) };
+    }
 }
