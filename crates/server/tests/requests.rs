@@ -767,28 +767,9 @@ async fn requests_run_on_postgres_too() {
 
 #[tokio::test]
 async fn requests_reach_the_companys_own_datastores() {
-    use custodian_connectors::{company, sql::Db};
     let env = Env::new().await;
     let app = &env.app;
-    let dir = std::env::temp_dir().join(format!("custodian-company-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("company.db").display());
-    let db = Db::connect(&url).await.unwrap();
-    company::create_schema(&db).await.unwrap();
-    company::generate(&db, 10, 0).await.unwrap();
-    // The connection URL comes from an environment variable named at registration.
-    std::env::set_var("CUSTODIAN_TEST_COMPANY_URL_REQUESTS", &url);
-    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/company/company.toml");
-    app.store
-        .put_datastore(
-            "company",
-            dataset.to_str().unwrap(),
-            Some("CUSTODIAN_TEST_COMPANY_URL_REQUESTS"),
-            None,
-        )
-        .await
-        .unwrap();
+    let db = common::company_datastore(app, "company", "CUSTODIAN_TEST_COMPANY_URL_REQUESTS").await;
     let count = |sql: &'static str| {
         let db = &db;
         async move {

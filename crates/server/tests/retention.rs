@@ -475,29 +475,13 @@ async fn the_daily_run_happens_once_a_day() {
 /// the e-mail the lifecycle events came with; once recorded, it is not done again.
 #[tokio::test]
 async fn held_company_fields_go_when_their_rule_falls_due() {
-    use custodian_connectors::{company, sql::Db};
     let app = TestApp::sqlite().await;
-    let dir = std::env::temp_dir().join(format!(
-        "custodian-retention-company-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("company.db").display());
-    let db = Db::connect(&url).await.unwrap();
-    company::create_schema(&db).await.unwrap();
-    company::generate(&db, 10, 0).await.unwrap();
-    std::env::set_var("CUSTODIAN_TEST_COMPANY_URL_RETENTION", &url);
-    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/company/company.toml");
-    app.store
-        .put_datastore(
-            "company",
-            dataset.to_str().unwrap(),
-            Some("CUSTODIAN_TEST_COMPANY_URL_RETENTION"),
-            None,
-        )
-        .await
-        .unwrap();
+    let db = common::company_datastore(
+        &app,
+        "retention-company",
+        "CUSTODIAN_TEST_COMPANY_URL_RETENTION",
+    )
+    .await;
     let billed = |customer: i64| {
         let db = &db;
         async move {

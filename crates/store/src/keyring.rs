@@ -37,18 +37,11 @@ pub struct Keyring {
     writer: KeyWriter,
 }
 
-type KeyReply = tokio::sync::oneshot::Sender<Result<KeyRow, String>>;
-type KeyQueue = tokio::sync::mpsc::Sender<(KeyRow, KeyReply)>;
-
 /// Group commit for new keys: request intake makes a key for nearly every new requester, and
-/// one commit per key (one fsync) would halve intake. One task per queue takes every key
-/// waiting and stores them in one transaction; several queues on PostgreSQL, whose commits
-/// overlap.
+/// one commit per key (one fsync) would halve intake. One write stores every key waiting;
+/// several queues on PostgreSQL, whose commits overlap.
 #[derive(Clone)]
-struct KeyWriter {
-    queues: Arc<[KeyQueue]>,
-    next: Arc<std::sync::atomic::AtomicUsize>,
-}
+struct KeyWriter(crate::batch::Batcher<KeyRow, KeyRow>);
 
 impl KeyWriter {
     fn spawn(store: &Store) -> KeyWriter {
@@ -56,61 +49,22 @@ impl KeyWriter {
             Store::Sqlite(_) => 1,
             Store::Postgres(_) => 4,
         };
-        let queues: Vec<KeyQueue> = (0..n).map(|_| Self::spawn_one(store.clone())).collect();
-        KeyWriter {
-            queues: queues.into(),
-            next: Default::default(),
-        }
-    }
-
-    fn spawn_one(store: Store) -> KeyQueue {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(KeyRow, KeyReply)>(4096);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut jobs = vec![first];
-                while jobs.len() < 512 {
-                    match rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let rows: Vec<KeyRow> = jobs.iter().map(|(k, _)| k.clone()).collect();
-                match store.put_subject_keys(&rows).await {
-                    Ok(standing) => {
-                        for ((_, reply), row) in jobs.into_iter().zip(standing) {
-                            let _ = reply.send(Ok(row));
-                        }
-                    }
-                    Err(e) => {
-                        let e = e.to_string();
-                        for (_, reply) in jobs {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
+        let store = store.clone();
+        let write = move |batch: Vec<KeyRow>| {
+            let store = store.clone();
+            async move {
+                match store.put_subject_keys(&batch).await {
+                    Ok(standing) => standing.into_iter().map(Ok).collect(),
+                    Err(e) => batch.iter().map(|_| Err(e.to_string())).collect(),
                 }
             }
-        });
-        tx
+        };
+        KeyWriter(crate::batch::Batcher::spawn(n, 512, "key writer", write))
     }
 
     /// Stores the key unless the subject has one; answers the standing key after the commit.
     async fn put(&self, key: KeyRow) -> Result<KeyRow, StoreError> {
-        let stopped = || StoreError::KeyWrite("the key writer has stopped".into());
-        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.queues.len();
-        let (reply, wait) = tokio::sync::oneshot::channel();
-        self.queues[i]
-            .send((key, reply))
-            .await
-            .map_err(|_| stopped())?;
-        wait.await
-            .map_err(|_| stopped())?
-            .map_err(StoreError::KeyWrite)
-    }
-}
-
-impl std::fmt::Debug for Keyring {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Keyring({:?})", self.master)
+        self.0.submit(key).await.map_err(StoreError::KeyWrite)
     }
 }
 

@@ -7,6 +7,7 @@
 //! nowhere else in the project. Connectors to the company's own databases are a different
 //! crate and never touch these tables.
 
+mod batch;
 pub mod consent;
 pub mod keyring;
 pub mod keys;

@@ -63,12 +63,8 @@ pub struct NewRequest {
 /// fails alone.
 #[derive(Clone, Debug)]
 pub struct IntakeWriter {
-    writers: std::sync::Arc<[IntakeQueue]>,
-    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    batcher: crate::batch::Batcher<NewRequest, ()>,
 }
-
-type IntakeReply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
-type IntakeQueue = tokio::sync::mpsc::Sender<(NewRequest, IntakeReply)>;
 
 /// Intake writers on PostgreSQL, whose commits overlap (SQLite has one writer at a time).
 pub const POSTGRES_INTAKE_WRITERS: usize = 4;
@@ -79,54 +75,31 @@ impl IntakeWriter {
             Store::Sqlite(_) => 1,
             Store::Postgres(_) => POSTGRES_INTAKE_WRITERS,
         };
-        let writers: Vec<IntakeQueue> = (0..n).map(|_| Self::spawn_one(store.clone())).collect();
-        IntakeWriter {
-            writers: writers.into(),
-            next: Default::default(),
-        }
-    }
-
-    fn spawn_one(store: Store) -> IntakeQueue {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(NewRequest, IntakeReply)>(4096);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut jobs = vec![first];
-                while jobs.len() < 512 {
-                    match rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let batch: Vec<NewRequest> = jobs.iter().map(|(r, _)| r.clone()).collect();
+        let write = move |batch: Vec<NewRequest>| {
+            let store = store.clone();
+            async move {
                 match store.insert_requests(&batch).await {
-                    Ok(()) => jobs.into_iter().for_each(|(_, reply)| {
-                        let _ = reply.send(Ok(()));
-                    }),
-                    Err(_) if jobs.len() > 1 => {
-                        for (r, reply) in jobs {
-                            let one = store.insert_requests(std::slice::from_ref(&r)).await;
-                            let _ = reply.send(one.map_err(|e| e.to_string()));
+                    Ok(()) => batch.iter().map(|_| Ok(())).collect(),
+                    Err(_) if batch.len() > 1 => {
+                        let mut out = Vec::with_capacity(batch.len());
+                        for r in &batch {
+                            let one = store.insert_requests(std::slice::from_ref(r)).await;
+                            out.push(one.map_err(|e| e.to_string()));
                         }
+                        out
                     }
-                    Err(e) => jobs.into_iter().for_each(|(_, reply)| {
-                        let _ = reply.send(Err(e.to_string()));
-                    }),
+                    Err(e) => vec![Err(e.to_string())],
                 }
             }
-        });
-        tx
+        };
+        IntakeWriter {
+            batcher: crate::batch::Batcher::spawn(n, 512, "intake writer", write),
+        }
     }
 
     /// Stores one request durably; returns after its transaction committed.
     pub async fn insert(&self, request: NewRequest) -> std::result::Result<(), String> {
-        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.writers.len();
-        let (reply, wait) = tokio::sync::oneshot::channel();
-        self.writers[i]
-            .send((request, reply))
-            .await
-            .map_err(|_| "the intake writer has stopped".to_owned())?;
-        wait.await
-            .map_err(|_| "the intake writer has stopped".to_owned())?
+        self.batcher.submit(request).await
     }
 }
 

@@ -192,3 +192,28 @@ pub fn assert_problem(a: &Answer, status: u16, code: &str) {
     assert!(a.body["type"].as_str().unwrap().ends_with(code));
     assert!(a.body["title"].is_string() && a.body["detail"].is_string());
 }
+
+/// The sample company's database (10 customers) in a file of its own, registered as the
+/// datastore `company` of `app`; its URL reaches the connectors through the environment
+/// variable `env` (a name per test file, since tests run in parallel).
+pub async fn company_datastore(
+    app: &TestApp,
+    tag: &str,
+    env: &str,
+) -> custodian_connectors::sql::Db {
+    use custodian_connectors::{company, sql::Db};
+    let dir = std::env::temp_dir().join(format!("custodian-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("company.db").display());
+    let db = Db::connect(&url).await.unwrap();
+    company::create_schema(&db).await.unwrap();
+    company::generate(&db, 10, 0).await.unwrap();
+    std::env::set_var(env, &url);
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/company/company.toml");
+    app.store
+        .put_datastore("company", dataset.to_str().unwrap(), Some(env), None)
+        .await
+        .unwrap();
+    db
+}
