@@ -36,8 +36,10 @@ for backend in $BACKENDS; do
   else
     url="sqlite://$dir/custodian.db"
   fi
+  "$BIN/custodian" keys generate >"$dir/master.key"   # kept in the bench folder, not the checkout
   start_server "custodian-$backend" "$dir" env -u CUSTODIAN_SMTP_URL "$BIN/custodian" --database-url "$url" serve \
-    --listen 127.0.0.1:0 --secret-file "$dir/secret" --intake-limit-per-client 100000000 --intake-limit-per-address 1000
+    --listen 127.0.0.1:0 --secret-file "$dir/secret" --master-key-file "$dir/master.key" \
+    --intake-limit-per-client 100000000 --intake-limit-per-address 1000
   addr=$SERVER_ADDR
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$ROOT/bench/lib/intake.lua" "http://$addr/v1/requests" -- "w$tag" >/dev/null
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$ROOT/bench/lib/intake.lua" \
