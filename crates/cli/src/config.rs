@@ -231,12 +231,13 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// The master key that wraps every subject's key: `CUSTODIAN_MASTER_KEY` (the key itself, hex
 /// or base64), or a file — `--master-key-file`, the config file's `master_key_file`, or
-/// `./custodian.master-key`. Only the default file is created when missing (first start): a
-/// file named explicitly that is missing is an error, since a new key would not open the keys
-/// already stored.
+/// `./custodian.master-key`. Only the default file is created when missing, and only when
+/// `create_default` (first start of `serve`): a file named explicitly that is missing is an
+/// error, since a new key would not open the keys already stored.
 pub fn master_key(
     flag: Option<&Path>,
     file: &FileConfig,
+    create_default: bool,
 ) -> anyhow::Result<custodian_core::keys::MasterKey> {
     use custodian_core::keys::MasterKey;
     if let Ok(text) = std::env::var("CUSTODIAN_MASTER_KEY") {
@@ -248,7 +249,7 @@ pub fn master_key(
     let path = named
         .clone()
         .unwrap_or_else(|| DEFAULT_MASTER_KEY_FILE.into());
-    read_master_key_file(&path, named.is_none())
+    read_master_key_file(&path, create_default && named.is_none())
 }
 
 /// Reads a master key file; `create` makes it with a new key when it does not exist.

@@ -117,6 +117,11 @@ fn serve_makes_a_master_key_and_rotation_rewraps_every_subject_key() {
         "{err}"
     );
     assert!(!dir.join("gone.key").exists());
+    // Only `serve` makes the default key: asking about keys in an empty folder makes none.
+    let empty = temp_dir("keys-empty");
+    let status = run(&empty, &["keys", "status"]);
+    assert!(!status.status.success());
+    assert!(!empty.join("custodian.master-key").exists());
     let same = run(
         &dir,
         &[

@@ -57,7 +57,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 master_key_file,
                 json,
             } => {
-                let master = crate::config::master_key(master_key_file.as_deref(), &file)?;
+                let master = crate::config::master_key(master_key_file.as_deref(), &file, false)?;
                 let keyring = Keyring::new(store.clone(), master);
                 let keys = store.subject_key_count().await?;
                 let unfinished = keyring.rotation_unfinished().await?;
@@ -88,7 +88,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 to,
                 json,
             } => {
-                let old = crate::config::master_key(master_key_file.as_deref(), &file)?;
+                let old = crate::config::master_key(master_key_file.as_deref(), &file, false)?;
                 let new = crate::config::read_master_key_file(&to, false)?;
                 anyhow::ensure!(
                     old.id() != new.id(),

@@ -60,7 +60,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         let company = if dry_run {
             None
         } else {
-            let master = crate::config::master_key(None, &file)?;
+            let master = crate::config::master_key(None, &file, true)?;
             let key_store = global.key_store(&file, &store).await?;
             let secret = crate::config::secret(None, &file)?;
             Some(retention_job::CompanyPurge {

@@ -47,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
     let url = global.database_url(&file);
     let policy = crate::config::policy(args.policy.as_deref(), &file)?;
     let secret = crate::config::secret(args.secret_file.as_deref(), &file)?;
-    let master_key = crate::config::master_key(args.master_key_file.as_deref(), &file)?;
+    let master_key = crate::config::master_key(args.master_key_file.as_deref(), &file, true)?;
     let public_url = args.public_url.or(file.public_url.clone());
     let allowed_origins = args
         .allowed_origins
