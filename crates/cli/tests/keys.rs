@@ -33,27 +33,16 @@ fn json(out: &Output) -> serde_json::Value {
 fn serve_makes_a_master_key_and_rotation_rewraps_every_subject_key() {
     let dir = temp_dir("keys");
     let (mut child, url) = serve(&dir, &["--intake-limit-per-client", "2"]);
-    let (status, body) = http(
-        "POST",
-        &format!("{url}/v1/requests"),
-        None,
-        Some(r#"{"type":"access","email":"kim@example.com"}"#),
-    );
+    let request = |email: &str| {
+        let body = format!(r#"{{"type":"access","email":"{email}"}}"#);
+        http("POST", &format!("{url}/v1/requests"), None, Some(&body))
+    };
+    let (status, body) = request("kim@example.com");
     assert_eq!(status, 202, "{body}");
     // The client's address reaches the routes that need it (intake limits per client).
-    let second = http(
-        "POST",
-        &format!("{url}/v1/requests"),
-        None,
-        Some(r#"{"type":"access","email":"lee@example.com"}"#),
-    );
+    let second = request("lee@example.com");
     assert_eq!(second.0, 202, "{}", second.1);
-    let third = http(
-        "POST",
-        &format!("{url}/v1/requests"),
-        None,
-        Some(r#"{"type":"access","email":"max@example.com"}"#),
-    );
+    let third = request("max@example.com");
     assert_eq!(third.0, 429, "{}", third.1);
     signal(child.id(), "TERM");
     child.wait().unwrap();

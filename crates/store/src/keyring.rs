@@ -89,27 +89,30 @@ impl Keyring {
         subject: &SubjectRef,
         create: bool,
     ) -> Result<Option<DataKey>, KeyringError> {
-        let hexed = subject.to_hex();
-        if let Some(row) = self.store.subject_key(&hexed).await? {
+        if let Some(row) = self.store.subject_key(&subject.to_hex()).await? {
             return Ok(Some(self.master.unwrap(subject, &row.wrapped)?));
         }
         if !create {
             return Ok(None);
         }
+        Ok(Some(self.make_key(subject).await?))
+    }
+
+    /// Makes a key for the subject and stores it through the key writer. Two callers (or
+    /// nodes) may make one for the same subject at once: the first stored wins and both use it.
+    async fn make_key(&self, subject: &SubjectRef) -> Result<DataKey, KeyringError> {
         let key = DataKey::generate();
         let ours = KeyRow {
-            subject_ref: hexed,
+            subject_ref: subject.to_hex(),
             wrapped: self.master.wrap(subject, &key),
             master_id: self.master.id(),
             created_at: now_micros(),
         };
-        // Two nodes may make a key for the same new subject at once: the first stored wins
-        // and both use it.
         let stood = self.writer.put(ours.clone()).await?;
         if stood.wrapped == ours.wrapped {
-            Ok(Some(key))
+            Ok(key)
         } else {
-            Ok(Some(self.master.unwrap(subject, &stood.wrapped)?))
+            Ok(self.master.unwrap(subject, &stood.wrapped)?)
         }
     }
 
@@ -126,19 +129,7 @@ impl Keyring {
     /// skipped and the key writer answers the standing key — its own new one, or the one the
     /// subject already had — in the same group commit that stores it.
     pub async fn fresh_sealer(&self, subject: &SubjectRef) -> Result<SubjectSealer, KeyringError> {
-        let key = DataKey::generate();
-        let ours = KeyRow {
-            subject_ref: subject.to_hex(),
-            wrapped: self.master.wrap(subject, &key),
-            master_id: self.master.id(),
-            created_at: now_micros(),
-        };
-        let stood = self.writer.put(ours.clone()).await?;
-        if stood.wrapped == ours.wrapped {
-            Ok(key.sealer())
-        } else {
-            Ok(self.master.unwrap(subject, &stood.wrapped)?.sealer())
-        }
+        Ok(self.make_key(subject).await?.sealer())
     }
 
     /// Seals one field of the subject's, bound to `place` (e.g. `requests/req_1/email`).
