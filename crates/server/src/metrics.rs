@@ -90,12 +90,15 @@ enum Kind {
     Gauge,
 }
 
+/// (name, rendered labels) → kind and value.
+type Values = BTreeMap<(&'static str, String), (Kind, f64)>;
+
 /// The metrics of one server.
 #[derive(Default)]
 pub struct Metrics {
     routes: RwLock<HashMap<Box<str>, Arc<RouteSeries>>>,
     /// (name, rendered labels) → value, for the few values jobs set now and then.
-    values: Mutex<BTreeMap<(&'static str, String), (Kind, f64)>>,
+    values: Mutex<Values>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

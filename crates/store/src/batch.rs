@@ -10,9 +10,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 type Reply<R> = oneshot::Sender<Result<R, String>>;
+type Queue<J, R> = mpsc::Sender<(J, Reply<R>)>;
 
 pub(crate) struct Batcher<J, R> {
-    queues: Arc<[mpsc::Sender<(J, Reply<R>)>]>,
+    queues: Arc<[Queue<J, R>]>,
     next: Arc<AtomicUsize>,
     /// Names the writer in errors ("the intake writer has stopped").
     name: &'static str,
