@@ -3,7 +3,7 @@
 
 use crate::numbered as pg;
 use crate::retention::on_backend;
-use crate::{Result, Store};
+use crate::{multi_row, Result, Store};
 
 /// A wrapped subject key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,50 +39,66 @@ impl Store {
     /// [`Store::put_subject_key`] for many keys in one transaction (one commit for a batch of
     /// new subjects); answers the standing key of each, in order.
     pub async fn put_subject_keys(&self, keys: &[KeyRow]) -> Result<Vec<KeyRow>> {
-        const INSERT: &str = "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
-        const SELECT: &str =
-            "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref = ?";
+        const HEAD: &str =
+            "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES ";
+        const STANDING: &str =
+            "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref IN (";
+        // One insert and one read per chunk of keys, not per key: each statement is a round trip.
         macro_rules! run {
-            ($p:expr, $insert:expr, $select:expr) => {{
+            ($p:expr, $postgres:expr) => {{
                 let mut tx = $p.begin().await?;
-                for k in keys {
-                    sqlx::query($insert)
-                        .bind(&k.subject_ref)
-                        .bind(&k.wrapped)
-                        .bind(&k.master_id)
-                        .bind(k.created_at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let mut standing = Vec::with_capacity(keys.len());
-                for k in keys {
-                    let (subject_ref, wrapped, master_id, created_at): (
-                        String,
-                        String,
-                        String,
-                        i64,
-                    ) = sqlx::query_as($select)
-                        .bind(&k.subject_ref)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    standing.push(KeyRow {
-                        subject_ref,
-                        wrapped,
-                        master_id,
-                        created_at,
-                    });
+                let mut standing = std::collections::HashMap::with_capacity(keys.len());
+                for chunk in keys.chunks(crate::ROWS_PER_STATEMENT) {
+                    let sql = multi_row(
+                        HEAD,
+                        "(?, ?, ?, ?)",
+                        chunk.len(),
+                        " ON CONFLICT DO NOTHING",
+                        $postgres,
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for k in chunk {
+                        q = q
+                            .bind(&k.subject_ref)
+                            .bind(&k.wrapped)
+                            .bind(&k.master_id)
+                            .bind(k.created_at);
+                    }
+                    q.execute(&mut *tx).await?;
+                    let sql = multi_row(STANDING, "?", chunk.len(), ")", $postgres);
+                    let mut q = sqlx::query_as::<_, (String, String, String, i64)>(&sql);
+                    for k in chunk {
+                        q = q.bind(&k.subject_ref);
+                    }
+                    for (subject_ref, wrapped, master_id, created_at) in
+                        q.fetch_all(&mut *tx).await?
+                    {
+                        let row = KeyRow {
+                            subject_ref: subject_ref.clone(),
+                            wrapped,
+                            master_id,
+                            created_at,
+                        };
+                        standing.insert(subject_ref, row);
+                    }
                 }
                 tx.commit().await?;
                 standing
             }};
         }
-        Ok(match self {
-            Store::Sqlite(p) => run!(p, INSERT, SELECT),
-            Store::Postgres(p) => {
-                let (insert, select) = (pg(INSERT), pg(SELECT));
-                run!(p, &insert, &select)
-            }
-        })
+        let standing = match self {
+            Store::Sqlite(p) => run!(p, false),
+            Store::Postgres(p) => run!(p, true),
+        };
+        // Every key was inserted or already stood, inside the transaction: each is found.
+        keys.iter()
+            .map(|k| {
+                standing
+                    .get(&k.subject_ref)
+                    .cloned()
+                    .ok_or_else(|| sqlx::Error::RowNotFound.into())
+            })
+            .collect()
     }
 
     pub async fn subject_key(&self, subject_ref: &str) -> Result<Option<KeyRow>> {

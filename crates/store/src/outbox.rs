@@ -141,8 +141,13 @@ fn summary(
 
 /// Queues one message; a repeated idempotency key queues nothing. Shared with the requests
 /// module, which queues a request's first mail in the same transaction as the request.
-pub(crate) const ENQUEUE_SQLITE: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING";
-pub(crate) const ENQUEUE_PG: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING";
+pub(crate) const ENQUEUE_HEAD: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at) VALUES ";
+pub(crate) const ENQUEUE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)";
+pub(crate) const ENQUEUE_TAIL: &str = " ON CONFLICT (idempotency_key) DO NOTHING";
+
+fn enqueue_one(postgres: bool) -> String {
+    crate::multi_row(ENQUEUE_HEAD, ENQUEUE_ROW, 1, ENQUEUE_TAIL, postgres)
+}
 
 macro_rules! bind_mail {
     ($q:expr, $m:expr) => {
@@ -164,11 +169,11 @@ impl Store {
     /// already queued or sent.
     pub async fn enqueue_mail(&self, m: &NewMail) -> Result<bool> {
         let n = match self {
-            Store::Sqlite(p) => bind_mail!(sqlx::query(ENQUEUE_SQLITE), m)
+            Store::Sqlite(p) => bind_mail!(sqlx::query(&enqueue_one(false)), m)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Store::Postgres(p) => bind_mail!(sqlx::query(ENQUEUE_PG), m)
+            Store::Postgres(p) => bind_mail!(sqlx::query(&enqueue_one(true)), m)
                 .execute(p)
                 .await?
                 .rows_affected(),

@@ -8,8 +8,8 @@
 use sqlx::Row;
 
 use crate::numbered as pg;
-use crate::outbox::{bind_mail, NewMail, ENQUEUE_PG, ENQUEUE_SQLITE};
-use crate::{Result, Store};
+use crate::outbox::{bind_mail, NewMail, ENQUEUE_HEAD, ENQUEUE_ROW, ENQUEUE_TAIL};
+use crate::{multi_row, Result, Store, ROWS_PER_STATEMENT};
 
 /// One request as stored. Personal fields are sealed by the caller before they get here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,8 +190,11 @@ macro_rules! bind_history {
     };
 }
 
-const INSERT: &str = "INSERT INTO requests (id, kind, status, subject_ref, email_sealed, details_sealed, language, country, jurisdiction, customer_id, received_at, verified_at, code_hash, code_expires_at, attempts, acknowledge_due, answer_due, extended_months, assignee, completed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const INSERT_HEAD: &str = "INSERT INTO requests (id, kind, status, subject_ref, email_sealed, details_sealed, language, country, jurisdiction, customer_id, received_at, verified_at, code_hash, code_expires_at, attempts, acknowledge_due, answer_due, extended_months, assignee, completed_at, updated_at) VALUES ";
+const REQUEST_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const UPDATE: &str = "UPDATE requests SET id = ?, kind = ?, status = ?, subject_ref = ?, email_sealed = ?, details_sealed = ?, language = ?, country = ?, jurisdiction = ?, customer_id = ?, received_at = ?, verified_at = ?, code_hash = ?, code_expires_at = ?, attempts = ?, acknowledge_due = ?, answer_due = ?, extended_months = ?, assignee = ?, completed_at = ?, updated_at = ? WHERE id = ? AND status = ? AND updated_at = ?";
+const HISTORY_HEAD: &str = "INSERT INTO request_history (request_id, at, actor, action, from_status, to_status, detail_sealed) VALUES ";
+const HISTORY_ROW: &str = "(?, ?, ?, ?, ?, ?, ?)";
 const HISTORY: &str = "INSERT INTO request_history (request_id, at, actor, action, from_status, to_status, detail_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)";
 
 impl Store {
@@ -212,43 +215,48 @@ impl Store {
     }
 
     /// Stores several new requests in one transaction (see [`IntakeWriter`]): all or none.
+    /// Each table gets one multi-row statement per [`ROWS_PER_STATEMENT`] requests, not one
+    /// per request: under load a batch holds dozens, and every statement is a round trip.
     pub async fn insert_requests(&self, batch: &[NewRequest]) -> Result<()> {
+        macro_rules! write_batch {
+            ($p:expr, $postgres:expr) => {{
+                let mut tx = $p.begin().await?;
+                for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+                    let sql = multi_row(INSERT_HEAD, REQUEST_ROW, chunk.len(), "", $postgres);
+                    let mut q = sqlx::query(&sql);
+                    for n in chunk {
+                        q = bind_request!(q, n.row);
+                    }
+                    q.execute(&mut *tx).await?;
+                    let sql = multi_row(HISTORY_HEAD, HISTORY_ROW, chunk.len(), "", $postgres);
+                    let mut q = sqlx::query(&sql);
+                    for n in chunk {
+                        q = bind_history!(q, &n.row.id, n.first);
+                    }
+                    q.execute(&mut *tx).await?;
+                    let mails: Vec<&NewMail> =
+                        chunk.iter().filter_map(|n| n.mail.as_ref()).collect();
+                    if !mails.is_empty() {
+                        let sql = multi_row(
+                            ENQUEUE_HEAD,
+                            ENQUEUE_ROW,
+                            mails.len(),
+                            ENQUEUE_TAIL,
+                            $postgres,
+                        );
+                        let mut q = sqlx::query(&sql);
+                        for m in mails {
+                            q = bind_mail!(q, m);
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await?;
+            }};
+        }
         match self {
-            Store::Sqlite(p) => {
-                let mut tx = p.begin().await?;
-                for n in batch {
-                    bind_request!(sqlx::query(INSERT), n.row)
-                        .execute(&mut *tx)
-                        .await?;
-                    bind_history!(sqlx::query(HISTORY), &n.row.id, n.first)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(m) = &n.mail {
-                        bind_mail!(sqlx::query(ENQUEUE_SQLITE), m)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                tx.commit().await?;
-            }
-            Store::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                let (insert, history) = (pg(INSERT), pg(HISTORY));
-                for n in batch {
-                    bind_request!(sqlx::query(&insert), n.row)
-                        .execute(&mut *tx)
-                        .await?;
-                    bind_history!(sqlx::query(&history), &n.row.id, n.first)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(m) = &n.mail {
-                        bind_mail!(sqlx::query(ENQUEUE_PG), m)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                tx.commit().await?;
-            }
+            Store::Sqlite(p) => write_batch!(p, false),
+            Store::Postgres(p) => write_batch!(p, true),
         }
         Ok(())
     }

@@ -224,3 +224,55 @@ on_both!(
         assert_eq!(store.request_history("req_42").await.unwrap().len(), 1);
     }
 );
+
+on_both!(
+    a_batch_spans_several_statements_and_is_all_or_nothing,
+    |store: Store| async move {
+        use custodian_store::outbox::NewMail;
+        use custodian_store::requests::NewRequest;
+        // More than one multi-row statement's worth, each request with its first mail.
+        let new = |i: usize| NewRequest {
+            row: request(
+                &format!("req_{i:03}"),
+                "erasure",
+                "awaiting_verification",
+                1_000 + i as i64,
+            ),
+            first: entry("receive", None, "awaiting_verification"),
+            mail: Some(NewMail {
+                id: format!("mail_{i:03}"),
+                idempotency_key: format!("req_{i:03}/verification_code"),
+                template: "verification_code".into(),
+                lang: "de".into(),
+                to_sealed: format!("to-{i}"),
+                params_sealed: format!("params-{i}"),
+                request_id: Some(format!("req_{i:03}")),
+                created_at: 10,
+                send_after: 10,
+            }),
+        };
+        let batch: Vec<_> = (0..150).map(new).collect();
+        store.insert_requests(&batch).await.unwrap();
+        let all = store
+            .list_requests(&RequestFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 150);
+        assert_eq!(
+            store.request("req_149").await.unwrap().unwrap(),
+            batch[149].row
+        );
+        assert_eq!(store.request_history("req_100").await.unwrap().len(), 1);
+        assert_eq!(store.outbox_counts().await.unwrap().queued, 150);
+
+        // A batch whose 70th request repeats an id (in the second statement) writes nothing.
+        let mut bad: Vec<_> = (150..220).map(new).collect();
+        bad[69].row.id = "req_003".into();
+        assert!(store.insert_requests(&bad).await.is_err());
+        assert!(store.request("req_150").await.unwrap().is_none());
+        assert_eq!(store.outbox_counts().await.unwrap().queued, 150);
+    }
+);

@@ -240,6 +240,30 @@ on_both!(minors_are_recorded_once, |store: Store| async move {
 });
 
 on_both!(
+    a_batch_of_keys_answers_the_standing_key_of_each_in_order,
+    |store: Store| async move {
+        let k = |i: u8, w: &str| KeyRow {
+            subject_ref: subject(i),
+            wrapped: w.into(),
+            master_id: "m1".into(),
+            created_at: 1,
+        };
+        store.put_subject_key(&k(5, "old-5")).await.unwrap();
+        // 100 keys (two statements' worth); subject 5 already has one, subject 7 comes twice.
+        let mut batch: Vec<KeyRow> = (0..99).map(|i| k(i, &format!("new-{i}"))).collect();
+        batch.push(k(7, "second-7"));
+        let standing = store.put_subject_keys(&batch).await.unwrap();
+        assert_eq!(standing.len(), 100);
+        assert_eq!(standing[0].wrapped, "new-0");
+        assert_eq!(standing[5].wrapped, "old-5", "a stored key stands");
+        assert_eq!(standing[7].wrapped, "new-7");
+        assert_eq!(standing[99].wrapped, "new-7", "the first of the batch wins");
+        assert_eq!(standing[98].subject_ref, subject(98));
+        assert_eq!(store.subject_key_count().await.unwrap(), 99);
+    }
+);
+
+on_both!(
     subject_keys_first_writer_wins_and_rotate,
     |store: Store| async move {
         let k = |w: &str, m: &str| KeyRow {
