@@ -49,7 +49,7 @@ impl KeyWriter {
             Store::Sqlite(_) => 1,
             Store::Postgres(_) => 4,
         };
-        let store = store.clone();
+        let store = store.for_one_writer();
         let write = move |batch: Vec<KeyRow>| {
             let store = store.clone();
             async move {

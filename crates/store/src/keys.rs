@@ -43,9 +43,10 @@ impl Store {
             "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES ";
         const STANDING: &str =
             "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref IN (";
-        // One insert and one read per chunk of keys, not per key: each statement is a round trip.
-        macro_rules! run {
-            ($p:expr, $postgres:expr) => {{
+        // SQLite: one insert and one read per chunk of keys, not per key (each statement is a
+        // round trip to SQLite's worker thread).
+        macro_rules! sqlite_batch {
+            ($p:expr) => {{
                 let mut tx = $p.begin().await?;
                 let mut standing = std::collections::HashMap::with_capacity(keys.len());
                 for chunk in keys.chunks(crate::ROWS_PER_STATEMENT) {
@@ -54,7 +55,7 @@ impl Store {
                         "(?, ?, ?, ?)",
                         chunk.len(),
                         " ON CONFLICT DO NOTHING",
-                        $postgres,
+                        false,
                     );
                     let mut q = sqlx::query(&sql);
                     for k in chunk {
@@ -65,7 +66,7 @@ impl Store {
                             .bind(k.created_at);
                     }
                     q.execute(&mut *tx).await?;
-                    let sql = multi_row(STANDING, "?", chunk.len(), ")", $postgres);
+                    let sql = multi_row(STANDING, "?", chunk.len(), ")", false);
                     let mut q = sqlx::query_as::<_, (String, String, String, i64)>(&sql);
                     for k in chunk {
                         q = q.bind(&k.subject_ref);
@@ -87,8 +88,37 @@ impl Store {
             }};
         }
         let standing = match self {
-            Store::Sqlite(p) => run!(p, false),
-            Store::Postgres(p) => run!(p, true),
+            Store::Sqlite(p) => sqlite_batch!(p),
+            // One fixed statement each way whatever the batch size (prepared and planned once).
+            Store::Postgres(p) => {
+                let refs: Vec<&str> = keys.iter().map(|k| k.subject_ref.as_str()).collect();
+                let mut tx = p.begin().await?;
+                sqlx::query("INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[]) ON CONFLICT DO NOTHING")
+                    .bind(&refs)
+                    .bind(keys.iter().map(|k| k.wrapped.as_str()).collect::<Vec<_>>())
+                    .bind(keys.iter().map(|k| k.master_id.as_str()).collect::<Vec<_>>())
+                    .bind(keys.iter().map(|k| k.created_at).collect::<Vec<_>>())
+                    .execute(&mut *tx)
+                    .await?;
+                let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+                    "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref = ANY($1)",
+                )
+                .bind(&refs)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(subject_ref, wrapped, master_id, created_at)| {
+                        let row = KeyRow {
+                            subject_ref: subject_ref.clone(),
+                            wrapped,
+                            master_id,
+                            created_at,
+                        };
+                        (subject_ref, row)
+                    })
+                    .collect::<std::collections::HashMap<_, _>>()
+            }
         };
         // Every key was inserted or already stood, inside the transaction: each is found.
         keys.iter()

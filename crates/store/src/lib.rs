@@ -101,6 +101,24 @@ impl Store {
         }
     }
 
+    /// The store a group-commit writer task uses. On SQLite, a connection of its own, with a
+    /// larger page cache: a pooled connection that finds another connection's commit in the WAL
+    /// drops its whole page cache and reads the pages again, which cost intake as much as the
+    /// inserts. SQLite takes one writer at a time anyway. On PostgreSQL, the shared pool.
+    pub fn for_one_writer(&self) -> Store {
+        match self {
+            Store::Sqlite(p) => {
+                let opts = (*p.connect_options()).clone().pragma("cache_size", "-8192");
+                Store::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .connect_lazy_with(opts),
+                )
+            }
+            Store::Postgres(_) => self.clone(),
+        }
+    }
+
     /// `sqlite` or `postgres`, for logs and metrics.
     pub fn backend(&self) -> &'static str {
         match self {

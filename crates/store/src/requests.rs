@@ -75,6 +75,7 @@ impl IntakeWriter {
             Store::Sqlite(_) => 1,
             Store::Postgres(_) => POSTGRES_INTAKE_WRITERS,
         };
+        let store = store.for_one_writer();
         let write = move |batch: Vec<NewRequest>| {
             let store = store.clone();
             async move {
@@ -215,20 +216,22 @@ impl Store {
     }
 
     /// Stores several new requests in one transaction (see [`IntakeWriter`]): all or none.
-    /// Each table gets one multi-row statement per [`ROWS_PER_STATEMENT`] requests, not one
-    /// per request: under load a batch holds dozens, and every statement is a round trip.
+    /// Each table gets one statement for many requests, not one per request: under load a
+    /// batch holds dozens, and every statement is a round trip. On PostgreSQL the rows go as
+    /// arrays through one fixed statement (`UNNEST`), prepared and planned once whatever the
+    /// batch size; on SQLite as multi-row `VALUES` of [`ROWS_PER_STATEMENT`] rows at most.
     pub async fn insert_requests(&self, batch: &[NewRequest]) -> Result<()> {
-        macro_rules! write_batch {
-            ($p:expr, $postgres:expr) => {{
-                let mut tx = $p.begin().await?;
+        match self {
+            Store::Sqlite(p) => {
+                let mut tx = p.begin().await?;
                 for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-                    let sql = multi_row(INSERT_HEAD, REQUEST_ROW, chunk.len(), "", $postgres);
+                    let sql = multi_row(INSERT_HEAD, REQUEST_ROW, chunk.len(), "", false);
                     let mut q = sqlx::query(&sql);
                     for n in chunk {
                         q = bind_request!(q, n.row);
                     }
                     q.execute(&mut *tx).await?;
-                    let sql = multi_row(HISTORY_HEAD, HISTORY_ROW, chunk.len(), "", $postgres);
+                    let sql = multi_row(HISTORY_HEAD, HISTORY_ROW, chunk.len(), "", false);
                     let mut q = sqlx::query(&sql);
                     for n in chunk {
                         q = bind_history!(q, &n.row.id, n.first);
@@ -237,13 +240,8 @@ impl Store {
                     let mails: Vec<&NewMail> =
                         chunk.iter().filter_map(|n| n.mail.as_ref()).collect();
                     if !mails.is_empty() {
-                        let sql = multi_row(
-                            ENQUEUE_HEAD,
-                            ENQUEUE_ROW,
-                            mails.len(),
-                            ENQUEUE_TAIL,
-                            $postgres,
-                        );
+                        let sql =
+                            multi_row(ENQUEUE_HEAD, ENQUEUE_ROW, mails.len(), ENQUEUE_TAIL, false);
                         let mut q = sqlx::query(&sql);
                         for m in mails {
                             q = bind_mail!(q, m);
@@ -252,11 +250,53 @@ impl Store {
                     }
                 }
                 tx.commit().await?;
-            }};
-        }
-        match self {
-            Store::Sqlite(p) => write_batch!(p, false),
-            Store::Postgres(p) => write_batch!(p, true),
+            }
+            Store::Postgres(p) => {
+                macro_rules! col {
+                    ($items:expr, $f:expr) => {
+                        $items.iter().map($f).collect::<Vec<_>>()
+                    };
+                }
+                let rows: Vec<&RequestRow> = batch.iter().map(|n| &n.row).collect();
+                let mut tx = p.begin().await?;
+                sqlx::query(&(INSERT_HEAD.replace(" VALUES ", " ")
+                    + "SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], $19::text[], $20::int8[], $21::int8[])"))
+                    .bind(col!(rows, |r| r.id.as_str())).bind(col!(rows, |r| r.kind.as_str()))
+                    .bind(col!(rows, |r| r.status.as_str())).bind(col!(rows, |r| r.subject_ref.as_str()))
+                    .bind(col!(rows, |r| r.email_sealed.as_str())).bind(col!(rows, |r| r.details_sealed.as_deref()))
+                    .bind(col!(rows, |r| r.language.as_str())).bind(col!(rows, |r| r.country.as_deref()))
+                    .bind(col!(rows, |r| r.jurisdiction.as_str())).bind(col!(rows, |r| r.customer_id.as_deref()))
+                    .bind(col!(rows, |r| r.received_at)).bind(col!(rows, |r| r.verified_at))
+                    .bind(col!(rows, |r| r.code_hash.as_deref())).bind(col!(rows, |r| r.code_expires_at))
+                    .bind(col!(rows, |r| r.attempts)).bind(col!(rows, |r| r.acknowledge_due))
+                    .bind(col!(rows, |r| r.answer_due)).bind(col!(rows, |r| r.extended_months))
+                    .bind(col!(rows, |r| r.assignee.as_deref())).bind(col!(rows, |r| r.completed_at))
+                    .bind(col!(rows, |r| r.updated_at))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&(HISTORY_HEAD.replace(" VALUES ", " ")
+                    + "SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"))
+                    .bind(col!(batch, |n| n.row.id.as_str())).bind(col!(batch, |n| n.first.at))
+                    .bind(col!(batch, |n| n.first.actor.as_str())).bind(col!(batch, |n| n.first.action.as_str()))
+                    .bind(col!(batch, |n| n.first.from_status.as_deref())).bind(col!(batch, |n| n.first.to_status.as_str()))
+                    .bind(col!(batch, |n| n.first.detail_sealed.as_deref()))
+                    .execute(&mut *tx)
+                    .await?;
+                let mails: Vec<&NewMail> = batch.iter().filter_map(|n| n.mail.as_ref()).collect();
+                if !mails.is_empty() {
+                    sqlx::query(&(ENQUEUE_HEAD.replace(" VALUES ", " ")
+                        + "SELECT id, k, t, l, ts, ps, r, 'queued', 0, n, c FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[]) AS u(id, k, t, l, ts, ps, r, n, c)"
+                        + ENQUEUE_TAIL))
+                        .bind(col!(mails, |m| m.id.as_str())).bind(col!(mails, |m| m.idempotency_key.as_str()))
+                        .bind(col!(mails, |m| m.template.as_str())).bind(col!(mails, |m| m.lang.as_str()))
+                        .bind(col!(mails, |m| m.to_sealed.as_str())).bind(col!(mails, |m| m.params_sealed.as_str()))
+                        .bind(col!(mails, |m| m.request_id.as_deref())).bind(col!(mails, |m| m.send_after))
+                        .bind(col!(mails, |m| m.created_at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
         }
         Ok(())
     }

@@ -52,7 +52,7 @@ impl ConsentWriter {
         let shards = (0..n)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(run(store.clone(), rx));
+                tokio::spawn(run(store.for_one_writer(), rx));
                 tx
             })
             .collect();
