@@ -104,14 +104,18 @@ fn every_acknowledged_write_survives_kill_9_and_the_ledger_verifies() {
 fn ledger_verify_names_the_event_edited_in_the_database() {
     let dir = temp_dir("tamper");
     let (mut child, url) = serve(&dir, &[]);
+    let mut first_receipt = serde_json::Value::Null;
     for i in 0..10 {
-        let (status, _) = http(
+        let (status, body) = http(
             "POST",
             &format!("{url}/v1/consent"),
             None,
             Some(&consent_body(&format!("tamper-device-{i:08}"))),
         );
         assert_eq!(status, 201);
+        if i == 0 {
+            first_receipt = serde_json::from_str(&body).unwrap();
+        }
     }
     signal(child.id(), "TERM");
     child.wait().unwrap();
@@ -137,6 +141,17 @@ fn ledger_verify_names_the_event_edited_in_the_database() {
         let custodian_store::Store::Sqlite(pool) = &store else {
             unreachable!()
         };
+        // What the receipt promised is what the ledger holds: the event's hash, and only the
+        // client's network (the test client is 127.0.0.1).
+        let purpose = &first_receipt["receipt"]["purposes"][0];
+        let (hash, ip): (String, Option<String>) =
+            sqlx::query_as("SELECT hash, ip_truncated FROM consent_events WHERE id = ?")
+                .bind(purpose["event_id"].as_str().unwrap())
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!(purpose["event_hash"].as_str(), Some(hash.as_str()));
+        assert_eq!(ip.as_deref(), Some("127.0.0.0"));
         let id: String =
             sqlx::query_scalar("SELECT id FROM consent_events ORDER BY gseq LIMIT 1 OFFSET 4")
                 .fetch_one(pool)

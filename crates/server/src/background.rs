@@ -1,4 +1,5 @@
-//! The work `serve` does besides answering: ledger checkpoints, the mail outbox, and request
+//! The work `serve` does besides answering: ledger checkpoints, catching up on consent written
+//! elsewhere, the mail outbox, and request
 //! housekeeping (closing requests never verified, deadline metrics, the DPO's daily digest).
 //!
 //! Each job is a plain async function that does one round ([`checkpoint_once`],
@@ -42,6 +43,15 @@ pub fn spawn(state: SharedState) -> Jobs {
                 tracing::warn!(error = %e, "request housekeeping failed");
             }
         })),
+        tokio::spawn(every(
+            crate::consent_sync::EVERY,
+            state.clone(),
+            |s| async move {
+                if let Err(e) = crate::consent_sync::sync_once(&s).await {
+                    tracing::warn!(error = %e, "reading other writers' consent failed");
+                }
+            },
+        )),
         tokio::spawn(every(
             crate::retention_job::EVERY,
             state.clone(),

@@ -10,6 +10,7 @@ pub mod app;
 pub mod assets;
 pub mod auth;
 pub mod background;
+pub mod consent_sync;
 pub mod error;
 pub mod extract;
 pub mod html;
@@ -92,6 +93,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
         }
     }
 
+    let consent_seen = consent_sync::Watermarks::at_heads(&store).await?;
     let consents = ConsentMemory::default();
     let mut rows = store.all_consent_state();
     while let Some((subject, purpose, given)) = rows.try_next().await? {
@@ -122,6 +124,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
         engine,
         writer: ConsentWriter::spawn(store.clone()),
         consents,
+        consent_seen,
         device_links: Default::default(),
         versions,
         reask,

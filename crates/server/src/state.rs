@@ -51,6 +51,8 @@ pub struct AppState {
     pub store: Store,
     pub writer: ConsentWriter,
     pub consents: ConsentMemory,
+    /// How far this node has read the ledger's chains into `consents` (`consent_sync`).
+    pub consent_seen: crate::consent_sync::Watermarks,
     /// Devices linked to accounts, both ways: a choice made on one applies to the others.
     pub device_links: RwLock<HashMap<SubjectRef, Vec<SubjectRef>>>,
     /// Earlier policy versions that consent was recorded under.

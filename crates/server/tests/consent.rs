@@ -463,8 +463,17 @@ async fn one_click_unsubscribe_withdraws_and_bad_links_change_nothing() {
     .await;
     assert_eq!(app.events().await.len(), before);
 
-    // After 30 days the link has expired.
+    // Ada opts in again; after 30 days the link has expired and changes nothing.
+    let again = app
+        .post(
+            "/v1/consent",
+            Some(&app.service),
+            &choice(ada.clone(), json!({ "marketing": true })),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
     app.clock.advance(31 * 86_400 * 1_000_000);
+    let before = app.events().await.len();
     let a = app
         .post_raw(
             &path,
@@ -474,6 +483,12 @@ async fn one_click_unsubscribe_withdraws_and_bad_links_change_nothing() {
         )
         .await;
     assert_problem(&a, 410, "link_expired");
+    assert_eq!(app.events().await.len(), before, "nothing recorded");
+    assert_eq!(
+        decide(&app, ada.clone(), "marketing", false).await["allowed"],
+        true,
+        "still subscribed"
+    );
 }
 
 #[tokio::test]
@@ -586,4 +601,104 @@ async fn consent_survives_a_restart() {
         decide(&second, json!({ "device_id": DEVICE }), "analytics", false).await["allowed"],
         true
     );
+}
+
+/// Two nodes on one database: what one writes, and what an import appends behind both, reaches
+/// the other's decisions after one catch-up round; an old imported opt-in never undoes a newer
+/// withdrawal, in the store or in memory.
+async fn writes_elsewhere_reach_decisions(url: String) {
+    use custodian_core::subject::{IdKind, SubjectId};
+    use custodian_server::consent_sync::sync_once;
+    use custodian_store::consent::NewEvent;
+
+    let a = TestApp::on(&url).await;
+    let b = TestApp::on(&url).await;
+    let dev = json!({ "device_id": DEVICE });
+    let written = a
+        .post(
+            "/v1/consent",
+            None,
+            &choice(dev.clone(), json!({ "analytics": true })),
+        )
+        .await;
+    assert_eq!(written.status, 201, "{}", written.text);
+    assert_eq!(
+        decide(&a, dev.clone(), "analytics", false).await["allowed"],
+        true
+    );
+    assert_eq!(
+        decide(&b, dev.clone(), "analytics", false).await["allowed"],
+        false,
+        "node b has not caught up yet"
+    );
+    assert!(sync_once(&b.state).await.unwrap() >= 1);
+    assert_eq!(
+        decide(&b, dev.clone(), "analytics", false).await["allowed"],
+        true
+    );
+
+    // Node b withdraws now; an import then appends an opt-in dated a year earlier.
+    let withdrawn = b
+        .post(
+            "/v1/consent",
+            None,
+            &choice(dev.clone(), json!({ "analytics": false })),
+        )
+        .await;
+    assert_eq!(withdrawn.status, 201, "{}", withdrawn.text);
+    let subject = b
+        .state
+        .hasher
+        .reference(&SubjectId::parse(IdKind::DeviceId, DEVICE).unwrap());
+    b.store
+        .append_consent(&[NewEvent {
+            id: "evt_imported_old_optin".into(),
+            subject,
+            purpose: "analytics".into(),
+            given: true,
+            source: "import".into(),
+            policy_version: "2018-05-25".into(),
+            notice_hash: None,
+            ip_truncated: None,
+            receipt_id: "rcpt_import".into(),
+            created_at: common::START - 365 * 86_400_000_000,
+        }])
+        .await
+        .unwrap();
+    sync_once(&a.state).await.unwrap();
+    sync_once(&b.state).await.unwrap();
+    for node in [&a, &b] {
+        assert_eq!(
+            decide(node, dev.clone(), "analytics", false).await["allowed"],
+            false,
+            "the newer withdrawal stands"
+        );
+    }
+    let held = a
+        .get(&format!("/v1/consent?device_id={DEVICE}"), None)
+        .await;
+    assert_eq!(held.status, 200, "{}", held.text);
+    let analytics = held.body["purposes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["purpose"] == "analytics")
+        .unwrap();
+    assert_eq!(analytics["given"], false, "{}", held.text);
+    assert_eq!(analytics["source"], "banner", "{}", held.text);
+    // A round with nothing new applies nothing.
+    assert_eq!(sync_once(&a.state).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn writes_elsewhere_reach_decisions_on_sqlite() {
+    writes_elsewhere_reach_decisions(custodian_store::testing::fresh_sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn writes_elsewhere_reach_decisions_on_postgres() {
+    let Some(url) = custodian_store::testing::fresh_postgres_url().await else {
+        return;
+    };
+    writes_elsewhere_reach_decisions(url).await;
 }

@@ -13,7 +13,7 @@ use custodian_core::subject::SubjectRef;
 use futures_util::stream::BoxStream;
 use sqlx::Row;
 
-use crate::{Result, Store, StoreError};
+use crate::{multi_row, Result, Store, StoreError, ROWS_PER_STATEMENT};
 
 /// An event to append. Its place in a chain is decided by [`Store::append_consent`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,11 +166,24 @@ fn link(
     (out, heads)
 }
 
+/// See [`Store::consent_changes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentChange {
+    pub seq: i64,
+    pub subject_ref: String,
+    pub purpose: String,
+    pub given: bool,
+}
+
 /// The last event per (subject, purpose) of a batch: what the current-state table must hold.
 fn latest_states(events: &[StoredEvent]) -> Vec<&StoredEvent> {
     let mut last: BTreeMap<(&str, &str), &StoredEvent> = BTreeMap::new();
     for e in events {
-        last.insert((&e.subject_ref, &e.purpose), e);
+        let slot = last.entry((&e.subject_ref, &e.purpose)).or_insert(e);
+        // The newest by time; of two at the same time, the later in the batch.
+        if e.created_at >= slot.created_at {
+            *slot = e;
+        }
     }
     last.into_values().collect()
 }
@@ -192,25 +205,57 @@ async fn append_sqlite(
         );
     }
     let (stored, new_heads) = link(batch, heads);
-    for e in &stored {
-        sqlx::query(
-            "INSERT INTO consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&e.id).bind(&e.subject_ref).bind(&e.purpose).bind(e.given).bind(&e.source)
-        .bind(&e.policy_version).bind(&e.notice_hash).bind(&e.ip_truncated).bind(&e.receipt_id)
-        .bind(e.created_at).bind(e.chain as i32).bind(e.seq).bind(&e.prev_hash).bind(&e.hash)
-        .execute(&mut *conn)
-        .await?;
+    // One statement per chunk of events (each statement is a round trip to SQLite's worker).
+    for chunk in stored.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            EVENTS_HEAD,
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            chunk.len(),
+            "",
+            false,
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(&e.id)
+                .bind(&e.subject_ref)
+                .bind(&e.purpose)
+                .bind(e.given)
+                .bind(&e.source)
+                .bind(&e.policy_version)
+                .bind(&e.notice_hash)
+                .bind(&e.ip_truncated)
+                .bind(&e.receipt_id)
+                .bind(e.created_at)
+                .bind(e.chain as i32)
+                .bind(e.seq)
+                .bind(&e.prev_hash)
+                .bind(&e.hash);
+        }
+        q.execute(&mut *conn).await?;
     }
-    for e in latest_states(&stored) {
-        sqlx::query(
-            "INSERT INTO consent_state (subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (subject_ref, purpose) DO UPDATE SET given = excluded.given, event_id = excluded.event_id, source = excluded.source, policy_version = excluded.policy_version, notice_hash = excluded.notice_hash, updated_at = excluded.updated_at",
-        )
-        .bind(&e.subject_ref).bind(&e.purpose).bind(e.given).bind(&e.id).bind(&e.source)
-        .bind(&e.policy_version).bind(&e.notice_hash).bind(e.created_at)
-        .execute(&mut *conn)
-        .await?;
+    let latest = latest_states(&stored);
+    for chunk in latest.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            STATE_HEAD,
+            "(?, ?, ?, ?, ?, ?, ?, ?)",
+            chunk.len(),
+            STATE_TAIL,
+            false,
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(&e.subject_ref)
+                .bind(&e.purpose)
+                .bind(e.given)
+                .bind(&e.id)
+                .bind(&e.source)
+                .bind(&e.policy_version)
+                .bind(&e.notice_hash)
+                .bind(e.created_at);
+        }
+        q.execute(&mut *conn).await?;
     }
     for c in chains {
         let (seq, hash) = &new_heads[&(*c as u16)];
@@ -223,6 +268,12 @@ async fn append_sqlite(
     }
     Ok(stored)
 }
+
+const EVENTS_HEAD: &str = "INSERT INTO consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash) VALUES ";
+const STATE_HEAD: &str = "INSERT INTO consent_state (subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at) VALUES ";
+/// The newest choice stands: an event dated before the one in place (an import of old
+/// opt-ins, say) joins the ledger but does not change the current choice.
+const STATE_TAIL: &str = " ON CONFLICT (subject_ref, purpose) DO UPDATE SET given = excluded.given, event_id = excluded.event_id, source = excluded.source, policy_version = excluded.policy_version, notice_hash = excluded.notice_hash, updated_at = excluded.updated_at WHERE excluded.updated_at >= consent_state.updated_at";
 
 impl Store {
     /// Appends a batch of events durably, in one transaction, and answers where each landed.
@@ -291,9 +342,9 @@ impl Store {
                     };
                 }
                 sqlx::query(
-                    "INSERT INTO consent_state (subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at) \
-                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[]) \
-                     ON CONFLICT (subject_ref, purpose) DO UPDATE SET given = excluded.given, event_id = excluded.event_id, source = excluded.source, policy_version = excluded.policy_version, notice_hash = excluded.notice_hash, updated_at = excluded.updated_at",
+                    &("INSERT INTO consent_state (subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at) \
+                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[])"
+                        .to_owned() + STATE_TAIL),
                 )
                 .bind(lcol!(|e| e.subject_ref.clone())).bind(lcol!(|e| e.purpose.clone())).bind(lcol!(|e| e.given))
                 .bind(lcol!(|e| e.id.clone())).bind(lcol!(|e| e.source.clone())).bind(lcol!(|e| e.policy_version.clone()))
@@ -360,6 +411,59 @@ impl Store {
                 .map(|r| Ok(r.map(|r| (r.get(0), r.get(1), r.get(2)))?))
                 .boxed(),
         }
+    }
+
+    /// The last sequence number of every chain (0 for a chain with no event yet).
+    pub async fn ledger_head_seqs(&self) -> Result<Vec<(u16, i64)>> {
+        const Q: &str = "SELECT chain, seq FROM ledger_heads ORDER BY chain";
+        let rows: Vec<(i32, i64)> = match self {
+            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        };
+        Ok(rows.into_iter().map(|(c, s)| (c as u16, s)).collect())
+    }
+
+    /// What changed on `chain` after `after_seq`: for each event there (oldest first, at most
+    /// `limit`), its sequence number and the *current* choice of its subject and purpose. A
+    /// node catches up on writes made elsewhere (another node, `consent import`) by applying
+    /// these in order: the current choice, not the event's, so an old event seen late never
+    /// undoes a newer one.
+    pub async fn consent_changes(
+        &self,
+        chain: u16,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<ConsentChange>> {
+        const Q: &str = "SELECT e.seq, s.subject_ref, s.purpose, s.given FROM consent_events e \
+            JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
+            WHERE e.chain = ? AND e.seq > ? ORDER BY e.seq LIMIT ?";
+        let rows: Vec<(i64, String, String, bool)> = match self {
+            Store::Sqlite(p) => {
+                sqlx::query_as(Q)
+                    .bind(chain as i32)
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as(&crate::numbered(Q))
+                    .bind(chain as i32)
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(seq, subject_ref, purpose, given)| ConsentChange {
+                seq,
+                subject_ref,
+                purpose,
+                given,
+            })
+            .collect())
     }
 
     /// One chain's events in order, streamed so verification runs in constant memory.

@@ -294,9 +294,9 @@ fn parse_rows(
                 purpose: purpose.to_owned(),
                 given,
                 source: source.as_str().to_owned(),
-                notice_hash: policy
-                    .notice_text(purpose, "")
-                    .map(custodian_policy::notice_hash),
+                // The mailing tool showed its own words, not ours: claiming our notice's
+                // hash would be false evidence.
+                notice_hash: None,
                 policy_version: version,
                 ip_truncated: None,
                 receipt_id: String::new(),
@@ -388,7 +388,7 @@ async fn import(
             }
         );
         if written > 0 {
-            eprintln!("restart `custodian serve` (or wait for the next start) for decisions to see imported choices");
+            eprintln!("a running `custodian serve` applies them to its decisions within a second");
         }
     }
     Ok(if bad.is_empty() {
