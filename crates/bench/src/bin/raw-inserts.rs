@@ -69,17 +69,24 @@ fn hex_bytes(n: usize) -> String {
     hex::encode(b)
 }
 
+/// Ids shaped as Custodian makes them (`recording::random_id`): the time in microseconds, then
+/// 8 random bytes, so new rows append to the id indexes as Custodian's do.
+fn time_ordered_id(prefix: &str, micros: i64) -> String {
+    format!("{prefix}_{micros:014x}{}", hex_bytes(8))
+}
+
 fn row(seq: &AtomicI64) -> Row {
     let seq = seq.fetch_add(1, Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
     Row {
-        id: format!("evt_{}", hex_bytes(16)),
+        id: time_ordered_id("evt", now),
         subject_ref: hex_bytes(32),
         notice_hash: hex_bytes(32),
-        receipt_id: format!("rcpt_{}", hex_bytes(16)),
-        created_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0),
+        receipt_id: time_ordered_id("rcpt", now),
+        created_at: now,
         chain: (seq % 16) as i32,
         seq,
         prev_hash: hex_bytes(32),
