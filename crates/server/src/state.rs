@@ -113,12 +113,23 @@ impl AppState {
         self.device_links.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The subject and everyone linked to it.
+    /// The subject and everyone linked to it, directly or through others: two devices of
+    /// one account share a choice made on either. Bounded, so a pathological web of links
+    /// cannot turn one consent write into thousands of events.
     pub fn with_links(&self, subject: SubjectRef) -> Vec<SubjectRef> {
+        const MOST: usize = 64;
         let links = self.device_links.read().unwrap_or_else(|e| e.into_inner());
         let mut all = vec![subject];
-        if let Some(others) = links.get(&subject) {
-            all.extend(others.iter().copied().filter(|o| *o != subject));
+        let mut next = 0;
+        while next < all.len() && all.len() < MOST {
+            if let Some(others) = links.get(&all[next]) {
+                for o in others {
+                    if all.len() < MOST && !all.contains(o) {
+                        all.push(*o);
+                    }
+                }
+            }
+            next += 1;
         }
         all
     }

@@ -356,6 +356,29 @@ async fn linking_carries_choices_over_and_later_choices_apply_to_both() {
         .post("/v1/consent/link", Some(&app.service), &link)
         .await;
     assert_eq!(again.body["events"], json!([]));
+
+    // A second device of the same account: a choice on it reaches the first device too.
+    let phone = json!({ "device_id": "dev_fedcba9876543210" });
+    let link2 = json!({ "device_id": "dev_fedcba9876543210", "account": { "user_id": "u-42" } });
+    let linked = app
+        .post("/v1/consent/link", Some(&app.service), &link2)
+        .await;
+    assert_eq!(linked.status, 200, "{}", linked.text);
+    let on_phone = app
+        .post(
+            "/v1/consent",
+            None,
+            &choice(phone.clone(), json!({ "analytics": true })),
+        )
+        .await;
+    assert_eq!(on_phone.status, 201, "{}", on_phone.text);
+    for who in [&phone, &user, &dev] {
+        assert_eq!(
+            decide(&app, who.clone(), "analytics", false).await["allowed"],
+            true,
+            "{who}"
+        );
+    }
     app.verify_ledger().await;
 }
 
@@ -688,6 +711,31 @@ async fn writes_elsewhere_reach_decisions(url: String) {
     assert_eq!(analytics["source"], "banner", "{}", held.text);
     // A round with nothing new applies nothing.
     assert_eq!(sync_once(&a.state).await.unwrap(), 0);
+
+    // Both nodes append at once (24 devices over 16 chains: chains shared); every chain stays
+    // whole, and each node learns the other's writes.
+    let bodies: Vec<Value> = (0..24)
+        .map(|i| {
+            choice(
+                json!({ "device_id": format!("dev_{i:016x}") }),
+                json!({ "analytics": true }),
+            )
+        })
+        .collect();
+    let writes = bodies.iter().enumerate().map(|(i, body)| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.post("/v1/consent", None, body)
+    });
+    for w in futures_util::future::join_all(writes).await {
+        assert_eq!(w.status, 201, "{}", w.text);
+    }
+    a.verify_ledger().await;
+    sync_once(&a.state).await.unwrap();
+    let from_b = json!({ "device_id": format!("dev_{:016x}", 1) });
+    assert_eq!(
+        decide(&a, from_b, "analytics", false).await["allowed"],
+        true
+    );
 }
 
 #[tokio::test]
