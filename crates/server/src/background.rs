@@ -129,7 +129,12 @@ pub struct Round {
     pub due_soon: usize,
     pub overdue: usize,
     pub digest_sent: bool,
+    /// Erasures completed but interrupted before the data was gone, finished now.
+    pub erasures_finished: usize,
 }
+
+/// How far back housekeeping looks for interrupted erasures (a node is back long before).
+const ERASURE_LOOKBACK_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
 pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::ApiError> {
     let now = state.clock.now_micros();
@@ -151,6 +156,12 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
             round.abandoned += 1;
         }
     }
+
+    // An erasure marks its request completed (with the confirmation mail) and then erases;
+    // a node stopped in between leaves the subject's key, which is destroyed last.
+    round.erasures_finished =
+        requests::execute::finish_interrupted_erasures(state, now - ERASURE_LOOKBACK_MICROS)
+            .await?;
 
     // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
     let ts = custodian_core::clock::timestamp;
@@ -199,12 +210,9 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
     if local.hour() >= DIGEST_HOUR {
         if let Some(dpo) = state.policy.contacts.dpo_email.clone() {
             let seen = state.store.job_mark("dpo_digest").await?;
-            if seen.is_none_or(|d| d < today)
-                && state
-                    .store
-                    .claim_job_mark("dpo_digest", seen, today)
-                    .await?
-            {
+            if seen.is_none_or(|d| d < today) {
+                // Queued first, then marked: the day's idempotency key keeps a second node (or
+                // a second try after a crash) from queueing it twice.
                 let content = MailContent::DpoDigest {
                     date: local.strftime("%Y-%m-%d").to_string(),
                     due_soon,
@@ -224,7 +232,10 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
                     content,
                 )
                 .await?;
-                round.digest_sent = true;
+                round.digest_sent = state
+                    .store
+                    .claim_job_mark("dpo_digest", seen, today)
+                    .await?;
             }
         }
     }

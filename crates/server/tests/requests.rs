@@ -844,3 +844,59 @@ async fn requests_reach_the_companys_own_datastores() {
         .unwrap();
     assert_eq!(runs.len(), 1, "the run is recorded against the request");
 }
+
+#[tokio::test]
+async fn an_erasure_stopped_after_its_completion_is_finished_by_housekeeping() {
+    use custodian_core::request::Action;
+    use custodian_server::requests::{self, execute};
+
+    let env = Env::new().await;
+    let app = &env.app;
+    let ivy = json!({ "email": "ivy@example.com" });
+    app.post("/v1/consent", Some(&app.service), &json!({ "subject": ivy.clone(), "choices": { "analytics": true }, "policy_version": "2018-05-25", "source": "api" })).await;
+    let req = env.verified("erasure", "ivy@example.com", json!({})).await;
+    let id = req["id"].as_str().unwrap();
+
+    // The process stops right after the request was marked completed, before the erasure.
+    let row = requests::load(&app.state, id).await.unwrap();
+    let approved = requests::transition(&app.state, &row, Action::Approve, "dpo", None, |_| {})
+        .await
+        .unwrap();
+    let done = execute::complete(&app.state, &approved, "system", None)
+        .await
+        .unwrap();
+    let subject = requests::subject_of(&done).unwrap();
+    assert!(app.state.keyring.has_key(&subject).await.unwrap());
+    assert_eq!(allowed(app, &ivy).await, true);
+
+    // The confirmation went out with the completion, in the same transaction.
+    env.mail_to_with("ivy@example.com", id).await;
+
+    let round = custodian_server::background::housekeeping_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(round.erasures_finished, 1);
+    assert!(
+        !app.state.keyring.has_key(&subject).await.unwrap(),
+        "the key is gone"
+    );
+    assert_eq!(allowed(app, &ivy).await, false, "the consent went with it");
+    assert!(app
+        .state
+        .store
+        .request(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .email_sealed
+        .is_empty());
+    let again = custodian_server::background::housekeeping_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(again.erasures_finished, 0, "done once");
+}
+
+async fn allowed(app: &common::TestApp, subject: &Value) -> Value {
+    let body = json!({ "subject": subject, "purpose": "analytics", "country": "DE" });
+    app.post("/v1/decide", Some(&app.service), &body).await.body["allowed"].clone()
+}

@@ -152,6 +152,11 @@ impl Keyring {
         Ok(key.sealer().open(&subject, place, sealed)?)
     }
 
+    /// Whether the subject still has a key (an erasure destroys it last).
+    pub async fn has_key(&self, subject: &SubjectRef) -> Result<bool, StoreError> {
+        Ok(self.store.subject_key(&subject.to_hex()).await?.is_some())
+    }
+
     /// Destroys the subject's key: every value sealed under it, in this database and in every
     /// copy of it, is noise from now on. Answers whether there was a key.
     pub async fn destroy(&self, subject: &SubjectRef) -> Result<bool, StoreError> {

@@ -303,11 +303,15 @@ impl Store {
 
     /// Writes `new` over the stored request if it is unchanged since `seen` was read, with a
     /// history entry. Answers `false` (and writes nothing) when someone else changed it first.
+    /// `mails` (the messages that tell the requester about the change) are queued in the same
+    /// transaction: a change is never written without its mail, nor mail sent for a change
+    /// that was refused. A repeated idempotency key queues nothing.
     pub async fn update_request(
         &self,
         seen: &RequestRow,
         new: &RequestRow,
         entry: Option<&HistoryEntry>,
+        mails: &[NewMail],
     ) -> Result<bool> {
         let changed = match self {
             Store::Sqlite(p) => {
@@ -324,6 +328,10 @@ impl Store {
                         bind_history!(sqlx::query(HISTORY), &new.id, h)
                             .execute(&mut *tx)
                             .await?;
+                    }
+                    for m in mails {
+                        let sql = multi_row(ENQUEUE_HEAD, ENQUEUE_ROW, 1, ENQUEUE_TAIL, false);
+                        bind_mail!(sqlx::query(&sql), m).execute(&mut *tx).await?;
                     }
                     tx.commit().await?;
                 }
@@ -343,6 +351,10 @@ impl Store {
                         bind_history!(sqlx::query(&pg(HISTORY)), &new.id, h)
                             .execute(&mut *tx)
                             .await?;
+                    }
+                    for m in mails {
+                        let sql = multi_row(ENQUEUE_HEAD, ENQUEUE_ROW, 1, ENQUEUE_TAIL, true);
+                        bind_mail!(sqlx::query(&sql), m).execute(&mut *tx).await?;
                     }
                     tx.commit().await?;
                 }
@@ -432,6 +444,29 @@ impl Store {
     }
 
     /// Every request a subject made, oldest first (access exports, erasure).
+    /// Erasure requests completed at or after `since` (microseconds), oldest first.
+    pub async fn completed_erasures_since(&self, since: i64) -> Result<Vec<RequestRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE kind = 'erasure' AND status = 'completed' AND completed_at >= ? ORDER BY completed_at, id"
+        );
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query(&sql)
+                .bind(since)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| row(r))
+                .collect(),
+            Store::Postgres(p) => sqlx::query(&pg(&sql))
+                .bind(since)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| row(r))
+                .collect(),
+        })
+    }
+
     pub async fn requests_of_subject(&self, subject_ref: &str) -> Result<Vec<RequestRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM requests WHERE subject_ref = ? ORDER BY received_at, id"

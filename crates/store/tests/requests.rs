@@ -51,6 +51,20 @@ fn request(id: &str, kind: &str, status: &str, due: i64) -> RequestRow {
     }
 }
 
+fn mail_for(request: &str, step: &str) -> custodian_store::outbox::NewMail {
+    custodian_store::outbox::NewMail {
+        id: format!("mail_{request}_{step}"),
+        idempotency_key: format!("{request}/{step}"),
+        template: step.into(),
+        lang: "en".into(),
+        to_sealed: "to".into(),
+        params_sealed: "params".into(),
+        request_id: Some(request.into()),
+        created_at: 10,
+        send_after: 10,
+    }
+}
+
 fn entry(action: &str, from: Option<&str>, to: &str) -> HistoryEntry {
     HistoryEntry {
         at: 11,
@@ -78,7 +92,8 @@ on_both!(
             .update_request(
                 &r,
                 &verified,
-                Some(&entry("verify", Some("awaiting_verification"), "verified"))
+                Some(&entry("verify", Some("awaiting_verification"), "verified")),
+                &[mail_for("req_1", "received")]
             )
             .await
             .unwrap());
@@ -93,10 +108,13 @@ on_both!(
                     "abandon",
                     Some("awaiting_verification"),
                     "abandoned"
-                ))
+                )),
+                &[mail_for("req_1", "abandoned")]
             )
             .await
             .unwrap());
+        // The winner's mail is queued with its change; the loser's is not.
+        assert_eq!(store.outbox_counts().await.unwrap().queued, 1);
         assert_eq!(
             store.request("req_1").await.unwrap().unwrap().status,
             "verified"

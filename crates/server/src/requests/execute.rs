@@ -17,9 +17,7 @@ use custodian_core::subject::SubjectRef;
 use custodian_mail::MailContent;
 use custodian_store::requests::RequestRow;
 
-use super::{
-    download_link, mail_requester_sealed, status_link, transition, transition_sealed, Sealing,
-};
+use super::{download_link, plan, requester_mail, status_link, subject_of, transition, Sealing};
 use crate::error::ApiError;
 use crate::recording::{self, Wanted};
 use crate::state::AppState;
@@ -94,24 +92,33 @@ pub async fn complete(
     } else {
         Sealing::SubjectKey
     };
-    let done = transition_sealed(state, row, Action::Complete, actor, detail, sealing, |r| {
+    let p = plan(state, row, Action::Complete, actor, detail, sealing, |r| {
         r.completed_at = Some(now)
     })
     .await?;
-    let download = (done.kind == Kind::Access.as_str()).then(|| download_link(state, &done.id));
-    mail_requester_sealed(
-        state,
-        &done,
-        "completed",
-        MailContent::RequestCompleted {
-            request_id: done.id.clone(),
-            status_link: status_link(state, &done.id),
-            download_link: download,
-        },
-        sealing,
-    )
-    .await?;
-    Ok(done)
+    let download = (p.new.kind == Kind::Access.as_str()).then(|| download_link(state, &p.new.id));
+    let content = MailContent::RequestCompleted {
+        request_id: p.new.id.clone(),
+        status_link: status_link(state, &p.new.id),
+        download_link: download,
+    };
+    let mail = requester_mail(state, &p.new, "completed", content, sealing).await?;
+    p.commit(state, mail.into_iter().collect()).await
+}
+
+/// Finishes erasures that were completed but whose subject still has a key: the process
+/// stopped between marking the request completed and erasing (the key goes last). Run by the
+/// housekeeping job; answers how many it finished.
+pub async fn finish_interrupted_erasures(state: &AppState, since: i64) -> Result<usize, ApiError> {
+    let mut finished = 0;
+    for r in state.store.completed_erasures_since(since).await? {
+        let subject = subject_of(&r)?;
+        if state.keyring.has_key(&subject).await? {
+            erase_own_data(state, subject, &r).await?;
+            finished += 1;
+        }
+    }
+    Ok(finished)
 }
 
 /// Objection (GDPR Art. 21): direct marketing stops at once, so every consent purpose that
@@ -191,7 +198,7 @@ async fn erase_own_data(
         });
         state
             .store
-            .update_request(&r, &blank, entry.as_ref())
+            .update_request(&r, &blank, entry.as_ref(), &[])
             .await?;
     }
     // Last, the key: every copy of what was sealed under it — backups, replicas, a stolen

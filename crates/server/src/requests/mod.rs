@@ -19,6 +19,7 @@ use custodian_core::request::{self, Action, Kind, Status};
 use custodian_core::subject::{IdKind, SubjectId, SubjectRef};
 use custodian_mail::{Lang, MailContent, OutgoingMail};
 use custodian_store::keyring::KeyringError;
+use custodian_store::outbox::NewMail;
 use custodian_store::requests::{HistoryEntry, RequestRow};
 use hmac::{Hmac, Mac};
 use rand::Rng;
@@ -198,15 +199,30 @@ pub async fn mail_requester_sealed(
     content: MailContent,
     sealing: Sealing,
 ) -> Result<(), ApiError> {
+    if let Some(mail) = requester_mail(state, r, step, content, sealing).await? {
+        queue(state, &mail).await?;
+    }
+    Ok(())
+}
+
+/// The sealed outbox row of a message to the requester about `step`, to be queued with the
+/// change it announces ([`Planned::commit`]). `None` when the address was erased with the
+/// subject's data: nothing is left to write to.
+pub async fn requester_mail(
+    state: &AppState,
+    r: &RequestRow,
+    step: &str,
+    content: MailContent,
+    sealing: Sealing,
+) -> Result<Option<NewMail>, ApiError> {
     let Some(to) = email_of(state, r).await else {
-        // The address was erased with the subject's data: nothing left to write to.
-        return Ok(());
+        return Ok(None);
     };
     let subject = match sealing {
         Sealing::SubjectKey => Some(subject_of(r)?),
         Sealing::ServerKey => None,
     };
-    mail_to(
+    let mail = prepare_mail(
         state,
         &to,
         subject,
@@ -215,7 +231,8 @@ pub async fn mail_requester_sealed(
         &format!("{}/{step}", r.id),
         content,
     )
-    .await
+    .await?;
+    Ok(Some(mail))
 }
 
 /// Queues a message. `subject` is whose personal data it carries (sealed under their key).
@@ -228,6 +245,20 @@ pub async fn mail_to(
     key: &str,
     content: MailContent,
 ) -> Result<(), ApiError> {
+    let mail = prepare_mail(state, to, subject, lang, request_id, key, content).await?;
+    queue(state, &mail).await
+}
+
+/// The sealed outbox row of a message, for a caller that queues it itself.
+pub async fn prepare_mail(
+    state: &AppState,
+    to: &str,
+    subject: Option<SubjectRef>,
+    lang: Lang,
+    request_id: Option<&str>,
+    key: &str,
+    content: MailContent,
+) -> Result<NewMail, ApiError> {
     let mail = OutgoingMail {
         idempotency_key: key.to_owned(),
         to: to.to_owned(),
@@ -238,9 +269,15 @@ pub async fn mail_to(
     };
     state
         .outbox
-        .enqueue(&mail, state.clock.now_micros())
+        .prepare(&mail, state.clock.now_micros())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn queue(state: &AppState, mail: &NewMail) -> Result<(), ApiError> {
+    if state.store.enqueue_mail(mail).await? {
+        state.outbox.wake();
+    }
     Ok(())
 }
 
@@ -431,6 +468,31 @@ pub async fn transition_sealed(
     sealing: Sealing,
     change: impl FnOnce(&mut RequestRow),
 ) -> Result<RequestRow, ApiError> {
+    plan(state, seen, action, actor, detail, sealing, change)
+        .await?
+        .commit(state, Vec::new())
+        .await
+}
+
+/// A change worked out but not yet written: the new row (so the mail announcing it can be
+/// written from it) and its history entry.
+pub struct Planned {
+    seen: RequestRow,
+    pub new: RequestRow,
+    entry: HistoryEntry,
+}
+
+/// Works out `action` on the request as last seen (the state machine decides whether it is
+/// allowed), without writing anything.
+pub async fn plan(
+    state: &AppState,
+    seen: &RequestRow,
+    action: Action,
+    actor: &str,
+    detail: Option<&str>,
+    sealing: Sealing,
+    change: impl FnOnce(&mut RequestRow),
+) -> Result<Planned, ApiError> {
     let from = Status::parse(&seen.status)
         .ok_or_else(|| ApiError::Internal(format!("request {} has unknown status", seen.id)))?;
     let to = request::next(from, action).map_err(|e| ApiError::Conflict {
@@ -458,13 +520,36 @@ pub async fn transition_sealed(
             (None, _) => None,
         },
     };
-    if !state.store.update_request(seen, &new, Some(&entry)).await? {
-        return Err(ApiError::Conflict {
-            code: "changed_meanwhile",
-            detail: "the request was changed meanwhile; reload it and try again".into(),
-        });
+    Ok(Planned {
+        seen: seen.clone(),
+        new,
+        entry,
+    })
+}
+
+impl Planned {
+    /// Writes the change, its history entry and `mails` in one transaction — a crash leaves
+    /// either all of them or none — unless someone else changed the request first.
+    pub async fn commit(
+        self,
+        state: &AppState,
+        mails: Vec<NewMail>,
+    ) -> Result<RequestRow, ApiError> {
+        if !state
+            .store
+            .update_request(&self.seen, &self.new, Some(&self.entry), &mails)
+            .await?
+        {
+            return Err(ApiError::Conflict {
+                code: "changed_meanwhile",
+                detail: "the request was changed meanwhile; reload it and try again".into(),
+            });
+        }
+        if !mails.is_empty() {
+            state.outbox.wake();
+        }
+        Ok(self.new)
     }
-    Ok(new)
 }
 
 pub async fn load(state: &AppState, id: &str) -> Result<RequestRow, ApiError> {
@@ -547,25 +632,29 @@ pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow
             extra: Some(serde_json::json!({ "attempts_left": max - attempts })),
         });
     }
-    let verified = transition(state, &row, Action::Verify, "requester", None, |r| {
-        r.verified_at = Some(now);
-        r.code_hash = None;
-        r.code_expires_at = None;
-        compute_due(state, r, now);
-    })
-    .await?;
-    mail_requester(
+    let p = plan(
         state,
-        &verified,
-        "received",
-        MailContent::RequestReceived {
-            request_id: verified.id.clone(),
-            request_type: verified.kind.clone(),
-            status_link: status_link(state, &verified.id),
-            due_date: human_time(state, verified.answer_due),
+        &row,
+        Action::Verify,
+        "requester",
+        None,
+        Sealing::SubjectKey,
+        |r| {
+            r.verified_at = Some(now);
+            r.code_hash = None;
+            r.code_expires_at = None;
+            compute_due(state, r, now);
         },
     )
     .await?;
+    let content = MailContent::RequestReceived {
+        request_id: p.new.id.clone(),
+        request_type: p.new.kind.clone(),
+        status_link: status_link(state, &p.new.id),
+        due_date: human_time(state, p.new.answer_due),
+    };
+    let mail = requester_mail(state, &p.new, "received", content, Sealing::SubjectKey).await?;
+    let verified = p.commit(state, mail.into_iter().collect()).await?;
     after_verification(state, verified).await
 }
 
@@ -577,47 +666,44 @@ async fn after_verification(state: &AppState, r: RequestRow) -> Result<RequestRo
         .and_then(|c| state.policy.customer(c))
         .cloned()
     {
-        let forwarded = transition(
+        let p = plan(
             state,
             &r,
             Action::Forward,
             "system",
             Some(&format!("forwarded to {}", customer.name)),
+            Sealing::SubjectKey,
             |_| {},
         )
         .await?;
-        let kind = forwarded.kind.clone();
-        let requester = email_of(state, &forwarded).await.unwrap_or_default();
-        let details = details_of(state, &forwarded).await.unwrap_or_default();
+        let requester = email_of(state, &p.new).await.unwrap_or_default();
+        let details = details_of(state, &p.new).await.unwrap_or_default();
         // It carries the requester's address and details: sealed under their key.
-        mail_to(
+        let to_customer = prepare_mail(
             state,
             &customer.contact_email,
-            Some(subject_of(&forwarded)?),
+            Some(subject_of(&p.new)?),
             Lang::En,
-            Some(&forwarded.id),
-            &format!("{}/forward_to_customer", forwarded.id),
+            Some(&p.new.id),
+            &format!("{}/forward_to_customer", p.new.id),
             MailContent::ForwardedToCustomer {
-                request_id: forwarded.id.clone(),
-                request_type: kind,
+                request_id: p.new.id.clone(),
+                request_type: p.new.kind.clone(),
                 requester,
                 details,
                 organisation: state.policy.policy.organisation.clone(),
             },
         )
         .await?;
-        mail_requester(
-            state,
-            &forwarded,
-            "forwarded",
-            MailContent::RequestForwarded {
-                request_id: forwarded.id.clone(),
-                customer_name: customer.name.clone(),
-                customer_contact: customer.contact_email.clone(),
-            },
-        )
-        .await?;
-        return Ok(forwarded);
+        let content = MailContent::RequestForwarded {
+            request_id: p.new.id.clone(),
+            customer_name: customer.name.clone(),
+            customer_contact: customer.contact_email.clone(),
+        };
+        let to_requester =
+            requester_mail(state, &p.new, "forwarded", content, Sealing::SubjectKey).await?;
+        let mails = std::iter::once(to_customer).chain(to_requester).collect();
+        return p.commit(state, mails).await;
     }
     if state
         .policy
@@ -680,21 +766,23 @@ pub async fn act(
         }
         Action::Deny => {
             let reason = required(&body.reason, "reason")?;
-            let denied = transition(state, &row, Action::Deny, actor, Some(&reason), |r| {
-                r.completed_at = Some(state.clock.now_micros())
-            })
-            .await?;
-            mail_requester(
+            let p = plan(
                 state,
-                &denied,
-                "denied",
-                MailContent::RequestDenied {
-                    request_id: denied.id.clone(),
-                    reason,
-                },
+                &row,
+                Action::Deny,
+                actor,
+                Some(&reason),
+                Sealing::SubjectKey,
+                |r| r.completed_at = Some(state.clock.now_micros()),
             )
             .await?;
-            Ok(denied)
+            let content = MailContent::RequestDenied {
+                request_id: p.new.id.clone(),
+                reason,
+            };
+            let mail =
+                requester_mail(state, &p.new, "denied", content, Sealing::SubjectKey).await?;
+            p.commit(state, mail.into_iter().collect()).await
         }
         Action::Extend => {
             let reason = required(&body.reason, "reason")?;
@@ -707,31 +795,27 @@ pub async fn act(
                 ));
             }
             let now = state.clock.now_micros();
-            let extended = transition(
+            let p = plan(
                 state,
                 &row,
                 Action::Extend,
                 actor,
                 Some(&format!("+{months} month(s): {reason}")),
+                Sealing::SubjectKey,
                 |r| {
                     r.extended_months += months;
                     compute_due(state, r, now);
                 },
             )
             .await?;
-            let step = format!("extended/{}", extended.extended_months);
-            mail_requester(
-                state,
-                &extended,
-                &step,
-                MailContent::RequestExtended {
-                    request_id: extended.id.clone(),
-                    reason,
-                    new_due_date: human_time(state, extended.answer_due),
-                },
-            )
-            .await?;
-            Ok(extended)
+            let step = format!("extended/{}", p.new.extended_months);
+            let content = MailContent::RequestExtended {
+                request_id: p.new.id.clone(),
+                reason,
+                new_due_date: human_time(state, p.new.answer_due),
+            };
+            let mail = requester_mail(state, &p.new, &step, content, Sealing::SubjectKey).await?;
+            p.commit(state, mail.into_iter().collect()).await
         }
         Action::Assign => {
             let to = required(&body.to, "to")?;
