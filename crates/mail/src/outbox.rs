@@ -1,9 +1,12 @@
 //! Queueing mail and the worker that sends it: claim due messages under a lease, send, mark
 //! sent, and retry failures with exponential backoff.
 //!
-//! A message is a row before anything is sent, so a crash never loses it; a crash after the
-//! relay accepted it but before it was marked sent means it goes again once the lease runs
-//! out, with the same Message-ID (at least once, recognisably the same). Addresses and
+//! A message is a row before anything is sent, so a crash never loses it. Each message is
+//! marked sent as soon as the relay accepted it (messages finishing together share a commit);
+//! only a crash in that instant — after the relay's "250", before the mark — sends it again
+//! once the lease runs out, with the same Message-ID, so it is recognisably the same. SMTP
+//! gives no way to ask the relay whether it already has a message, so no sender can close
+//! that window entirely; Custodian keeps it to the messages in flight. Addresses and
 //! parameters are sealed in the row and opened only in the worker's memory: under the key of
 //! the subject the message is about (so erasing the subject erases its queued and kept mail,
 //! backups included), or under the server's outbox key for mail about no one (the DPO digest).
@@ -223,14 +226,15 @@ pub async fn deliver_due(
         claimed: claimed.len(),
         ..Pass::default()
     };
-    // Sends run concurrently; accepted messages are marked sent together when the pass ends
-    // (one commit instead of one per message, which made SQLite and PostgreSQL the
-    // bottleneck at ~140 messages/s). The price: a crash mid-pass sends up to one batch
-    // again after the lease, with the same Message-IDs.
-    let outcomes: Vec<Result<(String, Outcome), MailError>> = stream::iter(claimed)
+    // Sends run concurrently. Whatever has been accepted by the relay is marked sent at once,
+    // in one commit for all the messages that finished meanwhile (one commit per message
+    // made the database the bottleneck at ~140 messages/s). A crash can only resend the few
+    // messages accepted but not yet marked — at most those in flight — with the same
+    // Message-IDs, so receivers can tell.
+    let mut outcomes = stream::iter(claimed)
         .map(|m| async move {
             match send_one(outbox, mailer, &m).await {
-                Ok(()) => Ok((m.id, Outcome::Sent)),
+                Ok(()) => Ok::<_, MailError>((m.id, Outcome::Sent)),
                 Err(e) => {
                     let give_up = matches!(
                         e,
@@ -248,21 +252,24 @@ pub async fn deliver_due(
             }
         })
         .buffer_unordered(settings.concurrency.max(1))
-        .collect()
-        .await;
-    let mut sent = Vec::new();
-    for outcome in outcomes {
-        match outcome? {
-            (id, Outcome::Sent) => sent.push(id),
-            (_, Outcome::Retrying) => pass.retrying += 1,
-            (_, Outcome::Failed) => pass.failed += 1,
+        .ready_chunks(settings.batch.max(1) as usize);
+    while let Some(done) = outcomes.next().await {
+        let mut sent = Vec::new();
+        for outcome in done {
+            match outcome? {
+                (id, Outcome::Sent) => sent.push(id),
+                (_, Outcome::Retrying) => pass.retrying += 1,
+                (_, Outcome::Failed) => pass.failed += 1,
+            }
+        }
+        if !sent.is_empty() {
+            outbox
+                .store
+                .mark_mails_sent(&sent, clock.now_micros())
+                .await?;
+            pass.sent += sent.len();
         }
     }
-    outbox
-        .store
-        .mark_mails_sent(&sent, clock.now_micros())
-        .await?;
-    pass.sent = sent.len();
     Ok(pass)
 }
 
