@@ -130,3 +130,28 @@ mod tests {
         assert!(e.to_string().contains("a string") || format!("{e:?}").contains("a string"));
     }
 }
+
+/// `axum::extract::Query`, with a malformed query string answered as a problem document
+/// (`400 invalid_query`, naming the parameter) instead of axum's plain text.
+pub struct Query<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(e) => Err(ApiError::bad_request(
+                "invalid_query",
+                format!("the query string is not valid: {}", e.body_text()),
+            )),
+        }
+    }
+}

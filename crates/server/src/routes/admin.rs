@@ -2,7 +2,7 @@
 //! history, actions, and the same export the requester downloads. Every route needs a DPO
 //! (or admin) token, and every action is written to the request's history.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use custodian_core::clock::rfc3339;
@@ -13,6 +13,7 @@ use custodian_store::requests::{RequestFilter, RequestRow};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::extract::Query;
 use crate::requests::{self, ActionBody};
 use crate::state::{AppState, SharedState};
 
@@ -22,8 +23,8 @@ pub struct ListQuery {
     pub status: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    /// `true`: only open requests past their answer deadline.
-    pub overdue: Option<bool>,
+    /// `true`: only open requests past their answer deadline; `false` or empty: no filter.
+    pub overdue: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
@@ -94,12 +95,25 @@ pub async fn list(
         .tokens
         .authorize(&state.store, &headers, &[Role::Dpo])
         .await?;
-    if let Some(s) = &q.status {
+    // An empty parameter (`?status=&type=&overdue=`, as a form sends it) filters nothing.
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (status, kind) = (given(q.status), given(q.kind));
+    let overdue = match given(q.overdue).as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_overdue",
+                "`overdue` is true or false",
+            ))
+        }
+    };
+    if let Some(s) = &status {
         if custodian_core::request::Status::parse(s).is_none() {
             return Err(ApiError::unprocessable("unknown_status", "unknown status; use awaiting_verification, verified, approved, in_progress, completed, denied, forwarded or abandoned"));
         }
     }
-    if let Some(k) = &q.kind {
+    if let Some(k) = &kind {
         if custodian_core::request::Kind::parse(k).is_none() {
             return Err(ApiError::unprocessable(
                 "unknown_request_type",
@@ -108,9 +122,9 @@ pub async fn list(
         }
     }
     let filter = RequestFilter {
-        status: q.status,
-        kind: q.kind,
-        due_before: q.overdue.unwrap_or(false).then(|| state.clock.now_micros()),
+        status,
+        kind,
+        due_before: overdue.then(|| state.clock.now_micros()),
         limit: q.limit.unwrap_or(100),
         offset: q.offset.unwrap_or(0),
     };

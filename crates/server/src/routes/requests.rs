@@ -1,7 +1,7 @@
 //! The requester's side of data-subject requests: intake, verification, the status behind a
 //! signed link, and the access archive behind a signed, expiring link.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse};
 use custodian_core::clock::rfc3339;
@@ -10,7 +10,7 @@ use custodian_core::signed::LinkError;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::html::escape;
 use crate::requests::{self, Intake};
 use crate::routes::consent::ClientIp;
