@@ -231,7 +231,7 @@ describe('the banner', () => {
     await context.close();
   });
 
-  test('a changed consent notice in a new policy version asks again', { ...T, skip: !API_CHANGED && 'CUSTODIAN_URL_CHANGED not set' }, async () => {
+  test('a new recipient of analytics in a new policy version asks again', { ...T, skip: !API_CHANGED && 'CUSTODIAN_URL_CHANGED not set' }, async () => {
     const { context, page } = await visit(browser);
     await dialog(page).getByRole('button', { name: 'Accept all' }).click();
     await page.waitForFunction(() => window.__analytics === 1);
@@ -245,7 +245,7 @@ describe('the banner', () => {
     await page.evaluate(() => window.custodian.ready);
     const d = dialog(page);
     assert.ok(await d.isVisible(), 'the banner asks again');
-    assert.deepEqual(await ran(page), NOTHING_RAN, 'old consent does not cover the new notice');
+    assert.deepEqual(await ran(page), NOTHING_RAN, 'old consent does not cover the new recipient');
     await d.getByRole('button', { name: 'Choose' }).click();
     assert.equal(await d.getByRole('switch', { name: 'Analytics' }).isChecked(), true, 'earlier choices pre-filled');
     await d.getByRole('button', { name: 'Reject all' }).click();

@@ -3,7 +3,7 @@
 //
 // Environment (set by crates/cli/tests/browser.rs):
 //   CUSTODIAN_URL          a running `custodian serve` with the example policy
-//   CUSTODIAN_URL_CHANGED  one whose policy changed a consent notice and its version
+//   CUSTODIAN_URL_CHANGED  one whose policy gave analytics a new recipient, and a new version
 //   CUSTODIAN_URL_RESTRICTED  one that allows only https://shop.example as an origin
 //   CHROMIUM               the browser (default /usr/bin/chromium)
 //   CUSTODIAN_ARTIFACTS    where screenshots go (default ./test-artifacts)

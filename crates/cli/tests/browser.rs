@@ -1,6 +1,7 @@
 //! The banner and the demo site in a real browser (issue 4): starts the real binary three
-//! times — with the example policy, with a policy whose analytics notice and version changed,
-//! and with an allow-list of origins that excludes the demo — and runs `node --test tests/browser/` against them with Debian's Chromium.
+//! times — with the example policy, with a policy whose analytics purpose gained a recipient
+//! in a new version, and with an allow-list of origins that excludes the demo — and runs
+//! `node --test tests/browser/` against them with Debian's Chromium.
 //!
 //! Needs `node`, `tests/browser/node_modules` (`npm ci --prefix tests/browser`) and
 //! `/usr/bin/chromium` (or `CHROMIUM`). When one is missing the test prints SKIPPED, except
@@ -83,24 +84,22 @@ fn missing(browser_dir: &Path, chromium: &Path) -> Option<String> {
     None
 }
 
-/// The example policy with a new version and a changed analytics notice: a material change of
-/// a banner purpose, after which the banner must ask again.
+/// The example policy with a new version in which analytics data also goes to the social
+/// networks — a new recipient and nothing else, notice and label unchanged: the banner must ask
+/// again, as the ledger does (`consent_purposes_changed`).
 fn changed_policy() -> String {
     let policy = custodian_policy::EXAMPLE_POLICY;
-    let old_notice = "notice.en = \"We measure how you use our sites";
-    assert!(
-        policy.contains(old_notice),
+    let recipients = "recipients = [\"google_analytics\", \"crimson_hexagon\"]";
+    assert_eq!(
+        policy.matches(recipients).count(),
+        1,
         "the example policy changed; update this test"
     );
     let changed = policy
+        .replacen("version = \"2018-05-25\"", "version = \"2026-01-01\"", 1)
         .replacen(
-            "version = \"2018-05-25\"",
-            "version = \"2026-01-01\"",
-            1,
-        )
-        .replacen(
-            old_notice,
-            "notice.en = \"Since 2026 we also measure scroll depth. We measure how you use our sites",
+            recipients,
+            "recipients = [\"google_analytics\", \"crimson_hexagon\", \"social_networks\"]",
             1,
         );
     assert_ne!(changed, policy);

@@ -128,25 +128,15 @@ fn widget_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
     })
 }
 
-/// A hash over what a person agrees to in the banner: each banner purpose's id, its notice in
-/// every language, the cookies it sets and whether GPC opts out of it. The banner keeps it in
-/// its cookie and asks again when it changes; labels and other wording may change freely.
+/// A hash over what a person agrees to in the banner: each banner purpose's id and its
+/// [`Purpose::consent_terms`] (notice in every language, legal basis, categories, recipients,
+/// cookies, GPC opt-out) — the same terms after which the ledger marks a choice `must_reask`.
+/// The banner keeps it in its cookie and asks again when it changes; labels and other wording
+/// may change freely.
 pub fn consent_hash(policy: &Policy) -> String {
-    let mut canon = String::from("custodian-consent-v1\n");
+    let mut canon = String::from("custodian-consent-v2\n");
     for p in banner_purposes(policy) {
-        let spec = p
-            .consent
-            .as_ref()
-            .expect("banner purposes have a consent spec");
-        canon.push_str(&format!("purpose {}\n", p.id));
-        for (lang, text) in &spec.notice {
-            canon.push_str(&format!("notice {lang} {}\n", notice_hash(text)));
-        }
-        canon.push_str(&format!(
-            "cookies {}\ngpc {}\n",
-            spec.cookies.join(" "),
-            p.gpc_opt_out
-        ));
+        canon.push_str(&format!("purpose {} {}\n", p.id, p.consent_terms()));
     }
     notice_hash(&canon)
 }
@@ -250,5 +240,89 @@ mod tests {
             base,
             "a new version alone does not ask again"
         );
+    }
+
+    /// The example with one change made to its analytics purpose.
+    fn changed(edit: impl FnOnce(&mut Purpose)) -> Policy {
+        let mut p = custodian_policy::example();
+        edit(p.purposes.iter_mut().find(|x| x.id == "analytics").unwrap());
+        p.policy.version = "2099-01-01".into();
+        p
+    }
+
+    #[test]
+    fn a_new_recipient_alone_asks_again_in_the_banner_and_the_ledger() {
+        let old = custodian_policy::example();
+        let new = changed(|a| a.recipients.push("social_networks".into()));
+        assert_ne!(
+            consent_hash(&new),
+            consent_hash(&old),
+            "the banner asks again"
+        );
+        assert_eq!(
+            custodian_policy::diff::consent_purposes_changed(&old, &new),
+            ["analytics"],
+            "the ledger marks the choice must_reask"
+        );
+    }
+
+    #[test]
+    fn the_banner_and_the_ledger_agree_on_every_kind_of_change() {
+        use custodian_policy::diff::consent_purposes_changed;
+        use custodian_policy::LegalBasis;
+        let old = custodian_policy::example();
+        let cases: Vec<(&str, Policy)> = vec![
+            (
+                "recipient",
+                changed(|a| a.recipients.push("social_networks".into())),
+            ),
+            (
+                "category",
+                changed(|a| a.categories.retain(|c| c != "keystrokes")),
+            ),
+            (
+                "legal basis",
+                changed(|a| a.legal_basis = LegalBasis::LegitimateInterest),
+            ),
+            (
+                "cookie",
+                changed(|a| a.consent.as_mut().unwrap().cookies.push("_hj*".into())),
+            ),
+            ("gpc", changed(|a| a.gpc_opt_out = true)),
+            (
+                "notice",
+                changed(|a| {
+                    a.consent
+                        .as_mut()
+                        .unwrap()
+                        .notice
+                        .insert("de".into(), "Neu.".into());
+                }),
+            ),
+            (
+                "label",
+                changed(|a| {
+                    a.consent
+                        .as_mut()
+                        .unwrap()
+                        .label
+                        .insert("en".into(), "Stats".into());
+                }),
+            ),
+            ("name", changed(|a| a.name = "Statistics".into())),
+            ("recipient order", changed(|a| a.recipients.reverse())),
+            ("version only", changed(|_| {})),
+        ];
+        for (what, new) in cases {
+            let banner = consent_hash(&new) != consent_hash(&old);
+            // A purpose that stops being a consent purpose is no longer asked for at all: the
+            // banner's list changes, and the ledger has nothing left to ask.
+            let gone = new.purpose("analytics").is_some_and(|p| !p.is_consent());
+            let ledger = gone || !consent_purposes_changed(&old, &new).is_empty();
+            assert_eq!(
+                banner, ledger,
+                "{what}: banner asks again = {banner}, ledger = {ledger}"
+            );
+        }
     }
 }
