@@ -157,11 +157,24 @@ describe('the banner', () => {
     assert.deepEqual(cookie.c, { marketing: true, analytics: true, advertising: false });
     const held = await ledger(API, cookie.id);
     assert.equal(held.advertising.given, false);
+    assert.equal(held.advertising.source, 'gpc', 'the ledger names the signal as the source of the refusal');
     assert.equal(held.analytics.given, true);
 
-    // The settings show advertising off.
+    // The settings show advertising off, and it cannot be switched on: the server would
+    // refuse it anyway. The reason, from the policy's texts, is tied to the switch.
     await page.getByRole('button', { name: 'Cookie settings' }).first().click();
-    assert.equal(await d.getByRole('switch', { name: 'Advertising' }).isChecked(), false);
+    const ads = d.getByRole('switch', { name: 'Advertising' });
+    assert.equal(await ads.isChecked(), false);
+    assert.equal(await ads.isDisabled(), true, 'the advertising switch is disabled under GPC');
+    assert.equal(await d.getByRole('switch', { name: 'Analytics' }).isDisabled(), false);
+    const why = await ads.evaluate((e) => e.getAttribute('aria-describedby').split(' ').map((id) => document.getElementById(id).textContent));
+    assert.match(why[1], /Off while your browser sends a Global Privacy Control signal/);
+    await screenshot(page, 'banner-gpc-settings.png');
+    // A widget of a purpose the signal opts out of says why instead of offering to load.
+    const holder = page.locator('.cst-w');
+    assert.match(await holder.innerText(), /Off while your browser sends a Global Privacy Control signal/);
+    assert.equal(await holder.getByRole('button').count(), 0);
+    assert.deepEqual(await page.evaluate(() => window.__csp), []);
     await context.close();
   });
 
@@ -346,6 +359,9 @@ describe('the banner', () => {
 
     const gpc = await visit(browser, { gpc: true, locale: 'de-DE' });
     assert.deepEqual(await axe(gpc.page), [], 'German, with the GPC note');
+    await dialog(gpc.page, 'Ihre Datenschutz-Einstellungen').getByRole('button', { name: 'Auswählen' }).click();
+    assert.match(await gpc.page.locator('#cst-g-advertising').innerText(), /solange Ihr Browser ein Global-Privacy-Control-Signal sendet/);
+    assert.deepEqual(await axe(gpc.page), [], 'German settings, with a switch GPC keeps off');
     await gpc.context.close();
   });
 

@@ -85,8 +85,17 @@ pub fn banner_document(policy: &Policy, lang: &str) -> Value {
         .or_else(|| policy.texts.values().next())
         .cloned()
         .unwrap_or_default();
+    let load = texts
+        .load
+        .clone()
+        .unwrap_or_else(|| load_word(lang).to_owned());
+    let locked = texts
+        .gpc_locked
+        .clone()
+        .or_else(|| texts.gpc_honoured.clone());
     let mut texts = serde_json::to_value(texts).unwrap_or_else(|_| json!({}));
-    texts["load"] = json!(load_word(lang));
+    texts["load"] = json!(load);
+    texts["gpc_locked"] = json!(locked);
     let describe = |p: &Purpose| {
         let spec = p.consent.as_ref();
         let label = spec
@@ -141,7 +150,7 @@ pub fn consent_hash(policy: &Policy) -> String {
     notice_hash(&canon)
 }
 
-/// The click-to-load button's verb; the policy's texts have no key for it yet.
+/// The click-to-load button's verb when the policy's texts have no `load`.
 fn load_word(lang: &str) -> &'static str {
     match lang.split('-').next().unwrap_or(lang) {
         "de" => "Laden",
@@ -240,6 +249,34 @@ mod tests {
             base,
             "a new version alone does not ask again"
         );
+    }
+
+    #[test]
+    fn the_load_word_and_the_gpc_note_come_from_the_texts_with_fallbacks() {
+        let mut p = custodian_policy::example();
+        let de = p.texts.get_mut("de").unwrap();
+        assert_eq!(
+            de.load.as_deref(),
+            Some("Laden"),
+            "the example has the word"
+        );
+        de.load = Some("Anzeigen".into());
+        let doc = banner_document(&p, "de");
+        assert_eq!(doc["texts"]["load"], "Anzeigen");
+        assert!(doc["texts"]["gpc_locked"]
+            .as_str()
+            .unwrap()
+            .contains("Global-Privacy-Control"));
+
+        let en = p.texts.get_mut("en").unwrap();
+        en.load = None;
+        en.gpc_locked = None;
+        let doc = banner_document(&p, "en");
+        assert_eq!(
+            doc["texts"]["load"], "Load",
+            "the old word when the policy has none"
+        );
+        assert_eq!(doc["texts"]["gpc_locked"], doc["texts"]["gpc_honoured"]);
     }
 
     /// The example with one change made to its analytics purpose.
