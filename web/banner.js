@@ -106,6 +106,11 @@
   }
   // A purpose the browser's Global Privacy Control signal keeps off (the server refuses a yes).
   function locked(p) { return gpc && p.gpc_opt_out; }
+  // The purposes the settings answer for: the banner's, and each widget's once chosen (a widget
+  // never chosen is still asked where it sits).
+  function shown() {
+    return purposes().filter(function (p) { return cfg.purposes.indexOf(p) >= 0 || p.id in cur; });
+  }
 
   function fill(c, ids, v) {
     ids.forEach(function (id) { c[id] = v; });
@@ -152,10 +157,11 @@
     var t = cfg.texts;
     function btn(a, text) { return (btns[a] = h('button', { type: 'button', className: 'cst-btn', textContent: text, 'data-a': a })); }
     set = h('div', { className: 'cst-set', hidden: true });
-    // A switch GPC keeps off is disabled, with the policy's reason next to it.
-    cfg.purposes.forEach(function (p) {
+    // One switch per banner purpose and per widget, so that a widget's consent can be withdrawn
+    // here too. A switch GPC keeps off is disabled, with the policy's reason next to it.
+    purposes().forEach(function (p) {
       var id = 'cst-' + p.id, l = locked(p);
-      set.append(h('div', { className: 'cst-p' },
+      set.append(h('div', { className: 'cst-p', id: id + '-row' },
         h('input', { type: 'checkbox', id: id, name: p.id, role: 'switch', disabled: l, 'aria-describedby': 'cst-n-' + p.id + (l ? ' cst-g-' + p.id : '') }),
         h('label', { htmlFor: id, textContent: p.label }),
         h('p', { id: 'cst-n-' + p.id, textContent: p.notice }),
@@ -169,7 +175,7 @@
       set,
       h('div', { className: 'cst-bs' }, btn('reject', t.reject_all), btn('accept', t.accept_all), btn('choose', t.choose), btn('save', t.save)));
     box.onclick = function (e) {
-      var a = e.target.getAttribute('data-a'), ps = cfg.purposes;
+      var a = e.target.getAttribute('data-a'), ps = shown();
       if (a == 'choose') view(true);
       if (a == 'reject') decide(fill({}, ps.map(function (p) { return p.id; }), false), 'banner');
       // With GPC on, the purposes it opts out of stay off: "accept all" leaves them off and their
@@ -191,7 +197,9 @@
     set.hidden = !settings;
     btns.choose.hidden = settings;
     btns.save.hidden = !settings;
-    cfg.purposes.forEach(function (p) {
+    var ps = shown();
+    purposes().forEach(function (p) {
+      d.getElementById('cst-' + p.id + '-row').hidden = ps.indexOf(p) < 0;
       d.getElementById('cst-' + p.id).checked = !locked(p) && (cur[p.id] === true || (!fresh && !!st && st.c[p.id] === true));
     });
     (focus || (settings ? set.querySelector('input:enabled') : box)).focus();

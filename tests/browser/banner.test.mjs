@@ -97,6 +97,7 @@ describe('the banner', () => {
     const d = dialog(page);
     await d.getByRole('button', { name: 'Choose' }).click();
     await d.getByRole('switch', { name: 'Analytics' }).check();
+    assert.equal(await d.getByRole('switch', { name: 'Social media' }).isVisible(), false, 'a widget never chosen is asked where it sits');
     await screenshot(page, 'banner-settings.png');
     await d.getByRole('button', { name: 'Save choices' }).click();
     await page.waitForFunction(() => window.__analytics === 1);
@@ -229,6 +230,39 @@ describe('the banner', () => {
     await page.reload();
     await page.evaluate(() => window.custodian.ready);
     assert.equal((await ran(page)).widget, true, 'loads straight away next time');
+    await context.close();
+  });
+
+  test('a social widget accepted on the page is withdrawn in the settings', T, async () => {
+    const { context, page } = await visit(browser);
+    await dialog(page).getByRole('button', { name: 'Reject all' }).click();
+    await choiceMade(page);
+    await page.locator('.cst-w').getByRole('button', { name: 'Load: Social media' }).click();
+    await page.waitForFunction(() => !!document.querySelector('iframe.social[src]'));
+    await context.addCookies([
+      { name: 'fr', value: '1', domain: 'localhost', path: '/' },
+      { name: 'datr', value: '1', domain: 'localhost', path: '/' },
+    ]);
+
+    await page.getByRole('button', { name: 'Cookie settings' }).first().click();
+    const d = dialog(page);
+    const social = d.getByRole('switch', { name: 'Social media' });
+    assert.equal(await social.isChecked(), true, 'the widget has its switch, on');
+    await social.uncheck();
+    assert.deepEqual(await page.evaluate(() => window.__csp), []);
+    await Promise.all([page.waitForEvent('load'), d.getByRole('button', { name: 'Save choices' }).click()]);
+    await page.evaluate(() => window.custodian.ready);
+
+    assert.equal((await ran(page)).widget, false, 'the widget is gone');
+    assert.equal(await page.locator('.cst-w').count(), 1, 'its placeholder asks again');
+    const names = (await context.cookies()).map((c) => c.name);
+    for (const gone of ['fr', 'datr']) assert.ok(!names.includes(gone), `${gone} deleted`);
+    const cookie = await consentCookie(context);
+    assert.equal(cookie.c.social_widgets, false);
+    const held = await ledger(API, cookie.id);
+    assert.equal(held.social_widgets.given, false, 'the ledger holds the withdrawal');
+    assert.equal(held.social_widgets.source, 'banner');
+    assert.deepEqual(await page.evaluate(() => window.__csp), [], 'no CSP violation after the reload');
     await context.close();
   });
 
