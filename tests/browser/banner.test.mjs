@@ -368,8 +368,15 @@ describe('the banner', () => {
     const { context, page } = await visit(browser);
     const d = dialog(page);
 
-    // With the banner open, Shift+Tab leaves it backwards for the page's last link, in the
-    // footer, which sits under the banner until the banner moves it into view.
+    // With the banner open and the page scrolled so that its last link, in the footer, sits
+    // under the banner (visible to the browser, so it would not scroll by itself), Shift+Tab
+    // leaves the banner backwards for that link, and the banner moves it into view.
+    const under = await page.evaluate(() => {
+      const link = [...document.querySelectorAll('footer a')].pop();
+      window.scrollBy(0, link.getBoundingClientRect().bottom - (innerHeight - 20));
+      return link.getBoundingClientRect().bottom > document.querySelector('[role=dialog]').getBoundingClientRect().top;
+    });
+    assert.ok(under, 'the footer link starts under the banner');
     const at = await tabTo(page, (s) => s.text === 'Privacy notice' && !s.inBanner, { shift: true, max: 4 });
     assert.equal(at.inBanner, false);
     const place = await page.evaluate(() => {
