@@ -126,11 +126,13 @@
   // Records a choice, keeps it in the cookie, then runs what was accepted or, when something
   // was withdrawn, deletes that purpose's cookies and reloads so its scripts stop.
   function decide(c, source) {
-    var next = {}, k, gone = [], withdrawn, banner = source != 'widget', old = (st && st.c) || {};
+    var next = {}, k, gone = [], withdrawn, banner = source != 'widget', old = (st && st.c) || {}, w = {};
     for (k in cur) next[k] = cur[k];
     for (k in c) next[k] = c[k];
+    // A widget's choice holds while the terms it was made under do (`w`), as in the ledger.
+    cfg.widgets.forEach(function (p) { if (p.id in next) w[p.id] = p.terms; });
     // A widget's click answers for that widget only: the banner still asks for the rest.
-    st = { id: (st && st.id) || newId(), h: banner || fresh ? cfg.consent_hash : st && st.h, v: cfg.version, c: next, u: 1 };
+    st = { id: (st && st.id) || newId(), h: banner || fresh ? cfg.consent_hash : st && st.h, v: cfg.version, c: next, w: w, u: 1 };
     return record(c, source).then(function () {
       for (k in old) if (old[k] && !next[k]) { withdrawn = withdrawn || cur[k]; gone = gone.concat((byId(k) || {}).cookies || []); }
       drop(gone);
@@ -242,9 +244,11 @@
       st = read();
       if (st && st.c) {
         fresh = st.h == cfg.consent_hash;
-        // A changed banner asks again; choices made where a widget sits still hold.
+        // A changed banner asks again; a widget's choice holds while its terms are unchanged.
         // Under GPC the purposes it opts out of count as refused, whatever the cookie says.
-        purposes().forEach(function (p) { if (p.id in st.c && (fresh || cfg.widgets.indexOf(p) >= 0)) cur[p.id] = st.c[p.id] && !locked(p); });
+        purposes().forEach(function (p) {
+          if (p.id in st.c && (cfg.widgets.indexOf(p) < 0 ? fresh : (st.w || {})[p.id] == p.terms)) cur[p.id] = st.c[p.id] && !locked(p);
+        });
         if (st.u && fresh) record(st.c, 'banner').then(function () { write(st); });
       }
       apply();

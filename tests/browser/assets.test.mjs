@@ -28,9 +28,14 @@ test('/v1/banner answers in the visitor language with what the banner records', 
   assert.equal(de.texts.reject_all, 'Alle ablehnen');
   assert.deepEqual(de.purposes.map((p) => p.id), ['marketing', 'analytics', 'advertising']);
   assert.deepEqual(de.widgets.map((p) => p.id), ['social_widgets']);
-  for (const p of [...de.purposes, ...de.widgets]) {
+  for (const p of de.purposes) {
     assert.deepEqual(Object.keys(p).sort(), ['cookies', 'gpc_opt_out', 'id', 'label', 'notice', 'notice_hash']);
     assert.match(p.notice_hash, /^sha256:[0-9a-f]{64}$/);
+  }
+  // A widget also carries its terms, kept with a choice in the cookie.
+  for (const p of de.widgets) {
+    assert.deepEqual(Object.keys(p).sort(), ['cookies', 'gpc_opt_out', 'id', 'label', 'notice', 'notice_hash', 'terms']);
+    assert.match(p.terms, /^sha256:[0-9a-f]{64}$/);
   }
   assert.equal(de.notice_url, '/privacy');
   const fallback = await (await fetch(`${API}/v1/banner?lang=ja`)).json();

@@ -315,6 +315,29 @@ describe('the banner', () => {
     await context.close();
   });
 
+  test('a widget whose terms changed in a new policy version is asked for again where it sits', { ...T, skip: !API_CHANGED && 'CUSTODIAN_URL_CHANGED not set' }, async () => {
+    const { context, page } = await visit(browser);
+    await dialog(page).getByRole('button', { name: 'Reject all' }).click();
+    await choiceMade(page);
+    await page.locator('.cst-w').getByRole('button', { name: 'Load: Social media' }).click();
+    await page.waitForFunction(() => !!document.querySelector('iframe.social[src]'));
+    const before = await consentCookie(context);
+    const terms = (await bannerConfig(API)).widgets[0].terms;
+    assert.equal(before.w.social_widgets, terms, 'the choice keeps the terms it was made under');
+
+    const changed = await bannerConfig(API_CHANGED);
+    assert.notEqual(changed.widgets[0].terms, terms);
+    await page.goto(siteOf(API_CHANGED));
+    await page.evaluate(() => window.custodian.ready);
+    assert.equal((await ran(page)).widget, false, 'the old choice does not cover the new recipient');
+    assert.equal(await page.locator('.cst-w').count(), 1, 'the placeholder asks again');
+    await page.locator('.cst-w').getByRole('button', { name: 'Load: Social media' }).click();
+    await page.waitForFunction(() => !!document.querySelector('iframe.social[src]'));
+    assert.equal((await consentCookie(context)).w.social_widgets, changed.widgets[0].terms);
+    assert.deepEqual(await cspViolations(page), []);
+    await context.close();
+  });
+
   test('the whole path works by keyboard alone', T, async () => {
     const { context, page } = await visit(browser);
     const d = dialog(page);

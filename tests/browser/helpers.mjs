@@ -3,7 +3,8 @@
 //
 // Environment (set by crates/cli/tests/browser.rs):
 //   CUSTODIAN_URL          a running `custodian serve` with the example policy
-//   CUSTODIAN_URL_CHANGED  one whose policy gave analytics a new recipient, and a new version
+//   CUSTODIAN_URL_CHANGED  one whose policy gave analytics and the social widget a new recipient
+//                          each, in a new version
 //   CUSTODIAN_URL_RESTRICTED  one that allows only https://a.example and https://shop.example
 //                          (CUSTODIAN_ALLOWED_ORIGINS, a list of two)
 //   CHROMIUM               the browser (default /usr/bin/chromium)

@@ -1,6 +1,6 @@
 //! The banner and the demo site in a real browser (issue 4): starts the real binary three
-//! times — with the example policy, with a policy whose analytics purpose gained a recipient in
-//! a new version, and with an allow-list of two origins (`CUSTODIAN_ALLOWED_ORIGINS`) that
+//! times — with the example policy, with a policy whose analytics and social-widget purposes
+//! each gained a recipient in a new version, and with an allow-list of two origins (`CUSTODIAN_ALLOWED_ORIGINS`) that
 //! excludes the demo — and runs `node --test tests/browser/` against them with Debian's
 //! Chromium. Screenshots go to a freshly emptied `test-artifacts/`, whose path it prints.
 //!
@@ -92,21 +92,30 @@ fn missing(browser_dir: &Path, chromium: &Path) -> Option<String> {
 }
 
 /// The example policy with a new version in which analytics data also goes to the social
-/// networks — a new recipient and nothing else, notice and label unchanged: the banner must ask
-/// again, as the ledger does (`consent_purposes_changed`).
+/// networks, and the social widget's to the advertising partners — a new recipient each and
+/// nothing else, notices and labels unchanged: the banner must ask again for both, as the ledger
+/// does (`consent_purposes_changed`).
 fn changed_policy() -> String {
     let policy = custodian_policy::EXAMPLE_POLICY;
     let recipients = "recipients = [\"google_analytics\", \"crimson_hexagon\"]";
-    assert_eq!(
-        policy.matches(recipients).count(),
-        1,
-        "the example policy changed; update this test"
-    );
+    let widget = "recipients = [\"social_networks\"]";
+    for old in [recipients, widget] {
+        assert_eq!(
+            policy.matches(old).count(),
+            1,
+            "the example policy changed; update this test"
+        );
+    }
     let changed = policy
         .replacen("version = \"2018-05-25\"", "version = \"2026-01-01\"", 1)
         .replacen(
             recipients,
             "recipients = [\"google_analytics\", \"crimson_hexagon\", \"social_networks\"]",
+            1,
+        )
+        .replacen(
+            widget,
+            "recipients = [\"social_networks\", \"advertising_partners\"]",
             1,
         );
     assert_ne!(changed, policy);

@@ -119,7 +119,15 @@ pub fn banner_document(policy: &Policy, lang: &str) -> Value {
         "notice_url": NOTICE_URL,
         "consent_hash": consent_hash(policy),
         "purposes": banner_purposes(policy).map(describe).collect::<Vec<_>>(),
-        "widgets": widget_purposes(policy).map(describe).collect::<Vec<_>>(),
+        // A widget's choice is kept in the banner's cookie with the terms it was made under, so
+        // that the page asks again when they change, as the ledger does.
+        "widgets": widget_purposes(policy)
+            .map(|p| {
+                let mut d = describe(p);
+                d["terms"] = json!(p.consent_terms());
+                d
+            })
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -129,7 +137,8 @@ fn banner_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
         .filter(|p| p.consent.as_ref().is_some_and(|c| c.banner))
 }
 
-fn widget_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
+/// Consent purposes asked for where their content sits (click-to-load), not in the banner.
+pub fn widget_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
     policy.consent_purposes().filter(|p| {
         p.consent
             .as_ref()
@@ -205,6 +214,11 @@ mod tests {
             .any(|c| c == "_ga_*"));
         assert_eq!(doc["purposes"][2]["gpc_opt_out"], true);
         assert_eq!(doc["widgets"][0]["id"], "social_widgets");
+        assert_eq!(
+            doc["widgets"][0]["terms"],
+            p.purpose("social_widgets").unwrap().consent_terms()
+        );
+        assert!(doc["purposes"][0].get("terms").is_none());
         assert_eq!(doc["notice_url"], "/privacy");
         assert_eq!(doc["version"], p.policy.version.as_str());
     }
