@@ -95,12 +95,21 @@
   }
 
   // Click-to-load: a purpose outside the banner (a social widget) is asked for where it sits.
+  // Under GPC a purpose the signal opts out of cannot be loaded: the placeholder says why.
   function holder(el, p) {
     var b = h('button', { type: 'button', className: 'cst-btn', textContent: cfg.texts.load + ': ' + p.label });
     b.onclick = function () {
       decide(fill({}, [p.id], true), 'widget').then(function () { if (el.isConnected) el.focus(); });
     };
-    el.before(h('div', { className: 'cst-w', lang: cfg.lang, 'data-cst-for': p.id }, h('p', { textContent: p.notice }), b));
+    el.before(h('div', { className: 'cst-w', lang: cfg.lang, 'data-cst-for': p.id }, h('p', { textContent: p.notice }),
+      locked(p) ? h('p', { textContent: cfg.texts.gpc_locked }) : b));
+  }
+  // A purpose the browser's Global Privacy Control signal keeps off (the server refuses a yes).
+  function locked(p) { return gpc && p.gpc_opt_out; }
+  // The purposes the settings answer for: the banner's, and each widget's once chosen (a widget
+  // never chosen is still asked where it sits).
+  function shown() {
+    return purposes().filter(function (p) { return cfg.purposes.indexOf(p) >= 0 || p.id in cur; });
   }
 
   function fill(c, ids, v) {
@@ -117,11 +126,13 @@
   // Records a choice, keeps it in the cookie, then runs what was accepted or, when something
   // was withdrawn, deletes that purpose's cookies and reloads so its scripts stop.
   function decide(c, source) {
-    var next = {}, k, gone = [], withdrawn, banner = source != 'widget', old = (st && st.c) || {};
+    var next = {}, k, gone = [], withdrawn, banner = source != 'widget', old = (st && st.c) || {}, w = {};
     for (k in cur) next[k] = cur[k];
     for (k in c) next[k] = c[k];
+    // A widget's choice holds while the terms it was made under do (`w`), as in the ledger.
+    cfg.widgets.forEach(function (p) { if (p.id in next) w[p.id] = p.terms; });
     // A widget's click answers for that widget only: the banner still asks for the rest.
-    st = { id: (st && st.id) || newId(), h: banner || fresh ? cfg.consent_hash : st && st.h, v: cfg.version, c: next, u: 1 };
+    st = { id: (st && st.id) || newId(), h: banner || fresh ? cfg.consent_hash : st && st.h, v: cfg.version, c: next, w: w, u: 1 };
     return record(c, source).then(function () {
       for (k in old) if (old[k] && !next[k]) { withdrawn = withdrawn || cur[k]; gone = gone.concat((byId(k) || {}).cookies || []); }
       drop(gone);
@@ -148,11 +159,15 @@
     var t = cfg.texts;
     function btn(a, text) { return (btns[a] = h('button', { type: 'button', className: 'cst-btn', textContent: text, 'data-a': a })); }
     set = h('div', { className: 'cst-set', hidden: true });
-    cfg.purposes.forEach(function (p) {
-      set.append(h('div', { className: 'cst-p' },
-        h('input', { type: 'checkbox', id: 'cst-' + p.id, name: p.id, role: 'switch', 'aria-describedby': 'cst-n-' + p.id }),
-        h('label', { htmlFor: 'cst-' + p.id, textContent: p.label }),
-        h('p', { id: 'cst-n-' + p.id, textContent: p.notice })));
+    // One switch per banner purpose and per widget, so that a widget's consent can be withdrawn
+    // here too. A switch GPC keeps off is disabled, with the policy's reason next to it.
+    purposes().forEach(function (p) {
+      var id = 'cst-' + p.id, l = locked(p);
+      set.append(h('div', { className: 'cst-p', id: id + '-row' },
+        h('input', { type: 'checkbox', id: id, name: p.id, role: 'switch', disabled: l, 'aria-describedby': 'cst-n-' + p.id + (l ? ' cst-g-' + p.id : '') }),
+        h('label', { htmlFor: id, textContent: p.label }),
+        h('p', { id: 'cst-n-' + p.id, textContent: p.notice }),
+        l && h('p', { id: 'cst-g-' + p.id, textContent: t.gpc_locked })));
     });
     box = h('div', { className: 'cst', role: 'dialog', 'aria-labelledby': 'cst-t', 'aria-describedby': 'cst-d', lang: cfg.lang, tabIndex: -1, hidden: true },
       h('h2', { id: 'cst-t', textContent: t.banner_title }),
@@ -162,12 +177,14 @@
       set,
       h('div', { className: 'cst-bs' }, btn('reject', t.reject_all), btn('accept', t.accept_all), btn('choose', t.choose), btn('save', t.save)));
     box.onclick = function (e) {
-      var a = e.target.getAttribute('data-a'), ids = cfg.purposes.map(function (p) { return p.id; });
+      var a = e.target.getAttribute('data-a'), ps = shown();
       if (a == 'choose') view(true);
-      if (a == 'reject') decide(fill({}, ids, false), 'banner');
-      // With GPC on, "accept all" leaves the opted-out purposes off; a toggle can still say yes.
-      if (a == 'accept') decide(cfg.purposes.reduce(function (c, p) { c[p.id] = !(gpc && p.gpc_opt_out); return c; }, {}), 'banner');
-      if (a == 'save') decide(ids.reduce(function (c, id) { c[id] = d.getElementById('cst-' + id).checked; return c; }, {}), 'banner');
+      if (a == 'reject') decide(fill({}, ps.map(function (p) { return p.id; }), false), 'banner');
+      // With GPC on, the purposes it opts out of stay off: "accept all" leaves them off and their
+      // switches are disabled, since the server records a refusal with source `gpc` whatever is
+      // sent (issue 3: the signal wins over a yes).
+      if (a == 'accept') decide(ps.reduce(function (c, p) { c[p.id] = !locked(p); return c; }, {}), 'banner');
+      if (a == 'save') decide(ps.reduce(function (c, p) { c[p.id] = d.getElementById('cst-' + p.id).checked; return c; }, {}), 'banner');
     };
     box.onkeydown = function (e) {
       if (e.key != 'Escape') return;
@@ -182,10 +199,12 @@
     set.hidden = !settings;
     btns.choose.hidden = settings;
     btns.save.hidden = !settings;
-    cfg.purposes.forEach(function (p) {
-      d.getElementById('cst-' + p.id).checked = cur[p.id] === true || (!fresh && !!st && st.c[p.id] === true && !(gpc && p.gpc_opt_out));
+    var ps = shown();
+    purposes().forEach(function (p) {
+      d.getElementById('cst-' + p.id + '-row').hidden = ps.indexOf(p) < 0;
+      d.getElementById('cst-' + p.id).checked = !locked(p) && (cur[p.id] === true || (!fresh && !!st && st.c[p.id] === true));
     });
-    (focus || (settings ? set.querySelector('input') : box)).focus();
+    (focus || (settings ? set.querySelector('input:enabled') : box)).focus();
   }
 
   function open(settings) {
@@ -225,8 +244,11 @@
       st = read();
       if (st && st.c) {
         fresh = st.h == cfg.consent_hash;
-        // A changed banner asks again; choices made where a widget sits still hold.
-        purposes().forEach(function (p) { if (p.id in st.c && (fresh || cfg.widgets.indexOf(p) >= 0)) cur[p.id] = st.c[p.id]; });
+        // A changed banner asks again; a widget's choice holds while its terms are unchanged.
+        // Under GPC the purposes it opts out of count as refused, whatever the cookie says.
+        purposes().forEach(function (p) {
+          if (p.id in st.c && (cfg.widgets.indexOf(p) < 0 ? fresh : (st.w || {})[p.id] == p.terms)) cur[p.id] = st.c[p.id] && !locked(p);
+        });
         if (st.u && fresh) record(st.c, 'banner').then(function () { write(st); });
       }
       apply();

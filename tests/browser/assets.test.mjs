@@ -28,9 +28,14 @@ test('/v1/banner answers in the visitor language with what the banner records', 
   assert.equal(de.texts.reject_all, 'Alle ablehnen');
   assert.deepEqual(de.purposes.map((p) => p.id), ['marketing', 'analytics', 'advertising']);
   assert.deepEqual(de.widgets.map((p) => p.id), ['social_widgets']);
-  for (const p of [...de.purposes, ...de.widgets]) {
+  for (const p of de.purposes) {
     assert.deepEqual(Object.keys(p).sort(), ['cookies', 'gpc_opt_out', 'id', 'label', 'notice', 'notice_hash']);
     assert.match(p.notice_hash, /^sha256:[0-9a-f]{64}$/);
+  }
+  // A widget also carries its terms, kept with a choice in the cookie.
+  for (const p of de.widgets) {
+    assert.deepEqual(Object.keys(p).sort(), ['cookies', 'gpc_opt_out', 'id', 'label', 'notice', 'notice_hash', 'terms']);
+    assert.match(p.terms, /^sha256:[0-9a-f]{64}$/);
   }
   assert.equal(de.notice_url, '/privacy');
   const fallback = await (await fetch(`${API}/v1/banner?lang=ja`)).json();
@@ -43,12 +48,24 @@ test('/v1/banner answers in the visitor language with what the banner records', 
   assert.equal(analytics.notice.de.hash, de.purposes[1].notice_hash);
 });
 
-test('an allow-list of origins is honoured by the banner endpoints', { skip: !API_RESTRICTED && 'CUSTODIAN_URL_RESTRICTED not set' }, async () => {
-  const ok = await fetch(`${API_RESTRICTED}/v1/banner`, { headers: { Origin: 'https://shop.example' } });
-  assert.equal(ok.headers.get('access-control-allow-origin'), 'https://shop.example');
-  assert.match(ok.headers.get('vary'), /origin/i);
-  const other = await fetch(`${API_RESTRICTED}/v1/banner`, { headers: { Origin: 'https://evil.example' } });
-  assert.equal(other.headers.get('access-control-allow-origin'), null);
+test('an allow-list of origins from CUSTODIAN_ALLOWED_ORIGINS is honoured by the banner endpoints', { skip: !API_RESTRICTED && 'CUSTODIAN_URL_RESTRICTED not set' }, async () => {
+  // The server was started with CUSTODIAN_ALLOWED_ORIGINS="https://a.example, https://shop.example".
+  for (const origin of ['https://a.example', 'https://shop.example']) {
+    const ok = await fetch(`${API_RESTRICTED}/v1/banner`, { headers: { Origin: origin } });
+    assert.equal(ok.headers.get('access-control-allow-origin'), origin, `${origin} is listed`);
+    assert.match(ok.headers.get('vary'), /origin/i);
+    // The consent write the banner makes is preflighted; the listed origin passes it too.
+    const pre = await fetch(`${API_RESTRICTED}/v1/consent`, {
+      method: 'OPTIONS',
+      headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+    });
+    assert.equal(pre.headers.get('access-control-allow-origin'), origin, `${origin} may record a choice`);
+  }
+  // Nothing else passes: not another origin, not a look-alike, not the whole list as one value.
+  for (const origin of ['https://evil.example', 'https://shop.example.evil', 'https://a.example, https://shop.example']) {
+    const other = await fetch(`${API_RESTRICTED}/v1/banner`, { headers: { Origin: origin } });
+    assert.equal(other.headers.get('access-control-allow-origin'), null, `${origin} is not listed`);
+  }
 });
 
 test('/demo has a strict CSP with a fresh nonce, and takes the banner origin only from this server', async () => {

@@ -3,8 +3,10 @@
 //
 // Environment (set by crates/cli/tests/browser.rs):
 //   CUSTODIAN_URL          a running `custodian serve` with the example policy
-//   CUSTODIAN_URL_CHANGED  one whose policy changed a consent notice and its version
-//   CUSTODIAN_URL_RESTRICTED  one that allows only https://shop.example as an origin
+//   CUSTODIAN_URL_CHANGED  one whose policy gave analytics and the social widget a new recipient
+//                          each, in a new version
+//   CUSTODIAN_URL_RESTRICTED  one that allows only https://a.example and https://shop.example
+//                          (CUSTODIAN_ALLOWED_ORIGINS, a list of two)
 //   CHROMIUM               the browser (default /usr/bin/chromium)
 //   CUSTODIAN_ARTIFACTS    where screenshots go (default ./test-artifacts)
 
@@ -65,6 +67,16 @@ export async function visit(browser, { gpc = false, locale = 'en-GB', api = API,
 
 export const dialog = (page, name = 'Your privacy choices') => page.getByRole('dialog', { name });
 
+/** The page's layout-shift total, read once the next frame is painted and ~100 ms later. */
+export function layoutShift(page) {
+  return page.evaluate(() => new Promise((done) => {
+    requestAnimationFrame(() => setTimeout(() => done(window.__shift), 100));
+  }));
+}
+
+/** CSP violations the page has seen since it loaded. */
+export const cspViolations = (page) => page.evaluate(() => window.__csp);
+
 /** The banner's cookie, decoded. */
 export async function consentCookie(context) {
   const c = (await context.cookies()).find((c) => c.name === 'cst_consent');
@@ -117,7 +129,8 @@ export async function axe(page) {
 
 export async function screenshot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: false });
+  // Finished, not mid-way through the banner's slide-in.
+  await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: false, animations: 'disabled' });
 }
 
 /** Presses Tab until `pred` holds for the focused element, checking each stop is visible. */

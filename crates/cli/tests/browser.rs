@@ -1,12 +1,14 @@
 //! The banner and the demo site in a real browser (issue 4): starts the real binary three
-//! times — with the example policy, with a policy whose analytics notice and version changed,
-//! and with an allow-list of origins that excludes the demo — and runs `node --test tests/browser/` against them with Debian's Chromium.
+//! times — with the example policy, with a policy whose analytics and social-widget purposes
+//! each gained a recipient in a new version, and with an allow-list of two origins (`CUSTODIAN_ALLOWED_ORIGINS`) that
+//! excludes the demo — and runs `node --test tests/browser/` against them with Debian's
+//! Chromium. Screenshots go to a freshly emptied `test-artifacts/`, whose path it prints.
 //!
 //! Needs `node`, `tests/browser/node_modules` (`npm ci --prefix tests/browser`) and
 //! `/usr/bin/chromium` (or `CHROMIUM`). When one is missing the test prints SKIPPED, except
 //! in CI (`CI=true`), where it fails and says what to install.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -37,14 +39,20 @@ impl Drop for Server {
     }
 }
 
-fn serve(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_custodian"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+/// Starts `custodian serve` in `dir` with these arguments and, of the variables it reads that
+/// matter here, only those in `env` (the caller's own are removed).
+fn serve(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custodian"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .current_dir(dir)
         .env_remove("CUSTODIAN_DATABASE_URL")
         .env_remove("CUSTODIAN_ALLOWED_ORIGINS")
-        .env_remove("CUSTODIAN_POLICY")
+        .env_remove("CUSTODIAN_POLICY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -83,24 +91,31 @@ fn missing(browser_dir: &Path, chromium: &Path) -> Option<String> {
     None
 }
 
-/// The example policy with a new version and a changed analytics notice: a material change of
-/// a banner purpose, after which the banner must ask again.
+/// The example policy with a new version in which analytics data also goes to the social
+/// networks, and the social widget's to the advertising partners — a new recipient each and
+/// nothing else, notices and labels unchanged: the banner must ask again for both, as the ledger
+/// does (`consent_purposes_changed`).
 fn changed_policy() -> String {
     let policy = custodian_policy::EXAMPLE_POLICY;
-    let old_notice = "notice.en = \"We measure how you use our sites";
-    assert!(
-        policy.contains(old_notice),
-        "the example policy changed; update this test"
-    );
+    let recipients = "recipients = [\"google_analytics\", \"crimson_hexagon\"]";
+    let widget = "recipients = [\"social_networks\"]";
+    for old in [recipients, widget] {
+        assert_eq!(
+            policy.matches(old).count(),
+            1,
+            "the example policy changed; update this test"
+        );
+    }
     let changed = policy
+        .replacen("version = \"2018-05-25\"", "version = \"2026-01-01\"", 1)
         .replacen(
-            "version = \"2018-05-25\"",
-            "version = \"2026-01-01\"",
+            recipients,
+            "recipients = [\"google_analytics\", \"crimson_hexagon\", \"social_networks\"]",
             1,
         )
         .replacen(
-            old_notice,
-            "notice.en = \"Since 2026 we also measure scroll depth. We measure how you use our sites",
+            widget,
+            "recipients = [\"social_networks\", \"advertising_partners\"]",
             1,
         );
     assert_ne!(changed, policy);
@@ -121,13 +136,32 @@ fn the_banner_and_demo_work_in_chromium() {
         return;
     }
 
+    // Each run starts with no screenshots, so what is there afterwards is this run's.
+    let artifacts = root.join("test-artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    // Straight to stderr: the test harness captures `println!` of a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "browser test screenshots: {}",
+        artifacts.display()
+    );
+
     let first = temp_dir("example");
     let second = temp_dir("changed");
     let third = temp_dir("restricted");
     std::fs::write(second.join("policy.toml"), changed_policy()).unwrap();
-    let example = serve(&first, &[]);
-    let changed = serve(&second, &["--policy", "policy.toml"]);
-    let restricted = serve(&third, &["--allowed-origins", "https://shop.example"]);
+    let example = serve(&first, &[], &[]);
+    let changed = serve(&second, &["--policy", "policy.toml"], &[]);
+    // As operators write it: a comma-separated list, with a space after the comma.
+    let restricted = serve(
+        &third,
+        &[],
+        &[(
+            "CUSTODIAN_ALLOWED_ORIGINS",
+            "https://a.example, https://shop.example",
+        )],
+    );
 
     let status = Command::new("node")
         .args(["--test", "--test-reporter=spec", "tests/browser/"])
@@ -136,7 +170,7 @@ fn the_banner_and_demo_work_in_chromium() {
         .env("CUSTODIAN_URL_CHANGED", &changed.url)
         .env("CUSTODIAN_URL_RESTRICTED", &restricted.url)
         .env("CHROMIUM", &chromium)
-        .env("CUSTODIAN_ARTIFACTS", root.join("test-artifacts"))
+        .env("CUSTODIAN_ARTIFACTS", &artifacts)
         .status()
         .expect("running node");
     drop((example, changed, restricted));
@@ -145,6 +179,7 @@ fn the_banner_and_demo_work_in_chromium() {
     }
     assert!(
         status.success(),
-        "the browser tests failed (output above; screenshots in test-artifacts/)"
+        "the browser tests failed (output above; screenshots in {})",
+        artifacts.display()
     );
 }

@@ -101,28 +101,17 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
         .collect()
 }
 
-/// Ids of consent purposes that must be asked again: new ones, and those whose notice text,
-/// categories, recipients or legal basis changed (a person agreed to the old ones only).
+/// Ids of consent purposes that must be asked again: new ones, and those whose terms changed
+/// ([`Purpose::consent_terms`]: notice, legal basis, categories, recipients, cookies, GPC
+/// opt-out), since a person agreed to the old terms only.
 pub fn consent_purposes_changed(old: &Policy, new: &Policy) -> Vec<String> {
     new.consent_purposes()
-        .filter(|p| match old.purpose(&p.id) {
-            None => true,
-            Some(o) => {
-                o.legal_basis != p.legal_basis
-                    || o.consent.as_ref().map(|c| &c.notice)
-                        != p.consent.as_ref().map(|c| &c.notice)
-                    || sorted(&o.categories) != sorted(&p.categories)
-                    || sorted(&o.recipients) != sorted(&p.recipients)
-            }
+        .filter(|p| {
+            old.purpose(&p.id)
+                .is_none_or(|o| o.consent_terms() != p.consent_terms())
         })
         .map(|p| p.id.clone())
         .collect()
-}
-
-fn sorted(v: &[String]) -> Vec<&String> {
-    let mut v: Vec<&String> = v.iter().collect();
-    v.sort();
-    v
 }
 
 struct Ctx<'a> {

@@ -33,6 +33,37 @@ pub fn notice_hash(text: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
 }
 
+impl Purpose {
+    /// What a person agrees to when they consent to this purpose, as one hash: the notice in
+    /// every language, the legal basis, the categories, recipients and cookies (in any order),
+    /// and whether a GPC signal opts out of it. Names, labels and descriptions are wording and
+    /// may change freely. This is the one definition of "the purpose changed, ask again": the
+    /// ledger's [`diff::consent_purposes_changed`] and the banner's consent hash both use it.
+    pub fn consent_terms(&self) -> String {
+        let sorted = |v: &[String]| {
+            let mut v: Vec<&str> = v.iter().map(String::as_str).collect();
+            v.sort_unstable();
+            v.join(" ")
+        };
+        let basis = serde_json::to_value(self.legal_basis).unwrap_or_default();
+        let mut canon = format!(
+            "custodian-consent-terms-v1\npurpose {}\nbasis {}\ncategories {}\nrecipients {}\ngpc {}\n",
+            self.id,
+            basis.as_str().unwrap_or_default(),
+            sorted(&self.categories),
+            sorted(&self.recipients),
+            self.gpc_opt_out,
+        );
+        if let Some(spec) = &self.consent {
+            canon.push_str(&format!("cookies {}\n", sorted(&spec.cookies)));
+            for (lang, text) in &spec.notice {
+                canon.push_str(&format!("notice {lang} {}\n", notice_hash(text)));
+            }
+        }
+        notice_hash(&canon)
+    }
+}
+
 impl Policy {
     /// The consent notice of a purpose in `lang`, falling back to the policy's first language
     /// and then to any language it has; `None` for unknown or non-consent purposes.

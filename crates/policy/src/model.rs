@@ -544,6 +544,12 @@ pub struct UiTexts {
     pub notice_link: String,
     #[serde(default)]
     pub gpc_honoured: Option<String>,
+    /// Next to a switch that Global Privacy Control keeps off: why it cannot be switched on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpc_locked: Option<String>,
+    /// The verb of a click-to-load placeholder's button ("Load: Social media").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<String>,
 }
 
 impl Policy {

@@ -18,7 +18,7 @@ use axum::Router;
 
 use crate::state::{AppState, SharedState};
 
-pub use banner::{banner_document, consent_hash};
+pub use banner::{banner_document, consent_hash, widget_purposes};
 
 /// Routes serving the banner assets and the demo.
 pub fn routes() -> Router<SharedState> {

@@ -250,3 +250,45 @@ fn changes_serialize_in_snake_case() {
     assert_eq!(json[0]["kind"], "changed");
     assert_eq!(json[0]["material"], true);
 }
+
+#[test]
+fn one_new_recipient_one_new_cookie_or_a_lost_gpc_opt_out_asks_again() {
+    for (from, to, purpose) in [
+        (
+            "recipients = [\"google_analytics\", \"crimson_hexagon\"]",
+            "recipients = [\"google_analytics\", \"crimson_hexagon\", \"social_networks\"]",
+            "analytics",
+        ),
+        (
+            "cookies = [\"_ga\", \"_gid\", \"_ga_*\", \"cst_analytics\"]",
+            "cookies = [\"_ga\", \"_gid\", \"_ga_*\", \"cst_analytics\", \"_hj*\"]",
+            "analytics",
+        ),
+        (
+            "dpv = \"dpv:PersonalisedAdvertising\"\ngpc_opt_out = true\n",
+            "dpv = \"dpv:PersonalisedAdvertising\"\n",
+            "advertising",
+        ),
+    ] {
+        let new = load("new.toml", &mutate(from, to)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            consent_purposes_changed(&example(), &new),
+            [purpose],
+            "{to}"
+        );
+    }
+    // Wording and order are not terms: a relabelled purpose with its recipients reordered is
+    // not asked again.
+    let text = mutate_all(&[
+        (
+            "label = { en = \"Analytics\"",
+            "label = { en = \"Statistics\"",
+        ),
+        (
+            "recipients = [\"google_analytics\", \"crimson_hexagon\"]",
+            "recipients = [\"crimson_hexagon\", \"google_analytics\"]",
+        ),
+    ]);
+    let new = load("new.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(consent_purposes_changed(&example(), &new).is_empty());
+}

@@ -85,8 +85,17 @@ pub fn banner_document(policy: &Policy, lang: &str) -> Value {
         .or_else(|| policy.texts.values().next())
         .cloned()
         .unwrap_or_default();
+    let load = texts
+        .load
+        .clone()
+        .unwrap_or_else(|| load_word(lang).to_owned());
+    let locked = texts
+        .gpc_locked
+        .clone()
+        .or_else(|| texts.gpc_honoured.clone());
     let mut texts = serde_json::to_value(texts).unwrap_or_else(|_| json!({}));
-    texts["load"] = json!(load_word(lang));
+    texts["load"] = json!(load);
+    texts["gpc_locked"] = json!(locked);
     let describe = |p: &Purpose| {
         let spec = p.consent.as_ref();
         let label = spec
@@ -110,7 +119,15 @@ pub fn banner_document(policy: &Policy, lang: &str) -> Value {
         "notice_url": NOTICE_URL,
         "consent_hash": consent_hash(policy),
         "purposes": banner_purposes(policy).map(describe).collect::<Vec<_>>(),
-        "widgets": widget_purposes(policy).map(describe).collect::<Vec<_>>(),
+        // A widget's choice is kept in the banner's cookie with the terms it was made under, so
+        // that the page asks again when they change, as the ledger does.
+        "widgets": widget_purposes(policy)
+            .map(|p| {
+                let mut d = describe(p);
+                d["terms"] = json!(p.consent_terms());
+                d
+            })
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -120,7 +137,8 @@ fn banner_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
         .filter(|p| p.consent.as_ref().is_some_and(|c| c.banner))
 }
 
-fn widget_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
+/// Consent purposes asked for where their content sits (click-to-load), not in the banner.
+pub fn widget_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
     policy.consent_purposes().filter(|p| {
         p.consent
             .as_ref()
@@ -128,30 +146,20 @@ fn widget_purposes(policy: &Policy) -> impl Iterator<Item = &Purpose> {
     })
 }
 
-/// A hash over what a person agrees to in the banner: each banner purpose's id, its notice in
-/// every language, the cookies it sets and whether GPC opts out of it. The banner keeps it in
-/// its cookie and asks again when it changes; labels and other wording may change freely.
+/// A hash over what a person agrees to in the banner: each banner purpose's id and its
+/// [`Purpose::consent_terms`] (notice in every language, legal basis, categories, recipients,
+/// cookies, GPC opt-out) — the same terms after which the ledger marks a choice `must_reask`.
+/// The banner keeps it in its cookie and asks again when it changes; labels and other wording
+/// may change freely.
 pub fn consent_hash(policy: &Policy) -> String {
-    let mut canon = String::from("custodian-consent-v1\n");
+    let mut canon = String::from("custodian-consent-v2\n");
     for p in banner_purposes(policy) {
-        let spec = p
-            .consent
-            .as_ref()
-            .expect("banner purposes have a consent spec");
-        canon.push_str(&format!("purpose {}\n", p.id));
-        for (lang, text) in &spec.notice {
-            canon.push_str(&format!("notice {lang} {}\n", notice_hash(text)));
-        }
-        canon.push_str(&format!(
-            "cookies {}\ngpc {}\n",
-            spec.cookies.join(" "),
-            p.gpc_opt_out
-        ));
+        canon.push_str(&format!("purpose {} {}\n", p.id, p.consent_terms()));
     }
     notice_hash(&canon)
 }
 
-/// The click-to-load button's verb; the policy's texts have no key for it yet.
+/// The click-to-load button's verb when the policy's texts have no `load`.
 fn load_word(lang: &str) -> &'static str {
     match lang.split('-').next().unwrap_or(lang) {
         "de" => "Laden",
@@ -206,6 +214,11 @@ mod tests {
             .any(|c| c == "_ga_*"));
         assert_eq!(doc["purposes"][2]["gpc_opt_out"], true);
         assert_eq!(doc["widgets"][0]["id"], "social_widgets");
+        assert_eq!(
+            doc["widgets"][0]["terms"],
+            p.purpose("social_widgets").unwrap().consent_terms()
+        );
+        assert!(doc["purposes"][0].get("terms").is_none());
         assert_eq!(doc["notice_url"], "/privacy");
         assert_eq!(doc["version"], p.policy.version.as_str());
     }
@@ -250,5 +263,117 @@ mod tests {
             base,
             "a new version alone does not ask again"
         );
+    }
+
+    #[test]
+    fn the_load_word_and_the_gpc_note_come_from_the_texts_with_fallbacks() {
+        let mut p = custodian_policy::example();
+        let de = p.texts.get_mut("de").unwrap();
+        assert_eq!(
+            de.load.as_deref(),
+            Some("Laden"),
+            "the example has the word"
+        );
+        de.load = Some("Anzeigen".into());
+        let doc = banner_document(&p, "de");
+        assert_eq!(doc["texts"]["load"], "Anzeigen");
+        assert!(doc["texts"]["gpc_locked"]
+            .as_str()
+            .unwrap()
+            .contains("Global-Privacy-Control"));
+
+        let en = p.texts.get_mut("en").unwrap();
+        en.load = None;
+        en.gpc_locked = None;
+        let doc = banner_document(&p, "en");
+        assert_eq!(
+            doc["texts"]["load"], "Load",
+            "the old word when the policy has none"
+        );
+        assert_eq!(doc["texts"]["gpc_locked"], doc["texts"]["gpc_honoured"]);
+    }
+
+    /// The example with one change made to its analytics purpose.
+    fn changed(edit: impl FnOnce(&mut Purpose)) -> Policy {
+        let mut p = custodian_policy::example();
+        edit(p.purposes.iter_mut().find(|x| x.id == "analytics").unwrap());
+        p.policy.version = "2099-01-01".into();
+        p
+    }
+
+    #[test]
+    fn a_new_recipient_alone_asks_again_in_the_banner_and_the_ledger() {
+        let old = custodian_policy::example();
+        let new = changed(|a| a.recipients.push("social_networks".into()));
+        assert_ne!(
+            consent_hash(&new),
+            consent_hash(&old),
+            "the banner asks again"
+        );
+        assert_eq!(
+            custodian_policy::diff::consent_purposes_changed(&old, &new),
+            ["analytics"],
+            "the ledger marks the choice must_reask"
+        );
+    }
+
+    #[test]
+    fn the_banner_and_the_ledger_agree_on_every_kind_of_change() {
+        use custodian_policy::diff::consent_purposes_changed;
+        use custodian_policy::LegalBasis;
+        let old = custodian_policy::example();
+        let cases: Vec<(&str, Policy)> = vec![
+            (
+                "recipient",
+                changed(|a| a.recipients.push("social_networks".into())),
+            ),
+            (
+                "category",
+                changed(|a| a.categories.retain(|c| c != "keystrokes")),
+            ),
+            (
+                "legal basis",
+                changed(|a| a.legal_basis = LegalBasis::LegitimateInterest),
+            ),
+            (
+                "cookie",
+                changed(|a| a.consent.as_mut().unwrap().cookies.push("_hj*".into())),
+            ),
+            ("gpc", changed(|a| a.gpc_opt_out = true)),
+            (
+                "notice",
+                changed(|a| {
+                    a.consent
+                        .as_mut()
+                        .unwrap()
+                        .notice
+                        .insert("de".into(), "Neu.".into());
+                }),
+            ),
+            (
+                "label",
+                changed(|a| {
+                    a.consent
+                        .as_mut()
+                        .unwrap()
+                        .label
+                        .insert("en".into(), "Stats".into());
+                }),
+            ),
+            ("name", changed(|a| a.name = "Statistics".into())),
+            ("recipient order", changed(|a| a.recipients.reverse())),
+            ("version only", changed(|_| {})),
+        ];
+        for (what, new) in cases {
+            let banner = consent_hash(&new) != consent_hash(&old);
+            // A purpose that stops being a consent purpose is no longer asked for at all: the
+            // banner's list changes, and the ledger has nothing left to ask.
+            let gone = new.purpose("analytics").is_some_and(|p| !p.is_consent());
+            let ledger = gone || !consent_purposes_changed(&old, &new).is_empty();
+            assert_eq!(
+                banner, ledger,
+                "{what}: banner asks again = {banner}, ledger = {ledger}"
+            );
+        }
     }
 }

@@ -12,6 +12,7 @@
 
 use axum::http::{header, HeaderMap};
 use custodian_core::subject::{IdKind, SubjectId, SubjectRef};
+use custodian_policy::Policy;
 use rand::RngCore;
 use serde_json::Value;
 
@@ -182,18 +183,31 @@ pub fn new_device(state: &AppState) -> Device {
 /// The banner's cookie with `choices` written into it; readable by the banner's script, so
 /// not HttpOnly, with the banner's own attributes.
 pub fn device_cookie(state: &AppState, device: &Device, choices: &[(String, bool)]) -> String {
-    let mut json = device.cookie.clone();
-    if !json.get("c").is_some_and(Value::is_object) {
-        json["c"] = serde_json::json!({});
-    }
-    for (p, g) in choices {
-        json["c"][p] = Value::Bool(*g);
-    }
+    let json = with_choices(&device.cookie, &state.policy, choices);
     format!(
         "{DEVICE_COOKIE}={}; Path=/; Max-Age={DEVICE_AGE}; SameSite=Lax{}",
         uri_component(&json.to_string()),
         secure(state)
     )
+}
+
+/// The banner's cookie JSON with `choices` written into `c`, and for a widget purpose the terms
+/// the choice was made under into `w`, as the banner writes them: the banner honours a widget
+/// choice only while its terms are unchanged (docs/banner.md).
+fn with_choices(cookie: &Value, policy: &Policy, choices: &[(String, bool)]) -> Value {
+    let mut json = cookie.clone();
+    for key in ["c", "w"] {
+        if !json.get(key).is_some_and(Value::is_object) {
+            json[key] = serde_json::json!({});
+        }
+    }
+    for (p, g) in choices {
+        json["c"][p] = Value::Bool(*g);
+        if let Some(w) = crate::assets::widget_purposes(policy).find(|w| &w.id == p) {
+            json["w"][p] = Value::String(w.consent_terms());
+        }
+    }
+    json
 }
 
 /// What JavaScript's `encodeURIComponent` produces, so the banner reads our cookie.
@@ -325,6 +339,25 @@ mod tests {
         );
         assert_eq!(percent_decode(&enc).as_deref(), Some(json));
         assert_eq!(percent_decode("%zz"), None);
+    }
+
+    #[test]
+    fn a_widget_choice_carries_its_terms_into_the_banner_cookie() {
+        let policy = custodian_policy::example();
+        let cookie = serde_json::json!({"id": "ab", "h": "x", "c": {"analytics": true}, "u": 0});
+        let json = with_choices(
+            &cookie,
+            &policy,
+            &[("social_widgets".into(), true), ("marketing".into(), false)],
+        );
+        assert_eq!(json["c"]["analytics"], true, "earlier choices kept");
+        assert_eq!(json["c"]["social_widgets"], true);
+        assert_eq!(json["c"]["marketing"], false);
+        assert_eq!(
+            json["w"],
+            serde_json::json!({"social_widgets": policy.purpose("social_widgets").unwrap().consent_terms()}),
+            "only widget purposes have terms in the cookie"
+        );
     }
 }
 
