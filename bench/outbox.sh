@@ -2,8 +2,8 @@
 # How long the outbox takes to deliver 10,000 messages to an SMTP sink on loopback (issue 5),
 # on SQLite and PostgreSQL. The sink is the test server of custodian-mail (in the bench
 # process); one worker with default settings (batches of 64, 16 in flight on 16 pooled
-# connections, a pass's accepted messages marked sent in one commit). Queueing (32
-# concurrent callers) is timed apart.
+# connections, messages marked sent as soon as accepted, those finishing together in one
+# commit). Queueing (32 concurrent callers) is timed apart.
 # The run checks that every message arrived exactly once.
 #
 #   bench/outbox.sh                      # both backends, 10,000 messages

@@ -52,7 +52,7 @@ impl Mailer {
                 .timeout(Some(Duration::from_secs(30)))
                 .pool_config(
                     PoolConfig::new()
-                        .max_size(8)
+                        .max_size(POOL)
                         .idle_timeout(Duration::from_secs(60)),
                 );
         builder = with_tls(builder, config)?;

@@ -47,7 +47,8 @@ impl KeyWriter {
     fn spawn(store: &Store) -> KeyWriter {
         let n = match store {
             Store::Sqlite(_) => 1,
-            Store::Postgres(_) => 4,
+            // Two, as for intake (see `requests::POSTGRES_INTAKE_WRITERS`).
+            Store::Postgres(_) => crate::requests::POSTGRES_INTAKE_WRITERS,
         };
         let store = store.for_one_writer();
         let write = move |batch: Vec<KeyRow>| {
