@@ -47,7 +47,7 @@ impl KeyWriter {
     fn spawn(store: &Store) -> KeyWriter {
         let n = match store {
             Store::Sqlite(_) => 1,
-            // Two, as for intake (see `requests::POSTGRES_INTAKE_WRITERS`).
+            // As many as intake has (see `requests::POSTGRES_INTAKE_WRITERS`).
             Store::Postgres(_) => crate::requests::POSTGRES_INTAKE_WRITERS,
         };
         let store = store.for_one_writer();

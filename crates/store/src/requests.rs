@@ -67,9 +67,10 @@ pub struct IntakeWriter {
 }
 
 /// Intake writers on PostgreSQL, whose commits overlap (SQLite has one writer at a time).
-/// Two, not more: each transaction costs PostgreSQL far more CPU than a row does, and with
-/// four writers 32 clients made batches of two (measured: 0.85 transactions per request).
-pub const POSTGRES_INTAKE_WRITERS: usize = 2;
+/// Four: with 32 clients that makes small batches (about 0.85 transactions per request), but
+/// overlapping commits win over bigger batches here — two writers measured 1,174 requests/s
+/// against 1,535–1,634 with four, the same hour.
+pub const POSTGRES_INTAKE_WRITERS: usize = 4;
 
 impl IntakeWriter {
     pub fn spawn(store: Store) -> IntakeWriter {
