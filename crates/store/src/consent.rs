@@ -257,15 +257,20 @@ async fn append_sqlite(
         }
         q.execute(&mut *conn).await?;
     }
+    // Every chain's new head in one statement (the rows exist: the migration made them).
+    let sql = multi_row(
+        "INSERT INTO ledger_heads (chain, seq, hash) VALUES ",
+        "(?, ?, ?)",
+        chains.len(),
+        " ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        false,
+    );
+    let mut q = sqlx::query(&sql);
     for c in chains {
         let (seq, hash) = &new_heads[&(*c as u16)];
-        sqlx::query("UPDATE ledger_heads SET seq = ?, hash = ? WHERE chain = ?")
-            .bind(seq)
-            .bind(hash)
-            .bind(c)
-            .execute(&mut *conn)
-            .await?;
+        q = q.bind(c).bind(seq).bind(hash);
     }
+    q.execute(&mut *conn).await?;
     Ok(stored)
 }
 
