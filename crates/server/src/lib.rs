@@ -146,6 +146,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
             Sealer::derived(&settings.secret, "outbox"),
         )
         .with_keyring(keyring.clone()),
+        keys_beside_data: keyring.stored_in(&store),
         keyring,
         intake: custodian_store::requests::IntakeWriter::spawn(store.clone()),
         run_keys: custodian_connectors::run::RunKeys::from_secret(&settings.secret),

@@ -76,6 +76,9 @@ pub struct AppState {
     pub sealer: Sealer,
     /// Each subject's own key, for their personal fields; erasure destroys it.
     pub keyring: custodian_store::keyring::Keyring,
+    /// Whether the keys live in the data's own database (PostgreSQL by default): request
+    /// intake then stores a new requester's key in the request's own transaction.
+    pub keys_beside_data: bool,
     /// Keys the hashes of verification codes.
     pub code_key: Vec<u8>,
     /// Signs status and download links.

@@ -949,3 +949,38 @@ async fn the_queue_takes_empty_filters_and_answers_bad_ones_with_problems() {
         "invalid_query",
     );
 }
+
+#[tokio::test]
+async fn a_requester_asking_again_and_at_once_keeps_one_key_on_postgres() {
+    let Some(url) = custodian_store::testing::fresh_postgres_url().await else {
+        return;
+    };
+    let env = Env::on(&url).await;
+    let app = &env.app;
+    assert!(
+        app.state.keys_beside_data,
+        "PostgreSQL keeps keys in the data's database"
+    );
+    let body = json!({ "type": "access", "email": "lea@example.com" });
+    // Once, then again (the second brings a new key that loses to the first), then three at once.
+    let mut answers = vec![
+        env.submit(body.clone()).await,
+        env.submit(body.clone()).await,
+    ];
+    answers.extend(futures_util::future::join_all((0..3).map(|_| env.submit(body.clone()))).await);
+    for a in &answers {
+        assert_eq!(a.status, 202, "{}", a.text);
+        let id = a.body["id"].as_str().unwrap();
+        let row = app.store.request(id).await.unwrap().unwrap();
+        assert_eq!(
+            app.state
+                .keyring
+                .open(&format!("requests/{id}/email"), &row.email_sealed)
+                .await
+                .unwrap(),
+            "lea@example.com"
+        );
+    }
+    assert_eq!(app.key_store.subject_key_count().await.unwrap(), 1);
+    assert_eq!(app.store.outbox_counts().await.unwrap().queued, 5);
+}

@@ -153,6 +153,27 @@ impl Keyring {
         Ok(key.sealer().open(&subject, place, sealed)?)
     }
 
+    /// A new key for the subject, *not* stored: the caller stores the returned row in its own
+    /// transaction (request intake, when the keys live in the data's database — one commit
+    /// instead of two). If the subject turns out to have a key already, that write fails
+    /// with [`crate::requests::KEY_CONFLICT`] and the caller seals again with
+    /// [`Keyring::sealer`].
+    pub fn unstored_key(&self, subject: &SubjectRef) -> (SubjectSealer, KeyRow) {
+        let key = DataKey::generate();
+        let row = KeyRow {
+            subject_ref: subject.to_hex(),
+            wrapped: self.master.wrap(subject, &key),
+            master_id: self.master.id(),
+            created_at: now_micros(),
+        };
+        (key.sealer(), row)
+    }
+
+    /// Whether subject keys are stored in `data`'s own database.
+    pub fn stored_in(&self, data: &Store) -> bool {
+        self.store.same_database(data)
+    }
+
     /// Whether the subject still has a key (an erasure destroys it last).
     pub async fn has_key(&self, subject: &SubjectRef) -> Result<bool, StoreError> {
         Ok(self.store.subject_key(&subject.to_hex()).await?.is_some())

@@ -43,6 +43,9 @@ pub enum StoreError {
     UnknownMigration(i64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Its text is [`requests::KEY_CONFLICT`], which callers of the intake writer compare.
+    #[error("the subject already has a key")]
+    KeyConflict,
     #[error("storing subject keys: {0}")]
     KeyWrite(String),
 }
@@ -116,6 +119,23 @@ impl Store {
                 )
             }
             Store::Postgres(_) => self.clone(),
+        }
+    }
+
+    /// Whether both handles reach the same database (the same SQLite file; the same
+    /// PostgreSQL host, port and database).
+    pub fn same_database(&self, other: &Store) -> bool {
+        match (self, other) {
+            (Store::Sqlite(a), Store::Sqlite(b)) => {
+                a.connect_options().get_filename() == b.connect_options().get_filename()
+            }
+            (Store::Postgres(a), Store::Postgres(b)) => {
+                let (a, b) = (a.connect_options(), b.connect_options());
+                a.get_host() == b.get_host()
+                    && a.get_port() == b.get_port()
+                    && a.get_database() == b.get_database()
+            }
+            _ => false,
         }
     }
 

@@ -5,7 +5,11 @@
 //! if the request is still in the status the caller saw (optimistic concurrency): two DPOs
 //! acting at once cannot both move the same request.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
+
+use crate::keys::KeyRow;
 
 use crate::numbered as pg;
 use crate::outbox::{bind_mail, NewMail, ENQUEUE_HEAD, ENQUEUE_ROW, ENQUEUE_TAIL};
@@ -55,7 +59,15 @@ pub struct NewRequest {
     pub row: RequestRow,
     pub first: HistoryEntry,
     pub mail: Option<NewMail>,
+    /// The requester's new key, stored in the same transaction when the keys live in this
+    /// database (see `Keyring::unstored_key`). If the subject already has another key, the
+    /// write fails with [`KEY_CONFLICT`] and nothing of it is stored.
+    pub key: Option<crate::keys::KeyRow>,
 }
+
+/// The error of a [`NewRequest`] whose subject already had a key other than the one it
+/// brought: seal again under the standing key and retry.
+pub const KEY_CONFLICT: &str = "the subject already has a key";
 
 /// Group commit for request intake, as `writer::ConsentWriter` does for consent: one task
 /// takes every queued request, stores them in one transaction, and answers each caller only
@@ -194,6 +206,23 @@ macro_rules! bind_history {
     };
 }
 
+const KEYS_HEAD: &str =
+    "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES ";
+const STANDING_HEAD: &str = "SELECT subject_ref, wrapped FROM subject_keys WHERE subject_ref IN (";
+
+/// Every key a batch brought must be the one that stands after the insert; otherwise a
+/// subject already had another, and the batch (all or nothing) fails with [`KEY_CONFLICT`].
+fn check_keys_stand(keys: &[&KeyRow], standing: &HashMap<String, String>) -> Result<()> {
+    if keys
+        .iter()
+        .all(|k| standing.get(&k.subject_ref) == Some(&k.wrapped))
+    {
+        Ok(())
+    } else {
+        Err(crate::StoreError::KeyConflict)
+    }
+}
+
 const INSERT_HEAD: &str = "INSERT INTO requests (id, kind, status, subject_ref, email_sealed, details_sealed, language, country, jurisdiction, customer_id, received_at, verified_at, code_hash, code_expires_at, attempts, acknowledge_due, answer_due, extended_months, assignee, completed_at, updated_at) VALUES ";
 const REQUEST_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const UPDATE: &str = "UPDATE requests SET id = ?, kind = ?, status = ?, subject_ref = ?, email_sealed = ?, details_sealed = ?, language = ?, country = ?, jurisdiction = ?, customer_id = ?, received_at = ?, verified_at = ?, code_hash = ?, code_expires_at = ?, attempts = ?, acknowledge_due = ?, answer_due = ?, extended_months = ?, assignee = ?, completed_at = ?, updated_at = ? WHERE id = ? AND status = ? AND updated_at = ?";
@@ -214,6 +243,7 @@ impl Store {
             row: r.clone(),
             first: first.clone(),
             mail: mail.cloned(),
+            key: None,
         }])
         .await
     }
@@ -227,6 +257,33 @@ impl Store {
         match self {
             Store::Sqlite(p) => {
                 let mut tx = p.begin().await?;
+                let keys: Vec<&KeyRow> = batch.iter().filter_map(|n| n.key.as_ref()).collect();
+                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                    let sql = multi_row(
+                        KEYS_HEAD,
+                        "(?, ?, ?, ?)",
+                        chunk.len(),
+                        " ON CONFLICT DO NOTHING",
+                        false,
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for k in chunk {
+                        q = q
+                            .bind(&k.subject_ref)
+                            .bind(&k.wrapped)
+                            .bind(&k.master_id)
+                            .bind(k.created_at);
+                    }
+                    q.execute(&mut *tx).await?;
+                    let sql = multi_row(STANDING_HEAD, "?", chunk.len(), ")", false);
+                    let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+                    for k in chunk {
+                        q = q.bind(&k.subject_ref);
+                    }
+                    let standing: HashMap<String, String> =
+                        q.fetch_all(&mut *tx).await?.into_iter().collect();
+                    check_keys_stand(chunk, &standing)?;
+                }
                 for chunk in batch.chunks(ROWS_PER_STATEMENT) {
                     let sql = multi_row(INSERT_HEAD, REQUEST_ROW, chunk.len(), "", false);
                     let mut q = sqlx::query(&sql);
@@ -262,6 +319,26 @@ impl Store {
                 }
                 let rows: Vec<&RequestRow> = batch.iter().map(|n| &n.row).collect();
                 let mut tx = p.begin().await?;
+                let keys: Vec<&KeyRow> = batch.iter().filter_map(|n| n.key.as_ref()).collect();
+                if !keys.is_empty() {
+                    let refs = col!(keys, |k| k.subject_ref.as_str());
+                    sqlx::query(&(KEYS_HEAD.replace(" VALUES ", " ") + "SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[]) ON CONFLICT DO NOTHING"))
+                        .bind(&refs)
+                        .bind(col!(keys, |k| k.wrapped.as_str()))
+                        .bind(col!(keys, |k| k.master_id.as_str()))
+                        .bind(col!(keys, |k| k.created_at))
+                        .execute(&mut *tx)
+                        .await?;
+                    let standing: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
+                        "SELECT subject_ref, wrapped FROM subject_keys WHERE subject_ref = ANY($1)",
+                    )
+                    .bind(&refs)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+                    check_keys_stand(&keys, &standing)?;
+                }
                 sqlx::query(&(INSERT_HEAD.replace(" VALUES ", " ")
                     + "SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], $19::text[], $20::int8[], $21::int8[])"))
                     .bind(col!(rows, |r| r.id.as_str())).bind(col!(rows, |r| r.kind.as_str()))

@@ -216,6 +216,7 @@ on_both!(
                     row,
                     first,
                     mail: None,
+                    key: None,
                 })
                 .await
             }));
@@ -228,6 +229,7 @@ on_both!(
                 row: request("req_7", "access", "verified", 1),
                 first: entry("receive", None, "verified"),
                 mail: None,
+                key: None,
             })
             .await;
         assert!(dup.is_err(), "a duplicate id is refused");
@@ -268,6 +270,7 @@ on_both!(
                 created_at: 10,
                 send_after: 10,
             }),
+            key: None,
         };
         let batch: Vec<_> = (0..150).map(new).collect();
         store.insert_requests(&batch).await.unwrap();
@@ -292,5 +295,60 @@ on_both!(
         assert!(store.insert_requests(&bad).await.is_err());
         assert!(store.request("req_150").await.unwrap().is_none());
         assert_eq!(store.outbox_counts().await.unwrap().queued, 150);
+    }
+);
+
+on_both!(
+    a_request_can_bring_its_subjects_new_key_but_never_a_second_one,
+    |store: Store| async move {
+        use custodian_store::keys::KeyRow;
+        use custodian_store::requests::{NewRequest, KEY_CONFLICT};
+        let key = |w: &str| KeyRow {
+            subject_ref: "ab".repeat(32),
+            wrapped: w.into(),
+            master_id: "m1".into(),
+            created_at: 1,
+        };
+        let new = |id: &str, k: Option<KeyRow>| NewRequest {
+            row: request(id, "access", "awaiting_verification", 1_000),
+            first: entry("receive", None, "awaiting_verification"),
+            mail: None,
+            key: k,
+        };
+        store
+            .insert_requests(&[new("req_a", Some(key("first")))])
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .subject_key(&"ab".repeat(32))
+                .await
+                .unwrap()
+                .unwrap()
+                .wrapped,
+            "first"
+        );
+        // Another new key for the same subject: refused whole, with the text callers compare.
+        let err = store
+            .insert_requests(&[new("req_b", Some(key("second")))])
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), KEY_CONFLICT);
+        assert!(store.request("req_b").await.unwrap().is_none());
+        assert_eq!(
+            store
+                .subject_key(&"ab".repeat(32))
+                .await
+                .unwrap()
+                .unwrap()
+                .wrapped,
+            "first"
+        );
+        // The same key again (a retry) is fine.
+        store
+            .insert_requests(&[new("req_c", Some(key("first")))])
+            .await
+            .unwrap();
+        assert!(store.request("req_c").await.unwrap().is_some());
     }
 );

@@ -116,6 +116,7 @@ async fn write_one(
             },
             row,
             mail: Some(mail),
+            key: None,
         })
         .await?;
     Ok(id)

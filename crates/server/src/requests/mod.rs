@@ -360,22 +360,14 @@ pub async fn intake(
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     let language = crate::routes::consent::pick_language(state, input.language.as_deref());
     let rule = deadline::rule_for(&state.policy, country.as_deref());
-    let sealer = state
-        .keyring
-        .fresh_sealer(&subject)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut row = RequestRow {
         id: rid.clone(),
         kind: input.kind.as_str().to_owned(),
         status: Status::AwaitingVerification.as_str().to_owned(),
         subject_ref: subject.to_hex(),
-        email_sealed: sealer.seal(&subject, &place(&rid, "email"), id.expose()),
-        details_sealed: input
-            .details
-            .as_deref()
-            .filter(|d| !d.trim().is_empty())
-            .map(|d| sealer.seal(&subject, &place(&rid, "details"), d)),
+        // Sealed below, once the key is known.
+        email_sealed: String::new(),
+        details_sealed: None,
         language: language.clone(),
         country,
         jurisdiction: rule.jurisdiction.clone(),
@@ -407,32 +399,57 @@ pub async fn intake(
         "{}/privacy-center/verify?request={rid}&code={code}",
         state.public_url
     );
-    let mail = OutgoingMail {
-        idempotency_key: format!("{rid}/verification_code"),
-        to: id.expose().to_owned(),
-        lang: Lang::parse_or_en(&language),
-        request_id: Some(rid.clone()),
-        subject: Some(subject),
-        content: MailContent::VerificationCode {
-            code,
-            link,
-            request_type: row.kind.clone(),
-        },
-    };
-    let sealed = state
-        .outbox
-        .prepare_with(&mail, now, Some(&sealer))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    state
-        .intake
-        .insert(custodian_store::requests::NewRequest {
-            row: row.clone(),
-            first,
-            mail: Some(sealed),
-        })
-        .await
-        .map_err(ApiError::Internal)?;
+    let details = input.details.filter(|d| !d.trim().is_empty());
+    // The requester is most likely new: make their key. Where keys live in the data's own
+    // database it is stored in the request's transaction (one commit, not two); if the
+    // subject turns out to have a key already, seal again under that one.
+    let mut had_key = false;
+    loop {
+        let (sealer, key) = if had_key {
+            (state.keyring.sealer(&subject).await, None)
+        } else if state.keys_beside_data {
+            let (sealer, key) = state.keyring.unstored_key(&subject);
+            (Ok(sealer), Some(key))
+        } else {
+            (state.keyring.fresh_sealer(&subject).await, None)
+        };
+        let sealer = sealer.map_err(|e| ApiError::Internal(e.to_string()))?;
+        row.email_sealed = sealer.seal(&subject, &place(&rid, "email"), id.expose());
+        row.details_sealed = details
+            .as_deref()
+            .map(|d| sealer.seal(&subject, &place(&rid, "details"), d));
+        let mail = OutgoingMail {
+            idempotency_key: format!("{rid}/verification_code"),
+            to: id.expose().to_owned(),
+            lang: Lang::parse_or_en(&language),
+            request_id: Some(rid.clone()),
+            subject: Some(subject),
+            content: MailContent::VerificationCode {
+                code: code.clone(),
+                link: link.clone(),
+                request_type: row.kind.clone(),
+            },
+        };
+        let sealed = state
+            .outbox
+            .prepare_with(&mail, now, Some(&sealer))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let written = state
+            .intake
+            .insert(custodian_store::requests::NewRequest {
+                row: row.clone(),
+                first: first.clone(),
+                mail: Some(sealed),
+                key,
+            })
+            .await;
+        match written {
+            Ok(()) => break,
+            Err(e) if e == custodian_store::requests::KEY_CONFLICT && !had_key => had_key = true,
+            Err(e) => return Err(ApiError::Internal(e)),
+        }
+    }
     state.outbox.wake();
     Ok(row)
 }
