@@ -846,3 +846,25 @@ async fn expiry_takes_only_the_fields_the_due_rule_held() {
         "{err}"
     );
 }
+
+/// Fides YAML is recognised however the file begins: comments, a `%YAML` directive, the
+/// `---` document marker, a comment after the key.
+#[test]
+fn fides_yaml_is_detected_after_comments_and_document_markers() {
+    let sample =
+        std::fs::read_to_string(fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
+    for head in [
+        "---\n",
+        "# Our datasets, exported from Fides\n\n---\n",
+        "%YAML 1.2\n---\n# comment\n",
+    ] {
+        let (ds, format) = dataset::parse(&format!("{head}{sample}")).unwrap();
+        assert_eq!(format, Format::Fides, "{head:?}");
+        assert_eq!(ds.tables.len(), 11);
+    }
+    let commented = sample.replacen("dataset:", "dataset: # from fides", 1);
+    assert_eq!(dataset::parse(&commented).unwrap().1, Format::Fides);
+    assert!(dataset::is_fides("---\ndataset:\n  - fides_key: x\n"));
+    assert!(!dataset::is_fides("name = \"company\"\n# dataset:\n"));
+    assert!(!dataset::is_fides("---\ndatasets:\n"));
+}
