@@ -10,7 +10,9 @@
 //! again. A node killed mid-step leaves the step `running`; the next execution simply runs it
 //! again — one transaction per datastore and idempotent strategies make that safe, so a
 //! resumed run ends exactly where an uninterrupted one would. When a run is done its sealed
-//! identifiers are deleted.
+//! identifiers are deleted. An erasure step records the rows it kept under a legal hold (their
+//! primary keys, sealed under the server secret) so that [`Expirer::expire_held`] can let them
+//! go when the hold ends, without the subject's identifiers.
 //!
 //! Access runs re-read every datastore on each execution, because the export goes to the
 //! caller's writer, which does not survive a crash.
@@ -20,7 +22,7 @@ use std::time::Duration;
 
 use custodian_core::seal::Sealer;
 use custodian_core::subject::{IdKind, SubjectHasher, SubjectId};
-use custodian_store::runs::{DatastoreRecord, NewRun, RunRecord, StepRecord};
+use custodian_store::runs::{DatastoreRecord, HeldRowsRecord, NewRun, RunRecord, StepRecord};
 use custodian_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +30,7 @@ use crate::access::{self, AccessSink, AccessSummary};
 use crate::dataset::{self, Dataset};
 use crate::erase::{self, ChangeReport, Corrections, HoldDates, Operation};
 use crate::graph::Identities;
-use crate::sql::Db;
+use crate::sql::{Db, Key};
 use crate::ConnectorError;
 
 /// The kind of run.
@@ -411,6 +413,12 @@ pub async fn execute_run(
             };
             match result {
                 Ok(r) => {
+                    if let StepResult::Change(report) = &r {
+                        if kind == RunKind::Erasure && !run.dry_run {
+                            record_held(store, keys, &run, step.seq, &step.datastore, report)
+                                .await?;
+                        }
+                    }
                     let json = serde_json::to_string(&r).expect("plain data serialises");
                     store.step_done(run_id, step.seq, &json).await?;
                     tracing::info!(run = run_id, step = step.seq, datastore = %step.datastore, "connector step done");
@@ -468,6 +476,44 @@ async fn keep_lease(store: &Store, run_id: &str, owner: &str, lease: Duration) -
             Err(e) => tracing::warn!(run = run_id, error = %e, "cannot renew a run's lease"),
         }
     }
+}
+
+fn held_place(id: &str) -> String {
+    format!("held_rows/{id}")
+}
+
+/// Records the rows an erasure step kept under each rule, their keys sealed under the server
+/// secret (the subject's own key is destroyed by the erasure), with the day the hold ends.
+async fn record_held(
+    store: &Store,
+    keys: &RunKeys,
+    run: &RunRecord,
+    seq: i64,
+    datastore: &str,
+    report: &ChangeReport,
+) -> Result<(), ConnectorError> {
+    for h in &report.held_rows {
+        let id = format!("{}:{seq}:{}", run.id, h.rule);
+        let tables = serde_json::to_string(&h.tables).expect("plain data serialises");
+        let due_at = h
+            .until
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp().as_microsecond());
+        store
+            .put_held_rows(&HeldRowsRecord {
+                sealed_keys: Some(keys.sealer.seal(&tables, &held_place(&id))),
+                id,
+                subject_ref: run.subject_ref.clone(),
+                request_id: run.request_id.clone(),
+                datastore: datastore.to_owned(),
+                rule: h.rule.clone(),
+                due_at,
+                created_at: custodian_store::now_micros(),
+                done_at: None,
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Puts a run's failed steps — or step `seq`, even a done one — back to pending, so the next
@@ -633,7 +679,15 @@ pub fn identities<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Id
 /// with the retention rules its fields are held under. Datastores reached over HTTP have no
 /// field-level schema and are left out, as are datastores that hold nothing under a rule.
 pub struct Expirer {
-    targets: Vec<(Dataset, Db, std::collections::BTreeSet<String>)>,
+    targets: Vec<Target>,
+}
+
+struct Target {
+    /// The registration's name (what runs and held rows record).
+    name: String,
+    ds: Dataset,
+    db: Db,
+    rules: std::collections::BTreeSet<String>,
 }
 
 impl Expirer {
@@ -656,14 +710,19 @@ impl Expirer {
                 continue;
             }
             let db = Db::connect(&connection_url(&reg, &ds)?).await?;
-            targets.push((ds, db, rules));
+            targets.push(Target {
+                name: reg.name,
+                ds,
+                db,
+                rules,
+            });
         }
         Ok(Expirer { targets })
     }
 
     /// Whether some datastore holds fields under `rule`.
     pub fn holds(&self, rule: &str) -> bool {
-        self.targets.iter().any(|(.., rules)| rules.contains(rule))
+        self.targets.iter().any(|t| t.rules.contains(rule))
     }
 
     /// The rule is due for the subject with these identities: in every datastore holding
@@ -676,7 +735,7 @@ impl Expirer {
         hash_key: &[u8],
     ) -> Result<Vec<ChangeReport>, ConnectorError> {
         let mut reports = Vec::new();
-        for (ds, db, rules) in &self.targets {
+        for Target { ds, db, rules, .. } in &self.targets {
             if !rules.contains(rule) {
                 continue;
             }
@@ -694,9 +753,42 @@ impl Expirer {
         Ok(reports)
     }
 
+    /// Rows an erasure kept under a hold that has now ended: the fields their rule held go by
+    /// their `after_hold` strategy, found by the recorded primary keys (the subject's
+    /// identifiers are long gone). One transaction; idempotent.
+    pub async fn expire_held(
+        &self,
+        keys: &RunKeys,
+        held: &HeldRowsRecord,
+    ) -> Result<ChangeReport, ConnectorError> {
+        let target = self
+            .targets
+            .iter()
+            .find(|t| t.name == held.datastore)
+            .ok_or_else(|| {
+                ConnectorError::Config(format!(
+                    "the datastore {} of rows held under {} is no longer registered with held fields",
+                    held.datastore, held.rule
+                ))
+            })?;
+        let Some(sealed) = &held.sealed_keys else {
+            return Ok(ChangeReport {
+                datastore: target.ds.name.clone(),
+                ..Default::default()
+            });
+        };
+        let plain = keys
+            .sealer
+            .open(sealed, &held_place(&held.id))
+            .map_err(|e| ConnectorError::Run(format!("held rows {}: {e}", held.id)))?;
+        let tables: BTreeMap<String, Vec<Key>> = serde_json::from_str(&plain)
+            .map_err(|e| ConnectorError::Run(format!("held rows {}: {e}", held.id)))?;
+        erase::expire_keys(&target.db, &target.ds, &tables, &held.rule, &keys.hash_key).await
+    }
+
     pub async fn close(self) {
-        for (_, db, _) in self.targets {
-            db.close().await;
+        for t in self.targets {
+            t.db.close().await;
         }
     }
 }
