@@ -550,7 +550,7 @@ async fn held_rows(
                             let n = r.rows_changed();
                             report.company_rows_changed += n;
                             data.records = vec![format!(
-                                "company datastore {}: {n} held rows",
+                                "company datastore {}: {n} changes to held rows",
                                 held.datastore
                             )];
                             purges.push(Purge {
