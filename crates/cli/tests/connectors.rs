@@ -148,6 +148,22 @@ async fn datastore_commands_and_a_killed_run_resumes() {
         "0"
     );
 
+    // A completed run has forgotten the subject's identifiers: retrying one of its steps is
+    // refused with the reason, and the run stays done.
+    let done_run = real["run"].as_str().unwrap();
+    let refused = run(&["datastore", "runs", "retry", done_run, "--step", "0"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("no longer holds the subject's identifiers")
+            && stderr.contains("plan a new run"),
+        "{stderr}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(run(&["datastore", "runs", "show", done_run]))).unwrap();
+    assert_eq!(shown["status"], "done", "{shown}");
+    assert_eq!(shown["steps"][0]["status"], "done", "{shown}");
+
     // Access: JSON lines on standard output; nothing about the subject on standard error.
     let out = run(&[
         "datastore",

@@ -204,13 +204,22 @@ pub fn load(path: &Path) -> Result<(Dataset, Format), ConnectorError> {
     parse(&text)
 }
 
+/// Whether dataset text is Fides YAML: its first line of content is the `dataset:` key.
+/// Blank lines, comments, YAML directives (`%YAML 1.2`) and the document start marker (`---`,
+/// as many YAML files begin) come before it; a comment may follow the key.
+pub fn is_fides(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('%') && *l != "---")
+        .is_some_and(|l| {
+            l.strip_prefix("dataset:")
+                .is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('#'))
+        })
+}
+
 /// Parses dataset text: Fides YAML when it starts a `dataset:` list, Custodian TOML otherwise.
 pub fn parse(text: &str) -> Result<(Dataset, Format), ConnectorError> {
-    let fides = text
-        .lines()
-        .map(str::trim_end)
-        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .is_some_and(|l| l == "dataset:");
+    let fides = is_fides(text);
     let (ds, format) = if fides {
         (crate::fides::parse(text)?, Format::Fides)
     } else {

@@ -16,7 +16,7 @@ use sha2::Sha256;
 
 use crate::dataset::{Dataset, FieldType, Strategy};
 use crate::graph::{Graph, Identities};
-use crate::sql::{Bind, Db, Key, Sql};
+use crate::sql::{Bind, Db, Dialect, Key, Sql, Tx};
 use crate::ConnectorError;
 
 /// The value a masked field gets.
@@ -63,6 +63,19 @@ pub struct ChangeReport {
     pub holds: Vec<Held>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The primary keys of the rows kept under each rule, for the run to record (sealed) so
+    /// retention can let them go by key. Never part of the recorded result.
+    #[serde(skip)]
+    pub held_rows: Vec<HeldRows>,
+}
+
+/// Rows kept under one retention rule by an erasure: table → primary keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRows {
+    pub rule: String,
+    /// The day the hold ends, when known.
+    pub until: Option<jiff::civil::Date>,
+    pub tables: BTreeMap<String, Vec<Key>>,
 }
 
 impl ChangeReport {
@@ -187,14 +200,34 @@ pub async fn apply(
         found.dedup();
         keys.insert(ti, found);
     }
-    for ti in order {
+    change(&mut tx, d, ds, &order, &keys, &op, &mut report).await?;
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// Applies `op` to the pinned rows (`keys`: table index → primary keys), tables in `order`.
+#[allow(clippy::too_many_arguments)]
+async fn change(
+    tx: &mut Tx,
+    d: Dialect,
+    ds: &Dataset,
+    order: &[usize],
+    keys: &BTreeMap<usize, Vec<Key>>,
+    op: &Operation<'_>,
+    report: &mut ChangeReport,
+) -> Result<(), ConnectorError> {
+    for &ti in order {
         let Some(rows) = keys.get(&ti) else { continue };
         if rows.is_empty() {
             continue;
         }
         let t = &ds.tables[ti];
         let pk = t.primary_key.as_deref().expect("pinned tables have a key");
-        match &op {
+        match op {
             Operation::Rectify(corrections) => {
                 for f in &t.fields {
                     let Some(value) = corrections.get(&format!("{}.{}", t.name, f.name)) else {
@@ -237,19 +270,21 @@ pub async fn apply(
                 }
             }
             Operation::Erase { hash_key, .. } | Operation::Expire { hash_key, .. } => {
-                if let Operation::Erase { holds, .. } = &op {
+                if let Operation::Erase { holds, .. } = op {
                     for f in t.fields.iter().filter(|f| f.erase == Strategy::Hold) {
                         let rule = f.hold.clone().unwrap_or_default();
+                        let until = holds.hold_until(&rule);
                         report.holds.push(Held {
                             table: t.name.clone(),
                             field: f.name.clone(),
-                            until: holds.hold_until(&rule).map(|d| d.to_string()),
-                            rule,
+                            until: until.map(|d| d.to_string()),
+                            rule: rule.clone(),
                             rows: rows.len() as u64,
                         });
+                        held_rows(report, &rule, until, &t.name, rows);
                     }
                 }
-                let plan = erase_plan(t, &op);
+                let plan = erase_plan(t, op);
                 if plan.iter().any(|(_, s)| *s == Strategy::DeleteRow) {
                     let mut n = 0;
                     for chunk in rows.chunks(CHUNK) {
@@ -349,11 +384,77 @@ pub async fn apply(
             }
         }
     }
-    if dry_run {
-        tx.rollback().await?;
-    } else {
-        tx.commit().await?;
+    Ok(())
+}
+
+/// Adds a held table's rows to the report's record of what `rule` keeps.
+fn held_rows(
+    report: &mut ChangeReport,
+    rule: &str,
+    until: Option<jiff::civil::Date>,
+    table: &str,
+    rows: &[Key],
+) {
+    let at = match report.held_rows.iter().position(|h| h.rule == rule) {
+        Some(i) => i,
+        None => {
+            report.held_rows.push(HeldRows {
+                rule: rule.to_owned(),
+                until,
+                tables: BTreeMap::new(),
+            });
+            report.held_rows.len() - 1
+        }
+    };
+    report.held_rows[at]
+        .tables
+        .entry(table.to_owned())
+        .or_insert_with(|| rows.to_vec());
+}
+
+/// Lets go, by primary key, rows an erasure kept under `rule` (`tables`: table name →
+/// primary keys, as [`HeldRows`] recorded them): each field the rule held goes by its
+/// `after_hold` strategy, in one transaction, nothing else changes. The subject's identifiers
+/// are not needed — they are gone by then. Idempotent.
+pub async fn expire_keys(
+    db: &Db,
+    ds: &Dataset,
+    tables: &BTreeMap<String, Vec<Key>>,
+    rule: &str,
+    hash_key: &[u8],
+) -> Result<ChangeReport, ConnectorError> {
+    let mut keys = BTreeMap::new();
+    for (name, rows) in tables {
+        let ti = ds
+            .tables
+            .iter()
+            .position(|t| &t.name == name && t.primary_key.is_some())
+            .ok_or_else(|| {
+                ConnectorError::Run(format!(
+                    "datastore {}: the held table {name} is no longer in its dataset with a primary key",
+                    ds.name
+                ))
+            })?;
+        keys.insert(ti, rows.clone());
     }
+    let (order, notes) = Graph::erase_order(ds);
+    let mut report = ChangeReport {
+        datastore: ds.name.clone(),
+        notes,
+        ..Default::default()
+    };
+    let mut tx = db.begin().await?;
+    change(
+        &mut tx,
+        db.dialect(),
+        ds,
+        &order,
+        &keys,
+        &Operation::Expire { hash_key, rule },
+        &mut report,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(report)
 }
 

@@ -2,14 +2,17 @@
 //!
 //! [`plan`] records the run and one pending step per datastore, with the subject's
 //! identifiers sealed under the server secret (the store never holds them in clear).
-//! [`execute_run`] claims the run with a lease, then for each unfinished step records it as
-//! started, executes it, and records the result or the exact error. A failing step is retried
-//! with exponential backoff up to `max_attempts`, then marked `failed` while the other
-//! datastores go on; the DPO can retry it (`custodian_store` `retry_step`/`retry_run`) and
-//! execute again. A node killed mid-step leaves the step `running`; the next execution simply
-//! runs it again — one transaction per datastore and idempotent strategies make that safe, so
-//! a resumed run ends exactly where an uninterrupted one would. When a run is done its sealed
-//! identifiers are deleted.
+//! [`execute_run`] claims the run with a lease — renewed while a step executes; when a claim
+//! or a renewal fails another node has the run and this one stops — then for each unfinished
+//! step records it as started, executes it, and records the result or the exact error. A
+//! failing step is retried with exponential backoff up to `max_attempts`, then marked
+//! `failed` while the other datastores go on; the DPO can retry it ([`retry`]) and execute
+//! again. A node killed mid-step leaves the step `running`; the next execution simply runs it
+//! again — one transaction per datastore and idempotent strategies make that safe, so a
+//! resumed run ends exactly where an uninterrupted one would. When a run is done its sealed
+//! identifiers are deleted. An erasure step records the rows it kept under a legal hold (their
+//! primary keys, sealed under the server secret) so that [`Expirer::expire_held`] can let them
+//! go when the hold ends, without the subject's identifiers.
 //!
 //! Access runs re-read every datastore on each execution, because the export goes to the
 //! caller's writer, which does not survive a crash.
@@ -19,7 +22,7 @@ use std::time::Duration;
 
 use custodian_core::seal::Sealer;
 use custodian_core::subject::{IdKind, SubjectHasher, SubjectId};
-use custodian_store::runs::{DatastoreRecord, NewRun, RunRecord, StepRecord};
+use custodian_store::runs::{DatastoreRecord, HeldRowsRecord, NewRun, RunRecord, StepRecord};
 use custodian_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +30,7 @@ use crate::access::{self, AccessSink, AccessSummary};
 use crate::dataset::{self, Dataset};
 use crate::erase::{self, ChangeReport, Corrections, HoldDates, Operation};
 use crate::graph::Identities;
-use crate::sql::Db;
+use crate::sql::{Db, Key};
 use crate::ConnectorError;
 
 /// The kind of run.
@@ -150,10 +153,13 @@ impl RetryPolicy {
 
 /// How to execute a run.
 pub struct ExecuteOptions<'a> {
-    /// Who holds the lease (a node id).
+    /// Who holds the lease: unique per execution (process id and a counter), so two
+    /// executions in one process are two owners too.
     pub owner: String,
+    /// How long a claim lasts; renewed every third of it while the run executes.
     pub lease: Duration,
-    /// Take the run even when another owner's lease has not expired.
+    /// Take the run even when another owner's lease has not expired (an operator who knows
+    /// that node is dead). Only the first claim takes over; renewals never do.
     pub take_over: bool,
     pub retry: RetryPolicy,
     /// When legal holds end.
@@ -166,8 +172,10 @@ pub struct ExecuteOptions<'a> {
 
 impl<'a> ExecuteOptions<'a> {
     pub fn new(holds: &'a dyn HoldDates) -> ExecuteOptions<'a> {
+        static EXECUTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ExecuteOptions {
-            owner: format!("pid-{}", std::process::id()),
+            owner: format!("pid-{}-{n}", std::process::id()),
             lease: Duration::from_secs(60),
             take_over: false,
             retry: RetryPolicy::default(),
@@ -279,19 +287,22 @@ fn payload_place(run_id: &str) -> String {
     format!("connector_runs/{run_id}/payload")
 }
 
-/// The connection URL of a datastore: the registration's variable or file, else the
-/// dataset's. Read at every use, never stored, never printed.
+/// The connection URL of a datastore: the registration's variable or file (`datastore add
+/// --url-env/--url-file`, or the config file), else the dataset's `connection`. The
+/// registration wins as a whole: a dataset's `url_env` never overrides a registered
+/// `--url-file`. Read at every use, never stored, never printed.
 fn connection_url(reg: &DatastoreRecord, ds: &Dataset) -> Result<String, ConnectorError> {
-    let env = reg
-        .url_env
-        .clone()
-        .or_else(|| ds.connection.url_env.clone());
-    let file = reg.url_file.clone().or_else(|| {
-        ds.connection
-            .url_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-    });
+    let (env, file) = if reg.url_env.is_some() || reg.url_file.is_some() {
+        (reg.url_env.clone(), reg.url_file.clone())
+    } else {
+        (
+            ds.connection.url_env.clone(),
+            ds.connection
+                .url_file
+                .as_ref()
+                .map(|p| p.display().to_string()),
+        )
+    };
     if let Some(var) = env {
         return std::env::var(&var).map_err(|_| {
             ConnectorError::Config(format!(
@@ -374,23 +385,40 @@ pub async fn execute_run(
         let mut attempt = step.attempts as u32;
         loop {
             attempt += 1;
-            store
-                .claim_run(run_id, &opts.owner, lease_until(&opts), true)
-                .await?;
+            // Renew before the step; if another node took the run meanwhile, stop here.
+            if !store
+                .claim_run(run_id, &opts.owner, lease_until(&opts), false)
+                .await?
+            {
+                return Err(lease_lost(run_id));
+            }
             store.step_started(run_id, step.seq).await?;
-            let result = execute_step(
+            let (owner, lease) = (opts.owner.clone(), opts.lease);
+            let idempotency_key = format!("{run_id}:{}", step.seq);
+            let step_run = execute_step(
                 &known,
                 &step.datastore,
                 kind,
                 &payload,
                 run.dry_run,
-                &format!("{run_id}:{}", step.seq),
+                &idempotency_key,
                 keys,
                 &mut opts,
-            )
-            .await;
+            );
+            // A step can outlast the lease (a slow datastore, a large erasure): keep renewing
+            // while it runs, and abandon it (its transaction rolls back) once the run is lost.
+            let result = tokio::select! {
+                r = step_run => r,
+                lost = keep_lease(store, run_id, &owner, lease) => return Err(lost),
+            };
             match result {
                 Ok(r) => {
+                    if let StepResult::Change(report) = &r {
+                        if kind == RunKind::Erasure && !run.dry_run {
+                            record_held(store, keys, &run, step.seq, &step.datastore, report)
+                                .await?;
+                        }
+                    }
                     let json = serde_json::to_string(&r).expect("plain data serialises");
                     store.step_done(run_id, step.seq, &json).await?;
                     tracing::info!(run = run_id, step = step.seq, datastore = %step.datastore, "connector step done");
@@ -408,7 +436,11 @@ pub async fn execute_run(
                     store
                         .step_failed(run_id, step.seq, &message, Some(next))
                         .await?;
-                    tokio::time::sleep(delay).await;
+                    // The backoff keeps the run too.
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        lost = keep_lease(store, run_id, &opts.owner, opts.lease) => return Err(lost),
+                    }
                 }
             }
         }
@@ -422,6 +454,95 @@ pub async fn execute_run(
         .release_run(run_id, &opts.owner, if done { "done" } else { "failed" })
         .await?;
     outcome(store, run_id).await
+}
+
+fn lease_lost(run_id: &str) -> ConnectorError {
+    ConnectorError::Run(format!(
+        "run {run_id} was taken by another node (this node's lease was lost); stopped here"
+    ))
+}
+
+/// Renews the lease every third of its length; answers (as the error to stop with) once a
+/// renewal fails because another owner holds the run. A failing store is retried: the lease
+/// may still be renewed before it runs out.
+async fn keep_lease(store: &Store, run_id: &str, owner: &str, lease: Duration) -> ConnectorError {
+    let every = (lease / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        let until = custodian_store::now_micros() + lease.as_micros() as i64;
+        match store.claim_run(run_id, owner, until, false).await {
+            Ok(true) => {}
+            Ok(false) => return lease_lost(run_id),
+            Err(e) => tracing::warn!(run = run_id, error = %e, "cannot renew a run's lease"),
+        }
+    }
+}
+
+fn held_place(id: &str) -> String {
+    format!("held_rows/{id}")
+}
+
+/// Records the rows an erasure step kept under each rule, their keys sealed under the server
+/// secret (the subject's own key is destroyed by the erasure), with the day the hold ends.
+async fn record_held(
+    store: &Store,
+    keys: &RunKeys,
+    run: &RunRecord,
+    seq: i64,
+    datastore: &str,
+    report: &ChangeReport,
+) -> Result<(), ConnectorError> {
+    for h in &report.held_rows {
+        let id = format!("{}:{seq}:{}", run.id, h.rule);
+        let tables = serde_json::to_string(&h.tables).expect("plain data serialises");
+        let due_at = h
+            .until
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp().as_microsecond());
+        store
+            .put_held_rows(&HeldRowsRecord {
+                sealed_keys: Some(keys.sealer.seal(&tables, &held_place(&id))),
+                id,
+                subject_ref: run.subject_ref.clone(),
+                request_id: run.request_id.clone(),
+                datastore: datastore.to_owned(),
+                rule: h.rule.clone(),
+                due_at,
+                created_at: custodian_store::now_micros(),
+                done_at: None,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Puts a run's failed steps — or step `seq`, even a done one — back to pending, so the next
+/// execution runs them. Refused when the run no longer holds the subject's identifiers
+/// (deleted when it completed): nothing could execute, so nothing is changed.
+pub async fn retry(store: &Store, run_id: &str, seq: Option<i64>) -> Result<(), ConnectorError> {
+    let run = store
+        .run(run_id)
+        .await?
+        .ok_or_else(|| ConnectorError::Run(format!("no run {run_id}")))?;
+    if run.payload.is_none() {
+        return Err(ConnectorError::Run(format!(
+            "run {run_id} is {} and no longer holds the subject's identifiers (they are deleted when a run completes), so none of its steps can run again; plan a new run for the subject instead",
+            run.status
+        )));
+    }
+    match seq {
+        Some(seq) => {
+            if !store.retry_step(run_id, seq).await? {
+                return Err(ConnectorError::Run(format!(
+                    "run {run_id} has no step {seq}"
+                )));
+            }
+        }
+        None => {
+            store.retry_run(run_id).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn outcome(store: &Store, run_id: &str) -> Result<RunOutcome, ConnectorError> {
@@ -558,7 +679,15 @@ pub fn identities<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Id
 /// with the retention rules its fields are held under. Datastores reached over HTTP have no
 /// field-level schema and are left out, as are datastores that hold nothing under a rule.
 pub struct Expirer {
-    targets: Vec<(Dataset, Db, std::collections::BTreeSet<String>)>,
+    targets: Vec<Target>,
+}
+
+struct Target {
+    /// The registration's name (what runs and held rows record).
+    name: String,
+    ds: Dataset,
+    db: Db,
+    rules: std::collections::BTreeSet<String>,
 }
 
 impl Expirer {
@@ -581,14 +710,19 @@ impl Expirer {
                 continue;
             }
             let db = Db::connect(&connection_url(&reg, &ds)?).await?;
-            targets.push((ds, db, rules));
+            targets.push(Target {
+                name: reg.name,
+                ds,
+                db,
+                rules,
+            });
         }
         Ok(Expirer { targets })
     }
 
     /// Whether some datastore holds fields under `rule`.
     pub fn holds(&self, rule: &str) -> bool {
-        self.targets.iter().any(|(.., rules)| rules.contains(rule))
+        self.targets.iter().any(|t| t.rules.contains(rule))
     }
 
     /// The rule is due for the subject with these identities: in every datastore holding
@@ -601,7 +735,7 @@ impl Expirer {
         hash_key: &[u8],
     ) -> Result<Vec<ChangeReport>, ConnectorError> {
         let mut reports = Vec::new();
-        for (ds, db, rules) in &self.targets {
+        for Target { ds, db, rules, .. } in &self.targets {
             if !rules.contains(rule) {
                 continue;
             }
@@ -619,9 +753,42 @@ impl Expirer {
         Ok(reports)
     }
 
+    /// Rows an erasure kept under a hold that has now ended: the fields their rule held go by
+    /// their `after_hold` strategy, found by the recorded primary keys (the subject's
+    /// identifiers are long gone). One transaction; idempotent.
+    pub async fn expire_held(
+        &self,
+        keys: &RunKeys,
+        held: &HeldRowsRecord,
+    ) -> Result<ChangeReport, ConnectorError> {
+        let target = self
+            .targets
+            .iter()
+            .find(|t| t.name == held.datastore)
+            .ok_or_else(|| {
+                ConnectorError::Config(format!(
+                    "the datastore {} of rows held under {} is no longer registered with held fields",
+                    held.datastore, held.rule
+                ))
+            })?;
+        let Some(sealed) = &held.sealed_keys else {
+            return Ok(ChangeReport {
+                datastore: target.ds.name.clone(),
+                ..Default::default()
+            });
+        };
+        let plain = keys
+            .sealer
+            .open(sealed, &held_place(&held.id))
+            .map_err(|e| ConnectorError::Run(format!("held rows {}: {e}", held.id)))?;
+        let tables: BTreeMap<String, Vec<Key>> = serde_json::from_str(&plain)
+            .map_err(|e| ConnectorError::Run(format!("held rows {}: {e}", held.id)))?;
+        erase::expire_keys(&target.db, &target.ds, &tables, &held.rule, &keys.hash_key).await
+    }
+
     pub async fn close(self) {
-        for (_, db, _) in self.targets {
-            db.close().await;
+        for t in self.targets {
+            t.db.close().await;
         }
     }
 }

@@ -51,7 +51,10 @@ pub enum Bind {
 }
 
 /// A primary-key value read back from a table.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(untagged)]
 pub enum Key {
     Int(i64),
     Text(String),

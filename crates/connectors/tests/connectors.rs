@@ -200,6 +200,35 @@ async fn company_scenario(url: &str) {
         before - 1
     );
 
+    // The held rows' keys travel with the report (never in its recorded JSON), so the hold
+    // can end by key once the subject's identifiers are gone: the held fields go by their
+    // `after_hold` (NULL), only on those rows.
+    assert_eq!(real.held_rows.len(), 1);
+    let kept = &real.held_rows[0];
+    assert_eq!(kept.rule, "accounting_records");
+    assert_eq!(kept.until, Some(jiff::civil::date(2033, 1, 31)));
+    assert_eq!(kept.tables["invoices"].len(), 3);
+    assert!(!serde_json::to_string(&real).unwrap().contains("held_rows"));
+    let billed = "SELECT COUNT(*) FROM invoices WHERE billing_name IS NOT NULL";
+    let billed_before = count(&db, billed).await;
+    let gone = erase::expire_keys(&db, &ds, &kept.tables, "accounting_records", b"k")
+        .await
+        .unwrap();
+    assert_eq!(gone.rows_changed(), 9, "3 rows x 3 held fields: {gone:?}");
+    assert_eq!(count(&db, billed).await, billed_before - 3);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM invoices WHERE billing_name = 'Customer 28'"
+        )
+        .await,
+        0
+    );
+    let twice = erase::expire_keys(&db, &ds, &kept.tables, "accounting_records", b"k")
+        .await
+        .unwrap();
+    assert_eq!(twice.rows_changed(), 0);
+
     // Running it again changes nothing more.
     let again = erase_now(&db, &ds, &ids, false).await;
     assert_eq!(again.rows_changed(), 0, "{again:?}");
@@ -844,5 +873,229 @@ async fn expiry_takes_only_the_fields_the_due_rule_held() {
     assert!(
         err.contains("customers.full_name") && err.contains("`after_hold` only goes with"),
         "{err}"
+    );
+}
+
+/// A stand-in service whose every answer takes `delay`; it counts the calls per path.
+async fn slow_service(delay: std::time::Duration) -> (String, Arc<Mutex<BTreeMap<String, u32>>>) {
+    use axum::{extract::Path, routing::post, Router};
+    let calls: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
+    let app = {
+        let calls = calls.clone();
+        Router::new().route(
+            "/{name}",
+            post(move |Path(name): Path<String>| {
+                let calls = calls.clone();
+                async move {
+                    *calls.lock().unwrap().entry(name).or_default() += 1;
+                    tokio::time::sleep(delay).await;
+                    r#"{"erased":1}"#
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), calls)
+}
+
+/// Registers HTTP datastores named `names`, served at `base/<name>`.
+async fn http_datastores(store: &Store, base: &str, names: &[&str]) {
+    let secret_var = format!("LEASE_SECRET_{}", rand_suffix());
+    std::env::set_var(&secret_var, "lease-secret");
+    for name in names {
+        let url_var = format!("LEASE_URL_{}", rand_suffix());
+        std::env::set_var(&url_var, format!("{base}/{name}"));
+        let path = write_dataset(&format!(
+            "name = \"{name}\"\n[connection]\nurl_env = \"{url_var}\"\n[http]\nsecret_env = \"{secret_var}\"\n"
+        ));
+        store
+            .put_datastore(name, path.to_str().unwrap(), None, None)
+            .await
+            .unwrap();
+    }
+}
+
+fn erasure_of(datastores: &[&str]) -> RunSpec {
+    RunSpec {
+        kind: RunKind::Erasure,
+        identities: email("lease@example.com"),
+        corrections: BTreeMap::new(),
+        datastores: Some(datastores.iter().map(|s| s.to_string()).collect()),
+        dry_run: false,
+        request_id: None,
+    }
+}
+
+fn leased<'a>(owner: &str, lease_ms: u64, take_over: bool) -> ExecuteOptions<'a> {
+    let mut o = ExecuteOptions::new(&no_holds);
+    o.owner = owner.into();
+    o.lease = std::time::Duration::from_millis(lease_ms);
+    o.take_over = take_over;
+    o.retry.max_attempts = 1;
+    o
+}
+
+/// Two executors race for one run whose step outlasts the lease: the lease is renewed while
+/// the step runs, so the second is refused and the service is called once.
+#[tokio::test]
+async fn two_executors_racing_for_one_run_execute_it_once() {
+    let (base, calls) = slow_service(std::time::Duration::from_millis(1500)).await;
+    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    http_datastores(&store, &base, &["desk"]).await;
+    let keys = RunKeys::from_secret(&[3u8; 32]);
+    let id = run::plan(&store, &keys, &erasure_of(&["desk"]), &[])
+        .await
+        .unwrap();
+    let a = run::execute_run(&store, &keys, &id, leased("node-a", 300, false));
+    let b = async {
+        // Well after the first lease of 300 ms would have run out without renewal.
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        run::execute_run(&store, &keys, &id, leased("node-b", 300, false)).await
+    };
+    let (a, b) = tokio::join!(a, b);
+    let a = a.unwrap();
+    assert_eq!(a.run.status, "done");
+    let err = b.unwrap_err().to_string();
+    assert!(err.contains("being executed by node-a"), "{err}");
+    assert_eq!(calls.lock().unwrap().get("desk"), Some(&1), "executed once");
+    assert_eq!(a.steps[0].attempts, 1);
+}
+
+/// A node whose run is taken over (`--take-over`) stops at once instead of carrying on
+/// alongside the new owner: the second datastore is called by the new owner only.
+#[tokio::test]
+async fn a_node_that_loses_its_lease_stops() {
+    let (base, calls) = slow_service(std::time::Duration::from_millis(1200)).await;
+    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    http_datastores(&store, &base, &["first", "second"]).await;
+    let keys = RunKeys::from_secret(&[4u8; 32]);
+    let id = run::plan(&store, &keys, &erasure_of(&["first", "second"]), &[])
+        .await
+        .unwrap();
+    let a = run::execute_run(&store, &keys, &id, leased("node-a", 300, false));
+    let b = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        run::execute_run(&store, &keys, &id, leased("node-b", 60_000, true)).await
+    };
+    let (a, b) = tokio::join!(a, b);
+    let err = a.unwrap_err().to_string();
+    assert!(err.contains("lease was lost"), "{err}");
+    let b = b.unwrap();
+    assert_eq!(b.run.status, "done");
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.get("first"), Some(&2), "started by a, run again by b");
+    assert_eq!(calls.get("second"), Some(&1), "only the new owner goes on");
+}
+
+/// A registration's `--url-file` wins over the dataset's own `url_env`, even when that
+/// variable is set.
+#[tokio::test]
+async fn a_registered_url_file_wins_over_the_datasets_url_env() {
+    let url = support::fresh_company_sqlite_url();
+    let db = company_db(&url, 5).await;
+    let var = format!("CUSTODIAN_TEST_DATASET_URL_{}", rand_suffix());
+    // The dataset names a variable that points somewhere else entirely.
+    std::env::set_var(&var, "sqlite:///nonexistent/dir/company.db");
+    let path = write_dataset(&company::DATASET.replace(
+        "url_env = \"COMPANY_DATABASE_URL\"",
+        &format!("url_env = \"{var}\""),
+    ));
+    assert!(std::fs::read_to_string(&path).unwrap().contains(&var));
+    let url_file = path.with_file_name("url");
+    std::fs::write(&url_file, format!("{url}\n")).unwrap();
+    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    store
+        .put_datastore(
+            "company",
+            path.to_str().unwrap(),
+            None,
+            Some(url_file.to_str().unwrap()),
+        )
+        .await
+        .unwrap();
+    let keys = RunKeys::from_secret(&[5u8; 32]);
+    let mut opts = ExecuteOptions::new(&no_holds);
+    opts.retry.max_attempts = 1;
+    let out = run::run_now(
+        &store,
+        &keys,
+        &RunSpec {
+            kind: RunKind::Erasure,
+            identities: email(&company::email(2)),
+            corrections: BTreeMap::new(),
+            datastores: None,
+            dry_run: false,
+            request_id: None,
+        },
+        opts,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.run.status, "done", "{:?}", out.steps);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM support_tickets WHERE customer_id = 2"
+        )
+        .await,
+        0,
+        "the registered file's database was erased"
+    );
+    db.close().await;
+}
+
+/// Fides YAML is recognised however the file begins: comments, a `%YAML` directive, the
+/// `---` document marker, a comment after the key.
+#[test]
+fn fides_yaml_is_detected_after_comments_and_document_markers() {
+    let sample =
+        std::fs::read_to_string(fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
+    for head in [
+        "---\n",
+        "# Our datasets, exported from Fides\n\n---\n",
+        "%YAML 1.2\n---\n# comment\n",
+    ] {
+        let (ds, format) = dataset::parse(&format!("{head}{sample}")).unwrap();
+        assert_eq!(format, Format::Fides, "{head:?}");
+        assert_eq!(ds.tables.len(), 11);
+    }
+    let commented = sample.replacen("dataset:", "dataset: # from fides", 1);
+    assert_eq!(dataset::parse(&commented).unwrap().1, Format::Fides);
+    assert!(dataset::is_fides("---\ndataset:\n  - fides_key: x\n"));
+    assert!(!dataset::is_fides("name = \"company\"\n# dataset:\n"));
+    assert!(!dataset::is_fides("---\ndatasets:\n"));
+}
+
+/// `retry` refuses a completed run — its identifiers are gone — and changes nothing.
+#[tokio::test]
+async fn a_completed_run_cannot_be_retried() {
+    let (base, _) = slow_service(std::time::Duration::from_millis(1)).await;
+    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    http_datastores(&store, &base, &["desk"]).await;
+    let keys = RunKeys::from_secret(&[6u8; 32]);
+    let out = run::run_now(
+        &store,
+        &keys,
+        &erasure_of(&["desk"]),
+        ExecuteOptions::new(&no_holds),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.run.status, "done");
+    let err = run::retry(&store, &out.run.id, Some(0))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no longer holds the subject's identifiers"),
+        "{err}"
+    );
+    let run = store.run(&out.run.id).await.unwrap().unwrap();
+    assert_eq!(run.status, "done");
+    assert_eq!(
+        store.run_steps(&out.run.id).await.unwrap()[0].status,
+        "done"
     );
 }

@@ -450,6 +450,23 @@ impl Retention {
             .max_by_key(|(_, at)| *at)
     }
 
+    /// When data kept under `rule` by an erasure stops being held: the rule's period counted
+    /// from the subject's anchor when its facts have one (the account's closure for
+    /// `account_closed` rules), else from `fallback` (the erasure). `None` for an unknown rule.
+    pub fn hold_due(&self, rule: &str, facts: &SubjectFacts, fallback: Micros) -> Option<Micros> {
+        let r = self.rules.iter().find(|r| r.id == rule)?;
+        Some(add_span(facts.anchor(r).unwrap_or(fallback), r.keep_for))
+    }
+
+    /// The data categories of a rule (empty for an unknown one).
+    pub fn categories(&self, rule: &str) -> &[String] {
+        self.rules
+            .iter()
+            .find(|r| r.id == rule)
+            .map(|r| r.categories.as_slice())
+            .unwrap_or_default()
+    }
+
     /// When a final request's address and details go (the built-in rule).
     pub fn request_fields_due(&self, final_at: Micros) -> Micros {
         add_span(final_at, self.request_keep)

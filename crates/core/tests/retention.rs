@@ -299,3 +299,30 @@ fn decide_refuses_every_purpose_for_a_child() {
     lookup.0.remove(&child);
     assert!(lookup.0.is_empty());
 }
+
+#[test]
+fn held_data_counts_from_the_closure_else_from_the_erasure() {
+    use LifecycleKind::*;
+    let r = rules();
+    let erased = at(2026, 6, 1);
+    let closed = facts(vec![
+        ev(AccountOpened, at(2020, 3, 1)),
+        ev(AccountClosed, at(2025, 1, 1)),
+    ]);
+    assert_eq!(
+        r.hold_due("accounting_records", &closed, erased),
+        Some(at(2032, 1, 1))
+    );
+    // Still open (or nothing on record): the erasure is when the account ended.
+    let open = facts(vec![ev(AccountOpened, at(2020, 3, 1))]);
+    assert_eq!(
+        r.hold_due("accounting_records", &open, erased),
+        Some(at(2033, 6, 1))
+    );
+    assert_eq!(
+        r.hold_due("accounting_records", &facts(vec![]), erased),
+        Some(at(2033, 6, 1))
+    );
+    assert_eq!(r.hold_due("no_such_rule", &closed, erased), None);
+    assert_eq!(r.categories("accounting_records"), ["payment".to_owned()]);
+}

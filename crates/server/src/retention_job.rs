@@ -12,7 +12,8 @@
 //! about them included), and a closed account's lifecycle events once its longest rule is
 //! due. In the company's datastores, the fields a due rule held go by their `after_hold`
 //! strategy ([`CompanyPurge`], through the connectors), found by the identifiers the subject's
-//! lifecycle events came with.
+//! lifecycle events came with — or, for rows an erasure kept under a hold, by the primary
+//! keys the erasure recorded (`held_rows`), since the erased subject's identifiers are gone.
 
 use std::collections::HashMap;
 
@@ -155,8 +156,9 @@ pub struct Report {
 /// the subject's identifiers (kept sealed under its key by `POST /v1/subjects/events`).
 pub struct CompanyPurge {
     pub keyring: Keyring,
-    /// The key of the keyed hashes `hash` erasure writes (the connectors' run keys).
-    pub hash_key: Vec<u8>,
+    /// The connectors' run keys: the keyed hashes `hash` erasure writes, and the seal of the
+    /// held rows' keys.
+    pub run_keys: custodian_connectors::run::RunKeys,
     /// Datastores from the config file, besides the registered ones.
     pub configured: Vec<DatastoreRecord>,
 }
@@ -218,7 +220,7 @@ impl OpenCompany<'_> {
         );
         let reports = self
             .expirer
-            .expire(&identities, rule, &self.purge.hash_key)
+            .expire(&identities, rule, self.purge.run_keys.hash_key())
             .await
             .map_err(|e| e.to_string())?;
         Ok(CompanyOutcome::Changed(
@@ -483,10 +485,110 @@ pub async fn run(
         }
         pace(opts, started).await;
     }
+    held_rows(
+        store,
+        rules,
+        opts,
+        &holds,
+        opened.as_ref(),
+        now,
+        &mut report,
+    )
+    .await?;
     if let Some(Ok(c)) = opened {
         c.expirer.close().await;
     }
     Ok(report)
+}
+
+/// Rows an erasure kept under a hold (recorded by the connectors in `held_rows`) whose hold
+/// has ended: each goes by key, one transaction per record, and the purge is recorded with
+/// the record marked done in one transaction of Custodian's store. A standing legal hold
+/// over the rule's categories keeps them; a datastore that fails leaves them due for the
+/// next run.
+#[allow(clippy::too_many_arguments)]
+async fn held_rows(
+    store: &Store,
+    rules: &Retention,
+    opts: &RunOptions,
+    holds: &[Hold],
+    opened: Option<&Result<OpenCompany<'_>, String>>,
+    now: i64,
+    report: &mut Report,
+) -> Result<(), JobError> {
+    let mut after = String::new();
+    loop {
+        let started = std::time::Instant::now();
+        let page = store.held_rows_due(opts.as_of, &after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        let mut purges = Vec::new();
+        for held in &page {
+            let categories = rules.categories(&held.rule);
+            let kept: Vec<(String, String)> = categories
+                .iter()
+                .filter_map(|c| {
+                    holds
+                        .iter()
+                        .find(|h| h.covers(&held.subject_ref, c))
+                        .map(|h| (c.clone(), h.id.clone()))
+                })
+                .collect();
+            let due_since = held.due_at.unwrap_or(opts.as_of);
+            let mut data = Data {
+                categories: if kept.is_empty() {
+                    categories.to_vec()
+                } else {
+                    Vec::new()
+                },
+                records: vec![format!("company datastore {}: held rows", held.datastore)],
+            };
+            if kept.is_empty() {
+                match opened {
+                    Some(Ok(c)) => match c.expirer.expire_held(&c.purge.run_keys, held).await {
+                        Ok(r) => {
+                            let n = r.rows_changed();
+                            report.company_rows_changed += n;
+                            data.records = vec![format!(
+                                "company datastore {}: {n} changes to held rows",
+                                held.datastore
+                            )];
+                            purges.push(Purge {
+                                subject_ref: held.subject_ref.clone(),
+                                rule: held.rule.clone(),
+                                data: data_json(&data),
+                                due_since,
+                                action: PurgeAction::HeldRows {
+                                    ids: vec![held.id.clone()],
+                                },
+                            });
+                        }
+                        Err(e) => {
+                            // The message names datastores and tables, never people.
+                            tracing::warn!(rule = %held.rule, error = %e, "retention: held rows could not go; they stay due");
+                            report.company_failures += 1;
+                        }
+                    },
+                    Some(Err(_)) => report.company_failures += 1,
+                    None => {}
+                }
+            }
+            note(
+                report,
+                opts,
+                &held.subject_ref,
+                &held.rule,
+                data,
+                due_since,
+                &kept,
+            );
+        }
+        if !opts.dry_run && !purges.is_empty() {
+            report.records_purged += store.apply_purges(&purges, now).await?;
+        }
+        pace(opts, started).await;
+    }
+    Ok(())
 }
 
 /// Final requests at or before this time have their fields due by `as_of`.
@@ -571,7 +673,7 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
 pub fn company_purge(state: &AppState) -> CompanyPurge {
     CompanyPurge {
         keyring: state.keyring.clone(),
-        hash_key: state.run_keys.hash_key().to_vec(),
+        run_keys: state.run_keys.clone(),
         configured: state.datastores.clone(),
     }
 }

@@ -984,3 +984,242 @@ async fn a_requester_asking_again_and_at_once_keeps_one_key_on_postgres() {
     assert_eq!(app.key_store.subject_key_count().await.unwrap(), 1);
     assert_eq!(app.store.outbox_counts().await.unwrap().queued, 5);
 }
+
+/// An access whose company datastore cannot be reached is not completed with an archive
+/// missing the company's data: it stays in progress with the run's exact error for the DPO;
+/// once the datastore is back, completing it retries the failed run and the archive carries
+/// the company's records.
+#[tokio::test]
+async fn an_access_waits_for_a_failing_datastore() {
+    let env = Env::new().await;
+    let app = &env.app;
+    let var = "CUSTODIAN_TEST_COMPANY_URL_CLOSED";
+    // Port 1 on loopback: nothing listens there.
+    std::env::set_var(var, "postgres://postgres@127.0.0.1:1/test");
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/company/company.toml");
+    app.store
+        .put_datastore("company", dataset.to_str().unwrap(), Some(var), None)
+        .await
+        .unwrap();
+
+    let access = env
+        .verified("access", "customer-3@example.com", json!({}))
+        .await;
+    let id = access["id"].as_str().unwrap();
+    assert_eq!(access["status"], "in_progress", "{access}");
+    let runs = app.store.runs_of_request(id).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, "failed");
+    let step = &app.store.run_steps(&runs[0].id).await.unwrap()[0];
+    let error = step.last_error.clone().unwrap();
+    assert!(error.starts_with("cannot connect"), "{error}");
+    let started = access["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["action"] == "start")
+        .unwrap_or_else(|| panic!("{access}"));
+    let detail = started["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("company datastores failed")
+            && detail.contains(&runs[0].id)
+            && detail.contains(&error),
+        "the exact error, for the DPO: {detail}"
+    );
+    assert!(!detail.contains("customer-3"), "{detail}");
+
+    // Still down: completing is refused the same way, the request stays in progress.
+    let again = env.act(id, "complete", json!({})).await;
+    assert_eq!(again.body["status"], "in_progress", "{}", again.text);
+
+    // The datastore is back: completing retries the failed run and completes.
+    let db = common::company_datastore(app, "access-retry", var).await;
+    let done = env.act(id, "complete", json!({})).await;
+    assert_eq!(done.body["status"], "completed", "{}", done.text);
+    let runs = app.store.runs_of_request(id).await.unwrap();
+    assert_eq!(runs.len(), 1, "the failed run itself was retried");
+    assert_eq!(runs[0].status, "done");
+    let zip = app
+        .get(&format!("/v1/admin/requests/{id}/export"), Some(&app.dpo))
+        .await;
+    assert_eq!(zip.status, 200, "{}", zip.text);
+    assert!(zip.text.contains("company_website_user.csv"));
+    assert!(zip.text.contains("customer-3@example.com"));
+    db.close().await;
+}
+
+/// Invoices kept under the 7-year rule by an erasure go when the rule falls due, found by the
+/// keys the erasure recorded (the subject's identifiers and key are gone by then). The hold
+/// counts from the account's closure when one is on record, else from the erasure; nobody
+/// else's rows change.
+#[tokio::test]
+async fn held_rows_go_by_key_when_the_hold_ends_after_an_erasure() {
+    use custodian_server::retention_job::{self, RunOptions};
+    const DAY: i64 = 86_400_000_000;
+    const YEAR: i64 = 365 * DAY;
+    let env = Env::new().await;
+    let app = &env.app;
+    let start = app.state.clock.now_micros();
+    let db = common::company_datastore(app, "held-rows", "CUSTODIAN_TEST_COMPANY_URL_HELD").await;
+    let scalar = |sql: String| {
+        let db = &db;
+        async move {
+            let mut s = db.sql();
+            s.push(&sql);
+            db.text_rows(&s).await.unwrap()[0][0]
+                .clone()
+                .unwrap_or_default()
+        }
+    };
+    // Each customer's invoice ids, taken before the erasure changes anything.
+    let mut invoices = std::collections::BTreeMap::new();
+    for c in [4, 5, 6] {
+        let ids = scalar(format!(
+            "SELECT GROUP_CONCAT(i.id) FROM invoices i JOIN orders o ON o.id = i.order_id JOIN accounts a ON a.id = o.account_id WHERE a.customer_id = {c}"
+        ))
+        .await;
+        assert!(!ids.is_empty(), "customer {c} has invoices");
+        invoices.insert(c, ids);
+    }
+    let billed = |c: i32| {
+        let ids = invoices[&c].clone();
+        let scalar = &scalar;
+        async move {
+            scalar(format!(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM invoices WHERE id IN ({ids}) AND billing_name IS NOT NULL AND amount IS NOT NULL"
+            ))
+            .await
+            .parse::<usize>()
+            .unwrap()
+        }
+    };
+    let all_billed = || {
+        scalar("SELECT CAST(COUNT(*) AS TEXT) FROM invoices WHERE billing_name IS NOT NULL".into())
+    };
+    let rows = |c: i32| invoices[&c].split(',').count();
+    assert_eq!((billed(4).await, billed(6).await), (rows(4), rows(6)));
+    let total = all_billed().await.parse::<usize>().unwrap();
+
+    // Customer 6 closed their account two years before the erasure; customer 4 never did.
+    let rfc = custodian_core::clock::rfc3339;
+    for (event, at) in [
+        ("account_opened", start - 3 * YEAR),
+        ("account_closed", start - 2 * YEAR),
+    ] {
+        let a = app
+            .post(
+                "/v1/subjects/events",
+                Some(&app.service),
+                &json!({ "subject": { "email": "customer-6@example.com" }, "event": event, "at": rfc(at) }),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", a.text);
+    }
+    let mut subjects = std::collections::BTreeMap::new();
+    for c in [4, 6] {
+        let r = env
+            .verified("erasure", &format!("customer-{c}@example.com"), json!({}))
+            .await;
+        let id = r["id"].as_str().unwrap().to_owned();
+        let done = env.act(&id, "approve", json!({})).await;
+        assert_eq!(done.body["status"], "completed", "{}", done.text);
+        let runs = app.store.runs_of_request(&id).await.unwrap();
+        let held = app.store.held_rows_of(&runs[0].subject_ref).await.unwrap();
+        assert_eq!(
+            held.len(),
+            1,
+            "one record: datastore company, rule accounting_records"
+        );
+        assert_eq!(held[0].rule, "accounting_records");
+        assert_eq!(held[0].datastore, "company");
+        assert_eq!(held[0].request_id.as_deref(), Some(id.as_str()));
+        let sealed = held[0].sealed_keys.clone().unwrap();
+        for key in invoices[&c].split(',') {
+            assert!(
+                !sealed.contains(&format!("[{key}")),
+                "keys are sealed: {sealed}"
+            );
+        }
+        subjects.insert(c, (runs[0].subject_ref.clone(), held[0].due_at.unwrap()));
+    }
+    // Held from the closure for customer 6, from the erasure for customer 4.
+    let (due_4, due_6) = (subjects[&4].1, subjects[&6].1);
+    assert!(
+        due_4 > start + 7 * YEAR - 2 * DAY && due_4 <= start + 7 * YEAR + 2 * DAY,
+        "{due_4}"
+    );
+    assert!(
+        due_6 > start + 5 * YEAR - 2 * DAY && due_6 <= start + 5 * YEAR + 2 * DAY,
+        "{due_6}"
+    );
+    // The erasure kept the invoices (and the identifiers and key are gone).
+    assert_eq!((billed(4).await, billed(6).await), (rows(4), rows(6)));
+    assert!(app
+        .store
+        .subject_identities(&subjects[&6].0)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let retention = |as_of: i64| async move {
+        retention_job::run(
+            &app.store,
+            &app.state.retention.rules,
+            &RunOptions {
+                as_of,
+                dry_run: false,
+                list: true,
+                pause_ratio: 0.0,
+            },
+            Some(&retention_job::company_purge(&app.state)),
+            |_| {},
+        )
+        .await
+        .unwrap()
+    };
+    // Six years on: customer 4's invoices are still held; customer 6's hold (from the
+    // closure) has ended.
+    let r = retention(start + 6 * YEAR).await;
+    assert_eq!(r.company_failures, 0, "{r:?}");
+    assert_eq!(billed(4).await, rows(4), "still held");
+    assert_eq!(billed(6).await, 0, "held from the closure: gone");
+    assert_eq!(
+        all_billed().await.parse::<usize>().unwrap(),
+        total - rows(6),
+        "nobody else's"
+    );
+
+    // Seven years on: customer 4's billing fields go by `after_hold` (NULL); rows stay.
+    let r = retention(start + 7 * YEAR + 2 * DAY).await;
+    assert_eq!(r.company_failures, 0, "{r:?}");
+    assert!(r.company_rows_changed >= rows(4) as u64, "{r:?}");
+    assert_eq!(billed(4).await, 0);
+    assert_eq!(
+        scalar(format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM invoices WHERE id IN ({})",
+            invoices[&4]
+        ))
+        .await,
+        rows(4).to_string(),
+        "after_hold = null keeps the rows"
+    );
+    assert_eq!(billed(5).await, rows(5), "customer 5 untouched");
+    assert_eq!(
+        all_billed().await.parse::<usize>().unwrap(),
+        total - rows(4) - rows(6)
+    );
+    let held = app.store.held_rows_of(&subjects[&4].0).await.unwrap();
+    assert!(held[0].done_at.is_some() && held[0].sealed_keys.is_none());
+    let purges = app.store.purges(Some(&subjects[&4].0), 20).await.unwrap();
+    let purge = purges
+        .iter()
+        .find(|p| p.rule == "accounting_records")
+        .expect("recorded");
+    assert!(purge.data.contains("held rows"), "{}", purge.data);
+
+    // Done once.
+    let again = retention(start + 7 * YEAR + 3 * DAY).await;
+    assert_eq!(again.company_rows_changed, 0);
+    db.close().await;
+}

@@ -53,6 +53,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_subject_identities.sql"),
         include_str!("../migrations/postgres/0007_subject_identities.sql"),
     ),
+    (
+        8,
+        "held_rows",
+        include_str!("../migrations/sqlite/0008_held_rows.sql"),
+        include_str!("../migrations/postgres/0008_held_rows.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

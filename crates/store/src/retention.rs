@@ -50,6 +50,9 @@ pub enum PurgeAction {
     /// Nothing in Custodian's own tables (the data lives in the company's datastores);
     /// recorded so the purge has a trace.
     RecordOnly,
+    /// Rows an erasure kept under a hold have gone from the company's datastores: their
+    /// `held_rows` records are marked done and forget the rows' keys.
+    HeldRows { ids: Vec<String> },
 }
 
 /// A purge to apply, with why.
@@ -376,6 +379,17 @@ impl Store {
                             .rows_affected();
                         }
                         PurgeAction::RecordOnly => {}
+                        PurgeAction::HeldRows { ids } => {
+                            for id in ids {
+                                sqlx::query(&$sql(
+                                    "UPDATE held_rows SET done_at = ?, sealed_keys = NULL WHERE id = ? AND done_at IS NULL",
+                                ))
+                                .bind(now)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                        }
                     }
                     // A purge of the same subject, rule and due date is recorded once, however many
                     // daily runs see it (data due in the company's datastores stays due until

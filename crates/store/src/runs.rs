@@ -419,3 +419,95 @@ impl Store {
         Ok(())
     }
 }
+
+/// Rows of a company datastore that an erasure kept under a legal hold, for the retention job
+/// to let go by key when the hold ends (see `held_rows` in the migrations).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldRowsRecord {
+    /// `<run id>:<step>:<rule>`: a step executed again records over its own record.
+    pub id: String,
+    pub subject_ref: String,
+    pub request_id: Option<String>,
+    pub datastore: String,
+    pub rule: String,
+    /// When the hold ends (microseconds); `None` until further notice.
+    pub due_at: Option<i64>,
+    /// The rows' primary keys per table, sealed by the connectors (opaque here); `None` once
+    /// the rows have gone.
+    #[serde(skip)]
+    pub sealed_keys: Option<String>,
+    pub created_at: i64,
+    pub done_at: Option<i64>,
+}
+
+type HeldRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+const HELD_COLS: &str =
+    "id, subject_ref, request_id, datastore, rule, due_at, sealed_keys, created_at, done_at";
+
+fn held_record(r: HeldRow) -> HeldRowsRecord {
+    HeldRowsRecord {
+        id: r.0,
+        subject_ref: r.1,
+        request_id: r.2,
+        datastore: r.3,
+        rule: r.4,
+        due_at: r.5,
+        sealed_keys: r.6,
+        created_at: r.7,
+        done_at: r.8,
+    }
+}
+
+impl Store {
+    /// Records (or, for the same id, replaces) rows kept under a hold.
+    pub async fn put_held_rows(&self, h: &HeldRowsRecord) -> Result<()> {
+        execute!(
+            self,
+            "INSERT INTO held_rows (id, subject_ref, request_id, datastore, rule, due_at, sealed_keys, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, sealed_keys = excluded.sealed_keys, done_at = NULL",
+            &h.id,
+            &h.subject_ref,
+            &h.request_id,
+            &h.datastore,
+            &h.rule,
+            h.due_at,
+            &h.sealed_keys,
+            h.created_at
+        );
+        Ok(())
+    }
+
+    /// Held rows whose hold has ended by `as_of` and that have not gone yet, ordered by id,
+    /// after `after` (paging).
+    pub async fn held_rows_due(
+        &self,
+        as_of: i64,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<HeldRowsRecord>> {
+        let sql = format!(
+            "SELECT {HELD_COLS} FROM held_rows WHERE done_at IS NULL AND due_at IS NOT NULL AND due_at <= ? AND id > ? ORDER BY id LIMIT ?"
+        );
+        let rows = fetch_all!(self, HeldRow, &sql, as_of, after, limit);
+        Ok(rows.into_iter().map(held_record).collect())
+    }
+
+    /// Every held-rows record of a subject, oldest first (gone ones included).
+    pub async fn held_rows_of(&self, subject_ref: &str) -> Result<Vec<HeldRowsRecord>> {
+        let sql = format!(
+            "SELECT {HELD_COLS} FROM held_rows WHERE subject_ref = ? ORDER BY created_at, id"
+        );
+        let rows = fetch_all!(self, HeldRow, &sql, subject_ref);
+        Ok(rows.into_iter().map(held_record).collect())
+    }
+}

@@ -123,7 +123,8 @@ pub enum RunsCommand {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
-    /// Reset failed steps (or one step, even a done one) and execute the run again.
+    /// Reset failed steps (or one step, even a done one) and execute the run again. Refused
+    /// for a run that completed: its identifiers are deleted, so plan a new run instead.
     Retry {
         id: String,
         #[arg(long)]
@@ -366,15 +367,8 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 exec,
                 policy,
             }) => {
-                match step {
-                    Some(seq) => anyhow::ensure!(
-                        store.retry_step(&id, seq).await?,
-                        "run {id} has no step {seq}"
-                    ),
-                    None => {
-                        store.retry_run(&id).await?;
-                    }
-                }
+                // Refused, changing nothing, when the run no longer holds the identifiers.
+                run::retry(&store, &id, step).await?;
                 let policy = policy_for(&policy)?;
                 let holds = PolicyHolds {
                     policy: &policy,

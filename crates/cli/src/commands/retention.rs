@@ -65,9 +65,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             let secret = crate::config::secret(None, &file)?;
             Some(retention_job::CompanyPurge {
                 keyring: custodian_store::keyring::Keyring::new(key_store, master),
-                hash_key: custodian_connectors::run::RunKeys::from_secret(&secret)
-                    .hash_key()
-                    .to_vec(),
+                run_keys: custodian_connectors::run::RunKeys::from_secret(&secret),
                 configured: file.datastore_records(),
             })
         };

@@ -1,15 +1,29 @@
 //! Requests carried into the company's own datastores through the connectors: access reads
-//! every registered datastore into the export, erasure runs there before the request is
-//! completed, and what stays under a legal hold is told to the requester with the date it goes.
+//! every registered datastore (before the request completes, and again for each export),
+//! erasure runs there before the request is completed, and what stays under a legal hold is
+//! told to the requester with the date it goes — and recorded, by the connectors, for the
+//! retention job to let go then.
 //!
-//! Each run is recorded step by step by the connectors (see docs/datasets.md), so a run that
-//! fails is visible to the DPO with its exact error and can be retried
-//! (`custodian datastore runs retry`); the request then stays `in_progress`.
+//! Each run is recorded step by step by the connectors (see docs/datasets.md). A run that
+//! fails keeps the request `in_progress` with the run's exact error in its history; the DPO
+//! can retry (`custodian datastore runs retry`, or simply `complete`, which retries the
+//! request's failed run) and the request completes only once every datastore has answered.
+//!
+//! When a hold ends: the rule's period counts from the subject's anchor in Custodian's
+//! lifecycle records — for `accounting_records` (`anchor = "account_closed"`) the day the
+//! account was closed, as `POST /v1/subjects/events` reported it — and, when no such event is
+//! on record, from the erasure itself (the account ends with it).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use custodian_connectors::erase::PolicyHolds;
-use custodian_connectors::run::{self, ExecuteOptions, RetryPolicy, RunKind, RunSpec, StepResult};
+use custodian_connectors::access::AccessSink;
+use custodian_connectors::erase::HoldDates;
+use custodian_connectors::run::{
+    self, ExecuteOptions, RetryPolicy, RunKind, RunOutcome, RunSpec, StepResult,
+};
+use custodian_connectors::ConnectorError;
+use custodian_core::retention::{date_of, SubjectFacts};
 use custodian_store::requests::RequestRow;
 
 use crate::error::ApiError;
@@ -23,10 +37,44 @@ pub async fn any(state: &AppState) -> Result<bool, ApiError> {
     Ok(!all.is_empty())
 }
 
-fn today(state: &AppState) -> jiff::civil::Date {
-    custodian_core::clock::timestamp(state.clock.now_micros())
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
+/// When each rule's hold ends for one subject (see the module's notes).
+struct SubjectHolds<'a> {
+    state: &'a AppState,
+    facts: SubjectFacts,
+    now: i64,
+}
+
+impl HoldDates for SubjectHolds<'_> {
+    fn hold_until(&self, rule: &str) -> Option<jiff::civil::Date> {
+        self.state
+            .retention
+            .rules
+            .hold_due(rule, &self.facts, self.now)
+            .map(date_of)
+    }
+}
+
+async fn subject_holds<'a>(
+    state: &'a AppState,
+    row: &RequestRow,
+) -> Result<SubjectHolds<'a>, String> {
+    let events = state
+        .store
+        .lifecycle_events(&row.subject_ref)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(SubjectHolds {
+        state,
+        facts: SubjectFacts {
+            subject_ref: row.subject_ref.clone(),
+            lifecycle: events
+                .iter()
+                .filter_map(crate::retention_job::event_of)
+                .collect(),
+            consent: HashMap::new(),
+        },
+        now: state.clock.now_micros(),
+    })
 }
 
 fn spec(row: &RequestRow, email: &str, kind: RunKind) -> RunSpec {
@@ -40,44 +88,103 @@ fn spec(row: &RequestRow, email: &str, kind: RunKind) -> RunSpec {
     }
 }
 
-/// Every personal record the company's datastores hold about the requester, as JSON values
-/// (datastore, category, table, key, fields). Empty when nothing is registered or the
-/// address is gone.
-pub async fn access(
+/// Executes the request's failed run of `kind` again, if it has one (the DPO's retry), or
+/// plans and executes a new one.
+async fn execute(
     state: &AppState,
     row: &RequestRow,
-) -> Result<Vec<serde_json::Value>, ApiError> {
-    let Some(email) = super::email_of(state, row).await else {
-        return Ok(Vec::new());
-    };
-    if !any(state).await? {
-        return Ok(Vec::new());
+    email: &str,
+    kind: RunKind,
+    opts: ExecuteOptions<'_>,
+) -> Result<RunOutcome, ConnectorError> {
+    let failed = state
+        .store
+        .runs_of_request(&row.id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|r| r.kind == kind.as_str() && r.status == "failed" && r.payload.is_some());
+    match failed {
+        Some(r) => {
+            run::retry(&state.store, &r.id, None).await?;
+            run::execute_run(&state.store, &state.run_keys, &r.id, opts).await
+        }
+        None => run::run_now(&state.store, &state.run_keys, &spec(row, email, kind), opts).await,
     }
-    let keys = &state.run_keys;
-    let holds = PolicyHolds {
-        policy: &state.policy,
-        anchor: today(state),
+}
+
+/// The exact errors of a run that did not finish, for the DPO: datastore, run, step, error.
+fn failure(outcome: &RunOutcome) -> Option<String> {
+    if outcome.run.status == "done" {
+        return None;
+    }
+    let steps: Vec<String> = outcome
+        .steps
+        .iter()
+        .filter(|s| s.status != "done")
+        .map(|s| {
+            format!(
+                "{} (run {}, step {}): {}",
+                s.datastore,
+                outcome.run.id,
+                s.seq,
+                s.last_error.as_deref().unwrap_or(&s.status)
+            )
+        })
+        .collect();
+    Some(steps.join("; "))
+}
+
+/// Reads every datastore for the requester into `sink` (`None`: read and discard, to learn
+/// that every datastore answers). `Err` carries the exact errors of the datastores that
+/// failed: an export is never silently missing the company's data.
+pub async fn access_run(
+    state: &AppState,
+    row: &RequestRow,
+    sink: Option<&mut dyn AccessSink>,
+) -> Result<(), String> {
+    let Some(email) = super::email_of(state, row).await else {
+        return Ok(());
     };
-    let mut records = Vec::new();
-    let mut sink = |r: &custodian_connectors::access::AccessRecord<'_>| {
-        records.push(serde_json::to_value(r).unwrap_or_default());
-        Ok(())
-    };
+    if !any(state).await.map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    // Access keeps nothing under a hold; the dates are never asked for.
+    let holds = |_: &str| -> Option<jiff::civil::Date> { None };
     let mut opts = ExecuteOptions::new(&holds);
     opts.retry = RetryPolicy {
         max_attempts: 2,
         base_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(1),
     };
-    opts.sink = Some(&mut sink);
-    run::run_now(
-        &state.store,
-        keys,
-        &spec(row, &email, RunKind::Access),
-        opts,
-    )
-    .await
-    .map_err(|e| ApiError::Internal(format!("access run for {}: {e}", row.id)))?;
+    opts.sink = match sink {
+        Some(s) => Some(s),
+        None => None,
+    };
+    let outcome = execute(state, row, &email, RunKind::Access, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    match failure(&outcome) {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}
+
+/// Every personal record the company's datastores hold about the requester, as JSON values
+/// (datastore, category, table, key, fields). Empty when nothing is registered or the
+/// address is gone; an error when a datastore fails.
+pub async fn access(
+    state: &AppState,
+    row: &RequestRow,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let mut records = Vec::new();
+    let mut sink = |r: &custodian_connectors::access::AccessRecord<'_>| {
+        records.push(serde_json::to_value(r).unwrap_or_default());
+        Ok(())
+    };
+    access_run(state, row, Some(&mut sink))
+        .await
+        .map_err(|e| ApiError::Internal(format!("access run for {}: {e}", row.id)))?;
     Ok(records)
 }
 
@@ -87,7 +194,8 @@ pub struct Erased {
     pub kept: Vec<String>,
 }
 
-/// Runs the erasure in every registered datastore.
+/// Runs the erasure in every registered datastore. `Err` carries the exact errors of the
+/// datastores that failed.
 pub async fn erase(state: &AppState, row: &RequestRow) -> Result<Erased, String> {
     let Some(email) = super::email_of(state, row).await else {
         return Ok(Erased {
@@ -95,25 +203,19 @@ pub async fn erase(state: &AppState, row: &RequestRow) -> Result<Erased, String>
             kept: Vec::new(),
         });
     };
-    let keys = &state.run_keys;
-    let holds = PolicyHolds {
-        policy: &state.policy,
-        anchor: today(state),
-    };
+    let holds = subject_holds(state, row).await?;
     let mut opts = ExecuteOptions::new(&holds);
     opts.retry = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(500),
         max_delay: Duration::from_secs(5),
     };
-    let outcome = run::run_now(
-        &state.store,
-        keys,
-        &spec(row, &email, RunKind::Erasure),
-        opts,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let outcome = execute(state, row, &email, RunKind::Erasure, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(f) = failure(&outcome) {
+        return Err(f);
+    }
     let mut erased = Erased {
         rows_changed: 0,
         kept: Vec::new(),

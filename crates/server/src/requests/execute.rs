@@ -1,7 +1,8 @@
 //! What an approved request does to Custodian's own data.
 //!
 //! - access: the export is built on demand from the records (see `export`), so approving
-//!   completes the request and mails a download link;
+//!   completes the request and mails a download link — once every company datastore has
+//!   answered (`finish`);
 //! - erasure: the subject's current consent state, links and sent mail are removed, the
 //!   requester's address and details are blanked once the final mail is queued, and the
 //!   subject's key is destroyed (so copies of the database taken before reveal nothing); the
@@ -30,50 +31,78 @@ pub async fn run(state: &AppState, approved: RequestRow) -> Result<RequestRow, A
         ApiError::Internal(format!("request {} has a malformed subject", approved.id))
     })?;
     match kind {
-        Kind::Access => complete(state, &approved, "system", None).await,
+        Kind::Access | Kind::Erasure => finish(state, approved, "system").await,
         Kind::Objection => {
             withdraw_objected(state, subject).await?;
             complete(state, &approved, "system", None).await
-        }
-        Kind::Erasure => {
-            // The company's datastores first: if they fail, the request stays open for the DPO.
-            let mut told = None;
-            if super::company::any(state).await? {
-                match super::company::erase(state, &approved).await {
-                    Ok(e) if e.kept.is_empty() => {
-                        told = Some(format!(
-                            "erased in the company's systems ({} changes)",
-                            e.rows_changed
-                        ))
-                    }
-                    Ok(e) => {
-                        told = Some(format!(
-                            "erased in the company's systems; kept under legal hold: {}",
-                            e.kept.join("; ")
-                        ))
-                    }
-                    Err(err) => {
-                        let detail = format!("company datastores failed: {err}; retry the run (custodian datastore runs retry), then complete");
-                        return transition(
-                            state,
-                            &approved,
-                            Action::Start,
-                            "system",
-                            Some(&detail),
-                            |_| {},
-                        )
-                        .await;
-                    }
-                }
-            }
-            let done = complete(state, &approved, "system", told.as_deref()).await?;
-            erase_own_data(state, subject, &done).await?;
-            super::load(state, &done.id).await
         }
         Kind::Rectification | Kind::Restriction => {
             transition(state, &approved, Action::Start, "system", None, |_| {}).await
         }
     }
+}
+
+/// Completes an access or erasure request once the company's datastores have answered —
+/// on approval, and again when the DPO completes one left in progress. If a datastore fails,
+/// the request stays (or is put) `in_progress` with the run's exact errors in its history,
+/// and the DPO retries by completing it again: an access never completes with an archive
+/// silently missing the company's data, an erasure never without the company's part.
+pub async fn finish(
+    state: &AppState,
+    row: RequestRow,
+    actor: &str,
+) -> Result<RequestRow, ApiError> {
+    let erasure = row.kind == Kind::Erasure.as_str();
+    let from = Status::parse(&row.status)
+        .ok_or_else(|| ApiError::Internal(format!("request {} has unknown status", row.id)))?;
+    if custodian_core::request::next(from, Action::Complete).is_err() {
+        // Not completable (e.g. not approved yet): refused by the state machine, as before,
+        // without touching the company's datastores.
+        return complete(state, &row, actor, None).await;
+    }
+    let mut told = None;
+    if super::company::any(state).await? {
+        let outcome = if erasure {
+            super::company::erase(state, &row).await.map(|e| {
+                Some(if e.kept.is_empty() {
+                    format!(
+                        "erased in the company's systems ({} changes)",
+                        e.rows_changed
+                    )
+                } else {
+                    format!(
+                        "erased in the company's systems; kept under legal hold: {}",
+                        e.kept.join("; ")
+                    )
+                })
+            })
+        } else {
+            super::company::access_run(state, &row, None)
+                .await
+                .map(|()| None)
+        };
+        match outcome {
+            Ok(t) => told = t,
+            Err(err) => {
+                let detail = format!(
+                    "company datastores failed: {err}; fix the datastore, then complete the request again (it retries the failed run)"
+                );
+                // The history shows the error either way; the request is never completed.
+                let action = if from == Status::Approved {
+                    Action::Start
+                } else {
+                    Action::Note
+                };
+                return transition(state, &row, action, "system", Some(&detail), |_| {}).await;
+            }
+        }
+    }
+    let done = complete(state, &row, actor, told.as_deref()).await?;
+    if erasure {
+        erase_own_data(state, super::subject_of(&done)?, &done).await?;
+        return super::load(state, &done.id).await;
+    }
+    Ok(done)
 }
 
 /// Marks a request completed and tells the requester (with the download link for access).

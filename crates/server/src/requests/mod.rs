@@ -850,6 +850,12 @@ pub async fn act(
             let text = required(&body.text, "text")?;
             transition(state, &row, Action::Note, actor, Some(&text), |_| {}).await
         }
+        // Access and erasure complete only once the company's datastores have answered.
+        Action::Complete
+            if row.kind == Kind::Access.as_str() || row.kind == Kind::Erasure.as_str() =>
+        {
+            execute::finish(state, row, actor).await
+        }
         Action::Complete => execute::complete(state, &row, actor, None).await,
         other => Err(ApiError::unprocessable(
             "unknown_action",
