@@ -111,7 +111,13 @@ impl Store {
     pub fn for_one_writer(&self) -> Store {
         match self {
             Store::Sqlite(p) => {
-                let opts = (*p.connect_options()).clone().pragma("cache_size", "-8192");
+                // A longer WAL between checkpoints too (10,000 pages, ~40 MB): the writers'
+                // random-keyed index pages are rewritten many times between two checkpoints,
+                // and each checkpoint copies a page once however often it was written.
+                let opts = (*p.connect_options())
+                    .clone()
+                    .pragma("cache_size", "-8192")
+                    .pragma("wal_autocheckpoint", "10000");
                 Store::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(1)
