@@ -3,6 +3,8 @@
 
 use crate::numbered as pg;
 use crate::retention::on_backend;
+use std::collections::HashMap;
+
 use crate::{multi_row, Result, Store};
 
 /// A wrapped subject key.
@@ -13,6 +15,54 @@ pub struct KeyRow {
     /// Fingerprint of the master key that wrapped it.
     pub master_id: String,
     pub created_at: i64,
+}
+
+/// Stores each key unless its subject has one, inside the caller's SQLite transaction, and
+/// answers the key that stands for each subject. One insert and one read per chunk of keys,
+/// not per key: each statement is a round trip to SQLite's worker thread. Shared by the key
+/// writer and request intake.
+pub(crate) async fn sqlite_put_keys(
+    conn: &mut sqlx::SqliteConnection,
+    keys: &[&KeyRow],
+) -> Result<HashMap<String, KeyRow>> {
+    const HEAD: &str =
+        "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES ";
+    const STANDING: &str =
+        "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref IN (";
+    let mut standing = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(crate::ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            HEAD,
+            "(?, ?, ?, ?)",
+            chunk.len(),
+            " ON CONFLICT DO NOTHING",
+            false,
+        );
+        let mut q = sqlx::query(&sql);
+        for k in chunk {
+            q = q
+                .bind(&k.subject_ref)
+                .bind(&k.wrapped)
+                .bind(&k.master_id)
+                .bind(k.created_at);
+        }
+        q.execute(&mut *conn).await?;
+        let sql = multi_row(STANDING, "?", chunk.len(), ")", false);
+        let mut q = sqlx::query_as::<_, (String, String, String, i64)>(&sql);
+        for k in chunk {
+            q = q.bind(&k.subject_ref);
+        }
+        for (subject_ref, wrapped, master_id, created_at) in q.fetch_all(&mut *conn).await? {
+            let row = KeyRow {
+                subject_ref: subject_ref.clone(),
+                wrapped,
+                master_id,
+                created_at,
+            };
+            standing.insert(subject_ref, row);
+        }
+    }
+    Ok(standing)
 }
 
 impl Store {
@@ -39,56 +89,14 @@ impl Store {
     /// [`Store::put_subject_key`] for many keys in one transaction (one commit for a batch of
     /// new subjects); answers the standing key of each, in order.
     pub async fn put_subject_keys(&self, keys: &[KeyRow]) -> Result<Vec<KeyRow>> {
-        const HEAD: &str =
-            "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES ";
-        const STANDING: &str =
-            "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref IN (";
-        // SQLite: one insert and one read per chunk of keys, not per key (each statement is a
-        // round trip to SQLite's worker thread).
-        macro_rules! sqlite_batch {
-            ($p:expr) => {{
-                let mut tx = $p.begin().await?;
-                let mut standing = std::collections::HashMap::with_capacity(keys.len());
-                for chunk in keys.chunks(crate::ROWS_PER_STATEMENT) {
-                    let sql = multi_row(
-                        HEAD,
-                        "(?, ?, ?, ?)",
-                        chunk.len(),
-                        " ON CONFLICT DO NOTHING",
-                        false,
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for k in chunk {
-                        q = q
-                            .bind(&k.subject_ref)
-                            .bind(&k.wrapped)
-                            .bind(&k.master_id)
-                            .bind(k.created_at);
-                    }
-                    q.execute(&mut *tx).await?;
-                    let sql = multi_row(STANDING, "?", chunk.len(), ")", false);
-                    let mut q = sqlx::query_as::<_, (String, String, String, i64)>(&sql);
-                    for k in chunk {
-                        q = q.bind(&k.subject_ref);
-                    }
-                    for (subject_ref, wrapped, master_id, created_at) in
-                        q.fetch_all(&mut *tx).await?
-                    {
-                        let row = KeyRow {
-                            subject_ref: subject_ref.clone(),
-                            wrapped,
-                            master_id,
-                            created_at,
-                        };
-                        standing.insert(subject_ref, row);
-                    }
-                }
+        let standing = match self {
+            Store::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                let all: Vec<&KeyRow> = keys.iter().collect();
+                let standing = sqlite_put_keys(&mut tx, &all).await?;
                 tx.commit().await?;
                 standing
-            }};
-        }
-        let standing = match self {
-            Store::Sqlite(p) => sqlite_batch!(p),
+            }
             // One fixed statement each way whatever the batch size (prepared and planned once).
             Store::Postgres(p) => {
                 let refs: Vec<&str> = keys.iter().map(|k| k.subject_ref.as_str()).collect();

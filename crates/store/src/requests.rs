@@ -208,14 +208,16 @@ macro_rules! bind_history {
 
 const KEYS_HEAD: &str =
     "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES ";
-const STANDING_HEAD: &str = "SELECT subject_ref, wrapped FROM subject_keys WHERE subject_ref IN (";
 
 /// Every key a batch brought must be the one that stands after the insert; otherwise a
 /// subject already had another, and the batch (all or nothing) fails with [`KEY_CONFLICT`].
-fn check_keys_stand(keys: &[&KeyRow], standing: &HashMap<String, String>) -> Result<()> {
+fn check_keys_stand<'a>(
+    keys: &[&KeyRow],
+    standing: impl Fn(&str) -> Option<&'a str>,
+) -> Result<()> {
     if keys
         .iter()
-        .all(|k| standing.get(&k.subject_ref) == Some(&k.wrapped))
+        .all(|k| standing(&k.subject_ref) == Some(k.wrapped.as_str()))
     {
         Ok(())
     } else {
@@ -258,31 +260,9 @@ impl Store {
             Store::Sqlite(p) => {
                 let mut tx = p.begin().await?;
                 let keys: Vec<&KeyRow> = batch.iter().filter_map(|n| n.key.as_ref()).collect();
-                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-                    let sql = multi_row(
-                        KEYS_HEAD,
-                        "(?, ?, ?, ?)",
-                        chunk.len(),
-                        " ON CONFLICT DO NOTHING",
-                        false,
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for k in chunk {
-                        q = q
-                            .bind(&k.subject_ref)
-                            .bind(&k.wrapped)
-                            .bind(&k.master_id)
-                            .bind(k.created_at);
-                    }
-                    q.execute(&mut *tx).await?;
-                    let sql = multi_row(STANDING_HEAD, "?", chunk.len(), ")", false);
-                    let mut q = sqlx::query_as::<_, (String, String)>(&sql);
-                    for k in chunk {
-                        q = q.bind(&k.subject_ref);
-                    }
-                    let standing: HashMap<String, String> =
-                        q.fetch_all(&mut *tx).await?.into_iter().collect();
-                    check_keys_stand(chunk, &standing)?;
+                if !keys.is_empty() {
+                    let standing = crate::keys::sqlite_put_keys(&mut tx, &keys).await?;
+                    check_keys_stand(&keys, |r| standing.get(r).map(|k| k.wrapped.as_str()))?;
                 }
                 for chunk in batch.chunks(ROWS_PER_STATEMENT) {
                     let sql = multi_row(INSERT_HEAD, REQUEST_ROW, chunk.len(), "", false);
@@ -337,7 +317,7 @@ impl Store {
                     .await?
                     .into_iter()
                     .collect();
-                    check_keys_stand(&keys, &standing)?;
+                    check_keys_stand(&keys, |r| standing.get(r).map(String::as_str))?;
                 }
                 sqlx::query(&(INSERT_HEAD.replace(" VALUES ", " ")
                     + "SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::text[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], $19::text[], $20::int8[], $21::int8[])"))
