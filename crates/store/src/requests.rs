@@ -503,44 +503,44 @@ impl Store {
             .collect())
     }
 
-    /// Every request a subject made, oldest first (access exports, erasure).
     /// Erasure requests completed at or after `since` (microseconds), oldest first.
     pub async fn completed_erasures_since(&self, since: i64) -> Result<Vec<RequestRow>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM requests WHERE kind = 'erasure' AND status = 'completed' AND completed_at >= ? ORDER BY completed_at, id"
-        );
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(&sql)
-                .bind(since)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| row(r))
-                .collect(),
-            Store::Postgres(p) => sqlx::query(&pg(&sql))
-                .bind(since)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| row(r))
-                .collect(),
-        })
+        self.requests_where(
+            "kind = 'erasure' AND status = 'completed' AND completed_at >= ? ORDER BY completed_at, id",
+            since,
+        )
+        .await
     }
 
+    /// Every request a subject made, oldest first (access exports, erasure).
     pub async fn requests_of_subject(&self, subject_ref: &str) -> Result<Vec<RequestRow>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM requests WHERE subject_ref = ? ORDER BY received_at, id"
-        );
+        self.requests_where(
+            "subject_ref = ? ORDER BY received_at, id",
+            subject_ref.to_owned(),
+        )
+        .await
+    }
+
+    /// Requests matching `condition` (one `?`, bound to `value`, then the order).
+    async fn requests_where<T>(&self, condition: &str, value: T) -> Result<Vec<RequestRow>>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send,
+    {
+        let sql = format!("SELECT {COLUMNS} FROM requests WHERE {condition}");
         Ok(match self {
             Store::Sqlite(p) => sqlx::query(&sql)
-                .bind(subject_ref)
+                .bind(value)
                 .fetch_all(p)
                 .await?
                 .iter()
                 .map(|r| row(r))
                 .collect(),
             Store::Postgres(p) => sqlx::query(&pg(&sql))
-                .bind(subject_ref)
+                .bind(value)
                 .fetch_all(p)
                 .await?
                 .iter()
