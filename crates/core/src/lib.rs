@@ -10,7 +10,8 @@
 //! fields and [`keys`] gives each subject its own key, so erasure is a key deletion;
 //! [`retention`] says what is due to go and why, holds and children's ages applied;
 //! [`signed`] and [`unsubscribe`] sign links; [`token`] makes and hashes API tokens;
-//! [`clock`] lets tests move time; [`country`] knows ISO 3166-1. Storage and HTTP live in
+//! [`clock`] lets tests move time and [`ids`] makes every new row's id from it; [`country`]
+//! knows ISO 3166-1. Storage and HTTP live in
 //! other crates and call in here.
 
 pub mod archive;
@@ -19,6 +20,7 @@ pub mod consent;
 pub mod country;
 pub mod deadline;
 pub mod decide;
+pub mod ids;
 pub mod keys;
 pub mod ledger;
 pub mod receipt;
