@@ -2,7 +2,8 @@
 # Every process started here is recorded in BENCH_PIDS and stopped on exit, by its pid.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="$ROOT/target/release"
+# BIN=DIR runs the binaries in DIR instead (e.g. an older build kept for a comparison).
+BIN="${BIN:-$ROOT/target/release}"
 BENCH_PIDS=()
 
 bench_cleanup() {

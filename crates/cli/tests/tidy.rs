@@ -123,3 +123,221 @@ fn every_route_is_documented() {
         assert!(api.contains(r), "{r} is not in docs/api.md");
     }
 }
+
+/// The names in a manifest's `[dependencies]` table (not dev- or build-dependencies).
+fn runtime_dependencies(manifest: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let mut in_deps = false;
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+        } else if in_deps && !line.is_empty() && !line.starts_with('#') {
+            if let Some(name) = line.split(['=', '.', ' ']).next() {
+                names.push(name.trim().to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Every crate folder with its name (`crates/<name>`).
+fn crate_dirs() -> Vec<(String, PathBuf)> {
+    let mut dirs: Vec<(String, PathBuf)> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The source files of one crate, with their text (test code included: `#[cfg(test)]`
+/// modules sit in the same files).
+fn sources_of(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(&dir.join("src"), &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f, text)
+        })
+        .collect()
+}
+
+/// Only the HTTP edge knows axum: the application layer and everything below it are usable
+/// without HTTP. `bench` is the named exception: its constant server is the reference that
+/// `/v1/decide` is measured against, on the same stack.
+#[test]
+fn only_the_server_knows_axum() {
+    for (name, dir) in crate_dirs() {
+        if name == "server" || name == "bench" {
+            continue;
+        }
+        assert!(
+            !runtime_dependencies(&dir.join("Cargo.toml")).contains(&"axum".to_owned()),
+            "crates/{name} depends on axum"
+        );
+        for (file, text) in sources_of(&dir) {
+            assert!(
+                !text.contains("axum::"),
+                "{} uses axum outside the server",
+                file.display()
+            );
+        }
+    }
+}
+
+/// SQL is written in `store` (Custodian's own tables) and `connectors` (the company's
+/// datastores) and nowhere else; `bench` holds the raw-insert references the store is
+/// measured against.
+#[test]
+fn only_store_and_connectors_hold_sql() {
+    for (name, dir) in crate_dirs() {
+        if ["store", "connectors", "bench"].contains(&name.as_str()) {
+            continue;
+        }
+        assert!(
+            !runtime_dependencies(&dir.join("Cargo.toml")).contains(&"sqlx".to_owned()),
+            "crates/{name} depends on sqlx"
+        );
+        for (file, text) in sources_of(&dir) {
+            for marker in ["sqlx::", "SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM"] {
+                assert!(
+                    !text.contains(marker),
+                    "{} holds SQL (`{marker}`)",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+/// "Now" comes from the injected `Clock` (crates/core/src/clock.rs) and nowhere else, so a
+/// test can move time instead of sleeping. `Instant` (a stopwatch for durations in metrics and
+/// benchmarks) is not a wall clock and is allowed; the bench crate and the benchmark binaries
+/// beside the connectors and the mail crate measure real time on purpose.
+#[test]
+fn no_wall_clock_outside_the_clock_module() {
+    let reads = [
+        "SystemTime::now",
+        "Timestamp::now",
+        "Zoned::now",
+        "Utc::now",
+        "Local::now",
+        "now_micros()",
+    ];
+    let allowed = |f: &Path| {
+        let s = f.to_string_lossy();
+        s.ends_with("crates/core/src/clock.rs")
+            || s.contains("crates/bench/")
+            || s.contains("/src/bin/")
+    };
+    let mut offenders = Vec::new();
+    for (_, dir) in crate_dirs() {
+        for (file, text) in sources_of(&dir) {
+            if allowed(&file) {
+                continue;
+            }
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                // `clock.now_micros()` asks the injected clock; any other `now_micros()`
+                // (the old `store::now_micros`) read the wall clock.
+                for r in reads {
+                    if let Some(at) = code.find(r) {
+                        let via_clock = r == "now_micros()"
+                            && code[..at].trim_end().ends_with('.')
+                            && code[..at].contains("clock");
+                        if !via_clock {
+                            offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "wall-clock reads:\n{}", offenders.join("\n"));
+}
+
+/// Files stay readable in one sitting: no source file over 650 lines (the aim is ~600).
+#[test]
+fn source_files_are_short() {
+    let mut long = Vec::new();
+    for (_, dir) in crate_dirs() {
+        for (file, text) in sources_of(&dir) {
+            let n = text.lines().count();
+            if n > 650 {
+                long.push(format!("{} ({n} lines)", file.display()));
+            }
+        }
+    }
+    assert!(long.is_empty(), "files over 650 lines:\n{}", long.join("\n"));
+}
+
+/// A function over 80 lines says why it is long, in a comment just above it.
+#[test]
+fn long_functions_say_why() {
+    let mut offenders = Vec::new();
+    for (_, dir) in crate_dirs() {
+        for (file, text) in sources_of(&dir) {
+            let lines: Vec<&str> = text.lines().collect();
+            for (start, len) in functions(&lines) {
+                if len <= 80 {
+                    continue;
+                }
+                let commented = lines[..start]
+                    .iter()
+                    .rev()
+                    .take_while(|l| {
+                        let t = l.trim_start();
+                        t.starts_with("//") || t.starts_with("#[")
+                    })
+                    .any(|l| l.trim_start().starts_with("//"));
+                if !commented {
+                    offenders.push(format!(
+                        "{}:{} ({len} lines): {}",
+                        file.display(),
+                        start + 1,
+                        lines[start].trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "functions over 80 lines without a comment above them:\n{}",
+        offenders.join("\n")
+    );
+}
+
+/// The functions in a file as (first line, length in lines): a line that declares a `fn`
+/// with a body, up to the line that closes it at the same indentation (rustfmt's layout).
+fn functions(lines: &[&str]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let is_fn = ["fn ", "pub fn ", "async fn ", "pub async fn ", "pub(crate) fn ", "pub(crate) async fn ", "const fn ", "pub const fn ", "unsafe fn "]
+            .iter()
+            .any(|p| t.starts_with(p));
+        if !is_fn || t.ends_with(';') {
+            continue;
+        }
+        let indent = line.len() - t.len();
+        let close = " ".repeat(indent) + "}";
+        if let Some(end) = lines[i..].iter().position(|l| *l == close) {
+            found.push((i, end + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_function_finder_measures_bodies() {
+    let src = "/// why\nfn a() {\n    x();\n}\n\n    pub async fn b(\n        y: u8,\n    ) {\n    }\nfn c();";
+    let lines: Vec<&str> = src.lines().collect();
+    assert_eq!(functions(&lines), vec![(1, 3), (5, 4)]);
+}
