@@ -295,6 +295,8 @@ async fn open(args: &Args) -> Result<(Db, serde_json::Value), Box<dyn std::error
     }
 }
 
+// One straight script: set up, warm up, measure, print one JSON line. Read top to bottom it is
+// the whole method of the reference, which is why it is not cut into pieces.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args().map_err(|e| {
         eprintln!("raw-inserts: {e}");
