@@ -11,5 +11,6 @@ pub(crate) struct Dialect {
     /// How many group-commit writer tasks a writer gets: SQLite takes one writer at a time,
     /// PostgreSQL overlaps commits.
     pub parallel_writers: bool,
+    pub consent: &'static crate::consent::ConsentSql,
     pub keys: &'static crate::keys::KeySql,
 }

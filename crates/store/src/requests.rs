@@ -587,43 +587,6 @@ impl Store {
         })
     }
 
-    /// Removes a subject's current consent state (erasure). The ledger's events stay: they
-    /// hold only the keyed reference and are the proof of what was consented to.
-    pub async fn delete_consent_state(&self, subject_ref: &str) -> Result<u64> {
-        const Q: &str = "DELETE FROM consent_state WHERE subject_ref = ?";
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(Q)
-                .bind(subject_ref)
-                .execute(p)
-                .await?
-                .rows_affected(),
-            Pool::Postgres(p) => sqlx::query(&pg(Q))
-                .bind(subject_ref)
-                .execute(p)
-                .await?
-                .rows_affected(),
-        })
-    }
-
-    /// Removes links of a subject (erasure).
-    pub async fn delete_links(&self, subject_ref: &str) -> Result<u64> {
-        const Q: &str = "DELETE FROM subject_links WHERE device_ref = ? OR account_ref = ?";
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(Q)
-                .bind(subject_ref)
-                .bind(subject_ref)
-                .execute(p)
-                .await?
-                .rows_affected(),
-            Pool::Postgres(p) => sqlx::query(&pg(Q))
-                .bind(subject_ref)
-                .bind(subject_ref)
-                .execute(p)
-                .await?
-                .rows_affected(),
-        })
-    }
-
     pub async fn job_mark(&self, name: &str) -> Result<Option<i64>> {
         const Q: &str = "SELECT value FROM job_marks WHERE name = ?";
         Ok(match &self.pool {

@@ -2,6 +2,7 @@
 //! as arrays through one fixed `UNNEST` statement (prepared and planned once whatever the
 //! batch size), row locks, `FOR UPDATE SKIP LOCKED`.
 
+pub(crate) mod consent;
 pub(crate) mod keys;
 
 use crate::dialect::Dialect;
@@ -9,5 +10,6 @@ use crate::dialect::Dialect;
 pub(crate) static DIALECT: Dialect = Dialect {
     name: "postgres",
     parallel_writers: true,
+    consent: &consent::SQL,
     keys: &keys::SQL,
 };
