@@ -13,4 +13,6 @@ pub(crate) struct Dialect {
     pub parallel_writers: bool,
     pub consent: &'static crate::consent::ConsentSql,
     pub keys: &'static crate::keys::KeySql,
+    pub outbox: &'static crate::outbox::OutboxSql,
+    pub requests: &'static crate::requests::RequestSql,
 }

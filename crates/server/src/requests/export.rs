@@ -81,8 +81,8 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
         }
         request_rows.push(vec![
             r.id.clone(),
-            r.kind.clone(),
-            r.status.clone(),
+            r.kind.as_str().to_owned(),
+            r.status.as_str().to_owned(),
             rfc3339(r.received_at),
             r.verified_at.map(rfc3339).unwrap_or_default(),
             rfc3339(r.answer_due),

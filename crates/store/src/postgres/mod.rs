@@ -4,6 +4,8 @@
 
 pub(crate) mod consent;
 pub(crate) mod keys;
+pub(crate) mod outbox;
+pub(crate) mod requests;
 
 use crate::dialect::Dialect;
 
@@ -12,4 +14,6 @@ pub(crate) static DIALECT: Dialect = Dialect {
     parallel_writers: true,
     consent: &consent::SQL,
     keys: &keys::SQL,
+    outbox: &outbox::SQL,
+    requests: &requests::SQL,
 };

@@ -3,6 +3,8 @@
 
 pub(crate) mod consent;
 pub(crate) mod keys;
+pub(crate) mod outbox;
+pub(crate) mod requests;
 
 use crate::dialect::Dialect;
 
@@ -11,4 +13,6 @@ pub(crate) static DIALECT: Dialect = Dialect {
     parallel_writers: false,
     consent: &consent::SQL,
     keys: &keys::SQL,
+    outbox: &outbox::SQL,
+    requests: &requests::SQL,
 };
