@@ -76,9 +76,14 @@ impl MailStatus {
     }
 
     pub fn parse(s: &str) -> Option<MailStatus> {
-        [MailStatus::Queued, MailStatus::Sending, MailStatus::Sent, MailStatus::Failed]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            MailStatus::Queued,
+            MailStatus::Sending,
+            MailStatus::Sent,
+            MailStatus::Failed,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 
     /// The status of a stored row, which must be one Custodian writes.
@@ -293,9 +298,7 @@ impl Store {
     /// One message by idempotency key (for callers that want to know whether theirs went).
     pub async fn mail_by_key(&self, idempotency_key: &str) -> Result<Option<MailSummary>> {
         let sql = format!("SELECT {SUMMARY_COLUMNS} FROM outbox WHERE idempotency_key = $1");
-        let row: Option<SummaryRow> = self
-            .fetch_optional(&sql, &[idempotency_key.into()])
-            .await?;
+        let row: Option<SummaryRow> = self.fetch_optional(&sql, &[idempotency_key.into()]).await?;
         row.map(summary).transpose()
     }
 

@@ -34,7 +34,10 @@ fn link(
 }
 
 /// The last event per (subject, purpose) of a batch: what the current-state table must hold.
-fn latest_states<'a>(events: &'a [ConsentEvent], hex: &'a [String]) -> Vec<(&'a ConsentEvent, &'a str)> {
+fn latest_states<'a>(
+    events: &'a [ConsentEvent],
+    hex: &'a [String],
+) -> Vec<(&'a ConsentEvent, &'a str)> {
     let mut last: BTreeMap<(&str, &str), (&ConsentEvent, &str)> = BTreeMap::new();
     for (e, subject) in events.iter().zip(hex) {
         let slot = last
@@ -101,8 +104,18 @@ impl Store {
             Arg::Bools(latest.iter().map(|(e, _)| e.given).collect()),
             Arg::Texts(latest.iter().map(|(e, _)| e.id.as_str()).collect()),
             Arg::Texts(latest.iter().map(|(e, _)| e.source.as_str()).collect()),
-            Arg::Texts(latest.iter().map(|(e, _)| e.policy_version.as_str()).collect()),
-            Arg::OptTexts(latest.iter().map(|(e, _)| e.notice_hash.as_deref()).collect()),
+            Arg::Texts(
+                latest
+                    .iter()
+                    .map(|(e, _)| e.policy_version.as_str())
+                    .collect(),
+            ),
+            Arg::OptTexts(
+                latest
+                    .iter()
+                    .map(|(e, _)| e.notice_hash.as_deref())
+                    .collect(),
+            ),
             Arg::I64s(latest.iter().map(|(e, _)| e.created_at).collect()),
         ];
         tx.execute_batch(&sql.state, &[], &state).await?;
@@ -111,7 +124,12 @@ impl Store {
         let new_heads = [
             Arg::I32s(chains.clone()),
             Arg::I64s(chains.iter().map(|c| new_heads[&(*c as u16)].0).collect()),
-            Arg::Texts(chains.iter().map(|c| new_heads[&(*c as u16)].1.as_str()).collect()),
+            Arg::Texts(
+                chains
+                    .iter()
+                    .map(|c| new_heads[&(*c as u16)].1.as_str())
+                    .collect(),
+            ),
         ];
         tx.execute_batch(&sql.set_heads, &[], &new_heads).await?;
         drop(new_heads);

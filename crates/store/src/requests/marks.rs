@@ -6,7 +6,10 @@ use crate::{Result, Store};
 impl Store {
     pub async fn job_mark(&self, name: &str) -> Result<Option<i64>> {
         let row: Option<(i64,)> = self
-            .fetch_optional("SELECT value FROM job_marks WHERE name = $1", &[name.into()])
+            .fetch_optional(
+                "SELECT value FROM job_marks WHERE name = $1",
+                &[name.into()],
+            )
             .await?;
         Ok(row.map(|(v,)| v))
     }
