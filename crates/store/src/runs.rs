@@ -118,7 +118,10 @@ fn run_record(r: RunRow) -> Result<RunRecord> {
 
 fn step_record(r: StepRow) -> Result<StepRecord> {
     let status = StepStatus::parse(&r.3).ok_or_else(|| {
-        StoreError::Corrupt(format!("step {} of connector run {} has status `{}`", r.1, r.0, r.3))
+        StoreError::Corrupt(format!(
+            "step {} of connector run {} has status `{}`",
+            r.1, r.0, r.3
+        ))
     })?;
     Ok(StepRecord {
         run_id: r.0,
