@@ -3,9 +3,16 @@
 //! A tour: [`Store`] is one handle over either backend — SQLite (one file, the default) or
 //! PostgreSQL (several nodes sharing one database). Each backend has its own migrations
 //! folder (`migrations/sqlite`, `migrations/postgres`), applied by [`migrate`] at start. Each
-//! table family has a module (`tokens`, ...) whose functions return domain types; SQL lives
-//! nowhere else in the project. Connectors to the company's own databases are a different
-//! crate and never touch these tables.
+//! table family has a module (`tokens`, `consent/`, `requests/`, ...) whose functions return
+//! domain types; SQL lives nowhere else in the project. Connectors to the company's own
+//! databases are a different crate and never touch these tables.
+//!
+//! Families write each statement once, with `$1, $2, …`, and run it through the plumbing in
+//! `db/` (`Store::execute`, `fetch_*`, `begin` → [`Tx`]), the only code that matches on the
+//! backend. What really differs between the dialects — batches as multi-row `VALUES` or one
+//! `UNNEST` statement, row locks, `SKIP LOCKED` — lives in `sqlite/<family>.rs` and
+//! `postgres/<family>.rs`, gathered into one `Dialect` the store picks when it connects. Every
+//! "now" comes from the store's injected clock and every new id from its `Ids`.
 
 mod batch;
 pub mod consent;

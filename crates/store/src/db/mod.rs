@@ -32,7 +32,7 @@ pub(crate) enum Pool {
 }
 
 /// One bound argument. Scalars bind on both backends; the array variants are the columns of
-/// a PostgreSQL `UNNEST` batch, and on SQLite a [`Batch`] of rows binds them element by
+/// a PostgreSQL `UNNEST` batch, and on SQLite a `Batch` of rows binds them element by
 /// element (a bare array on SQLite is an error: SQLite has no arrays).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg<'a> {

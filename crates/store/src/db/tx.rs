@@ -11,7 +11,7 @@ pub(super) enum TxInner {
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
-/// A transaction on either backend, with the same statements as [`Store`].
+/// A transaction on either backend, with the same statements as [`crate::Store`].
 pub struct Tx {
     pub(super) inner: TxInner,
     pub(super) dialect: &'static Dialect,
