@@ -12,6 +12,7 @@
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, FromRow, PgPool, SqlitePool};
 
@@ -191,6 +192,76 @@ pub(super) fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments> {
         .map_err(encode_error)?;
     }
     Ok(out)
+}
+
+/// Connection-level operations that depend on the backend.
+impl Store {
+    /// The SQLite pool, for tests that look at tables directly; `None` on PostgreSQL.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(p) => Some(p),
+            Pool::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, for tests that look at tables directly; `None` on SQLite.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Sqlite(_) => None,
+            Pool::Postgres(p) => Some(p),
+        }
+    }
+
+    /// The store a group-commit writer task uses. On SQLite, a connection of its own, with a
+    /// larger page cache: a pooled connection that finds another connection's commit in the WAL
+    /// drops its whole page cache and reads the pages again, which cost intake as much as the
+    /// inserts. SQLite takes one writer at a time anyway. On PostgreSQL, the shared pool.
+    pub fn for_one_writer(&self) -> Store {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                // A longer WAL between checkpoints too (10,000 pages, ~40 MB): the writers'
+                // random-keyed index pages are rewritten many times between two checkpoints,
+                // and each checkpoint copies a page once however often it was written.
+                let opts = (*p.connect_options())
+                    .clone()
+                    .pragma("cache_size", "-8192")
+                    .pragma("wal_autocheckpoint", "10000");
+                Store {
+                    pool: Pool::Sqlite(
+                        SqlitePoolOptions::new()
+                            .max_connections(1)
+                            .connect_lazy_with(opts),
+                    ),
+                    ..self.clone()
+                }
+            }
+            Pool::Postgres(_) => self.clone(),
+        }
+    }
+
+    /// Whether both handles reach the same database (the same SQLite file; the same
+    /// PostgreSQL host, port and database).
+    pub fn same_database(&self, other: &Store) -> bool {
+        match (&self.pool, &other.pool) {
+            (Pool::Sqlite(a), Pool::Sqlite(b)) => {
+                a.connect_options().get_filename() == b.connect_options().get_filename()
+            }
+            (Pool::Postgres(a), Pool::Postgres(b)) => {
+                let (a, b) = (a.connect_options(), b.connect_options());
+                a.get_host() == b.get_host()
+                    && a.get_port() == b.get_port()
+                    && a.get_database() == b.get_database()
+            }
+            _ => false,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
 }
 
 impl Store {
