@@ -22,8 +22,7 @@ impl Tx {
         let mut total = 0;
         match batch {
             Batch::Arrays(sql) => {
-                let args: Vec<Arg<'_>> = head_args.iter().chain(columns).cloned().collect();
-                total = self.execute(sql, &args).await?;
+                total = self.execute_parts(sql, head_args, columns).await?;
             }
             Batch::Rows(rows) => {
                 let n = batch_len(columns)?;
@@ -55,10 +54,7 @@ impl Tx {
         columns: &[Arg<'_>],
     ) -> Result<Vec<T>> {
         match batch {
-            Batch::Arrays(sql) => {
-                let args: Vec<Arg<'_>> = head_args.iter().chain(columns).cloned().collect();
-                self.fetch_all(sql, &args).await
-            }
+            Batch::Arrays(sql) => self.fetch_all_parts(sql, head_args, columns).await,
             Batch::Rows(rows) => {
                 let n = batch_len(columns)?;
                 let mut out = Vec::new();
@@ -94,10 +90,7 @@ impl Store {
     ) -> Result<u64> {
         match batch {
             // One statement needs no transaction around it.
-            Batch::Arrays(sql) => {
-                let args: Vec<Arg<'_>> = head_args.iter().chain(columns).cloned().collect();
-                self.execute(sql, &args).await
-            }
+            Batch::Arrays(sql) => self.execute_parts(sql, head_args, columns).await,
             // A batch that fits one statement needs no transaction either.
             Batch::Rows(rows) if batch_len(columns)? <= rows.max_rows => {
                 let n = batch_len(columns)?;

@@ -162,17 +162,20 @@ pub(super) fn encode_error(e: sqlx::error::BoxDynError) -> StoreError {
     StoreError::Database(sqlx::Error::Encode(e))
 }
 
-pub(super) fn sqlite_args<'q>(args: &[Arg<'q>]) -> Result<SqliteArguments<'q>> {
+/// The SQLite arguments `args` then `more` (a batch's head and columns, without copying them
+/// into one slice).
+pub(super) fn sqlite_args<'q>(args: &[Arg<'q>], more: &[Arg<'q>]) -> Result<SqliteArguments<'q>> {
     let mut out = SqliteArguments::default();
-    for a in args {
+    for a in args.iter().chain(more) {
         add_sqlite(&mut out, a, None).map_err(encode_error)?;
     }
     Ok(out)
 }
 
-pub(super) fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments> {
+/// The PostgreSQL arguments `args` then `more` (see [`sqlite_args`]).
+pub(super) fn pg_args(args: &[Arg<'_>], more: &[Arg<'_>]) -> Result<PgArguments> {
     let mut out = PgArguments::default();
-    for a in args {
+    for a in args.iter().chain(more) {
         match a {
             Arg::I64(v) => out.add(*v),
             Arg::I32(v) => out.add(*v),
@@ -267,12 +270,22 @@ impl Store {
 impl Store {
     /// Runs one statement; answers the rows it affected.
     pub async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        self.execute_parts(sql, args, &[]).await
+    }
+
+    /// [`Store::execute`] with the arguments `args` then `more`.
+    pub(crate) async fn execute_parts(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        more: &[Arg<'_>],
+    ) -> Result<u64> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_with(sql, sqlite_args(args)?)
+            Pool::Sqlite(p) => sqlx::query_with(sql, sqlite_args(args, more)?)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Pool::Postgres(p) => sqlx::query_with(sql, pg_args(args)?)
+            Pool::Postgres(p) => sqlx::query_with(sql, pg_args(args, more)?)
                 .execute(p)
                 .await?
                 .rows_affected(),
@@ -283,12 +296,12 @@ impl Store {
     pub async fn fetch_all<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
                     .fetch_all(p)
                     .await?
             }
             Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, &[])?)
                     .fetch_all(p)
                     .await?
             }
@@ -303,12 +316,12 @@ impl Store {
     ) -> Result<Option<T>> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
                     .fetch_optional(p)
                     .await?
             }
             Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, &[])?)
                     .fetch_optional(p)
                     .await?
             }
@@ -319,12 +332,12 @@ impl Store {
     pub async fn fetch_one<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
                     .fetch_one(p)
                     .await?
             }
             Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, &[])?)
                     .fetch_one(p)
                     .await?
             }
@@ -340,14 +353,14 @@ impl Store {
     ) -> BoxStream<'s, Result<T>> {
         let failed = |e| futures_util::stream::once(async move { Err(e) }).boxed();
         match &self.pool {
-            Pool::Sqlite(p) => match sqlite_args(&args) {
+            Pool::Sqlite(p) => match sqlite_args(&args, &[]) {
                 Ok(a) => sqlx::query_as_with(sql, a)
                     .fetch(p)
                     .map(|r| r.map_err(StoreError::from))
                     .boxed(),
                 Err(e) => failed(e),
             },
-            Pool::Postgres(p) => match pg_args(&args) {
+            Pool::Postgres(p) => match pg_args(&args, &[]) {
                 Ok(a) => sqlx::query_as_with(sql, a)
                     .fetch(p)
                     .map(|r| r.map_err(StoreError::from))
