@@ -24,6 +24,7 @@ impl Tx {
             Batch::Arrays(sql) => {
                 total = self.execute_parts(sql, head_args, columns).await?;
             }
+            Batch::Whole(sql) => total = self.execute(sql, head_args).await?,
             Batch::Rows(rows) => {
                 let n = batch_len(columns)?;
                 let mut start = 0;
@@ -55,6 +56,7 @@ impl Tx {
     ) -> Result<Vec<T>> {
         match batch {
             Batch::Arrays(sql) => self.fetch_all_parts(sql, head_args, columns).await,
+            Batch::Whole(sql) => self.fetch_all(sql, head_args).await,
             Batch::Rows(rows) => {
                 let n = batch_len(columns)?;
                 let mut out = Vec::new();
@@ -91,6 +93,7 @@ impl Store {
         match batch {
             // One statement needs no transaction around it.
             Batch::Arrays(sql) => self.execute_parts(sql, head_args, columns).await,
+            Batch::Whole(sql) => self.execute(sql, head_args).await,
             // A batch that fits one statement needs no transaction either.
             Batch::Rows(rows) if batch_len(columns)? <= rows.max_rows => {
                 let n = batch_len(columns)?;
@@ -160,6 +163,10 @@ pub(crate) enum Batch {
     Arrays(&'static str),
     /// SQLite: multi-row statements of at most `max_rows` rows each.
     Rows(MultiRow),
+    /// One fixed statement that takes only the head's arguments and covers every row the
+    /// batch could name (SQLite reads all sixteen chain heads under its write lock: one
+    /// statement, instead of one per number of chains a batch touches).
+    Whole(&'static str),
 }
 
 /// `head`, then `row` once per row (joined by `, `), then `tail`:
