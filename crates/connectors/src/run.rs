@@ -33,32 +33,9 @@ use crate::graph::Identities;
 use crate::sql::{Db, Key};
 use crate::ConnectorError;
 
-/// The kind of run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunKind {
-    Access,
-    Erasure,
-    Rectification,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Access => "access",
-            RunKind::Erasure => "erasure",
-            RunKind::Rectification => "rectification",
-        }
-    }
-    pub fn parse(s: &str) -> Option<RunKind> {
-        match s {
-            "access" => Some(RunKind::Access),
-            "erasure" => Some(RunKind::Erasure),
-            "rectification" => Some(RunKind::Rectification),
-            _ => None,
-        }
-    }
-}
+/// The kind of run (defined in core, where the store reads it too).
+pub use custodian_core::run::RunKind;
+use custodian_core::run::{RunStatus, StepStatus};
 
 /// Keys derived from the server secret: sealing identifiers in the store, the subject
 /// reference, and the keyed-hash strategy.
@@ -272,7 +249,7 @@ pub async fn plan(
     store
         .insert_run(&NewRun {
             id: id.clone(),
-            kind: spec.kind.as_str().into(),
+            kind: spec.kind,
             subject_ref: keys.subject_ref(&spec.identities),
             request_id: spec.request_id.clone(),
             dry_run: spec.dry_run,
@@ -335,10 +312,9 @@ pub async fn execute_run(
         .run(run_id)
         .await?
         .ok_or_else(|| ConnectorError::Run(format!("no run {run_id}")))?;
-    let kind = RunKind::parse(&run.kind)
-        .ok_or_else(|| ConnectorError::Run(format!("run {run_id} has kind {}", run.kind)))?;
+    let kind = run.kind;
     let lease_until =
-        |o: &ExecuteOptions| custodian_store::now_micros() + o.lease.as_micros() as i64;
+        |o: &ExecuteOptions| store.clock().now_micros() + o.lease.as_micros() as i64;
     if !store
         .claim_run(run_id, &opts.owner, lease_until(&opts), opts.take_over)
         .await?
@@ -351,7 +327,7 @@ pub async fn execute_run(
     let steps = store.run_steps(run_id).await?;
     let pending = steps
         .iter()
-        .any(|s| kind == RunKind::Access || !matches!(s.status.as_str(), "done" | "failed"));
+        .any(|s| kind == RunKind::Access || !matches!(s.status, StepStatus::Done | StepStatus::Failed));
     let payload: Option<Payload> = match &run.payload {
         Some(sealed) => {
             let plain = keys
@@ -363,13 +339,13 @@ pub async fn execute_run(
         None => None,
     };
     let Some(payload) = payload.filter(|_| pending) else {
-        let status = if steps.iter().all(|s| s.status == "done") {
-            "done"
+        let status = if steps.iter().all(|s| s.status == StepStatus::Done) {
+            RunStatus::Done
         } else {
-            "failed"
+            RunStatus::Failed
         };
         if pending {
-            store.release_run(run_id, &opts.owner, "failed").await?;
+            store.release_run(run_id, &opts.owner, RunStatus::Failed).await?;
             return Err(ConnectorError::Run(format!(
                 "run {run_id} no longer holds the subject's identifiers (they are deleted when a run completes); plan a new run"
             )));
@@ -379,7 +355,7 @@ pub async fn execute_run(
     };
     let known = datastores(store, &opts.configured).await?;
     for step in &steps {
-        if kind != RunKind::Access && matches!(step.status.as_str(), "done" | "failed") {
+        if kind != RunKind::Access && matches!(step.status, StepStatus::Done | StepStatus::Failed) {
             continue;
         }
         let mut attempt = step.attempts as u32;
@@ -432,7 +408,7 @@ pub async fn execute_run(
                         break;
                     }
                     let delay = opts.retry.delay(attempt);
-                    let next = custodian_store::now_micros() + delay.as_micros() as i64;
+                    let next = store.clock().now_micros() + delay.as_micros() as i64;
                     store
                         .step_failed(run_id, step.seq, &message, Some(next))
                         .await?;
@@ -446,12 +422,12 @@ pub async fn execute_run(
         }
     }
     let steps = store.run_steps(run_id).await?;
-    let done = steps.iter().all(|s| s.status == "done");
+    let done = steps.iter().all(|s| s.status == StepStatus::Done);
     if done {
         store.clear_run_payload(run_id).await?;
     }
     store
-        .release_run(run_id, &opts.owner, if done { "done" } else { "failed" })
+        .release_run(run_id, &opts.owner, if done { RunStatus::Done } else { RunStatus::Failed })
         .await?;
     outcome(store, run_id).await
 }
@@ -469,7 +445,7 @@ async fn keep_lease(store: &Store, run_id: &str, owner: &str, lease: Duration) -
     let every = (lease / 3).max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(every).await;
-        let until = custodian_store::now_micros() + lease.as_micros() as i64;
+        let until = store.clock().now_micros() + lease.as_micros() as i64;
         match store.claim_run(run_id, owner, until, false).await {
             Ok(true) => {}
             Ok(false) => return lease_lost(run_id),
@@ -508,7 +484,7 @@ async fn record_held(
                 datastore: datastore.to_owned(),
                 rule: h.rule.clone(),
                 due_at,
-                created_at: custodian_store::now_micros(),
+                created_at: store.clock().now_micros(),
                 done_at: None,
             })
             .await?;
@@ -527,7 +503,7 @@ pub async fn retry(store: &Store, run_id: &str, seq: Option<i64>) -> Result<(), 
     if run.payload.is_none() {
         return Err(ConnectorError::Run(format!(
             "run {run_id} is {} and no longer holds the subject's identifiers (they are deleted when a run completes), so none of its steps can run again; plan a new run for the subject instead",
-            run.status
+            run.status.as_str()
         )));
     }
     match seq {

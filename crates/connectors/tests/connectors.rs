@@ -586,9 +586,9 @@ async fn runs_are_recorded_resumable_and_idempotent() {
         max_delay: std::time::Duration::from_millis(20),
     };
     let out = run::execute_run(&store, &keys, &id, opts).await.unwrap();
-    assert_eq!(out.run.status, "failed");
-    assert_eq!(out.steps[0].status, "done");
-    assert_eq!(out.steps[1].status, "failed");
+    assert_eq!(out.run.status.as_str(), "failed");
+    assert_eq!(out.steps[0].status.as_str(), "done");
+    assert_eq!(out.steps[1].status.as_str(), "failed");
     assert_eq!(out.steps[1].attempts, 3);
     assert!(out.steps[1]
         .last_error
@@ -607,7 +607,7 @@ async fn runs_are_recorded_resumable_and_idempotent() {
     let out = run::execute_run(&store, &keys, &id, ExecuteOptions::new(&seven_years))
         .await
         .unwrap();
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
     let Some(StepResult::Change(second)) = &out.results()[1] else {
         panic!()
     };
@@ -641,7 +641,7 @@ async fn runs_are_recorded_resumable_and_idempotent() {
         panic!()
     };
     assert_eq!(third.rows_changed(), 0);
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
 
     // Another node's live lease keeps the run from being executed twice at once.
     let id3 = run::plan(
@@ -659,7 +659,7 @@ async fn runs_are_recorded_resumable_and_idempotent() {
         .claim_run(
             &id3,
             "node-a",
-            custodian_store::now_micros() + 60_000_000,
+            store.clock().now_micros() + 60_000_000,
             false
         )
         .await
@@ -676,7 +676,8 @@ async fn runs_are_recorded_resumable_and_idempotent() {
             .await
             .unwrap()
             .run
-            .status,
+            .status
+            .as_str(),
         "done"
     );
     db.close().await;
@@ -756,7 +757,7 @@ async fn http_connector_signs_and_records_answers() {
     let mut opts = ExecuteOptions::new(&no_holds);
     opts.sink = Some(&mut sink);
     let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["fields"]["ticket"], "T-1");
     // Only the identities the service declared are sent.
@@ -770,7 +771,7 @@ async fn http_connector_signs_and_records_answers() {
         max_delay: std::time::Duration::from_millis(10),
     };
     let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
     assert_eq!(out.steps[0].attempts, 2, "one failure, retried");
     let Some(StepResult::Http(answer)) = &out.results()[0] else {
         panic!()
@@ -788,7 +789,7 @@ async fn http_connector_signs_and_records_answers() {
     let mut opts = ExecuteOptions::new(&no_holds);
     opts.retry.max_attempts = 1;
     let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
-    assert_eq!(out.run.status, "failed");
+    assert_eq!(out.run.status.as_str(), "failed");
     assert_eq!(
         out.steps[0].last_error.as_deref(),
         Some("HTTP service: the service answered 401: bad signature")
@@ -956,7 +957,7 @@ async fn two_executors_racing_for_one_run_execute_it_once() {
     };
     let (a, b) = tokio::join!(a, b);
     let a = a.unwrap();
-    assert_eq!(a.run.status, "done");
+    assert_eq!(a.run.status.as_str(), "done");
     let err = b.unwrap_err().to_string();
     assert!(err.contains("being executed by node-a"), "{err}");
     assert_eq!(calls.lock().unwrap().get("desk"), Some(&1), "executed once");
@@ -983,7 +984,7 @@ async fn a_node_that_loses_its_lease_stops() {
     let err = a.unwrap_err().to_string();
     assert!(err.contains("lease was lost"), "{err}");
     let b = b.unwrap();
-    assert_eq!(b.run.status, "done");
+    assert_eq!(b.run.status.as_str(), "done");
     let calls = calls.lock().unwrap().clone();
     assert_eq!(calls.get("first"), Some(&2), "started by a, run again by b");
     assert_eq!(calls.get("second"), Some(&1), "only the new owner goes on");
@@ -1033,7 +1034,7 @@ async fn a_registered_url_file_wins_over_the_datasets_url_env() {
     )
     .await
     .unwrap();
-    assert_eq!(out.run.status, "done", "{:?}", out.steps);
+    assert_eq!(out.run.status.as_str(), "done", "{:?}", out.steps);
     assert_eq!(
         count(
             &db,
@@ -1083,7 +1084,7 @@ async fn a_completed_run_cannot_be_retried() {
     )
     .await
     .unwrap();
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
     let err = run::retry(&store, &out.run.id, Some(0))
         .await
         .unwrap_err()
@@ -1093,9 +1094,9 @@ async fn a_completed_run_cannot_be_retried() {
         "{err}"
     );
     let run = store.run(&out.run.id).await.unwrap().unwrap();
-    assert_eq!(run.status, "done");
+    assert_eq!(run.status.as_str(), "done");
     assert_eq!(
-        store.run_steps(&out.run.id).await.unwrap()[0].status,
+        store.run_steps(&out.run.id).await.unwrap()[0].status.as_str(),
         "done"
     );
 }

@@ -196,7 +196,7 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
         m.set_gauge("custodian_requests", &[("status", status.as_str())], 0.0);
     }
     for (status, n) in state.store.request_counts().await? {
-        m.set_gauge("custodian_requests", &[("status", &status)], n as f64);
+        m.set_gauge("custodian_requests", &[("status", status.as_str())], n as f64);
     }
     if let Ok(c) = state.store.outbox_counts().await {
         m.set_gauge("custodian_outbox", &[("status", "queued")], c.queued as f64);

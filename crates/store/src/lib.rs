@@ -3,31 +3,48 @@
 //! A tour: [`Store`] is one handle over either backend — SQLite (one file, the default) or
 //! PostgreSQL (several nodes sharing one database). Each backend has its own migrations
 //! folder (`migrations/sqlite`, `migrations/postgres`), applied by [`migrate`] at start. Each
-//! table family has a module (`tokens`, ...) whose functions return domain types; SQL lives
-//! nowhere else in the project. Connectors to the company's own databases are a different
-//! crate and never touch these tables.
+//! table family has a module (`tokens`, `consent/`, `requests/`, ...) whose functions return
+//! domain types; SQL lives nowhere else in the project. Connectors to the company's own
+//! databases are a different crate and never touch these tables.
+//!
+//! Families write each statement once, with `$1, $2, …`, and run it through the plumbing in
+//! `db/` (`Store::execute`, `fetch_*`, `begin` → [`Tx`]), the only code that matches on the
+//! backend. What really differs between the dialects — batches as multi-row `VALUES` or one
+//! `UNNEST` statement, row locks, `SKIP LOCKED` — lives in `sqlite/<family>.rs` and
+//! `postgres/<family>.rs`, gathered into one `Dialect` the store picks when it connects. Every
+//! "now" comes from the store's injected clock and every new id from its `Ids`.
 
 mod batch;
 pub mod consent;
+mod db;
+mod dialect;
 pub mod keyring;
 pub mod keys;
 mod migrate;
 pub mod outbox;
+mod postgres;
 pub mod requests;
 pub mod retention;
 pub mod runs;
+mod sqlite;
 pub mod testing;
 pub mod tokens;
 pub mod verify;
 pub mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use custodian_core::clock::{Clock, SystemClock};
+use custodian_core::ids::Ids;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
 
+pub use db::{Arg, FromRows, Tx};
+pub(crate) use db::{Batch, MultiRow, Pool};
+use dialect::Dialect;
 pub use migrate::MIGRATIONS;
 
 /// Failures of the store. Callers map them to answers; the text never carries row data.
@@ -52,11 +69,24 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A connection pool to one of the two backends.
-#[derive(Clone, Debug)]
-pub enum Store {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+/// A handle to Custodian's database on either backend, with the clock every "now" of the
+/// store comes from and the generator of every new id. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    /// The backend's own statements, chosen once when connecting.
+    pub(crate) dialect: &'static Dialect,
+    clock: Arc<dyn Clock>,
+    ids: Ids,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("pool", &self.pool)
+            .field("ids", &self.ids)
+            .finish()
+    }
 }
 
 impl Store {
@@ -73,10 +103,11 @@ impl Store {
         migrate::run(self).await
     }
 
-    /// Connects without migrating (for commands that must not change the schema).
+    /// Connects without migrating (for commands that must not change the schema). The store
+    /// reads the system clock until [`Store::with_clock`] gives it another.
     pub async fn connect(url: &str) -> Result<Store> {
         let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
+        let pool = match scheme {
             "sqlite" => {
                 let opts = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
@@ -89,7 +120,7 @@ impl Store {
                     .max_connections(8)
                     .connect_with(opts)
                     .await?;
-                Ok(Store::Sqlite(pool))
+                Pool::Sqlite(pool)
             }
             "postgres" | "postgresql" => {
                 let opts = PgConnectOptions::from_str(url)?;
@@ -98,158 +129,81 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Store::Postgres(pool))
+                Pool::Postgres(pool)
             }
-            other => Err(StoreError::UnsupportedUrl(other.chars().take(20).collect())),
+            other => return Err(StoreError::UnsupportedUrl(other.chars().take(20).collect())),
+        };
+        Ok(Store::on(pool))
+    }
+
+    fn on(pool: Pool) -> Store {
+        let dialect = match pool {
+            Pool::Sqlite(_) => &sqlite::DIALECT,
+            Pool::Postgres(_) => &postgres::DIALECT,
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Store {
+            pool,
+            dialect,
+            ids: Ids::new(clock.clone()),
+            clock,
         }
     }
 
-    /// The store a group-commit writer task uses. On SQLite, a connection of its own, with a
-    /// larger page cache: a pooled connection that finds another connection's commit in the WAL
-    /// drops its whole page cache and reads the pages again, which cost intake as much as the
-    /// inserts. SQLite takes one writer at a time anyway. On PostgreSQL, the shared pool.
-    pub fn for_one_writer(&self) -> Store {
-        match self {
-            Store::Sqlite(p) => {
-                // A longer WAL between checkpoints too (10,000 pages, ~40 MB): the writers'
-                // random-keyed index pages are rewritten many times between two checkpoints,
-                // and each checkpoint copies a page once however often it was written.
-                let opts = (*p.connect_options())
-                    .clone()
-                    .pragma("cache_size", "-8192")
-                    .pragma("wal_autocheckpoint", "10000");
-                Store::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(1)
-                        .connect_lazy_with(opts),
-                )
-            }
-            Store::Postgres(_) => self.clone(),
-        }
+    /// The same database read with `clock` (tests move time instead of sleeping); new ids are
+    /// made on it too.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.ids = Ids::new(clock.clone());
+        self.clock = clock;
+        self
     }
 
-    /// Whether both handles reach the same database (the same SQLite file; the same
-    /// PostgreSQL host, port and database).
-    pub fn same_database(&self, other: &Store) -> bool {
-        match (self, other) {
-            (Store::Sqlite(a), Store::Sqlite(b)) => {
-                a.connect_options().get_filename() == b.connect_options().get_filename()
-            }
-            (Store::Postgres(a), Store::Postgres(b)) => {
-                let (a, b) = (a.connect_options(), b.connect_options());
-                a.get_host() == b.get_host()
-                    && a.get_port() == b.get_port()
-                    && a.get_database() == b.get_database()
-            }
-            _ => false,
+    /// The same database with another id generator (e.g. [`Ids::sequential`] in tests). Its
+    /// clock becomes the store's.
+    pub fn with_ids(mut self, ids: Ids) -> Store {
+        self.clock = ids.clock().clone();
+        self.ids = ids;
+        self
+    }
+
+    /// The clock every "now" of the store is read from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The generator of every new id the store makes.
+    pub fn ids(&self) -> &Ids {
+        &self.ids
+    }
+
+    /// Now, in microseconds since the Unix epoch, by the store's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now_micros()
+    }
+
+    /// How many writer tasks a group-commit writer runs: one on SQLite, which takes one
+    /// writer at a time; `parallel` on PostgreSQL, whose commits overlap.
+    pub(crate) fn writer_tasks(&self, parallel: usize) -> usize {
+        if self.dialect.parallel_writers {
+            parallel
+        } else {
+            1
         }
     }
 
     /// `sqlite` or `postgres`, for logs and metrics.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
-        }
+        self.dialect.name
     }
 
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
-        match self {
-            Store::Sqlite(p) => {
-                sqlx::query("SELECT 1").execute(p).await?;
-            }
-            Store::Postgres(p) => {
-                sqlx::query("SELECT 1").execute(p).await?;
-            }
-        }
+        self.execute("SELECT 1", &[]).await?;
         Ok(())
     }
-
-    pub async fn close(&self) {
-        match self {
-            Store::Sqlite(p) => p.close().await,
-            Store::Postgres(p) => p.close().await,
-        }
-    }
-}
-
-/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL, so each statement is written once
-/// and serves both backends.
-pub(crate) fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Rows per multi-row statement of the group-commit writers: one statement (one round trip
 /// to the database, or to SQLite's worker thread) carries many callers' rows, far below either
 /// backend's limit on bound parameters.
 pub(crate) const ROWS_PER_STATEMENT: usize = 64;
-
-/// `head` followed by `rows` copies of the one-row tuple `row`, then `tail`:
-/// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT DO NOTHING`. Placeholders are
-/// numbered when `postgres`.
-pub(crate) fn multi_row(head: &str, row: &str, rows: usize, tail: &str, postgres: bool) -> String {
-    let mut sql = String::with_capacity(head.len() + (row.len() + 2) * rows + tail.len());
-    sql.push_str(head);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(row);
-    }
-    sql.push_str(tail);
-    if postgres {
-        numbered(&sql)
-    } else {
-        sql
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rows_are_repeated_and_numbered_in_order() {
-        assert_eq!(
-            super::multi_row(
-                "INSERT INTO t (a, b) VALUES ",
-                "(?, 0, ?)",
-                2,
-                " ON CONFLICT DO NOTHING",
-                true
-            ),
-            "INSERT INTO t (a, b) VALUES ($1, 0, $2), ($3, 0, $4) ON CONFLICT DO NOTHING"
-        );
-        assert_eq!(
-            super::multi_row("SELECT x FROM t WHERE k IN (", "?", 3, ")", false),
-            "SELECT x FROM t WHERE k IN (?, ?, ?)"
-        );
-    }
-
-    #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(
-            super::numbered("a = ? AND b IN (?, ?)"),
-            "a = $1 AND b IN ($2, $3)"
-        );
-    }
-}
-
-/// Microseconds since the Unix epoch: the one time representation in every table, portable
-/// across both backends and exact to compare.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}

@@ -6,6 +6,7 @@
 
 use sqlx::Row;
 
+use crate::Pool;
 use crate::{Result, Store, StoreError};
 
 /// `(version, name, sqlite sql, postgres sql)`. Both folders must list the same versions
@@ -63,22 +64,26 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;
 
+/// The versions applied so far, and recording one more: the same text on both backends.
+const APPLIED: &str = "SELECT version FROM schema_migrations ORDER BY version";
+const RECORD: &str =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+
 pub(crate) async fn run(store: &Store) -> Result<()> {
-    match store {
-        Store::Sqlite(pool) => {
+    match &store.pool {
+        Pool::Sqlite(pool) => {
             let mut conn = pool.acquire().await?;
             sqlx::raw_sql(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
             )
             .execute(&mut *conn)
             .await?;
-            let applied: Vec<i64> =
-                sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
-                    .fetch_all(&mut *conn)
-                    .await?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
+            let applied: Vec<i64> = sqlx::query(APPLIED)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
             check_known(&applied)?;
             for (version, name, sql, _) in MIGRATIONS {
                 if applied.contains(version) {
@@ -92,25 +97,23 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
                         version: *version,
                         source,
                     })?;
-                sqlx::query(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                )
-                .bind(version)
-                .bind(name)
-                .bind(crate::now_micros())
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(RECORD)
+                    .bind(version)
+                    .bind(name)
+                    .bind(store.now())
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 tracing::info!(version, name, "applied migration");
             }
         }
-        Store::Postgres(pool) => {
+        Pool::Postgres(pool) => {
             let mut conn = pool.acquire().await?;
             sqlx::query("SELECT pg_advisory_lock($1)")
                 .bind(LOCK_KEY)
                 .execute(&mut *conn)
                 .await?;
-            let result = run_postgres(&mut conn).await;
+            let result = run_postgres(&mut conn, store).await;
             sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(LOCK_KEY)
                 .execute(&mut *conn)
@@ -121,13 +124,13 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
     Ok(())
 }
 
-async fn run_postgres(conn: &mut sqlx::PgConnection) -> Result<()> {
+async fn run_postgres(conn: &mut sqlx::PgConnection, store: &Store) -> Result<()> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .execute(&mut *conn)
     .await?;
-    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+    let applied: Vec<i64> = sqlx::query(APPLIED)
         .fetch_all(&mut *conn)
         .await?
         .iter()
@@ -146,14 +149,12 @@ async fn run_postgres(conn: &mut sqlx::PgConnection) -> Result<()> {
                 version: *version,
                 source,
             })?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(version)
-        .bind(name)
-        .bind(crate::now_micros())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(RECORD)
+            .bind(version)
+            .bind(name)
+            .bind(store.now())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         tracing::info!(version, name, "applied migration");
     }

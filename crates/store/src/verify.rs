@@ -25,7 +25,9 @@ impl Report {
 }
 
 impl Store {
-    /// Walks every chain and checkpoint. `progress` is called after each chain.
+    /// Walks every chain and checkpoint. `progress` is called after each chain. One function
+    /// on purpose: each early return stops at the first break, and the walk reads top to
+    /// bottom as the order of the checks.
     pub async fn verify_ledger(&self, mut progress: impl FnMut(u16, u64)) -> Result<Report> {
         let checkpoints = self.checkpoints().await?;
         let stored_heads: HashMap<u16, (i64, String)> = self
@@ -67,13 +69,13 @@ impl Store {
                     report.first_break = Some(b.to_string());
                     return Ok(report);
                 }
-                if let Some(claims) = wanted.remove(&(chain, e.seq)) {
-                    if let Some((cp, hash)) = claims.into_iter().find(|(_, h)| *h != e.hash) {
+                if let Some(claims) = wanted.remove(&(chain, e.link.seq)) {
+                    if let Some((cp, hash)) = claims.into_iter().find(|(_, h)| *h != e.link.hash) {
                         report.first_break = Some(
                             Break::Checkpoint {
                                 checkpoint: cp,
                                 chain,
-                                seq: e.seq,
+                                seq: e.link.seq,
                                 hash,
                             }
                             .to_string(),

@@ -56,6 +56,65 @@ on_both!(
 );
 
 on_both!(
+    times_and_ids_come_from_the_injected_clock,
+    |store: Store| async move {
+        use custodian_core::clock::ManualClock;
+        use custodian_core::ids::Ids;
+        use std::sync::Arc;
+        let clock = ManualClock::at(1_700_000_000_000_000);
+        let store = store.with_ids(Ids::sequential(Arc::new(clock.clone())));
+        let rec = store.insert_token("ci", Role::Service, "h1").await.unwrap();
+        assert_eq!(rec.created_at, 1_700_000_000_000_000);
+        assert_eq!(rec.id, "tok_060a24181e40000000000000000001");
+        clock.advance(7);
+        assert!(store.revoke_token(&rec.id).await.unwrap());
+        let all = store.list_tokens().await.unwrap();
+        assert_eq!(all[0].revoked_at, Some(1_700_000_000_000_007));
+        // `with_clock` moves the ids too.
+        let later = ManualClock::at(1_800_000_000_000_000);
+        let store = store.with_clock(Arc::new(later));
+        let second = store.insert_token("ci", Role::Dpo, "h2").await.unwrap();
+        assert_eq!(second.created_at, 1_800_000_000_000_000);
+        assert!(second.id.starts_with("tok_") && second.id > rec.id);
+    }
+);
+
+on_both!(
+    corrupt_stored_values_name_their_row,
+    |store: Store| async move {
+        use custodian_core::subject::SubjectRef;
+        let subject = SubjectRef([9; 32]);
+        let event = custodian_store::consent::NewEvent {
+            id: "evt_odd".into(),
+            subject,
+            purpose: "marketing".into(),
+            given: true,
+            source: custodian_core::consent::Source::Api,
+            policy_version: "v1".into(),
+            notice_hash: None,
+            ip_truncated: None,
+            receipt_id: "rcpt_odd".into(),
+            created_at: 1,
+            link: custodian_store::consent::Unlinked,
+        };
+        store.append_consent(&[event]).await.unwrap();
+        let sql = "UPDATE consent_state SET source = 'carrier_pigeon'";
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(p), _) => sqlx::query(sql).execute(p).await.map(drop).unwrap(),
+            (_, Some(p)) => sqlx::query(sql).execute(p).await.map(drop).unwrap(),
+            (None, None) => unreachable!("a store is on one backend"),
+        }
+        let err = store.consent_state_of(&subject).await.unwrap_err();
+        assert!(matches!(err, custodian_store::StoreError::Corrupt(_)));
+        let err = err.to_string();
+        assert!(
+            err.contains("evt_odd") && err.contains("carrier_pigeon"),
+            "{err}"
+        );
+    }
+);
+
+on_both!(
     duplicate_token_hashes_are_refused,
     |store: Store| async move {
         store.insert_token("a", Role::Admin, "h").await.unwrap();
@@ -96,12 +155,13 @@ mod consent {
             subject: SubjectRef([subject; 32]),
             purpose: purpose.into(),
             given,
-            source: "api".into(),
+            source: custodian_core::consent::Source::Api,
             policy_version: "v1".into(),
             notice_hash: Some("sha256:ab".into()),
             ip_truncated: None,
             receipt_id: format!("rcpt_{i}"),
             created_at: 1_000 + i as i64,
+            link: custodian_store::consent::Unlinked,
         }
     }
 
@@ -127,7 +187,7 @@ mod consent {
                 .unwrap();
             assert_eq!(a.len(), 2);
             assert_eq!(
-                (a[0].seq, a[1].seq),
+                (a[0].link.seq, a[1].link.seq),
                 (1, 2),
                 "same subject, same chain, in order"
             );
@@ -246,18 +306,19 @@ mod ledger_verification {
             subject: SubjectRef([subject; 32]),
             purpose: "marketing".into(),
             given: true,
-            source: "api".into(),
+            source: custodian_core::consent::Source::Api,
             policy_version: "v1".into(),
             notice_hash: None,
             ip_truncated: None,
             receipt_id: format!("rcpt_{i}"),
             created_at: i as i64,
+            link: custodian_store::consent::Unlinked,
         }
     }
 
     async fn exec(store: &Store, sqlite: &str, pg: &str) {
-        match store {
-            Store::Sqlite(p) => assert!(
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(p), _) => assert!(
                 sqlx::query(sqlite)
                     .execute(p)
                     .await
@@ -265,9 +326,10 @@ mod ledger_verification {
                     .rows_affected()
                     > 0
             ),
-            Store::Postgres(p) => {
+            (_, Some(p)) => {
                 assert!(sqlx::query(pg).execute(p).await.unwrap().rows_affected() > 0)
             }
+            (None, None) => unreachable!("a store is on one backend"),
         }
     }
 
