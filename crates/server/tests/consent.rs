@@ -631,7 +631,7 @@ async fn consent_survives_a_restart() {
 /// withdrawal, in the store or in memory.
 async fn writes_elsewhere_reach_decisions(url: String) {
     use custodian_core::subject::{IdKind, SubjectId};
-    use custodian_server::consent_sync::sync_once;
+    use custodian_app::consent_sync::sync_once;
     use custodian_store::consent::NewEvent;
 
     let a = TestApp::on(&url).await;

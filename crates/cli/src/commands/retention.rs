@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use custodian_core::retention::{start_of, Retention};
-use custodian_server::retention_job::{self, RunOptions};
+use custodian_app::retention::{self as retention_job, RunOptions};
+use custodian_core::clock::{Clock, SystemClock};
 use custodian_store::Store;
 
 use crate::config::GlobalArgs;
@@ -46,7 +47,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             d.parse::<jiff::civil::Date>()
                 .with_context(|| format!("--as-of `{d}` is not a date such as 2033-01-01"))?,
         ),
-        None => custodian_store::now_micros(),
+        None => SystemClock.now_micros(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -79,6 +80,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 dry_run,
                 list: dry_run,
                 pause_ratio: 0.0,
+                now: SystemClock.now_micros(),
             },
             company.as_ref(),
             |n| bar.inc(n),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::Query;
-use crate::requests::{self, ActionBody};
+use custodian_app::requests::{self, ActionBody};
 use crate::state::{AppState, SharedState};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -91,9 +91,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Queue>, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
+    crate::auth::authorize(&state, &headers, &[Role::Dpo])
         .await?;
     // An empty parameter (`?status=&type=&overdue=`, as a form sends it) filters nothing.
     let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
@@ -176,9 +174,7 @@ pub async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Detail>, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
+    crate::auth::authorize(&state, &headers, &[Role::Dpo])
         .await?;
     let row = requests::load(&state, &id).await?;
     Ok(axum::Json(detail(&state, &row).await?))
@@ -196,9 +192,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<Detail>, ApiError> {
-    let caller = state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
+    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo])
         .await?;
     let action = Action::parse_admin(&action).ok_or_else(|| ApiError::NotFound)?;
     // An empty body is fine for actions that take nothing (approve, complete).
@@ -224,9 +218,7 @@ pub async fn export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
+    crate::auth::authorize(&state, &headers, &[Role::Dpo])
         .await?;
     let row = requests::load(&state, &id).await?;
     crate::routes::requests::zip_response(&state, &row).await

@@ -158,9 +158,7 @@ pub async fn answer(
     state: &AppState,
     request: Request,
 ) -> Result<axum::response::Response, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, request.headers(), &[Role::Service])
+    crate::auth::authorize(&state, request.headers(), &[Role::Service])
         .await?;
     let gpc = crate::routes::consent::gpc_signal(request.headers());
     let body = extract::json_body(request).await?;
@@ -182,7 +180,7 @@ pub async fn answer(
     };
     let d = state
         .engine
-        .decide(&input, &crate::retention_job::Lookup(state))
+        .decide(&input, &custodian_app::retention::Lookup(state))
         .map_err(decision_error)?;
     let answer = DecideResponse {
         allowed: d.allowed,

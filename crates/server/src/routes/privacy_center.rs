@@ -113,7 +113,7 @@ pub async fn unsubscribe(
         t.unsub_here
     );
     if let Some(subject) = guard::session(&state, &headers) {
-        let view = match crate::routes::consent::view_of(&state, &subject).await {
+        let view = match custodian_app::consent::view(&state, &subject).await {
             Ok(v) => v,
             Err(e) => {
                 let (status, msg) = page::explain(t, &e);

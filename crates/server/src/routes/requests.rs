@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::html::escape;
-use crate::requests::{self, Intake};
+use custodian_app::requests::{self, Intake};
 use crate::routes::consent::ClientIp;
 use crate::state::{AppState, SharedState};
 

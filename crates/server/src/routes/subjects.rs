@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::recording::random_id;
-use crate::retention_job::event_of;
+use custodian_app::retention::event_of;
 use crate::routes::decide::SubjectInput;
 use crate::state::{AppState, SharedState};
 
@@ -74,9 +73,7 @@ pub async fn record_event(
     headers: HeaderMap,
     Json(req): Json<NewEvent>,
 ) -> Result<(StatusCode, axum::Json<RecordedEvent>), ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Service])
+    crate::auth::authorize(&state, &headers, &[Role::Service])
         .await?;
     let id = req.subject.parse()?;
     if id.kind() == IdKind::DeviceId {
@@ -228,7 +225,7 @@ pub async fn create_system_erasure(
     let within = custodian_policy::parse_duration(&state.policy.children.erase_within)
         .map_err(ApiError::Internal)?;
     let due = custodian_core::retention::add_span(now, within);
-    let rid = random_id("req");
+    let rid = state.ids.next("req");
     let rule = custodian_core::deadline::rule_for(&state.policy, country);
     let email_sealed = match id.kind() {
         IdKind::Email => state
@@ -243,7 +240,7 @@ pub async fn create_system_erasure(
         subject_ref: subject.to_hex(),
         email_sealed,
         details_sealed: None,
-        language: crate::routes::consent::pick_language(state, None),
+        language: state.language(None),
         country: country.map(str::to_owned),
         jurisdiction: rule.jurisdiction.clone(),
         customer_id: None,

@@ -10,7 +10,6 @@ use std::net::IpAddr;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use custodian_core::consent::{truncate_ip, Source};
 use custodian_core::subject::{IdKind, SubjectId, SubjectRef};
 use custodian_mail::{Lang, MailContent};
 use rand::Rng;
@@ -20,9 +19,9 @@ use super::page::{self, Page, Tab};
 use super::text::{texts, Texts};
 use super::{field, hidden, Fields};
 use crate::html::escape;
-use crate::recording::{self, Wanted};
-use crate::requests::limits::Limit;
-use crate::routes::consent::{gpc_signal, view_of, ClientIp, ConsentView, PurposeState};
+use crate::routes::consent::{gpc_signal, ClientIp};
+use custodian_app::consent::{self, ConsentView};
+use custodian_app::requests::limits::Limit;
 use crate::state::{AppState, SharedState};
 
 /// The purpose's short label in `lang`, else in the policy's first language, else its name.
@@ -48,7 +47,7 @@ pub fn label(state: &AppState, purpose: &str, lang: &str) -> String {
 
 fn when(state: &AppState, at: &str) -> String {
     at.parse::<jiff::Timestamp>()
-        .map(|t| crate::requests::human_time(state, t.as_microsecond()))
+        .map(|t| custodian_app::requests::human_time(state, t.as_microsecond()))
         .unwrap_or_else(|_| at.to_owned())
 }
 
@@ -149,36 +148,6 @@ pub fn email_form(t: &Texts, lang: &str, token: &str, value: &str) -> String {
     )
 }
 
-/// The view of a browser that never chose: every purpose not asked yet.
-fn nothing_chosen(state: &AppState) -> ConsentView {
-    ConsentView {
-        policy_version: state.policy.policy.version.clone(),
-        must_reask: false,
-        purposes: state
-            .engine
-            .consent_purposes()
-            .iter()
-            .map(|p| PurposeState {
-                purpose: p.clone(),
-                given: None,
-                at: None,
-                policy_version: None,
-                source: None,
-                notice_hash: None,
-                must_reask: false,
-            })
-            .collect(),
-    }
-}
-
-fn gpc_purposes(state: &AppState) -> Vec<String> {
-    state
-        .engine
-        .gpc_slots()
-        .map(|s| state.engine.consent_purposes()[s].clone())
-        .collect()
-}
-
 /// Every consent purpose, with this browser's and the confirmed address's choices.
 #[utoipa::path(get, path = "/privacy-center/consents", tag = "privacy centre",
     params(("lang" = Option<String>, Query)),
@@ -202,8 +171,9 @@ pub async fn show(
         body.push_str(&page::notice(true, t.signed_out));
     }
     if gpc_signal(&headers) {
-        let names: Vec<String> = gpc_purposes(&state)
-            .iter()
+        let names: Vec<String> = state
+            .engine
+            .gpc_purposes()
             .map(|p| label(&state, p, &lang))
             .collect();
         body.push_str(&format!(
@@ -214,12 +184,12 @@ pub async fn show(
 
     let device = guard::device(&headers);
     let device_view = match &device {
-        Some(d) => view_of(&state, &state.hasher.reference(&d.id)).await,
-        None => Ok(nothing_chosen(&state)),
+        Some(d) => consent::view(&state, &state.hasher.reference(&d.id)).await,
+        None => Ok(consent::view_of_nobody(&state)),
     };
     let session = guard::session(&state, &headers);
     let account_view = match &session {
-        Some(s) => Some(view_of(&state, s).await),
+        Some(s) => Some(consent::view(&state, s).await),
         None => None,
     };
     let device_view = match device_view {
@@ -270,7 +240,7 @@ pub async fn show(
     )
 }
 
-fn failure(state: &AppState, lang: &str, e: &crate::error::ApiError) -> Response {
+fn failure(state: &AppState, lang: &str, e: &custodian_app::AppError) -> Response {
     let t = texts(lang);
     let (status, msg) = page::explain(t, e);
     page::error_page(state, lang, status, t.error_title, &msg)
@@ -322,7 +292,7 @@ pub async fn save(
             )
         }
     };
-    let mut choices: Vec<Wanted> = Vec::new();
+    let mut chosen: Vec<(String, bool)> = Vec::new();
     for (k, v) in &fields {
         let Some(purpose) = k.strip_prefix("choice.") else {
             continue;
@@ -340,68 +310,35 @@ pub async fn save(
                 )
             }
         };
-        if state.engine.consent_slot(purpose).is_none() {
-            return page::error_page(
-                &state,
-                &lang,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                t.error_title,
-                t.invalid_form,
-            );
-        }
-        choices.retain(|c| c.purpose != purpose);
-        choices.push(Wanted {
-            purpose: purpose.to_owned(),
-            given,
-            source: Source::PrivacyCenter,
-        });
-    }
-    if gpc_signal(&headers) {
-        // As `POST /v1/consent` does: the signal wins for sale, sharing and targeted
-        // advertising, and is recorded as its own source.
-        for p in gpc_purposes(&state) {
-            match choices.iter_mut().find(|c| c.purpose == p) {
-                Some(c) => {
-                    c.given = false;
-                    c.source = Source::Gpc;
-                }
-                None => choices.push(Wanted {
-                    purpose: p,
-                    given: false,
-                    source: Source::Gpc,
-                }),
-            }
-        }
+        // A purpose the policy does not offer is refused by the use case (the same page).
+        chosen.retain(|(p, _)| p != purpose);
+        chosen.push((purpose.to_owned(), given));
     }
     let anchor = if device.is_some() {
         "device"
     } else {
         "account"
     };
-    if choices.is_empty() {
-        return page::see_other(
-            &format!(
-                "{}&saved=none#{anchor}",
-                page::with_lang("/privacy-center/consents", &lang)
-            ),
-            Vec::new(),
-        );
-    }
-    let version = state.policy.policy.version.clone();
-    let outcome = recording::record(
+    let recorded = consent::record_privacy_centre(
         &state,
-        recording::Request {
-            subject,
-            choices: choices.clone(),
-            policy_version: &version,
-            language: &lang,
-            ip_truncated: ip.map(truncate_ip),
-            method: Source::PrivacyCenter,
-        },
+        subject,
+        chosen,
+        gpc_signal(&headers),
+        &lang,
+        ip,
     )
     .await;
-    let outcome = match outcome {
-        Ok(o) => o,
+    let (choices, outcome) = match recorded {
+        Ok((choices, Some(outcome))) => (choices, outcome),
+        Ok((_, None)) => {
+            return page::see_other(
+                &format!(
+                    "{}&saved=none#{anchor}",
+                    page::with_lang("/privacy-center/consents", &lang)
+                ),
+                Vec::new(),
+            )
+        }
         Err(e) => return failure(&state, &lang, &e),
     };
     let mut cookies = Vec::new();
@@ -524,7 +461,7 @@ pub async fn start_sign_in(
         state.public_url,
         page::with_lang("/privacy-center/sign-in", &lang)
     );
-    let sent = crate::requests::mail_to(
+    let sent = custodian_app::requests::mail_to(
         &state,
         id.expose(),
         Some(state.hasher.reference(&id)),

@@ -16,7 +16,7 @@ use super::page::{self, Page, Tab};
 use super::text::{texts, Texts, COUNTRIES};
 use super::{field, hidden, Fields};
 use crate::html::escape;
-use crate::requests::{self, Intake, MAX_DETAILS};
+use custodian_app::requests::{self, Intake, MAX_DETAILS};
 use crate::routes::consent::ClientIp;
 use crate::state::{AppState, SharedState};
 

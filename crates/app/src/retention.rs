@@ -31,7 +31,7 @@ use custodian_store::runs::DatastoreRecord;
 use custodian_store::{Store, StoreError};
 use serde::Serialize;
 
-use crate::state::AppState;
+use crate::context::Context;
 
 /// Subjects per page: one transaction each.
 pub const PAGE: i64 = 500;
@@ -65,7 +65,7 @@ impl RetentionState {
 }
 
 /// Consent from memory plus the children flag, as `decide` needs them.
-pub struct Lookup<'a>(pub &'a AppState);
+pub struct Lookup<'a>(pub &'a Context);
 
 impl ConsentLookup for Lookup<'_> {
     fn status(&self, subject: &SubjectRef, slot: usize) -> ConsentStatus {
@@ -96,9 +96,12 @@ pub struct RunOptions {
     /// After each page, pause this many times as long as the page took: the daily run inside
     /// `serve` shares the CPU with the requests it serves (1.0 there: at most half a core).
     pub pause_ratio: f64,
+    /// When the purges are recorded as made (the caller's clock; `as_of` may be another day).
+    pub now: i64,
 }
 
-/// The pause after a page that took since `started` (see [`RunOptions::pause_ratio`]).
+/// The pause after a page that took since `started` (a duration measured, not a time of day,
+/// so `Instant` rather than the clock: the pause is about CPU, which a test clock does not move) (see [`RunOptions::pause_ratio`]).
 async fn pace(opts: &RunOptions, started: std::time::Instant) {
     if opts.pause_ratio > 0.0 {
         tokio::time::sleep(started.elapsed().mul_f64(opts.pause_ratio)).await;
@@ -267,7 +270,7 @@ pub async fn run(
         dry_run: opts.dry_run,
         ..Default::default()
     };
-    let now = custodian_store::now_micros();
+    let now = opts.now;
     // The company's datastores, opened once for a real run. If one cannot be opened, every
     // purge with data there stays due and is tried again on the next run.
     let opened = match company.filter(|_| !opts.dry_run) {
@@ -635,7 +638,7 @@ fn note(
 }
 
 /// Once a day (UTC), by one node: the scheduled run inside `serve`.
-pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
+pub async fn daily_once(state: &Context) -> Result<Option<Report>, JobError> {
     let now = state.clock.now_micros();
     let today = now / 86_400_000_000;
     let seen = state.store.job_mark(MARK).await?;
@@ -648,6 +651,7 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
         &state.retention.rules,
         &RunOptions {
             as_of: now,
+            now,
             dry_run: false,
             list: false,
             pause_ratio: 1.0,
@@ -656,7 +660,7 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
         |_| {},
     )
     .await?;
-    state.metrics.add_counter(
+    state.telemetry.add_counter(
         "custodian_retention_records_purged_total",
         report.records_purged,
     );
@@ -670,7 +674,7 @@ pub async fn daily_once(state: &AppState) -> Result<Option<Report>, JobError> {
 }
 
 /// The company datastores as `serve` reaches them.
-pub fn company_purge(state: &AppState) -> CompanyPurge {
+pub fn company_purge(state: &Context) -> CompanyPurge {
     CompanyPurge {
         keyring: state.keyring.clone(),
         run_keys: state.run_keys.clone(),
@@ -682,7 +686,7 @@ pub fn company_purge(state: &AppState) -> CompanyPurge {
 pub const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The scheduled round, errors logged (the loop in `background` only repeats it).
-pub async fn scheduled(state: &AppState) {
+pub async fn scheduled(state: &Context) {
     if let Err(e) = daily_once(state).await {
         tracing::warn!(error = %e, "retention run failed");
     }

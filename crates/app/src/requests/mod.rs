@@ -25,9 +25,8 @@ use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 
-use crate::error::ApiError;
-use crate::recording::random_id;
-use crate::state::AppState;
+use crate::error::AppError;
+use crate::context::Context;
 
 /// How long status and download links work.
 pub const STATUS_LINK_DAYS: i64 = 90;
@@ -47,7 +46,7 @@ pub const MAX_DETAILS: usize = 4000;
 
 use custodian_core::clock::timestamp as ts;
 
-fn code_hash(state: &AppState, id: &str, code: &str) -> String {
+fn code_hash(state: &Context, id: &str, code: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&state.code_key).expect("any key length");
     mac.update(id.as_bytes());
     mac.update(b":");
@@ -60,7 +59,7 @@ fn place(id: &str, field: &str) -> String {
 }
 
 /// A due time as people read it, in the policy calendar's time zone.
-pub fn human_time(state: &AppState, micros: i64) -> String {
+pub fn human_time(state: &Context, micros: i64) -> String {
     ts(micros)
         .to_zoned(state.calendar.time_zone().clone())
         .strftime("%Y-%m-%d %H:%M %Z")
@@ -68,7 +67,7 @@ pub fn human_time(state: &AppState, micros: i64) -> String {
 }
 
 /// Recomputes the due times of a request from its receipt, verification and extension.
-fn compute_due(state: &AppState, r: &mut RequestRow, now: i64) {
+fn compute_due(state: &Context, r: &mut RequestRow, now: i64) {
     let rule = deadline::rule_for(&state.policy, r.country.as_deref());
     // Stop-the-clock (UK GDPR): the time spent waiting for identity does not count.
     let pauses: Vec<Pause> = if rule.stop_clock_for_identity {
@@ -93,13 +92,13 @@ fn compute_due(state: &AppState, r: &mut RequestRow, now: i64) {
 }
 
 /// The most months a request of this jurisdiction may be extended by.
-pub fn max_extension_months(state: &AppState, r: &RequestRow) -> i64 {
+pub fn max_extension_months(state: &Context, r: &RequestRow) -> i64 {
     let rule = deadline::rule_for(&state.policy, r.country.as_deref());
     let s = rule.extension_max;
     i64::from(s.get_years()) * 12 + i64::from(s.get_months()) + (i64::from(s.get_days()) + 29) / 30
 }
 
-pub fn status_link(state: &AppState, id: &str) -> String {
+pub fn status_link(state: &Context, id: &str) -> String {
     let exp = state.clock.now_micros() / 1_000_000 + STATUS_LINK_DAYS * 86_400;
     format!(
         "{}/requests/{id}?t={}",
@@ -108,7 +107,7 @@ pub fn status_link(state: &AppState, id: &str) -> String {
     )
 }
 
-pub fn download_link(state: &AppState, id: &str) -> String {
+pub fn download_link(state: &Context, id: &str) -> String {
     let exp = state.clock.now_micros() / 1_000_000 + DOWNLOAD_LINK_DAYS * 86_400;
     format!(
         "{}/v1/requests/{id}/archive?t={}",
@@ -119,7 +118,7 @@ pub fn download_link(state: &AppState, id: &str) -> String {
 
 /// Opens a sealed field: under the subject's key (`None` once the subject is erased), or,
 /// for values written before keys were per subject, under the server's request key.
-pub async fn open_sealed(state: &AppState, sealed: &str, place: &str) -> Option<String> {
+pub async fn open_sealed(state: &Context, sealed: &str, place: &str) -> Option<String> {
     if !is_subject_sealed(sealed) {
         return state.sealer.open(sealed, place).ok();
     }
@@ -135,36 +134,36 @@ pub async fn open_sealed(state: &AppState, sealed: &str, place: &str) -> Option<
 
 /// Seals a field of the request's subject under the subject's key.
 pub async fn seal_for(
-    state: &AppState,
+    state: &Context,
     r: &RequestRow,
     place: &str,
     plain: &str,
-) -> Result<String, ApiError> {
+) -> Result<String, AppError> {
     let subject = subject_of(r)?;
     state
         .keyring
         .seal(&subject, place, plain)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
-pub fn subject_of(r: &RequestRow) -> Result<SubjectRef, ApiError> {
+pub fn subject_of(r: &RequestRow) -> Result<SubjectRef, AppError> {
     SubjectRef::from_hex(&r.subject_ref)
-        .ok_or_else(|| ApiError::Internal(format!("request {} has a malformed subject", r.id)))
+        .ok_or_else(|| AppError::Internal(format!("request {} has a malformed subject", r.id)))
 }
 
-pub async fn email_of(state: &AppState, r: &RequestRow) -> Option<String> {
+pub async fn email_of(state: &Context, r: &RequestRow) -> Option<String> {
     open_sealed(state, &r.email_sealed, &place(&r.id, "email")).await
 }
 
-pub async fn details_of(state: &AppState, r: &RequestRow) -> Option<String> {
+pub async fn details_of(state: &Context, r: &RequestRow) -> Option<String> {
     match &r.details_sealed {
         Some(d) => open_sealed(state, d, &place(&r.id, "details")).await,
         None => None,
     }
 }
 
-pub async fn open_detail(state: &AppState, id: &str, h: &HistoryEntry) -> Option<String> {
+pub async fn open_detail(state: &Context, id: &str, h: &HistoryEntry) -> Option<String> {
     match &h.detail_sealed {
         Some(d) => open_sealed(state, d, &place(id, "history")).await,
         None => None,
@@ -173,11 +172,11 @@ pub async fn open_detail(state: &AppState, id: &str, h: &HistoryEntry) -> Option
 
 /// Queues a message to the requester; the key makes a retry of the same step queue nothing.
 pub async fn mail_requester(
-    state: &AppState,
+    state: &Context,
     r: &RequestRow,
     step: &str,
     content: MailContent,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     mail_requester_sealed(state, r, step, content, Sealing::SubjectKey).await
 }
 
@@ -193,12 +192,12 @@ pub enum Sealing {
 }
 
 pub async fn mail_requester_sealed(
-    state: &AppState,
+    state: &Context,
     r: &RequestRow,
     step: &str,
     content: MailContent,
     sealing: Sealing,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     if let Some(mail) = requester_mail(state, r, step, content, sealing).await? {
         queue(state, &mail).await?;
     }
@@ -209,12 +208,12 @@ pub async fn mail_requester_sealed(
 /// change it announces ([`Planned::commit`]). `None` when the address was erased with the
 /// subject's data: nothing is left to write to.
 pub async fn requester_mail(
-    state: &AppState,
+    state: &Context,
     r: &RequestRow,
     step: &str,
     content: MailContent,
     sealing: Sealing,
-) -> Result<Option<NewMail>, ApiError> {
+) -> Result<Option<NewMail>, AppError> {
     let Some(to) = email_of(state, r).await else {
         return Ok(None);
     };
@@ -237,28 +236,28 @@ pub async fn requester_mail(
 
 /// Queues a message. `subject` is whose personal data it carries (sealed under their key).
 pub async fn mail_to(
-    state: &AppState,
+    state: &Context,
     to: &str,
     subject: Option<SubjectRef>,
     lang: Lang,
     request_id: Option<&str>,
     key: &str,
     content: MailContent,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let mail = prepare_mail(state, to, subject, lang, request_id, key, content).await?;
     queue(state, &mail).await
 }
 
 /// The sealed outbox row of a message, for a caller that queues it itself.
 pub async fn prepare_mail(
-    state: &AppState,
+    state: &Context,
     to: &str,
     subject: Option<SubjectRef>,
     lang: Lang,
     request_id: Option<&str>,
     key: &str,
     content: MailContent,
-) -> Result<NewMail, ApiError> {
+) -> Result<NewMail, AppError> {
     let mail = OutgoingMail {
         idempotency_key: key.to_owned(),
         to: to.to_owned(),
@@ -271,10 +270,10 @@ pub async fn prepare_mail(
         .outbox
         .prepare(&mail, state.clock.now_micros())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
-async fn queue(state: &AppState, mail: &NewMail) -> Result<(), ApiError> {
+async fn queue(state: &Context, mail: &NewMail) -> Result<(), AppError> {
     if state.store.enqueue_mail(mail).await? {
         state.outbox.wake();
     }
@@ -284,12 +283,12 @@ async fn queue(state: &AppState, mail: &NewMail) -> Result<(), ApiError> {
 /// Takes a request in: validates, rate-limits, stores it sealed, and mails the code. The
 /// answer is the same whether or not the company knows the address.
 pub async fn intake(
-    state: &AppState,
+    state: &Context,
     input: Intake,
     client: Option<IpAddr>,
-) -> Result<RequestRow, ApiError> {
+) -> Result<RequestRow, AppError> {
     let id = SubjectId::parse(IdKind::Email, &input.email)
-        .map_err(|_| ApiError::unprocessable("invalid_email", "the e-mail address is not valid"))?;
+        .map_err(|_| AppError::invalid("invalid_email", "the e-mail address is not valid"))?;
     let country = match input
         .country
         .as_deref()
@@ -299,7 +298,7 @@ pub async fn intake(
         Some(c) => {
             let up = c.to_ascii_uppercase();
             if !custodian_core::country::is_country(&up) {
-                return Err(ApiError::unprocessable(
+                return Err(AppError::invalid(
                     "unknown_country",
                     "`country` must be an ISO 3166-1 alpha-2 code",
                 ));
@@ -316,7 +315,7 @@ pub async fn intake(
                 .iter()
                 .map(|c| c.id.as_str())
                 .collect();
-            return Err(ApiError::unprocessable(
+            return Err(AppError::invalid(
                 "unknown_customer",
                 format!("unknown customer; known: {}", known.join(", ")),
             ));
@@ -327,7 +326,7 @@ pub async fn intake(
         .as_ref()
         .is_some_and(|d| d.chars().count() > MAX_DETAILS)
     {
-        return Err(ApiError::unprocessable(
+        return Err(AppError::invalid(
             "details_too_long",
             format!("`details` is limited to {MAX_DETAILS} characters"),
         ));
@@ -339,7 +338,7 @@ pub async fn intake(
             .limiter
             .allow(&format!("ip:{ip}"), state.limits.per_client, now)
         {
-            return Err(ApiError::TooManyRequests {
+            return Err(AppError::RateLimited {
                 code: "rate_limited",
                 detail: "too many requests from this client; try again in a minute".into(),
             });
@@ -350,15 +349,15 @@ pub async fn intake(
         state.limits.per_address,
         now,
     ) {
-        return Err(ApiError::TooManyRequests {
+        return Err(AppError::RateLimited {
             code: "rate_limited",
             detail: "too many requests for this address; try again later".into(),
         });
     }
 
-    let rid = random_id("req");
+    let rid = state.ids.next("req");
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-    let language = crate::routes::consent::pick_language(state, input.language.as_deref());
+    let language = state.language(input.language.as_deref());
     let rule = deadline::rule_for(&state.policy, country.as_deref());
     let mut row = RequestRow {
         id: rid.clone(),
@@ -413,7 +412,7 @@ pub async fn intake(
         } else {
             (state.keyring.fresh_sealer(&subject).await, None)
         };
-        let sealer = sealer.map_err(|e| ApiError::Internal(e.to_string()))?;
+        let sealer = sealer.map_err(|e| AppError::Internal(e.to_string()))?;
         row.email_sealed = sealer.seal(&subject, &place(&rid, "email"), id.expose());
         row.details_sealed = details
             .as_deref()
@@ -434,7 +433,7 @@ pub async fn intake(
             .outbox
             .prepare_with(&mail, now, Some(&sealer))
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let written = state
             .intake
             .insert(custodian_store::requests::NewRequest {
@@ -447,7 +446,7 @@ pub async fn intake(
         match written {
             Ok(()) => break,
             Err(e) if e == custodian_store::requests::KEY_CONFLICT && !had_key => had_key = true,
-            Err(e) => return Err(ApiError::Internal(e)),
+            Err(e) => return Err(AppError::Internal(e)),
         }
     }
     state.outbox.wake();
@@ -456,13 +455,13 @@ pub async fn intake(
 
 /// Applies `action` to the request as last seen, with `change` for the other fields.
 pub async fn transition(
-    state: &AppState,
+    state: &Context,
     seen: &RequestRow,
     action: Action,
     actor: &str,
     detail: Option<&str>,
     change: impl FnOnce(&mut RequestRow),
-) -> Result<RequestRow, ApiError> {
+) -> Result<RequestRow, AppError> {
     transition_sealed(
         state,
         seen,
@@ -477,14 +476,14 @@ pub async fn transition(
 
 /// [`transition`], with the history note sealed as `sealing` says.
 pub async fn transition_sealed(
-    state: &AppState,
+    state: &Context,
     seen: &RequestRow,
     action: Action,
     actor: &str,
     detail: Option<&str>,
     sealing: Sealing,
     change: impl FnOnce(&mut RequestRow),
-) -> Result<RequestRow, ApiError> {
+) -> Result<RequestRow, AppError> {
     plan(state, seen, action, actor, detail, sealing, change)
         .await?
         .commit(state, Vec::new())
@@ -502,17 +501,17 @@ pub struct Planned {
 /// Works out `action` on the request as last seen (the state machine decides whether it is
 /// allowed), without writing anything.
 pub async fn plan(
-    state: &AppState,
+    state: &Context,
     seen: &RequestRow,
     action: Action,
     actor: &str,
     detail: Option<&str>,
     sealing: Sealing,
     change: impl FnOnce(&mut RequestRow),
-) -> Result<Planned, ApiError> {
+) -> Result<Planned, AppError> {
     let from = Status::parse(&seen.status)
-        .ok_or_else(|| ApiError::Internal(format!("request {} has unknown status", seen.id)))?;
-    let to = request::next(from, action).map_err(|e| ApiError::Conflict {
+        .ok_or_else(|| AppError::Internal(format!("request {} has unknown status", seen.id)))?;
+    let to = request::next(from, action).map_err(|e| AppError::Conflict {
         code: "invalid_transition",
         detail: e.to_string(),
     })?;
@@ -549,15 +548,15 @@ impl Planned {
     /// either all of them or none — unless someone else changed the request first.
     pub async fn commit(
         self,
-        state: &AppState,
+        state: &Context,
         mails: Vec<NewMail>,
-    ) -> Result<RequestRow, ApiError> {
+    ) -> Result<RequestRow, AppError> {
         if !state
             .store
             .update_request(&self.seen, &self.new, Some(&self.entry), &mails)
             .await?
         {
-            return Err(ApiError::Conflict {
+            return Err(AppError::Conflict {
                 code: "changed_meanwhile",
                 detail: "the request was changed meanwhile; reload it and try again".into(),
             });
@@ -569,25 +568,25 @@ impl Planned {
     }
 }
 
-pub async fn load(state: &AppState, id: &str) -> Result<RequestRow, ApiError> {
-    state.store.request(id).await?.ok_or(ApiError::NotFound)
+pub async fn load(state: &Context, id: &str) -> Result<RequestRow, AppError> {
+    state.store.request(id).await?.ok_or(AppError::NotFound)
 }
 
 /// Checks the requester's code. Wrong codes count; too many, or an expired code, abandon the
 /// request. A right code verifies it, acknowledges it, and routes or approves it.
-pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow, ApiError> {
+pub async fn verify(state: &Context, id: &str, code: &str) -> Result<RequestRow, AppError> {
     let row = load(state, id).await?;
     let now = state.clock.now_micros();
     match Status::parse(&row.status) {
         Some(Status::AwaitingVerification) => {}
         Some(Status::Abandoned) => {
-            return Err(ApiError::Gone {
+            return Err(AppError::Gone {
                 code: "request_abandoned",
                 detail: "this request was closed unverified; please submit a new one".into(),
             })
         }
         _ => {
-            return Err(ApiError::Conflict {
+            return Err(AppError::Conflict {
                 code: "already_verified",
                 detail: "this request is already verified".into(),
             })
@@ -604,7 +603,7 @@ pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow
             |_| {},
         )
         .await?;
-        return Err(ApiError::Gone {
+        return Err(AppError::Gone {
             code: "code_expired",
             detail: "the code has expired; please submit a new request".into(),
         });
@@ -629,7 +628,7 @@ pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow
                 |r| r.attempts = attempts,
             )
             .await?;
-            return Err(ApiError::TooManyRequests {
+            return Err(AppError::RateLimited {
                 code: "too_many_attempts",
                 detail: "too many wrong codes; please submit a new request".into(),
             });
@@ -643,7 +642,7 @@ pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow
             |r| r.attempts = attempts,
         )
         .await?;
-        return Err(ApiError::Unprocessable {
+        return Err(AppError::Invalid {
             code: "invalid_code",
             detail: format!("the code is wrong; {} attempt(s) left", max - attempts),
             extra: Some(serde_json::json!({ "attempts_left": max - attempts })),
@@ -676,7 +675,7 @@ pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow
 }
 
 /// Routes a verified request: to the customer who controls the data, or on to approval.
-async fn after_verification(state: &AppState, r: RequestRow) -> Result<RequestRow, ApiError> {
+async fn after_verification(state: &Context, r: RequestRow) -> Result<RequestRow, AppError> {
     if let Some(customer) = r
         .customer_id
         .as_deref()
@@ -757,24 +756,24 @@ pub struct ActionBody {
     pub text: Option<String>,
 }
 
-fn required(v: &Option<String>, name: &str) -> Result<String, ApiError> {
+fn required(v: &Option<String>, name: &str) -> Result<String, AppError> {
     v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.chars().take(2000).collect())
         .ok_or_else(|| {
-            ApiError::unprocessable("missing_field", format!("this action needs `{name}`"))
+            AppError::invalid("missing_field", format!("this action needs `{name}`"))
         })
 }
 
 /// A DPO's action on a request.
 pub async fn act(
-    state: &AppState,
+    state: &Context,
     id: &str,
     action: Action,
     body: &ActionBody,
     actor: &str,
-) -> Result<RequestRow, ApiError> {
+) -> Result<RequestRow, AppError> {
     let row = load(state, id).await?;
     match action {
         Action::Approve => {
@@ -806,7 +805,7 @@ pub async fn act(
             let left = max_extension_months(state, &row) - row.extended_months;
             let months = body.months.unwrap_or(1);
             if months < 1 || months > left {
-                return Err(ApiError::unprocessable(
+                return Err(AppError::invalid(
                     "invalid_extension",
                     format!("the request may be extended by 1 to {left} more month(s)"),
                 ));
@@ -857,7 +856,7 @@ pub async fn act(
             execute::finish(state, row, actor).await
         }
         Action::Complete => execute::complete(state, &row, actor, None).await,
-        other => Err(ApiError::unprocessable(
+        other => Err(AppError::invalid(
             "unknown_action",
             format!("`{}` is not an action of the DPO", other.as_str()),
         )),

@@ -7,23 +7,17 @@
 //! made after the answer sees the new choice.
 
 use custodian_core::consent::Source;
+pub use custodian_core::consent::Wanted;
 use custodian_core::decide::{ConsentLookup, ConsentStatus};
-use custodian_core::receipt::{self, Choice, Receipt, ReceiptInput};
+use custodian_core::receipt::{Choice, Receipt};
 use custodian_core::subject::SubjectRef;
+use custodian_policy::Policy;
 use custodian_store::consent::{Appended, NewEvent};
-use rand::RngCore;
 use serde::Serialize;
 
-use crate::error::ApiError;
-use crate::state::AppState;
-
-/// One choice to record.
-#[derive(Debug, Clone)]
-pub struct Wanted {
-    pub purpose: String,
-    pub given: bool,
-    pub source: Source,
-}
+use crate::context::Context;
+use crate::error::AppError;
+use crate::receipts::{self, Header};
 
 /// What to record, about whom, under which policy text.
 pub struct Request<'a> {
@@ -53,39 +47,17 @@ pub struct Outcome {
     pub events: Vec<RecordedEvent>,
 }
 
-/// A new id: a time prefix (microseconds, hex) and 8 random bytes. Ids made later sort later,
-/// so new rows land at the end of the indexes on them instead of on random pages — fewer
-/// pages to write and flush on each commit — while staying unguessable.
-pub fn random_id(prefix: &str) -> String {
-    let mut b = [0u8; 8];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0);
-    format!("{prefix}_{micros:014x}{}", hex::encode(b))
-}
-
 /// Records the choices for the subject and every subject linked to it, and answers the
-/// receipt of what was recorded for the subject itself.
-pub async fn record(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiError> {
-    let policy = state.policy_of(req.policy_version).ok_or_else(|| {
-        ApiError::unprocessable(
-            "unknown_policy_version",
-            format!("unknown policy version `{}`", req.policy_version),
-        )
-    })?;
+/// receipt of what was recorded for the subject itself. The policy version and the purposes
+/// are checked here, once, for every entry point.
+pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppError> {
+    let policy = known_version(state, req.policy_version)?;
+    let slots = consent_slots(state, &req.choices)?;
     let now = state.clock.now_micros();
-    let receipt_id = random_id("rcpt");
+    let receipt_id = state.ids.next("rcpt");
     let mut events = Vec::new();
     for subject in state.with_links(req.subject) {
-        for want in &req.choices {
-            let slot = state.engine.consent_slot(&want.purpose).ok_or_else(|| {
-                ApiError::unprocessable(
-                    "not_consent_purpose",
-                    format!("`{}` is not a consent purpose", want.purpose),
-                )
-            })?;
+        for (want, &slot) in req.choices.iter().zip(&slots) {
             let current = state.consents.status(&subject, slot);
             let unchanged = matches!(
                 (current, want.given),
@@ -98,7 +70,7 @@ pub async fn record(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiEr
                 .notice_text(&want.purpose, req.language)
                 .map(custodian_policy::notice_hash);
             events.push(NewEvent {
-                id: random_id("evt"),
+                id: state.ids.next("evt"),
                 subject,
                 purpose: want.purpose.clone(),
                 given: want.given,
@@ -115,7 +87,7 @@ pub async fn record(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiEr
         .writer
         .append(events.clone())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(AppError::internal)?;
     // Durable now: make decisions see it.
     for e in &events {
         if let Some(slot) = state.engine.consent_slot(&e.purpose) {
@@ -137,34 +109,86 @@ pub async fn record(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiEr
             hash: a.hash.clone(),
         })
         .collect();
-    let own: Vec<(&NewEvent, &Appended)> = events
+    let own = events
         .iter()
         .zip(&appended)
         .filter(|(e, _)| e.subject == req.subject)
+        .map(|(e, a)| Choice {
+            purpose: &e.purpose,
+            given: e.given,
+            notice_hash: e.notice_hash.as_deref(),
+            event_id: &a.id,
+            event_hash: &a.hash,
+        })
         .collect();
-    let receipt = receipt::build(
+    let receipt = receipts::build(
         policy,
-        ReceiptInput {
+        Header {
             receipt_id: &receipt_id,
             at_micros: now,
             source: req.method.as_str(),
             subject_ref: &subject_hex,
             language: req.language,
-            jurisdiction: "EU GDPR / UK GDPR",
-            choices: own
-                .iter()
-                .map(|(e, a)| Choice {
-                    purpose: &e.purpose,
-                    given: e.given,
-                    notice_hash: e.notice_hash.as_deref(),
-                    event_id: &a.id,
-                    event_hash: &a.hash,
-                })
-                .collect(),
         },
+        own,
     );
     Ok(Outcome {
         receipt,
         events: recorded,
     })
+}
+
+/// The policy of `version`: the active one or an earlier one on record.
+fn known_version<'a>(state: &'a Context, version: &str) -> Result<&'a Policy, AppError> {
+    state.policy_of(version).ok_or_else(|| {
+        AppError::invalid(
+            "unknown_policy_version",
+            format!(
+                "unknown policy version `{}`; the active version is `{}`",
+                version.chars().take(40).collect::<String>(),
+                state.policy.policy.version
+            ),
+        )
+    })
+}
+
+/// The consent slot of each choice's purpose; a purpose that is unknown, or rests on another
+/// basis than consent, is refused with the purposes that can be chosen.
+fn consent_slots(state: &Context, choices: &[Wanted]) -> Result<Vec<usize>, AppError> {
+    let mut slots = Vec::with_capacity(choices.len());
+    for c in choices {
+        let id = &c.purpose;
+        if let Some(slot) = state.engine.consent_slot(id) {
+            slots.push(slot);
+            continue;
+        }
+        let (code, why) = match state.policy.purpose(id) {
+            Some(p) => (
+                "not_consent_purpose",
+                format!(
+                    "`{id}` rests on {}, not consent; it cannot be chosen",
+                    p.legal_basis.label().to_lowercase()
+                ),
+            ),
+            None => (
+                "unknown_purpose",
+                format!(
+                    "unknown purpose `{}`",
+                    id.chars().take(40).collect::<String>()
+                ),
+            ),
+        };
+        let names: Vec<&str> = state
+            .engine
+            .consent_purposes()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        return Err(AppError::Invalid {
+            code,
+            detail: format!("{why}; consent purposes: {}", names.join(", ")),
+            extra: Some(serde_json::json!({ "known": names })),
+        });
+    }
+    Ok(slots)
 }

@@ -16,7 +16,7 @@ use custodian_mail::{DigestItem, Lang, MailContent};
 use tokio::sync::Notify;
 
 use crate::requests;
-use crate::state::{AppState, SharedState};
+use crate::context::{Context, Shared};
 
 /// How often the ledger's chain heads are checkpointed while the service runs.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
@@ -32,7 +32,7 @@ pub struct Jobs {
     mail: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn spawn(state: SharedState) -> Jobs {
+pub fn spawn(state: Shared) -> Jobs {
     let stop = Arc::new(Notify::new());
     let handles = vec![
         tokio::spawn(every(CHECKPOINT_EVERY, state.clone(), |s| async move {
@@ -53,9 +53,9 @@ pub fn spawn(state: SharedState) -> Jobs {
             },
         )),
         tokio::spawn(every(
-            crate::retention_job::EVERY,
+            crate::retention::EVERY,
             state.clone(),
-            |s| async move { crate::retention_job::scheduled(&s).await },
+            |s| async move { crate::retention::scheduled(&s).await },
         )),
     ];
     let mail = match &state.smtp {
@@ -101,9 +101,9 @@ impl Jobs {
     }
 }
 
-async fn every<F, Fut>(period: Duration, state: SharedState, job: F)
+async fn every<F, Fut>(period: Duration, state: Shared, job: F)
 where
-    F: Fn(SharedState) -> Fut,
+    F: Fn(Shared) -> Fut,
     Fut: Future<Output = ()>,
 {
     let mut tick = tokio::time::interval(period);
@@ -114,7 +114,7 @@ where
     }
 }
 
-pub async fn checkpoint_once(state: &AppState) {
+pub async fn checkpoint_once(state: &Context) {
     match state.store.checkpoint(state.clock.now_micros()).await {
         Ok(Some(c)) => tracing::info!(checkpoint = c.id, digest = %c.digest, "ledger checkpoint"),
         Ok(None) => {}
@@ -136,7 +136,7 @@ pub struct Round {
 /// How far back housekeeping looks for interrupted erasures (a node is back long before).
 const ERASURE_LOOKBACK_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
-pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::ApiError> {
+pub async fn housekeeping_once(state: &Context) -> Result<Round, crate::error::AppError> {
     let now = state.clock.now_micros();
     let mut round = Round::default();
 
@@ -189,7 +189,7 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
     }
     round.due_soon = due_soon.len();
     round.overdue = overdue.len();
-    let m = &state.metrics;
+    let m = &state.telemetry;
     m.set_gauge("custodian_requests_due_soon", &[], due_soon.len() as f64);
     m.set_gauge("custodian_requests_overdue", &[], overdue.len() as f64);
     for status in Status::ALL {

@@ -6,18 +6,18 @@ use std::collections::BTreeMap;
 
 use custodian_core::archive::{self, Table};
 use custodian_core::clock::rfc3339;
-use custodian_core::receipt::{self, Choice, ReceiptInput};
 use custodian_store::requests::RequestRow;
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::context::Context;
+use crate::error::AppError;
+use crate::receipts;
 
 /// Builds the archive for the subject of `request`.
-pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, ApiError> {
+pub async fn archive(state: &Context, request: &RequestRow) -> Result<Vec<u8>, AppError> {
     let subject = &request.subject_ref;
     let sref = custodian_core::subject::SubjectRef::from_hex(subject).ok_or_else(|| {
-        ApiError::Internal(format!(
+        AppError::Internal(format!(
             "request {} has a malformed subject reference",
             request.id
         ))
@@ -35,32 +35,8 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
         .iter()
         .filter(|(id, _)| !id.is_empty())
         .map(|(id, evs)| {
-            let first = evs[0];
-            let policy = state
-                .policy_of(&first.policy_version)
-                .unwrap_or(&state.policy);
-            serde_json::to_value(receipt::build(
-                policy,
-                ReceiptInput {
-                    receipt_id: id,
-                    at_micros: first.created_at,
-                    source: &first.source,
-                    subject_ref: subject,
-                    language: &request.language,
-                    jurisdiction: "EU GDPR / UK GDPR",
-                    choices: evs
-                        .iter()
-                        .map(|e| Choice {
-                            purpose: &e.purpose,
-                            given: e.given,
-                            notice_hash: e.notice_hash.as_deref(),
-                            event_id: &e.id,
-                            event_hash: &e.hash,
-                        })
-                        .collect(),
-                },
-            ))
-            .unwrap_or(Value::Null)
+            serde_json::to_value(receipts::rebuild(state, id, evs, Some(&request.language)))
+                .unwrap_or(Value::Null)
         })
         .collect();
 

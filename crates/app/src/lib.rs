@@ -1,0 +1,38 @@
+//! The application layer of Custodian: what the service *does*, apart from how it is asked.
+//!
+//! A tour. [`build`] turns [`Settings`] into the shared [`Context`] (the compiled policy and
+//! its earlier versions, the store and the consent writer, every subject's consent in memory,
+//! device links, the keys, the outbox, the business calendar, the intake limits, the clock
+//! and the id generator). Each use case is then one function taking the context and domain
+//! values:
+//!
+//! - [`recording`] records consent from every source (banner, API, privacy centre, widget,
+//!   import, one-click unsubscribe, device links) — the one write path to the ledger;
+//! - [`requests`] takes data-subject requests in, verifies the requester, carries out the
+//!   DPO's actions and what an approved request does ([`requests::execute`]), to Custodian's
+//!   own data and, through the connectors, to the company's ([`requests::company`]);
+//! - [`retention`] applies the policy's retention rules, with lifecycle events and legal holds;
+//! - [`consent_sync`] catches up on consent other nodes wrote; [`background`] runs it, the
+//!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
+//! - [`tokens`] authorises bearer tokens.
+//!
+//! Every failure is an [`AppError`] with a stable code and a [`error::Kind`]; the HTTP edge
+//! (`custodian-server`) maps it to a problem document once. This crate knows no HTTP: no
+//! axum, no status codes. It reads "now" only from the context's clock.
+
+pub mod background;
+mod build;
+pub mod consent;
+pub mod consent_sync;
+pub mod context;
+pub mod error;
+pub mod holds;
+pub mod receipts;
+pub mod recording;
+pub mod requests;
+pub mod retention;
+pub mod tokens;
+
+pub use build::{build, BuildError};
+pub use context::{Context, NoTelemetry, Settings, Shared, Telemetry};
+pub use error::AppError;
