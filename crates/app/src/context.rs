@@ -18,6 +18,7 @@ use custodian_policy::Policy;
 use custodian_store::writer::ConsentWriter;
 use custodian_store::Store;
 
+use crate::error::AppError;
 use crate::tokens::TokenCache;
 use crate::requests::limits::{IntakeLimits, Limiter};
 
@@ -154,6 +155,17 @@ impl Context {
             let list = links.entry(x).or_default();
             if !list.contains(&y) {
                 list.push(y);
+            }
+        }
+    }
+
+    /// Whether the service can serve: the store answers. Answers the store's backend name.
+    pub async fn ready(&self) -> Result<&'static str, AppError> {
+        match self.store.ping().await {
+            Ok(()) => Ok(self.store.backend()),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check failed");
+                Err(AppError::Unavailable)
             }
         }
     }

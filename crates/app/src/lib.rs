@@ -27,6 +27,7 @@ pub mod consent_sync;
 pub mod context;
 pub mod error;
 pub mod holds;
+pub mod lifecycle;
 pub mod receipts;
 pub mod recording;
 pub mod requests;

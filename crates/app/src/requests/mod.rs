@@ -10,6 +10,7 @@ pub mod company;
 pub mod execute;
 pub mod export;
 pub mod limits;
+pub mod views;
 
 use std::net::IpAddr;
 

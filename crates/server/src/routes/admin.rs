@@ -9,12 +9,12 @@ use custodian_core::clock::rfc3339;
 use custodian_core::deadline::{urgency, Urgency};
 use custodian_core::request::Action;
 use custodian_core::token::Role;
-use custodian_store::requests::{RequestFilter, RequestRow};
+use custodian_store::requests::RequestRow;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::Query;
-use custodian_app::requests::{self, ActionBody};
+use custodian_app::requests::{self, views, ActionBody};
 use crate::state::{AppState, SharedState};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -106,27 +106,17 @@ pub async fn list(
             ))
         }
     };
-    if let Some(s) = &status {
-        if custodian_core::request::Status::parse(s).is_none() {
-            return Err(ApiError::unprocessable("unknown_status", "unknown status; use awaiting_verification, verified, approved, in_progress, completed, denied, forwarded or abandoned"));
-        }
-    }
-    if let Some(k) = &kind {
-        if custodian_core::request::Kind::parse(k).is_none() {
-            return Err(ApiError::unprocessable(
-                "unknown_request_type",
-                "unknown type; use access, rectification, erasure, restriction or objection",
-            ));
-        }
-    }
-    let filter = RequestFilter {
-        status,
-        kind,
-        due_before: overdue.then(|| state.clock.now_micros()),
-        limit: q.limit.unwrap_or(100),
-        offset: q.offset.unwrap_or(0),
-    };
-    let rows = state.store.list_requests(&filter).await?;
+    let rows = views::queue(
+        &state,
+        views::QueueQuery {
+            status,
+            kind,
+            overdue,
+            limit: q.limit.unwrap_or(100),
+            offset: q.offset.unwrap_or(0),
+        },
+    )
+    .await?;
     Ok(axum::Json(Queue {
         requests: rows.iter().map(|r| summary(&state, r)).collect(),
     }))
@@ -146,20 +136,20 @@ pub struct Detail {
     pub notices: Vec<serde_json::Value>,
 }
 
-async fn detail(state: &AppState, row: &RequestRow) -> Result<Detail, ApiError> {
-    let history = state.store.request_history(&row.id).await?;
-    let mails = state.store.mail_for_request(&row.id).await?;
-    let mut entries = Vec::with_capacity(history.len());
-    for h in &history {
-        entries.push(serde_json::json!({ "at": rfc3339(h.at), "actor": h.actor, "action": h.action, "from": h.from_status, "to": h.to_status,
-            "detail": requests::open_detail(state, &row.id, h).await }));
-    }
+async fn detail(state: &AppState, row: RequestRow) -> Result<Detail, ApiError> {
+    let d = views::detail(state, row).await?;
     Ok(Detail {
-        summary: summary(state, row),
-        email: requests::email_of(state, row).await,
-        details: requests::details_of(state, row).await,
-        history: entries,
-        notices: mails
+        summary: summary(state, &d.row),
+        email: d.email,
+        details: d.details,
+        history: d
+            .history
+            .iter()
+            .map(|(h, note)| serde_json::json!({ "at": rfc3339(h.at), "actor": h.actor, "action": h.action, "from": h.from_status, "to": h.to_status,
+                "detail": note }))
+            .collect(),
+        notices: d
+            .mails
             .iter()
             .map(|m| serde_json::json!({ "template": m.template, "language": m.lang, "status": m.status, "queued_at": rfc3339(m.created_at), "sent_at": m.sent_at.map(rfc3339) }))
             .collect(),
@@ -177,7 +167,7 @@ pub async fn show(
     crate::auth::authorize(&state, &headers, &[Role::Dpo])
         .await?;
     let row = requests::load(&state, &id).await?;
-    Ok(axum::Json(detail(&state, &row).await?))
+    Ok(axum::Json(detail(&state, row).await?))
 }
 
 /// `approve`, `deny` (reason), `extend` (reason, months), `assign` (to), `note` (text) or
@@ -207,7 +197,7 @@ pub async fn act(
         })?
     };
     let row = requests::act(&state, &id, action, &body, &caller.token_id).await?;
-    Ok(axum::Json(detail(&state, &row).await?))
+    Ok(axum::Json(detail(&state, row).await?))
 }
 
 /// The same archive the requester downloads.

@@ -453,7 +453,7 @@ pub async fn start_sign_in(
             t.rate_limited,
         );
     }
-    let nonce = guard::random_hex();
+    let nonce = state.ids.next("signin");
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     let minutes = i64::from(state.policy.requests.verification_code_minutes);
     let link = format!(
