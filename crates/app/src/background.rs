@@ -15,8 +15,8 @@ use custodian_core::request::{Action, Status};
 use custodian_mail::{DigestItem, Lang, MailContent};
 use tokio::sync::Notify;
 
-use crate::requests;
 use crate::context::{Context, Shared};
+use crate::requests;
 
 /// How often the ledger's chain heads are checkpointed while the service runs.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);

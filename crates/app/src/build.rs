@@ -33,7 +33,10 @@ pub enum BuildError {
 
 /// Prepares everything the use cases share. `telemetry` receives the gauges and counters
 /// that background jobs report.
-pub async fn build(settings: Settings, telemetry: Arc<dyn Telemetry>) -> Result<Shared, BuildError> {
+pub async fn build(
+    settings: Settings,
+    telemetry: Arc<dyn Telemetry>,
+) -> Result<Shared, BuildError> {
     let policy = settings.policy;
     let store = settings.store;
     let engine = Engine::compile(&policy)?;

@@ -5,10 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use custodian_core::clock::Clock;
-use custodian_core::ids::Ids;
 use custodian_core::consent::ConsentMemory;
 use custodian_core::deadline::BusinessCalendar;
 use custodian_core::decide::Engine;
+use custodian_core::ids::Ids;
 use custodian_core::seal::Sealer;
 use custodian_core::signed::LinkSigner;
 use custodian_core::subject::{SubjectHasher, SubjectRef};
@@ -19,8 +19,8 @@ use custodian_store::writer::ConsentWriter;
 use custodian_store::Store;
 
 use crate::error::AppError;
-use crate::tokens::TokenCache;
 use crate::requests::limits::{IntakeLimits, Limiter};
+use crate::tokens::TokenCache;
 
 /// How the service is set up; built by the CLI from flags, environment and config file.
 pub struct Settings {

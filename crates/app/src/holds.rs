@@ -48,7 +48,9 @@ pub async fn place(ctx: &Context, new: NewHold<'_>, placed_by: &str) -> Result<H
         HoldSubject::Reference(r) => match text(Some(r), 64) {
             Some(r) => Some(
                 SubjectRef::from_hex(&r)
-                    .ok_or_else(|| invalid("`subject_ref` is 64 hex digits, as Custodian answers it"))?
+                    .ok_or_else(|| {
+                        invalid("`subject_ref` is 64 hex digits, as Custodian answers it")
+                    })?
                     .to_hex(),
             ),
             None => None,

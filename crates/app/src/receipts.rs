@@ -44,9 +44,7 @@ pub fn rebuild(
     language: Option<&str>,
 ) -> Receipt {
     let first = events[0];
-    let policy = ctx
-        .policy_of(&first.policy_version)
-        .unwrap_or(&ctx.policy);
+    let policy = ctx.policy_of(&first.policy_version).unwrap_or(&ctx.policy);
     let language = language.unwrap_or_else(|| {
         policy
             .policy

@@ -858,8 +858,8 @@ async fn requests_reach_the_companys_own_datastores() {
 
 #[tokio::test]
 async fn an_erasure_stopped_after_its_completion_is_finished_by_housekeeping() {
-    use custodian_core::request::Action;
     use custodian_app::requests::{self, execute};
+    use custodian_core::request::Action;
 
     let env = Env::new().await;
     let app = &env.app;

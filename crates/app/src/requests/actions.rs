@@ -6,8 +6,8 @@ use custodian_mail::MailContent;
 use custodian_store::requests::RequestRow;
 
 use super::{
-    compute_due, execute, human_time, load, max_extension_months, plan, requester_mail,
-    transition, Sealing,
+    compute_due, execute, human_time, load, max_extension_months, plan, requester_mail, transition,
+    Sealing,
 };
 use crate::context::Context;
 use crate::error::AppError;
@@ -31,9 +31,7 @@ fn required(v: &Option<String>, name: &str) -> Result<String, AppError> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.chars().take(2000).collect())
-        .ok_or_else(|| {
-            AppError::invalid("missing_field", format!("this action needs `{name}`"))
-        })
+        .ok_or_else(|| AppError::invalid("missing_field", format!("this action needs `{name}`")))
 }
 
 /// A DPO's action on a request.

@@ -26,8 +26,8 @@ use custodian_connectors::ConnectorError;
 use custodian_core::retention::{date_of, SubjectFacts};
 use custodian_store::requests::RequestRow;
 
-use crate::error::AppError;
 use crate::context::Context;
+use crate::error::AppError;
 
 /// Whether any company datastore is registered.
 pub async fn any(state: &Context) -> Result<bool, AppError> {
@@ -173,10 +173,7 @@ pub async fn access_run(
 /// Every personal record the company's datastores hold about the requester, as JSON values
 /// (datastore, category, table, key, fields). Empty when nothing is registered or the
 /// address is gone; an error when a datastore fails.
-pub async fn access(
-    state: &Context,
-    row: &RequestRow,
-) -> Result<Vec<serde_json::Value>, AppError> {
+pub async fn access(state: &Context, row: &RequestRow) -> Result<Vec<serde_json::Value>, AppError> {
     let mut records = Vec::new();
     let mut sink = |r: &custodian_connectors::access::AccessRecord<'_>| {
         records.push(serde_json::to_value(r).unwrap_or_default());

@@ -19,9 +19,9 @@ use custodian_mail::MailContent;
 use custodian_store::requests::RequestRow;
 
 use super::{download_link, plan, requester_mail, status_link, subject_of, transition, Sealing};
+use crate::context::Context;
 use crate::error::AppError;
 use crate::recording::{self, Wanted};
-use crate::context::Context;
 
 /// Carries out an approved request.
 pub async fn run(state: &Context, approved: RequestRow) -> Result<RequestRow, AppError> {
@@ -47,11 +47,7 @@ pub async fn run(state: &Context, approved: RequestRow) -> Result<RequestRow, Ap
 /// the request stays (or is put) `in_progress` with the run's exact errors in its history,
 /// and the DPO retries by completing it again: an access never completes with an archive
 /// silently missing the company's data, an erasure never without the company's part.
-pub async fn finish(
-    state: &Context,
-    row: RequestRow,
-    actor: &str,
-) -> Result<RequestRow, AppError> {
+pub async fn finish(state: &Context, row: RequestRow, actor: &str) -> Result<RequestRow, AppError> {
     let erasure = row.kind == Kind::Erasure.as_str();
     let from = Status::parse(&row.status)
         .ok_or_else(|| AppError::Internal(format!("request {} has unknown status", row.id)))?;

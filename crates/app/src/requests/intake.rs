@@ -71,7 +71,15 @@ pub async fn intake(
     };
     compute_due(state, &mut row, now);
     let details = input.details.filter(|d| !d.trim().is_empty());
-    store_sealed(state, &mut row, (&id, subject), details.as_deref(), &code, now).await?;
+    store_sealed(
+        state,
+        &mut row,
+        (&id, subject),
+        details.as_deref(),
+        &code,
+        now,
+    )
+    .await?;
     state.outbox.wake();
     Ok(row)
 }

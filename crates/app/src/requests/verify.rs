@@ -7,8 +7,8 @@ use custodian_mail::{Lang, MailContent};
 use custodian_store::requests::RequestRow;
 
 use super::{
-    code_hash, compute_due, details_of, email_of, execute, human_time, load, plan,
-    prepare_mail, requester_mail, status_link, subject_of, transition, Sealing,
+    code_hash, compute_due, details_of, email_of, execute, human_time, load, plan, prepare_mail,
+    requester_mail, status_link, subject_of, transition, Sealing,
 };
 use crate::context::Context;
 use crate::error::AppError;

@@ -21,7 +21,10 @@ pub struct QueueQuery {
 
 /// The queue, most urgent first.
 pub async fn queue(ctx: &Context, q: QueueQuery) -> Result<Vec<RequestRow>, AppError> {
-    if q.status.as_deref().is_some_and(|s| Status::parse(s).is_none()) {
+    if q.status
+        .as_deref()
+        .is_some_and(|s| Status::parse(s).is_none())
+    {
         return Err(AppError::invalid("unknown_status", "unknown status; use awaiting_verification, verified, approved, in_progress, completed, denied, forwarded or abandoned"));
     }
     if q.kind.as_deref().is_some_and(|k| Kind::parse(k).is_none()) {

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use custodian_core::retention::{start_of, Retention};
 use custodian_app::retention::{self as retention_job, RunOptions};
 use custodian_core::clock::{Clock, SystemClock};
+use custodian_core::retention::{start_of, Retention};
 use custodian_store::Store;
 
 use crate::config::GlobalArgs;

@@ -56,8 +56,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
 
     let smtp = custodian_mail::MailConfig::from_env()?;
     let datastores = file.datastore_records();
-    let limit =
-        |max, window_micros| custodian_app::requests::limits::Limit { max, window_micros };
+    let limit = |max, window_micros| custodian_app::requests::limits::Limit { max, window_micros };
     let intake_limits = custodian_app::requests::limits::IntakeLimits {
         per_client: limit(args.intake_limit_per_client, 60_000_000),
         per_address: limit(args.intake_limit_per_address, 3_600_000_000),

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::Query;
-use custodian_app::requests::{self, views, ActionBody};
 use crate::state::{AppState, SharedState};
+use custodian_app::requests::{self, views, ActionBody};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -91,8 +91,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Queue>, ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Dpo])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     // An empty parameter (`?status=&type=&overdue=`, as a form sends it) filters nothing.
     let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let (status, kind) = (given(q.status), given(q.kind));
@@ -164,8 +163,7 @@ pub async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Detail>, ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Dpo])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let row = requests::load(&state, &id).await?;
     Ok(axum::Json(detail(&state, row).await?))
 }
@@ -182,8 +180,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<Detail>, ApiError> {
-    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo])
-        .await?;
+    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let action = Action::parse_admin(&action).ok_or_else(|| ApiError::NotFound)?;
     // An empty body is fine for actions that take nothing (approve, complete).
     let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -208,8 +205,7 @@ pub async fn export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Dpo])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let row = requests::load(&state, &id).await?;
     crate::routes::requests::zip_response(&state, &row).await
 }

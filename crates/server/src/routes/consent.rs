@@ -137,8 +137,7 @@ pub async fn read(
     };
     let id = input.parse()?;
     if id.kind() != IdKind::DeviceId {
-        crate::auth::authorize(&state, &headers, &[Role::Service, Role::Dpo])
-            .await?;
+        crate::auth::authorize(&state, &headers, &[Role::Service, Role::Dpo]).await?;
     }
     let subject = state.hasher.reference(&id);
     Ok(axum::Json(consent::view(&state, &subject).await?))
@@ -168,8 +167,7 @@ pub async fn link(
     headers: HeaderMap,
     Json(req): Json<LinkRequest>,
 ) -> Result<axum::Json<LinkAnswer>, ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Service])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let device = custodian_core::subject::SubjectId::parse(IdKind::DeviceId, &req.device_id)
         .map_err(|e| ApiError::unprocessable("invalid_subject", e.to_string()))?;
     let account = req.account.parse()?;
@@ -197,8 +195,7 @@ pub async fn receipt(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Service, Role::Dpo])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Service, Role::Dpo]).await?;
     let r = consent::receipt(&state, &id).await?;
     Ok(axum::Json(serde_json::to_value(r).unwrap_or_default()))
 }

@@ -2,8 +2,8 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use custodian_core::clock::rfc3339;
 use custodian_app::holds::{self, HoldSubject};
+use custodian_core::clock::rfc3339;
 use custodian_core::token::Role;
 use custodian_store::retention::HoldRow;
 use serde::{Deserialize, Serialize};
@@ -89,12 +89,8 @@ pub async fn place(
     headers: HeaderMap,
     Json(req): Json<NewHold>,
 ) -> Result<(StatusCode, axum::Json<HoldOut>), ApiError> {
-    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo])
-        .await?;
-    let given_ref = req
-        .subject_ref
-        .as_deref()
-        .filter(|r| !r.trim().is_empty());
+    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let given_ref = req.subject_ref.as_deref().filter(|r| !r.trim().is_empty());
     let subject = match (&req.subject, given_ref) {
         (Some(_), Some(_)) => HoldSubject::Both,
         (Some(s), None) => HoldSubject::Identified(state.hasher.reference(&s.parse()?)),
@@ -121,8 +117,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<HoldList>, ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Dpo])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let all = holds::list(&state, q.all.unwrap_or(false)).await?;
     Ok(axum::Json(HoldList {
         holds: all.iter().map(out).collect(),
@@ -140,8 +135,7 @@ pub async fn lift(
     Path(id): Path<String>,
     Query(q): Query<LiftQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo])
-        .await?;
+    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     holds::lift(&state, &id, &caller.token_id, q.reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

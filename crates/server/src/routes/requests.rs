@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::html::escape;
-use custodian_app::requests::{self, Intake};
 use crate::routes::consent::ClientIp;
 use crate::state::{AppState, SharedState};
+use custodian_app::requests::{self, Intake};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -70,8 +70,7 @@ pub async fn record_event(
     headers: HeaderMap,
     Json(req): Json<NewEvent>,
 ) -> Result<(StatusCode, axum::Json<RecordedEvent>), ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Service])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let id = req.subject.parse()?;
     if id.kind() == IdKind::DeviceId {
         return Err(ApiError::unprocessable(

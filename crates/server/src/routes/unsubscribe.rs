@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::html::escape;
-use custodian_app::consent;
 use crate::routes::decide::SubjectInput;
 use crate::state::{AppState, SharedState};
+use custodian_app::consent;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,8 +79,7 @@ pub async fn issue(
     headers: HeaderMap,
     Json(req): Json<LinkRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Service])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let id = req.subject.parse()?;
     if state.engine.consent_slot(&req.purpose).is_none() {
         return Err(ApiError::unprocessable(

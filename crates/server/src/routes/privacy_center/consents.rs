@@ -20,9 +20,9 @@ use super::text::{texts, Texts};
 use super::{field, hidden, Fields};
 use crate::html::escape;
 use crate::routes::consent::{gpc_signal, ClientIp};
+use crate::state::{AppState, SharedState};
 use custodian_app::consent::{self, ConsentView};
 use custodian_app::requests::limits::Limit;
-use crate::state::{AppState, SharedState};
 
 /// The purpose's short label in `lang`, else in the policy's first language, else its name.
 pub fn label(state: &AppState, purpose: &str, lang: &str) -> String {
@@ -319,15 +319,9 @@ pub async fn save(
     } else {
         "account"
     };
-    let recorded = consent::record_privacy_centre(
-        &state,
-        subject,
-        chosen,
-        gpc_signal(&headers),
-        &lang,
-        ip,
-    )
-    .await;
+    let recorded =
+        consent::record_privacy_centre(&state, subject, chosen, gpc_signal(&headers), &lang, ip)
+            .await;
     let (choices, outcome) = match recorded {
         Ok((choices, Some(outcome))) => (choices, outcome),
         Ok((_, None)) => {

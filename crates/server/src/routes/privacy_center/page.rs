@@ -7,9 +7,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::text::{texts, Texts};
-use custodian_app::AppError;
 use crate::html::escape;
 use crate::state::AppState;
+use custodian_app::AppError;
 
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -247,9 +247,7 @@ pub fn explain(t: &Texts, err: &AppError) -> (StatusCode, String) {
             StatusCode::TOO_MANY_REQUESTS,
             t.too_many_attempts.to_owned(),
         ),
-        AppError::RateLimited { .. } => {
-            (StatusCode::TOO_MANY_REQUESTS, t.rate_limited.to_owned())
-        }
+        AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, t.rate_limited.to_owned()),
         AppError::Conflict {
             code: "already_verified",
             ..

@@ -16,9 +16,9 @@ use super::page::{self, Page, Tab};
 use super::text::{texts, Texts, COUNTRIES};
 use super::{field, hidden, Fields};
 use crate::html::escape;
-use custodian_app::requests::{self, Intake, MAX_DETAILS};
 use crate::routes::consent::ClientIp;
 use crate::state::{AppState, SharedState};
+use custodian_app::requests::{self, Intake, MAX_DETAILS};
 
 /// What the visitor typed, to show the form again after a mistake.
 #[derive(Default)]
