@@ -93,16 +93,16 @@ pub fn router(state: SharedState) -> Router {
         )
         .route(
             "/privacy-center/sign-in",
-            get(routes::privacy_center::consents::sign_in_form)
-                .post(routes::privacy_center::consents::start_sign_in),
+            get(routes::privacy_center::signin::sign_in_form)
+                .post(routes::privacy_center::signin::start_sign_in),
         )
         .route(
             "/privacy-center/sign-in/code",
-            post(routes::privacy_center::consents::finish_sign_in),
+            post(routes::privacy_center::signin::finish_sign_in),
         )
         .route(
             "/privacy-center/sign-out",
-            post(routes::privacy_center::consents::sign_out),
+            post(routes::privacy_center::signin::sign_out),
         )
         .route(
             "/privacy-center/requests",

@@ -12,6 +12,8 @@ pub mod consents;
 pub mod guard;
 pub mod page;
 pub mod requests;
+pub mod signin;
+pub mod templates;
 pub mod text;
 
 use axum::extract::{Query, State};
@@ -125,7 +127,7 @@ pub async fn unsubscribe(
             .iter()
             .filter(|p| p.given == Some(true))
             .map(|p| {
-                let label = consents::label(&state, &p.purpose, &lang);
+                let label = templates::label(&state, &p.purpose, &lang);
                 format!(
                     r#"<li><form method="post" action="/privacy-center/consents">{}<input type="hidden" name="for" value="account"><input type="hidden" name="choice.{}" value="no"><button type="submit">{}</button></form></li>"#,
                     hidden(&token, &lang),
