@@ -16,6 +16,7 @@ use custodian_mail::{DigestItem, Lang, MailContent};
 use tokio::sync::Notify;
 
 use crate::context::{Context, Shared};
+use crate::error::AppError;
 use crate::requests;
 
 /// How often the ledger's chain heads are checkpointed while the service runs.
@@ -136,7 +137,7 @@ pub struct Round {
 /// How far back housekeeping looks for interrupted erasures (a node is back long before).
 const ERASURE_LOOKBACK_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
-pub async fn housekeeping_once(state: &Context) -> Result<Round, crate::error::AppError> {
+pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     let now = state.clock.now_micros();
     let mut round = Round::default();
 
@@ -163,7 +164,19 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, crate::error::A
         requests::execute::finish_interrupted_erasures(state, now - ERASURE_LOOKBACK_MICROS)
             .await?;
 
-    // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
+    let (due_soon, overdue) = deadlines(state, now).await?;
+    round.due_soon = due_soon.len();
+    round.overdue = overdue.len();
+    round.digest_sent = digest(state, now, due_soon, overdue).await?;
+    Ok(round)
+}
+
+/// Deadlines: what is due soon and what is overdue, reported as gauges (with the requests
+/// and the outbox by status) and answered for the digest.
+async fn deadlines(
+    state: &Context,
+    now: i64,
+) -> Result<(Vec<DigestItem>, Vec<DigestItem>), AppError> {
     let ts = custodian_core::clock::timestamp;
     let horizon = state
         .calendar
@@ -187,8 +200,6 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, crate::error::A
             Urgency::OnTime => {}
         }
     }
-    round.due_soon = due_soon.len();
-    round.overdue = overdue.len();
     let m = &state.telemetry;
     m.set_gauge("custodian_requests_due_soon", &[], due_soon.len() as f64);
     m.set_gauge("custodian_requests_overdue", &[], overdue.len() as f64);
@@ -203,7 +214,18 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, crate::error::A
         m.set_gauge("custodian_outbox", &[("status", "failed")], c.failed as f64);
     }
 
-    // The DPO's digest: once a day after DIGEST_HOUR local time, by one node only.
+    Ok((due_soon, overdue))
+}
+
+/// The DPO's digest: once a day after [`DIGEST_HOUR`] local time, by one node only. Answers
+/// whether this node sent it.
+async fn digest(
+    state: &Context,
+    now: i64,
+    due_soon: Vec<DigestItem>,
+    overdue: Vec<DigestItem>,
+) -> Result<bool, AppError> {
+    let ts = custodian_core::clock::timestamp;
     let local = ts(now).to_zoned(state.calendar.time_zone().clone());
     let today =
         i64::from(local.year()) * 10_000 + i64::from(local.month()) * 100 + i64::from(local.day());
@@ -232,12 +254,12 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, crate::error::A
                     content,
                 )
                 .await?;
-                round.digest_sent = state
+                return Ok(state
                     .store
                     .claim_job_mark("dpo_digest", seen, today)
-                    .await?;
+                    .await?);
             }
         }
     }
-    Ok(round)
+    Ok(false)
 }

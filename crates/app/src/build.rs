@@ -2,7 +2,7 @@
 //! version, and loading every subject's current consent and device links into memory so
 //! decisions never wait on the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use custodian_core::consent::ConsentMemory;
@@ -13,7 +13,9 @@ use custodian_core::seal::Sealer;
 use custodian_core::signed::LinkSigner;
 use custodian_core::subject::{SubjectHasher, SubjectRef};
 use custodian_core::unsubscribe::Signer;
+use custodian_policy::Policy;
 use custodian_store::writer::ConsentWriter;
+use custodian_store::Store;
 use futures_util::TryStreamExt;
 
 use crate::context::{Context, Settings, Shared, Telemetry};
@@ -42,45 +44,9 @@ pub async fn build(
     let engine = Engine::compile(&policy)?;
     let now = settings.clock.now_micros();
 
-    let version = policy.policy.version.clone();
-    let document = serde_json::to_string(&policy).unwrap_or_default();
-    let mut versions = HashMap::new();
-    let mut reask = HashMap::new();
-    store
-        .remember_policy_version(&version, &document, now)
-        .await?;
-    for (v, doc) in store.policy_versions().await? {
-        if v == version {
-            if doc != document {
-                tracing::warn!(version = %v, "the policy file changed but its version did not; bump `policy.version` so consent records name the text people saw");
-            }
-            continue;
-        }
-        match serde_json::from_str::<custodian_policy::Policy>(&doc) {
-            Ok(old) => {
-                let changed = custodian_policy::diff::consent_purposes_changed(&old, &policy);
-                reask.insert(v.clone(), changed.into_iter().collect());
-                versions.insert(v, Arc::new(old));
-            }
-            Err(e) => {
-                tracing::warn!(version = %v, error = %e, "a stored policy version cannot be read; consent recorded under it is treated as current")
-            }
-        }
-    }
-
+    let (versions, reask) = load_versions(&store, &policy, now).await?;
     let consent_seen = consent_sync::Watermarks::at_heads(&store).await?;
-    let consents = ConsentMemory::default();
-    let mut rows = store.all_consent_state();
-    while let Some((subject, purpose, given)) = rows.try_next().await? {
-        if let (Some(r), Some(slot)) = (
-            SubjectRef::from_hex(&subject),
-            engine.consent_slot(&purpose),
-        ) {
-            consents.set(r, slot, given);
-        }
-    }
-    drop(rows);
-
+    let consents = load_consents(&store, &engine).await?;
     let calendar = BusinessCalendar::from_policy(&policy.calendar)?;
     let retention = retention::RetentionState::load(&policy, &store).await?;
     let keyring =
@@ -136,4 +102,64 @@ pub async fn build(
         }
     }
     Ok(Arc::new(ctx))
+}
+
+/// Records the active policy's version and loads the earlier ones consent was recorded under,
+/// each with the consent purposes that changed since (choices made under it for those must be
+/// asked again).
+async fn load_versions(
+    store: &Store,
+    policy: &Policy,
+    now: i64,
+) -> Result<
+    (
+        HashMap<String, Arc<Policy>>,
+        HashMap<String, HashSet<String>>,
+    ),
+    BuildError,
+> {
+    let version = policy.policy.version.clone();
+    let document = serde_json::to_string(&policy).unwrap_or_default();
+    let mut versions = HashMap::new();
+    let mut reask = HashMap::new();
+    store
+        .remember_policy_version(&version, &document, now)
+        .await?;
+    for (v, doc) in store.policy_versions().await? {
+        if v == version {
+            if doc != document {
+                tracing::warn!(version = %v, "the policy file changed but its version did not; bump `policy.version` so consent records name the text people saw");
+            }
+            continue;
+        }
+        match serde_json::from_str::<custodian_policy::Policy>(&doc) {
+            Ok(old) => {
+                let changed = custodian_policy::diff::consent_purposes_changed(&old, policy);
+                reask.insert(v.clone(), changed.into_iter().collect());
+                versions.insert(v, Arc::new(old));
+            }
+            Err(e) => {
+                tracing::warn!(version = %v, error = %e, "a stored policy version cannot be read; consent recorded under it is treated as current")
+            }
+        }
+    }
+
+    Ok((versions, reask))
+}
+
+/// Every subject's current consent, into memory.
+async fn load_consents(store: &Store, engine: &Engine) -> Result<ConsentMemory, BuildError> {
+    let consents = ConsentMemory::default();
+    let mut rows = store.all_consent_state();
+    while let Some((subject, purpose, given)) = rows.try_next().await? {
+        if let (Some(r), Some(slot)) = (
+            SubjectRef::from_hex(&subject),
+            engine.consent_slot(&purpose),
+        ) {
+            consents.set(r, slot, given);
+        }
+    }
+    drop(rows);
+
+    Ok(consents)
 }

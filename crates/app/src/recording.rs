@@ -94,7 +94,6 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
             state.consents.set(e.subject, slot, e.given);
         }
     }
-    let subject_hex = req.subject.to_hex();
     let recorded: Vec<RecordedEvent> = events
         .iter()
         .zip(&appended)
@@ -109,29 +108,7 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
             hash: a.hash.clone(),
         })
         .collect();
-    let own = events
-        .iter()
-        .zip(&appended)
-        .filter(|(e, _)| e.subject == req.subject)
-        .map(|(e, a)| Choice {
-            purpose: &e.purpose,
-            given: e.given,
-            notice_hash: e.notice_hash.as_deref(),
-            event_id: &a.id,
-            event_hash: &a.hash,
-        })
-        .collect();
-    let receipt = receipts::build(
-        policy,
-        Header {
-            receipt_id: &receipt_id,
-            at_micros: now,
-            source: req.method.as_str(),
-            subject_ref: &subject_hex,
-            language: req.language,
-        },
-        own,
-    );
+    let receipt = receipt_of(policy, &req, &receipt_id, now, &events, &appended);
     Ok(Outcome {
         receipt,
         events: recorded,
@@ -191,4 +168,39 @@ fn consent_slots(state: &Context, choices: &[Wanted]) -> Result<Vec<usize>, AppE
         });
     }
     Ok(slots)
+}
+
+/// The receipt of what was recorded for the subject itself (not the subjects linked to it).
+fn receipt_of(
+    policy: &Policy,
+    req: &Request<'_>,
+    receipt_id: &str,
+    now: i64,
+    events: &[NewEvent],
+    appended: &[Appended],
+) -> Receipt {
+    let subject_hex = req.subject.to_hex();
+    let own = events
+        .iter()
+        .zip(appended)
+        .filter(|(e, _)| e.subject == req.subject)
+        .map(|(e, a)| Choice {
+            purpose: &e.purpose,
+            given: e.given,
+            notice_hash: e.notice_hash.as_deref(),
+            event_id: &a.id,
+            event_hash: &a.hash,
+        })
+        .collect();
+    receipts::build(
+        policy,
+        Header {
+            receipt_id: receipt_id,
+            at_micros: now,
+            source: req.method.as_str(),
+            subject_ref: &subject_hex,
+            language: req.language,
+        },
+        own,
+    )
 }

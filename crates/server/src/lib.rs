@@ -52,6 +52,8 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
 }
 
 /// All routes with their layers.
+///
+/// Kept whole: the route table, so every path, its method and its handler are seen together.
 pub fn router(state: SharedState) -> Router {
     let cors = cors_layer(state.allowed_origins.as_deref());
     let public = Router::new()

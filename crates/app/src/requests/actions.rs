@@ -35,6 +35,8 @@ fn required(v: &Option<String>, name: &str) -> Result<String, AppError> {
 }
 
 /// A DPO's action on a request.
+///
+/// Kept whole: one arm per action, so what each of the DPO's actions does reads as one table.
 pub async fn act(
     state: &Context,
     id: &str,

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use custodian_core::archive::{self, Table};
 use custodian_core::clock::rfc3339;
+use custodian_core::ledger::StoredEvent;
+use custodian_store::consent::StateRow;
 use custodian_store::requests::RequestRow;
 use serde_json::{json, Value};
 
@@ -14,6 +16,9 @@ use crate::error::AppError;
 use crate::receipts;
 
 /// Builds the archive for the subject of `request`.
+///
+/// Kept whole: the archive's layout — every table and field the requester receives — reads in
+/// one place; the parts that read and shape rows are the functions below.
 pub async fn archive(state: &Context, request: &RequestRow) -> Result<Vec<u8>, AppError> {
     let subject = &request.subject_ref;
     let sref = custodian_core::subject::SubjectRef::from_hex(subject).ok_or_else(|| {
@@ -40,87 +45,12 @@ pub async fn archive(state: &Context, request: &RequestRow) -> Result<Vec<u8>, A
         })
         .collect();
 
-    let mut request_values = Vec::new();
-    let mut notice_rows = Vec::new();
-    let mut request_rows = Vec::new();
-    for r in &requests {
-        let history = state.store.request_history(&r.id).await?;
-        let mails = state.store.mail_for_request(&r.id).await?;
-        for m in &mails {
-            notice_rows.push(vec![
-                r.id.clone(),
-                m.template.clone(),
-                m.lang.clone(),
-                rfc3339(m.created_at),
-                m.sent_at.map(rfc3339).unwrap_or_default(),
-            ]);
-        }
-        request_rows.push(vec![
-            r.id.clone(),
-            r.kind.clone(),
-            r.status.clone(),
-            rfc3339(r.received_at),
-            r.verified_at.map(rfc3339).unwrap_or_default(),
-            rfc3339(r.answer_due),
-            r.completed_at.map(rfc3339).unwrap_or_default(),
-        ]);
-        request_values.push(json!({
-            "id": r.id, "type": r.kind, "status": r.status, "received_at": rfc3339(r.received_at),
-            "verified_at": r.verified_at.map(rfc3339), "answer_due": rfc3339(r.answer_due),
-            "completed_at": r.completed_at.map(rfc3339), "jurisdiction": r.jurisdiction,
-            "history": history.iter().map(|h| json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status })).collect::<Vec<_>>(),
-            "notices_sent": mails.iter().map(|m| json!({ "template": m.template, "language": m.lang, "queued_at": rfc3339(m.created_at), "sent_at": m.sent_at.map(rfc3339) })).collect::<Vec<_>>(),
-        }));
-    }
+    let (request_values, request_rows, notice_rows) = requests_part(state, &requests).await?;
 
     // What the company's own datastores hold, read through the connectors, by category.
     let company = super::company::access(state, request).await?;
-    let mut by_category: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
-    for r in &company {
-        let cell = |k: &str| {
-            r.get(k)
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string())
-                })
-                .unwrap_or_default()
-        };
-        by_category.entry(cell("category")).or_default().push(vec![
-            cell("datastore"),
-            cell("table"),
-            cell("key"),
-            r.get("fields").map(|f| f.to_string()).unwrap_or_default(),
-        ]);
-    }
-
-    let consent_rows: Vec<Vec<String>> = current
-        .iter()
-        .map(|c| {
-            vec![
-                c.purpose.clone(),
-                c.given.to_string(),
-                rfc3339(c.updated_at),
-                c.source.clone(),
-                c.policy_version.clone(),
-                c.notice_hash.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let event_rows: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| {
-            vec![
-                e.id.clone(),
-                e.purpose.clone(),
-                e.given.to_string(),
-                e.source.clone(),
-                rfc3339(e.created_at),
-                e.policy_version.clone(),
-                e.hash.clone(),
-            ]
-        })
-        .collect();
+    let by_category = company_rows(&company);
+    let (consent_rows, event_rows) = consent_rows(&current, &events);
 
     let export = json!({
         "subject_ref": subject,
@@ -201,4 +131,105 @@ pub async fn archive(state: &Context, request: &RequestRow) -> Result<Vec<u8>, A
 
 fn cols(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
+}
+
+type Rows = Vec<Vec<String>>;
+
+/// The subject's requests: as JSON (with history and notices) and as the `requests` and
+/// `notices` tables.
+async fn requests_part(
+    state: &Context,
+    requests: &[RequestRow],
+) -> Result<(Vec<Value>, Rows, Rows), AppError> {
+    let mut request_values = Vec::new();
+    let mut notice_rows = Vec::new();
+    let mut request_rows = Vec::new();
+    for r in requests {
+        let history = state.store.request_history(&r.id).await?;
+        let mails = state.store.mail_for_request(&r.id).await?;
+        for m in &mails {
+            notice_rows.push(vec![
+                r.id.clone(),
+                m.template.clone(),
+                m.lang.clone(),
+                rfc3339(m.created_at),
+                m.sent_at.map(rfc3339).unwrap_or_default(),
+            ]);
+        }
+        request_rows.push(vec![
+            r.id.clone(),
+            r.kind.clone(),
+            r.status.clone(),
+            rfc3339(r.received_at),
+            r.verified_at.map(rfc3339).unwrap_or_default(),
+            rfc3339(r.answer_due),
+            r.completed_at.map(rfc3339).unwrap_or_default(),
+        ]);
+        request_values.push(json!({
+            "id": r.id, "type": r.kind, "status": r.status, "received_at": rfc3339(r.received_at),
+            "verified_at": r.verified_at.map(rfc3339), "answer_due": rfc3339(r.answer_due),
+            "completed_at": r.completed_at.map(rfc3339), "jurisdiction": r.jurisdiction,
+            "history": history.iter().map(|h| json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status })).collect::<Vec<_>>(),
+            "notices_sent": mails.iter().map(|m| json!({ "template": m.template, "language": m.lang, "queued_at": rfc3339(m.created_at), "sent_at": m.sent_at.map(rfc3339) })).collect::<Vec<_>>(),
+        }));
+    }
+
+    Ok((request_values, request_rows, notice_rows))
+}
+
+/// The company's rows by data category, one table each.
+fn company_rows(company: &[Value]) -> BTreeMap<String, Rows> {
+    let mut by_category: BTreeMap<String, Rows> = BTreeMap::new();
+    for r in company {
+        let cell = |k: &str| {
+            r.get(k)
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_default()
+        };
+        by_category.entry(cell("category")).or_default().push(vec![
+            cell("datastore"),
+            cell("table"),
+            cell("key"),
+            r.get("fields").map(|f| f.to_string()).unwrap_or_default(),
+        ]);
+    }
+
+    by_category
+}
+
+/// The `consents` (current state) and `consent_events` tables.
+fn consent_rows(current: &[StateRow], events: &[StoredEvent]) -> (Rows, Rows) {
+    let consent_rows: Vec<Vec<String>> = current
+        .iter()
+        .map(|c| {
+            vec![
+                c.purpose.clone(),
+                c.given.to_string(),
+                rfc3339(c.updated_at),
+                c.source.clone(),
+                c.policy_version.clone(),
+                c.notice_hash.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let event_rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.clone(),
+                e.purpose.clone(),
+                e.given.to_string(),
+                e.source.clone(),
+                rfc3339(e.created_at),
+                e.policy_version.clone(),
+                e.hash.clone(),
+            ]
+        })
+        .collect();
+
+    (consent_rows, event_rows)
 }

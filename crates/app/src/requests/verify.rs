@@ -33,7 +33,6 @@ pub async fn verify(state: &Context, id: &str, code: &str) -> Result<RequestRow,
             })
         }
     }
-    let max = i64::from(state.policy.requests.verification_attempts);
     if row.code_expires_at.is_some_and(|t| now >= t) {
         transition(
             state,
@@ -58,36 +57,7 @@ pub async fn verify(state: &Context, id: &str, code: &str) -> Result<RequestRow,
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
     if !matches {
-        let attempts = row.attempts + 1;
-        if attempts >= max {
-            transition(
-                state,
-                &row,
-                Action::Abandon,
-                "system",
-                Some("too many wrong codes"),
-                |r| r.attempts = attempts,
-            )
-            .await?;
-            return Err(AppError::RateLimited {
-                code: "too_many_attempts",
-                detail: "too many wrong codes; please submit a new request".into(),
-            });
-        }
-        transition(
-            state,
-            &row,
-            Action::Note,
-            "requester",
-            Some("wrong verification code"),
-            |r| r.attempts = attempts,
-        )
-        .await?;
-        return Err(AppError::Invalid {
-            code: "invalid_code",
-            detail: format!("the code is wrong; {} attempt(s) left", max - attempts),
-            extra: Some(serde_json::json!({ "attempts_left": max - attempts })),
-        });
+        return Err(wrong_code(state, &row).await);
     }
     let p = plan(
         state,
@@ -181,4 +151,39 @@ async fn after_verification(state: &Context, r: RequestRow) -> Result<RequestRow
         return execute::run(state, approved).await;
     }
     Ok(r)
+}
+
+/// A wrong code: counted, and once there are too many the request is abandoned. Answers the
+/// error to give the requester (or the failure to record the attempt).
+async fn wrong_code(state: &Context, row: &RequestRow) -> AppError {
+    let max = i64::from(state.policy.requests.verification_attempts);
+    let attempts = row.attempts + 1;
+    let (action, note) = if attempts >= max {
+        (Action::Abandon, "too many wrong codes")
+    } else {
+        (Action::Note, "wrong verification code")
+    };
+    let actor = if attempts >= max {
+        "system"
+    } else {
+        "requester"
+    };
+    if let Err(e) = transition(state, row, action, actor, Some(note), |r| {
+        r.attempts = attempts
+    })
+    .await
+    {
+        return e;
+    }
+    if attempts >= max {
+        return AppError::rate_limited(
+            "too_many_attempts",
+            "too many wrong codes; please submit a new request",
+        );
+    }
+    AppError::Invalid {
+        code: "invalid_code",
+        detail: format!("the code is wrong; {} attempt(s) left", max - attempts),
+        extra: Some(serde_json::json!({ "attempts_left": max - attempts })),
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use custodian_core::retention::SubjectFacts;
+use custodian_core::retention::{Due, SubjectFacts};
 use custodian_store::retention::{LifecycleRow, Purge, PurgeAction};
 use custodian_store::StoreError;
 
@@ -52,40 +52,11 @@ impl Pass for Lifecycle {
                     .as_ref()
                     .is_some_and(|(rule, _)| *rule == due.rule)
                     && due.held.is_empty();
-                let mut records = Vec::new();
-                let mut company_failed = false;
-                if !due.categories.is_empty() {
-                    match &run.opened {
-                        Some(Err(_)) => {
-                            run.report.company_failures += 1;
-                            company_failed = true;
-                        }
-                        Some(Ok(c))
-                            if c.expirer.holds(&due.rule)
-                                && due.held.is_empty()
-                                && !run
-                                    .store
-                                    .purge_recorded(subject, &due.rule, due.due_since)
-                                    .await? =>
-                        {
-                            match c.expire(run.store, subject, &due.rule).await {
-                                Ok(CompanyOutcome::Changed(n)) => {
-                                    run.report.company_rows_changed += n;
-                                    records.push(format!("company datastores: {n} rows"));
-                                }
-                                Ok(CompanyOutcome::NoIdentifier) => records
-                                    .push("company datastores: no identifier on record".to_owned()),
-                                Err(e) => {
-                                    // The message names datastores and tables, never people.
-                                    tracing::warn!(rule = %due.rule, error = %e, "retention: a company datastore failed; the purge stays due");
-                                    run.report.company_failures += 1;
-                                    company_failed = true;
-                                }
-                            }
-                        }
-                        _ => records.push("company datastores".to_owned()),
-                    }
-                }
+                let (mut records, company_failed) = if due.categories.is_empty() {
+                    (Vec::new(), false)
+                } else {
+                    company_part(run, subject, &due).await?
+                };
                 if goes_here {
                     records.push("lifecycle events".to_owned());
                 }
@@ -119,4 +90,47 @@ impl Pass for Lifecycle {
         }
         Ok(purges)
     }
+}
+
+/// What a due rule's purge does in the company's datastores: the records it names, and
+/// whether a datastore failed (the purge then stays due for the next run).
+async fn company_part(
+    run: &mut Run<'_>,
+    subject: &str,
+    due: &Due,
+) -> Result<(Vec<String>, bool), JobError> {
+    let mut records = Vec::new();
+    let mut company_failed = false;
+    match &run.opened {
+        Some(Err(_)) => {
+            run.report.company_failures += 1;
+            company_failed = true;
+        }
+        Some(Ok(c))
+            if c.expirer.holds(&due.rule)
+                && due.held.is_empty()
+                && !run
+                    .store
+                    .purge_recorded(subject, &due.rule, due.due_since)
+                    .await? =>
+        {
+            match c.expire(run.store, subject, &due.rule).await {
+                Ok(CompanyOutcome::Changed(n)) => {
+                    run.report.company_rows_changed += n;
+                    records.push(format!("company datastores: {n} rows"));
+                }
+                Ok(CompanyOutcome::NoIdentifier) => {
+                    records.push("company datastores: no identifier on record".to_owned())
+                }
+                Err(e) => {
+                    // The message names datastores and tables, never people.
+                    tracing::warn!(rule = %due.rule, error = %e, "retention: a company datastore failed; the purge stays due");
+                    run.report.company_failures += 1;
+                    company_failed = true;
+                }
+            }
+        }
+        _ => records.push("company datastores".to_owned()),
+    }
+    Ok((records, company_failed))
 }

@@ -150,28 +150,15 @@ pub async fn save(
             )
         }
     };
-    let mut chosen: Vec<(String, bool)> = Vec::new();
-    for (k, v) in &fields {
-        let Some(purpose) = k.strip_prefix("choice.") else {
-            continue;
-        };
-        let given = match v.as_str() {
-            "yes" => true,
-            "no" => false,
-            _ => {
-                return page::error_page(
-                    &state,
-                    &lang,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    t.error_title,
-                    t.invalid_form,
-                )
-            }
-        };
-        // A purpose the policy does not offer is refused by the use case (the same page).
-        chosen.retain(|(p, _)| p != purpose);
-        chosen.push((purpose.to_owned(), given));
-    }
+    let Some(chosen) = chosen_of(&fields) else {
+        return page::error_page(
+            &state,
+            &lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.error_title,
+            t.invalid_form,
+        );
+    };
     let anchor = if device.is_some() {
         "device"
     } else {
@@ -182,15 +169,7 @@ pub async fn save(
             .await;
     let (choices, outcome) = match recorded {
         Ok((choices, Some(outcome))) => (choices, outcome),
-        Ok((_, None)) => {
-            return page::see_other(
-                &format!(
-                    "{}&saved=none#{anchor}",
-                    page::with_lang("/privacy-center/consents", &lang)
-                ),
-                Vec::new(),
-            )
-        }
+        Ok((_, None)) => return back(&lang, "none", anchor, Vec::new()),
         Err(e) => return failure(&state, &lang, &e),
     };
     let mut cookies = Vec::new();
@@ -206,11 +185,36 @@ pub async fn save(
     } else {
         "1"
     };
+    back(&lang, saved, anchor, cookies)
+}
+
+/// Back to the consents page, at the form just saved, saying whether anything changed.
+fn back(lang: &str, saved: &str, anchor: &str, cookies: Vec<String>) -> Response {
     page::see_other(
         &format!(
             "{}&saved={saved}#{anchor}",
-            page::with_lang("/privacy-center/consents", &lang)
+            page::with_lang("/privacy-center/consents", lang)
         ),
         cookies,
     )
+}
+
+/// The form's `choice.{purpose}` = `yes` | `no` fields, the last one of a purpose winning;
+/// `None` for any other value. Whether the policy offers each purpose is the use case's to
+/// check (it answers with the same page).
+fn chosen_of(fields: &Fields) -> Option<Vec<(String, bool)>> {
+    let mut chosen: Vec<(String, bool)> = Vec::new();
+    for (k, v) in fields {
+        let Some(purpose) = k.strip_prefix("choice.") else {
+            continue;
+        };
+        let given = match v.as_str() {
+            "yes" => true,
+            "no" => false,
+            _ => return None,
+        };
+        chosen.retain(|(p, _)| p != purpose);
+        chosen.push((purpose.to_owned(), given));
+    }
+    Some(chosen)
 }

@@ -39,6 +39,9 @@ pub fn with_lang(path: &str, lang: &str) -> String {
     format!("{path}{sep}lang={lang}")
 }
 
+/// The whole page around `page.body`.
+///
+/// Kept whole: it is the page's template — head, navigation, body, footer — in document order.
 pub fn render(state: &AppState, page: &Page) -> String {
     let t = texts(page.lang);
     let org = escape(&state.policy.policy.organisation);
