@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use custodian_core::clock::Clock;
 use custodian_core::consent::ConsentMemory;
+use custodian_core::decide::{ConsentLookup, ConsentStatus};
 use custodian_core::deadline::BusinessCalendar;
 use custodian_core::decide::Engine;
 use custodian_core::ids::Ids;
@@ -188,5 +189,16 @@ impl Context {
         } else {
             self.versions.get(version).map(|p| p.as_ref())
         }
+    }
+}
+
+/// What `decide` reads besides the policy: consent from memory and whether the subject is
+/// known to be under the minimum age — no I/O.
+impl ConsentLookup for Context {
+    fn status(&self, subject: &SubjectRef, slot: usize) -> ConsentStatus {
+        self.consents.status(subject, slot)
+    }
+    fn under_minimum_age(&self, subject: &SubjectRef) -> bool {
+        self.retention.minors.contains(subject)
     }
 }

@@ -261,4 +261,60 @@ mod tests {
         }
         assert_eq!(Source::parse("telepathy"), None);
     }
+
+    #[test]
+    fn gpc_refuses_its_purposes_whatever_was_chosen_and_says_so() {
+        let mut choices = vec![
+            Wanted {
+                purpose: "advertising".into(),
+                given: true,
+                source: Source::Banner,
+            },
+            Wanted {
+                purpose: "analytics".into(),
+                given: true,
+                source: Source::Banner,
+            },
+        ];
+        assert!(honour_gpc(&mut choices, ["advertising", "sale"]));
+        assert_eq!(
+            choices,
+            vec![
+                Wanted {
+                    purpose: "advertising".into(),
+                    given: false,
+                    source: Source::Gpc,
+                },
+                Wanted {
+                    purpose: "analytics".into(),
+                    given: true,
+                    source: Source::Banner,
+                },
+                Wanted {
+                    purpose: "sale".into(),
+                    given: false,
+                    source: Source::Gpc,
+                },
+            ]
+        );
+        assert!(!honour_gpc(&mut choices, []));
+    }
+
+    #[test]
+    fn callers_name_only_their_own_sources() {
+        for s in [
+            "banner",
+            "privacy_center",
+            "api",
+            "import",
+            "widget",
+            "signup",
+            "survey",
+        ] {
+            assert!(Source::parse_caller_chosen(s).is_some(), "{s}");
+        }
+        for s in ["gpc", "link", "unsubscribe", "request", "nonsense"] {
+            assert!(Source::parse_caller_chosen(s).is_none(), "{s}");
+        }
+    }
 }

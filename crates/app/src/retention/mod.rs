@@ -25,7 +25,6 @@ mod paged;
 mod requests;
 
 use custodian_core::clock::rfc3339;
-use custodian_core::decide::{ConsentLookup, ConsentStatus};
 use custodian_core::retention::{
     Hold, LifecycleEvent, LifecycleKind, MinimumAge, Minors, Retention, RetentionError,
 };
@@ -68,18 +67,6 @@ impl RetentionState {
             ages: MinimumAge::from_policy(policy),
             minors,
         })
-    }
-}
-
-/// Consent from memory plus the children flag, as `decide` needs them.
-pub struct Lookup<'a>(pub &'a Context);
-
-impl ConsentLookup for Lookup<'_> {
-    fn status(&self, subject: &SubjectRef, slot: usize) -> ConsentStatus {
-        self.0.consents.status(subject, slot)
-    }
-    fn under_minimum_age(&self, subject: &SubjectRef) -> bool {
-        self.0.retention.minors.contains(subject)
     }
 }
 

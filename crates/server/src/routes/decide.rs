@@ -179,7 +179,7 @@ pub async fn answer(
     };
     let d = state
         .engine
-        .decide(&input, &custodian_app::retention::Lookup(state))
+        .decide(&input, &*state.app)
         .map_err(decision_error)?;
     let answer = DecideResponse {
         allowed: d.allowed,
