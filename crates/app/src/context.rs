@@ -6,9 +6,9 @@ use std::sync::{Arc, RwLock};
 
 use custodian_core::clock::Clock;
 use custodian_core::consent::ConsentMemory;
-use custodian_core::decide::{ConsentLookup, ConsentStatus};
 use custodian_core::deadline::BusinessCalendar;
 use custodian_core::decide::Engine;
+use custodian_core::decide::{ConsentLookup, ConsentStatus};
 use custodian_core::ids::Ids;
 use custodian_core::seal::Sealer;
 use custodian_core::signed::LinkSigner;
