@@ -32,6 +32,7 @@ pub mod receipts;
 pub mod recording;
 pub mod requests;
 pub mod retention;
+pub mod signin;
 pub mod tokens;
 
 pub use build::{build, BuildError};

@@ -2,15 +2,11 @@
 //! the right code gives this browser a 30-minute session for the address (to see and change
 //! the choices recorded for it). The same answers whether or not the address is known.
 
-use std::net::IpAddr;
-
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use custodian_app::requests::limits::Limit;
-use custodian_core::subject::{IdKind, SubjectId, SubjectRef};
-use custodian_mail::{Lang, MailContent};
-use rand::Rng;
+use custodian_app::{signin, AppError};
+use custodian_core::subject::{IdKind, SubjectId};
 
 use super::consents::failure;
 use super::guard;
@@ -90,64 +86,31 @@ pub async fn start_sign_in(
             &headers,
         );
     };
-    let subject = state.hasher.reference(&id);
-    if !allowed(&state, ip, &subject) {
-        return page::error_page(
-            &state,
-            &lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            t.error_title,
-            t.rate_limited,
-        );
-    }
-    let nonce = state.ids.next("signin");
-    let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     let minutes = i64::from(state.policy.requests.verification_code_minutes);
-    let link = format!(
-        "{}{}&code={code}",
-        state.public_url,
-        page::with_lang("/privacy-center/sign-in", &lang)
-    );
-    let sent = custodian_app::requests::mail_to(
-        &state,
-        id.expose(),
-        Some(state.hasher.reference(&id)),
-        Lang::parse_or_en(&lang),
-        None,
-        &format!("privacy-center/sign-in/{nonce}"),
-        MailContent::SignInCode {
-            code: code.clone(),
-            link,
-        },
-    )
-    .await;
-    if let Err(e) = sent {
-        return failure(&state, &lang, &e);
-    }
+    let here = page::with_lang("/privacy-center/sign-in", &lang);
+    let started = match signin::start(&state, &id, ip, &lang, &here).await {
+        Ok(s) => s,
+        Err(AppError::RateLimited { .. }) => {
+            return page::error_page(
+                &state,
+                &lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                t.error_title,
+                t.rate_limited,
+            )
+        }
+        Err(e) => return failure(&state, &lang, &e),
+    };
     page::see_other(
-        &page::with_lang("/privacy-center/sign-in", &lang),
+        &here,
         vec![guard::pending_cookie(
-            &state, &subject, &nonce, &code, minutes,
+            &state,
+            &started.subject,
+            &started.nonce,
+            &started.code,
+            minutes,
         )],
     )
-}
-
-/// Sign-in codes are limited like request intake: per client and per address.
-fn allowed(state: &AppState, ip: Option<IpAddr>, subject: &SubjectRef) -> bool {
-    let now = state.clock.now_micros();
-    let client_ok = ip.is_none_or(|ip| {
-        state.limiter.allow(
-            &format!("privacy-center ip:{ip}"),
-            state.limits.per_client,
-            now,
-        )
-    });
-    client_ok
-        && state.limiter.allow(
-            &format!("privacy-center subject:{}", subject.to_hex()),
-            state.limits.per_address,
-            now,
-        )
 }
 
 /// The page to enter the code (prefilled from the e-mailed link); a GET changes nothing.
@@ -213,16 +176,7 @@ pub async fn finish_sign_in(
         );
     };
     let clear = || vec![guard::own_cookie(&state, guard::PENDING_COOKIE, None, 0)];
-    let minutes = i64::from(state.policy.requests.verification_code_minutes);
-    let attempts = Limit {
-        max: state.policy.requests.verification_attempts,
-        window_micros: minutes * 60_000_000,
-    };
-    if !state.limiter.allow(
-        &format!("privacy-center code:{}", pending.nonce),
-        attempts,
-        state.clock.now_micros(),
-    ) {
+    if !signin::may_try(&state, &pending.nonce) {
         return sign_in_page(
             &state,
             &lang,
