@@ -36,7 +36,7 @@ pub async fn record(
 ) -> Result<Recorded, AppError> {
     let kind = event.kind;
     let country = event.country.clone();
-    let subject = state.hasher.reference(&id);
+    let subject = state.hasher.reference(id);
     let hex = subject.to_hex();
     let history: Vec<LifecycleEvent> = state
         .store
@@ -79,7 +79,7 @@ pub async fn record(
         .put_subject_identity(&hex, kind_name, &sealed, now)
         .await?;
     let erasure_request = match child {
-        Some(true) => protect_child(&state, subject, &id, &event).await?,
+        Some(true) => protect_child(state, subject, id, &event).await?,
         _ => None,
     };
     Ok(Recorded {

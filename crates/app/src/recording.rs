@@ -195,7 +195,7 @@ fn receipt_of(
     receipts::build(
         policy,
         Header {
-            receipt_id: receipt_id,
+            receipt_id,
             at_micros: now,
             source: req.method.as_str(),
             subject_ref: &subject_hex,

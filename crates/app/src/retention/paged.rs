@@ -10,7 +10,7 @@ use custodian_store::retention::Purge;
 use custodian_store::{Store, StoreError};
 
 use super::company::OpenCompany;
-use super::{JobError, Report, RunOptions, PAGE};
+use super::{JobError, Report, RunOptions};
 
 /// One run: what every pass reads, and the report they all add to.
 pub(super) struct Run<'a> {
@@ -33,7 +33,7 @@ pub(super) trait Pass {
     /// Whether a page's items count towards the CLI's progress bar.
     const PROGRESS: bool;
 
-    /// Up to [`PAGE`] items whose key comes after `after`, in key order.
+    /// Up to [`super::PAGE`] items whose key comes after `after`, in key order.
     async fn page(&self, run: &Run<'_>, after: &str) -> Result<Vec<Self::Item>, StoreError>;
     fn key(item: &Self::Item) -> &str;
     /// Notes what is due in the report; answers the purges to apply.
@@ -50,7 +50,6 @@ pub(super) async fn paged<P: Pass>(
     pass: &P,
     progress: &mut impl FnMut(u64),
 ) -> Result<(), JobError> {
-    debug_assert!(PAGE > 0);
     let mut after = String::new();
     loop {
         // A duration measured, not a time of day: `Instant` rather than the clock, since the

@@ -158,7 +158,7 @@ pub async fn answer(
     state: &AppState,
     request: Request,
 ) -> Result<axum::response::Response, ApiError> {
-    crate::auth::authorize(&state, request.headers(), &[Role::Service]).await?;
+    crate::auth::authorize(state, request.headers(), &[Role::Service]).await?;
     let gpc = crate::routes::consent::gpc_signal(request.headers());
     let body = extract::json_body(request).await?;
     let req: DecideRequest = extract::parse(&body)?;
