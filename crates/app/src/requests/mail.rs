@@ -46,7 +46,7 @@ pub async fn mail_requester_sealed(
 }
 
 /// The sealed outbox row of a message to the requester about `step`, to be queued with the
-/// change it announces ([`Planned::commit`]). `None` when the address was erased with the
+/// change it announces ([`super::Planned::commit`]). `None` when the address was erased with the
 /// subject's data: nothing is left to write to.
 pub async fn requester_mail(
     state: &Context,
