@@ -67,6 +67,57 @@ impl Source {
     pub fn parse(s: &str) -> Option<Source> {
         Source::ALL.into_iter().find(|x| x.as_str() == s)
     }
+
+    /// The sources a caller may name when recording through the API (`POST /v1/consent`). The
+    /// others Custodian sets itself, each from its own entry point: a GPC signal, a device
+    /// link, an unsubscribe link, a data-subject request.
+    pub const CALLER_CHOSEN: [Source; 7] = [
+        Source::Banner,
+        Source::PrivacyCenter,
+        Source::Api,
+        Source::Import,
+        Source::Widget,
+        Source::Signup,
+        Source::Survey,
+    ];
+
+    /// A source a caller may name ([`Source::CALLER_CHOSEN`]).
+    pub fn parse_caller_chosen(s: &str) -> Option<Source> {
+        Source::CALLER_CHOSEN.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// One choice to record: the purpose, whether it is given, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub purpose: String,
+    pub given: bool,
+    pub source: Source,
+}
+
+/// The Global Privacy Control rule: with a `Sec-GPC: 1` signal, every purpose the policy marks
+/// `gpc_opt_out` (sale, sharing, targeted advertising) is refused whatever else was chosen,
+/// and recorded with source `gpc`. Answers whether the signal applied to any purpose.
+pub fn honour_gpc<'a>(
+    choices: &mut Vec<Wanted>,
+    gpc_purposes: impl IntoIterator<Item = &'a str>,
+) -> bool {
+    let mut honoured = false;
+    for p in gpc_purposes {
+        match choices.iter_mut().find(|c| c.purpose == p) {
+            Some(c) => {
+                c.given = false;
+                c.source = Source::Gpc;
+            }
+            None => choices.push(Wanted {
+                purpose: p.to_owned(),
+                given: false,
+                source: Source::Gpc,
+            }),
+        }
+        honoured = true;
+    }
+    honoured
 }
 
 /// Truncates an address before it is stored: IPv4 to its /24, IPv6 to its /48. The seed
@@ -209,5 +260,61 @@ mod tests {
             assert_eq!(Source::parse(s.as_str()), Some(s));
         }
         assert_eq!(Source::parse("telepathy"), None);
+    }
+
+    #[test]
+    fn gpc_refuses_its_purposes_whatever_was_chosen_and_says_so() {
+        let mut choices = vec![
+            Wanted {
+                purpose: "advertising".into(),
+                given: true,
+                source: Source::Banner,
+            },
+            Wanted {
+                purpose: "analytics".into(),
+                given: true,
+                source: Source::Banner,
+            },
+        ];
+        assert!(honour_gpc(&mut choices, ["advertising", "sale"]));
+        assert_eq!(
+            choices,
+            vec![
+                Wanted {
+                    purpose: "advertising".into(),
+                    given: false,
+                    source: Source::Gpc,
+                },
+                Wanted {
+                    purpose: "analytics".into(),
+                    given: true,
+                    source: Source::Banner,
+                },
+                Wanted {
+                    purpose: "sale".into(),
+                    given: false,
+                    source: Source::Gpc,
+                },
+            ]
+        );
+        assert!(!honour_gpc(&mut choices, []));
+    }
+
+    #[test]
+    fn callers_name_only_their_own_sources() {
+        for s in [
+            "banner",
+            "privacy_center",
+            "api",
+            "import",
+            "widget",
+            "signup",
+            "survey",
+        ] {
+            assert!(Source::parse_caller_chosen(s).is_some(), "{s}");
+        }
+        for s in ["gpc", "link", "unsubscribe", "request", "nonsense"] {
+            assert!(Source::parse_caller_chosen(s).is_none(), "{s}");
+        }
     }
 }

@@ -112,6 +112,8 @@ struct CPurpose {
     recipients: u64,
     consent_slot: Option<usize>,
     gpc_opt_out: bool,
+    /// Still decided for a subject under the minimum age (`children.purposes_allowed`).
+    for_minors: bool,
     rule: Arc<str>,
     allowed_reason: Arc<str>,
 }
@@ -218,6 +220,7 @@ impl Engine {
                     .fold(0u64, |acc, &i| acc | (1u64 << i)),
                 consent_slot,
                 gpc_opt_out: p.gpc_opt_out,
+                for_minors: policy.children.purposes_allowed.contains(&p.id),
                 rule: format!("purposes.{}", p.id).into(),
                 allowed_reason: allowed_reason.into(),
             });
@@ -325,6 +328,11 @@ impl Engine {
             .filter_map(|p| p.consent_slot)
     }
 
+    /// The ids of the consent purposes a GPC signal opts out of (see `consent::honour_gpc`).
+    pub fn gpc_purposes(&self) -> impl Iterator<Item = &str> + '_ {
+        self.gpc_slots().map(|s| self.consent_purposes[s].as_str())
+    }
+
     pub fn decide<C: AsRef<str>>(
         &self,
         input: &DecisionInput<'_, C>,
@@ -342,7 +350,7 @@ impl Engine {
         };
         let purpose = &self.purposes[pi];
         let basis = Some(purpose.basis);
-        if consents.under_minimum_age(&input.subject) && input.purpose != "erasure" {
+        if !purpose.for_minors && consents.under_minimum_age(&input.subject) {
             return Ok(self.deny(
                 basis,
                 "the subject is under the minimum age: their data is being erased".into(),

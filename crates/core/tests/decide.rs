@@ -208,3 +208,33 @@ fn the_three_banner_purposes_are_consent_purposes() {
     }
     assert!(e.consent_slot("service_email").is_none());
 }
+
+/// Every subject is under the minimum age.
+struct Minor;
+
+impl ConsentLookup for Minor {
+    fn status(&self, _: &SubjectRef, _: usize) -> ConsentStatus {
+        ConsentStatus::Given
+    }
+    fn under_minimum_age(&self, _: &SubjectRef) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_minor_gets_only_the_purposes_the_policy_still_allows_them() {
+    let mut policy = custodian_policy::example();
+    let cats = cats(&["website_user"]);
+    let refused = Engine::compile(&policy)
+        .unwrap()
+        .decide(&ask("service_email", &cats, "DE"), &Minor)
+        .unwrap();
+    assert!(!refused.allowed);
+    assert_eq!(&*refused.rule, "children.minimum_age");
+    policy.children.purposes_allowed = vec!["service_email".into()];
+    let allowed = Engine::compile(&policy)
+        .unwrap()
+        .decide(&ask("service_email", &cats, "DE"), &Minor)
+        .unwrap();
+    assert_ne!(&*allowed.rule, "children.minimum_age");
+}

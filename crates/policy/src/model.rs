@@ -66,6 +66,10 @@ pub struct PolicyMeta {
     /// A free-text summary shown at the top of the rendered notice.
     #[serde(default)]
     pub summary: Option<String>,
+    /// The legal framework named on consent receipts (Kantara `jurisdiction`); see
+    /// [`Policy::receipt_jurisdiction`] for the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_jurisdiction: Option<String>,
 }
 
 fn default_languages() -> Vec<String> {
@@ -230,11 +234,24 @@ pub struct Purpose {
     /// targeted advertising).
     #[serde(default)]
     pub gpc_opt_out: bool,
+    /// Whether this is direct marketing, which an objection (GDPR Art. 21(3)) stops at once;
+    /// see [`Purpose::is_direct_marketing`] for the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_marketing: Option<bool>,
 }
 
 impl Purpose {
     pub fn is_consent(&self) -> bool {
         self.legal_basis == LegalBasis::Consent
+    }
+
+    /// Whether an objection withdraws this purpose: `direct_marketing` when the policy says,
+    /// otherwise when its DPV term names marketing (`dpv:DirectMarketing`) or, for policies
+    /// written before terms were set, its id is `marketing`.
+    pub fn is_direct_marketing(&self) -> bool {
+        self.direct_marketing.unwrap_or_else(|| {
+            self.id == "marketing" || self.dpv.as_deref().is_some_and(|d| d.contains("Marketing"))
+        })
     }
 }
 
@@ -471,10 +488,25 @@ pub struct Children {
     /// How fast a child's data is erased once known, ISO 8601 (`PT24H`).
     #[serde(default = "default_child_erasure")]
     pub erase_within: String,
+    /// The purposes still decided for a subject known to be under the minimum age — the
+    /// erasure of their data itself; every other decision is refused.
+    #[serde(
+        default = "default_child_purposes",
+        skip_serializing_if = "is_default_child_purposes"
+    )]
+    pub purposes_allowed: Vec<String>,
 }
 
 fn default_child_erasure() -> String {
     "PT24H".into()
+}
+
+fn default_child_purposes() -> Vec<String> {
+    vec!["erasure".into()]
+}
+
+fn is_default_child_purposes(p: &[String]) -> bool {
+    p == default_child_purposes()
 }
 
 /// The kinds of data-subject request (GDPR Art. 15–21).
@@ -567,6 +599,15 @@ impl Policy {
 
     pub fn recipient(&self, id: &str) -> Option<&Recipient> {
         self.recipients.iter().find(|r| r.id == id)
+    }
+
+    /// The legal framework named on consent receipts: `policy.receipt_jurisdiction`, or by
+    /// default `EU GDPR / UK GDPR` (what every receipt named before it could be set).
+    pub fn receipt_jurisdiction(&self) -> &str {
+        self.policy
+            .receipt_jurisdiction
+            .as_deref()
+            .unwrap_or("EU GDPR / UK GDPR")
     }
 
     /// Purposes that rest on consent, in file order.

@@ -1,6 +1,7 @@
 //! The one place where failures become HTTP answers: RFC 9457 `application/problem+json`.
 //!
-//! Every handler returns [`ApiError`]; each variant has a stable `code` (documented in
+//! Every handler returns [`ApiError`]; a use case's `AppError` becomes one here (and only
+//! here). Each variant has a stable `code` (documented in
 //! docs/api.md), a status and a title. Internal errors are logged with their detail and
 //! answered as a bare 500, so nothing about the database or the code leaks to a client.
 
@@ -58,6 +59,34 @@ pub enum ApiError {
     /// Any internal failure; its text is logged, never sent.
     #[error("{0}")]
     Internal(String),
+}
+
+/// The one mapping from what a use case failed with to its problem: the kind picks the
+/// status, the code stays the use case's.
+impl From<custodian_app::AppError> for ApiError {
+    fn from(e: custodian_app::AppError) -> Self {
+        use custodian_app::AppError as E;
+        match e {
+            E::Malformed { code, detail } => ApiError::BadRequest { code, detail },
+            E::Invalid {
+                code,
+                detail,
+                extra,
+            } => ApiError::Unprocessable {
+                code,
+                detail,
+                extra,
+            },
+            E::Unauthenticated => ApiError::Unauthorized,
+            E::Forbidden => ApiError::Forbidden,
+            E::NotFound => ApiError::NotFound,
+            E::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            E::Gone { code, detail } => ApiError::Gone { code, detail },
+            E::RateLimited { code, detail } => ApiError::TooManyRequests { code, detail },
+            E::Unavailable => ApiError::Unavailable,
+            E::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
 }
 
 impl From<custodian_store::StoreError> for ApiError {

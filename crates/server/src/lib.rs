@@ -1,28 +1,24 @@
 //! The HTTP edge of Custodian.
 //!
-//! A tour: [`build`] turns [`Settings`] into shared state (compiling the policy, loading
-//! tokens lazily), [`router`] wires the routes of `routes/*` with the cross-cutting layers
-//! (body limit, CORS, metrics, problem+json fallbacks), and [`serve`] runs it until a
-//! shutdown signal. Only this crate knows axum; handlers call `custodian-core` for every
-//! rule and `custodian-store` for every row.
+//! A tour: [`build`] turns [`Settings`] into the shared state — the application's context
+//! (`custodian_app::build`) plus what only HTTP needs (metrics, the pre-serialised policy, the
+//! rendered notice, the allowed origins) — [`router`] wires the routes of `routes/*` with the
+//! cross-cutting layers (body limit, CORS, metrics, problem+json fallbacks), and [`serve`]
+//! runs it until a shutdown signal. Only this crate knows axum; a handler parses its input,
+//! calls one use case of `custodian-app`, and answers; `error.rs` maps every `AppError` to a
+//! problem document.
 
 pub mod app;
 pub mod assets;
 pub mod auth;
-pub mod background;
-pub mod consent_sync;
 pub mod error;
 pub mod extract;
 pub mod html;
 pub mod metrics;
 pub mod openapi;
-pub mod recording;
-pub mod requests;
-pub mod retention_job;
 pub mod routes;
 pub mod state;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -30,145 +26,34 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
-use custodian_core::consent::ConsentMemory;
-use custodian_core::deadline::BusinessCalendar;
-use custodian_core::decide::Engine;
-use custodian_core::seal::Sealer;
-use custodian_core::signed::LinkSigner;
-use custodian_core::subject::{SubjectHasher, SubjectRef};
-use custodian_core::unsubscribe::Signer;
-use custodian_store::writer::ConsentWriter;
+use custodian_app::background;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub use custodian_app::BuildError;
 pub use state::{AppState, Settings, SharedState};
 
 use crate::error::ApiError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("the policy cannot be compiled: {0}")]
-    Compile(#[from] custodian_core::decide::CompileError),
-    #[error("loading state from the store: {0}")]
-    Store(#[from] custodian_store::StoreError),
-    #[error("the policy's business calendar: {0}")]
-    Calendar(#[from] custodian_core::deadline::CalendarError),
-    #[error("retention: {0}")]
-    Retention(#[from] retention_job::JobError),
-}
-
-/// Prepares everything the handlers share: compiles the policy, records its version, and
-/// loads every subject's current consent into memory so decisions never wait on the store.
+/// Builds the application's context and the HTTP state around it.
 pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
-    use futures_util::TryStreamExt;
-
-    let policy = settings.policy;
-    let store = settings.store;
-    let engine = Engine::compile(&policy)?;
-    let now = settings.clock.now_micros();
-
-    let version = policy.policy.version.clone();
-    let document = serde_json::to_string(&policy).unwrap_or_default();
-    let mut versions = HashMap::new();
-    let mut reask = HashMap::new();
-    store
-        .remember_policy_version(&version, &document, now)
-        .await?;
-    for (v, doc) in store.policy_versions().await? {
-        if v == version {
-            if doc != document {
-                tracing::warn!(version = %v, "the policy file changed but its version did not; bump `policy.version` so consent records name the text people saw");
-            }
-            continue;
-        }
-        match serde_json::from_str::<custodian_policy::Policy>(&doc) {
-            Ok(old) => {
-                let changed = custodian_policy::diff::consent_purposes_changed(&old, &policy);
-                reask.insert(v.clone(), changed.into_iter().collect());
-                versions.insert(v, Arc::new(old));
-            }
-            Err(e) => {
-                tracing::warn!(version = %v, error = %e, "a stored policy version cannot be read; consent recorded under it is treated as current")
-            }
-        }
-    }
-
-    let consent_seen = consent_sync::Watermarks::at_heads(&store).await?;
-    let consents = ConsentMemory::default();
-    let mut rows = store.all_consent_state();
-    while let Some((subject, purpose, given)) = rows.try_next().await? {
-        if let (Some(r), Some(slot)) = (
-            SubjectRef::from_hex(&subject),
-            engine.consent_slot(&purpose),
-        ) {
-            consents.set(r, slot, given);
-        }
-    }
-    drop(rows);
-
-    let calendar = BusinessCalendar::from_policy(&policy.calendar)?;
-    let retention = retention_job::RetentionState::load(&policy, &store).await?;
-    let doc = routes::policy::policy_document(&policy);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let app = custodian_app::build(settings.app, metrics.clone()).await?;
+    let doc = routes::policy::policy_document(&app.policy);
     let policy_json = serde_json::to_vec(&doc).unwrap_or_default().into();
-    let notice_html = custodian_policy::render::html(&policy);
-    let keyring =
-        custodian_store::keyring::Keyring::new(settings.key_store.clone(), settings.master_key);
-    if keyring.rotation_unfinished().await? {
-        tracing::warn!(
-            master_key = %keyring.master_id(),
-            "some subject keys are wrapped by another master key: finish `custodian keys rotate`, or check that this is the right master key"
-        );
-    }
-    let state = AppState {
-        policy: Arc::new(policy),
-        engine,
-        writer: ConsentWriter::spawn(store.clone()),
-        consents,
-        consent_seen,
-        device_links: Default::default(),
-        versions,
-        reask,
-        hasher: SubjectHasher::new(&settings.secret),
-        signer: Signer::new(&settings.secret),
-        tokens: Default::default(),
+    let notice_html = custodian_policy::render::html(&app.policy);
+    Ok(Arc::new(AppState {
+        app,
+        metrics,
         policy_json,
         notice_html,
-        metrics: Default::default(),
         allowed_origins: settings.allowed_origins,
-        public_url: settings.public_url.trim_end_matches('/').to_owned(),
-        clock: settings.clock,
-        sealer: Sealer::derived(&settings.secret, "requests"),
-        code_key: custodian_core::seal::derive_key(&settings.secret, "verification codes").to_vec(),
-        links: LinkSigner::new(&settings.secret),
-        calendar,
-        outbox: custodian_mail::Outbox::new(
-            store.clone(),
-            Sealer::derived(&settings.secret, "outbox"),
-        )
-        .with_keyring(keyring.clone()),
-        keys_beside_data: keyring.stored_in(&store),
-        keyring,
-        intake: custodian_store::requests::IntakeWriter::spawn(store.clone()),
-        run_keys: custodian_connectors::run::RunKeys::from_secret(&settings.secret),
-        datastores: settings.datastores,
-        smtp: settings.smtp,
-        limiter: Default::default(),
-        limits: settings.intake_limits,
-        retention,
-        store,
-    };
-    for (device, account) in state.store.all_links().await? {
-        if let (Some(d), Some(a)) = (
-            SubjectRef::from_hex(&device),
-            SubjectRef::from_hex(&account),
-        ) {
-            state.add_link(d, a);
-        }
-    }
-    Ok(Arc::new(state))
+    }))
 }
 
 /// All routes with their layers.
+///
+/// Kept whole: the route table, so every path, its method and its handler are seen together.
 pub fn router(state: SharedState) -> Router {
     let cors = cors_layer(state.allowed_origins.as_deref());
     let public = Router::new()
@@ -210,16 +95,16 @@ pub fn router(state: SharedState) -> Router {
         )
         .route(
             "/privacy-center/sign-in",
-            get(routes::privacy_center::consents::sign_in_form)
-                .post(routes::privacy_center::consents::start_sign_in),
+            get(routes::privacy_center::signin::sign_in_form)
+                .post(routes::privacy_center::signin::start_sign_in),
         )
         .route(
             "/privacy-center/sign-in/code",
-            post(routes::privacy_center::consents::finish_sign_in),
+            post(routes::privacy_center::signin::finish_sign_in),
         )
         .route(
             "/privacy-center/sign-out",
-            post(routes::privacy_center::consents::sign_out),
+            post(routes::privacy_center::signin::sign_out),
         )
         .route(
             "/privacy-center/requests",
@@ -290,12 +175,12 @@ pub async fn serve(
     state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let jobs = background::spawn(state.clone());
+    let jobs = background::spawn(state.app.clone());
     let app = app::app(state.clone()).per_connection();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     jobs.stop().await;
-    background::checkpoint_once(&state).await;
+    background::checkpoint_once(&state.app).await;
     result
 }

@@ -116,6 +116,16 @@ impl RouteMetrics {
     }
 }
 
+/// The application's jobs report their gauges and counters here, beside the routes' series.
+impl custodian_app::Telemetry for Metrics {
+    fn set_gauge(&self, name: &'static str, labels: &[(&str, &str)], value: f64) {
+        Metrics::set_gauge(self, name, labels, value)
+    }
+    fn add_counter(&self, name: &'static str, by: u64) {
+        Metrics::add_counter(self, name, by)
+    }
+}
+
 impl Metrics {
     /// The series of one route template, for a caller that records it often.
     pub fn for_route(&self, route: &str) -> RouteMetrics {

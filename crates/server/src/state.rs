@@ -1,158 +1,39 @@
-//! What every handler shares: the active policy and its compiled engine, the store and the
-//! consent writer, the in-memory consent state, and the keys.
+//! What every handler shares: the application's [`Context`] and what only HTTP needs — the
+//! route metrics, the pre-serialised `/v1/policy` body, the rendered notice and the origins
+//! allowed to call the public endpoints from a browser.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use custodian_core::clock::Clock;
-use custodian_core::consent::ConsentMemory;
-use custodian_core::deadline::BusinessCalendar;
-use custodian_core::decide::Engine;
-use custodian_core::seal::Sealer;
-use custodian_core::signed::LinkSigner;
-use custodian_core::subject::{SubjectHasher, SubjectRef};
-use custodian_core::unsubscribe::Signer;
-use custodian_mail::Outbox;
-use custodian_policy::Policy;
-use custodian_store::writer::ConsentWriter;
-use custodian_store::Store;
+use custodian_app::Context;
 
-use crate::auth::TokenCache;
-use crate::requests::limits::{IntakeLimits, Limiter};
+use crate::metrics::Metrics;
 
-/// How the server is set up; built by the CLI from flags, environment and config file.
+/// How the server is set up: the application's settings and the HTTP-only ones.
 pub struct Settings {
-    pub policy: Policy,
-    pub store: Store,
-    /// Keys subject references and unsubscribe links; created once by `serve` and kept.
-    pub secret: Vec<u8>,
+    pub app: custodian_app::Settings,
     /// Origins allowed to call the public endpoints from a browser; `None` means any.
     pub allowed_origins: Option<Vec<String>>,
-    /// The URL people reach this service at, for links in e-mails (no trailing slash).
-    pub public_url: String,
-    pub clock: Arc<dyn Clock>,
-    /// Where mail goes; `None` queues mail in the outbox until it is configured.
-    pub smtp: Option<custodian_mail::MailConfig>,
-    pub intake_limits: crate::requests::limits::IntakeLimits,
-    /// Datastores named in the config file, besides those registered in the store.
-    pub datastores: Vec<custodian_store::runs::DatastoreRecord>,
-    /// Wraps every subject's key (see `custodian_store::keyring`). Never stored by Custodian.
-    pub master_key: custodian_core::keys::MasterKey,
-    /// Where subject keys live: apart from `store`, so that a copy of the data holds no key
-    /// (may be `store` itself, e.g. one PostgreSQL database).
-    pub key_store: Store,
 }
 
 pub type SharedState = Arc<AppState>;
 
 pub struct AppState {
-    pub policy: Arc<Policy>,
-    pub engine: Engine,
-    pub store: Store,
-    pub writer: ConsentWriter,
-    pub consents: ConsentMemory,
-    /// How far this node has read the ledger's chains into `consents` (`consent_sync`).
-    pub consent_seen: crate::consent_sync::Watermarks,
-    /// Devices linked to accounts, both ways: a choice made on one applies to the others.
-    pub device_links: RwLock<HashMap<SubjectRef, Vec<SubjectRef>>>,
-    /// Earlier policy versions that consent was recorded under.
-    pub versions: HashMap<String, Arc<Policy>>,
-    /// For each earlier version, the consent purposes that changed since: choices made under
-    /// it for those purposes must be asked again.
-    pub reask: HashMap<String, HashSet<String>>,
-    pub hasher: SubjectHasher,
-    pub signer: Signer,
-    pub tokens: TokenCache,
+    /// The use cases' shared context (policy, engine, store, consent, keys, clock, ids …).
+    pub app: custodian_app::Shared,
+    pub metrics: Arc<Metrics>,
     /// `GET /v1/policy`, serialised once: the policy only changes with a restart.
     pub policy_json: axum::body::Bytes,
     /// `GET /privacy`, rendered once.
     pub notice_html: String,
-    pub metrics: Arc<crate::metrics::Metrics>,
     pub allowed_origins: Option<Vec<String>>,
-    pub public_url: String,
-    pub clock: Arc<dyn Clock>,
-    /// Opens requesters' addresses, details and history notes sealed before keys were per
-    /// subject (new values are sealed by `keyring`).
-    pub sealer: Sealer,
-    /// Each subject's own key, for their personal fields; erasure destroys it.
-    pub keyring: custodian_store::keyring::Keyring,
-    /// Whether the keys live in the data's own database (PostgreSQL by default): request
-    /// intake then stores a new requester's key in the request's own transaction.
-    pub keys_beside_data: bool,
-    /// Keys the hashes of verification codes.
-    pub code_key: Vec<u8>,
-    /// Signs status and download links.
-    pub links: LinkSigner,
-    pub calendar: BusinessCalendar,
-    pub outbox: Outbox,
-    /// Keys of connector runs (the same as the CLI's, so a run the server planned can be
-    /// resumed or retried from the command line).
-    pub run_keys: custodian_connectors::run::RunKeys,
-    /// Datastores named in the config file, besides those registered in the store.
-    pub datastores: Vec<custodian_store::runs::DatastoreRecord>,
-    /// Group commit for request intake.
-    pub intake: custodian_store::requests::IntakeWriter,
-    pub smtp: Option<custodian_mail::MailConfig>,
-    pub limiter: Limiter,
-    pub limits: IntakeLimits,
-    /// Retention rules, minimum ages and the subjects under them (`retention_job`).
-    pub retention: crate::retention_job::RetentionState,
 }
 
-impl AppState {
-    /// Forgets every link of a subject (erasure).
-    pub fn forget_links(&self, subject: &SubjectRef) {
-        let mut links = self.links_map();
-        if let Some(others) = links.remove(subject) {
-            for o in others {
-                if let Some(list) = links.get_mut(&o) {
-                    list.retain(|x| x != subject);
-                }
-            }
-        }
-    }
+/// Handlers read the context's parts (`state.policy`, `state.engine` …) directly and pass
+/// `&state` where a use case takes `&Context`: the state *is* the context plus HTTP's own.
+impl std::ops::Deref for AppState {
+    type Target = Context;
 
-    fn links_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SubjectRef, Vec<SubjectRef>>> {
-        self.device_links.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The subject and everyone linked to it, directly or through others: two devices of
-    /// one account share a choice made on either. Bounded, so a pathological web of links
-    /// cannot turn one consent write into thousands of events.
-    pub fn with_links(&self, subject: SubjectRef) -> Vec<SubjectRef> {
-        const MOST: usize = 64;
-        let links = self.device_links.read().unwrap_or_else(|e| e.into_inner());
-        let mut all = vec![subject];
-        let mut next = 0;
-        while next < all.len() && all.len() < MOST {
-            if let Some(others) = links.get(&all[next]) {
-                for o in others {
-                    if all.len() < MOST && !all.contains(o) {
-                        all.push(*o);
-                    }
-                }
-            }
-            next += 1;
-        }
-        all
-    }
-
-    pub fn add_link(&self, a: SubjectRef, b: SubjectRef) {
-        let mut links = self.links_map();
-        for (x, y) in [(a, b), (b, a)] {
-            let list = links.entry(x).or_default();
-            if !list.contains(&y) {
-                list.push(y);
-            }
-        }
-    }
-
-    /// The policy a version names: the active one or an earlier one on record.
-    pub fn policy_of(&self, version: &str) -> Option<&Policy> {
-        if version == self.policy.policy.version {
-            Some(&self.policy)
-        } else {
-            self.versions.get(version).map(|p| p.as_ref())
-        }
+    fn deref(&self) -> &Context {
+        &self.app
     }
 }

@@ -630,8 +630,8 @@ async fn consent_survives_a_restart() {
 /// the other's decisions after one catch-up round; an old imported opt-in never undoes a newer
 /// withdrawal, in the store or in memory.
 async fn writes_elsewhere_reach_decisions(url: String) {
+    use custodian_app::consent_sync::sync_once;
     use custodian_core::subject::{IdKind, SubjectId};
-    use custodian_server::consent_sync::sync_once;
     use custodian_store::consent::NewEvent;
 
     let a = TestApp::on(&url).await;

@@ -643,12 +643,12 @@ async fn the_dpo_queue_filters_acts_and_keeps_an_audit_trail() {
         .collect();
     assert_eq!(overdue, [other["id"].as_str().unwrap()]);
     assert_eq!(q.body["requests"][0]["urgency"], "overdue");
-    let round = custodian_server::background::housekeeping_once(&app.state)
+    let round = custodian_app::background::housekeeping_once(&app.state)
         .await
         .unwrap();
     assert_eq!(round.overdue, 1);
     assert!(round.digest_sent, "the daily digest goes out after 08:00");
-    let again = custodian_server::background::housekeeping_once(&app.state)
+    let again = custodian_app::background::housekeeping_once(&app.state)
         .await
         .unwrap();
     assert!(!again.digest_sent, "one digest a day");
@@ -856,8 +856,8 @@ async fn requests_reach_the_companys_own_datastores() {
 
 #[tokio::test]
 async fn an_erasure_stopped_after_its_completion_is_finished_by_housekeeping() {
+    use custodian_app::requests::{self, execute};
     use custodian_core::request::Action;
-    use custodian_server::requests::{self, execute};
 
     let env = Env::new().await;
     let app = &env.app;
@@ -881,7 +881,7 @@ async fn an_erasure_stopped_after_its_completion_is_finished_by_housekeeping() {
     // The confirmation went out with the completion, in the same transaction.
     env.mail_to_with("ivy@example.com", id).await;
 
-    let round = custodian_server::background::housekeeping_once(&app.state)
+    let round = custodian_app::background::housekeeping_once(&app.state)
         .await
         .unwrap();
     assert_eq!(round.erasures_finished, 1);
@@ -899,7 +899,7 @@ async fn an_erasure_stopped_after_its_completion_is_finished_by_housekeeping() {
         .unwrap()
         .email_sealed
         .is_empty());
-    let again = custodian_server::background::housekeeping_once(&app.state)
+    let again = custodian_app::background::housekeeping_once(&app.state)
         .await
         .unwrap();
     assert_eq!(again.erasures_finished, 0, "done once");
@@ -1053,7 +1053,7 @@ async fn an_access_waits_for_a_failing_datastore() {
 /// else's rows change.
 #[tokio::test]
 async fn held_rows_go_by_key_when_the_hold_ends_after_an_erasure() {
-    use custodian_server::retention_job::{self, RunOptions};
+    use custodian_app::retention::{self as retention_job, RunOptions};
     const DAY: i64 = 86_400_000_000;
     const YEAR: i64 = 365 * DAY;
     let env = Env::new().await;
@@ -1169,6 +1169,7 @@ async fn held_rows_go_by_key_when_the_hold_ends_after_an_erasure() {
                 dry_run: false,
                 list: true,
                 pause_ratio: 0.0,
+                now: custodian_core::clock::Clock::now_micros(&app.clock),
             },
             Some(&retention_job::company_purge(&app.state)),
             |_| {},

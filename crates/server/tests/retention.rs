@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_problem, TestApp, START};
-use custodian_server::retention_job::{self, RunOptions};
+use custodian_app::retention::{self as retention_job, RunOptions};
 use serde_json::{json, Value};
 
 const DAY: i64 = 86_400_000_000;
@@ -33,6 +33,7 @@ async fn run(app: &TestApp, as_of: i64, dry_run: bool) -> retention_job::Report 
             dry_run,
             list: true,
             pause_ratio: 0.0,
+            now: custodian_core::clock::Clock::now_micros(&app.clock),
         },
         Some(&retention_job::company_purge(&app.state)),
         |_| {},

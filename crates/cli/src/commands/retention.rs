@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
+use custodian_app::retention::{self as retention_job, RunOptions};
 use custodian_core::clock::{Clock, SystemClock};
 use custodian_core::retention::{start_of, Retention};
-use custodian_server::retention_job::{self, RunOptions};
 use custodian_store::Store;
 
 use crate::config::GlobalArgs;
@@ -80,6 +80,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 dry_run,
                 list: dry_run,
                 pause_ratio: 0.0,
+                now: SystemClock.now_micros(),
             },
             company.as_ref(),
             |n| bar.inc(n),

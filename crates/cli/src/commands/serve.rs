@@ -56,9 +56,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
 
     let smtp = custodian_mail::MailConfig::from_env()?;
     let datastores = file.datastore_records();
-    let limit =
-        |max, window_micros| custodian_server::requests::limits::Limit { max, window_micros };
-    let intake_limits = custodian_server::requests::limits::IntakeLimits {
+    let limit = |max, window_micros| custodian_app::requests::limits::Limit { max, window_micros };
+    let intake_limits = custodian_app::requests::limits::IntakeLimits {
         per_client: limit(args.intake_limit_per_client, 60_000_000),
         per_address: limit(args.intake_limit_per_address, 3_600_000_000),
     };
@@ -78,17 +77,19 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
         let clock = std::sync::Arc::new(custodian_core::clock::SystemClock);
         let state = custodian_server::build(Settings {
-            policy,
-            store: store.clone(),
-            secret,
+            app: custodian_app::Settings {
+                policy,
+                store: store.clone(),
+                secret,
+                public_url,
+                clock,
+                smtp,
+                intake_limits,
+                datastores,
+                master_key,
+                key_store,
+            },
             allowed_origins,
-            public_url,
-            clock,
-            smtp,
-            intake_limits,
-            datastores,
-            master_key,
-            key_store,
         })
         .await?;
         tracing::info!(%addr, store = store.backend(), policy_version = %version, "ready");

@@ -669,3 +669,26 @@ fn duplicate_customer_id() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn what_an_objection_withdraws_and_the_receipts_jurisdiction_default_as_before() {
+    let mut policy = custodian_policy::example();
+    let marketing: Vec<&str> = policy
+        .consent_purposes()
+        .filter(|p| p.is_direct_marketing())
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(marketing, ["marketing", "social_widgets"]);
+    assert_eq!(policy.receipt_jurisdiction(), "EU GDPR / UK GDPR");
+    assert_eq!(policy.children.purposes_allowed, ["erasure"]);
+
+    let analytics = policy
+        .purposes
+        .iter_mut()
+        .find(|p| p.id == "analytics")
+        .unwrap();
+    analytics.direct_marketing = Some(true);
+    assert!(analytics.is_direct_marketing());
+    policy.policy.receipt_jurisdiction = Some("UK GDPR".into());
+    assert_eq!(policy.receipt_jurisdiction(), "UK GDPR");
+}

@@ -9,13 +9,13 @@ use custodian_core::clock::rfc3339;
 use custodian_core::deadline::{urgency, Urgency};
 use custodian_core::request::Action;
 use custodian_core::token::Role;
-use custodian_store::requests::{RequestFilter, RequestRow};
+use custodian_store::requests::RequestRow;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::Query;
-use crate::requests::{self, ActionBody};
 use crate::state::{AppState, SharedState};
+use custodian_app::requests::{self, views, ActionBody};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -91,10 +91,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Queue>, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     // An empty parameter (`?status=&type=&overdue=`, as a form sends it) filters nothing.
     let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let (status, kind) = (given(q.status), given(q.kind));
@@ -108,27 +105,17 @@ pub async fn list(
             ))
         }
     };
-    if let Some(s) = &status {
-        if custodian_core::request::Status::parse(s).is_none() {
-            return Err(ApiError::unprocessable("unknown_status", "unknown status; use awaiting_verification, verified, approved, in_progress, completed, denied, forwarded or abandoned"));
-        }
-    }
-    if let Some(k) = &kind {
-        if custodian_core::request::Kind::parse(k).is_none() {
-            return Err(ApiError::unprocessable(
-                "unknown_request_type",
-                "unknown type; use access, rectification, erasure, restriction or objection",
-            ));
-        }
-    }
-    let filter = RequestFilter {
-        status: status.as_deref().and_then(custodian_core::request::Status::parse),
-        kind: kind.as_deref().and_then(custodian_core::request::Kind::parse),
-        due_before: overdue.then(|| state.clock.now_micros()),
-        limit: q.limit.unwrap_or(100),
-        offset: q.offset.unwrap_or(0),
-    };
-    let rows = state.store.list_requests(&filter).await?;
+    let rows = views::queue(
+        &state,
+        views::QueueQuery {
+            status,
+            kind,
+            overdue,
+            limit: q.limit.unwrap_or(100),
+            offset: q.offset.unwrap_or(0),
+        },
+    )
+    .await?;
     Ok(axum::Json(Queue {
         requests: rows.iter().map(|r| summary(&state, r)).collect(),
     }))
@@ -148,20 +135,20 @@ pub struct Detail {
     pub notices: Vec<serde_json::Value>,
 }
 
-async fn detail(state: &AppState, row: &RequestRow) -> Result<Detail, ApiError> {
-    let history = state.store.request_history(&row.id).await?;
-    let mails = state.store.mail_for_request(&row.id).await?;
-    let mut entries = Vec::with_capacity(history.len());
-    for h in &history {
-        entries.push(serde_json::json!({ "at": rfc3339(h.at), "actor": h.actor, "action": h.action, "from": h.from_status, "to": h.to_status,
-            "detail": requests::open_detail(state, &row.id, h).await }));
-    }
+async fn detail(state: &AppState, row: RequestRow) -> Result<Detail, ApiError> {
+    let d = views::detail(state, row).await?;
     Ok(Detail {
-        summary: summary(state, row),
-        email: requests::email_of(state, row).await,
-        details: requests::details_of(state, row).await,
-        history: entries,
-        notices: mails
+        summary: summary(state, &d.row),
+        email: d.email,
+        details: d.details,
+        history: d
+            .history
+            .iter()
+            .map(|(h, note)| serde_json::json!({ "at": rfc3339(h.at), "actor": h.actor, "action": h.action, "from": h.from_status, "to": h.to_status,
+                "detail": note }))
+            .collect(),
+        notices: d
+            .mails
             .iter()
             .map(|m| serde_json::json!({ "template": m.template, "language": m.lang, "status": m.status, "queued_at": rfc3339(m.created_at), "sent_at": m.sent_at.map(rfc3339) }))
             .collect(),
@@ -176,12 +163,9 @@ pub async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Detail>, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let row = requests::load(&state, &id).await?;
-    Ok(axum::Json(detail(&state, &row).await?))
+    Ok(axum::Json(detail(&state, row).await?))
 }
 
 /// `approve`, `deny` (reason), `extend` (reason, months), `assign` (to), `note` (text) or
@@ -196,10 +180,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<Detail>, ApiError> {
-    let caller = state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
-        .await?;
+    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let action = Action::parse_admin(&action).ok_or_else(|| ApiError::NotFound)?;
     // An empty body is fine for actions that take nothing (approve, complete).
     let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -213,7 +194,7 @@ pub async fn act(
         })?
     };
     let row = requests::act(&state, &id, action, &body, &caller.token_id).await?;
-    Ok(axum::Json(detail(&state, &row).await?))
+    Ok(axum::Json(detail(&state, row).await?))
 }
 
 /// The same archive the requester downloads.
@@ -224,10 +205,7 @@ pub async fn export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let row = requests::load(&state, &id).await?;
     crate::routes::requests::zip_response(&state, &row).await
 }

@@ -158,10 +158,7 @@ pub async fn answer(
     state: &AppState,
     request: Request,
 ) -> Result<axum::response::Response, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, request.headers(), &[Role::Service])
-        .await?;
+    crate::auth::authorize(state, request.headers(), &[Role::Service]).await?;
     let gpc = crate::routes::consent::gpc_signal(request.headers());
     let body = extract::json_body(request).await?;
     let req: DecideRequest = extract::parse(&body)?;
@@ -182,7 +179,7 @@ pub async fn answer(
     };
     let d = state
         .engine
-        .decide(&input, &crate::retention_job::Lookup(state))
+        .decide(&input, &*state.app)
         .map_err(decision_error)?;
     let answer = DecideResponse {
         allowed: d.allowed,

@@ -1,10 +1,8 @@
-//! Legal holds, for the DPO: place one on a subject, a data category or a whole matter (a
-//! litigation, an incident, a regulator's order), list them with their reasons, lift them.
-//! While a hold stands the retention job purges nothing it covers; once lifted, what it kept
-//! is due again at the next run.
+//! Legal holds over HTTP, for the DPO: the bodies and answers of `custodian_app::holds`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use custodian_app::holds::{self, HoldSubject};
 use custodian_core::clock::rfc3339;
 use custodian_core::token::Role;
 use custodian_store::retention::HoldRow;
@@ -12,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::recording::random_id;
 use crate::routes::decide::SubjectInput;
 use crate::state::SharedState;
 
@@ -69,7 +66,7 @@ pub struct LiftQuery {
 
 fn out(h: &HoldRow) -> HoldOut {
     HoldOut {
-        scope: crate::retention_job::hold_of(h).scope().to_owned(),
+        scope: custodian_app::retention::hold_of(h).scope().to_owned(),
         id: h.id.clone(),
         matter: h.matter.clone(),
         subject_ref: h.subject_ref.clone(),
@@ -82,12 +79,6 @@ fn out(h: &HoldRow) -> HoldOut {
     }
 }
 
-fn text(v: Option<&str>, max: usize) -> Option<String> {
-    v.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.chars().take(max).collect())
-}
-
 /// Place a legal hold.
 #[utoipa::path(post, path = "/v1/admin/holds", tag = "retention", request_body = NewHold,
     security(("bearer" = [])),
@@ -98,53 +89,21 @@ pub async fn place(
     headers: HeaderMap,
     Json(req): Json<NewHold>,
 ) -> Result<(StatusCode, axum::Json<HoldOut>), ApiError> {
-    let caller = state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
-        .await?;
-    let invalid = |d: &str| ApiError::unprocessable("invalid_hold", d);
-    let reason = text(Some(&req.reason), 2000).ok_or_else(|| invalid("`reason` is required"))?;
-    let subject_ref = match (&req.subject, text(req.subject_ref.as_deref(), 64)) {
-        (Some(_), Some(_)) => return Err(invalid("give `subject` or `subject_ref`, not both")),
-        (Some(s), None) => Some(state.hasher.reference(&s.parse()?).to_hex()),
-        (None, Some(r)) => Some(
-            custodian_core::subject::SubjectRef::from_hex(&r)
-                .ok_or_else(|| invalid("`subject_ref` is 64 hex digits, as Custodian answers it"))?
-                .to_hex(),
-        ),
-        (None, None) => None,
+    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let given_ref = req.subject_ref.as_deref().filter(|r| !r.trim().is_empty());
+    let subject = match (&req.subject, given_ref) {
+        (Some(_), Some(_)) => HoldSubject::Both,
+        (Some(s), None) => HoldSubject::Identified(state.hasher.reference(&s.parse()?)),
+        (None, Some(r)) => HoldSubject::Reference(r),
+        (None, None) => HoldSubject::None,
     };
-    let category = text(req.category.as_deref(), 100);
-    if let Some(c) = &category {
-        let known = state.policy.categories.iter().any(|k| &k.id == c)
-            || c == crate::retention_job::REQUEST_CATEGORY
-            || c == "lifecycle";
-        if !known {
-            return Err(invalid(&format!(
-                "unknown category `{c}`; give a category of the policy, `requests` or `lifecycle`"
-            )));
-        }
-    }
-    let matter = text(req.matter.as_deref(), 200);
-    if subject_ref.is_none() && category.is_none() && matter.is_none() {
-        return Err(invalid(
-            "a hold needs a `subject`, a `category` or a `matter` (a matter alone holds everything)",
-        ));
-    }
-    let row = HoldRow {
-        id: random_id("hold"),
-        matter,
-        subject_ref,
-        category,
-        reason,
-        placed_by: caller.token_id.to_string(),
-        placed_at: state.clock.now_micros(),
-        lifted_at: None,
-        lifted_by: None,
-        lift_reason: None,
+    let new = holds::NewHold {
+        subject,
+        category: req.category.as_deref(),
+        matter: req.matter.as_deref(),
+        reason: &req.reason,
     };
-    state.store.insert_hold(&row).await?;
-    tracing::info!(hold = %row.id, "legal hold placed");
+    let row = holds::place(&state, new, &caller.token_id).await?;
     Ok((StatusCode::CREATED, axum::Json(out(&row))))
 }
 
@@ -158,13 +117,10 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<HoldList>, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
-        .await?;
-    let holds = state.store.holds(q.all.unwrap_or(false)).await?;
+    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let all = holds::list(&state, q.all.unwrap_or(false)).await?;
     Ok(axum::Json(HoldList {
-        holds: holds.iter().map(out).collect(),
+        holds: all.iter().map(out).collect(),
     }))
 }
 
@@ -179,23 +135,7 @@ pub async fn lift(
     Path(id): Path<String>,
     Query(q): Query<LiftQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let caller = state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Dpo])
-        .await?;
-    let reason = text(q.reason.as_deref(), 2000);
-    if !state
-        .store
-        .lift_hold(
-            &id,
-            &caller.token_id,
-            reason.as_deref(),
-            state.clock.now_micros(),
-        )
-        .await?
-    {
-        return Err(ApiError::NotFound);
-    }
-    tracing::info!(hold = %id, "legal hold lifted");
+    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    holds::lift(&state, &id, &caller.token_id, q.reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

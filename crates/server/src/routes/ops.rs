@@ -32,17 +32,12 @@ pub async fn healthz() -> impl IntoResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Ready), (status = 503, body = crate::error::Problem)))]
 pub async fn readyz(State(state): State<SharedState>) -> Result<axum::Json<Ready>, ApiError> {
-    match state.store.ping().await {
-        Ok(()) => Ok(axum::Json(Ready {
-            status: "ready",
-            store: state.store.backend(),
-            policy_version: state.policy.policy.version.clone(),
-        })),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            Err(ApiError::Unavailable)
-        }
-    }
+    let store = state.ready().await?;
+    Ok(axum::Json(Ready {
+        status: "ready",
+        store,
+        policy_version: state.policy.policy.version.clone(),
+    }))
 }
 
 /// Prometheus text: requests and latency per route.

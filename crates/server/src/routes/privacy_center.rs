@@ -12,6 +12,8 @@ pub mod consents;
 pub mod guard;
 pub mod page;
 pub mod requests;
+pub mod signin;
+pub mod templates;
 pub mod text;
 
 use axum::extract::{Query, State};
@@ -53,32 +55,7 @@ pub async fn home(
 ) -> Response {
     let lang = guard::language(&state, &headers, field(&q, "lang"));
     let t = texts(&lang);
-    let card = |href: &str, title: &str, text: &str| {
-        format!(
-            r#"<li><h2><a href="{}">{title}</a></h2><p>{text}</p></li>"#,
-            escape(href)
-        )
-    };
-    let body = format!(
-        r#"<p class="lead">{intro}</p><ul class="cards">{a}{b}{c}{d}</ul>"#,
-        intro = t.home_intro,
-        a = card(
-            &page::with_lang("/privacy-center/consents", &lang),
-            t.consents,
-            t.home_consents
-        ),
-        b = card(
-            &page::with_lang("/privacy-center/requests", &lang),
-            t.requests,
-            t.home_requests
-        ),
-        c = card(
-            &page::with_lang("/privacy-center/unsubscribe", &lang),
-            t.unsubscribe,
-            t.home_unsubscribe
-        ),
-        d = card("/privacy", t.notice, t.home_notice),
-    );
+    let body = templates::home(t, &lang);
     let html = page::render(
         &state,
         &Page {
@@ -105,49 +82,25 @@ pub async fn unsubscribe(
     let t = texts(&lang);
     let (seed, new_seed) = guard::csrf_seed(&headers);
     let token = guard::csrf_token(&state, &seed);
-    let mut body = format!(
-        r#"<p class="lead">{}</p><p>{} <a href="{}">{}</a></p>"#,
-        t.unsub_intro,
-        t.unsub_links,
-        escape(&page::with_lang("/privacy-center/consents", &lang)),
-        t.unsub_here
-    );
+    let mut body = templates::unsubscribe_intro(t, &lang);
     if let Some(subject) = guard::session(&state, &headers) {
-        let view = match crate::routes::consent::view_of(&state, &subject).await {
+        let view = match custodian_app::consent::view(&state, &subject).await {
             Ok(v) => v,
             Err(e) => {
                 let (status, msg) = page::explain(t, &e);
                 return page::error_page(&state, &lang, status, t.error_title, &msg);
             }
         };
-        let given: Vec<String> = view
+        let given: Vec<(String, String)> = view
             .purposes
             .iter()
             .filter(|p| p.given == Some(true))
             .map(|p| {
-                let label = consents::label(&state, &p.purpose, &lang);
-                format!(
-                    r#"<li><form method="post" action="/privacy-center/consents">{}<input type="hidden" name="for" value="account"><input type="hidden" name="choice.{}" value="no"><button type="submit">{}</button></form></li>"#,
-                    hidden(&token, &lang),
-                    escape(&p.purpose),
-                    escape(&t.withdraw.replace("{label}", &label))
-                )
+                let label = templates::label(&state, &p.purpose, &lang);
+                (p.purpose.clone(), label)
             })
             .collect();
-        body.push_str(&format!(
-            r#"<section aria-labelledby="unsub-account"><h2 id="unsub-account">{}</h2>"#,
-            t.your_email
-        ));
-        if given.is_empty() {
-            body.push_str(&format!("<p>{}</p>", t.unsub_nothing));
-        } else {
-            body.push_str(&format!(
-                r#"<p>{}</p><ul class="buttons">{}</ul>"#,
-                t.unsub_signed_in,
-                given.concat()
-            ));
-        }
-        body.push_str("</section>");
+        body.push_str(&templates::withdraw_buttons(t, &lang, &token, &given));
     }
     let html = page::render(
         &state,

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::html::escape;
-use crate::requests::{self, Intake};
 use crate::routes::consent::ClientIp;
 use crate::state::{AppState, SharedState};
+use custodian_app::requests::{self, Intake};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -148,20 +148,11 @@ pub struct PublicStatus {
 }
 
 async fn public_status(state: &AppState, id: &str) -> Result<PublicStatus, ApiError> {
-    let row = requests::load(state, id).await?;
-    let history = state.store.request_history(id).await?;
-    // Reasons the requester is owed; DPO notes and manual completions stay internal.
-    let told = ["deny", "extend", "forward"];
-    let mut entries = Vec::new();
-    for h in history.iter().filter(|h| h.action != "note") {
-        let system_completion = h.action == "complete" && h.actor == "system";
-        let reason = if told.contains(&h.action.as_str()) || system_completion {
-            requests::open_detail(state, &row.id, h).await
-        } else {
-            None
-        };
-        entries.push(serde_json::json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status, "reason": reason }));
-    }
+    let (row, history) = requests::views::for_requester(state, id).await?;
+    let entries = history
+        .iter()
+        .map(|(h, reason)| serde_json::json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status, "reason": reason }))
+        .collect();
     Ok(PublicStatus {
         download: (row.kind == Kind::Access && row.status == Status::Completed)
             .then(|| requests::download_link(state, &row.id)),

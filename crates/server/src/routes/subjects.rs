@@ -6,21 +6,17 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use custodian_app::lifecycle;
 use custodian_core::clock::rfc3339;
-use custodian_core::request::{Kind, Status};
-use custodian_core::retention::{check_event, EventError, LifecycleEvent, LifecycleKind};
-use custodian_core::subject::{IdKind, SubjectId, SubjectRef};
+use custodian_core::retention::{LifecycleEvent, LifecycleKind};
+use custodian_core::subject::IdKind;
 use custodian_core::token::Role;
-use custodian_store::requests::{HistoryEntry, RequestRow};
-use custodian_store::retention::{LifecycleRow, MinorRow};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::recording::random_id;
-use crate::retention_job::event_of;
 use crate::routes::decide::SubjectInput;
-use crate::state::{AppState, SharedState};
+use crate::state::SharedState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,10 +70,7 @@ pub async fn record_event(
     headers: HeaderMap,
     Json(req): Json<NewEvent>,
 ) -> Result<(StatusCode, axum::Json<RecordedEvent>), ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Service])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let id = req.subject.parse()?;
     if id.kind() == IdKind::DeviceId {
         return Err(ApiError::unprocessable(
@@ -115,162 +108,20 @@ pub async fn record_event(
         at: at.as_microsecond(),
         birth_date,
         under_minimum_age: req.under_minimum_age,
-        country: country.clone(),
+        country,
     };
-    let subject = state.hasher.reference(&id);
-    let hex = subject.to_hex();
-    let history: Vec<LifecycleEvent> = state
-        .store
-        .lifecycle_events(&hex)
-        .await?
-        .iter()
-        .filter_map(event_of)
-        .collect();
-    let now = state.clock.now_micros();
-    check_event(&history, &event, now, &state.retention.ages).map_err(|e| match e {
-        EventError::AlreadyClosed | EventError::AlreadyOpen | EventError::CloseNeverOpened => {
-            ApiError::Conflict {
-                code: "contradictory_event",
-                detail: e.to_string(),
-            }
-        }
-        other => invalid(other.to_string()),
-    })?;
-    let child =
-        (kind == LifecycleKind::AgeDeclared).then(|| state.retention.ages.declares_child(&event));
-    // Only the conclusion is kept: a birth date is more than retention needs.
-    state
-        .store
-        .insert_lifecycle_event(&LifecycleRow {
-            subject_ref: hex.clone(),
-            kind: kind.as_str().to_owned(),
-            at: event.at,
-            under_minimum_age: child,
-            country,
-            recorded_at: now,
-        })
-        .await?;
-    // The identifier, sealed under the subject's key: the retention job needs it to find the
-    // subject in the company's datastores when a rule falls due, years from now.
-    let kind_name = id.kind().as_str();
-    let sealed = state
-        .keyring
-        .seal(&subject, &format!("identities/{kind_name}"), id.expose())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    state
-        .store
-        .put_subject_identity(&hex, kind_name, &sealed, now)
-        .await?;
-    let erasure_request = match child {
-        Some(true) => protect_child(&state, subject, &id, &event).await?,
-        _ => None,
-    };
+    let out = lifecycle::record(&state, &id, event).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(RecordedEvent {
-            subject_ref: hex,
+            subject_ref: out.subject.to_hex(),
             event: kind.as_str().to_owned(),
-            at: rfc3339(event.at),
-            under_minimum_age: child,
-            erasure_request,
+            at: rfc3339(at.as_microsecond()),
+            under_minimum_age: out.under_minimum_age,
+            erasure_request: out.erasure_request.map(|r| ErasureCreated {
+                id: r.id,
+                answer_due: rfc3339(r.answer_due),
+            }),
         }),
     ))
-}
-
-/// A child: refuse every decision from now on, and open a priority erasure request (once).
-async fn protect_child(
-    state: &AppState,
-    subject: SubjectRef,
-    id: &SubjectId,
-    event: &LifecycleEvent,
-) -> Result<Option<ErasureCreated>, ApiError> {
-    state.retention.minors.insert(subject);
-    let hex = subject.to_hex();
-    let fresh = state
-        .store
-        .insert_minor(&MinorRow {
-            subject_ref: hex.clone(),
-            declared_at: event.at,
-            country: event.country.clone(),
-            request_id: None,
-        })
-        .await?;
-    if !fresh {
-        return Ok(None);
-    }
-    let row = create_system_erasure(
-        state,
-        subject,
-        id,
-        event.country.as_deref(),
-        "the subject was declared under the minimum age",
-    )
-    .await?;
-    state.store.set_minor_request(&hex, &row.id).await?;
-    tracing::info!(request = %row.id, "erasure request opened for a subject under the minimum age");
-    Ok(Some(ErasureCreated {
-        id: row.id,
-        answer_due: rfc3339(row.answer_due),
-    }))
-}
-
-/// An erasure request opened by Custodian itself: the company's service vouched for the
-/// subject, so it starts verified, in the DPO's queue, due within `children.erase_within`.
-pub async fn create_system_erasure(
-    state: &AppState,
-    subject: SubjectRef,
-    id: &SubjectId,
-    country: Option<&str>,
-    reason: &str,
-) -> Result<RequestRow, ApiError> {
-    let now = state.clock.now_micros();
-    let within = custodian_policy::parse_duration(&state.policy.children.erase_within)
-        .map_err(ApiError::Internal)?;
-    let due = custodian_core::retention::add_span(now, within);
-    let rid = random_id("req");
-    let rule = custodian_core::deadline::rule_for(&state.policy, country);
-    let email_sealed = match id.kind() {
-        IdKind::Email => state
-            .sealer
-            .seal(id.expose(), &format!("requests/{rid}/email")),
-        _ => String::new(),
-    };
-    let row = RequestRow {
-        id: rid.clone(),
-        kind: Kind::Erasure,
-        status: Status::Verified,
-        subject_ref: subject.to_hex(),
-        email_sealed,
-        details_sealed: None,
-        language: crate::routes::consent::pick_language(state, None),
-        country: country.map(str::to_owned),
-        jurisdiction: rule.jurisdiction.clone(),
-        customer_id: None,
-        received_at: now,
-        verified_at: Some(now),
-        code_hash: None,
-        code_expires_at: None,
-        attempts: 0,
-        acknowledge_due: now,
-        answer_due: due,
-        extended_months: 0,
-        assignee: None,
-        completed_at: None,
-        updated_at: now,
-    };
-    let first = HistoryEntry {
-        at: now,
-        actor: "system".into(),
-        action: "receive".into(),
-        from_status: None,
-        to_status: row.status,
-        detail_sealed: Some(
-            state
-                .sealer
-                .seal(reason, &format!("requests/{rid}/history")),
-        ),
-    };
-    state.store.insert_request(&row, &first, None).await?;
-    Ok(row)
 }

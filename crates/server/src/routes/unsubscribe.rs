@@ -4,17 +4,16 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse};
-use custodian_core::consent::Source;
 use custodian_core::token::Role;
-use custodian_core::unsubscribe::{TokenError, Unsubscribe};
+use custodian_core::unsubscribe::Unsubscribe;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::html::escape;
-use crate::recording::{self, Wanted};
 use crate::routes::decide::SubjectInput;
 use crate::state::{AppState, SharedState};
+use custodian_app::consent;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -80,10 +79,7 @@ pub async fn issue(
     headers: HeaderMap,
     Json(req): Json<LinkRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state
-        .tokens
-        .authorize(&state.store, &headers, &[Role::Service])
-        .await?;
+    crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let id = req.subject.parse()?;
     if state.engine.consent_slot(&req.purpose).is_none() {
         return Err(ApiError::unprocessable(
@@ -99,28 +95,6 @@ pub async fn issue(
     Ok((StatusCode::CREATED, axum::Json(answer)))
 }
 
-fn verify(state: &AppState, token: &str) -> Result<Unsubscribe, ApiError> {
-    let u = state
-        .signer
-        .verify(token, state.clock.now_micros() / 1_000_000)
-        .map_err(|e| match e {
-            TokenError::Invalid => {
-                ApiError::bad_request("invalid_link", "this unsubscribe link is not valid")
-            }
-            TokenError::Expired => ApiError::Gone {
-                code: "link_expired",
-                detail: "this unsubscribe link has expired; use the privacy centre instead".into(),
-            },
-        })?;
-    if state.engine.consent_slot(&u.purpose).is_none() {
-        return Err(ApiError::bad_request(
-            "invalid_link",
-            "this unsubscribe link names a purpose the policy no longer has",
-        ));
-    }
-    Ok(u)
-}
-
 /// The page a person sees when they follow the link: a button, so that link scanners that
 /// fetch every URL in a message never unsubscribe anyone.
 #[utoipa::path(get, path = "/u/{token}", tag = "consent", params(("token" = String, Path)),
@@ -129,7 +103,7 @@ pub async fn confirm_page(
     State(state): State<SharedState>,
     Path(token): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let u = verify(&state, &token)?;
+    let u = consent::check_unsubscribe(&state, &token)?;
     let name = state
         .policy
         .purpose(&u.purpose)
@@ -158,7 +132,7 @@ pub async fn one_click(
     Path(token): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let u = verify(&state, &token)?;
+    let u = consent::check_unsubscribe(&state, &token)?;
     // Form-encoded or multipart, mail clients send this pair; anything else is not a one-click POST.
     let text = String::from_utf8_lossy(&body);
     if !text.contains("List-Unsubscribe=One-Click")
@@ -169,24 +143,7 @@ pub async fn one_click(
             "the body must be List-Unsubscribe=One-Click (RFC 8058)",
         ));
     }
-    let version = state.policy.policy.version.clone();
-    let lang = crate::routes::consent::pick_language(&state, None);
-    recording::record(
-        &state,
-        recording::Request {
-            subject: u.subject,
-            choices: vec![Wanted {
-                purpose: u.purpose.clone(),
-                given: false,
-                source: Source::Unsubscribe,
-            }],
-            policy_version: &version,
-            language: &lang,
-            ip_truncated: None,
-            method: Source::Unsubscribe,
-        },
-    )
-    .await?;
+    consent::unsubscribe(&state, &u).await?;
     let name = state
         .policy
         .purpose(&u.purpose)

@@ -44,17 +44,19 @@ pub fn settings_with_clock(
     clock: ManualClock,
 ) -> Settings {
     Settings {
-        policy,
-        store: store.clone(),
-        secret: SECRET.to_vec(),
+        app: custodian_app::Settings {
+            policy,
+            store: store.clone(),
+            secret: SECRET.to_vec(),
+            public_url: "http://custodian.test".into(),
+            clock: std::sync::Arc::new(clock),
+            smtp: None,
+            intake_limits: Default::default(),
+            datastores: Vec::new(),
+            master_key: custodian_core::keys::MasterKey::from_bytes(MASTER_KEY),
+            key_store: store.clone(),
+        },
         allowed_origins: None,
-        public_url: "http://custodian.test".into(),
-        clock: std::sync::Arc::new(clock),
-        smtp: None,
-        intake_limits: Default::default(),
-        datastores: Vec::new(),
-        master_key: custodian_core::keys::MasterKey::from_bytes(MASTER_KEY),
-        key_store: store.clone(),
     }
 }
 
@@ -97,7 +99,7 @@ impl TestApp {
             None => store.clone(),
         };
         let mut settings = settings_with_clock(store.clone(), policy, clock.clone());
-        settings.key_store = key_store.clone();
+        settings.app.key_store = key_store.clone();
         let state = build(settings).await.expect("build state");
         TestApp {
             router: custodian_server::app::app(state.clone()),

@@ -32,6 +32,7 @@ fn now_s(state: &AppState) -> i64 {
     state.clock.now_micros() / 1_000_000
 }
 
+/// 16 random bytes in hex: for secrets (the CSRF seed), never for ids (`Context::ids`).
 pub fn random_hex() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);
@@ -166,7 +167,7 @@ pub fn device(headers: &HeaderMap) -> Option<Device> {
 
 /// A new device, as the banner would make one, for a visitor who chooses here first.
 pub fn new_device(state: &AppState) -> Device {
-    let id = random_hex();
+    let id = state.ids.next("dev");
     let cookie = serde_json::json!({
         "id": id,
         "h": crate::assets::consent_hash(&state.policy),
@@ -175,7 +176,7 @@ pub fn new_device(state: &AppState) -> Device {
         "u": 0,
     });
     Device {
-        id: SubjectId::parse(IdKind::DeviceId, &id).expect("32 hex digits are a device id"),
+        id: SubjectId::parse(IdKind::DeviceId, &id).expect("an id of `Ids` is a device id"),
         cookie,
     }
 }

@@ -7,9 +7,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::text::{texts, Texts};
-use crate::error::ApiError;
 use crate::html::escape;
 use crate::state::AppState;
+use custodian_app::AppError;
 
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -39,6 +39,9 @@ pub fn with_lang(path: &str, lang: &str) -> String {
     format!("{path}{sep}lang={lang}")
 }
 
+/// The whole page around `page.body`.
+///
+/// Kept whole: it is the page's template — head, navigation, body, footer — in document order.
 pub fn render(state: &AppState, page: &Page) -> String {
     let t = texts(page.lang);
     let org = escape(&state.policy.policy.organisation);
@@ -213,10 +216,10 @@ pub fn csrf_refused(state: &AppState, lang: &str) -> Response {
     error_page(state, lang, StatusCode::FORBIDDEN, t.csrf_title, t.csrf)
 }
 
-/// What a failure means to a person, and its status. Internal detail is logged, never shown.
-pub fn explain(t: &Texts, err: &ApiError) -> (StatusCode, String) {
+/// What a use case's failure means to a person, and the page's status. Internal detail is logged, never shown.
+pub fn explain(t: &Texts, err: &AppError) -> (StatusCode, String) {
     match err {
-        ApiError::Unprocessable {
+        AppError::Invalid {
             code: "invalid_code",
             extra,
             ..
@@ -230,7 +233,7 @@ pub fn explain(t: &Texts, err: &ApiError) -> (StatusCode, String) {
                 t.attempts_left.replace("{n}", &left.to_string()),
             )
         }
-        ApiError::Unprocessable { code, .. } => (
+        AppError::Invalid { code, .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,
             match *code {
                 "invalid_email" => t.invalid_email,
@@ -239,24 +242,22 @@ pub fn explain(t: &Texts, err: &ApiError) -> (StatusCode, String) {
             }
             .to_owned(),
         ),
-        ApiError::Gone { .. } => (StatusCode::GONE, t.request_closed.to_owned()),
-        ApiError::TooManyRequests {
+        AppError::Gone { .. } => (StatusCode::GONE, t.request_closed.to_owned()),
+        AppError::RateLimited {
             code: "too_many_attempts",
             ..
         } => (
             StatusCode::TOO_MANY_REQUESTS,
             t.too_many_attempts.to_owned(),
         ),
-        ApiError::TooManyRequests { .. } => {
-            (StatusCode::TOO_MANY_REQUESTS, t.rate_limited.to_owned())
-        }
-        ApiError::Conflict {
+        AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, t.rate_limited.to_owned()),
+        AppError::Conflict {
             code: "already_verified",
             ..
         } => (StatusCode::CONFLICT, t.already_verified.to_owned()),
-        ApiError::NotFound => (StatusCode::NOT_FOUND, t.unknown_request.to_owned()),
-        ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, t.invalid_form.to_owned()),
-        ApiError::Internal(inner) => {
+        AppError::NotFound => (StatusCode::NOT_FOUND, t.unknown_request.to_owned()),
+        AppError::Malformed { .. } => (StatusCode::BAD_REQUEST, t.invalid_form.to_owned()),
+        AppError::Internal(inner) => {
             tracing::error!(error = %inner, "internal error in the privacy centre");
             (StatusCode::INTERNAL_SERVER_ERROR, t.internal.to_owned())
         }

@@ -13,97 +13,12 @@ use custodian_core::request::Kind;
 
 use super::guard;
 use super::page::{self, Page, Tab};
-use super::text::{texts, Texts, COUNTRIES};
-use super::{field, hidden, Fields};
-use crate::html::escape;
-use crate::requests::{self, Intake, MAX_DETAILS};
+use super::templates;
+use super::text::texts;
+use super::{field, Fields};
 use crate::routes::consent::ClientIp;
 use crate::state::{AppState, SharedState};
-
-/// What the visitor typed, to show the form again after a mistake.
-#[derive(Default)]
-struct Filled<'a> {
-    kind: &'a str,
-    email: &'a str,
-    details: &'a str,
-    country: &'a str,
-    customer: &'a str,
-}
-
-fn selected(on: bool) -> &'static str {
-    if on {
-        " selected"
-    } else {
-        ""
-    }
-}
-
-fn request_form(state: &AppState, t: &Texts, lang: &str, token: &str, f: &Filled) -> String {
-    let kinds: String = t
-        .kinds
-        .iter()
-        .map(|(id, name, help)| {
-            let checked = if f.kind == *id { " checked" } else { "" };
-            format!(
-                r#"<div class="kind"><input type="radio" id="kind-{id}" name="type" value="{id}" required aria-describedby="kind-{id}-help"{checked}><label for="kind-{id}">{name}</label><p id="kind-{id}-help" class="hint">{help}</p></div>"#
-            )
-        })
-        .collect();
-    let countries: String = COUNTRIES
-        .iter()
-        .map(|(code, en, de)| {
-            let name = if lang == "de" { de } else { en };
-            format!(
-                r#"<option value="{code}"{}>{name}</option>"#,
-                selected(f.country == *code)
-            )
-        })
-        .collect();
-    let customers = if state.policy.customers.is_empty() {
-        String::new()
-    } else {
-        let options: String = state
-            .policy
-            .customers
-            .iter()
-            .map(|c| {
-                format!(
-                    r#"<option value="{}"{}>{}</option>"#,
-                    escape(&c.id),
-                    selected(f.customer == c.id),
-                    escape(&c.name)
-                )
-            })
-            .collect();
-        format!(
-            r#"<div class="field"><label for="req-customer">{label} <span class="opt">({opt})</span></label><p id="req-customer-hint" class="hint">{hint}</p><select id="req-customer" name="customer" aria-describedby="req-customer-hint"><option value="">{none}</option>{options}</select></div>"#,
-            label = t.customer,
-            opt = t.optional,
-            hint = t.customer_hint,
-            none = t.customer_none,
-        )
-    };
-    format!(
-        r#"<form method="post" action="/privacy-center/requests" class="request">{hidden}
-<fieldset><legend>{kind_legend}</legend>{kinds}</fieldset>
-<div class="field"><label for="req-email">{email}</label><input id="req-email" name="email" type="email" autocomplete="email" required value="{email_v}"></div>
-<div class="field"><label for="req-details">{details} <span class="opt">({opt})</span></label><p id="req-details-hint" class="hint">{details_hint}</p><textarea id="req-details" name="details" rows="5" maxlength="{max}" aria-describedby="req-details-hint">{details_v}</textarea></div>
-<div class="field"><label for="req-country">{country} <span class="opt">({opt})</span></label><select id="req-country" name="country" autocomplete="country"><option value="">{country_none}</option>{countries}</select></div>
-{customers}<button type="submit">{submit}</button></form>"#,
-        hidden = hidden(token, lang),
-        kind_legend = t.request_kind,
-        email = t.email,
-        email_v = escape(f.email),
-        details = t.details,
-        opt = t.optional,
-        details_hint = t.details_hint,
-        max = MAX_DETAILS,
-        details_v = escape(f.details),
-        country = t.country,
-        country_none = t.country_none,
-        submit = t.request_submit,
-    )
-}
+use custodian_app::requests::{self, Intake};
 
 fn form_page(
     state: &AppState,
@@ -111,16 +26,15 @@ fn form_page(
     lang: &str,
     status: StatusCode,
     error: Option<&str>,
-    f: &Filled,
+    f: &templates::Filled,
 ) -> Response {
     let t = texts(lang);
     let (seed, new_seed) = guard::csrf_seed(headers);
     let token = guard::csrf_token(state, &seed);
-    let body = format!(
-        r#"<p class="lead">{}</p>{}{}"#,
+    let body = templates::with_lead(
         t.requests_intro,
-        error.map(|e| page::notice(false, e)).unwrap_or_default(),
-        request_form(state, t, lang, &token, f)
+        error.map(|e| page::notice(false, e)),
+        templates::request_form(state, t, lang, &token, f),
     );
     let html = page::render(
         state,
@@ -156,7 +70,7 @@ pub async fn form(
         &lang,
         StatusCode::OK,
         None,
-        &Filled::default(),
+        &templates::Filled::default(),
     )
 }
 
@@ -185,7 +99,7 @@ pub async fn submit(
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    let filled = Filled {
+    let filled = templates::Filled {
         kind: field(&fields, "type").unwrap_or(""),
         email: field(&fields, "email").unwrap_or(""),
         details: field(&fields, "details").unwrap_or(""),
@@ -248,16 +162,10 @@ fn verify_page(
     let t = texts(lang);
     let (seed, new_seed) = guard::csrf_seed(headers);
     let token = guard::csrf_token(state, &seed);
-    let body = format!(
-        r#"<p class="lead">{intro}</p>{error}<form method="post" action="/privacy-center/verify" class="inline">{hidden}<input type="hidden" name="request" value="{id}"><label for="verify-code">{label}</label><input id="verify-code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{{6}}" maxlength="6" required aria-describedby="verify-code-hint" value="{code}"><span id="verify-code-hint" class="hint">{hint}</span><button type="submit">{go}</button></form>"#,
-        intro = t.verify_intro,
-        error = error.map(|e| page::notice(false, e)).unwrap_or_default(),
-        hidden = hidden(&token, lang),
-        id = escape(id),
-        label = t.code,
-        code = escape(code),
-        hint = t.code_hint,
-        go = t.verify_submit,
+    let body = templates::with_lead(
+        t.verify_intro,
+        error.map(|e| page::notice(false, e)),
+        templates::verify_form(t, lang, &token, id, code),
     );
     let here = format!("/privacy-center/verify?request={id}");
     let html = page::render(

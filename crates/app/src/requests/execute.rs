@@ -8,7 +8,7 @@
 //!   subject's key is destroyed (so copies of the database taken before reveal nothing); the
 //!   ledger's events stay, as they hold only the keyed reference and prove what was consented
 //!   to;
-//! - objection: marketing consent is withdrawn (source `request`);
+//! - objection: direct-marketing consent is withdrawn (source `request`);
 //! - rectification and restriction: recorded and started; the DPO completes them once applied
 //!   (the connectors apply corrections in the company's own systems).
 
@@ -19,15 +19,15 @@ use custodian_mail::MailContent;
 use custodian_store::requests::RequestRow;
 
 use super::{download_link, plan, requester_mail, status_link, subject_of, transition, Sealing};
-use crate::error::ApiError;
+use crate::context::Context;
+use crate::error::AppError;
 use crate::recording::{self, Wanted};
-use crate::state::AppState;
 
 /// Carries out an approved request.
-pub async fn run(state: &AppState, approved: RequestRow) -> Result<RequestRow, ApiError> {
+pub async fn run(state: &Context, approved: RequestRow) -> Result<RequestRow, AppError> {
     let kind = approved.kind;
     let subject = SubjectRef::from_hex(&approved.subject_ref).ok_or_else(|| {
-        ApiError::Internal(format!("request {} has a malformed subject", approved.id))
+        AppError::Internal(format!("request {} has a malformed subject", approved.id))
     })?;
     match kind {
         Kind::Access | Kind::Erasure => finish(state, approved, "system").await,
@@ -46,11 +46,7 @@ pub async fn run(state: &AppState, approved: RequestRow) -> Result<RequestRow, A
 /// the request stays (or is put) `in_progress` with the run's exact errors in its history,
 /// and the DPO retries by completing it again: an access never completes with an archive
 /// silently missing the company's data, an erasure never without the company's part.
-pub async fn finish(
-    state: &AppState,
-    row: RequestRow,
-    actor: &str,
-) -> Result<RequestRow, ApiError> {
+pub async fn finish(state: &Context, row: RequestRow, actor: &str) -> Result<RequestRow, AppError> {
     let erasure = row.kind == Kind::Erasure;
     let from = row.status;
     if custodian_core::request::next(from, Action::Complete).is_err() {
@@ -106,11 +102,11 @@ pub async fn finish(
 /// Marks a request completed and tells the requester (with the download link for access).
 /// `detail` is shown to the requester on the status page (e.g. what stays under a legal hold).
 pub async fn complete(
-    state: &AppState,
+    state: &Context,
     row: &RequestRow,
     actor: &str,
     detail: Option<&str>,
-) -> Result<RequestRow, ApiError> {
+) -> Result<RequestRow, AppError> {
     let now = state.clock.now_micros();
     // An erasure destroys the subject's key right after this: its completion note and
     // confirmation are sealed under the server's key so that they outlive it.
@@ -136,7 +132,7 @@ pub async fn complete(
 /// Finishes erasures that were completed but whose subject still has a key: the process
 /// stopped between marking the request completed and erasing (the key goes last). Run by the
 /// housekeeping job; answers how many it finished.
-pub async fn finish_interrupted_erasures(state: &AppState, since: i64) -> Result<usize, ApiError> {
+pub async fn finish_interrupted_erasures(state: &Context, since: i64) -> Result<usize, AppError> {
     let mut finished = 0;
     for r in state.store.completed_erasures_since(since).await? {
         let subject = subject_of(&r)?;
@@ -149,18 +145,16 @@ pub async fn finish_interrupted_erasures(state: &AppState, since: i64) -> Result
 }
 
 /// Objection (GDPR Art. 21): direct marketing stops at once, so every consent purpose that
-/// the policy marks as marketing (its DPV term says so, or its id is `marketing`) is withdrawn.
-async fn withdraw_objected(state: &AppState, subject: SubjectRef) -> Result<(), ApiError> {
+/// the policy counts as direct marketing (`Purpose::is_direct_marketing`) is withdrawn.
+async fn withdraw_objected(state: &Context, subject: SubjectRef) -> Result<(), AppError> {
     let purposes: Vec<String> = state
         .policy
         .consent_purposes()
-        .filter(|p| {
-            p.id == "marketing" || p.dpv.as_deref().is_some_and(|d| d.contains("Marketing"))
-        })
+        .filter(|p| p.is_direct_marketing())
         .map(|p| p.id.clone())
         .collect();
     let version = state.policy.policy.version.clone();
-    let lang = crate::routes::consent::pick_language(state, None);
+    let lang = state.language(None);
     recording::record(
         state,
         recording::Request {
@@ -187,10 +181,10 @@ async fn withdraw_objected(state: &AppState, subject: SubjectRef) -> Result<(), 
 /// the fact and dates of each request (accountability) and the consent ledger (which holds
 /// only keyed references and proves past consent).
 async fn erase_own_data(
-    state: &AppState,
+    state: &Context,
     subject: SubjectRef,
     done: &RequestRow,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let hex = subject.to_hex();
     state.store.delete_consent_state(&hex).await?;
     state.store.delete_links(&hex).await?;
@@ -217,8 +211,8 @@ async fn erase_own_data(
             at: blank.updated_at,
             actor: "system".into(),
             action: "erase".into(),
-            from_status: Some(r.status),
-            to_status: r.status,
+            from_status: Some(r.status.clone()),
+            to_status: r.status.clone(),
             detail_sealed: None,
         });
         state

@@ -27,20 +27,20 @@ use custodian_connectors::ConnectorError;
 use custodian_core::retention::{date_of, SubjectFacts};
 use custodian_store::requests::RequestRow;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::context::Context;
+use crate::error::AppError;
 
 /// Whether any company datastore is registered.
-pub async fn any(state: &AppState) -> Result<bool, ApiError> {
+pub async fn any(state: &Context) -> Result<bool, AppError> {
     let all = run::datastores(&state.store, &state.datastores)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(!all.is_empty())
 }
 
 /// When each rule's hold ends for one subject (see the module's notes).
 struct SubjectHolds<'a> {
-    state: &'a AppState,
+    state: &'a Context,
     facts: SubjectFacts,
     now: i64,
 }
@@ -56,7 +56,7 @@ impl HoldDates for SubjectHolds<'_> {
 }
 
 async fn subject_holds<'a>(
-    state: &'a AppState,
+    state: &'a Context,
     row: &RequestRow,
 ) -> Result<SubjectHolds<'a>, String> {
     let events = state
@@ -70,7 +70,7 @@ async fn subject_holds<'a>(
             subject_ref: row.subject_ref.clone(),
             lifecycle: events
                 .iter()
-                .filter_map(crate::retention_job::event_of)
+                .filter_map(crate::retention::event_of)
                 .collect(),
             consent: HashMap::new(),
         },
@@ -92,7 +92,7 @@ fn spec(row: &RequestRow, email: &str, kind: RunKind) -> RunSpec {
 /// Executes the request's failed run of `kind` again, if it has one (the DPO's retry), or
 /// plans and executes a new one.
 async fn execute(
-    state: &AppState,
+    state: &Context,
     row: &RequestRow,
     email: &str,
     kind: RunKind,
@@ -140,7 +140,7 @@ fn failure(outcome: &RunOutcome) -> Option<String> {
 /// that every datastore answers). `Err` carries the exact errors of the datastores that
 /// failed: an export is never silently missing the company's data.
 pub async fn access_run(
-    state: &AppState,
+    state: &Context,
     row: &RequestRow,
     sink: Option<&mut dyn AccessSink>,
 ) -> Result<(), String> {
@@ -174,10 +174,7 @@ pub async fn access_run(
 /// Every personal record the company's datastores hold about the requester, as JSON values
 /// (datastore, category, table, key, fields). Empty when nothing is registered or the
 /// address is gone; an error when a datastore fails.
-pub async fn access(
-    state: &AppState,
-    row: &RequestRow,
-) -> Result<Vec<serde_json::Value>, ApiError> {
+pub async fn access(state: &Context, row: &RequestRow) -> Result<Vec<serde_json::Value>, AppError> {
     let mut records = Vec::new();
     let mut sink = |r: &custodian_connectors::access::AccessRecord<'_>| {
         records.push(serde_json::to_value(r).unwrap_or_default());
@@ -185,7 +182,7 @@ pub async fn access(
     };
     access_run(state, row, Some(&mut sink))
         .await
-        .map_err(|e| ApiError::Internal(format!("access run for {}: {e}", row.id)))?;
+        .map_err(|e| AppError::Internal(format!("access run for {}: {e}", row.id)))?;
     Ok(records)
 }
 
@@ -197,7 +194,7 @@ pub struct Erased {
 
 /// Runs the erasure in every registered datastore. `Err` carries the exact errors of the
 /// datastores that failed.
-pub async fn erase(state: &AppState, row: &RequestRow) -> Result<Erased, String> {
+pub async fn erase(state: &Context, row: &RequestRow) -> Result<Erased, String> {
     let Some(email) = super::email_of(state, row).await else {
         return Ok(Erased {
             rows_changed: 0,

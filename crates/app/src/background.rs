@@ -15,8 +15,9 @@ use custodian_core::request::{Action, Status};
 use custodian_mail::{DigestItem, Lang, MailContent};
 use tokio::sync::Notify;
 
+use crate::context::{Context, Shared};
+use crate::error::AppError;
 use crate::requests;
-use crate::state::{AppState, SharedState};
 
 /// How often the ledger's chain heads are checkpointed while the service runs.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
@@ -32,7 +33,7 @@ pub struct Jobs {
     mail: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn spawn(state: SharedState) -> Jobs {
+pub fn spawn(state: Shared) -> Jobs {
     let stop = Arc::new(Notify::new());
     let handles = vec![
         tokio::spawn(every(CHECKPOINT_EVERY, state.clone(), |s| async move {
@@ -53,9 +54,9 @@ pub fn spawn(state: SharedState) -> Jobs {
             },
         )),
         tokio::spawn(every(
-            crate::retention_job::EVERY,
+            crate::retention::EVERY,
             state.clone(),
-            |s| async move { crate::retention_job::scheduled(&s).await },
+            |s| async move { crate::retention::scheduled(&s).await },
         )),
     ];
     let mail = match &state.smtp {
@@ -101,9 +102,9 @@ impl Jobs {
     }
 }
 
-async fn every<F, Fut>(period: Duration, state: SharedState, job: F)
+async fn every<F, Fut>(period: Duration, state: Shared, job: F)
 where
-    F: Fn(SharedState) -> Fut,
+    F: Fn(Shared) -> Fut,
     Fut: Future<Output = ()>,
 {
     let mut tick = tokio::time::interval(period);
@@ -114,7 +115,7 @@ where
     }
 }
 
-pub async fn checkpoint_once(state: &AppState) {
+pub async fn checkpoint_once(state: &Context) {
     match state.store.checkpoint(state.clock.now_micros()).await {
         Ok(Some(c)) => tracing::info!(checkpoint = c.id, digest = %c.digest, "ledger checkpoint"),
         Ok(None) => {}
@@ -136,7 +137,7 @@ pub struct Round {
 /// How far back housekeeping looks for interrupted erasures (a node is back long before).
 const ERASURE_LOOKBACK_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
-pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::ApiError> {
+pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     let now = state.clock.now_micros();
     let mut round = Round::default();
 
@@ -163,7 +164,19 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
         requests::execute::finish_interrupted_erasures(state, now - ERASURE_LOOKBACK_MICROS)
             .await?;
 
-    // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
+    let (due_soon, overdue) = deadlines(state, now).await?;
+    round.due_soon = due_soon.len();
+    round.overdue = overdue.len();
+    round.digest_sent = digest(state, now, due_soon, overdue).await?;
+    Ok(round)
+}
+
+/// Deadlines: what is due soon and what is overdue, reported as gauges (with the requests
+/// and the outbox by status) and answered for the digest.
+async fn deadlines(
+    state: &Context,
+    now: i64,
+) -> Result<(Vec<DigestItem>, Vec<DigestItem>), AppError> {
     let ts = custodian_core::clock::timestamp;
     let horizon = state
         .calendar
@@ -187,23 +200,36 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
             Urgency::OnTime => {}
         }
     }
-    round.due_soon = due_soon.len();
-    round.overdue = overdue.len();
-    let m = &state.metrics;
+    let m = &state.telemetry;
     m.set_gauge("custodian_requests_due_soon", &[], due_soon.len() as f64);
     m.set_gauge("custodian_requests_overdue", &[], overdue.len() as f64);
     for status in Status::ALL {
         m.set_gauge("custodian_requests", &[("status", status.as_str())], 0.0);
     }
     for (status, n) in state.store.request_counts().await? {
-        m.set_gauge("custodian_requests", &[("status", status.as_str())], n as f64);
+        m.set_gauge(
+            "custodian_requests",
+            &[("status", status.as_str())],
+            n as f64,
+        );
     }
     if let Ok(c) = state.store.outbox_counts().await {
         m.set_gauge("custodian_outbox", &[("status", "queued")], c.queued as f64);
         m.set_gauge("custodian_outbox", &[("status", "failed")], c.failed as f64);
     }
 
-    // The DPO's digest: once a day after DIGEST_HOUR local time, by one node only.
+    Ok((due_soon, overdue))
+}
+
+/// The DPO's digest: once a day after [`DIGEST_HOUR`] local time, by one node only. Answers
+/// whether this node sent it.
+async fn digest(
+    state: &Context,
+    now: i64,
+    due_soon: Vec<DigestItem>,
+    overdue: Vec<DigestItem>,
+) -> Result<bool, AppError> {
+    let ts = custodian_core::clock::timestamp;
     let local = ts(now).to_zoned(state.calendar.time_zone().clone());
     let today =
         i64::from(local.year()) * 10_000 + i64::from(local.month()) * 100 + i64::from(local.day());
@@ -232,12 +258,12 @@ pub async fn housekeeping_once(state: &AppState) -> Result<Round, crate::error::
                     content,
                 )
                 .await?;
-                round.digest_sent = state
+                return Ok(state
                     .store
                     .claim_job_mark("dpo_digest", seen, today)
-                    .await?;
+                    .await?);
             }
         }
     }
-    Ok(round)
+    Ok(false)
 }

@@ -16,7 +16,7 @@ use custodian_core::ledger::CHAINS;
 use custodian_core::subject::SubjectRef;
 use custodian_store::{Store, StoreError};
 
-use crate::state::AppState;
+use crate::context::Context;
 
 /// How often a node reads what other writers appended.
 pub const EVERY: Duration = Duration::from_secs(1);
@@ -54,7 +54,7 @@ impl Watermarks {
 
 /// One round: applies every change appended since the last round. Answers how many (subject,
 /// purpose) choices it applied.
-pub async fn sync_once(state: &AppState) -> Result<usize, StoreError> {
+pub async fn sync_once(state: &Context) -> Result<usize, StoreError> {
     let seen = state.consent_seen.get();
     let mut applied = 0;
     for (chain, head) in state.store.ledger_head_seqs().await? {

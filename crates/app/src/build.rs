@@ -1,0 +1,168 @@
+//! Building the shared [`Context`] from [`Settings`]: compiling the policy, recording its
+//! version, and loading every subject's current consent and device links into memory so
+//! decisions never wait on the store.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use custodian_core::consent::ConsentMemory;
+use custodian_core::deadline::BusinessCalendar;
+use custodian_core::decide::Engine;
+use custodian_core::ids::Ids;
+use custodian_core::seal::Sealer;
+use custodian_core::signed::LinkSigner;
+use custodian_core::subject::{SubjectHasher, SubjectRef};
+use custodian_core::unsubscribe::Signer;
+use custodian_policy::Policy;
+use custodian_store::writer::ConsentWriter;
+use custodian_store::Store;
+use futures_util::TryStreamExt;
+
+use crate::context::{Context, Settings, Shared, Telemetry};
+use crate::{consent_sync, retention};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the policy cannot be compiled: {0}")]
+    Compile(#[from] custodian_core::decide::CompileError),
+    #[error("loading state from the store: {0}")]
+    Store(#[from] custodian_store::StoreError),
+    #[error("the policy's business calendar: {0}")]
+    Calendar(#[from] custodian_core::deadline::CalendarError),
+    #[error("retention: {0}")]
+    Retention(#[from] retention::JobError),
+}
+
+/// Prepares everything the use cases share. `telemetry` receives the gauges and counters
+/// that background jobs report.
+pub async fn build(
+    settings: Settings,
+    telemetry: Arc<dyn Telemetry>,
+) -> Result<Shared, BuildError> {
+    let policy = settings.policy;
+    // One clock for everything: the store's own "now" (created_at, leases, ids) is the
+    // context's, so a test that moves the clock moves the store's time too.
+    let store = settings.store.with_clock(settings.clock.clone());
+    let key_store = settings.key_store.with_clock(settings.clock.clone());
+    let engine = Engine::compile(&policy)?;
+    let now = settings.clock.now_micros();
+
+    let (versions, reask) = load_versions(&store, &policy, now).await?;
+    let consent_seen = consent_sync::Watermarks::at_heads(&store).await?;
+    let consents = load_consents(&store, &engine).await?;
+    let calendar = BusinessCalendar::from_policy(&policy.calendar)?;
+    let retention = retention::RetentionState::load(&policy, &store).await?;
+    let keyring =
+        custodian_store::keyring::Keyring::new(key_store, settings.master_key);
+    if keyring.rotation_unfinished().await? {
+        tracing::warn!(
+            master_key = %keyring.master_id(),
+            "some subject keys are wrapped by another master key: finish `custodian keys rotate`, or check that this is the right master key"
+        );
+    }
+    let ctx = Context {
+        policy: Arc::new(policy),
+        engine,
+        writer: ConsentWriter::spawn(store.clone()),
+        consents,
+        consent_seen,
+        device_links: Default::default(),
+        versions,
+        reask,
+        hasher: SubjectHasher::new(&settings.secret),
+        signer: Signer::new(&settings.secret),
+        tokens: Default::default(),
+        telemetry,
+        public_url: settings.public_url.trim_end_matches('/').to_owned(),
+        ids: store.ids().clone(),
+        clock: settings.clock,
+        sealer: Sealer::derived(&settings.secret, "requests"),
+        code_key: custodian_core::seal::derive_key(&settings.secret, "verification codes").to_vec(),
+        links: LinkSigner::new(&settings.secret),
+        calendar,
+        outbox: custodian_mail::Outbox::new(
+            store.clone(),
+            Sealer::derived(&settings.secret, "outbox"),
+        )
+        .with_keyring(keyring.clone()),
+        keys_beside_data: keyring.stored_in(&store),
+        keyring,
+        intake: custodian_store::requests::IntakeWriter::spawn(store.clone()),
+        run_keys: custodian_connectors::run::RunKeys::from_secret(&settings.secret),
+        datastores: settings.datastores,
+        smtp: settings.smtp,
+        limiter: Default::default(),
+        limits: settings.intake_limits,
+        retention,
+        store,
+    };
+    for (device, account) in ctx.store.all_links().await? {
+        if let (Some(d), Some(a)) = (
+            SubjectRef::from_hex(&device),
+            SubjectRef::from_hex(&account),
+        ) {
+            ctx.add_link(d, a);
+        }
+    }
+    Ok(Arc::new(ctx))
+}
+
+/// Records the active policy's version and loads the earlier ones consent was recorded under,
+/// each with the consent purposes that changed since (choices made under it for those must be
+/// asked again).
+async fn load_versions(
+    store: &Store,
+    policy: &Policy,
+    now: i64,
+) -> Result<
+    (
+        HashMap<String, Arc<Policy>>,
+        HashMap<String, HashSet<String>>,
+    ),
+    BuildError,
+> {
+    let version = policy.policy.version.clone();
+    let document = serde_json::to_string(&policy).unwrap_or_default();
+    let mut versions = HashMap::new();
+    let mut reask = HashMap::new();
+    store
+        .remember_policy_version(&version, &document, now)
+        .await?;
+    for (v, doc) in store.policy_versions().await? {
+        if v == version {
+            if doc != document {
+                tracing::warn!(version = %v, "the policy file changed but its version did not; bump `policy.version` so consent records name the text people saw");
+            }
+            continue;
+        }
+        match serde_json::from_str::<custodian_policy::Policy>(&doc) {
+            Ok(old) => {
+                let changed = custodian_policy::diff::consent_purposes_changed(&old, policy);
+                reask.insert(v.clone(), changed.into_iter().collect());
+                versions.insert(v, Arc::new(old));
+            }
+            Err(e) => {
+                tracing::warn!(version = %v, error = %e, "a stored policy version cannot be read; consent recorded under it is treated as current")
+            }
+        }
+    }
+
+    Ok((versions, reask))
+}
+
+/// Every subject's current consent, into memory.
+async fn load_consents(store: &Store, engine: &Engine) -> Result<ConsentMemory, BuildError> {
+    let consents = ConsentMemory::default();
+    let mut rows = store.all_consent_state();
+    while let Some((subject, purpose, given)) = rows.try_next().await? {
+        if let (Some(r), Some(slot)) = (
+            SubjectRef::from_hex(&subject),
+            engine.consent_slot(&purpose),
+        ) {
+            consents.set(r, slot, given);
+        }
+    }
+    drop(rows);
+
+    Ok(consents)
+}

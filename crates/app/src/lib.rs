@@ -1,0 +1,46 @@
+//! The application layer of Custodian: what the service *does*, apart from how it is asked.
+//!
+//! A tour. [`build`] turns [`Settings`] into the shared [`Context`] (the compiled policy and
+//! its earlier versions, the store and the consent writer, every subject's consent in memory,
+//! device links, the keys, the outbox, the business calendar, the intake limits, the clock
+//! and the id generator). Each use case is then one function taking the context and domain
+//! values:
+//!
+//! - [`consent`] records choices from every entry point — a caller's (banner, API, widget,
+//!   import, sign-up, survey), the privacy centre's form, one-click unsubscribe, device
+//!   links — and reads them back; all go through [`recording::record`], the one write path
+//!   to the ledger, and [`receipts`], the one receipt builder;
+//! - [`requests`] takes data-subject requests in, verifies the requester, carries out the
+//!   DPO's actions and what an approved request does ([`requests::execute`]), to Custodian's
+//!   own data and, through the connectors, to the company's ([`requests::company`]); the
+//!   queue and a request's history are read in [`requests::views`];
+//! - [`lifecycle`] records what happened to a subject (and protects children), [`holds`]
+//!   places and lifts legal holds, [`retention`] applies the policy's retention rules;
+//! - [`consent_sync`] catches up on consent other nodes wrote; [`background`] runs it, the
+//!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
+//! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
+//!   within their limits.
+//!
+//! Every failure is an [`AppError`] with a stable code and an [`error::Kind`]; the HTTP edge
+//! (`custodian-server`) maps it to a problem document once. This crate knows no HTTP: no
+//! axum, no status codes. It reads "now" only from the context's clock and makes every id
+//! with its `Ids` (`tests/tidy.rs` checks).
+
+pub mod background;
+mod build;
+pub mod consent;
+pub mod consent_sync;
+pub mod context;
+pub mod error;
+pub mod holds;
+pub mod lifecycle;
+pub mod receipts;
+pub mod recording;
+pub mod requests;
+pub mod retention;
+pub mod signin;
+pub mod tokens;
+
+pub use build::{build, BuildError};
+pub use context::{Context, NoTelemetry, Settings, Shared, Telemetry};
+pub use error::AppError;

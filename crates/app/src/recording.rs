@@ -1,0 +1,208 @@
+//! Recording consent: the one write path behind the banner, the privacy centre, the API,
+//! one-click unsubscribe and device linking.
+//!
+//! It turns choices into ledger events (only for choices that change something), appends them
+//! through the group-commit writer, and only after they are durable updates the in-memory
+//! state that decisions read — so an answer never runs ahead of the ledger, and a decision
+//! made after the answer sees the new choice.
+
+use custodian_core::consent::Source;
+pub use custodian_core::consent::Wanted;
+use custodian_core::decide::{ConsentLookup, ConsentStatus};
+use custodian_core::ledger::ConsentEvent;
+use custodian_core::receipt::{Choice, Receipt};
+use custodian_core::subject::SubjectRef;
+use custodian_policy::Policy;
+use custodian_store::consent::{NewEvent, Unlinked};
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::AppError;
+use crate::receipts::{self, Header};
+
+/// What to record, about whom, under which policy text.
+pub struct Request<'a> {
+    pub subject: SubjectRef,
+    pub choices: Vec<Wanted>,
+    pub policy_version: &'a str,
+    pub language: &'a str,
+    pub ip_truncated: Option<String>,
+    /// The collection method named on the receipt.
+    pub method: Source,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecordedEvent {
+    pub id: String,
+    pub subject_ref: String,
+    pub purpose: String,
+    pub given: bool,
+    pub source: String,
+    pub chain: u16,
+    pub seq: i64,
+    pub hash: String,
+}
+
+pub struct Outcome {
+    pub receipt: Receipt,
+    pub events: Vec<RecordedEvent>,
+}
+
+/// Records the choices for the subject and every subject linked to it, and answers the
+/// receipt of what was recorded for the subject itself. The policy version and the purposes
+/// are checked here, once, for every entry point.
+pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppError> {
+    let policy = known_version(state, req.policy_version)?;
+    let slots = consent_slots(state, &req.choices)?;
+    let now = state.clock.now_micros();
+    let receipt_id = state.ids.next("rcpt");
+    let mut events = Vec::new();
+    for subject in state.with_links(req.subject) {
+        for (want, &slot) in req.choices.iter().zip(&slots) {
+            let current = state.consents.status(&subject, slot);
+            let unchanged = matches!(
+                (current, want.given),
+                (ConsentStatus::Given, true) | (ConsentStatus::Withdrawn, false)
+            );
+            if unchanged {
+                continue;
+            }
+            let notice_hash = policy
+                .notice_text(&want.purpose, req.language)
+                .map(custodian_policy::notice_hash);
+            events.push(NewEvent {
+                id: state.ids.next("evt"),
+                subject,
+                purpose: want.purpose.clone(),
+                given: want.given,
+                source: want.source,
+                policy_version: req.policy_version.to_owned(),
+                notice_hash,
+                ip_truncated: req.ip_truncated.clone(),
+                receipt_id: receipt_id.clone(),
+                created_at: now,
+                link: Unlinked,
+            });
+        }
+    }
+    let appended: Vec<ConsentEvent> = state
+        .writer
+        .append(events.clone())
+        .await
+        .map_err(AppError::internal)?;
+    // Durable now: make decisions see it.
+    for e in &events {
+        if let Some(slot) = state.engine.consent_slot(&e.purpose) {
+            state.consents.set(e.subject, slot, e.given);
+        }
+    }
+    let recorded: Vec<RecordedEvent> = events
+        .iter()
+        .zip(&appended)
+        .map(|(e, a)| RecordedEvent {
+            id: a.id.clone(),
+            subject_ref: e.subject.to_hex(),
+            purpose: e.purpose.clone(),
+            given: e.given,
+            source: e.source.as_str().to_owned(),
+            chain: a.link.chain,
+            seq: a.link.seq,
+            hash: a.link.hash.clone(),
+        })
+        .collect();
+    let receipt = receipt_of(policy, &req, &receipt_id, now, &events, &appended);
+    Ok(Outcome {
+        receipt,
+        events: recorded,
+    })
+}
+
+/// The policy of `version`: the active one or an earlier one on record.
+fn known_version<'a>(state: &'a Context, version: &str) -> Result<&'a Policy, AppError> {
+    state.policy_of(version).ok_or_else(|| {
+        AppError::invalid(
+            "unknown_policy_version",
+            format!(
+                "unknown policy version `{}`; the active version is `{}`",
+                version.chars().take(40).collect::<String>(),
+                state.policy.policy.version
+            ),
+        )
+    })
+}
+
+/// The consent slot of each choice's purpose; a purpose that is unknown, or rests on another
+/// basis than consent, is refused with the purposes that can be chosen.
+fn consent_slots(state: &Context, choices: &[Wanted]) -> Result<Vec<usize>, AppError> {
+    let mut slots = Vec::with_capacity(choices.len());
+    for c in choices {
+        let id = &c.purpose;
+        if let Some(slot) = state.engine.consent_slot(id) {
+            slots.push(slot);
+            continue;
+        }
+        let (code, why) = match state.policy.purpose(id) {
+            Some(p) => (
+                "not_consent_purpose",
+                format!(
+                    "`{id}` rests on {}, not consent; it cannot be chosen",
+                    p.legal_basis.label().to_lowercase()
+                ),
+            ),
+            None => (
+                "unknown_purpose",
+                format!(
+                    "unknown purpose `{}`",
+                    id.chars().take(40).collect::<String>()
+                ),
+            ),
+        };
+        let names: Vec<&str> = state
+            .engine
+            .consent_purposes()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        return Err(AppError::Invalid {
+            code,
+            detail: format!("{why}; consent purposes: {}", names.join(", ")),
+            extra: Some(serde_json::json!({ "known": names })),
+        });
+    }
+    Ok(slots)
+}
+
+/// The receipt of what was recorded for the subject itself (not the subjects linked to it).
+fn receipt_of(
+    policy: &Policy,
+    req: &Request<'_>,
+    receipt_id: &str,
+    now: i64,
+    events: &[NewEvent],
+    appended: &[ConsentEvent],
+) -> Receipt {
+    let subject_hex = req.subject.to_hex();
+    let own = events
+        .iter()
+        .zip(appended)
+        .filter(|(e, _)| e.subject == req.subject)
+        .map(|(e, a)| Choice {
+            purpose: &e.purpose,
+            given: e.given,
+            notice_hash: e.notice_hash.as_deref(),
+            event_id: &a.id,
+            event_hash: &a.link.hash,
+        })
+        .collect();
+    receipts::build(
+        policy,
+        Header {
+            receipt_id,
+            at_micros: now,
+            source: req.method.as_str(),
+            subject_ref: &subject_hex,
+            language: req.language,
+        },
+        own,
+    )
+}

@@ -1,0 +1,174 @@
+//! Data-subject requests: intake (`intake.rs`), verification of the requester's e-mail
+//! (`verify.rs`), the DPO's actions (`actions.rs`), what an approved request does to
+//! Custodian's own data (`execute.rs`) and the company's (`company.rs`), the export
+//! (`export.rs`), reading requests (`views.rs`) and intake limits (`limits.rs`). This file
+//! holds what they share: due times, signed links and the sealed personal fields.
+//!
+//! Every change goes through [`transition`] (`transitions.rs`), which applies the state
+//! machine of `custodian_core::request`, writes the new row and its history entry together,
+//! and refuses when someone else changed the request first. Mail (`mail.rs`) is queued in the
+//! outbox in the same step; the outbox worker delivers it.
+
+mod actions;
+pub mod company;
+pub mod execute;
+pub mod export;
+mod intake;
+pub mod limits;
+mod mail;
+mod transitions;
+mod verify;
+pub mod views;
+
+use custodian_core::deadline::{self, Pause};
+use custodian_core::keys::is_subject_sealed;
+use custodian_core::subject::SubjectRef;
+use custodian_store::keyring::KeyringError;
+use custodian_store::requests::{HistoryEntry, RequestRow};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::context::Context;
+use crate::error::AppError;
+
+pub use actions::{act, ActionBody};
+pub use intake::{intake, Intake, MAX_DETAILS};
+pub use mail::{
+    mail_requester, mail_requester_sealed, mail_to, prepare_mail, requester_mail, Sealing,
+};
+pub use transitions::{plan, transition, transition_sealed, Planned};
+pub use verify::verify;
+
+/// How long status and download links work.
+pub const STATUS_LINK_DAYS: i64 = 90;
+pub const DOWNLOAD_LINK_DAYS: i64 = 14;
+
+use custodian_core::clock::timestamp as ts;
+
+pub(crate) fn code_hash(state: &Context, id: &str, code: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&state.code_key).expect("any key length");
+    mac.update(id.as_bytes());
+    mac.update(b":");
+    mac.update(code.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+pub(crate) fn place(id: &str, field: &str) -> String {
+    format!("requests/{id}/{field}")
+}
+
+/// A due time as people read it, in the policy calendar's time zone.
+pub fn human_time(state: &Context, micros: i64) -> String {
+    ts(micros)
+        .to_zoned(state.calendar.time_zone().clone())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+/// Recomputes the due times of a request from its receipt, verification and extension.
+pub(crate) fn compute_due(state: &Context, r: &mut RequestRow, now: i64) {
+    let rule = deadline::rule_for(&state.policy, r.country.as_deref());
+    // Stop-the-clock (UK GDPR): the time spent waiting for identity does not count.
+    let pauses: Vec<Pause> = if rule.stop_clock_for_identity {
+        vec![Pause {
+            from: ts(r.received_at),
+            to: Some(ts(r.verified_at.unwrap_or(now))),
+        }]
+    } else {
+        Vec::new()
+    };
+    let extension = (r.extended_months > 0).then(|| jiff::Span::new().months(r.extended_months));
+    let due = deadline::due(
+        ts(r.received_at),
+        &rule,
+        &state.calendar,
+        &pauses,
+        extension.as_ref(),
+        ts(now),
+    );
+    r.acknowledge_due = due.acknowledge_by.as_microsecond();
+    r.answer_due = due.answer_by.as_microsecond();
+}
+
+/// The most months a request of this jurisdiction may be extended by.
+pub fn max_extension_months(state: &Context, r: &RequestRow) -> i64 {
+    let rule = deadline::rule_for(&state.policy, r.country.as_deref());
+    let s = rule.extension_max;
+    i64::from(s.get_years()) * 12 + i64::from(s.get_months()) + (i64::from(s.get_days()) + 29) / 30
+}
+
+pub fn status_link(state: &Context, id: &str) -> String {
+    let exp = state.clock.now_micros() / 1_000_000 + STATUS_LINK_DAYS * 86_400;
+    format!(
+        "{}/requests/{id}?t={}",
+        state.public_url,
+        state.links.sign("status", id, exp)
+    )
+}
+
+pub fn download_link(state: &Context, id: &str) -> String {
+    let exp = state.clock.now_micros() / 1_000_000 + DOWNLOAD_LINK_DAYS * 86_400;
+    format!(
+        "{}/v1/requests/{id}/archive?t={}",
+        state.public_url,
+        state.links.sign("archive", id, exp)
+    )
+}
+
+/// Opens a sealed field: under the subject's key (`None` once the subject is erased), or,
+/// for values written before keys were per subject, under the server's request key.
+pub async fn open_sealed(state: &Context, sealed: &str, place: &str) -> Option<String> {
+    if !is_subject_sealed(sealed) {
+        return state.sealer.open(sealed, place).ok();
+    }
+    match state.keyring.open(place, sealed).await {
+        Ok(v) => Some(v),
+        Err(KeyringError::Erased) => None,
+        Err(e) => {
+            tracing::warn!(place, error = %e, "a sealed field did not open");
+            None
+        }
+    }
+}
+
+/// Seals a field of the request's subject under the subject's key.
+pub async fn seal_for(
+    state: &Context,
+    r: &RequestRow,
+    place: &str,
+    plain: &str,
+) -> Result<String, AppError> {
+    let subject = subject_of(r)?;
+    state
+        .keyring
+        .seal(&subject, place, plain)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+pub fn subject_of(r: &RequestRow) -> Result<SubjectRef, AppError> {
+    SubjectRef::from_hex(&r.subject_ref)
+        .ok_or_else(|| AppError::Internal(format!("request {} has a malformed subject", r.id)))
+}
+
+pub async fn email_of(state: &Context, r: &RequestRow) -> Option<String> {
+    open_sealed(state, &r.email_sealed, &place(&r.id, "email")).await
+}
+
+pub async fn details_of(state: &Context, r: &RequestRow) -> Option<String> {
+    match &r.details_sealed {
+        Some(d) => open_sealed(state, d, &place(&r.id, "details")).await,
+        None => None,
+    }
+}
+
+pub async fn open_detail(state: &Context, id: &str, h: &HistoryEntry) -> Option<String> {
+    match &h.detail_sealed {
+        Some(d) => open_sealed(state, d, &place(id, "history")).await,
+        None => None,
+    }
+}
+
+pub async fn load(state: &Context, id: &str) -> Result<RequestRow, AppError> {
+    state.store.request(id).await?.ok_or(AppError::NotFound)
+}

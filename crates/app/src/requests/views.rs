@@ -1,0 +1,99 @@
+//! Reading requests: the DPO's queue and one request with its history and mail, and what the
+//! requester is shown on the status page (only the reasons they are owed).
+
+use custodian_core::request::{Kind, Status};
+use custodian_store::outbox::MailSummary;
+use custodian_store::requests::{HistoryEntry, RequestFilter, RequestRow};
+
+use super::{details_of, email_of, load, open_detail};
+use crate::context::Context;
+use crate::error::AppError;
+
+/// The DPO's filters on the queue; empty strings filter nothing.
+pub struct QueueQuery {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    /// Only open requests past their answer deadline.
+    pub overdue: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The queue, most urgent first.
+pub async fn queue(ctx: &Context, q: QueueQuery) -> Result<Vec<RequestRow>, AppError> {
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| Status::parse(s).ok_or_else(|| AppError::invalid("unknown_status", "unknown status; use awaiting_verification, verified, approved, in_progress, completed, denied, forwarded or abandoned")))
+        .transpose()?;
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|k| {
+            Kind::parse(k).ok_or_else(|| {
+                AppError::invalid(
+                    "unknown_request_type",
+                    "unknown type; use access, rectification, erasure, restriction or objection",
+                )
+            })
+        })
+        .transpose()?;
+    let filter = RequestFilter {
+        status,
+        kind,
+        due_before: q.overdue.then(|| ctx.clock.now_micros()),
+        limit: q.limit,
+        offset: q.offset,
+    };
+    Ok(ctx.store.list_requests(&filter).await?)
+}
+
+/// One request as the DPO sees it: the requester's address and details (absent once
+/// erased), every history entry with its note opened, and the mail sent about it.
+pub struct Detail {
+    pub row: RequestRow,
+    pub email: Option<String>,
+    pub details: Option<String>,
+    pub history: Vec<(HistoryEntry, Option<String>)>,
+    pub mails: Vec<MailSummary>,
+}
+
+pub async fn detail(ctx: &Context, row: RequestRow) -> Result<Detail, AppError> {
+    let history = ctx.store.request_history(&row.id).await?;
+    let mails = ctx.store.mail_for_request(&row.id).await?;
+    let mut entries = Vec::with_capacity(history.len());
+    for h in history {
+        let note = open_detail(ctx, &row.id, &h).await;
+        entries.push((h, note));
+    }
+    Ok(Detail {
+        email: email_of(ctx, &row).await,
+        details: details_of(ctx, &row).await,
+        row,
+        history: entries,
+        mails,
+    })
+}
+
+/// The request and the history its requester sees: DPO notes left out, and a reason only
+/// where they are owed one (a denial, an extension, a forward, what the system told them on
+/// completion); DPO's manual completion notes stay internal.
+pub async fn for_requester(
+    ctx: &Context,
+    id: &str,
+) -> Result<(RequestRow, Vec<(HistoryEntry, Option<String>)>), AppError> {
+    let row = load(ctx, id).await?;
+    let history = ctx.store.request_history(id).await?;
+    let told = ["deny", "extend", "forward"];
+    let mut entries = Vec::new();
+    for h in history.into_iter().filter(|h| h.action != "note") {
+        let system_completion = h.action == "complete" && h.actor == "system";
+        let reason = if told.contains(&h.action.as_str()) || system_completion {
+            open_detail(ctx, &row.id, &h).await
+        } else {
+            None
+        };
+        entries.push((h, reason));
+    }
+    Ok((row, entries))
+}

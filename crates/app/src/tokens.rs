@@ -1,0 +1,82 @@
+//! Token authorisation: is this bearer token one of ours, and may its role do this?
+//!
+//! Tokens are checked on the hot path (`/v1/decide`), so verified tokens are cached in memory
+//! for a short time; a token created with the CLI while the server runs is found on first
+//! use, and a revoked one stops working within [`CACHE_TTL_MICROS`] of the context's clock.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use custodian_core::token::{self, Role};
+
+use crate::context::Context;
+use crate::error::AppError;
+
+/// How long a verified token is trusted without asking the store again.
+pub const CACHE_TTL_MICROS: i64 = 30_000_000;
+
+/// Who called, once their token is verified.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token_id: std::sync::Arc<str>,
+    pub role: Role,
+}
+
+#[derive(Default)]
+pub struct TokenCache {
+    entries: RwLock<HashMap<String, (Caller, i64)>>,
+}
+
+/// Checks a presented bearer token (`None` when the caller sent none) and that its role is
+/// one of `allowed`. Admin tokens may do everything.
+pub async fn authorize(
+    ctx: &Context,
+    presented: Option<&str>,
+    allowed: &[Role],
+) -> Result<Caller, AppError> {
+    let presented = presented
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .ok_or(AppError::Unauthenticated)?;
+    let now = ctx.clock.now_micros();
+    // The cache is keyed by the presented token itself, so a hit costs one map lookup and
+    // no hashing; only a miss hashes it to find the stored record.
+    let caller = match ctx.tokens.cached(presented, now) {
+        Some(c) => c,
+        None => {
+            let rec = ctx
+                .store
+                .find_token(&token::hash(presented))
+                .await?
+                .ok_or(AppError::Unauthenticated)?;
+            let caller = Caller {
+                token_id: rec.id.into(),
+                role: rec.role,
+            };
+            ctx.tokens.remember(presented, caller.clone(), now);
+            caller
+        }
+    };
+    if caller.role == Role::Admin || allowed.contains(&caller.role) {
+        Ok(caller)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+impl TokenCache {
+    fn cached(&self, token: &str, now: i64) -> Option<Caller> {
+        let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        map.get(token)
+            .filter(|(_, at)| (0..CACHE_TTL_MICROS).contains(&(now - at)))
+            .map(|(c, _)| c.clone())
+    }
+
+    fn remember(&self, token: &str, caller: Caller, now: i64) {
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(token.to_owned(), (caller, now));
+    }
+}
