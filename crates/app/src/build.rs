@@ -8,7 +8,6 @@ use std::sync::Arc;
 use custodian_core::consent::ConsentMemory;
 use custodian_core::deadline::BusinessCalendar;
 use custodian_core::decide::Engine;
-use custodian_core::ids::Ids;
 use custodian_core::seal::Sealer;
 use custodian_core::signed::LinkSigner;
 use custodian_core::subject::{SubjectHasher, SubjectRef};
