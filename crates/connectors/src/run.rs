@@ -27,7 +27,7 @@ use custodian_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, AccessSink, AccessSummary};
-use crate::dataset::{self, Dataset};
+use crate::dataset::Dataset;
 use crate::erase::{self, ChangeReport, Corrections, HoldDates, Operation};
 use crate::graph::Identities;
 use crate::sql::{Db, Key};
@@ -557,7 +557,7 @@ async fn outcome(store: &Store, run_id: &str) -> Result<RunOutcome, ConnectorErr
 
 /// Loads a registered datastore's dataset.
 pub fn load_dataset(reg: &DatastoreRecord) -> Result<Dataset, ConnectorError> {
-    let (ds, _) = dataset::load(std::path::Path::new(&reg.dataset_path))?;
+    let (ds, _) = crate::dataset_file::load(std::path::Path::new(&reg.dataset_path))?;
     Ok(ds)
 }
 

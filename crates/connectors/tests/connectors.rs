@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use custodian_connectors::access::{access, AccessRecord};
 use custodian_connectors::company;
-use custodian_connectors::dataset::{self, Format};
+use custodian_connectors::dataset;
+use custodian_connectors::dataset_file::{self, Format};
 use custodian_connectors::erase::{self, ChangeReport, Operation};
 use custodian_connectors::run::{
     self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunSpec, StepResult,
@@ -49,7 +50,7 @@ async fn company_db(url: &str, customers: u64) -> Db {
 }
 
 fn company_dataset() -> dataset::Dataset {
-    dataset::parse(company::DATASET).unwrap().0
+    dataset_file::parse(company::DATASET).unwrap().0
 }
 
 async fn collect(db: &Db, ds: &dataset::Dataset, ids: &Identities) -> Vec<serde_json::Value> {
@@ -319,11 +320,11 @@ fn fides_sample_files_read_as_they_are() {
         ("postgres_example_test_dataset.yml", 11),
         ("postgres_example_test_extended_dataset.yml", 1),
     ] {
-        let (ds, format) = dataset::load(&fides_dir().join(file)).unwrap();
+        let (ds, format) = dataset_file::load(&fides_dir().join(file)).unwrap();
         assert_eq!(format, Format::Fides);
         assert_eq!(ds.tables.len(), tables, "{file}");
     }
-    let (ds, _) = dataset::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
+    let (ds, _) = dataset_file::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
     let customer = ds.table("customer").unwrap();
     assert_eq!(customer.primary_key.as_deref(), Some("id"));
     assert_eq!(
@@ -353,7 +354,7 @@ async fn fides_sample_access_and_erasure_reach_the_graph() {
     if let Db::Postgres(pool) = &db {
         sqlx::raw_sql(&sql).execute(pool).await.unwrap();
     }
-    let (ds, _) = dataset::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
+    let (ds, _) = dataset_file::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
     let ids = email("customer-1@example.com");
     let records = collect(&db, &ds, &ids).await;
     let reached: BTreeSet<(String, String)> = records
@@ -453,7 +454,7 @@ async fn hostile_names_in_a_dataset_inject_nothing() {
         "name = \"newsletter_subscriptions\"",
         "name = \"newsletter_subscriptions\\\"; DROP TABLE orders; --\"",
     );
-    let (ds, _) = dataset::parse(&text).unwrap();
+    let (ds, _) = dataset_file::parse(&text).unwrap();
     // The name is taken as one (nonexistent) table: the walk fails, and nothing is dropped.
     let problems = check::check(&db, &ds, None).await.unwrap();
     assert!(
@@ -476,7 +477,7 @@ async fn hostile_names_in_a_dataset_inject_nothing() {
     assert_eq!(Dialect::Postgres.quote("a\"b"), "\"a\"\"b\"");
     assert_eq!(Dialect::MySql.quote("a`b"), "`a``b`");
     // Control characters are refused outright.
-    assert!(dataset::parse(
+    assert!(dataset_file::parse(
         &company::DATASET.replace("name = \"orders\"", "name = \"ord\\u0000ers\"")
     )
     .is_err());
@@ -857,7 +858,7 @@ async fn expiry_takes_only_the_fields_the_due_rule_held() {
         r#"{ name = "amount", category = "payment", erase = "hold", hold = "accounting_records", after_hold = "delete_row" }"#,
     );
     assert_ne!(text, company::DATASET, "the sample dataset changed shape");
-    let (deleting, _) = dataset::parse(&text).unwrap();
+    let (deleting, _) = dataset_file::parse(&text).unwrap();
     expire("accounting_records", deleting).await;
     assert_eq!(count(&db, invoices_of_3).await, 0);
     assert_eq!(
@@ -869,7 +870,7 @@ async fn expiry_takes_only_the_fields_the_due_rule_held() {
         r#"{ name = "full_name", category = "website_user", erase = "null" }"#,
         r#"{ name = "full_name", category = "website_user", erase = "null", after_hold = "mask" }"#,
     );
-    let err = dataset::parse(&bad).unwrap_err().to_string();
+    let err = dataset_file::parse(&bad).unwrap_err().to_string();
     assert!(
         err.contains("customers.full_name") && err.contains("`after_hold` only goes with"),
         "{err}"
@@ -1057,15 +1058,15 @@ fn fides_yaml_is_detected_after_comments_and_document_markers() {
         "# Our datasets, exported from Fides\n\n---\n",
         "%YAML 1.2\n---\n# comment\n",
     ] {
-        let (ds, format) = dataset::parse(&format!("{head}{sample}")).unwrap();
+        let (ds, format) = dataset_file::parse(&format!("{head}{sample}")).unwrap();
         assert_eq!(format, Format::Fides, "{head:?}");
         assert_eq!(ds.tables.len(), 11);
     }
     let commented = sample.replacen("dataset:", "dataset: # from fides", 1);
-    assert_eq!(dataset::parse(&commented).unwrap().1, Format::Fides);
-    assert!(dataset::is_fides("---\ndataset:\n  - fides_key: x\n"));
-    assert!(!dataset::is_fides("name = \"company\"\n# dataset:\n"));
-    assert!(!dataset::is_fides("---\ndatasets:\n"));
+    assert_eq!(dataset_file::parse(&commented).unwrap().1, Format::Fides);
+    assert!(dataset_file::is_fides("---\ndataset:\n  - fides_key: x\n"));
+    assert!(!dataset_file::is_fides("name = \"company\"\n# dataset:\n"));
+    assert!(!dataset_file::is_fides("---\ndatasets:\n"));
 }
 
 /// `retry` refuses a completed run — its identifiers are gone — and changes nothing.
