@@ -138,9 +138,7 @@ fn ledger_verify_names_the_event_edited_in_the_database() {
         ))
         .await
         .unwrap();
-        let custodian_store::Store::Sqlite(pool) = &store else {
-            unreachable!()
-        };
+        let pool = store.sqlite_pool().expect("an SQLite store");
         // What the receipt promised is what the ledger holds: the event's hash, and only the
         // client's network (the test client is 127.0.0.1).
         let purpose = &first_receipt["receipt"]["purposes"][0];

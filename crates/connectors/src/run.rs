@@ -338,7 +338,7 @@ pub async fn execute_run(
     let kind = RunKind::parse(&run.kind)
         .ok_or_else(|| ConnectorError::Run(format!("run {run_id} has kind {}", run.kind)))?;
     let lease_until =
-        |o: &ExecuteOptions| custodian_store::now_micros() + o.lease.as_micros() as i64;
+        |o: &ExecuteOptions| store.clock().now_micros() + o.lease.as_micros() as i64;
     if !store
         .claim_run(run_id, &opts.owner, lease_until(&opts), opts.take_over)
         .await?
@@ -432,7 +432,7 @@ pub async fn execute_run(
                         break;
                     }
                     let delay = opts.retry.delay(attempt);
-                    let next = custodian_store::now_micros() + delay.as_micros() as i64;
+                    let next = store.clock().now_micros() + delay.as_micros() as i64;
                     store
                         .step_failed(run_id, step.seq, &message, Some(next))
                         .await?;
@@ -469,7 +469,7 @@ async fn keep_lease(store: &Store, run_id: &str, owner: &str, lease: Duration) -
     let every = (lease / 3).max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(every).await;
-        let until = custodian_store::now_micros() + lease.as_micros() as i64;
+        let until = store.clock().now_micros() + lease.as_micros() as i64;
         match store.claim_run(run_id, owner, until, false).await {
             Ok(true) => {}
             Ok(false) => return lease_lost(run_id),
@@ -508,7 +508,7 @@ async fn record_held(
                 datastore: datastore.to_owned(),
                 rule: h.rule.clone(),
                 due_at,
-                created_at: custodian_store::now_micros(),
+                created_at: store.clock().now_micros(),
                 done_at: None,
             })
             .await?;

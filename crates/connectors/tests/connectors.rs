@@ -660,7 +660,7 @@ async fn runs_are_recorded_resumable_and_idempotent() {
         .claim_run(
             &id3,
             "node-a",
-            custodian_store::now_micros() + 60_000_000,
+            store.clock().now_micros() + 60_000_000,
             false
         )
         .await

@@ -226,9 +226,10 @@ on_both!(
 
 async fn raw_rows(store: &Store) -> Vec<String> {
     let q = "SELECT COALESCE(to_sealed, '') || ' ' || COALESCE(params_sealed, '') || ' ' || COALESCE(last_error, '') FROM outbox";
-    match store {
-        Store::Sqlite(p) => sqlx_rows(sqlx::query_scalar(q).fetch_all(p).await),
-        Store::Postgres(p) => sqlx_rows(sqlx::query_scalar(q).fetch_all(p).await),
+    match (store.sqlite_pool(), store.postgres_pool()) {
+        (Some(p), _) => sqlx_rows(sqlx::query_scalar(q).fetch_all(p).await),
+        (_, Some(p)) => sqlx_rows(sqlx::query_scalar(q).fetch_all(p).await),
+        (None, None) => unreachable!("a store is on one backend"),
     }
 }
 

@@ -267,7 +267,7 @@ pub async fn run(
         dry_run: opts.dry_run,
         ..Default::default()
     };
-    let now = custodian_store::now_micros();
+    let now = store.clock().now_micros();
     // The company's datastores, opened once for a real run. If one cannot be opened, every
     // purge with data there stays due and is tried again on the next run.
     let opened = match company.filter(|_| !opts.dry_run) {

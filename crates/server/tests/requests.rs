@@ -285,9 +285,7 @@ async fn erasure_destroys_the_subject_key_so_earlier_copies_reveal_nothing() {
         .unwrap()
         .to_path_buf();
     let copy = dir.join("backup.db");
-    let custodian_store::Store::Sqlite(pool) = &app.store else {
-        unreachable!("an SQLite test")
-    };
+    let pool = app.store.sqlite_pool().expect("an SQLite test");
     sqlx::query("VACUUM INTO ?")
         .bind(copy.display().to_string())
         .execute(pool)

@@ -13,6 +13,7 @@ use custodian_core::subject::SubjectRef;
 use futures_util::stream::BoxStream;
 use sqlx::Row;
 
+use crate::Pool;
 use crate::{multi_row, Result, Store, StoreError, ROWS_PER_STATEMENT};
 
 /// An event to append. Its place in a chain is decided by [`Store::append_consent`].
@@ -293,8 +294,8 @@ impl Store {
             .collect();
         chains.sort_unstable();
         chains.dedup();
-        let stored = match self {
-            Store::Sqlite(pool) => {
+        let stored = match &self.pool {
+            Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
                 // IMMEDIATE takes the write lock now, so reading the heads and writing after
                 // them cannot interleave with another process's append.
@@ -311,7 +312,7 @@ impl Store {
                     }
                 }
             }
-            Store::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 // Lock only the chains this batch touches, in a fixed order (no deadlocks):
                 // other nodes append to other chains at the same time.
@@ -384,15 +385,15 @@ impl Store {
     pub async fn consent_state_of(&self, subject: &SubjectRef) -> Result<Vec<StateRow>> {
         const Q: &str = "SELECT subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at FROM consent_state WHERE subject_ref = ";
         let hex = subject.to_hex();
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(&format!("{Q}? ORDER BY purpose"))
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&format!("{Q}? ORDER BY purpose"))
                 .bind(hex)
                 .fetch_all(p)
                 .await?
                 .iter()
                 .map(state_from_row)
                 .collect(),
-            Store::Postgres(p) => sqlx::query(&format!("{Q}$1 ORDER BY purpose"))
+            Pool::Postgres(p) => sqlx::query(&format!("{Q}$1 ORDER BY purpose"))
                 .bind(hex)
                 .fetch_all(p)
                 .await?
@@ -406,12 +407,12 @@ impl Store {
     pub fn all_consent_state(&self) -> BoxStream<'_, Result<(String, String, bool)>> {
         use futures_util::StreamExt;
         const Q: &str = "SELECT subject_ref, purpose, given FROM consent_state";
-        match self {
-            Store::Sqlite(p) => sqlx::query(Q)
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(Q)
                 .fetch(p)
                 .map(|r| Ok(r.map(|r| (r.get(0), r.get(1), r.get(2)))?))
                 .boxed(),
-            Store::Postgres(p) => sqlx::query(Q)
+            Pool::Postgres(p) => sqlx::query(Q)
                 .fetch(p)
                 .map(|r| Ok(r.map(|r| (r.get(0), r.get(1), r.get(2)))?))
                 .boxed(),
@@ -421,9 +422,9 @@ impl Store {
     /// The last sequence number of every chain (0 for a chain with no event yet).
     pub async fn ledger_head_seqs(&self) -> Result<Vec<(u16, i64)>> {
         const Q: &str = "SELECT chain, seq FROM ledger_heads ORDER BY chain";
-        let rows: Vec<(i32, i64)> = match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        let rows: Vec<(i32, i64)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
         };
         Ok(rows.into_iter().map(|(c, s)| (c as u16, s)).collect())
     }
@@ -442,8 +443,8 @@ impl Store {
         const Q: &str = "SELECT e.seq, s.subject_ref, s.purpose, s.given FROM consent_events e \
             JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
             WHERE e.chain = ? AND e.seq > ? ORDER BY e.seq LIMIT ?";
-        let rows: Vec<(i64, String, String, bool)> = match self {
-            Store::Sqlite(p) => {
+        let rows: Vec<(i64, String, String, bool)> = match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query_as(Q)
                     .bind(chain as i32)
                     .bind(after_seq)
@@ -451,7 +452,7 @@ impl Store {
                     .fetch_all(p)
                     .await?
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query_as(&crate::numbered(Q))
                     .bind(chain as i32)
                     .bind(after_seq)
@@ -475,13 +476,13 @@ impl Store {
     pub fn chain_events(&self, chain: u16) -> BoxStream<'_, Result<StoredEvent>> {
         use futures_util::StreamExt;
         let chain = chain as i32;
-        match self {
-            Store::Sqlite(p) => sqlx::query(select_events!("WHERE chain = ? ORDER BY seq"))
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(select_events!("WHERE chain = ? ORDER BY seq"))
                 .bind(chain)
                 .fetch(p)
                 .map(|r| Ok(event_from_row(&r?)))
                 .boxed(),
-            Store::Postgres(p) => sqlx::query(select_events!("WHERE chain = $1 ORDER BY seq"))
+            Pool::Postgres(p) => sqlx::query(select_events!("WHERE chain = $1 ORDER BY seq"))
                 .bind(chain)
                 .fetch(p)
                 .map(|r| Ok(event_from_row(&r?)))
@@ -493,12 +494,12 @@ impl Store {
     pub fn all_consent_events(&self) -> BoxStream<'_, Result<StoredEvent>> {
         use futures_util::StreamExt;
         const Q: &str = select_events!("ORDER BY gseq");
-        match self {
-            Store::Sqlite(p) => sqlx::query(Q)
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(Q)
                 .fetch(p)
                 .map(|r| Ok(event_from_row(&r?)))
                 .boxed(),
-            Store::Postgres(p) => sqlx::query(Q)
+            Pool::Postgres(p) => sqlx::query(Q)
                 .fetch(p)
                 .map(|r| Ok(event_from_row(&r?)))
                 .boxed(),
@@ -507,15 +508,15 @@ impl Store {
 
     /// Events of one receipt (to rebuild it).
     pub async fn receipt_events(&self, receipt_id: &str) -> Result<Vec<StoredEvent>> {
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(select_events!("WHERE receipt_id = ? ORDER BY gseq"))
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(select_events!("WHERE receipt_id = ? ORDER BY gseq"))
                 .bind(receipt_id)
                 .fetch_all(p)
                 .await?
                 .iter()
                 .map(event_from_row)
                 .collect(),
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query(select_events!("WHERE receipt_id = $1 ORDER BY gseq"))
                     .bind(receipt_id)
                     .fetch_all(p)
@@ -530,15 +531,15 @@ impl Store {
     /// All events of one subject, oldest first (access requests, linking).
     pub async fn subject_events(&self, subject: &SubjectRef) -> Result<Vec<StoredEvent>> {
         let hex = subject.to_hex();
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(select_events!("WHERE subject_ref = ? ORDER BY gseq"))
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(select_events!("WHERE subject_ref = ? ORDER BY gseq"))
                 .bind(hex)
                 .fetch_all(p)
                 .await?
                 .iter()
                 .map(event_from_row)
                 .collect(),
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query(select_events!("WHERE subject_ref = $1 ORDER BY gseq"))
                     .bind(hex)
                     .fetch_all(p)
@@ -552,9 +553,9 @@ impl Store {
 
     pub async fn ledger_heads(&self) -> Result<Vec<(u16, i64, String)>> {
         const Q: &str = "SELECT chain, seq, hash FROM ledger_heads ORDER BY chain";
-        let rows: Vec<(i32, i64, String)> = match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        let rows: Vec<(i32, i64, String)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
         };
         Ok(rows.into_iter().map(|(c, s, h)| (c as u16, s, h)).collect())
     }
@@ -573,10 +574,10 @@ impl Store {
             return Ok(None);
         }
         let json = serde_json::to_string(&heads).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let id: i64 = match self {
-            Store::Sqlite(p) => sqlx::query_scalar("INSERT INTO ledger_checkpoints (created_at, heads, digest) VALUES (?, ?, ?) RETURNING id")
+        let id: i64 = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar("INSERT INTO ledger_checkpoints (created_at, heads, digest) VALUES (?, ?, ?) RETURNING id")
                 .bind(now).bind(&json).bind(&digest).fetch_one(p).await?,
-            Store::Postgres(p) => sqlx::query_scalar("INSERT INTO ledger_checkpoints (created_at, heads, digest) VALUES ($1, $2, $3) RETURNING id")
+            Pool::Postgres(p) => sqlx::query_scalar("INSERT INTO ledger_checkpoints (created_at, heads, digest) VALUES ($1, $2, $3) RETURNING id")
                 .bind(now).bind(&json).bind(&digest).fetch_one(p).await?,
         };
         Ok(Some(Checkpoint {
@@ -589,9 +590,9 @@ impl Store {
 
     pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
         const Q: &str = "SELECT id, created_at, heads, digest FROM ledger_checkpoints ORDER BY id";
-        let rows: Vec<(i64, i64, String, String)> = match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        let rows: Vec<(i64, i64, String, String)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
         };
         rows.into_iter()
             .map(|(id, created_at, heads, digest)| {
@@ -614,12 +615,12 @@ impl Store {
         account: &SubjectRef,
         now: i64,
     ) -> Result<()> {
-        match self {
-            Store::Sqlite(p) => {
+        match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query("INSERT INTO subject_links (device_ref, account_ref, linked_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
                     .bind(device.to_hex()).bind(account.to_hex()).bind(now).execute(p).await?;
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query("INSERT INTO subject_links (device_ref, account_ref, linked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(device.to_hex()).bind(account.to_hex()).bind(now).execute(p).await?;
             }
@@ -630,9 +631,9 @@ impl Store {
     /// Every (device, account) link, to fill memory at start.
     pub async fn all_links(&self) -> Result<Vec<(String, String)>> {
         const Q: &str = "SELECT device_ref, account_ref FROM subject_links";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
         })
     }
 
@@ -643,10 +644,10 @@ impl Store {
         document: &str,
         now: i64,
     ) -> Result<bool> {
-        let n = match self {
-            Store::Sqlite(p) => sqlx::query("INSERT INTO policy_versions (version, document, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        let n = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query("INSERT INTO policy_versions (version, document, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
                 .bind(version).bind(document).bind(now).execute(p).await?.rows_affected(),
-            Store::Postgres(p) => sqlx::query("INSERT INTO policy_versions (version, document, first_seen) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            Pool::Postgres(p) => sqlx::query("INSERT INTO policy_versions (version, document, first_seen) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(version).bind(document).bind(now).execute(p).await?.rows_affected(),
         };
         Ok(n == 1)
@@ -656,9 +657,9 @@ impl Store {
     pub async fn policy_versions(&self) -> Result<Vec<(String, String)>> {
         const Q: &str =
             "SELECT version, document FROM policy_versions ORDER BY first_seen, version";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
         })
     }
 }

@@ -14,7 +14,7 @@ use custodian_core::seal::SealError;
 use custodian_core::subject::SubjectRef;
 
 use crate::keys::KeyRow;
-use crate::{now_micros, Store, StoreError};
+use crate::{Store, StoreError};
 
 /// Why a sealed value did not open.
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +45,7 @@ struct KeyWriter(crate::batch::Batcher<KeyRow, KeyRow>);
 
 impl KeyWriter {
     fn spawn(store: &Store) -> KeyWriter {
-        let n = match store {
-            Store::Sqlite(_) => 1,
-            // As many as intake has (see `requests::POSTGRES_INTAKE_WRITERS`).
-            Store::Postgres(_) => crate::requests::POSTGRES_INTAKE_WRITERS,
-        };
+        let n = store.writer_tasks(crate::requests::POSTGRES_INTAKE_WRITERS);
         let store = store.for_one_writer();
         let write = move |batch: Vec<KeyRow>| {
             let store = store.clone();
@@ -107,7 +103,7 @@ impl Keyring {
             subject_ref: subject.to_hex(),
             wrapped: self.master.wrap(subject, &key),
             master_id: self.master.id(),
-            created_at: now_micros(),
+            created_at: self.store.now(),
         };
         let stood = self.writer.put(ours.clone()).await?;
         if stood.wrapped == ours.wrapped {
@@ -164,7 +160,7 @@ impl Keyring {
             subject_ref: subject.to_hex(),
             wrapped: self.master.wrap(subject, &key),
             master_id: self.master.id(),
-            created_at: now_micros(),
+            created_at: self.store.now(),
         };
         (key.sealer(), row)
     }

@@ -9,6 +9,10 @@
 
 mod batch;
 pub mod consent;
+mod db;
+mod dialect;
+mod postgres;
+mod sqlite;
 pub mod keyring;
 pub mod keys;
 mod migrate;
@@ -22,12 +26,19 @@ pub mod verify;
 pub mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use custodian_core::clock::{Clock, SystemClock};
+use custodian_core::ids::Ids;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use db::{Arg, FromRows, Tx};
+pub(crate) use db::{Batch, MultiRow, Pool};
+use dialect::Dialect;
 pub use migrate::MIGRATIONS;
 
 /// Failures of the store. Callers map them to answers; the text never carries row data.
@@ -52,11 +63,24 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A connection pool to one of the two backends.
-#[derive(Clone, Debug)]
-pub enum Store {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+/// A handle to Custodian's database on either backend, with the clock every "now" of the
+/// store comes from and the generator of every new id. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    /// The backend's own statements, chosen once when connecting.
+    pub(crate) dialect: &'static Dialect,
+    clock: Arc<dyn Clock>,
+    ids: Ids,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("pool", &self.pool)
+            .field("ids", &self.ids)
+            .finish()
+    }
 }
 
 impl Store {
@@ -73,10 +97,11 @@ impl Store {
         migrate::run(self).await
     }
 
-    /// Connects without migrating (for commands that must not change the schema).
+    /// Connects without migrating (for commands that must not change the schema). The store
+    /// reads the system clock until [`Store::with_clock`] gives it another.
     pub async fn connect(url: &str) -> Result<Store> {
         let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
+        let pool = match scheme {
             "sqlite" => {
                 let opts = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
@@ -89,7 +114,7 @@ impl Store {
                     .max_connections(8)
                     .connect_with(opts)
                     .await?;
-                Ok(Store::Sqlite(pool))
+                Pool::Sqlite(pool)
             }
             "postgres" | "postgresql" => {
                 let opts = PgConnectOptions::from_str(url)?;
@@ -98,9 +123,71 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Store::Postgres(pool))
+                Pool::Postgres(pool)
             }
-            other => Err(StoreError::UnsupportedUrl(other.chars().take(20).collect())),
+            other => return Err(StoreError::UnsupportedUrl(other.chars().take(20).collect())),
+        };
+        Ok(Store::on(pool))
+    }
+
+    fn on(pool: Pool) -> Store {
+        let dialect = match pool {
+            Pool::Sqlite(_) => &sqlite::DIALECT,
+            Pool::Postgres(_) => &postgres::DIALECT,
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Store {
+            pool,
+            dialect,
+            ids: Ids::new(clock.clone()),
+            clock,
+        }
+    }
+
+    /// The same database read with `clock` (tests move time instead of sleeping); new ids are
+    /// made on it too.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.ids = Ids::new(clock.clone());
+        self.clock = clock;
+        self
+    }
+
+    /// The same database with another id generator (e.g. [`Ids::sequential`] in tests). Its
+    /// clock becomes the store's.
+    pub fn with_ids(mut self, ids: Ids) -> Store {
+        self.clock = ids.clock().clone();
+        self.ids = ids;
+        self
+    }
+
+    /// The clock every "now" of the store is read from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The generator of every new id the store makes.
+    pub fn ids(&self) -> &Ids {
+        &self.ids
+    }
+
+    /// Now, in microseconds since the Unix epoch, by the store's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now_micros()
+    }
+
+    /// The SQLite pool, for tests that look at tables directly; `None` on PostgreSQL.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(p) => Some(p),
+            Pool::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, for tests that look at tables directly; `None` on SQLite.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Sqlite(_) => None,
+            Pool::Postgres(p) => Some(p),
         }
     }
 
@@ -109,8 +196,8 @@ impl Store {
     /// drops its whole page cache and reads the pages again, which cost intake as much as the
     /// inserts. SQLite takes one writer at a time anyway. On PostgreSQL, the shared pool.
     pub fn for_one_writer(&self) -> Store {
-        match self {
-            Store::Sqlite(p) => {
+        match &self.pool {
+            Pool::Sqlite(p) => {
                 // A longer WAL between checkpoints too (10,000 pages, ~40 MB): the writers'
                 // random-keyed index pages are rewritten many times between two checkpoints,
                 // and each checkpoint copies a page once however often it was written.
@@ -118,24 +205,37 @@ impl Store {
                     .clone()
                     .pragma("cache_size", "-8192")
                     .pragma("wal_autocheckpoint", "10000");
-                Store::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(1)
-                        .connect_lazy_with(opts),
-                )
+                Store {
+                    pool: Pool::Sqlite(
+                        SqlitePoolOptions::new()
+                            .max_connections(1)
+                            .connect_lazy_with(opts),
+                    ),
+                    ..self.clone()
+                }
             }
-            Store::Postgres(_) => self.clone(),
+            Pool::Postgres(_) => self.clone(),
+        }
+    }
+
+    /// How many writer tasks a group-commit writer runs: one on SQLite, which takes one
+    /// writer at a time; `parallel` on PostgreSQL, whose commits overlap.
+    pub(crate) fn writer_tasks(&self, parallel: usize) -> usize {
+        if self.dialect.parallel_writers {
+            parallel
+        } else {
+            1
         }
     }
 
     /// Whether both handles reach the same database (the same SQLite file; the same
     /// PostgreSQL host, port and database).
     pub fn same_database(&self, other: &Store) -> bool {
-        match (self, other) {
-            (Store::Sqlite(a), Store::Sqlite(b)) => {
+        match (&self.pool, &other.pool) {
+            (Pool::Sqlite(a), Pool::Sqlite(b)) => {
                 a.connect_options().get_filename() == b.connect_options().get_filename()
             }
-            (Store::Postgres(a), Store::Postgres(b)) => {
+            (Pool::Postgres(a), Pool::Postgres(b)) => {
                 let (a, b) = (a.connect_options(), b.connect_options());
                 a.get_host() == b.get_host()
                     && a.get_port() == b.get_port()
@@ -147,29 +247,19 @@ impl Store {
 
     /// `sqlite` or `postgres`, for logs and metrics.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
-        }
+        self.dialect.name
     }
 
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
-        match self {
-            Store::Sqlite(p) => {
-                sqlx::query("SELECT 1").execute(p).await?;
-            }
-            Store::Postgres(p) => {
-                sqlx::query("SELECT 1").execute(p).await?;
-            }
-        }
+        self.execute("SELECT 1", &[]).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(p) => p.close().await,
-            Store::Postgres(p) => p.close().await,
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
         }
     }
 }
@@ -243,13 +333,4 @@ mod tests {
             "a = $1 AND b IN ($2, $3)"
         );
     }
-}
-
-/// Microseconds since the Unix epoch: the one time representation in every table, portable
-/// across both backends and exact to compare.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }

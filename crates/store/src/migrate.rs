@@ -6,6 +6,7 @@
 
 use sqlx::Row;
 
+use crate::Pool;
 use crate::{Result, Store, StoreError};
 
 /// `(version, name, sqlite sql, postgres sql)`. Both folders must list the same versions
@@ -64,8 +65,8 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
-    match store {
-        Store::Sqlite(pool) => {
+    match &store.pool {
+        Pool::Sqlite(pool) => {
             let mut conn = pool.acquire().await?;
             sqlx::raw_sql(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
@@ -97,20 +98,20 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
                 )
                 .bind(version)
                 .bind(name)
-                .bind(crate::now_micros())
+                .bind(store.now())
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 tracing::info!(version, name, "applied migration");
             }
         }
-        Store::Postgres(pool) => {
+        Pool::Postgres(pool) => {
             let mut conn = pool.acquire().await?;
             sqlx::query("SELECT pg_advisory_lock($1)")
                 .bind(LOCK_KEY)
                 .execute(&mut *conn)
                 .await?;
-            let result = run_postgres(&mut conn).await;
+            let result = run_postgres(&mut conn, store).await;
             sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(LOCK_KEY)
                 .execute(&mut *conn)
@@ -121,7 +122,7 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
     Ok(())
 }
 
-async fn run_postgres(conn: &mut sqlx::PgConnection) -> Result<()> {
+async fn run_postgres(conn: &mut sqlx::PgConnection, store: &Store) -> Result<()> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
@@ -151,7 +152,7 @@ async fn run_postgres(conn: &mut sqlx::PgConnection) -> Result<()> {
         )
         .bind(version)
         .bind(name)
-        .bind(crate::now_micros())
+        .bind(store.now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

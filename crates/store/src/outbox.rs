@@ -10,6 +10,7 @@
 use rand::RngCore;
 use sqlx::Row;
 
+use crate::Pool;
 use crate::{Result, Store, StoreError};
 
 /// A message to queue. `to_sealed` and `params_sealed` are already sealed by the caller, bound
@@ -168,12 +169,12 @@ impl Store {
     /// Queues a message; answers `false` (and queues nothing) when its idempotency key is
     /// already queued or sent.
     pub async fn enqueue_mail(&self, m: &NewMail) -> Result<bool> {
-        let n = match self {
-            Store::Sqlite(p) => bind_mail!(sqlx::query(&enqueue_one(false)), m)
+        let n = match &self.pool {
+            Pool::Sqlite(p) => bind_mail!(sqlx::query(&enqueue_one(false)), m)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Store::Postgres(p) => bind_mail!(sqlx::query(&enqueue_one(true)), m)
+            Pool::Postgres(p) => bind_mail!(sqlx::query(&enqueue_one(true)), m)
                 .execute(p)
                 .await?
                 .rows_affected(),
@@ -192,8 +193,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClaimedMail>> {
         let lease_until = now.saturating_add(lease_micros);
-        let mut out = match self {
-            Store::Sqlite(pool) => {
+        let mut out = match &self.pool {
+            Pool::Sqlite(pool) => {
                 // IMMEDIATE takes the write lock before the read, so two processes cannot pick
                 // the same rows (a deferred transaction would fail to upgrade, not wait).
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -211,7 +212,7 @@ impl Store {
                 tx.commit().await?;
                 rows.iter().map(claimed).collect::<Vec<_>>()
             }
-            Store::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 // SKIP LOCKED: concurrent claimers on other nodes pass over each other's rows
                 // instead of waiting for them, and one statement keeps select and update atomic.
                 sqlx::query(&format!(
@@ -239,8 +240,8 @@ impl Store {
     /// (false when it was already sent).
     pub async fn mark_mail_sent(&self, id: &str, now: i64) -> Result<bool> {
         const Q: &str = "UPDATE outbox SET status = 'sent', sent_at = ";
-        let n = match self {
-            Store::Sqlite(p) => sqlx::query(&format!(
+        let n = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&format!(
                 "{Q}?, lease_until = NULL, last_error = NULL WHERE id = ? AND status <> 'sent'"
             ))
             .bind(now)
@@ -248,7 +249,7 @@ impl Store {
             .execute(p)
             .await?
             .rows_affected(),
-            Store::Postgres(p) => sqlx::query(&format!(
+            Pool::Postgres(p) => sqlx::query(&format!(
                 "{Q}$1, lease_until = NULL, last_error = NULL WHERE id = $2 AND status <> 'sent'"
             ))
             .bind(now)
@@ -268,8 +269,8 @@ impl Store {
         }
         const Q: &str =
             "UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, sent_at = ";
-        let n = match self {
-            Store::Sqlite(p) => {
+        let n = match &self.pool {
+            Pool::Sqlite(p) => {
                 let marks = vec!["?"; ids.len()].join(", ");
                 let sql = format!("{Q}? WHERE status <> 'sent' AND id IN ({marks})");
                 let mut q = sqlx::query(&sql).bind(now);
@@ -278,7 +279,7 @@ impl Store {
                 }
                 q.execute(p).await?.rows_affected()
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query(&format!("{Q}$1 WHERE status <> 'sent' AND id = ANY($2)"))
                     .bind(now)
                     .bind(ids)
@@ -303,13 +304,13 @@ impl Store {
         let status = if give_up { "failed" } else { "queued" };
         let error: String = error.chars().take(500).collect();
         const Q: &str = "UPDATE outbox SET status = ";
-        let n = match self {
-            Store::Sqlite(p) => sqlx::query(&format!(
+        let n = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&format!(
                 "{Q}?, last_error = ?, next_attempt_at = ?, lease_until = NULL WHERE id = ? AND status = 'sending'"
             ))
             .bind(status).bind(&error).bind(next_attempt_at).bind(id)
             .execute(p).await?.rows_affected(),
-            Store::Postgres(p) => sqlx::query(&format!(
+            Pool::Postgres(p) => sqlx::query(&format!(
                 "{Q}$1, last_error = $2, next_attempt_at = $3, lease_until = NULL WHERE id = $4 AND status = 'sending'"
             ))
             .bind(status).bind(&error).bind(next_attempt_at).bind(id)
@@ -321,14 +322,14 @@ impl Store {
     /// The mail about one request, oldest first: template, status and times, never bodies.
     pub async fn mail_for_request(&self, request_id: &str) -> Result<Vec<MailSummary>> {
         const Q: &str = "SELECT id, template, lang, status, attempts, created_at, sent_at FROM outbox WHERE request_id = ";
-        let rows: Vec<SummaryRow> = match self {
-            Store::Sqlite(p) => {
+        let rows: Vec<SummaryRow> = match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query_as(&format!("{Q}? ORDER BY created_at, id"))
                     .bind(request_id)
                     .fetch_all(p)
                     .await?
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query_as(&format!("{Q}$1 ORDER BY created_at, id"))
                     .bind(request_id)
                     .fetch_all(p)
@@ -341,14 +342,14 @@ impl Store {
     /// One message by idempotency key (for callers that want to know whether theirs went).
     pub async fn mail_by_key(&self, idempotency_key: &str) -> Result<Option<MailSummary>> {
         const Q: &str = "SELECT id, template, lang, status, attempts, created_at, sent_at FROM outbox WHERE idempotency_key = ";
-        let row: Option<SummaryRow> = match self {
-            Store::Sqlite(p) => {
+        let row: Option<SummaryRow> = match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query_as(&format!("{Q}?"))
                     .bind(idempotency_key)
                     .fetch_optional(p)
                     .await?
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query_as(&format!("{Q}$1"))
                     .bind(idempotency_key)
                     .fetch_optional(p)
@@ -360,14 +361,14 @@ impl Store {
 
     /// The last error of a message, for the DPO's view of failed mail.
     pub async fn mail_last_error(&self, id: &str) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = match self {
-            Store::Sqlite(p) => {
+        let row: Option<(Option<String>,)> = match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query_as("SELECT last_error FROM outbox WHERE id = ?")
                     .bind(id)
                     .fetch_optional(p)
                     .await?
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query_as("SELECT last_error FROM outbox WHERE id = $1")
                     .bind(id)
                     .fetch_optional(p)
@@ -380,9 +381,9 @@ impl Store {
     /// Rows per status, for metrics.
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
         const Q: &str = "SELECT status, COUNT(*), MIN(next_attempt_at) FROM outbox GROUP BY status";
-        let rows: Vec<(String, i64, Option<i64>)> = match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        let rows: Vec<(String, i64, Option<i64>)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
         };
         let mut c = OutboxCounts::default();
         for (status, n, oldest) in rows {
@@ -411,8 +412,8 @@ impl Store {
             return Ok(0);
         }
         const SET: &str = "UPDATE outbox SET to_sealed = NULL, params_sealed = NULL WHERE status IN ('sent', 'failed') AND to_sealed IS NOT NULL AND request_id";
-        let n = match self {
-            Store::Sqlite(p) => {
+        let n = match &self.pool {
+            Pool::Sqlite(p) => {
                 let marks = vec!["?"; request_ids.len()].join(", ");
                 let sql = format!("{SET} IN ({marks})");
                 let mut q = sqlx::query(&sql);
@@ -421,7 +422,7 @@ impl Store {
                 }
                 q.execute(p).await?.rows_affected()
             }
-            Store::Postgres(p) => sqlx::query(&format!("{SET} = ANY($1)"))
+            Pool::Postgres(p) => sqlx::query(&format!("{SET} = ANY($1)"))
                 .bind(request_ids)
                 .execute(p)
                 .await?

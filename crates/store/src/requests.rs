@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use crate::Pool;
 use crate::keys::KeyRow;
 
 use crate::numbered as pg;
@@ -86,10 +87,7 @@ pub const POSTGRES_INTAKE_WRITERS: usize = 8;
 
 impl IntakeWriter {
     pub fn spawn(store: Store) -> IntakeWriter {
-        let n = match store {
-            Store::Sqlite(_) => 1,
-            Store::Postgres(_) => POSTGRES_INTAKE_WRITERS,
-        };
+        let n = store.writer_tasks(POSTGRES_INTAKE_WRITERS);
         let store = store.for_one_writer();
         let write = move |batch: Vec<NewRequest>| {
             let store = store.clone();
@@ -256,12 +254,12 @@ impl Store {
     /// arrays through one fixed statement (`UNNEST`), prepared and planned once whatever the
     /// batch size; on SQLite as multi-row `VALUES` of [`ROWS_PER_STATEMENT`] rows at most.
     pub async fn insert_requests(&self, batch: &[NewRequest]) -> Result<()> {
-        match self {
-            Store::Sqlite(p) => {
+        match &self.pool {
+            Pool::Sqlite(p) => {
                 let mut tx = p.begin().await?;
                 let keys: Vec<&KeyRow> = batch.iter().filter_map(|n| n.key.as_ref()).collect();
                 if !keys.is_empty() {
-                    let standing = crate::keys::sqlite_put_keys(&mut tx, &keys).await?;
+                    let standing = sqlite_put_keys(&mut tx, &keys).await?;
                     check_keys_stand(&keys, |r| standing.get(r).map(|k| k.wrapped.as_str()))?;
                 }
                 for chunk in batch.chunks(ROWS_PER_STATEMENT) {
@@ -291,7 +289,7 @@ impl Store {
                 }
                 tx.commit().await?;
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 macro_rules! col {
                     ($items:expr, $f:expr) => {
                         $items.iter().map($f).collect::<Vec<_>>()
@@ -373,8 +371,8 @@ impl Store {
         entry: Option<&HistoryEntry>,
         mails: &[NewMail],
     ) -> Result<bool> {
-        let changed = match self {
-            Store::Sqlite(p) => {
+        let changed = match &self.pool {
+            Pool::Sqlite(p) => {
                 let mut tx = p.begin().await?;
                 let n = bind_request!(sqlx::query(UPDATE), new)
                     .bind(&seen.id)
@@ -397,7 +395,7 @@ impl Store {
                 }
                 n == 1
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 let n = bind_request!(sqlx::query(&pg(UPDATE)), new)
                     .bind(&seen.id)
@@ -426,13 +424,13 @@ impl Store {
 
     pub async fn request(&self, id: &str) -> Result<Option<RequestRow>> {
         let sql = format!("SELECT {COLUMNS} FROM requests WHERE id = ?");
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(&sql)
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&sql)
                 .bind(id)
                 .fetch_optional(p)
                 .await?
                 .map(|r| row(&r)),
-            Store::Postgres(p) => sqlx::query(&pg(&sql))
+            Pool::Postgres(p) => sqlx::query(&pg(&sql))
                 .bind(id)
                 .fetch_optional(p)
                 .await?
@@ -475,18 +473,18 @@ impl Store {
             }};
         }
         let pg_sql = pg(&sql);
-        Ok(match self {
-            Store::Sqlite(p) => run!(p, &sql),
-            Store::Postgres(p) => run!(p, &pg_sql),
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => run!(p, &sql),
+            Pool::Postgres(p) => run!(p, &pg_sql),
         })
     }
 
     pub async fn request_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
         const Q: &str = "SELECT at, actor, action, from_status, to_status, detail_sealed FROM request_history WHERE request_id = ? ORDER BY id";
         type Row = (i64, String, String, Option<String>, String, Option<String>);
-        let rows: Vec<Row> = match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).bind(id).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(&pg(Q)).bind(id).fetch_all(p).await?,
+        let rows: Vec<Row> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).bind(id).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(&pg(Q)).bind(id).fetch_all(p).await?,
         };
         Ok(rows
             .into_iter()
@@ -531,15 +529,15 @@ impl Store {
             + Send,
     {
         let sql = format!("SELECT {COLUMNS} FROM requests WHERE {condition}");
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(&sql)
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&sql)
                 .bind(value)
                 .fetch_all(p)
                 .await?
                 .iter()
                 .map(|r| row(r))
                 .collect(),
-            Store::Postgres(p) => sqlx::query(&pg(&sql))
+            Pool::Postgres(p) => sqlx::query(&pg(&sql))
                 .bind(value)
                 .fetch_all(p)
                 .await?
@@ -552,9 +550,9 @@ impl Store {
     /// How many requests are in each status.
     pub async fn request_counts(&self) -> Result<Vec<(String, i64)>> {
         const Q: &str = "SELECT status, COUNT(*) FROM requests GROUP BY status ORDER BY status";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
         })
     }
 
@@ -571,15 +569,15 @@ impl Store {
     /// Requests that were never verified and whose code expired before `cutoff`.
     pub async fn stale_unverified(&self, cutoff: i64) -> Result<Vec<RequestRow>> {
         let sql = format!("SELECT {COLUMNS} FROM requests WHERE status = 'awaiting_verification' AND code_expires_at < ? ORDER BY received_at LIMIT 500");
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(&sql)
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&sql)
                 .bind(cutoff)
                 .fetch_all(p)
                 .await?
                 .iter()
                 .map(|r| row(r))
                 .collect(),
-            Store::Postgres(p) => sqlx::query(&pg(&sql))
+            Pool::Postgres(p) => sqlx::query(&pg(&sql))
                 .bind(cutoff)
                 .fetch_all(p)
                 .await?
@@ -593,13 +591,13 @@ impl Store {
     /// hold only the keyed reference and are the proof of what was consented to.
     pub async fn delete_consent_state(&self, subject_ref: &str) -> Result<u64> {
         const Q: &str = "DELETE FROM consent_state WHERE subject_ref = ?";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(Q)
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(Q)
                 .bind(subject_ref)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Store::Postgres(p) => sqlx::query(&pg(Q))
+            Pool::Postgres(p) => sqlx::query(&pg(Q))
                 .bind(subject_ref)
                 .execute(p)
                 .await?
@@ -610,14 +608,14 @@ impl Store {
     /// Removes links of a subject (erasure).
     pub async fn delete_links(&self, subject_ref: &str) -> Result<u64> {
         const Q: &str = "DELETE FROM subject_links WHERE device_ref = ? OR account_ref = ?";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(Q)
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(Q)
                 .bind(subject_ref)
                 .bind(subject_ref)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Store::Postgres(p) => sqlx::query(&pg(Q))
+            Pool::Postgres(p) => sqlx::query(&pg(Q))
                 .bind(subject_ref)
                 .bind(subject_ref)
                 .execute(p)
@@ -628,9 +626,9 @@ impl Store {
 
     pub async fn job_mark(&self, name: &str) -> Result<Option<i64>> {
         const Q: &str = "SELECT value FROM job_marks WHERE name = ?";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query_scalar(Q).bind(name).fetch_optional(p).await?,
-            Store::Postgres(p) => {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(Q).bind(name).fetch_optional(p).await?,
+            Pool::Postgres(p) => {
                 sqlx::query_scalar(&pg(Q))
                     .bind(name)
                     .fetch_optional(p)
@@ -642,8 +640,8 @@ impl Store {
     /// Sets a mark only if it still has the value the caller saw, so of several nodes only
     /// one runs a daily job.
     pub async fn claim_job_mark(&self, name: &str, seen: Option<i64>, value: i64) -> Result<bool> {
-        let n = match (self, seen) {
-            (Store::Sqlite(p), None) => {
+        let n = match (&self.pool, seen) {
+            (Pool::Sqlite(p), None) => {
                 sqlx::query(
                     "INSERT INTO job_marks (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 )
@@ -652,7 +650,7 @@ impl Store {
                 .execute(p)
                 .await?
             }
-            (Store::Sqlite(p), Some(old)) => {
+            (Pool::Sqlite(p), Some(old)) => {
                 sqlx::query("UPDATE job_marks SET value = ? WHERE name = ? AND value = ?")
                     .bind(value)
                     .bind(name)
@@ -660,7 +658,7 @@ impl Store {
                     .execute(p)
                     .await?
             }
-            (Store::Postgres(p), None) => {
+            (Pool::Postgres(p), None) => {
                 let r = sqlx::query(
                     "INSERT INTO job_marks (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 )
@@ -670,7 +668,7 @@ impl Store {
                 .await?;
                 return Ok(r.rows_affected() == 1);
             }
-            (Store::Postgres(p), Some(old)) => {
+            (Pool::Postgres(p), Some(old)) => {
                 let r =
                     sqlx::query("UPDATE job_marks SET value = $1 WHERE name = $2 AND value = $3")
                         .bind(value)
@@ -683,4 +681,52 @@ impl Store {
         };
         Ok(n.rows_affected() == 1)
     }
+}
+
+/// Stores each key unless its subject has one, inside the caller's SQLite transaction, and
+/// answers the key that stands for each subject. One insert and one read per chunk of keys,
+/// not per key: each statement is a round trip to SQLite's worker thread. Shared by the key
+/// writer and request intake.
+pub(crate) async fn sqlite_put_keys(
+    conn: &mut sqlx::SqliteConnection,
+    keys: &[&KeyRow],
+) -> Result<HashMap<String, KeyRow>> {
+    const HEAD: &str =
+        "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) VALUES ";
+    const STANDING: &str =
+        "SELECT subject_ref, wrapped, master_id, created_at FROM subject_keys WHERE subject_ref IN (";
+    let mut standing = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(crate::ROWS_PER_STATEMENT) {
+        let sql = multi_row(
+            HEAD,
+            "(?, ?, ?, ?)",
+            chunk.len(),
+            " ON CONFLICT DO NOTHING",
+            false,
+        );
+        let mut q = sqlx::query(&sql);
+        for k in chunk {
+            q = q
+                .bind(&k.subject_ref)
+                .bind(&k.wrapped)
+                .bind(&k.master_id)
+                .bind(k.created_at);
+        }
+        q.execute(&mut *conn).await?;
+        let sql = multi_row(STANDING, "?", chunk.len(), ")", false);
+        let mut q = sqlx::query_as::<_, (String, String, String, i64)>(&sql);
+        for k in chunk {
+            q = q.bind(&k.subject_ref);
+        }
+        for (subject_ref, wrapped, master_id, created_at) in q.fetch_all(&mut *conn).await? {
+            let row = KeyRow {
+                subject_ref: subject_ref.clone(),
+                wrapped,
+                master_id,
+                created_at,
+            };
+            standing.insert(subject_ref, row);
+        }
+    }
+    Ok(standing)
 }

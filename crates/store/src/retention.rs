@@ -8,6 +8,7 @@
 
 use sqlx::Row;
 
+use crate::Pool;
 use crate::numbered as pg;
 use crate::{Result, Store};
 
@@ -90,12 +91,12 @@ pub struct MinorRow {
 /// `on_backend!(self, SQL, |q| q.bind(..), execute)`.
 macro_rules! on_backend {
     ($store:expr, $sql:expr, |$q:ident| $bind:expr, execute) => {
-        match $store {
-            Store::Sqlite(p) => {
+        match &$store.pool {
+            Pool::Sqlite(p) => {
                 let $q = sqlx::query($sql);
                 $bind.execute(p).await?.rows_affected()
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 let sql = pg($sql);
                 let $q = sqlx::query(&sql);
                 $bind.execute(p).await?.rows_affected()
@@ -103,7 +104,6 @@ macro_rules! on_backend {
         }
     };
 }
-pub(crate) use on_backend;
 
 const HOLD_COLUMNS: &str = "id, matter, subject_ref, category, reason, placed_by, placed_at, lifted_at, lifted_by, lift_reason";
 
@@ -184,15 +184,15 @@ impl Store {
         let sql = format!(
             "SELECT {LIFECYCLE_COLUMNS} FROM lifecycle_events WHERE subject_ref = ? ORDER BY at, id"
         );
-        let rows = match self {
-            Store::Sqlite(p) => sqlx::query(&sql)
+        let rows = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&sql)
                 .bind(subject_ref)
                 .fetch_all(p)
                 .await?
                 .iter()
                 .map(lifecycle)
                 .collect(),
-            Store::Postgres(p) => sqlx::query(&pg(&sql))
+            Pool::Postgres(p) => sqlx::query(&pg(&sql))
                 .bind(subject_ref)
                 .fetch_all(p)
                 .await?
@@ -210,15 +210,15 @@ impl Store {
         let sql = format!(
             "SELECT subject_ref FROM (SELECT DISTINCT subject_ref FROM {table} WHERE subject_ref > ? ORDER BY subject_ref LIMIT ?) AS page ORDER BY subject_ref DESC LIMIT 1"
         );
-        Ok(match self {
-            Store::Sqlite(p) => {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query_scalar(&sql)
                     .bind(after)
                     .bind(limit)
                     .fetch_optional(p)
                     .await?
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query_scalar(&pg(&sql))
                     .bind(after)
                     .bind(limit)
@@ -239,8 +239,8 @@ impl Store {
             return Ok(Vec::new());
         };
         let sql = format!("SELECT {LIFECYCLE_COLUMNS} FROM lifecycle_events WHERE subject_ref > ? AND subject_ref <= ? ORDER BY subject_ref, at, id");
-        let rows: Vec<LifecycleRow> = match self {
-            Store::Sqlite(p) => sqlx::query(&sql)
+        let rows: Vec<LifecycleRow> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&sql)
                 .bind(after)
                 .bind(&end)
                 .fetch_all(p)
@@ -248,7 +248,7 @@ impl Store {
                 .iter()
                 .map(lifecycle)
                 .collect(),
-            Store::Postgres(p) => sqlx::query(&pg(&sql))
+            Pool::Postgres(p) => sqlx::query(&pg(&sql))
                 .bind(after)
                 .bind(&end)
                 .fetch_all(p)
@@ -272,15 +272,15 @@ impl Store {
             return Ok(Vec::new());
         };
         const Q: &str = "SELECT subject_ref, purpose, given, updated_at FROM consent_state WHERE subject_ref > ? AND subject_ref <= ? ORDER BY subject_ref, purpose";
-        let rows: Vec<(String, String, bool, i64)> = match self {
-            Store::Sqlite(p) => {
+        let rows: Vec<(String, String, bool, i64)> = match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query_as(Q)
                     .bind(after)
                     .bind(&end)
                     .fetch_all(p)
                     .await?
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query_as(&pg(Q))
                     .bind(after)
                     .bind(&end)
@@ -303,8 +303,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(String, String, i64)>> {
         const Q: &str = "SELECT id, subject_ref, COALESCE(completed_at, updated_at) FROM requests WHERE id > ? AND status IN ('completed', 'denied', 'forwarded', 'abandoned') AND (email_sealed <> '' OR details_sealed IS NOT NULL) AND COALESCE(completed_at, updated_at) <= ? ORDER BY id LIMIT ?";
-        Ok(match self {
-            Store::Sqlite(p) => {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query_as(Q)
                     .bind(after)
                     .bind(cutoff)
@@ -312,7 +312,7 @@ impl Store {
                     .fetch_all(p)
                     .await?
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query_as(&pg(Q))
                     .bind(after)
                     .bind(cutoff)
@@ -413,9 +413,9 @@ impl Store {
             }};
         }
         let same = |s: &str| s.to_owned();
-        Ok(match self {
-            Store::Sqlite(p) => run!(p, same),
-            Store::Postgres(p) => run!(p, pg),
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => run!(p, same),
+            Pool::Postgres(p) => run!(p, pg),
         })
     }
 
@@ -428,8 +428,8 @@ impl Store {
     ) -> Result<bool> {
         const Q: &str =
             "SELECT COUNT(*) FROM retention_purges WHERE subject_ref = ? AND rule = ? AND due_since = ?";
-        let n: i64 = match self {
-            Store::Sqlite(p) => {
+        let n: i64 = match &self.pool {
+            Pool::Sqlite(p) => {
                 sqlx::query_scalar(Q)
                     .bind(subject_ref)
                     .bind(rule)
@@ -437,7 +437,7 @@ impl Store {
                     .fetch_one(p)
                     .await?
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 sqlx::query_scalar(&pg(Q))
                     .bind(subject_ref)
                     .bind(rule)
@@ -466,9 +466,9 @@ impl Store {
             }};
         }
         let pg_sql = pg(&sql);
-        let rows = match self {
-            Store::Sqlite(p) => run!(p, &sql),
-            Store::Postgres(p) => run!(p, &pg_sql),
+        let rows = match &self.pool {
+            Pool::Sqlite(p) => run!(p, &sql),
+            Pool::Postgres(p) => run!(p, &pg_sql),
         };
         Ok(rows
             .into_iter()
@@ -518,14 +518,14 @@ impl Store {
                 "WHERE lifted_at IS NULL"
             }
         );
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query(&sql)
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(&sql)
                 .fetch_all(p)
                 .await?
                 .iter()
                 .map(hold)
                 .collect(),
-            Store::Postgres(p) => sqlx::query(&sql)
+            Pool::Postgres(p) => sqlx::query(&sql)
                 .fetch_all(p)
                 .await?
                 .iter()
@@ -577,9 +577,9 @@ impl Store {
     pub async fn minors(&self) -> Result<Vec<MinorRow>> {
         const Q: &str =
             "SELECT subject_ref, declared_at, country, request_id FROM minors ORDER BY subject_ref";
-        let rows: Vec<(String, i64, Option<String>, Option<String>)> = match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
+        let rows: Vec<(String, i64, Option<String>, Option<String>)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
         };
         Ok(rows
             .into_iter()
@@ -598,9 +598,9 @@ impl Store {
     /// consent subjects and requests still holding fields.
     pub async fn retention_work(&self) -> Result<i64> {
         const Q: &str = "SELECT (SELECT COUNT(DISTINCT subject_ref) FROM lifecycle_events) + (SELECT COUNT(DISTINCT subject_ref) FROM consent_state) + (SELECT COUNT(*) FROM requests WHERE email_sealed <> '' OR details_sealed IS NOT NULL)";
-        Ok(match self {
-            Store::Sqlite(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
-            Store::Postgres(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
+            Pool::Postgres(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
         })
     }
 }

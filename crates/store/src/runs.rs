@@ -8,8 +8,9 @@
 //! another node — or the same one restarted — resumes from. Runs are claimed with a lease so
 //! two nodes never execute the same run at once.
 
+use crate::Pool;
 use crate::numbered;
-use crate::{now_micros, Result, Store};
+use crate::{Result, Store};
 
 /// A datastore registered with `custodian datastore add`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -131,18 +132,18 @@ fn step_record(r: StepRow) -> StepRecord {
 
 macro_rules! execute {
     ($store:expr, $sql:expr $(, $bind:expr)*) => {
-        match $store {
-            Store::Sqlite(p) => sqlx::query($sql)$(.bind($bind))*.execute(p).await?.rows_affected(),
-            Store::Postgres(p) => sqlx::query(&numbered($sql))$(.bind($bind))*.execute(p).await?.rows_affected(),
+        match &$store.pool {
+            Pool::Sqlite(p) => sqlx::query($sql)$(.bind($bind))*.execute(p).await?.rows_affected(),
+            Pool::Postgres(p) => sqlx::query(&numbered($sql))$(.bind($bind))*.execute(p).await?.rows_affected(),
         }
     };
 }
 
 macro_rules! fetch_all {
     ($store:expr, $ty:ty, $sql:expr $(, $bind:expr)*) => {
-        match $store {
-            Store::Sqlite(p) => sqlx::query_as::<_, $ty>($sql)$(.bind($bind))*.fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as::<_, $ty>(&numbered($sql))$(.bind($bind))*.fetch_all(p).await?,
+        match &$store.pool {
+            Pool::Sqlite(p) => sqlx::query_as::<_, $ty>($sql)$(.bind($bind))*.fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as::<_, $ty>(&numbered($sql))$(.bind($bind))*.fetch_all(p).await?,
         }
     };
 }
@@ -156,7 +157,7 @@ impl Store {
         url_env: Option<&str>,
         url_file: Option<&str>,
     ) -> Result<()> {
-        let now = now_micros();
+        let now = self.now();
         execute!(
             self,
             "INSERT INTO connector_datastores (name, dataset_path, url_env, url_file, created_at) VALUES (?, ?, ?, ?, ?) \
@@ -199,11 +200,11 @@ impl Store {
 
     /// Creates a run and its pending steps in one transaction.
     pub async fn insert_run(&self, run: &NewRun) -> Result<()> {
-        let now = now_micros();
+        let now = self.now();
         const RUN: &str = "INSERT INTO connector_runs (id, kind, subject_ref, request_id, dry_run, status, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)";
         const STEP: &str = "INSERT INTO connector_run_steps (run_id, seq, datastore, status) VALUES (?, ?, ?, 'pending')";
-        match self {
-            Store::Sqlite(p) => {
+        match &self.pool {
+            Pool::Sqlite(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query(RUN)
                     .bind(&run.id)
@@ -226,7 +227,7 @@ impl Store {
                 }
                 tx.commit().await?;
             }
-            Store::Postgres(p) => {
+            Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query(&numbered(RUN))
                     .bind(&run.id)
@@ -293,7 +294,7 @@ impl Store {
         lease_until: i64,
         take_over: bool,
     ) -> Result<bool> {
-        let now = now_micros();
+        let now = self.now();
         let n = execute!(
             self,
             "UPDATE connector_runs SET lease_owner = ?, lease_until = ?, status = CASE WHEN status = 'done' THEN status ELSE 'running' END, updated_at = ? \
@@ -315,7 +316,7 @@ impl Store {
             self,
             "UPDATE connector_runs SET lease_owner = NULL, lease_until = NULL, status = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
             status,
-            now_micros(),
+            self.now(),
             id,
             owner
         );
@@ -327,7 +328,7 @@ impl Store {
         execute!(
             self,
             "UPDATE connector_runs SET payload = NULL, updated_at = ? WHERE id = ?",
-            now_micros(),
+            self.now(),
             id
         );
         Ok(())
@@ -335,7 +336,7 @@ impl Store {
 
     /// Records that a step is about to run: one more attempt.
     pub async fn step_started(&self, run_id: &str, seq: i64) -> Result<()> {
-        let now = now_micros();
+        let now = self.now();
         execute!(
             self,
             "UPDATE connector_run_steps SET status = 'running', attempts = attempts + 1, started_at = ?, next_attempt_at = NULL WHERE run_id = ? AND seq = ?",
@@ -352,7 +353,7 @@ impl Store {
             self,
             "UPDATE connector_run_steps SET status = 'done', result = ?, last_error = NULL, finished_at = ? WHERE run_id = ? AND seq = ?",
             result,
-            now_micros(),
+            self.now(),
             run_id,
             seq
         );
@@ -378,7 +379,7 @@ impl Store {
             status,
             error,
             next_attempt_at,
-            now_micros(),
+            self.now(),
             run_id,
             seq
         );
@@ -413,7 +414,7 @@ impl Store {
         execute!(
             self,
             "UPDATE connector_runs SET status = 'pending', updated_at = ? WHERE id = ? AND status <> 'running'",
-            now_micros(),
+            self.now(),
             run_id
         );
         Ok(())

@@ -1,10 +1,8 @@
 //! API tokens: stored by hash, looked up by hash, revoked by id.
 
 use custodian_core::token::Role;
-use rand::RngCore;
-use sqlx::Row;
 
-use crate::{now_micros, Result, Store, StoreError};
+use crate::{Result, Store, StoreError};
 
 /// A stored token, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -16,19 +14,11 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
 }
 
-fn new_id() -> String {
-    let mut b = [0u8; 8];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    format!("tok_{}", hex::encode(b))
-}
+/// A token's row as stored (`id, name, role, created_at, revoked_at`), before its role is
+/// checked.
+type TokenRow = (String, String, String, i64, Option<i64>);
 
-fn record(
-    id: String,
-    name: String,
-    role: String,
-    created_at: i64,
-    revoked_at: Option<i64>,
-) -> Result<TokenRecord> {
+fn record((id, name, role, created_at, revoked_at): TokenRow) -> Result<TokenRecord> {
     let role = Role::parse(&role)
         .ok_or_else(|| StoreError::Corrupt(format!("token {id} has role `{role}`")))?;
     Ok(TokenRecord {
@@ -48,20 +38,13 @@ impl Store {
         role: Role,
         token_hash: &str,
     ) -> Result<TokenRecord> {
-        let id = new_id();
-        let now = now_micros();
-        match self {
-            Store::Sqlite(p) => {
-                sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
-                    .bind(&id).bind(name).bind(role.as_str()).bind(token_hash).bind(now)
-                    .execute(p).await?;
-            }
-            Store::Postgres(p) => {
-                sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(&id).bind(name).bind(role.as_str()).bind(token_hash).bind(now)
-                    .execute(p).await?;
-            }
-        }
+        let id = self.ids().next("tok");
+        let now = self.now();
+        self.execute(
+            "INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[(&id).into(), name.into(), role.as_str().into(), token_hash.into(), now.into()],
+        )
+        .await?;
         Ok(TokenRecord {
             id,
             name: name.to_owned(),
@@ -73,57 +56,34 @@ impl Store {
 
     /// The live (not revoked) token with this hash.
     pub async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        const Q: &str =
-            "SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE token_hash = ";
-        let row = match self {
-            Store::Sqlite(p) => sqlx::query(&format!("{Q}? AND revoked_at IS NULL"))
-                .bind(token_hash)
-                .fetch_optional(p)
-                .await?
-                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))),
-            Store::Postgres(p) => sqlx::query(&format!("{Q}$1 AND revoked_at IS NULL"))
-                .bind(token_hash)
-                .fetch_optional(p)
-                .await?
-                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))),
-        };
-        row.map(|(id, name, role, c, r)| record(id, name, role, c, r))
-            .transpose()
+        self.fetch_optional::<TokenRow>(
+            "SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+            &[token_hash.into()],
+        )
+        .await?
+        .map(record)
+        .transpose()
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
-        const Q: &str =
-            "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, id";
-        let rows: Vec<(String, String, String, i64, Option<i64>)> = match self {
-            Store::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Store::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
-        };
-        rows.into_iter()
-            .map(|(id, name, role, c, r)| record(id, name, role, c, r))
-            .collect()
+        self.fetch_all::<TokenRow>(
+            "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+            &[],
+        )
+        .await?
+        .into_iter()
+        .map(record)
+        .collect()
     }
 
     /// Revokes a token; answers whether a live token was revoked.
     pub async fn revoke_token(&self, id: &str) -> Result<bool> {
-        let now = now_micros();
-        let n = match self {
-            Store::Sqlite(p) => sqlx::query(
-                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(p)
-            .await?
-            .rows_affected(),
-            Store::Postgres(p) => sqlx::query(
+        let n = self
+            .execute(
                 "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                &[self.now().into(), id.into()],
             )
-            .bind(now)
-            .bind(id)
-            .execute(p)
-            .await?
-            .rows_affected(),
-        };
+            .await?;
         Ok(n == 1)
     }
 }

@@ -45,10 +45,7 @@ impl From<StoreError> for WriteError {
 impl ConsentWriter {
     /// Starts the writer tasks on the current runtime.
     pub fn spawn(store: Store) -> ConsentWriter {
-        let n = match store {
-            Store::Sqlite(_) => 1,
-            Store::Postgres(_) => POSTGRES_SHARDS,
-        };
+        let n = store.writer_tasks(POSTGRES_SHARDS);
         let shards = (0..n)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE);

@@ -256,8 +256,8 @@ mod ledger_verification {
     }
 
     async fn exec(store: &Store, sqlite: &str, pg: &str) {
-        match store {
-            Store::Sqlite(p) => assert!(
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(p), _) => assert!(
                 sqlx::query(sqlite)
                     .execute(p)
                     .await
@@ -265,9 +265,10 @@ mod ledger_verification {
                     .rows_affected()
                     > 0
             ),
-            Store::Postgres(p) => {
+            (_, Some(p)) => {
                 assert!(sqlx::query(pg).execute(p).await.unwrap().rows_affected() > 0)
             }
+            (None, None) => unreachable!("a store is on one backend"),
         }
     }
 

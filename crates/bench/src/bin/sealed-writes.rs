@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use custodian_core::clock::{Clock, SystemClock};
 use custodian_core::keys::MasterKey;
 use custodian_core::subject::SubjectRef;
 use custodian_store::keyring::Keyring;
@@ -57,7 +58,7 @@ async fn write_one(
     let subject = SubjectRef(raw);
     let id = format!("req_{}", random_hex(12));
     let email = format!("person-{n}@example.org");
-    let now = custodian_store::now_micros();
+    let now = SystemClock.now_micros();
     let (email_v, details_v, to_v, params_v) = match keyring {
         Some(k) => {
             let s = k.fresh_sealer(&subject).await.map_err(|e| e.to_string())?;

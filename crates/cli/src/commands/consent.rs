@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
+use custodian_core::clock::{Clock, SystemClock};
 use custodian_core::clock::rfc3339;
 use custodian_core::consent::Source;
 use custodian_core::subject::{IdKind, SubjectHasher, SubjectId, SubjectRef};
@@ -125,7 +126,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let subject = SubjectHasher::new(&secret).reference(&id);
             let expires_at =
-                custodian_store::now_micros() / 1_000_000 + i64::from(ttl_days) * 86_400;
+                SystemClock.now_micros() / 1_000_000 + i64::from(ttl_days) * 86_400;
             let token = Signer::new(&secret).sign(&Unsubscribe {
                 subject,
                 purpose,
@@ -327,10 +328,10 @@ async fn import(
         .remember_policy_version(
             &policy.policy.version,
             &serde_json::to_string(policy)?,
-            custodian_store::now_micros(),
+            SystemClock.now_micros(),
         )
         .await?;
-    let (rows, bad) = parse_rows(policy, hasher, text, custodian_store::now_micros())?;
+    let (rows, bad) = parse_rows(policy, hasher, text, SystemClock.now_micros())?;
     for b in &bad {
         eprintln!("{name}: {b}");
     }

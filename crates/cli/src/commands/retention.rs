@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
+use custodian_core::clock::{Clock, SystemClock};
 use custodian_core::retention::{start_of, Retention};
 use custodian_server::retention_job::{self, RunOptions};
 use custodian_store::Store;
@@ -46,7 +47,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             d.parse::<jiff::civil::Date>()
                 .with_context(|| format!("--as-of `{d}` is not a date such as 2033-01-01"))?,
         ),
-        None => custodian_store::now_micros(),
+        None => SystemClock.now_micros(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,0 +1,13 @@
+//! PostgreSQL's side of the statements that differ between the backends: group-commit batches
+//! as arrays through one fixed `UNNEST` statement (prepared and planned once whatever the
+//! batch size), row locks, `FOR UPDATE SKIP LOCKED`.
+
+pub(crate) mod keys;
+
+use crate::dialect::Dialect;
+
+pub(crate) static DIALECT: Dialect = Dialect {
+    name: "postgres",
+    parallel_writers: true,
+    keys: &keys::SQL,
+};

@@ -1,0 +1,12 @@
+//! SQLite's side of the statements that differ between the backends: group-commit batches as
+//! multi-row `VALUES` statements (each statement is a round trip to SQLite's worker thread).
+
+pub(crate) mod keys;
+
+use crate::dialect::Dialect;
+
+pub(crate) static DIALECT: Dialect = Dialect {
+    name: "sqlite",
+    parallel_writers: false,
+    keys: &keys::SQL,
+};
