@@ -14,6 +14,7 @@ use custodian_mail::{
     deliver_due, run_outbox_worker, Lang, MailConfig, MailContent, Mailer, Outbox, OutgoingMail,
     Pass, WorkerSettings,
 };
+use custodian_store::jobs::Claim;
 use custodian_store::keyring::Keyring;
 use custodian_store::outbox::MailStatus;
 use custodian_store::{testing, Store};
@@ -117,6 +118,22 @@ impl Fixture {
             keys.push(key);
         }
         keys
+    }
+
+    /// Another node starts a pass — claims the `outbox` job and takes up to `n` messages — and
+    /// dies before marking any.
+    async fn dead_node_takes(&self, n: i64) -> Vec<custodian_store::outbox::ClaimedMail> {
+        let (now, lease) = (
+            self.clock.now_micros(),
+            self.settings.lease.as_micros() as i64,
+        );
+        assert!(self
+            .store()
+            .claim_job("outbox", "outbox", "dead-node", now, lease, Claim::Now)
+            .await
+            .unwrap()
+            .is_some());
+        self.store().claim_due_mail(now, n).await.unwrap()
     }
 
     /// How often each Message-ID arrived.
@@ -324,19 +341,18 @@ on_both!(
     a_killed_claimer_loses_nothing_and_doubles_nothing,
     |f: Fixture| async move {
         let keys = f.enqueue_codes(20).await;
-        // A node claims ten and dies before sending any.
-        let dead = f
-            .store()
-            .claim_due_mail(
-                f.clock.now_micros(),
-                f.settings.lease.as_micros() as i64,
-                10,
-            )
-            .await
-            .unwrap();
+        // A node's pass takes ten and the node dies before sending any.
+        let dead = f.dead_node_takes(10).await;
         assert_eq!(dead.len(), 10);
-        f.drain().await;
-        assert_eq!(f.sink.count(), 10, "leased messages wait for their lease");
+        let pass = f.pass().await;
+        assert!(pass.held_elsewhere && pass.claimed == 0);
+        assert_eq!(
+            f.sink.count(),
+            0,
+            "the dead node's pass holds the outbox until its lease ends"
+        );
+        let job = f.store().job("outbox").await.unwrap().unwrap();
+        assert_eq!(job.lease_owner.as_deref(), Some("dead-node"));
         f.clock.advance(f.settings.lease.as_micros() as i64);
         f.drain().await;
         let d = f.deliveries();
@@ -357,11 +373,7 @@ on_both!(
     |f: Fixture| async move {
         let keys = f.enqueue_codes(3).await;
         let lease = f.settings.lease.as_micros() as i64;
-        let claimed = f
-            .store()
-            .claim_due_mail(f.clock.now_micros(), lease, 10)
-            .await
-            .unwrap();
+        let claimed = f.dead_node_takes(10).await;
         // The node sends the first message, the relay accepts, and the node dies before marking it.
         let sealer = Sealer::derived(b"test secret", "outbox");
         let to = sealer

@@ -12,4 +12,5 @@ pub(crate) struct Dialect {
     /// PostgreSQL overlaps commits.
     pub parallel_writers: bool,
     pub keys: &'static crate::keys::KeySql,
+    pub jobs: &'static crate::jobs::JobSql,
 }

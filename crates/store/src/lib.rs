@@ -13,6 +13,7 @@ mod db;
 mod dialect;
 mod postgres;
 mod sqlite;
+pub mod jobs;
 pub mod keyring;
 pub mod keys;
 mod migrate;

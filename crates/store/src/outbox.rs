@@ -1,14 +1,15 @@
-//! The mail outbox: every outgoing message is a row before it is sent, claimed under a lease
-//! by one sender at a time, and marked sent or failed afterwards.
+//! The mail outbox: every outgoing message is a row before it is sent, taken by a delivery
+//! pass, and marked sent or failed afterwards. Passes are the leased job `outbox` (see
+//! [`crate::jobs`]): only the job's holder takes messages, so the rows carry no lease of their
+//! own.
 //!
 //! Delivery is at least once: a node killed between the SMTP server's accept and
-//! [`Store::mark_mail_sent`] leaves the row `sending`, and when its lease runs out another
-//! claim sends it again (with the same Message-ID, which the mail crate derives from the
-//! idempotency key). The store never sees an address or a body in clear: the caller seals
-//! them, and erasure ([`Store::forget_mail_to`]) drops the sealed fields.
+//! [`Store::mark_mail_sent`] leaves the row `sending`, and when its lease on the job runs out
+//! the next holder's pass sends it again (with the same Message-ID, which the mail crate
+//! derives from the idempotency key). The store never sees an address or a body in clear:
+//! the caller seals them, and erasure ([`Store::forget_mail_to`]) drops the sealed fields.
 
 use rand::RngCore;
-use sqlx::Row;
 
 use crate::Pool;
 use crate::{Result, Store, StoreError};
@@ -32,7 +33,7 @@ pub struct NewMail {
     pub send_after: i64,
 }
 
-/// A message claimed for sending, leased to the claimer until `lease_until`.
+/// A message taken for sending by the pass holding the `outbox` job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedMail {
     pub id: String,
@@ -44,7 +45,6 @@ pub struct ClaimedMail {
     pub request_id: Option<String>,
     /// Attempts so far, this one included.
     pub attempts: i32,
-    pub lease_until: i64,
     pub created_at: i64,
 }
 
@@ -99,28 +99,30 @@ pub fn new_mail_id() -> String {
     format!("mail_{}", hex::encode(b))
 }
 
-const CLAIMED_COLUMNS: &str = "id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, attempts, lease_until, created_at";
+const CLAIMED_COLUMNS: &str = "id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, attempts, created_at";
+type ClaimedRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i32,
+    i64,
+);
 
-fn claimed<R>(r: &R) -> ClaimedMail
-where
-    R: Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i32: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
+fn claimed(r: ClaimedRow) -> ClaimedMail {
     ClaimedMail {
-        id: r.get(0),
-        idempotency_key: r.get(1),
-        template: r.get(2),
-        lang: r.get(3),
-        to_sealed: r.get(4),
-        params_sealed: r.get(5),
-        request_id: r.get(6),
-        attempts: r.get(7),
-        lease_until: r.get(8),
-        created_at: r.get(9),
+        id: r.0,
+        idempotency_key: r.1,
+        template: r.2,
+        lang: r.3,
+        to_sealed: r.4,
+        params_sealed: r.5,
+        request_id: r.6,
+        attempts: r.7,
+        created_at: r.8,
     }
 }
 
@@ -182,55 +184,27 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Claims up to `limit` messages that are due at `now` — queued ones whose retry time has
-    /// come and `sending` ones whose lease ran out (their sender died) — and leases them to
-    /// the caller for `lease_micros`. Two claimers never get the same message while its lease
-    /// holds.
-    pub async fn claim_due_mail(
-        &self,
-        now: i64,
-        lease_micros: i64,
-        limit: i64,
-    ) -> Result<Vec<ClaimedMail>> {
-        let lease_until = now.saturating_add(lease_micros);
-        let mut out = match &self.pool {
-            Pool::Sqlite(pool) => {
-                // IMMEDIATE takes the write lock before the read, so two processes cannot pick
-                // the same rows (a deferred transaction would fail to upgrade, not wait).
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let rows = sqlx::query(&format!(
-                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = ?1, next_attempt_at = ?1 \
-                     WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?2 \
-                                  AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT ?3) \
+    /// Takes up to `limit` messages that are due at `now` for the pass holding the `outbox`
+    /// job — queued ones whose retry time has come, and `sending` ones a crashed pass left
+    /// (they were in flight: they go again, once) — and marks them `sending`, one attempt more.
+    /// Only the job's holder calls this, so no two passes take the same message.
+    pub async fn claim_due_mail(&self, now: i64, limit: i64) -> Result<Vec<ClaimedMail>> {
+        // IMMEDIATE (on SQLite) takes the write lock before the read: a deferred transaction
+        // would fail to upgrade, not wait, if another connection wrote meanwhile.
+        let mut tx = self.begin_immediate().await?;
+        let rows: Vec<ClaimedRow> = tx
+            .fetch_all(
+                &format!(
+                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
+                     WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 \
+                                  AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT $2) \
                      RETURNING {CLAIMED_COLUMNS}"
-                ))
-                .bind(lease_until)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                rows.iter().map(claimed).collect::<Vec<_>>()
-            }
-            Pool::Postgres(pool) => {
-                // SKIP LOCKED: concurrent claimers on other nodes pass over each other's rows
-                // instead of waiting for them, and one statement keeps select and update atomic.
-                sqlx::query(&format!(
-                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1, next_attempt_at = $1 \
-                     WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 \
-                                  AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                     RETURNING {CLAIMED_COLUMNS}"
-                ))
-                .bind(lease_until)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(claimed)
-                .collect()
-            }
-        };
+                ),
+                &[now.into(), limit.into()],
+            )
+            .await?;
+        tx.commit().await?;
+        let mut out: Vec<ClaimedMail> = rows.into_iter().map(claimed).collect();
         // RETURNING gives no order; oldest first keeps delivery roughly in queue order.
         out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(out)
@@ -242,7 +216,7 @@ impl Store {
         const Q: &str = "UPDATE outbox SET status = 'sent', sent_at = ";
         let n = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(&format!(
-                "{Q}?, lease_until = NULL, last_error = NULL WHERE id = ? AND status <> 'sent'"
+                "{Q}?, last_error = NULL WHERE id = ? AND status <> 'sent'"
             ))
             .bind(now)
             .bind(id)
@@ -250,7 +224,7 @@ impl Store {
             .await?
             .rows_affected(),
             Pool::Postgres(p) => sqlx::query(&format!(
-                "{Q}$1, lease_until = NULL, last_error = NULL WHERE id = $2 AND status <> 'sent'"
+                "{Q}$1, last_error = NULL WHERE id = $2 AND status <> 'sent'"
             ))
             .bind(now)
             .bind(id)
@@ -267,8 +241,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(0);
         }
-        const Q: &str =
-            "UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, sent_at = ";
+        const Q: &str = "UPDATE outbox SET status = 'sent', last_error = NULL, sent_at = ";
         let n = match &self.pool {
             Pool::Sqlite(p) => {
                 let marks = vec!["?"; ids.len()].join(", ");
@@ -293,7 +266,7 @@ impl Store {
 
     /// Records a failed attempt: the message is due again at `next_attempt_at`, or, with
     /// `give_up`, ends `failed`. `error` must carry no personal data (it is shown to the DPO).
-    /// A message already sent (by a node that outlived its lease) stays sent.
+    /// A message already sent (by a node that outlived its lease on the job) stays sent.
     pub async fn mark_mail_failed(
         &self,
         id: &str,
@@ -306,15 +279,25 @@ impl Store {
         const Q: &str = "UPDATE outbox SET status = ";
         let n = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(&format!(
-                "{Q}?, last_error = ?, next_attempt_at = ?, lease_until = NULL WHERE id = ? AND status = 'sending'"
+                "{Q}?, last_error = ?, next_attempt_at = ? WHERE id = ? AND status = 'sending'"
             ))
-            .bind(status).bind(&error).bind(next_attempt_at).bind(id)
-            .execute(p).await?.rows_affected(),
+            .bind(status)
+            .bind(&error)
+            .bind(next_attempt_at)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected(),
             Pool::Postgres(p) => sqlx::query(&format!(
-                "{Q}$1, last_error = $2, next_attempt_at = $3, lease_until = NULL WHERE id = $4 AND status = 'sending'"
+                "{Q}$1, last_error = $2, next_attempt_at = $3 WHERE id = $4 AND status = 'sending'"
             ))
-            .bind(status).bind(&error).bind(next_attempt_at).bind(id)
-            .execute(p).await?.rows_affected(),
+            .bind(status)
+            .bind(&error)
+            .bind(next_attempt_at)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected(),
         };
         Ok(n == 1)
     }

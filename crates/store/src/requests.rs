@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use crate::Pool;
 use crate::keys::KeyRow;
+use crate::Pool;
 
 use crate::numbered as pg;
 use crate::outbox::{bind_mail, NewMail, ENQUEUE_HEAD, ENQUEUE_ROW, ENQUEUE_TAIL};
@@ -622,64 +622,6 @@ impl Store {
                 .await?
                 .rows_affected(),
         })
-    }
-
-    pub async fn job_mark(&self, name: &str) -> Result<Option<i64>> {
-        const Q: &str = "SELECT value FROM job_marks WHERE name = ?";
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_scalar(Q).bind(name).fetch_optional(p).await?,
-            Pool::Postgres(p) => {
-                sqlx::query_scalar(&pg(Q))
-                    .bind(name)
-                    .fetch_optional(p)
-                    .await?
-            }
-        })
-    }
-
-    /// Sets a mark only if it still has the value the caller saw, so of several nodes only
-    /// one runs a daily job.
-    pub async fn claim_job_mark(&self, name: &str, seen: Option<i64>, value: i64) -> Result<bool> {
-        let n = match (&self.pool, seen) {
-            (Pool::Sqlite(p), None) => {
-                sqlx::query(
-                    "INSERT INTO job_marks (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                )
-                .bind(name)
-                .bind(value)
-                .execute(p)
-                .await?
-            }
-            (Pool::Sqlite(p), Some(old)) => {
-                sqlx::query("UPDATE job_marks SET value = ? WHERE name = ? AND value = ?")
-                    .bind(value)
-                    .bind(name)
-                    .bind(old)
-                    .execute(p)
-                    .await?
-            }
-            (Pool::Postgres(p), None) => {
-                let r = sqlx::query(
-                    "INSERT INTO job_marks (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(name)
-                .bind(value)
-                .execute(p)
-                .await?;
-                return Ok(r.rows_affected() == 1);
-            }
-            (Pool::Postgres(p), Some(old)) => {
-                let r =
-                    sqlx::query("UPDATE job_marks SET value = $1 WHERE name = $2 AND value = $3")
-                        .bind(value)
-                        .bind(name)
-                        .bind(old)
-                        .execute(p)
-                        .await?;
-                return Ok(r.rows_affected() == 1);
-            }
-        };
-        Ok(n.rows_affected() == 1)
     }
 }
 

@@ -5,11 +5,12 @@
 //! tables itself; everything it records goes through the functions here. A step is written
 //! before it runs (`running`, one more attempt) and after (`done` with its result, or
 //! `retrying`/`failed` with the exact error), so a node killed mid-run leaves a record that
-//! another node — or the same one restarted — resumes from. Runs are claimed with a lease so
-//! two nodes never execute the same run at once.
+//! another node — or the same one restarted — resumes from. A run's lease is the leased job
+//! `connector_run:<id>` (see `crate::jobs`), so two nodes never execute the same run at once.
 
-use crate::Pool;
+use crate::jobs::Claim;
 use crate::numbered;
+use crate::Pool;
 use crate::{Result, Store};
 
 /// A datastore registered with `custodian datastore add`.
@@ -96,7 +97,17 @@ type StepRow = (
     Option<String>,
 );
 
-const RUN_COLS: &str = "id, kind, subject_ref, request_id, dry_run, status, payload, lease_owner, lease_until, created_at, updated_at";
+/// A run's columns, its lease from its job (see [`run_job`]).
+const RUN_COLS: &str = "r.id, r.kind, r.subject_ref, r.request_id, r.dry_run, r.status, r.payload, j.lease_owner, j.lease_until, r.created_at, r.updated_at";
+const RUN_FROM: &str = "connector_runs r LEFT JOIN jobs j ON j.name = 'connector_run:' || r.id";
+
+/// The kind of a run's leased job.
+pub const RUN_JOB_KIND: &str = "connector_run";
+
+/// The name of a run's leased job (see `crate::jobs`): `connector_run:<run id>`.
+pub fn run_job(run_id: &str) -> String {
+    format!("{RUN_JOB_KIND}:{run_id}")
+}
 const STEP_COLS: &str = "run_id, seq, datastore, status, attempts, last_error, next_attempt_at, started_at, finished_at, result";
 
 fn run_record(r: RunRow) -> RunRecord {
@@ -255,7 +266,7 @@ impl Store {
     }
 
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
-        let sql = format!("SELECT {RUN_COLS} FROM connector_runs WHERE id = ?");
+        let sql = format!("SELECT {RUN_COLS} FROM {RUN_FROM} WHERE id = ?");
         let rows = fetch_all!(self, RunRow, &sql, id);
         Ok(rows.into_iter().next().map(run_record))
     }
@@ -263,7 +274,7 @@ impl Store {
     /// The most recent runs, newest first, optionally of one status.
     pub async fn runs(&self, status: Option<&str>, limit: i64) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLS} FROM connector_runs WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, id LIMIT ?"
+            "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, id LIMIT ?"
         );
         let rows = fetch_all!(self, RunRow, &sql, status, status, limit);
         Ok(rows.into_iter().map(run_record).collect())
@@ -272,7 +283,7 @@ impl Store {
     /// Runs of one request, oldest first.
     pub async fn runs_of_request(&self, request_id: &str) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLS} FROM connector_runs WHERE request_id = ? ORDER BY created_at, id"
+            "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE request_id = ? ORDER BY created_at, id"
         );
         let rows = fetch_all!(self, RunRow, &sql, request_id);
         Ok(rows.into_iter().map(run_record).collect())
@@ -285,41 +296,65 @@ impl Store {
         Ok(rows.into_iter().map(step_record).collect())
     }
 
-    /// Takes the run for `owner` until `lease_until` unless another owner holds an unexpired
-    /// lease. `take_over` ignores the other lease (an operator who knows its node is dead).
+    /// Takes the run's lease — the leased job `connector_run:<id>` — for `owner` until
+    /// `now + lease_micros`, unless another owner holds an unexpired lease; `take_over` ignores
+    /// that lease (an operator who knows its node is dead). The run is marked `running`.
     pub async fn claim_run(
         &self,
         id: &str,
         owner: &str,
-        lease_until: i64,
+        now: i64,
+        lease_micros: i64,
         take_over: bool,
     ) -> Result<bool> {
-        let now = self.now();
-        let n = execute!(
-            self,
-            "UPDATE connector_runs SET lease_owner = ?, lease_until = ?, status = CASE WHEN status = 'done' THEN status ELSE 'running' END, updated_at = ? \
-             WHERE id = ? AND (? OR lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
-            owner,
-            lease_until,
-            now,
-            id,
-            take_over,
-            owner,
-            now
-        );
-        Ok(n == 1)
+        let how = if take_over {
+            Claim::TakeOver
+        } else {
+            Claim::Now
+        };
+        let job = self
+            .claim_job(&run_job(id), RUN_JOB_KIND, owner, now, lease_micros, how)
+            .await?;
+        if job.is_none() {
+            return Ok(false);
+        }
+        self.execute(
+            "UPDATE connector_runs SET status = CASE WHEN status = 'done' THEN status ELSE 'running' END, updated_at = $1 WHERE id = $2",
+            &[now.into(), id.into()],
+        )
+        .await?;
+        Ok(true)
     }
 
-    /// Gives the lease back and sets the run's status.
-    pub async fn release_run(&self, id: &str, owner: &str, status: &str) -> Result<()> {
-        execute!(
-            self,
-            "UPDATE connector_runs SET lease_owner = NULL, lease_until = NULL, status = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
-            status,
-            self.now(),
-            id,
-            owner
-        );
+    /// Extends `owner`'s lease on the run to `now + lease_micros`; `false` once another owner
+    /// has taken it (the caller stops).
+    pub async fn renew_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        lease_micros: i64,
+    ) -> Result<bool> {
+        self.renew_job(&run_job(id), owner, now, lease_micros).await
+    }
+
+    /// Gives the lease back and sets the run's status, if `owner` still holds it. A done run's
+    /// job goes; a failed one's stays, with the failure, for `custodian jobs list`.
+    pub async fn release_run(&self, id: &str, owner: &str, now: i64, status: &str) -> Result<()> {
+        let job = run_job(id);
+        let held = if status == "done" {
+            self.remove_job(&job, owner).await?
+        } else {
+            let error = format!("the run ended {status}: see `custodian datastore runs show {id}`");
+            self.fail_job(&job, owner, now, now, &error).await?
+        };
+        if held {
+            self.execute(
+                "UPDATE connector_runs SET status = $1, updated_at = $2 WHERE id = $3",
+                &[status.into(), now.into(), id.into()],
+            )
+            .await?;
+        }
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! as arrays through one fixed `UNNEST` statement (prepared and planned once whatever the
 //! batch size), row locks, `FOR UPDATE SKIP LOCKED`.
 
+pub(crate) mod jobs;
 pub(crate) mod keys;
 
 use crate::dialect::Dialect;
@@ -10,4 +11,5 @@ pub(crate) static DIALECT: Dialect = Dialect {
     name: "postgres",
     parallel_writers: true,
     keys: &keys::SQL,
+    jobs: &jobs::SQL,
 };

@@ -1,6 +1,7 @@
 //! SQLite's side of the statements that differ between the backends: group-commit batches as
 //! multi-row `VALUES` statements (each statement is a round trip to SQLite's worker thread).
 
+pub(crate) mod jobs;
 pub(crate) mod keys;
 
 use crate::dialect::Dialect;
@@ -9,4 +10,5 @@ pub(crate) static DIALECT: Dialect = Dialect {
     name: "sqlite",
     parallel_writers: false,
     keys: &keys::SQL,
+    jobs: &jobs::SQL,
 };
