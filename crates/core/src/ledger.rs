@@ -8,8 +8,10 @@
 //! that point. A checkpoint hashes every chain head together, so truncating a chain's tail
 //! is caught too.
 
+use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use crate::consent::Source;
 use crate::subject::SubjectRef;
 
 /// Number of independent chains. Changing it changes which chain new events go to, never
@@ -29,10 +31,10 @@ pub fn chain_of(subject: &SubjectRef) -> u16 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventContent<'a> {
     pub id: &'a str,
-    pub subject_ref: &'a str,
+    pub subject: &'a SubjectRef,
     pub purpose: &'a str,
     pub given: bool,
-    pub source: &'a str,
+    pub source: Source,
     pub policy_version: &'a str,
     pub notice_hash: Option<&'a str>,
     pub ip_truncated: Option<&'a str>,
@@ -50,10 +52,10 @@ pub fn event_hash(ev: &EventContent<'_>, chain: u16, seq: i64, prev_hash: &str) 
         h.update(bytes);
     };
     field(ev.id.as_bytes());
-    field(ev.subject_ref.as_bytes());
+    field(ev.subject.to_hex().as_bytes());
     field(ev.purpose.as_bytes());
     field(&[ev.given as u8]);
-    field(ev.source.as_bytes());
+    field(ev.source.as_str().as_bytes());
     field(ev.policy_version.as_bytes());
     field(ev.notice_hash.unwrap_or("\u{0}none").as_bytes());
     field(ev.ip_truncated.unwrap_or("\u{0}none").as_bytes());
@@ -106,38 +108,77 @@ pub enum Break {
     CheckpointDigest { checkpoint: i64 },
 }
 
-/// One stored event with its place in the chain, as read back for verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEvent {
+/// One consent event, the same value from the writer that appends it to the readers that
+/// verify, export or answer with it. `L` is its place in the ledger: [`Unlinked`] before the
+/// store appends it, a [`Link`] once it has (the store decides the place, so a caller cannot
+/// make one up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsentEvent<L = Link> {
     pub id: String,
-    pub subject_ref: String,
+    #[serde(rename = "subject_ref", serialize_with = "subject_hex")]
+    pub subject: SubjectRef,
     pub purpose: String,
     pub given: bool,
-    pub source: String,
+    pub source: Source,
     pub policy_version: String,
     pub notice_hash: Option<String>,
     pub ip_truncated: Option<String>,
     pub receipt_id: String,
+    /// Microseconds since the Unix epoch.
     pub created_at: i64,
+    #[serde(flatten)]
+    pub link: L,
+}
+
+/// The place of an event not appended yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Unlinked;
+
+/// Where an event stands in the ledger: its chain, its sequence number there, the hash of the
+/// event before it and its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
     pub chain: u16,
     pub seq: i64,
     pub prev_hash: String,
     pub hash: String,
 }
 
-impl StoredEvent {
+fn subject_hex<S: Serializer>(subject: &SubjectRef, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&subject.to_hex())
+}
+
+impl<L> ConsentEvent<L> {
+    /// What the event's hash covers besides its place.
     pub fn content(&self) -> EventContent<'_> {
         EventContent {
             id: &self.id,
-            subject_ref: &self.subject_ref,
+            subject: &self.subject,
             purpose: &self.purpose,
             given: self.given,
-            source: &self.source,
+            source: self.source,
             policy_version: &self.policy_version,
             notice_hash: self.notice_hash.as_deref(),
             ip_truncated: self.ip_truncated.as_deref(),
             receipt_id: &self.receipt_id,
             created_at: self.created_at,
+        }
+    }
+
+    /// The same event at another place.
+    pub fn with_link<M>(self, link: M) -> ConsentEvent<M> {
+        ConsentEvent {
+            id: self.id,
+            subject: self.subject,
+            purpose: self.purpose,
+            given: self.given,
+            source: self.source,
+            policy_version: self.policy_version,
+            notice_hash: self.notice_hash,
+            ip_truncated: self.ip_truncated,
+            receipt_id: self.receipt_id,
+            created_at: self.created_at,
+            link,
         }
     }
 }
@@ -162,9 +203,10 @@ impl ChainVerifier {
         }
     }
 
-    pub fn push(&mut self, ev: &StoredEvent) -> Result<(), Break> {
-        let place = || (ev.chain, ev.seq, ev.id.clone());
-        if ev.seq != self.last_seq + 1 {
+    pub fn push(&mut self, ev: &ConsentEvent) -> Result<(), Break> {
+        let link = &ev.link;
+        let place = || (link.chain, link.seq, ev.id.clone());
+        if link.seq != self.last_seq + 1 {
             let (chain, seq, id) = place();
             return Err(Break::Gap {
                 chain,
@@ -173,16 +215,16 @@ impl ChainVerifier {
                 id,
             });
         }
-        if ev.prev_hash != self.last_hash {
+        if link.prev_hash != self.last_hash {
             let (chain, seq, id) = place();
             return Err(Break::Link { chain, seq, id });
         }
-        if event_hash(&ev.content(), self.chain, ev.seq, &ev.prev_hash) != ev.hash {
+        if event_hash(&ev.content(), self.chain, link.seq, &link.prev_hash) != link.hash {
             let (chain, seq, id) = place();
             return Err(Break::Content { chain, seq, id });
         }
-        self.last_seq = ev.seq;
-        self.last_hash = ev.hash.clone();
+        self.last_seq = link.seq;
+        self.last_hash = link.hash.clone();
         self.checked += 1;
         Ok(())
     }
@@ -197,40 +239,42 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn event(i: i64) -> StoredEvent {
-        StoredEvent {
+    fn event(i: i64) -> ConsentEvent {
+        ConsentEvent {
             id: format!("evt_{i}"),
-            subject_ref: "ab".repeat(32),
+            subject: SubjectRef([0xab; 32]),
             purpose: "marketing".into(),
             given: i % 2 == 0,
-            source: "banner".into(),
+            source: Source::Banner,
             policy_version: "v1".into(),
             notice_hash: Some("sha256:00".into()),
             ip_truncated: Some("192.0.2.0".into()),
             receipt_id: format!("rcpt_{i}"),
             created_at: 1_700_000_000_000_000 + i,
-            chain: 3,
-            seq: 0,
-            prev_hash: String::new(),
-            hash: String::new(),
+            link: Link {
+                chain: 3,
+                seq: 0,
+                prev_hash: String::new(),
+                hash: String::new(),
+            },
         }
     }
 
-    fn chain(n: i64) -> Vec<StoredEvent> {
+    fn chain(n: i64) -> Vec<ConsentEvent> {
         let mut prev = GENESIS.to_owned();
         (1..=n)
             .map(|seq| {
                 let mut e = event(seq);
-                e.seq = seq;
-                e.prev_hash = prev.clone();
-                e.hash = event_hash(&e.content(), 3, seq, &prev);
-                prev = e.hash.clone();
+                e.link.seq = seq;
+                e.link.prev_hash = prev.clone();
+                e.link.hash = event_hash(&e.content(), 3, seq, &prev);
+                prev = e.link.hash.clone();
                 e
             })
             .collect()
     }
 
-    fn verify(events: &[StoredEvent]) -> Result<(), Break> {
+    fn verify(events: &[ConsentEvent]) -> Result<(), Break> {
         let mut v = ChainVerifier::new(3);
         events.iter().try_for_each(|e| v.push(e))
     }
@@ -250,7 +294,7 @@ mod tests {
                 0 => e.given = !e.given,
                 1 => e.purpose.push('x'),
                 2 => e.created_at += 1,
-                3 => e.subject_ref = "cd".repeat(32),
+                3 => e.subject = SubjectRef([0xcd; 32]),
                 4 => e.notice_hash = None,
                 _ => e.policy_version.push('2'),
             }
@@ -274,7 +318,7 @@ mod tests {
     fn a_rehashed_edit_still_breaks_the_next_link() {
         let mut events = chain(5);
         events[1].given = !events[1].given;
-        events[1].hash = event_hash(&events[1].content(), 3, 2, &events[1].prev_hash.clone());
+        events[1].link.hash = event_hash(&events[1].content(), 3, 2, &events[1].link.prev_hash.clone());
         assert!(matches!(verify(&events), Err(Break::Link { seq: 3, .. })));
     }
 

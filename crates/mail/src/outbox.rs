@@ -23,7 +23,7 @@ use custodian_core::seal::Sealer;
 use custodian_core::subject::SubjectRef;
 use custodian_store::jobs::Claim;
 use custodian_store::keyring::{Keyring, KeyringError};
-use custodian_store::outbox::{new_mail_id, ClaimedMail, NewMail};
+use custodian_store::outbox::{ClaimedMail, NewMail};
 use custodian_store::Store;
 use futures_util::stream::{self, StreamExt};
 use futures_util::FutureExt;
@@ -99,7 +99,7 @@ impl Outbox {
         now: i64,
         sealer: Option<&SubjectSealer>,
     ) -> Result<NewMail, MailError> {
-        let id = new_mail_id();
+        let id = self.store.ids().next("mail");
         let params = serde_json::to_string(&mail.content).map_err(MailError::Params)?;
         let (to_place, params_place) = (place(&id, "to"), place(&id, "params"));
         let (to_sealed, params_sealed) = match (&mail.subject, &self.keyring) {

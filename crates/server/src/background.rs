@@ -398,7 +398,7 @@ async fn refresh_request_metrics(state: &AppState) -> Result<(), StoreError> {
         m.set_gauge("custodian_requests", &[("status", status.as_str())], 0.0);
     }
     for (status, n) in state.store.request_counts().await? {
-        m.set_gauge("custodian_requests", &[("status", &status)], n as f64);
+        m.set_gauge("custodian_requests", &[("status", status.as_str())], n as f64);
     }
     let c = state.store.outbox_counts().await?;
     m.set_gauge("custodian_outbox", &[("status", "queued")], c.queued as f64);

@@ -10,7 +10,8 @@ use custodian_core::consent::Source;
 use custodian_core::decide::{ConsentLookup, ConsentStatus};
 use custodian_core::receipt::{self, Choice, Receipt, ReceiptInput};
 use custodian_core::subject::SubjectRef;
-use custodian_store::consent::{Appended, NewEvent};
+use custodian_core::ledger::ConsentEvent;
+use custodian_store::consent::{NewEvent, Unlinked};
 use rand::RngCore;
 use serde::Serialize;
 
@@ -102,16 +103,17 @@ pub async fn record(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiEr
                 subject,
                 purpose: want.purpose.clone(),
                 given: want.given,
-                source: want.source.as_str().to_owned(),
+                source: want.source,
                 policy_version: req.policy_version.to_owned(),
                 notice_hash,
                 ip_truncated: req.ip_truncated.clone(),
                 receipt_id: receipt_id.clone(),
                 created_at: now,
+                link: Unlinked,
             });
         }
     }
-    let appended: Vec<Appended> = state
+    let appended: Vec<ConsentEvent> = state
         .writer
         .append(events.clone())
         .await
@@ -131,13 +133,13 @@ pub async fn record(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiEr
             subject_ref: e.subject.to_hex(),
             purpose: e.purpose.clone(),
             given: e.given,
-            source: e.source.clone(),
-            chain: a.chain,
-            seq: a.seq,
-            hash: a.hash.clone(),
+            source: e.source.as_str().to_owned(),
+            chain: a.link.chain,
+            seq: a.link.seq,
+            hash: a.link.hash.clone(),
         })
         .collect();
-    let own: Vec<(&NewEvent, &Appended)> = events
+    let own: Vec<(&NewEvent, &ConsentEvent)> = events
         .iter()
         .zip(&appended)
         .filter(|(e, _)| e.subject == req.subject)
@@ -158,7 +160,7 @@ pub async fn record(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiEr
                     given: e.given,
                     notice_hash: e.notice_hash.as_deref(),
                     event_id: &a.id,
-                    event_hash: &a.hash,
+                    event_hash: &a.link.hash,
                 })
                 .collect(),
         },

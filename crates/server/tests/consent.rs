@@ -110,8 +110,8 @@ async fn consent_flow(app: TestApp) {
 
     // Stored rows carry the truncated IP only when there is one, never the identifier.
     for e in app.events().await {
-        assert_ne!(e.subject_ref, DEVICE);
-        assert_eq!(e.subject_ref.len(), 64);
+        assert_ne!(e.subject.to_hex(), DEVICE);
+        assert_eq!(e.subject.to_hex().len(), 64);
     }
     assert_eq!(app.verify_ledger().await, 3);
 }
@@ -474,7 +474,7 @@ async fn one_click_unsubscribe_withdraws_and_bad_links_change_nothing() {
     assert_eq!(d["allowed"], false);
     assert_eq!(d["reason"], "consent withdrawn");
     let last = app.events().await.pop().unwrap();
-    assert_eq!(last.source, "unsubscribe");
+    assert_eq!(last.source.as_str(), "unsubscribe");
     // Twice is harmless.
     let before = app.events().await.len();
     app.post_raw(
@@ -679,12 +679,13 @@ async fn writes_elsewhere_reach_decisions(url: String) {
             subject,
             purpose: "analytics".into(),
             given: true,
-            source: "import".into(),
+            source: custodian_core::consent::Source::Import,
             policy_version: "2018-05-25".into(),
             notice_hash: None,
             ip_truncated: None,
             receipt_id: "rcpt_import".into(),
             created_at: common::START - 365 * 86_400_000_000,
+            link: custodian_store::consent::Unlinked,
         }])
         .await
         .unwrap();

@@ -476,7 +476,7 @@ async fn a_choice_made_in_the_form_is_in_the_ledger_and_decisions_see_it() {
     assert_eq!(events.len(), 2);
     assert!(events
         .iter()
-        .all(|e| e.source == "privacy_center" && e.notice_hash.is_some()));
+        .all(|e| e.source.as_str() == "privacy_center" && e.notice_hash.is_some()));
     assert_eq!(app.verify_ledger().await, 2);
     let state = app
         .get(&format!("/v1/consent?device_id={DEVICE}"), None)
@@ -585,7 +585,7 @@ async fn a_choice_made_in_the_form_is_in_the_ledger_and_decisions_see_it() {
         .collect();
     assert_eq!(ads.len(), 1);
     assert!(!ads[0].given);
-    assert_eq!(ads[0].source, "gpc");
+    assert_eq!(ads[0].source.as_str(), "gpc");
 
     // An unknown purpose or value is refused without recording anything.
     let before = app.events().await.len();

@@ -38,6 +38,7 @@ pub enum Arg<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     OptI64(Option<i64>),
+    OptBool(Option<bool>),
     Bytes(&'a [u8]),
     I64s(Vec<i64>),
     I32s(Vec<i32>),
@@ -85,6 +86,11 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
 impl<'a> From<Option<i64>> for Arg<'a> {
     fn from(v: Option<i64>) -> Self {
         Arg::OptI64(v)
+    }
+}
+impl<'a> From<Option<bool>> for Arg<'a> {
+    fn from(v: Option<bool>) -> Self {
+        Arg::OptBool(v)
     }
 }
 impl<'a> From<&'a [u8]> for Arg<'a> {
@@ -135,6 +141,7 @@ fn add_sqlite<'q>(
         (Arg::Text(v), _) => out.add(*v),
         (Arg::OptText(v), _) => out.add(*v),
         (Arg::OptI64(v), _) => out.add(*v),
+        (Arg::OptBool(v), _) => out.add(*v),
         (Arg::Bytes(v), _) => out.add(*v),
         (Arg::I64s(v), Some(i)) => out.add(v[i]),
         (Arg::I32s(v), Some(i)) => out.add(v[i]),
@@ -168,6 +175,7 @@ fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments> {
             Arg::Text(v) => out.add(*v),
             Arg::OptText(v) => out.add(*v),
             Arg::OptI64(v) => out.add(*v),
+            Arg::OptBool(v) => out.add(*v),
             Arg::Bytes(v) => out.add(*v),
             Arg::I64s(v) => out.add(v.as_slice()),
             Arg::I32s(v) => out.add(v.as_slice()),

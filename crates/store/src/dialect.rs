@@ -11,6 +11,9 @@ pub(crate) struct Dialect {
     /// How many group-commit writer tasks a writer gets: SQLite takes one writer at a time,
     /// PostgreSQL overlaps commits.
     pub parallel_writers: bool,
+    pub consent: &'static crate::consent::ConsentSql,
     pub keys: &'static crate::keys::KeySql,
     pub jobs: &'static crate::jobs::JobSql,
+    pub outbox: &'static crate::outbox::OutboxSql,
+    pub requests: &'static crate::requests::RequestSql,
 }

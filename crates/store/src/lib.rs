@@ -265,73 +265,7 @@ impl Store {
     }
 }
 
-/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL, so each statement is written once
-/// and serves both backends.
-pub(crate) fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Rows per multi-row statement of the group-commit writers: one statement (one round trip
 /// to the database, or to SQLite's worker thread) carries many callers' rows, far below either
 /// backend's limit on bound parameters.
 pub(crate) const ROWS_PER_STATEMENT: usize = 64;
-
-/// `head` followed by `rows` copies of the one-row tuple `row`, then `tail`:
-/// `INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT DO NOTHING`. Placeholders are
-/// numbered when `postgres`.
-pub(crate) fn multi_row(head: &str, row: &str, rows: usize, tail: &str, postgres: bool) -> String {
-    let mut sql = String::with_capacity(head.len() + (row.len() + 2) * rows + tail.len());
-    sql.push_str(head);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(row);
-    }
-    sql.push_str(tail);
-    if postgres {
-        numbered(&sql)
-    } else {
-        sql
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rows_are_repeated_and_numbered_in_order() {
-        assert_eq!(
-            super::multi_row(
-                "INSERT INTO t (a, b) VALUES ",
-                "(?, 0, ?)",
-                2,
-                " ON CONFLICT DO NOTHING",
-                true
-            ),
-            "INSERT INTO t (a, b) VALUES ($1, 0, $2), ($3, 0, $4) ON CONFLICT DO NOTHING"
-        );
-        assert_eq!(
-            super::multi_row("SELECT x FROM t WHERE k IN (", "?", 3, ")", false),
-            "SELECT x FROM t WHERE k IN (?, ?, ?)"
-        );
-    }
-
-    #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(
-            super::numbered("a = ? AND b IN (?, ?)"),
-            "a = $1 AND b IN ($2, $3)"
-        );
-    }
-}

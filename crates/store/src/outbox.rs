@@ -9,14 +9,11 @@
 //! derives from the idempotency key). The store never sees an address or a body in clear:
 //! the caller seals them, and erasure ([`Store::forget_mail_to`]) drops the sealed fields.
 
-use rand::RngCore;
-
-use crate::Pool;
-use crate::{Result, Store, StoreError};
+use crate::{Arg, Batch, Result, Store, StoreError, Tx};
 
 /// A message to queue. `to_sealed` and `params_sealed` are already sealed by the caller, bound
 /// to the place `outbox/<id>/to` and `outbox/<id>/params`, which is why the id comes from the
-/// caller too ([`new_mail_id`]).
+/// caller too (`store.ids().next("mail")`).
 #[derive(Debug, Clone)]
 pub struct NewMail {
     pub id: String,
@@ -70,14 +67,30 @@ pub enum MailStatus {
 }
 
 impl MailStatus {
-    fn parse(s: &str) -> Result<MailStatus> {
-        Ok(match s {
-            "queued" => MailStatus::Queued,
-            "sending" => MailStatus::Sending,
-            "sent" => MailStatus::Sent,
-            "failed" => MailStatus::Failed,
-            other => return Err(StoreError::Corrupt(format!("outbox status `{other}`"))),
-        })
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailStatus::Queued => "queued",
+            MailStatus::Sending => "sending",
+            MailStatus::Sent => "sent",
+            MailStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MailStatus> {
+        [
+            MailStatus::Queued,
+            MailStatus::Sending,
+            MailStatus::Sent,
+            MailStatus::Failed,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+
+    /// The status of a stored row, which must be one Custodian writes.
+    fn of_row(s: &str, row: &str) -> Result<MailStatus> {
+        MailStatus::parse(s)
+            .ok_or_else(|| StoreError::Corrupt(format!("{row} has outbox status `{s}`")))
     }
 }
 
@@ -92,14 +105,18 @@ pub struct OutboxCounts {
     pub oldest_due_at: Option<i64>,
 }
 
-/// A fresh message id (`mail_` and 16 hex digits).
-pub fn new_mail_id() -> String {
-    let mut b = [0u8; 8];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    format!("mail_{}", hex::encode(b))
+/// The dialect's statements for the outbox (see `sqlite/outbox.rs`, `postgres/outbox.rs`).
+#[derive(Debug)]
+pub(crate) struct OutboxSql {
+    /// Queues messages `(id, idempotency_key, template, lang, to_sealed, params_sealed,
+    /// request_id, next_attempt_at, created_at)`; a repeated idempotency key queues nothing.
+    pub enqueue: Batch,
+    /// Marks messages `(id)` sent at `$1` (the head's argument).
+    pub mark_sent: Batch,
+    /// Drops the sealed fields of the finished mail of requests `(request_id)`.
+    pub forget: Batch,
 }
 
-const CLAIMED_COLUMNS: &str = "id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, attempts, created_at";
 type ClaimedRow = (
     String,
     String,
@@ -132,7 +149,7 @@ fn summary(
     (id, template, lang, status, attempts, created_at, sent_at): SummaryRow,
 ) -> Result<MailSummary> {
     Ok(MailSummary {
-        status: MailStatus::parse(&status)?,
+        status: MailStatus::of_row(&status, &format!("mail {id}"))?,
         id,
         template,
         lang,
@@ -142,64 +159,68 @@ fn summary(
     })
 }
 
-/// Queues one message; a repeated idempotency key queues nothing. Shared with the requests
-/// module, which queues a request's first mail in the same transaction as the request.
-pub(crate) const ENQUEUE_HEAD: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at) VALUES ";
-pub(crate) const ENQUEUE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)";
-pub(crate) const ENQUEUE_TAIL: &str = " ON CONFLICT (idempotency_key) DO NOTHING";
-
-fn enqueue_one(postgres: bool) -> String {
-    crate::multi_row(ENQUEUE_HEAD, ENQUEUE_ROW, 1, ENQUEUE_TAIL, postgres)
+/// Queues messages inside the caller's transaction (request intake queues a request's first
+/// mail with the request). Answers how many were new.
+pub(crate) async fn enqueue(tx: &mut Tx, mails: &[&NewMail]) -> Result<u64> {
+    if mails.is_empty() {
+        return Ok(0);
+    }
+    let columns = [
+        Arg::Texts(mails.iter().map(|m| m.id.as_str()).collect()),
+        Arg::Texts(mails.iter().map(|m| m.idempotency_key.as_str()).collect()),
+        Arg::Texts(mails.iter().map(|m| m.template.as_str()).collect()),
+        Arg::Texts(mails.iter().map(|m| m.lang.as_str()).collect()),
+        Arg::Texts(mails.iter().map(|m| m.to_sealed.as_str()).collect()),
+        Arg::Texts(mails.iter().map(|m| m.params_sealed.as_str()).collect()),
+        Arg::OptTexts(mails.iter().map(|m| m.request_id.as_deref()).collect()),
+        Arg::I64s(mails.iter().map(|m| m.send_after).collect()),
+        Arg::I64s(mails.iter().map(|m| m.created_at).collect()),
+    ];
+    tx.execute_batch(&tx.dialect().outbox.enqueue, &[], &columns)
+        .await
 }
 
-macro_rules! bind_mail {
-    ($q:expr, $m:expr) => {
-        $q.bind(&$m.id)
-            .bind(&$m.idempotency_key)
-            .bind(&$m.template)
-            .bind(&$m.lang)
-            .bind(&$m.to_sealed)
-            .bind(&$m.params_sealed)
-            .bind(&$m.request_id)
-            .bind($m.send_after)
-            .bind($m.created_at)
-    };
+/// Queues one message; shared by [`Store::enqueue_mail`] and request updates.
+pub(crate) const ENQUEUE_ONE: &str = "INSERT INTO outbox (id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING";
+
+pub(crate) fn enqueue_args(m: &NewMail) -> [Arg<'_>; 9] {
+    [
+        (&m.id).into(),
+        (&m.idempotency_key).into(),
+        (&m.template).into(),
+        (&m.lang).into(),
+        (&m.to_sealed).into(),
+        (&m.params_sealed).into(),
+        (&m.request_id).into(),
+        m.send_after.into(),
+        m.created_at.into(),
+    ]
 }
-pub(crate) use bind_mail;
+
+const SUMMARY_COLUMNS: &str = "id, template, lang, status, attempts, created_at, sent_at";
 
 impl Store {
     /// Queues a message; answers `false` (and queues nothing) when its idempotency key is
     /// already queued or sent.
     pub async fn enqueue_mail(&self, m: &NewMail) -> Result<bool> {
-        let n = match &self.pool {
-            Pool::Sqlite(p) => bind_mail!(sqlx::query(&enqueue_one(false)), m)
-                .execute(p)
-                .await?
-                .rows_affected(),
-            Pool::Postgres(p) => bind_mail!(sqlx::query(&enqueue_one(true)), m)
-                .execute(p)
-                .await?
-                .rows_affected(),
-        };
-        Ok(n == 1)
+        Ok(self.execute(ENQUEUE_ONE, &enqueue_args(m)).await? == 1)
     }
 
     /// Takes up to `limit` messages that are due at `now` for the pass holding the `outbox`
     /// job — queued ones whose retry time has come, and `sending` ones a crashed pass left
     /// (they were in flight: they go again, once) — and marks them `sending`, one attempt more.
-    /// Only the job's holder calls this, so no two passes take the same message.
+    /// Only the job's holder calls this, so no two passes take the same message, and the
+    /// statement is the same on both backends.
     pub async fn claim_due_mail(&self, now: i64, limit: i64) -> Result<Vec<ClaimedMail>> {
-        // IMMEDIATE (on SQLite) takes the write lock before the read: a deferred transaction
-        // would fail to upgrade, not wait, if another connection wrote meanwhile.
+        // Immediate: on SQLite the write lock is taken before the read (a deferred
+        // transaction would fail to upgrade, not wait, if another connection wrote meanwhile).
         let mut tx = self.begin_immediate().await?;
         let rows: Vec<ClaimedRow> = tx
             .fetch_all(
-                &format!(
-                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
-                     WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 \
-                                  AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT $2) \
-                     RETURNING {CLAIMED_COLUMNS}"
-                ),
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
+                 WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 \
+                              AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT $2) \
+                 RETURNING id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, attempts, created_at",
                 &[now.into(), limit.into()],
             )
             .await?;
@@ -213,25 +234,12 @@ impl Store {
     /// Records that the SMTP server accepted the message. Answers whether the row changed
     /// (false when it was already sent).
     pub async fn mark_mail_sent(&self, id: &str, now: i64) -> Result<bool> {
-        const Q: &str = "UPDATE outbox SET status = 'sent', sent_at = ";
-        let n = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(&format!(
-                "{Q}?, last_error = NULL WHERE id = ? AND status <> 'sent'"
-            ))
-            .bind(now)
-            .bind(id)
-            .execute(p)
-            .await?
-            .rows_affected(),
-            Pool::Postgres(p) => sqlx::query(&format!(
-                "{Q}$1, last_error = NULL WHERE id = $2 AND status <> 'sent'"
-            ))
-            .bind(now)
-            .bind(id)
-            .execute(p)
-            .await?
-            .rows_affected(),
-        };
+        let n = self
+            .execute(
+                "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2 AND status <> 'sent'",
+                &[now.into(), id.into()],
+            )
+            .await?;
         Ok(n == 1)
     }
 
@@ -241,27 +249,9 @@ impl Store {
         if ids.is_empty() {
             return Ok(0);
         }
-        const Q: &str = "UPDATE outbox SET status = 'sent', last_error = NULL, sent_at = ";
-        let n = match &self.pool {
-            Pool::Sqlite(p) => {
-                let marks = vec!["?"; ids.len()].join(", ");
-                let sql = format!("{Q}? WHERE status <> 'sent' AND id IN ({marks})");
-                let mut q = sqlx::query(&sql).bind(now);
-                for id in ids {
-                    q = q.bind(id);
-                }
-                q.execute(p).await?.rows_affected()
-            }
-            Pool::Postgres(p) => {
-                sqlx::query(&format!("{Q}$1 WHERE status <> 'sent' AND id = ANY($2)"))
-                    .bind(now)
-                    .bind(ids)
-                    .execute(p)
-                    .await?
-                    .rows_affected()
-            }
-        };
-        Ok(n)
+        let ids = Arg::Texts(ids.iter().map(String::as_str).collect());
+        self.execute_batch(&self.dialect.outbox.mark_sent, &[now.into()], &[ids])
+            .await
     }
 
     /// Records a failed attempt: the message is due again at `next_attempt_at`, or, with
@@ -274,109 +264,63 @@ impl Store {
         next_attempt_at: i64,
         give_up: bool,
     ) -> Result<bool> {
-        let status = if give_up { "failed" } else { "queued" };
-        let error: String = error.chars().take(500).collect();
-        const Q: &str = "UPDATE outbox SET status = ";
-        let n = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(&format!(
-                "{Q}?, last_error = ?, next_attempt_at = ? WHERE id = ? AND status = 'sending'"
-            ))
-            .bind(status)
-            .bind(&error)
-            .bind(next_attempt_at)
-            .bind(id)
-            .execute(p)
-            .await?
-            .rows_affected(),
-            Pool::Postgres(p) => sqlx::query(&format!(
-                "{Q}$1, last_error = $2, next_attempt_at = $3 WHERE id = $4 AND status = 'sending'"
-            ))
-            .bind(status)
-            .bind(&error)
-            .bind(next_attempt_at)
-            .bind(id)
-            .execute(p)
-            .await?
-            .rows_affected(),
+        let status = if give_up {
+            MailStatus::Failed
+        } else {
+            MailStatus::Queued
         };
+        let error: String = error.chars().take(500).collect();
+        let n = self
+            .execute(
+                "UPDATE outbox SET status = $1, last_error = $2, next_attempt_at = $3 WHERE id = $4 AND status = 'sending'",
+                &[status.as_str().into(), (&error).into(), next_attempt_at.into(), id.into()],
+            )
+            .await?;
         Ok(n == 1)
     }
 
     /// The mail about one request, oldest first: template, status and times, never bodies.
     pub async fn mail_for_request(&self, request_id: &str) -> Result<Vec<MailSummary>> {
-        const Q: &str = "SELECT id, template, lang, status, attempts, created_at, sent_at FROM outbox WHERE request_id = ";
-        let rows: Vec<SummaryRow> = match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as(&format!("{Q}? ORDER BY created_at, id"))
-                    .bind(request_id)
-                    .fetch_all(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as(&format!("{Q}$1 ORDER BY created_at, id"))
-                    .bind(request_id)
-                    .fetch_all(p)
-                    .await?
-            }
-        };
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM outbox WHERE request_id = $1 ORDER BY created_at, id"
+        );
+        let rows: Vec<SummaryRow> = self.fetch_all(&sql, &[request_id.into()]).await?;
         rows.into_iter().map(summary).collect()
     }
 
     /// One message by idempotency key (for callers that want to know whether theirs went).
     pub async fn mail_by_key(&self, idempotency_key: &str) -> Result<Option<MailSummary>> {
-        const Q: &str = "SELECT id, template, lang, status, attempts, created_at, sent_at FROM outbox WHERE idempotency_key = ";
-        let row: Option<SummaryRow> = match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as(&format!("{Q}?"))
-                    .bind(idempotency_key)
-                    .fetch_optional(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as(&format!("{Q}$1"))
-                    .bind(idempotency_key)
-                    .fetch_optional(p)
-                    .await?
-            }
-        };
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM outbox WHERE idempotency_key = $1");
+        let row: Option<SummaryRow> = self.fetch_optional(&sql, &[idempotency_key.into()]).await?;
         row.map(summary).transpose()
     }
 
     /// The last error of a message, for the DPO's view of failed mail.
     pub async fn mail_last_error(&self, id: &str) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as("SELECT last_error FROM outbox WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as("SELECT last_error FROM outbox WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(p)
-                    .await?
-            }
-        };
+        let row: Option<(Option<String>,)> = self
+            .fetch_optional("SELECT last_error FROM outbox WHERE id = $1", &[id.into()])
+            .await?;
         Ok(row.and_then(|(e,)| e))
     }
 
     /// Rows per status, for metrics.
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
-        const Q: &str = "SELECT status, COUNT(*), MIN(next_attempt_at) FROM outbox GROUP BY status";
-        let rows: Vec<(String, i64, Option<i64>)> = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
-        };
+        let rows: Vec<(String, i64, Option<i64>)> = self
+            .fetch_all(
+                "SELECT status, COUNT(*), MIN(next_attempt_at) FROM outbox GROUP BY status",
+                &[],
+            )
+            .await?;
         let mut c = OutboxCounts::default();
         for (status, n, oldest) in rows {
-            match MailStatus::parse(&status)? {
+            let status = MailStatus::of_row(&status, "an outbox row")?;
+            match status {
                 MailStatus::Queued => c.queued = n,
                 MailStatus::Sending => c.sending = n,
                 MailStatus::Sent => c.sent = n,
                 MailStatus::Failed => c.failed = n,
             }
-            if matches!(status.as_str(), "queued" | "sending") {
+            if matches!(status, MailStatus::Queued | MailStatus::Sending) {
                 c.oldest_due_at = match (c.oldest_due_at, oldest) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -394,23 +338,8 @@ impl Store {
         if request_ids.is_empty() {
             return Ok(0);
         }
-        const SET: &str = "UPDATE outbox SET to_sealed = NULL, params_sealed = NULL WHERE status IN ('sent', 'failed') AND to_sealed IS NOT NULL AND request_id";
-        let n = match &self.pool {
-            Pool::Sqlite(p) => {
-                let marks = vec!["?"; request_ids.len()].join(", ");
-                let sql = format!("{SET} IN ({marks})");
-                let mut q = sqlx::query(&sql);
-                for id in request_ids {
-                    q = q.bind(id);
-                }
-                q.execute(p).await?.rows_affected()
-            }
-            Pool::Postgres(p) => sqlx::query(&format!("{SET} = ANY($1)"))
-                .bind(request_ids)
-                .execute(p)
-                .await?
-                .rows_affected(),
-        };
-        Ok(n)
+        let ids = Arg::Texts(request_ids.iter().map(String::as_str).collect());
+        self.execute_batch(&self.dialect.outbox.forget, &[], &[ids])
+            .await
     }
 }

@@ -6,11 +6,7 @@
 //! ([`Store::apply_purges`]), so a run over millions of rows never holds a lock for long and
 //! memory stays bounded by the page size.
 
-use sqlx::Row;
-
-use crate::Pool;
-use crate::numbered as pg;
-use crate::{Result, Store};
+use crate::{Result, Store, Tx};
 
 /// One lifecycle event as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,63 +83,48 @@ pub struct MinorRow {
     pub request_id: Option<String>,
 }
 
-/// Executes one statement on either backend and answers the rows it affected:
-/// `on_backend!(self, SQL, |q| q.bind(..), execute)`.
-macro_rules! on_backend {
-    ($store:expr, $sql:expr, |$q:ident| $bind:expr, execute) => {
-        match &$store.pool {
-            Pool::Sqlite(p) => {
-                let $q = sqlx::query($sql);
-                $bind.execute(p).await?.rows_affected()
-            }
-            Pool::Postgres(p) => {
-                let sql = pg($sql);
-                let $q = sqlx::query(&sql);
-                $bind.execute(p).await?.rows_affected()
-            }
-        }
-    };
-}
-
 const HOLD_COLUMNS: &str = "id, matter, subject_ref, category, reason, placed_by, placed_at, lifted_at, lifted_by, lift_reason";
 
-fn hold<R: Row>(r: &R) -> HoldRow
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
+type HoldTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+fn hold(r: HoldTuple) -> HoldRow {
     HoldRow {
-        id: r.get("id"),
-        matter: r.get("matter"),
-        subject_ref: r.get("subject_ref"),
-        category: r.get("category"),
-        reason: r.get("reason"),
-        placed_by: r.get("placed_by"),
-        placed_at: r.get("placed_at"),
-        lifted_at: r.get("lifted_at"),
-        lifted_by: r.get("lifted_by"),
-        lift_reason: r.get("lift_reason"),
+        id: r.0,
+        matter: r.1,
+        subject_ref: r.2,
+        category: r.3,
+        reason: r.4,
+        placed_by: r.5,
+        placed_at: r.6,
+        lifted_at: r.7,
+        lifted_by: r.8,
+        lift_reason: r.9,
     }
 }
 
-fn lifecycle<R: Row>(r: &R) -> LifecycleRow
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<bool>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
+const LIFECYCLE_COLUMNS: &str = "subject_ref, kind, at, under_minimum_age, country, recorded_at";
+
+type LifecycleTuple = (String, String, i64, Option<bool>, Option<String>, i64);
+
+fn lifecycle(r: LifecycleTuple) -> LifecycleRow {
     LifecycleRow {
-        subject_ref: r.get("subject_ref"),
-        kind: r.get("kind"),
-        at: r.get("at"),
-        under_minimum_age: r.get("under_minimum_age"),
-        country: r.get("country"),
-        recorded_at: r.get("recorded_at"),
+        subject_ref: r.0,
+        kind: r.1,
+        at: r.2,
+        under_minimum_age: r.3,
+        country: r.4,
+        recorded_at: r.5,
     }
 }
 
@@ -159,48 +140,30 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<(String, Vec<T>)> {
     out
 }
 
-const LIFECYCLE_COLUMNS: &str = "subject_ref, kind, at, under_minimum_age, country, recorded_at";
-
 impl Store {
     pub async fn insert_lifecycle_event(&self, e: &LifecycleRow) -> Result<()> {
-        const Q: &str = "INSERT INTO lifecycle_events (subject_ref, kind, at, under_minimum_age, country, recorded_at) VALUES (?, ?, ?, ?, ?, ?)";
-        on_backend!(
-            self,
-            Q,
-            |q| q
-                .bind(&e.subject_ref)
-                .bind(&e.kind)
-                .bind(e.at)
-                .bind(e.under_minimum_age)
-                .bind(&e.country)
-                .bind(e.recorded_at),
-            execute
-        );
+        self.execute(
+            "INSERT INTO lifecycle_events (subject_ref, kind, at, under_minimum_age, country, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                (&e.subject_ref).into(),
+                (&e.kind).into(),
+                e.at.into(),
+                e.under_minimum_age.into(),
+                (&e.country).into(),
+                e.recorded_at.into(),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
     /// A subject's lifecycle events, oldest first.
     pub async fn lifecycle_events(&self, subject_ref: &str) -> Result<Vec<LifecycleRow>> {
         let sql = format!(
-            "SELECT {LIFECYCLE_COLUMNS} FROM lifecycle_events WHERE subject_ref = ? ORDER BY at, id"
+            "SELECT {LIFECYCLE_COLUMNS} FROM lifecycle_events WHERE subject_ref = $1 ORDER BY at, id"
         );
-        let rows = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(&sql)
-                .bind(subject_ref)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(lifecycle)
-                .collect(),
-            Pool::Postgres(p) => sqlx::query(&pg(&sql))
-                .bind(subject_ref)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(lifecycle)
-                .collect(),
-        };
-        Ok(rows)
+        let rows: Vec<LifecycleTuple> = self.fetch_all(&sql, &[subject_ref.into()]).await?;
+        Ok(rows.into_iter().map(lifecycle).collect())
     }
 
     /// The last subject of the next page of at most `limit` subjects after `after` in
@@ -208,24 +171,12 @@ impl Store {
     async fn page_end(&self, table: &str, after: &str, limit: i64) -> Result<Option<String>> {
         // The subquery walks the index on subject_ref; OFFSET finds the page's end cheaply.
         let sql = format!(
-            "SELECT subject_ref FROM (SELECT DISTINCT subject_ref FROM {table} WHERE subject_ref > ? ORDER BY subject_ref LIMIT ?) AS page ORDER BY subject_ref DESC LIMIT 1"
+            "SELECT subject_ref FROM (SELECT DISTINCT subject_ref FROM {table} WHERE subject_ref > $1 ORDER BY subject_ref LIMIT $2) AS page ORDER BY subject_ref DESC LIMIT 1"
         );
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_scalar(&sql)
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_optional(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_scalar(&pg(&sql))
-                    .bind(after)
-                    .bind(limit)
-                    .fetch_optional(p)
-                    .await?
-            }
-        })
+        let end: Option<(String,)> = self
+            .fetch_optional(&sql, &[after.into(), limit.into()])
+            .await?;
+        Ok(end.map(|(s,)| s))
     }
 
     /// The lifecycle events of the next `limit` subjects after `after` (`""` to start),
@@ -238,25 +189,11 @@ impl Store {
         let Some(end) = self.page_end("lifecycle_events", after, limit).await? else {
             return Ok(Vec::new());
         };
-        let sql = format!("SELECT {LIFECYCLE_COLUMNS} FROM lifecycle_events WHERE subject_ref > ? AND subject_ref <= ? ORDER BY subject_ref, at, id");
-        let rows: Vec<LifecycleRow> = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(&sql)
-                .bind(after)
-                .bind(&end)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(lifecycle)
-                .collect(),
-            Pool::Postgres(p) => sqlx::query(&pg(&sql))
-                .bind(after)
-                .bind(&end)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(lifecycle)
-                .collect(),
-        };
+        let sql = format!("SELECT {LIFECYCLE_COLUMNS} FROM lifecycle_events WHERE subject_ref > $1 AND subject_ref <= $2 ORDER BY subject_ref, at, id");
+        let rows: Vec<LifecycleTuple> = self
+            .fetch_all(&sql, &[after.into(), (&end).into()])
+            .await?;
+        let rows: Vec<LifecycleRow> = rows.into_iter().map(lifecycle).collect();
         Ok(group(rows, |r| &r.subject_ref))
     }
 
@@ -271,23 +208,12 @@ impl Store {
         let Some(end) = self.page_end("consent_state", after, limit).await? else {
             return Ok(Vec::new());
         };
-        const Q: &str = "SELECT subject_ref, purpose, given, updated_at FROM consent_state WHERE subject_ref > ? AND subject_ref <= ? ORDER BY subject_ref, purpose";
-        let rows: Vec<(String, String, bool, i64)> = match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as(Q)
-                    .bind(after)
-                    .bind(&end)
-                    .fetch_all(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as(&pg(Q))
-                    .bind(after)
-                    .bind(&end)
-                    .fetch_all(p)
-                    .await?
-            }
-        };
+        let rows: Vec<(String, String, bool, i64)> = self
+            .fetch_all(
+                "SELECT subject_ref, purpose, given, updated_at FROM consent_state WHERE subject_ref > $1 AND subject_ref <= $2 ORDER BY subject_ref, purpose",
+                &[after.into(), (&end).into()],
+            )
+            .await?;
         Ok(group(rows, |r| &r.0)
             .into_iter()
             .map(|(s, list)| (s, list.into_iter().map(|(_, p, g, t)| (p, g, t)).collect()))
@@ -302,121 +228,39 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, String, i64)>> {
-        const Q: &str = "SELECT id, subject_ref, COALESCE(completed_at, updated_at) FROM requests WHERE id > ? AND status IN ('completed', 'denied', 'forwarded', 'abandoned') AND (email_sealed <> '' OR details_sealed IS NOT NULL) AND COALESCE(completed_at, updated_at) <= ? ORDER BY id LIMIT ?";
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as(Q)
-                    .bind(after)
-                    .bind(cutoff)
-                    .bind(limit)
-                    .fetch_all(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as(&pg(Q))
-                    .bind(after)
-                    .bind(cutoff)
-                    .bind(limit)
-                    .fetch_all(p)
-                    .await?
-            }
-        })
+        self.fetch_all(
+            "SELECT id, subject_ref, COALESCE(completed_at, updated_at) FROM requests WHERE id > $1 AND status IN ('completed', 'denied', 'forwarded', 'abandoned') AND (email_sealed <> '' OR details_sealed IS NOT NULL) AND COALESCE(completed_at, updated_at) <= $2 ORDER BY id LIMIT $3",
+            &[after.into(), cutoff.into(), limit.into()],
+        )
+        .await
     }
 
     /// Applies a page of purges in one transaction, each recorded with its rule. Answers the
     /// number of records removed or blanked.
     pub async fn apply_purges(&self, purges: &[Purge], now: i64) -> Result<u64> {
-        macro_rules! run {
-            ($p:expr, $sql:expr) => {{
-                let mut tx = $p.begin().await?;
-                let mut total = 0u64;
-                for purge in purges {
-                    let mut n = 0u64;
-                    match &purge.action {
-                        PurgeAction::ConsentState { purposes } => {
-                            for purpose in purposes {
-                                n += sqlx::query(&$sql(
-                                    "DELETE FROM consent_state WHERE subject_ref = ? AND purpose = ?",
-                                ))
-                                .bind(&purge.subject_ref)
-                                .bind(purpose)
-                                .execute(&mut *tx)
-                                .await?
-                                .rows_affected();
-                            }
-                        }
-                        PurgeAction::RequestFields { request_ids } => {
-                            for id in request_ids {
-                                n += sqlx::query(&$sql(
-                                    "UPDATE requests SET email_sealed = '', details_sealed = NULL WHERE id = ?",
-                                ))
-                                .bind(id)
-                                .execute(&mut *tx)
-                                .await?
-                                .rows_affected();
-                                sqlx::query(&$sql(
-                                    "UPDATE request_history SET detail_sealed = NULL WHERE request_id = ?",
-                                ))
-                                .bind(id)
-                                .execute(&mut *tx)
-                                .await?;
-                                n += sqlx::query(&$sql(
-                                    "UPDATE outbox SET to_sealed = NULL, params_sealed = NULL WHERE request_id = ? AND status IN ('sent', 'failed') AND to_sealed IS NOT NULL",
-                                ))
-                                .bind(id)
-                                .execute(&mut *tx)
-                                .await?
-                                .rows_affected();
-                            }
-                        }
-                        PurgeAction::Lifecycle => {
-                            n += sqlx::query(&$sql(
-                                "DELETE FROM lifecycle_events WHERE subject_ref = ?",
-                            ))
-                            .bind(&purge.subject_ref)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                        }
-                        PurgeAction::RecordOnly => {}
-                        PurgeAction::HeldRows { ids } => {
-                            for id in ids {
-                                sqlx::query(&$sql(
-                                    "UPDATE held_rows SET done_at = ?, sealed_keys = NULL WHERE id = ? AND done_at IS NULL",
-                                ))
-                                .bind(now)
-                                .bind(id)
-                                .execute(&mut *tx)
-                                .await?;
-                            }
-                        }
-                    }
-                    // A purge of the same subject, rule and due date is recorded once, however many
-                    // daily runs see it (data due in the company's datastores stays due until
-                    // they are purged).
-                    sqlx::query(&$sql("INSERT INTO retention_purges (subject_ref, rule, data, due_since, purged_at, records) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM retention_purges WHERE subject_ref = ? AND rule = ? AND due_since = ?)"))
-                        .bind(&purge.subject_ref)
-                        .bind(&purge.rule)
-                        .bind(&purge.data)
-                        .bind(purge.due_since)
-                        .bind(now)
-                        .bind(n as i64)
-                        .bind(&purge.subject_ref)
-                        .bind(&purge.rule)
-                        .bind(purge.due_since)
-                        .execute(&mut *tx)
-                        .await?;
-                    total += n;
-                }
-                tx.commit().await?;
-                total
-            }};
+        let mut tx = self.begin().await?;
+        let mut total = 0u64;
+        for purge in purges {
+            let n = apply_purge(&mut tx, purge, now).await?;
+            // A purge of the same subject, rule and due date is recorded once, however many
+            // daily runs see it (data due in the company's datastores stays due until they
+            // are purged).
+            tx.execute(
+                "INSERT INTO retention_purges (subject_ref, rule, data, due_since, purged_at, records) SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM retention_purges WHERE subject_ref = $1 AND rule = $2 AND due_since = $4)",
+                &[
+                    (&purge.subject_ref).into(),
+                    (&purge.rule).into(),
+                    (&purge.data).into(),
+                    purge.due_since.into(),
+                    now.into(),
+                    (n as i64).into(),
+                ],
+            )
+            .await?;
+            total += n;
         }
-        let same = |s: &str| s.to_owned();
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => run!(p, same),
-            Pool::Postgres(p) => run!(p, pg),
-        })
+        tx.commit().await?;
+        Ok(total)
     }
 
     /// Whether the purge of this subject, rule and due date is already recorded (done).
@@ -426,50 +270,21 @@ impl Store {
         rule: &str,
         due_since: i64,
     ) -> Result<bool> {
-        const Q: &str =
-            "SELECT COUNT(*) FROM retention_purges WHERE subject_ref = ? AND rule = ? AND due_since = ?";
-        let n: i64 = match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_scalar(Q)
-                    .bind(subject_ref)
-                    .bind(rule)
-                    .bind(due_since)
-                    .fetch_one(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_scalar(&pg(Q))
-                    .bind(subject_ref)
-                    .bind(rule)
-                    .bind(due_since)
-                    .fetch_one(p)
-                    .await?
-            }
-        };
+        let (n,): (i64,) = self
+            .fetch_one(
+                "SELECT COUNT(*) FROM retention_purges WHERE subject_ref = $1 AND rule = $2 AND due_since = $3",
+                &[subject_ref.into(), rule.into(), due_since.into()],
+            )
+            .await?;
         Ok(n > 0)
     }
 
     /// Recorded purges, newest first; of one subject when given.
     pub async fn purges(&self, subject_ref: Option<&str>, limit: i64) -> Result<Vec<PurgeRecord>> {
-        let sql = format!(
-            "SELECT subject_ref, rule, data, due_since, purged_at, records FROM retention_purges {} ORDER BY id DESC LIMIT ?",
-            if subject_ref.is_some() { "WHERE subject_ref = ?" } else { "" }
-        );
-        type R = (String, String, String, i64, i64, i64);
-        macro_rules! run {
-            ($p:expr, $sql:expr) => {{
-                let mut q = sqlx::query_as::<_, R>($sql);
-                if let Some(s) = subject_ref {
-                    q = q.bind(s);
-                }
-                q.bind(limit).fetch_all($p).await?
-            }};
-        }
-        let pg_sql = pg(&sql);
-        let rows = match &self.pool {
-            Pool::Sqlite(p) => run!(p, &sql),
-            Pool::Postgres(p) => run!(p, &pg_sql),
-        };
+        const Q: &str = "SELECT subject_ref, rule, data, due_since, purged_at, records FROM retention_purges WHERE ($1 IS NULL OR subject_ref = $1) ORDER BY id DESC LIMIT $2";
+        let rows: Vec<(String, String, String, i64, i64, i64)> = self
+            .fetch_all(Q, &[subject_ref.into(), limit.into()])
+            .await?;
         Ok(rows
             .into_iter()
             .map(
@@ -487,51 +302,34 @@ impl Store {
 
     pub async fn insert_hold(&self, h: &HoldRow) -> Result<()> {
         let sql = format!(
-            "INSERT INTO legal_holds ({HOLD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO legal_holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         );
-        on_backend!(
-            self,
+        self.execute(
             &sql,
-            |q| q
-                .bind(&h.id)
-                .bind(&h.matter)
-                .bind(&h.subject_ref)
-                .bind(&h.category)
-                .bind(&h.reason)
-                .bind(&h.placed_by)
-                .bind(h.placed_at)
-                .bind(h.lifted_at)
-                .bind(&h.lifted_by)
-                .bind(&h.lift_reason),
-            execute
-        );
+            &[
+                (&h.id).into(),
+                (&h.matter).into(),
+                (&h.subject_ref).into(),
+                (&h.category).into(),
+                (&h.reason).into(),
+                (&h.placed_by).into(),
+                h.placed_at.into(),
+                h.lifted_at.into(),
+                (&h.lifted_by).into(),
+                (&h.lift_reason).into(),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
     /// Holds, oldest first: only those standing unless `include_lifted`.
     pub async fn holds(&self, include_lifted: bool) -> Result<Vec<HoldRow>> {
         let sql = format!(
-            "SELECT {HOLD_COLUMNS} FROM legal_holds {} ORDER BY placed_at, id",
-            if include_lifted {
-                ""
-            } else {
-                "WHERE lifted_at IS NULL"
-            }
+            "SELECT {HOLD_COLUMNS} FROM legal_holds WHERE $1 OR lifted_at IS NULL ORDER BY placed_at, id"
         );
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(&sql)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(hold)
-                .collect(),
-            Pool::Postgres(p) => sqlx::query(&sql)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(hold)
-                .collect(),
-        })
+        let rows: Vec<HoldTuple> = self.fetch_all(&sql, &[include_lifted.into()]).await?;
+        Ok(rows.into_iter().map(hold).collect())
     }
 
     /// Lifts a standing hold. Answers `false` when there is no such standing hold.
@@ -542,45 +340,47 @@ impl Store {
         reason: Option<&str>,
         at: i64,
     ) -> Result<bool> {
-        const Q: &str = "UPDATE legal_holds SET lifted_at = ?, lifted_by = ?, lift_reason = ? WHERE id = ? AND lifted_at IS NULL";
-        let r = on_backend!(
-            self,
-            Q,
-            |q| q.bind(at).bind(by).bind(reason).bind(id),
-            execute
-        );
-        Ok(r == 1)
+        let n = self
+            .execute(
+                "UPDATE legal_holds SET lifted_at = $1, lifted_by = $2, lift_reason = $3 WHERE id = $4 AND lifted_at IS NULL",
+                &[at.into(), by.into(), reason.into(), id.into()],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     /// Records a subject under the minimum age; answers `false` if it already was.
     pub async fn insert_minor(&self, m: &MinorRow) -> Result<bool> {
-        const Q: &str = "INSERT INTO minors (subject_ref, declared_at, country, request_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
-        let r = on_backend!(
-            self,
-            Q,
-            |q| q
-                .bind(&m.subject_ref)
-                .bind(m.declared_at)
-                .bind(&m.country)
-                .bind(&m.request_id),
-            execute
-        );
-        Ok(r == 1)
+        let n = self
+            .execute(
+                "INSERT INTO minors (subject_ref, declared_at, country, request_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[
+                    (&m.subject_ref).into(),
+                    m.declared_at.into(),
+                    (&m.country).into(),
+                    (&m.request_id).into(),
+                ],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     pub async fn set_minor_request(&self, subject_ref: &str, request_id: &str) -> Result<()> {
-        const Q: &str = "UPDATE minors SET request_id = ? WHERE subject_ref = ?";
-        on_backend!(self, Q, |q| q.bind(request_id).bind(subject_ref), execute);
+        self.execute(
+            "UPDATE minors SET request_id = $1 WHERE subject_ref = $2",
+            &[request_id.into(), subject_ref.into()],
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn minors(&self) -> Result<Vec<MinorRow>> {
-        const Q: &str =
-            "SELECT subject_ref, declared_at, country, request_id FROM minors ORDER BY subject_ref";
-        let rows: Vec<(String, i64, Option<String>, Option<String>)> = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await?,
-            Pool::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await?,
-        };
+        let rows: Vec<(String, i64, Option<String>, Option<String>)> = self
+            .fetch_all(
+                "SELECT subject_ref, declared_at, country, request_id FROM minors ORDER BY subject_ref",
+                &[],
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(subject_ref, declared_at, country, request_id)| MinorRow {
@@ -591,16 +391,74 @@ impl Store {
             })
             .collect())
     }
-}
 
-impl Store {
     /// How many subjects the retention job walks (for its progress bar): lifecycle subjects,
     /// consent subjects and requests still holding fields.
     pub async fn retention_work(&self) -> Result<i64> {
-        const Q: &str = "SELECT (SELECT COUNT(DISTINCT subject_ref) FROM lifecycle_events) + (SELECT COUNT(DISTINCT subject_ref) FROM consent_state) + (SELECT COUNT(*) FROM requests WHERE email_sealed <> '' OR details_sealed IS NOT NULL)";
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
-            Pool::Postgres(p) => sqlx::query_scalar(Q).fetch_one(p).await?,
-        })
+        let (n,): (i64,) = self
+            .fetch_one(
+                "SELECT (SELECT COUNT(DISTINCT subject_ref) FROM lifecycle_events) + (SELECT COUNT(DISTINCT subject_ref) FROM consent_state) + (SELECT COUNT(*) FROM requests WHERE email_sealed <> '' OR details_sealed IS NOT NULL)",
+                &[],
+            )
+            .await?;
+        Ok(n)
     }
+}
+
+/// Removes or blanks what one purge covers, inside the caller's transaction; answers how
+/// many records.
+async fn apply_purge(tx: &mut Tx, purge: &Purge, now: i64) -> Result<u64> {
+    let mut n = 0u64;
+    match &purge.action {
+        PurgeAction::ConsentState { purposes } => {
+            for purpose in purposes {
+                n += tx
+                    .execute(
+                        "DELETE FROM consent_state WHERE subject_ref = $1 AND purpose = $2",
+                        &[(&purge.subject_ref).into(), purpose.into()],
+                    )
+                    .await?;
+            }
+        }
+        PurgeAction::RequestFields { request_ids } => {
+            for id in request_ids {
+                n += tx
+                    .execute(
+                        "UPDATE requests SET email_sealed = '', details_sealed = NULL WHERE id = $1",
+                        &[id.into()],
+                    )
+                    .await?;
+                tx.execute(
+                    "UPDATE request_history SET detail_sealed = NULL WHERE request_id = $1",
+                    &[id.into()],
+                )
+                .await?;
+                n += tx
+                    .execute(
+                        "UPDATE outbox SET to_sealed = NULL, params_sealed = NULL WHERE request_id = $1 AND status IN ('sent', 'failed') AND to_sealed IS NOT NULL",
+                        &[id.into()],
+                    )
+                    .await?;
+            }
+        }
+        PurgeAction::Lifecycle => {
+            n += tx
+                .execute(
+                    "DELETE FROM lifecycle_events WHERE subject_ref = $1",
+                    &[(&purge.subject_ref).into()],
+                )
+                .await?;
+        }
+        PurgeAction::RecordOnly => {}
+        PurgeAction::HeldRows { ids } => {
+            for id in ids {
+                tx.execute(
+                    "UPDATE held_rows SET done_at = $1, sealed_keys = NULL WHERE id = $2 AND done_at IS NULL",
+                    &[now.into(), id.into()],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(n)
 }

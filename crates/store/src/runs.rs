@@ -9,9 +9,7 @@
 //! `connector_run:<id>` (see `crate::jobs`), so two nodes never execute the same run at once.
 
 use crate::jobs::Claim;
-use crate::numbered;
-use crate::Pool;
-use crate::{Result, Store};
+use crate::{Arg, Result, Store};
 
 /// A datastore registered with `custodian datastore add`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -141,24 +139,6 @@ fn step_record(r: StepRow) -> StepRecord {
     }
 }
 
-macro_rules! execute {
-    ($store:expr, $sql:expr $(, $bind:expr)*) => {
-        match &$store.pool {
-            Pool::Sqlite(p) => sqlx::query($sql)$(.bind($bind))*.execute(p).await?.rows_affected(),
-            Pool::Postgres(p) => sqlx::query(&numbered($sql))$(.bind($bind))*.execute(p).await?.rows_affected(),
-        }
-    };
-}
-
-macro_rules! fetch_all {
-    ($store:expr, $ty:ty, $sql:expr $(, $bind:expr)*) => {
-        match &$store.pool {
-            Pool::Sqlite(p) => sqlx::query_as::<_, $ty>($sql)$(.bind($bind))*.fetch_all(p).await?,
-            Pool::Postgres(p) => sqlx::query_as::<_, $ty>(&numbered($sql))$(.bind($bind))*.fetch_all(p).await?,
-        }
-    };
-}
-
 impl Store {
     /// Registers (or replaces) a datastore.
     pub async fn put_datastore(
@@ -169,25 +149,13 @@ impl Store {
         url_file: Option<&str>,
     ) -> Result<()> {
         let now = self.now();
-        execute!(
-            self,
-            "INSERT INTO connector_datastores (name, dataset_path, url_env, url_file, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET dataset_path = excluded.dataset_path, url_env = excluded.url_env, url_file = excluded.url_file",
-            name,
-            dataset_path,
-            url_env,
-            url_file,
-            now
-        );
+        self.execute("INSERT INTO connector_datastores (name, dataset_path, url_env, url_file, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET dataset_path = excluded.dataset_path, url_env = excluded.url_env, url_file = excluded.url_file", &[Arg::from(name), Arg::from(dataset_path), Arg::from(url_env), Arg::from(url_file), Arg::from(now)]).await?;
         Ok(())
     }
 
     pub async fn datastores(&self) -> Result<Vec<DatastoreRecord>> {
-        let rows = fetch_all!(
-            self,
-            (String, String, Option<String>, Option<String>, i64),
-            "SELECT name, dataset_path, url_env, url_file, created_at FROM connector_datastores ORDER BY name"
-        );
+        let rows = self.fetch_all::<(String, String, Option<String>, Option<String>, i64)>("SELECT name, dataset_path, url_env, url_file, created_at FROM connector_datastores ORDER BY name", &[]).await?;
         Ok(rows
             .into_iter()
             .map(|r| DatastoreRecord {
@@ -202,97 +170,80 @@ impl Store {
 
     /// Removes a registration; true when it existed.
     pub async fn remove_datastore(&self, name: &str) -> Result<bool> {
-        Ok(execute!(
-            self,
-            "DELETE FROM connector_datastores WHERE name = ?",
-            name
-        ) > 0)
+        Ok(self
+            .execute(
+                "DELETE FROM connector_datastores WHERE name = $1",
+                &[Arg::from(name)],
+            )
+            .await?
+            > 0)
     }
 
     /// Creates a run and its pending steps in one transaction.
     pub async fn insert_run(&self, run: &NewRun) -> Result<()> {
         let now = self.now();
-        const RUN: &str = "INSERT INTO connector_runs (id, kind, subject_ref, request_id, dry_run, status, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)";
-        const STEP: &str = "INSERT INTO connector_run_steps (run_id, seq, datastore, status) VALUES (?, ?, ?, 'pending')";
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut tx = p.begin().await?;
-                sqlx::query(RUN)
-                    .bind(&run.id)
-                    .bind(&run.kind)
-                    .bind(&run.subject_ref)
-                    .bind(&run.request_id)
-                    .bind(run.dry_run)
-                    .bind(&run.payload)
-                    .bind(now)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                for (seq, ds) in run.steps.iter().enumerate() {
-                    sqlx::query(STEP)
-                        .bind(&run.id)
-                        .bind(seq as i64)
-                        .bind(ds)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-            }
-            Pool::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                sqlx::query(&numbered(RUN))
-                    .bind(&run.id)
-                    .bind(&run.kind)
-                    .bind(&run.subject_ref)
-                    .bind(&run.request_id)
-                    .bind(run.dry_run)
-                    .bind(&run.payload)
-                    .bind(now)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                for (seq, ds) in run.steps.iter().enumerate() {
-                    sqlx::query(&numbered(STEP))
-                        .bind(&run.id)
-                        .bind(seq as i64)
-                        .bind(ds)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-            }
+        let mut tx = self.begin().await?;
+        tx.execute(
+            "INSERT INTO connector_runs (id, kind, subject_ref, request_id, dry_run, status, payload, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7)",
+            &[
+                (&run.id).into(),
+                (&run.kind).into(),
+                (&run.subject_ref).into(),
+                (&run.request_id).into(),
+                run.dry_run.into(),
+                (&run.payload).into(),
+                now.into(),
+            ],
+        )
+        .await?;
+        for (seq, ds) in run.steps.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO connector_run_steps (run_id, seq, datastore, status) VALUES ($1, $2, $3, 'pending')",
+                &[(&run.id).into(), (seq as i64).into(), ds.into()],
+            )
+            .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
-        let sql = format!("SELECT {RUN_COLS} FROM {RUN_FROM} WHERE id = ?");
-        let rows = fetch_all!(self, RunRow, &sql, id);
+        let sql = format!("SELECT {RUN_COLS} FROM {RUN_FROM} WHERE id = $1");
+        let rows = self.fetch_all::<RunRow>(&sql, &[Arg::from(id)]).await?;
         Ok(rows.into_iter().next().map(run_record))
     }
 
     /// The most recent runs, newest first, optionally of one status.
     pub async fn runs(&self, status: Option<&str>, limit: i64) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, id LIMIT ?"
+            "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE ($1 IS NULL OR status = $2) ORDER BY created_at DESC, id LIMIT $3"
         );
-        let rows = fetch_all!(self, RunRow, &sql, status, status, limit);
+        let rows = self
+            .fetch_all::<RunRow>(
+                &sql,
+                &[Arg::from(status), Arg::from(status), Arg::from(limit)],
+            )
+            .await?;
         Ok(rows.into_iter().map(run_record).collect())
     }
 
     /// Runs of one request, oldest first.
     pub async fn runs_of_request(&self, request_id: &str) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE request_id = ? ORDER BY created_at, id"
+            "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE request_id = $1 ORDER BY created_at, id"
         );
-        let rows = fetch_all!(self, RunRow, &sql, request_id);
+        let rows = self
+            .fetch_all::<RunRow>(&sql, &[Arg::from(request_id)])
+            .await?;
         Ok(rows.into_iter().map(run_record).collect())
     }
 
     pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepRecord>> {
         let sql =
-            format!("SELECT {STEP_COLS} FROM connector_run_steps WHERE run_id = ? ORDER BY seq");
-        let rows = fetch_all!(self, StepRow, &sql, run_id);
+            format!("SELECT {STEP_COLS} FROM connector_run_steps WHERE run_id = $1 ORDER BY seq");
+        let rows = self
+            .fetch_all::<StepRow>(&sql, &[Arg::from(run_id)])
+            .await?;
         Ok(rows.into_iter().map(step_record).collect())
     }
 
@@ -360,38 +311,24 @@ impl Store {
 
     /// Forgets the sealed identifiers of a finished run.
     pub async fn clear_run_payload(&self, id: &str) -> Result<()> {
-        execute!(
-            self,
-            "UPDATE connector_runs SET payload = NULL, updated_at = ? WHERE id = ?",
-            self.now(),
-            id
-        );
+        self.execute(
+            "UPDATE connector_runs SET payload = NULL, updated_at = $1 WHERE id = $2",
+            &[Arg::from(self.now()), Arg::from(id)],
+        )
+        .await?;
         Ok(())
     }
 
     /// Records that a step is about to run: one more attempt.
     pub async fn step_started(&self, run_id: &str, seq: i64) -> Result<()> {
         let now = self.now();
-        execute!(
-            self,
-            "UPDATE connector_run_steps SET status = 'running', attempts = attempts + 1, started_at = ?, next_attempt_at = NULL WHERE run_id = ? AND seq = ?",
-            now,
-            run_id,
-            seq
-        );
+        self.execute("UPDATE connector_run_steps SET status = 'running', attempts = attempts + 1, started_at = $1, next_attempt_at = NULL WHERE run_id = $2 AND seq = $3", &[Arg::from(now), Arg::from(run_id), Arg::from(seq)]).await?;
         Ok(())
     }
 
     /// Records a step's success and what it did.
     pub async fn step_done(&self, run_id: &str, seq: i64, result: &str) -> Result<()> {
-        execute!(
-            self,
-            "UPDATE connector_run_steps SET status = 'done', result = ?, last_error = NULL, finished_at = ? WHERE run_id = ? AND seq = ?",
-            result,
-            self.now(),
-            run_id,
-            seq
-        );
+        self.execute("UPDATE connector_run_steps SET status = 'done', result = $1, last_error = NULL, finished_at = $2 WHERE run_id = $3 AND seq = $4", &[Arg::from(result), Arg::from(self.now()), Arg::from(run_id), Arg::from(seq)]).await?;
         Ok(())
     }
 
@@ -408,50 +345,27 @@ impl Store {
         } else {
             "failed"
         };
-        execute!(
-            self,
-            "UPDATE connector_run_steps SET status = ?, last_error = ?, next_attempt_at = ?, finished_at = ? WHERE run_id = ? AND seq = ?",
-            status,
-            error,
-            next_attempt_at,
-            self.now(),
-            run_id,
-            seq
-        );
+        self.execute("UPDATE connector_run_steps SET status = $1, last_error = $2, next_attempt_at = $3, finished_at = $4 WHERE run_id = $5 AND seq = $6", &[Arg::from(status), Arg::from(error), Arg::from(next_attempt_at), Arg::from(self.now()), Arg::from(run_id), Arg::from(seq)]).await?;
         Ok(())
     }
 
     /// Puts every unfinished step of a run back to `pending` with a fresh attempt count, so
     /// the next execution retries them. Returns the number of steps reset.
     pub async fn retry_run(&self, run_id: &str) -> Result<u64> {
-        let n = execute!(
-            self,
-            "UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = ? AND status <> 'done'",
-            run_id
-        );
+        let n = self.execute("UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = $1 AND status <> 'done'", &[Arg::from(run_id)]).await?;
         self.reopen_run(run_id).await?;
         Ok(n)
     }
 
     /// Puts one step — even a done one — back to `pending`.
     pub async fn retry_step(&self, run_id: &str, seq: i64) -> Result<bool> {
-        let n = execute!(
-            self,
-            "UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = ? AND seq = ?",
-            run_id,
-            seq
-        );
+        let n = self.execute("UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = $1 AND seq = $2", &[Arg::from(run_id), Arg::from(seq)]).await?;
         self.reopen_run(run_id).await?;
         Ok(n == 1)
     }
 
     async fn reopen_run(&self, run_id: &str) -> Result<()> {
-        execute!(
-            self,
-            "UPDATE connector_runs SET status = 'pending', updated_at = ? WHERE id = ? AND status <> 'running'",
-            self.now(),
-            run_id
-        );
+        self.execute("UPDATE connector_runs SET status = 'pending', updated_at = $1 WHERE id = $2 AND status <> 'running'", &[Arg::from(self.now()), Arg::from(run_id)]).await?;
         Ok(())
     }
 }
@@ -507,19 +421,8 @@ fn held_record(r: HeldRow) -> HeldRowsRecord {
 impl Store {
     /// Records (or, for the same id, replaces) rows kept under a hold.
     pub async fn put_held_rows(&self, h: &HeldRowsRecord) -> Result<()> {
-        execute!(
-            self,
-            "INSERT INTO held_rows (id, subject_ref, request_id, datastore, rule, due_at, sealed_keys, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, sealed_keys = excluded.sealed_keys, done_at = NULL",
-            &h.id,
-            &h.subject_ref,
-            &h.request_id,
-            &h.datastore,
-            &h.rule,
-            h.due_at,
-            &h.sealed_keys,
-            h.created_at
-        );
+        self.execute("INSERT INTO held_rows (id, subject_ref, request_id, datastore, rule, due_at, sealed_keys, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, sealed_keys = excluded.sealed_keys, done_at = NULL", &[Arg::from(&h.id), Arg::from(&h.subject_ref), Arg::from(&h.request_id), Arg::from(&h.datastore), Arg::from(&h.rule), Arg::from(h.due_at), Arg::from(&h.sealed_keys), Arg::from(h.created_at)]).await?;
         Ok(())
     }
 
@@ -532,18 +435,25 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<HeldRowsRecord>> {
         let sql = format!(
-            "SELECT {HELD_COLS} FROM held_rows WHERE done_at IS NULL AND due_at IS NOT NULL AND due_at <= ? AND id > ? ORDER BY id LIMIT ?"
+            "SELECT {HELD_COLS} FROM held_rows WHERE done_at IS NULL AND due_at IS NOT NULL AND due_at <= $1 AND id > $2 ORDER BY id LIMIT $3"
         );
-        let rows = fetch_all!(self, HeldRow, &sql, as_of, after, limit);
+        let rows = self
+            .fetch_all::<HeldRow>(
+                &sql,
+                &[Arg::from(as_of), Arg::from(after), Arg::from(limit)],
+            )
+            .await?;
         Ok(rows.into_iter().map(held_record).collect())
     }
 
     /// Every held-rows record of a subject, oldest first (gone ones included).
     pub async fn held_rows_of(&self, subject_ref: &str) -> Result<Vec<HeldRowsRecord>> {
         let sql = format!(
-            "SELECT {HELD_COLS} FROM held_rows WHERE subject_ref = ? ORDER BY created_at, id"
+            "SELECT {HELD_COLS} FROM held_rows WHERE subject_ref = $1 ORDER BY created_at, id"
         );
-        let rows = fetch_all!(self, HeldRow, &sql, subject_ref);
+        let rows = self
+            .fetch_all::<HeldRow>(&sql, &[Arg::from(subject_ref)])
+            .await?;
         Ok(rows.into_iter().map(held_record).collect())
     }
 }

@@ -67,13 +67,13 @@ impl Store {
                     report.first_break = Some(b.to_string());
                     return Ok(report);
                 }
-                if let Some(claims) = wanted.remove(&(chain, e.seq)) {
-                    if let Some((cp, hash)) = claims.into_iter().find(|(_, h)| *h != e.hash) {
+                if let Some(claims) = wanted.remove(&(chain, e.link.seq)) {
+                    if let Some((cp, hash)) = claims.into_iter().find(|(_, h)| *h != e.link.hash) {
                         report.first_break = Some(
                             Break::Checkpoint {
                                 checkpoint: cp,
                                 chain,
-                                seq: e.seq,
+                                seq: e.link.seq,
                                 hash,
                             }
                             .to_string(),

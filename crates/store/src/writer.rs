@@ -1,11 +1,13 @@
 //! Group commit for consent events: one task owns appends; callers queue their events and
 //! wait; the task takes everything queued, appends it in one transaction, commits once, and
-//! only then answers every waiter. Many writers share one fsync, and nothing is acknowledged
+//! only then answers every waiter, each with its events at the places they landed. Many writers share one fsync, and nothing is acknowledged
 //! before it is durable.
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::consent::{Appended, NewEvent};
+use custodian_core::ledger::ConsentEvent;
+
+use crate::consent::NewEvent;
 use crate::{Store, StoreError};
 
 /// The most events one transaction takes; bounds latency of a single commit.
@@ -13,7 +15,7 @@ const MAX_BATCH_EVENTS: usize = 2048;
 /// How many submissions may wait before callers feel back-pressure.
 const QUEUE: usize = 8192;
 
-type Reply = oneshot::Sender<Result<Vec<Appended>, String>>;
+type Reply = oneshot::Sender<Result<Vec<ConsentEvent>, String>>;
 
 /// A handle to the writer tasks. Cloning it is cheap; the tasks stop when every handle is gone.
 ///
@@ -57,7 +59,7 @@ impl ConsentWriter {
     }
 
     /// Appends `events` durably; returns once they are all committed, in the order given.
-    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, WriteError> {
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<ConsentEvent>, WriteError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -73,7 +75,7 @@ impl ConsentWriter {
         for (i, e) in events.into_iter().enumerate() {
             parts[shard_of(&e)].push((i, e));
         }
-        let mut out: Vec<Option<Appended>> = Vec::new();
+        let mut out: Vec<Option<ConsentEvent>> = Vec::new();
         for (shard, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
             let (idx, evs): (Vec<usize>, Vec<NewEvent>) = part.into_iter().unzip();
             for (i, a) in idx.into_iter().zip(self.send(shard, evs).await?) {
@@ -86,7 +88,7 @@ impl ConsentWriter {
         Ok(out.into_iter().flatten().collect())
     }
 
-    async fn send(&self, shard: usize, events: Vec<NewEvent>) -> Result<Vec<Appended>, WriteError> {
+    async fn send(&self, shard: usize, events: Vec<NewEvent>) -> Result<Vec<ConsentEvent>, WriteError> {
         let (reply, wait) = oneshot::channel();
         self.shards[shard]
             .send((events, reply))
@@ -118,7 +120,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Vec<NewEvent>, Reply)>) {
             Ok(appended) => {
                 let mut rest = appended.into_iter();
                 for (events, reply) in std::mem::take(&mut jobs) {
-                    let mine: Vec<Appended> = rest.by_ref().take(events.len()).collect();
+                    let mine: Vec<ConsentEvent> = rest.by_ref().take(events.len()).collect();
                     let _ = reply.send(Ok(mine));
                 }
             }

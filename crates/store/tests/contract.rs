@@ -96,12 +96,13 @@ mod consent {
             subject: SubjectRef([subject; 32]),
             purpose: purpose.into(),
             given,
-            source: "api".into(),
+            source: custodian_core::consent::Source::Api,
             policy_version: "v1".into(),
             notice_hash: Some("sha256:ab".into()),
             ip_truncated: None,
             receipt_id: format!("rcpt_{i}"),
             created_at: 1_000 + i as i64,
+            link: custodian_store::consent::Unlinked,
         }
     }
 
@@ -127,7 +128,7 @@ mod consent {
                 .unwrap();
             assert_eq!(a.len(), 2);
             assert_eq!(
-                (a[0].seq, a[1].seq),
+                (a[0].link.seq, a[1].link.seq),
                 (1, 2),
                 "same subject, same chain, in order"
             );
@@ -246,12 +247,13 @@ mod ledger_verification {
             subject: SubjectRef([subject; 32]),
             purpose: "marketing".into(),
             given: true,
-            source: "api".into(),
+            source: custodian_core::consent::Source::Api,
             policy_version: "v1".into(),
             notice_hash: None,
             ip_truncated: None,
             receipt_id: format!("rcpt_{i}"),
             created_at: i as i64,
+            link: custodian_store::consent::Unlinked,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The requests tables on both backends: insert, optimistic updates with history, the DPO
 //! queue's filters, and job marks.
 
+use custodian_core::request::{Kind, Status};
 use custodian_store::requests::{HistoryEntry, RequestFilter, RequestRow};
 use custodian_store::{testing, Store};
 
@@ -28,8 +29,8 @@ macro_rules! on_both {
 fn request(id: &str, kind: &str, status: &str, due: i64) -> RequestRow {
     RequestRow {
         id: id.into(),
-        kind: kind.into(),
-        status: status.into(),
+        kind: Kind::parse(kind).unwrap(),
+        status: Status::parse(status).unwrap(),
         subject_ref: "ab".repeat(32),
         email_sealed: "x1:sealed".into(),
         details_sealed: None,
@@ -70,8 +71,8 @@ fn entry(action: &str, from: Option<&str>, to: &str) -> HistoryEntry {
         at: 11,
         actor: "system".into(),
         action: action.into(),
-        from_status: from.map(Into::into),
-        to_status: to.into(),
+        from_status: from.map(|s| Status::parse(s).unwrap()),
+        to_status: Status::parse(to).unwrap(),
         detail_sealed: None,
     }
 }
@@ -86,7 +87,7 @@ on_both!(
             .unwrap();
         assert_eq!(store.request("req_1").await.unwrap().unwrap(), r);
         let mut verified = r.clone();
-        verified.status = "verified".into();
+        verified.status = Status::Verified;
         verified.updated_at = 20;
         assert!(store
             .update_request(
@@ -99,7 +100,7 @@ on_both!(
             .unwrap());
         // A second writer that saw the old row loses and writes nothing.
         let mut other = r.clone();
-        other.status = "abandoned".into();
+        other.status = Status::Abandoned;
         assert!(!store
             .update_request(
                 &r,
@@ -117,7 +118,7 @@ on_both!(
         assert_eq!(store.outbox_counts().await.unwrap().queued, 1);
         assert_eq!(
             store.request("req_1").await.unwrap().unwrap().status,
-            "verified"
+            Status::Verified
         );
         let h = store.request_history("req_1").await.unwrap();
         assert_eq!(
@@ -167,8 +168,8 @@ on_both!(
         );
         let access = store
             .list_requests(&RequestFilter {
-                kind: Some("access".into()),
-                status: Some("verified".into()),
+                kind: Some(Kind::Access),
+                status: Some(Status::Verified),
                 limit: 10,
                 ..Default::default()
             })

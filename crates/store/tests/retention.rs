@@ -119,8 +119,8 @@ on_both!(
 fn request(id: &str, s: &str) -> RequestRow {
     RequestRow {
         id: id.into(),
-        kind: "access".into(),
-        status: "completed".into(),
+        kind: custodian_core::request::Kind::Access,
+        status: custodian_core::request::Status::Completed,
         subject_ref: s.into(),
         email_sealed: "x1:sealed".into(),
         details_sealed: Some("x1:details".into()),
@@ -155,7 +155,7 @@ on_both!(
             actor: "requester".into(),
             action: "receive".into(),
             from_status: None,
-            to_status: "completed".into(),
+            to_status: custodian_core::request::Status::Completed,
             detail_sealed: Some("x1:note".into()),
         };
         store

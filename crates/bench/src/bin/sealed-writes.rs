@@ -73,8 +73,8 @@ async fn write_one(
     };
     let row = RequestRow {
         id: id.clone(),
-        kind: "access".into(),
-        status: "awaiting_verification".into(),
+        kind: custodian_core::request::Kind::Access,
+        status: custodian_core::request::Status::AwaitingVerification,
         subject_ref: subject.to_hex(),
         email_sealed: email_v,
         details_sealed: Some(details_v),

@@ -13,7 +13,7 @@ use custodian_core::consent::Source;
 use custodian_core::subject::{IdKind, SubjectHasher, SubjectId, SubjectRef};
 use custodian_core::unsubscribe::{Signer, Unsubscribe};
 use custodian_policy::Policy;
-use custodian_store::consent::NewEvent;
+use custodian_store::consent::{NewEvent, Unlinked};
 use custodian_store::Store;
 use futures_util::TryStreamExt;
 
@@ -294,7 +294,7 @@ fn parse_rows(
                 subject,
                 purpose: purpose.to_owned(),
                 given,
-                source: source.as_str().to_owned(),
+                source,
                 // The mailing tool showed its own words, not ours: claiming our notice's
                 // hash would be false evidence.
                 notice_hash: None,
@@ -302,6 +302,7 @@ fn parse_rows(
                 ip_truncated: None,
                 receipt_id: String::new(),
                 created_at: at,
+                link: Unlinked,
             },
         });
     }
@@ -439,26 +440,26 @@ async fn export(url: &str, format: &str, output: Option<PathBuf>) -> anyhow::Res
         if let Some(w) = csv_out.as_mut() {
             w.write_record([
                 e.id.as_str(),
-                &e.subject_ref,
+                &e.subject.to_hex(),
                 &e.purpose,
                 if e.given { "true" } else { "false" },
-                &e.source,
+                e.source.as_str(),
                 &e.policy_version,
                 e.notice_hash.as_deref().unwrap_or(""),
                 e.ip_truncated.as_deref().unwrap_or(""),
                 &e.receipt_id,
                 &rfc3339(e.created_at),
-                &e.chain.to_string(),
-                &e.seq.to_string(),
-                &e.prev_hash,
-                &e.hash,
+                &e.link.chain.to_string(),
+                &e.link.seq.to_string(),
+                &e.link.prev_hash,
+                &e.link.hash,
             ])?;
         } else if let Some(w) = jsonl_out.as_mut() {
             let line = serde_json::json!({
-                "id": e.id, "subject_ref": e.subject_ref, "purpose": e.purpose, "given": e.given, "source": e.source,
+                "id": e.id, "subject_ref": e.subject.to_hex(), "purpose": e.purpose, "given": e.given, "source": e.source,
                 "policy_version": e.policy_version, "notice_hash": e.notice_hash, "ip_truncated": e.ip_truncated,
-                "receipt_id": e.receipt_id, "at": rfc3339(e.created_at), "chain": e.chain, "seq": e.seq,
-                "prev_hash": e.prev_hash, "hash": e.hash,
+                "receipt_id": e.receipt_id, "at": rfc3339(e.created_at), "chain": e.link.chain, "seq": e.link.seq,
+                "prev_hash": e.link.prev_hash, "hash": e.link.hash,
             });
             writeln!(w, "{line}")?;
         }

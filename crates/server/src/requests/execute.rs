@@ -25,8 +25,7 @@ use crate::state::AppState;
 
 /// Carries out an approved request.
 pub async fn run(state: &AppState, approved: RequestRow) -> Result<RequestRow, ApiError> {
-    let kind = Kind::parse(&approved.kind)
-        .ok_or_else(|| ApiError::Internal(format!("request {} has unknown kind", approved.id)))?;
+    let kind = approved.kind;
     let subject = SubjectRef::from_hex(&approved.subject_ref).ok_or_else(|| {
         ApiError::Internal(format!("request {} has a malformed subject", approved.id))
     })?;
@@ -52,9 +51,8 @@ pub async fn finish(
     row: RequestRow,
     actor: &str,
 ) -> Result<RequestRow, ApiError> {
-    let erasure = row.kind == Kind::Erasure.as_str();
-    let from = Status::parse(&row.status)
-        .ok_or_else(|| ApiError::Internal(format!("request {} has unknown status", row.id)))?;
+    let erasure = row.kind == Kind::Erasure;
+    let from = row.status;
     if custodian_core::request::next(from, Action::Complete).is_err() {
         // Not completable (e.g. not approved yet): refused by the state machine, as before,
         // without touching the company's datastores.
@@ -116,7 +114,7 @@ pub async fn complete(
     let now = state.clock.now_micros();
     // An erasure destroys the subject's key right after this: its completion note and
     // confirmation are sealed under the server's key so that they outlive it.
-    let sealing = if row.kind == Kind::Erasure.as_str() {
+    let sealing = if row.kind == Kind::Erasure {
         Sealing::ServerKey
     } else {
         Sealing::SubjectKey
@@ -125,7 +123,7 @@ pub async fn complete(
         r.completed_at = Some(now)
     })
     .await?;
-    let download = (p.new.kind == Kind::Access.as_str()).then(|| download_link(state, &p.new.id));
+    let download = (p.new.kind == Kind::Access).then(|| download_link(state, &p.new.id));
     let content = MailContent::RequestCompleted {
         request_id: p.new.id.clone(),
         status_link: status_link(state, &p.new.id),
@@ -207,9 +205,7 @@ async fn erase_own_data(
         .collect();
     state.store.forget_mail_to(&earlier).await?;
     for r in requests {
-        let Some(status) = Status::parse(&r.status) else {
-            continue;
-        };
+        let status = r.status;
         if !status.is_final() {
             continue;
         }
@@ -221,8 +217,8 @@ async fn erase_own_data(
             at: blank.updated_at,
             actor: "system".into(),
             action: "erase".into(),
-            from_status: Some(r.status.clone()),
-            to_status: r.status.clone(),
+            from_status: Some(r.status),
+            to_status: r.status,
             detail_sealed: None,
         });
         state

@@ -27,7 +27,7 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
     let requests = state.store.requests_of_subject(subject).await?;
 
     // Receipts, rebuilt from the events that carry their id.
-    let mut by_receipt: BTreeMap<&str, Vec<&custodian_core::ledger::StoredEvent>> = BTreeMap::new();
+    let mut by_receipt: BTreeMap<&str, Vec<&custodian_core::ledger::ConsentEvent>> = BTreeMap::new();
     for e in &events {
         by_receipt.entry(e.receipt_id.as_str()).or_default().push(e);
     }
@@ -44,7 +44,7 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
                 ReceiptInput {
                     receipt_id: id,
                     at_micros: first.created_at,
-                    source: &first.source,
+                    source: first.source.as_str(),
                     subject_ref: subject,
                     language: &request.language,
                     jurisdiction: "EU GDPR / UK GDPR",
@@ -55,7 +55,7 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
                             given: e.given,
                             notice_hash: e.notice_hash.as_deref(),
                             event_id: &e.id,
-                            event_hash: &e.hash,
+                            event_hash: &e.link.hash,
                         })
                         .collect(),
                 },
@@ -81,8 +81,8 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
         }
         request_rows.push(vec![
             r.id.clone(),
-            r.kind.clone(),
-            r.status.clone(),
+            r.kind.as_str().to_owned(),
+            r.status.as_str().to_owned(),
             rfc3339(r.received_at),
             r.verified_at.map(rfc3339).unwrap_or_default(),
             rfc3339(r.answer_due),
@@ -125,7 +125,7 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
                 c.purpose.clone(),
                 c.given.to_string(),
                 rfc3339(c.updated_at),
-                c.source.clone(),
+                c.source.as_str().to_owned(),
                 c.policy_version.clone(),
                 c.notice_hash.clone().unwrap_or_default(),
             ]
@@ -138,10 +138,10 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
                 e.id.clone(),
                 e.purpose.clone(),
                 e.given.to_string(),
-                e.source.clone(),
+                e.source.as_str().to_owned(),
                 rfc3339(e.created_at),
                 e.policy_version.clone(),
-                e.hash.clone(),
+                e.link.hash.clone(),
             ]
         })
         .collect();
@@ -156,7 +156,7 @@ pub async fn archive(state: &AppState, request: &RequestRow) -> Result<Vec<u8>, 
         "consent_events": events.iter().map(|e| json!({
             "id": e.id, "purpose": e.purpose, "given": e.given, "source": e.source, "at": rfc3339(e.created_at),
             "policy_version": e.policy_version, "notice_hash": e.notice_hash, "ip_truncated": e.ip_truncated,
-            "receipt_id": e.receipt_id, "chain": e.chain, "seq": e.seq, "hash": e.hash })).collect::<Vec<_>>(),
+            "receipt_id": e.receipt_id, "chain": e.link.chain, "seq": e.link.seq, "hash": e.link.hash })).collect::<Vec<_>>(),
         "receipts": receipts,
         "requests": request_values,
         "company_data": company,

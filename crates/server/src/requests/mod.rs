@@ -362,8 +362,8 @@ pub async fn intake(
     let rule = deadline::rule_for(&state.policy, country.as_deref());
     let mut row = RequestRow {
         id: rid.clone(),
-        kind: input.kind.as_str().to_owned(),
-        status: Status::AwaitingVerification.as_str().to_owned(),
+        kind: input.kind,
+        status: Status::AwaitingVerification,
         subject_ref: subject.to_hex(),
         // Sealed below, once the key is known.
         email_sealed: String::new(),
@@ -392,7 +392,7 @@ pub async fn intake(
         actor: "requester".into(),
         action: "receive".into(),
         from_status: None,
-        to_status: row.status.clone(),
+        to_status: row.status,
         detail_sealed: None,
     };
     let link = format!(
@@ -427,7 +427,7 @@ pub async fn intake(
             content: MailContent::VerificationCode {
                 code: code.clone(),
                 link: link.clone(),
-                request_type: row.kind.clone(),
+                request_type: row.kind.as_str().to_owned(),
             },
         };
         let sealed = state
@@ -510,14 +510,13 @@ pub async fn plan(
     sealing: Sealing,
     change: impl FnOnce(&mut RequestRow),
 ) -> Result<Planned, ApiError> {
-    let from = Status::parse(&seen.status)
-        .ok_or_else(|| ApiError::Internal(format!("request {} has unknown status", seen.id)))?;
+    let from = seen.status;
     let to = request::next(from, action).map_err(|e| ApiError::Conflict {
         code: "invalid_transition",
         detail: e.to_string(),
     })?;
     let mut new = seen.clone();
-    new.status = to.as_str().to_owned();
+    new.status = to;
     change(&mut new);
     // `updated_at` is the row's version: it must move even if the clock did not.
     new.updated_at = state.clock.now_micros().max(seen.updated_at + 1);
@@ -525,8 +524,8 @@ pub async fn plan(
         at: new.updated_at,
         actor: actor.to_owned(),
         action: action.as_str().to_owned(),
-        from_status: Some(from.as_str().to_owned()),
-        to_status: to.as_str().to_owned(),
+        from_status: Some(from),
+        to_status: to,
         detail_sealed: match (detail, sealing) {
             (Some(d), Sealing::SubjectKey) => {
                 Some(seal_for(state, seen, &place(&seen.id, "history"), d).await?)
@@ -578,7 +577,7 @@ pub async fn load(state: &AppState, id: &str) -> Result<RequestRow, ApiError> {
 pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow, ApiError> {
     let row = load(state, id).await?;
     let now = state.clock.now_micros();
-    match Status::parse(&row.status) {
+    match Some(row.status) {
         Some(Status::AwaitingVerification) => {}
         Some(Status::Abandoned) => {
             return Err(ApiError::Gone {
@@ -666,7 +665,7 @@ pub async fn verify(state: &AppState, id: &str, code: &str) -> Result<RequestRow
     .await?;
     let content = MailContent::RequestReceived {
         request_id: p.new.id.clone(),
-        request_type: p.new.kind.clone(),
+        request_type: p.new.kind.as_str().to_owned(),
         status_link: status_link(state, &p.new.id),
         due_date: human_time(state, p.new.answer_due),
     };
@@ -705,7 +704,7 @@ async fn after_verification(state: &AppState, r: RequestRow) -> Result<RequestRo
             &format!("{}/forward_to_customer", p.new.id),
             MailContent::ForwardedToCustomer {
                 request_id: p.new.id.clone(),
-                request_type: p.new.kind.clone(),
+                request_type: p.new.kind.as_str().to_owned(),
                 requester,
                 details,
                 organisation: state.policy.policy.organisation.clone(),
@@ -727,7 +726,7 @@ async fn after_verification(state: &AppState, r: RequestRow) -> Result<RequestRo
         .requests
         .auto_approve
         .iter()
-        .any(|k| *k == r.kind)
+        .any(|k| k == r.kind.as_str())
     {
         let approved = transition(
             state,
@@ -852,7 +851,7 @@ pub async fn act(
         }
         // Access and erasure complete only once the company's datastores have answered.
         Action::Complete
-            if row.kind == Kind::Access.as_str() || row.kind == Kind::Erasure.as_str() =>
+            if row.kind == Kind::Access || row.kind == Kind::Erasure =>
         {
             execute::finish(state, row, actor).await
         }

@@ -50,7 +50,7 @@ pub struct Summary {
 }
 
 pub fn summary(state: &AppState, r: &RequestRow) -> Summary {
-    let open = custodian_core::request::Status::parse(&r.status).is_some_and(|s| s.is_open());
+    let open = r.status.is_open();
     let now = custodian_core::clock::timestamp(state.clock.now_micros());
     let due = custodian_core::clock::timestamp(r.answer_due);
     Summary {
@@ -63,8 +63,8 @@ pub fn summary(state: &AppState, r: &RequestRow) -> Summary {
             .to_owned()
         }),
         id: r.id.clone(),
-        kind: r.kind.clone(),
-        status: r.status.clone(),
+        kind: r.kind.as_str().to_owned(),
+        status: r.status.as_str().to_owned(),
         jurisdiction: r.jurisdiction.clone(),
         country: r.country.clone(),
         customer: r.customer_id.clone(),
@@ -122,8 +122,8 @@ pub async fn list(
         }
     }
     let filter = RequestFilter {
-        status,
-        kind,
+        status: status.as_deref().and_then(custodian_core::request::Status::parse),
+        kind: kind.as_deref().and_then(custodian_core::request::Kind::parse),
         due_before: overdue.then(|| state.clock.now_micros()),
         limit: q.limit.unwrap_or(100),
         offset: q.offset.unwrap_or(0),

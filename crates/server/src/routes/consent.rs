@@ -294,7 +294,7 @@ pub async fn view_of(state: &AppState, subject: &SubjectRef) -> Result<ConsentVi
                         .get(&r.policy_version)
                         .is_some_and(|s| s.contains(p)),
                 policy_version: Some(r.policy_version.clone()),
-                source: Some(r.source.clone()),
+                source: Some(r.source.as_str().to_owned()),
                 notice_hash: r.notice_hash.clone(),
             },
             None => PurposeState {
@@ -435,8 +435,8 @@ pub async fn receipt(
         ReceiptInput {
             receipt_id: &id,
             at_micros: first.created_at,
-            source: &first.source,
-            subject_ref: &first.subject_ref,
+            source: first.source.as_str(),
+            subject_ref: &first.subject.to_hex(),
             language: policy
                 .policy
                 .languages
@@ -446,13 +446,13 @@ pub async fn receipt(
             jurisdiction: "EU GDPR / UK GDPR",
             choices: events
                 .iter()
-                .filter(|e| e.subject_ref == first.subject_ref)
+                .filter(|e| e.subject == first.subject)
                 .map(|e| Choice {
                     purpose: &e.purpose,
                     given: e.given,
                     notice_hash: e.notice_hash.as_deref(),
                     event_id: &e.id,
-                    event_hash: &e.hash,
+                    event_hash: &e.link.hash,
                 })
                 .collect(),
         },

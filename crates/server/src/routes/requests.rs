@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse};
 use custodian_core::clock::rfc3339;
-use custodian_core::request::Kind;
+use custodian_core::request::{Kind, Status};
 use custodian_core::signed::LinkError;
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +74,7 @@ pub async fn submit(
         StatusCode::ACCEPTED,
         axum::Json(Accepted {
             id: row.id,
-            status: row.status,
+            status: row.status.as_str().to_owned(),
             verify,
         }),
     ))
@@ -107,7 +107,7 @@ pub async fn verify(
     Ok(axum::Json(Verified {
         status_url: requests::status_link(&state, &row.id),
         id: row.id,
-        status: row.status,
+        status: row.status.as_str().to_owned(),
     }))
 }
 
@@ -163,11 +163,11 @@ async fn public_status(state: &AppState, id: &str) -> Result<PublicStatus, ApiEr
         entries.push(serde_json::json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status, "reason": reason }));
     }
     Ok(PublicStatus {
-        download: (row.kind == "access" && row.status == "completed")
+        download: (row.kind == Kind::Access && row.status == Status::Completed)
             .then(|| requests::download_link(state, &row.id)),
         id: row.id.clone(),
-        kind: row.kind.clone(),
-        status: row.status.clone(),
+        kind: row.kind.as_str().to_owned(),
+        status: row.status.as_str().to_owned(),
         received_at: rfc3339(row.received_at),
         verified_at: row.verified_at.map(rfc3339),
         answer_due: rfc3339(row.answer_due),
@@ -255,7 +255,7 @@ pub async fn archive(
 ) -> Result<impl IntoResponse, ApiError> {
     check_link(&state, "archive", &id, &q.t)?;
     let row = requests::load(&state, &id).await?;
-    if row.kind != "access" || row.status != "completed" {
+    if row.kind != Kind::Access || row.status != Status::Completed {
         return Err(ApiError::Conflict {
             code: "not_ready",
             detail: "there is no archive for this request".into(),

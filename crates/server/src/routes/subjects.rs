@@ -238,8 +238,8 @@ pub async fn create_system_erasure(
     };
     let row = RequestRow {
         id: rid.clone(),
-        kind: Kind::Erasure.as_str().to_owned(),
-        status: Status::Verified.as_str().to_owned(),
+        kind: Kind::Erasure,
+        status: Status::Verified,
         subject_ref: subject.to_hex(),
         email_sealed,
         details_sealed: None,
@@ -264,7 +264,7 @@ pub async fn create_system_erasure(
         actor: "system".into(),
         action: "receive".into(),
         from_status: None,
-        to_status: row.status.clone(),
+        to_status: row.status,
         detail_sealed: Some(
             state
                 .sealer

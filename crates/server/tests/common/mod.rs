@@ -157,7 +157,7 @@ impl TestApp {
     }
 
     /// Every event in the ledger, oldest first.
-    pub async fn events(&self) -> Vec<custodian_core::ledger::StoredEvent> {
+    pub async fn events(&self) -> Vec<custodian_core::ledger::ConsentEvent> {
         use futures_util::TryStreamExt;
         self.store.all_consent_events().try_collect().await.unwrap()
     }

@@ -1,0 +1,176 @@
+//! The consent ledger's tables: appending events to their chains, the derived current state,
+//! checkpoints, links between devices and accounts, and policy versions.
+//!
+//! [`Store::append_consent`] is the only way events are written (`append.rs`). It runs one
+//! transaction per batch: it locks the heads of the chains the batch touches (row locks on
+//! PostgreSQL, the database write lock on SQLite), links each event to its chain's head,
+//! inserts the events, updates the current state and the heads, and commits once. Reading
+//! the ledger back — events, state, heads, checkpoints — is `read.rs`.
+
+mod append;
+mod read;
+
+use custodian_core::consent::Source;
+use custodian_core::ledger::{ConsentEvent, Link};
+use custodian_core::subject::SubjectRef;
+
+use crate::{Batch, Result, Store, StoreError};
+
+pub use custodian_core::ledger::Unlinked;
+
+/// An event to append: its place in a chain is decided by [`Store::append_consent`].
+pub type NewEvent = ConsentEvent<Unlinked>;
+
+/// The current choice of one subject for one purpose.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StateRow {
+    pub subject_ref: String,
+    pub purpose: String,
+    pub given: bool,
+    pub event_id: String,
+    pub source: Source,
+    pub policy_version: String,
+    pub notice_hash: Option<String>,
+    pub updated_at: i64,
+}
+
+/// A stored checkpoint of all chain heads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub id: i64,
+    pub created_at: i64,
+    pub heads: Vec<(u16, i64, String)>,
+    pub digest: String,
+}
+
+/// See [`Store::consent_changes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentChange {
+    pub seq: i64,
+    pub subject_ref: String,
+    pub purpose: String,
+    pub given: bool,
+}
+
+/// The dialect's statements for appending (see `sqlite/consent.rs`, `postgres/consent.rs`).
+#[derive(Debug)]
+pub(crate) struct ConsentSql {
+    /// The heads `(chain, seq, hash)` of the chains `(chain)`, locked until the commit.
+    pub heads: Batch,
+    /// Inserts events, every column of `consent_events` but `gseq`.
+    pub events: Batch,
+    /// Upserts the current state `(subject_ref, purpose, given, event_id, source,
+    /// policy_version, notice_hash, updated_at)`; the newest choice stands.
+    pub state: Batch,
+    /// Sets the heads `(chain, seq, hash)`.
+    pub set_heads: Batch,
+}
+
+/// Every column of an event, in [`EVENT_COLUMNS`] order.
+type EventRow = (
+    String,
+    String,
+    String,
+    bool,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    i32,
+    i64,
+    String,
+    String,
+);
+
+const EVENT_COLUMNS: &str = "id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash";
+
+/// The source of a stored row, which must be one Custodian writes.
+fn source(s: &str, row: &str) -> Result<Source> {
+    Source::parse(s).ok_or_else(|| StoreError::Corrupt(format!("{row} has source `{s}`")))
+}
+
+fn event(r: EventRow) -> Result<ConsentEvent> {
+    let (id, subject_ref, purpose, given, src, policy_version, notice_hash, ip, receipt_id) =
+        (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8);
+    let subject = SubjectRef::from_hex(&subject_ref).ok_or_else(|| {
+        StoreError::Corrupt(format!("consent event {id} has subject `{subject_ref}`"))
+    })?;
+    Ok(ConsentEvent {
+        source: source(&src, &format!("consent event {id}"))?,
+        id,
+        subject,
+        purpose,
+        given,
+        policy_version,
+        notice_hash,
+        ip_truncated: ip,
+        receipt_id,
+        created_at: r.9,
+        link: Link {
+            chain: r.10 as u16,
+            seq: r.11,
+            prev_hash: r.12,
+            hash: r.13,
+        },
+    })
+}
+
+impl Store {
+    /// Remembers that a device belongs to an account. Idempotent.
+    pub async fn link_subjects(
+        &self,
+        device: &SubjectRef,
+        account: &SubjectRef,
+        now: i64,
+    ) -> Result<()> {
+        let (device, account) = (device.to_hex(), account.to_hex());
+        self.execute(
+            "INSERT INTO subject_links (device_ref, account_ref, linked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[(&device).into(), (&account).into(), now.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Every (device, account) link, to fill memory at start.
+    pub async fn all_links(&self) -> Result<Vec<(String, String)>> {
+        self.fetch_all("SELECT device_ref, account_ref FROM subject_links", &[])
+            .await
+    }
+
+    /// Removes links of a subject (erasure).
+    pub async fn delete_links(&self, subject_ref: &str) -> Result<u64> {
+        self.execute(
+            "DELETE FROM subject_links WHERE device_ref = $1 OR account_ref = $1",
+            &[subject_ref.into()],
+        )
+        .await
+    }
+
+    /// Stores a policy version's document the first time it is seen. Answers whether it was new.
+    pub async fn remember_policy_version(
+        &self,
+        version: &str,
+        document: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let n = self
+            .execute(
+                "INSERT INTO policy_versions (version, document, first_seen) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[version.into(), document.into(), now.into()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Every known policy version with its document, oldest first.
+    pub async fn policy_versions(&self) -> Result<Vec<(String, String)>> {
+        self.fetch_all(
+            "SELECT version, document FROM policy_versions ORDER BY first_seen, version",
+            &[],
+        )
+        .await
+    }
+}

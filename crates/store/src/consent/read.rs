@@ -1,0 +1,185 @@
+//! Reading the ledger back: the current state, events (streamed where there may be many),
+//! chain heads, what changed since a node last looked, and checkpoints.
+
+use custodian_core::ledger::{self, ConsentEvent};
+use custodian_core::subject::SubjectRef;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+
+use super::{event, source, Checkpoint, ConsentChange, EventRow, StateRow, EVENT_COLUMNS};
+use crate::{Arg, Result, Store, StoreError};
+
+/// `subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at`.
+type StateTuple = (String, String, bool, String, String, String, Option<String>, i64);
+
+impl Store {
+    /// The current choices of one subject.
+    pub async fn consent_state_of(&self, subject: &SubjectRef) -> Result<Vec<StateRow>> {
+        let hex = subject.to_hex();
+        let rows: Vec<StateTuple> = self
+            .fetch_all(
+                "SELECT subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at FROM consent_state WHERE subject_ref = $1 ORDER BY purpose",
+                &[(&hex).into()],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(StateRow {
+                    source: source(&r.4, &format!("the consent state of event {}", r.3))?,
+                    subject_ref: r.0,
+                    purpose: r.1,
+                    given: r.2,
+                    event_id: r.3,
+                    policy_version: r.5,
+                    notice_hash: r.6,
+                    updated_at: r.7,
+                })
+            })
+            .collect()
+    }
+
+    /// Every current choice, streamed, to fill the in-memory state at start.
+    pub fn all_consent_state(&self) -> BoxStream<'_, Result<(String, String, bool)>> {
+        self.fetch_stream(
+            "SELECT subject_ref, purpose, given FROM consent_state",
+            Vec::new(),
+        )
+    }
+
+    /// Removes a subject's current consent state (erasure). The ledger's events stay: they
+    /// hold only the keyed reference and are the proof of what was consented to.
+    pub async fn delete_consent_state(&self, subject_ref: &str) -> Result<u64> {
+        self.execute(
+            "DELETE FROM consent_state WHERE subject_ref = $1",
+            &[subject_ref.into()],
+        )
+        .await
+    }
+
+    /// The last sequence number of every chain (0 for a chain with no event yet).
+    pub async fn ledger_head_seqs(&self) -> Result<Vec<(u16, i64)>> {
+        let rows: Vec<(i32, i64)> = self
+            .fetch_all("SELECT chain, seq FROM ledger_heads ORDER BY chain", &[])
+            .await?;
+        Ok(rows.into_iter().map(|(c, s)| (c as u16, s)).collect())
+    }
+
+    pub async fn ledger_heads(&self) -> Result<Vec<(u16, i64, String)>> {
+        let rows: Vec<(i32, i64, String)> = self
+            .fetch_all("SELECT chain, seq, hash FROM ledger_heads ORDER BY chain", &[])
+            .await?;
+        Ok(rows.into_iter().map(|(c, s, h)| (c as u16, s, h)).collect())
+    }
+
+    /// What changed on `chain` after `after_seq`: for each event there (oldest first, at most
+    /// `limit`), its sequence number and the *current* choice of its subject and purpose. A
+    /// node catches up on writes made elsewhere (another node, `consent import`) by applying
+    /// these in order: the current choice, not the event's, so an old event seen late never
+    /// undoes a newer one.
+    pub async fn consent_changes(
+        &self,
+        chain: u16,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<ConsentChange>> {
+        let rows: Vec<(i64, String, String, bool)> = self
+            .fetch_all(
+                "SELECT e.seq, s.subject_ref, s.purpose, s.given FROM consent_events e \
+                 JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
+                 WHERE e.chain = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
+                &[(chain as i32).into(), after_seq.into(), limit.into()],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, subject_ref, purpose, given)| ConsentChange {
+                seq,
+                subject_ref,
+                purpose,
+                given,
+            })
+            .collect())
+    }
+
+    /// One chain's events in order, streamed so verification runs in constant memory.
+    pub fn chain_events(&self, chain: u16) -> BoxStream<'_, Result<ConsentEvent>> {
+        const Q: &str = "SELECT id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash FROM consent_events WHERE chain = $1 ORDER BY seq";
+        self.fetch_stream::<EventRow>(Q, vec![Arg::I32(chain as i32)])
+            .map(|r| r.and_then(event))
+            .boxed()
+    }
+
+    /// Every event in the order it was written, for export.
+    pub fn all_consent_events(&self) -> BoxStream<'_, Result<ConsentEvent>> {
+        const Q: &str = "SELECT id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash FROM consent_events ORDER BY gseq";
+        self.fetch_stream::<EventRow>(Q, Vec::new())
+            .map(|r| r.and_then(event))
+            .boxed()
+    }
+
+    /// Events of one receipt (to rebuild it).
+    pub async fn receipt_events(&self, receipt_id: &str) -> Result<Vec<ConsentEvent>> {
+        self.events_where("receipt_id = $1", receipt_id).await
+    }
+
+    /// All events of one subject, oldest first (access requests, linking).
+    pub async fn subject_events(&self, subject: &SubjectRef) -> Result<Vec<ConsentEvent>> {
+        self.events_where("subject_ref = $1", &subject.to_hex()).await
+    }
+
+    /// Events matching `condition` (one `$1`, bound to `value`), in the order written.
+    async fn events_where(&self, condition: &str, value: &str) -> Result<Vec<ConsentEvent>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM consent_events WHERE {condition} ORDER BY gseq");
+        let rows: Vec<EventRow> = self.fetch_all(&sql, &[value.into()]).await?;
+        rows.into_iter().map(event).collect()
+    }
+
+    /// Records the digest of all chain heads, unless nothing changed since the last one.
+    /// Answers the new checkpoint, if one was written.
+    pub async fn checkpoint(&self, now: i64) -> Result<Option<Checkpoint>> {
+        let heads = self.ledger_heads().await?;
+        let digest = ledger::heads_digest(&heads);
+        if self
+            .checkpoints()
+            .await?
+            .last()
+            .is_some_and(|c| c.digest == digest)
+        {
+            return Ok(None);
+        }
+        let json = serde_json::to_string(&heads).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (id,): (i64,) = self
+            .fetch_one(
+                "INSERT INTO ledger_checkpoints (created_at, heads, digest) VALUES ($1, $2, $3) RETURNING id",
+                &[now.into(), (&json).into(), (&digest).into()],
+            )
+            .await?;
+        Ok(Some(Checkpoint {
+            id,
+            created_at: now,
+            heads,
+            digest,
+        }))
+    }
+
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        let rows: Vec<(i64, i64, String, String)> = self
+            .fetch_all(
+                "SELECT id, created_at, heads, digest FROM ledger_checkpoints ORDER BY id",
+                &[],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|(id, created_at, heads, digest)| {
+                let heads = serde_json::from_str(&heads)
+                    .map_err(|e| StoreError::Corrupt(format!("checkpoint {id}: {e}")))?;
+                Ok(Checkpoint {
+                    id,
+                    created_at,
+                    heads,
+                    digest,
+                })
+            })
+            .collect()
+    }
+}

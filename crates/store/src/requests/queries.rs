@@ -1,0 +1,115 @@
+//! Reading requests: one by id, the DPO's queue, a request's history, and the lists the
+//! background jobs work through.
+
+use custodian_core::request::{Kind, Status};
+
+use super::{status, HistoryEntry, RawRequest, RequestFilter, RequestRow, COLUMNS};
+use crate::{Arg, Result, Store};
+
+/// Statuses in which the answer clock runs (see `custodian_core::request::Status::is_open`).
+const OPEN: &str = "('verified', 'approved', 'in_progress')";
+
+impl Store {
+    pub async fn request(&self, id: &str) -> Result<Option<RequestRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM requests WHERE id = $1");
+        self.fetch_optional::<RawRequest>(&sql, &[id.into()])
+            .await?
+            .map(RequestRow::try_from)
+            .transpose()
+    }
+
+    /// The DPO's queue, most urgent first.
+    pub async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>> {
+        // A filter left out compares its NULL argument and keeps every row.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR kind = $2) \
+             AND ($3 IS NULL OR (status IN {OPEN} AND answer_due < $3)) \
+             ORDER BY answer_due, received_at, id LIMIT $4 OFFSET $5"
+        );
+        self.requests_of(
+            &sql,
+            &[
+                f.status.map(Status::as_str).into(),
+                f.kind.map(Kind::as_str).into(),
+                f.due_before.into(),
+                f.limit.clamp(1, 1000).into(),
+                f.offset.max(0).into(),
+            ],
+        )
+        .await
+    }
+
+    pub async fn request_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        type Row = (i64, String, String, Option<String>, String, Option<String>);
+        let rows: Vec<Row> = self
+            .fetch_all(
+                "SELECT at, actor, action, from_status, to_status, detail_sealed FROM request_history WHERE request_id = $1 ORDER BY id",
+                &[id.into()],
+            )
+            .await?;
+        let row = format!("a history entry of request {id}");
+        rows.into_iter()
+            .map(|(at, actor, action, from_status, to_status, detail_sealed)| {
+                Ok(HistoryEntry {
+                    at,
+                    actor,
+                    action,
+                    from_status: from_status.map(|s| status(&s, &row)).transpose()?,
+                    to_status: status(&to_status, &row)?,
+                    detail_sealed,
+                })
+            })
+            .collect()
+    }
+
+    /// Erasure requests completed at or after `since` (microseconds), oldest first.
+    pub async fn completed_erasures_since(&self, since: i64) -> Result<Vec<RequestRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM requests WHERE kind = 'erasure' AND status = 'completed' AND completed_at >= $1 ORDER BY completed_at, id");
+        self.requests_of(&sql, &[since.into()]).await
+    }
+
+    /// Every request a subject made, oldest first (access exports, erasure).
+    pub async fn requests_of_subject(&self, subject_ref: &str) -> Result<Vec<RequestRow>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM requests WHERE subject_ref = $1 ORDER BY received_at, id");
+        self.requests_of(&sql, &[subject_ref.into()]).await
+    }
+
+    /// How many requests are in each status.
+    pub async fn request_counts(&self) -> Result<Vec<(Status, i64)>> {
+        let rows: Vec<(String, i64)> = self
+            .fetch_all(
+                "SELECT status, COUNT(*) FROM requests GROUP BY status ORDER BY status",
+                &[],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((status(&s, "a request")?, n)))
+            .collect()
+    }
+
+    /// Open requests answered by `by` at the latest (due soon and overdue lists).
+    pub async fn open_requests_due_before(&self, by: i64) -> Result<Vec<RequestRow>> {
+        self.list_requests(&RequestFilter {
+            due_before: Some(by),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Requests that were never verified and whose code expired before `cutoff`.
+    pub async fn stale_unverified(&self, cutoff: i64) -> Result<Vec<RequestRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM requests WHERE status = 'awaiting_verification' AND code_expires_at < $1 ORDER BY received_at LIMIT 500");
+        self.requests_of(&sql, &[cutoff.into()]).await
+    }
+
+    /// The requests a statement selects.
+    async fn requests_of(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<RequestRow>> {
+        self.fetch_all::<RawRequest>(sql, args)
+            .await?
+            .into_iter()
+            .map(RequestRow::try_from)
+            .collect()
+    }
+}
