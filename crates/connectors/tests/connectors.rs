@@ -580,7 +580,7 @@ async fn drive_backoff(store: &Store, clock: &ManualClock) {
     loop {
         for r in store.runs(None, 50).await.unwrap() {
             for s in store.run_steps(&r.id).await.unwrap() {
-                if let (true, Some(at)) = (s.status == "retrying", s.next_attempt_at) {
+                if let (true, Some(at)) = (s.status.as_str() == "retrying", s.next_attempt_at) {
                     if at > clock.now_micros() {
                         clock.set(at);
                     }
@@ -652,9 +652,9 @@ async fn runs_are_recorded_resumable_and_idempotent() {
         T0 + 15_000_000,
         "waited 5 s, then 10 s, on the store's clock"
     );
-    assert_eq!(out.run.status, "failed");
-    assert_eq!(out.steps[0].status, "done");
-    assert_eq!(out.steps[1].status, "failed");
+    assert_eq!(out.run.status.as_str(), "failed");
+    assert_eq!(out.steps[0].status.as_str(), "done");
+    assert_eq!(out.steps[1].status.as_str(), "failed");
     assert_eq!(out.steps[1].attempts, 3);
     assert!(out.steps[1]
         .last_error
@@ -673,7 +673,7 @@ async fn runs_are_recorded_resumable_and_idempotent() {
     let out = run::execute_run(&store, &keys, &id, ExecuteOptions::new(&seven_years))
         .await
         .unwrap();
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
     let Some(StepResult::Change(second)) = &out.results()[1] else {
         panic!()
     };
@@ -707,7 +707,7 @@ async fn runs_are_recorded_resumable_and_idempotent() {
         panic!()
     };
     assert_eq!(third.rows_changed(), 0);
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
 
     // Another node's live lease keeps the run from being executed twice at once.
     let id3 = run::plan(
@@ -738,7 +738,8 @@ async fn runs_are_recorded_resumable_and_idempotent() {
             .await
             .unwrap()
             .run
-            .status,
+            .status
+            .as_str(),
         "done"
     );
     db.close().await;
@@ -819,7 +820,7 @@ async fn http_connector_signs_and_records_answers() {
     let mut opts = ExecuteOptions::new(&no_holds);
     opts.sink = Some(&mut sink);
     let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["fields"]["ticket"], "T-1");
     // Only the identities the service declared are sent.
@@ -837,7 +838,7 @@ async fn http_connector_signs_and_records_answers() {
         .await
         .unwrap();
     assert_eq!(clock.now_micros(), before + 5_000_000, "one backoff of 5 s");
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
     assert_eq!(out.steps[0].attempts, 2, "one failure, retried");
     let Some(StepResult::Http(answer)) = &out.results()[0] else {
         panic!()
@@ -855,7 +856,7 @@ async fn http_connector_signs_and_records_answers() {
     let mut opts = ExecuteOptions::new(&no_holds);
     opts.retry.max_attempts = 1;
     let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
-    assert_eq!(out.run.status, "failed");
+    assert_eq!(out.run.status.as_str(), "failed");
     assert_eq!(
         out.steps[0].last_error.as_deref(),
         Some("HTTP service: the service answered 401: bad signature")
@@ -1051,7 +1052,7 @@ async fn two_executors_racing_for_one_run_execute_it_once() {
     };
     let (a, b) = tokio::join!(a, b);
     let a = a.unwrap();
-    assert_eq!(a.run.status, "done");
+    assert_eq!(a.run.status.as_str(), "done");
     let err = b.unwrap_err().to_string();
     assert!(err.contains("being executed by node-a"), "{err}");
     assert_eq!(called(&calls, "desk"), 1, "executed once");
@@ -1105,7 +1106,7 @@ async fn a_node_that_loses_its_lease_stops() {
     let err = a.unwrap_err().to_string();
     assert!(err.contains("lease was lost"), "{err}");
     let b = b.unwrap();
-    assert_eq!(b.run.status, "done");
+    assert_eq!(b.run.status.as_str(), "done");
     assert_eq!(called(&calls, "first"), 2, "started by a, run again by b");
     assert_eq!(called(&calls, "second"), 1, "only the new owner goes on");
 }
@@ -1154,7 +1155,7 @@ async fn a_registered_url_file_wins_over_the_datasets_url_env() {
     )
     .await
     .unwrap();
-    assert_eq!(out.run.status, "done", "{:?}", out.steps);
+    assert_eq!(out.run.status.as_str(), "done", "{:?}", out.steps);
     assert_eq!(
         count(
             &db,
@@ -1205,7 +1206,7 @@ async fn a_completed_run_cannot_be_retried() {
     )
     .await
     .unwrap();
-    assert_eq!(out.run.status, "done");
+    assert_eq!(out.run.status.as_str(), "done");
     let err = run::retry(&store, &out.run.id, Some(0))
         .await
         .unwrap_err()
@@ -1215,9 +1216,11 @@ async fn a_completed_run_cannot_be_retried() {
         "{err}"
     );
     let run = store.run(&out.run.id).await.unwrap().unwrap();
-    assert_eq!(run.status, "done");
+    assert_eq!(run.status.as_str(), "done");
     assert_eq!(
-        store.run_steps(&out.run.id).await.unwrap()[0].status,
+        store.run_steps(&out.run.id).await.unwrap()[0]
+            .status
+            .as_str(),
         "done"
     );
 }

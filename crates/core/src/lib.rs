@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod receipt;
 pub mod request;
 pub mod retention;
+pub mod run;
 pub mod seal;
 pub mod signed;
 pub mod subject;

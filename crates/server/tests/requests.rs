@@ -1027,7 +1027,7 @@ async fn an_access_waits_for_a_failing_datastore() {
     assert_eq!(access["status"], "in_progress", "{access}");
     let runs = app.store.runs_of_request(id).await.unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].status, "failed");
+    assert_eq!(runs[0].status.as_str(), "failed");
     let step = &app.store.run_steps(&runs[0].id).await.unwrap()[0];
     let error = step.last_error.clone().unwrap();
     assert!(error.starts_with("cannot connect"), "{error}");
@@ -1056,7 +1056,7 @@ async fn an_access_waits_for_a_failing_datastore() {
     assert_eq!(done.body["status"], "completed", "{}", done.text);
     let runs = app.store.runs_of_request(id).await.unwrap();
     assert_eq!(runs.len(), 1, "the failed run itself was retried");
-    assert_eq!(runs[0].status, "done");
+    assert_eq!(runs[0].status.as_str(), "done");
     let zip = app
         .get(&format!("/v1/admin/requests/{id}/export"), Some(&app.dpo))
         .await;

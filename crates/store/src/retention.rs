@@ -190,9 +190,8 @@ impl Store {
             return Ok(Vec::new());
         };
         let sql = format!("SELECT {LIFECYCLE_COLUMNS} FROM lifecycle_events WHERE subject_ref > $1 AND subject_ref <= $2 ORDER BY subject_ref, at, id");
-        let rows: Vec<LifecycleTuple> = self
-            .fetch_all(&sql, &[after.into(), (&end).into()])
-            .await?;
+        let rows: Vec<LifecycleTuple> =
+            self.fetch_all(&sql, &[after.into(), (&end).into()]).await?;
         let rows: Vec<LifecycleRow> = rows.into_iter().map(lifecycle).collect();
         Ok(group(rows, |r| &r.subject_ref))
     }

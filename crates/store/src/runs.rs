@@ -8,8 +8,10 @@
 //! another node — or the same one restarted — resumes from. A run's lease is the leased job
 //! `connector_run:<id>` (see `crate::jobs`), so two nodes never execute the same run at once.
 
+use custodian_core::run::{RunKind, RunStatus, StepStatus};
+
 use crate::jobs::Claim;
-use crate::{Arg, Result, Store};
+use crate::{Arg, Result, Store, StoreError};
 
 /// A datastore registered with `custodian datastore add`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,8 +27,7 @@ pub struct DatastoreRecord {
 #[derive(Debug, Clone)]
 pub struct NewRun {
     pub id: String,
-    /// `access`, `erasure` or `rectification`.
-    pub kind: String,
+    pub kind: RunKind,
     /// The hex subject reference (never the identifier itself).
     pub subject_ref: String,
     pub request_id: Option<String>,
@@ -40,11 +41,11 @@ pub struct NewRun {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RunRecord {
     pub id: String,
-    pub kind: String,
+    pub kind: RunKind,
     pub subject_ref: String,
     pub request_id: Option<String>,
     pub dry_run: bool,
-    pub status: String,
+    pub status: RunStatus,
     #[serde(skip)]
     pub payload: Option<String>,
     pub lease_owner: Option<String>,
@@ -58,8 +59,7 @@ pub struct StepRecord {
     pub run_id: String,
     pub seq: i64,
     pub datastore: String,
-    /// `pending`, `running`, `retrying`, `done` or `failed`.
-    pub status: String,
+    pub status: StepStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<i64>,
@@ -108,35 +108,44 @@ pub fn run_job(run_id: &str) -> String {
 }
 const STEP_COLS: &str = "run_id, seq, datastore, status, attempts, last_error, next_attempt_at, started_at, finished_at, result";
 
-fn run_record(r: RunRow) -> RunRecord {
-    RunRecord {
+fn run_record(r: RunRow) -> Result<RunRecord> {
+    let corrupt = |what: &str, value: &str| {
+        StoreError::Corrupt(format!("connector run {} has {what} `{value}`", r.0))
+    };
+    Ok(RunRecord {
+        kind: RunKind::parse(&r.1).ok_or_else(|| corrupt("kind", &r.1))?,
+        status: RunStatus::parse(&r.5).ok_or_else(|| corrupt("status", &r.5))?,
         id: r.0,
-        kind: r.1,
         subject_ref: r.2,
         request_id: r.3,
         dry_run: r.4,
-        status: r.5,
         payload: r.6,
         lease_owner: r.7,
         lease_until: r.8,
         created_at: r.9,
         updated_at: r.10,
-    }
+    })
 }
 
-fn step_record(r: StepRow) -> StepRecord {
-    StepRecord {
+fn step_record(r: StepRow) -> Result<StepRecord> {
+    let status = StepStatus::parse(&r.3).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "step {} of connector run {} has status `{}`",
+            r.1, r.0, r.3
+        ))
+    })?;
+    Ok(StepRecord {
         run_id: r.0,
         seq: r.1,
         datastore: r.2,
-        status: r.3,
+        status,
         attempts: r.4,
         last_error: r.5,
         next_attempt_at: r.6,
         started_at: r.7,
         finished_at: r.8,
         result: r.9,
-    }
+    })
 }
 
 impl Store {
@@ -187,7 +196,7 @@ impl Store {
             "INSERT INTO connector_runs (id, kind, subject_ref, request_id, dry_run, status, payload, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7)",
             &[
                 (&run.id).into(),
-                (&run.kind).into(),
+                run.kind.as_str().into(),
                 (&run.subject_ref).into(),
                 (&run.request_id).into(),
                 run.dry_run.into(),
@@ -210,21 +219,25 @@ impl Store {
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
         let sql = format!("SELECT {RUN_COLS} FROM {RUN_FROM} WHERE id = $1");
         let rows = self.fetch_all::<RunRow>(&sql, &[Arg::from(id)]).await?;
-        Ok(rows.into_iter().next().map(run_record))
+        rows.into_iter().next().map(run_record).transpose()
     }
 
     /// The most recent runs, newest first, optionally of one status.
-    pub async fn runs(&self, status: Option<&str>, limit: i64) -> Result<Vec<RunRecord>> {
+    pub async fn runs(&self, status: Option<RunStatus>, limit: i64) -> Result<Vec<RunRecord>> {
         let sql = format!(
             "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE ($1 IS NULL OR status = $2) ORDER BY created_at DESC, id LIMIT $3"
         );
         let rows = self
             .fetch_all::<RunRow>(
                 &sql,
-                &[Arg::from(status), Arg::from(status), Arg::from(limit)],
+                &[
+                    Arg::from(status.map(RunStatus::as_str)),
+                    Arg::from(status.map(RunStatus::as_str)),
+                    Arg::from(limit),
+                ],
             )
             .await?;
-        Ok(rows.into_iter().map(run_record).collect())
+        rows.into_iter().map(run_record).collect()
     }
 
     /// Runs of one request, oldest first.
@@ -235,7 +248,7 @@ impl Store {
         let rows = self
             .fetch_all::<RunRow>(&sql, &[Arg::from(request_id)])
             .await?;
-        Ok(rows.into_iter().map(run_record).collect())
+        rows.into_iter().map(run_record).collect()
     }
 
     pub async fn run_steps(&self, run_id: &str) -> Result<Vec<StepRecord>> {
@@ -244,7 +257,7 @@ impl Store {
         let rows = self
             .fetch_all::<StepRow>(&sql, &[Arg::from(run_id)])
             .await?;
-        Ok(rows.into_iter().map(step_record).collect())
+        rows.into_iter().map(step_record).collect()
     }
 
     /// Takes the run's lease — the leased job `connector_run:<id>` — for `owner` until
@@ -291,18 +304,27 @@ impl Store {
 
     /// Gives the lease back and sets the run's status, if `owner` still holds it. A done run's
     /// job goes; a failed one's stays, with the failure, for `custodian jobs list`.
-    pub async fn release_run(&self, id: &str, owner: &str, now: i64, status: &str) -> Result<()> {
+    pub async fn release_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        status: RunStatus,
+    ) -> Result<()> {
         let job = run_job(id);
-        let held = if status == "done" {
+        let held = if status == RunStatus::Done {
             self.remove_job(&job, owner).await?
         } else {
-            let error = format!("the run ended {status}: see `custodian datastore runs show {id}`");
+            let error = format!(
+                "the run ended {}: see `custodian datastore runs show {id}`",
+                status.as_str()
+            );
             self.fail_job(&job, owner, now, now, &error).await?
         };
         if held {
             self.execute(
                 "UPDATE connector_runs SET status = $1, updated_at = $2 WHERE id = $3",
-                &[status.into(), now.into(), id.into()],
+                &[status.as_str().into(), now.into(), id.into()],
             )
             .await?;
         }
@@ -341,11 +363,11 @@ impl Store {
         next_attempt_at: Option<i64>,
     ) -> Result<()> {
         let status = if next_attempt_at.is_some() {
-            "retrying"
+            StepStatus::Retrying
         } else {
-            "failed"
+            StepStatus::Failed
         };
-        self.execute("UPDATE connector_run_steps SET status = $1, last_error = $2, next_attempt_at = $3, finished_at = $4 WHERE run_id = $5 AND seq = $6", &[Arg::from(status), Arg::from(error), Arg::from(next_attempt_at), Arg::from(self.now()), Arg::from(run_id), Arg::from(seq)]).await?;
+        self.execute("UPDATE connector_run_steps SET status = $1, last_error = $2, next_attempt_at = $3, finished_at = $4 WHERE run_id = $5 AND seq = $6", &[Arg::from(status.as_str()), Arg::from(error), Arg::from(next_attempt_at), Arg::from(self.now()), Arg::from(run_id), Arg::from(seq)]).await?;
         Ok(())
     }
 

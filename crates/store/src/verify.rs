@@ -25,7 +25,9 @@ impl Report {
 }
 
 impl Store {
-    /// Walks every chain and checkpoint. `progress` is called after each chain.
+    /// Walks every chain and checkpoint. `progress` is called after each chain. One function
+    /// on purpose: each early return stops at the first break, and the walk reads top to
+    /// bottom as the order of the checks.
     pub async fn verify_ledger(&self, mut progress: impl FnMut(u16, u64)) -> Result<Report> {
         let checkpoints = self.checkpoints().await?;
         let stored_heads: HashMap<u16, (i64, String)> = self

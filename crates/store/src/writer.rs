@@ -88,7 +88,11 @@ impl ConsentWriter {
         Ok(out.into_iter().flatten().collect())
     }
 
-    async fn send(&self, shard: usize, events: Vec<NewEvent>) -> Result<Vec<ConsentEvent>, WriteError> {
+    async fn send(
+        &self,
+        shard: usize,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<ConsentEvent>, WriteError> {
         let (reply, wait) = oneshot::channel();
         self.shards[shard]
             .send((events, reply))

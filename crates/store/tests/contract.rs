@@ -56,6 +56,62 @@ on_both!(
 );
 
 on_both!(
+    times_and_ids_come_from_the_injected_clock,
+    |store: Store| async move {
+        use custodian_core::clock::ManualClock;
+        use custodian_core::ids::Ids;
+        use std::sync::Arc;
+        let clock = ManualClock::at(1_700_000_000_000_000);
+        let store = store.with_ids(Ids::sequential(Arc::new(clock.clone())));
+        let rec = store.insert_token("ci", Role::Service, "h1").await.unwrap();
+        assert_eq!(rec.created_at, 1_700_000_000_000_000);
+        assert_eq!(rec.id, "tok_060a24181e40000000000000000001");
+        clock.advance(7);
+        assert!(store.revoke_token(&rec.id).await.unwrap());
+        let all = store.list_tokens().await.unwrap();
+        assert_eq!(all[0].revoked_at, Some(1_700_000_000_000_007));
+        // `with_clock` moves the ids too.
+        let later = ManualClock::at(1_800_000_000_000_000);
+        let store = store.with_clock(Arc::new(later));
+        let second = store.insert_token("ci", Role::Dpo, "h2").await.unwrap();
+        assert_eq!(second.created_at, 1_800_000_000_000_000);
+        assert!(second.id.starts_with("tok_") && second.id > rec.id);
+    }
+);
+
+on_both!(
+    corrupt_stored_values_name_their_row,
+    |store: Store| async move {
+        use custodian_core::subject::SubjectRef;
+        let subject = SubjectRef([9; 32]);
+        let event = custodian_store::consent::NewEvent {
+            id: "evt_odd".into(),
+            subject,
+            purpose: "marketing".into(),
+            given: true,
+            source: custodian_core::consent::Source::Api,
+            policy_version: "v1".into(),
+            notice_hash: None,
+            ip_truncated: None,
+            receipt_id: "rcpt_odd".into(),
+            created_at: 1,
+            link: custodian_store::consent::Unlinked,
+        };
+        store.append_consent(&[event]).await.unwrap();
+        let sql = "UPDATE consent_state SET source = 'carrier_pigeon'";
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(p), _) => sqlx::query(sql).execute(p).await.map(drop).unwrap(),
+            (_, Some(p)) => sqlx::query(sql).execute(p).await.map(drop).unwrap(),
+            (None, None) => unreachable!("a store is on one backend"),
+        }
+        let err = store.consent_state_of(&subject).await.unwrap_err();
+        assert!(matches!(err, custodian_store::StoreError::Corrupt(_)));
+        let err = err.to_string();
+        assert!(err.contains("evt_odd") && err.contains("carrier_pigeon"), "{err}");
+    }
+);
+
+on_both!(
     duplicate_token_hashes_are_refused,
     |store: Store| async move {
         store.insert_token("a", Role::Admin, "h").await.unwrap();

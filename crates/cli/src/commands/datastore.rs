@@ -4,6 +4,7 @@
 //! Identifiers given on the command line go into the run sealed and are never printed or
 //! logged; connection URLs are read from the named variable or file whenever a run executes.
 
+use custodian_core::run::RunStatus;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -189,7 +190,7 @@ fn print_outcome(outcome: &RunOutcome) -> anyhow::Result<ExitCode> {
         "dry_run": outcome.run.dry_run, "steps": steps,
     });
     println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(if outcome.run.status == "done" {
+    Ok(if outcome.run.status == RunStatus::Done {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
@@ -270,12 +271,12 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 let outcome = run::run_now(&store, &keys()?, &spec, o).await?;
                 writer.flush()?;
                 drop(writer);
-                let code = if outcome.run.status == "done" {
+                let code = if outcome.run.status == RunStatus::Done {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(2)
                 };
-                eprintln!("run {} {}", outcome.run.id, outcome.run.status);
+                eprintln!("run {} {}", outcome.run.id, outcome.run.status.as_str());
                 Ok(code)
             }
             Command::Erase {
@@ -330,12 +331,17 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 print_outcome(&outcome)
             }
             Command::Runs(RunsCommand::List { status, limit }) => {
-                for r in store.runs(status.as_deref(), limit).await? {
+                // A status no run can have lists nothing, as before.
+                let runs = match status.as_deref().map(RunStatus::parse) {
+                    Some(None) => Vec::new(),
+                    wanted => store.runs(wanted.flatten(), limit).await?,
+                };
+                for r in runs {
                     println!(
                         "{}\t{}\t{}\t{}",
                         r.id,
-                        r.kind,
-                        r.status,
+                        r.kind.as_str(),
+                        r.status.as_str(),
                         if r.dry_run { "dry-run" } else { "" }
                     );
                 }

@@ -2,6 +2,7 @@
 //! started, execute it on its datastore, and record the result or the exact error, retrying
 //! with backoff; finally give the lease back with the run's status.
 
+use custodian_core::run::{RunStatus, StepStatus};
 use custodian_store::runs::{DatastoreRecord, HeldRowsRecord, RunRecord, StepRecord};
 use custodian_store::Store;
 
@@ -39,13 +40,12 @@ pub async fn execute_run(
         .run(run_id)
         .await?
         .ok_or_else(|| ConnectorError::Run(format!("no run {run_id}")))?;
-    let kind = RunKind::parse(&run.kind)
-        .ok_or_else(|| ConnectorError::Run(format!("run {run_id} has kind {}", run.kind)))?;
+    let kind = run.kind;
     let lease = Lease::claim(store, run_id, &opts.owner, opts.lease, opts.take_over).await?;
     let steps = store.run_steps(run_id).await?;
     let pending = steps
         .iter()
-        .any(|s| kind == RunKind::Access || !matches!(s.status.as_str(), "done" | "failed"));
+        .any(|s| kind == RunKind::Access || !finished(s));
     let payload = open_payload(keys, &run)?;
     let Some(payload) = payload.filter(|_| pending) else {
         return finish_without_payload(store, &lease, run_id, &steps, pending).await;
@@ -61,18 +61,31 @@ pub async fn execute_run(
         lease: &lease,
     };
     for step in &steps {
-        if kind != RunKind::Access && matches!(step.status.as_str(), "done" | "failed") {
+        if kind != RunKind::Access && finished(step) {
             continue;
         }
         run_step(&cx, step, &mut opts).await?;
     }
     let steps = store.run_steps(run_id).await?;
-    let done = steps.iter().all(|s| s.status == "done");
+    let done = steps.iter().all(|s| s.status == StepStatus::Done);
     if done {
         store.clear_run_payload(run_id).await?;
     }
-    lease.release(if done { "done" } else { "failed" }).await?;
+    lease.release(end_status(done)).await?;
     outcome(store, run_id).await
+}
+
+/// A step that will not run again unless the DPO retries it.
+fn finished(step: &StepRecord) -> bool {
+    matches!(step.status, StepStatus::Done | StepStatus::Failed)
+}
+
+fn end_status(done: bool) -> RunStatus {
+    if done {
+        RunStatus::Done
+    } else {
+        RunStatus::Failed
+    }
 }
 
 fn open_payload(keys: &RunKeys, run: &RunRecord) -> Result<Option<Payload>, ConnectorError> {
@@ -98,13 +111,13 @@ async fn finish_without_payload(
     pending: bool,
 ) -> Result<RunOutcome, ConnectorError> {
     if pending {
-        lease.release("failed").await?;
+        lease.release(RunStatus::Failed).await?;
         return Err(ConnectorError::Run(format!(
             "run {run_id} no longer holds the subject's identifiers (they are deleted when a run completes); plan a new run"
         )));
     }
-    let done = steps.iter().all(|s| s.status == "done");
-    lease.release(if done { "done" } else { "failed" }).await?;
+    let done = steps.iter().all(|s| s.status == StepStatus::Done);
+    lease.release(end_status(done)).await?;
     outcome(store, run_id).await
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian_core::clock::Clock;
+use custodian_core::run::RunStatus;
 use custodian_store::Store;
 
 use crate::ConnectorError;
@@ -113,7 +114,7 @@ impl<'a> Lease<'a> {
     }
 
     /// Gives the lease back and sets the run's status (`done` forgets the job).
-    pub(super) async fn release(&self, status: &str) -> Result<(), ConnectorError> {
+    pub(super) async fn release(&self, status: RunStatus) -> Result<(), ConnectorError> {
         self.store
             .release_run(self.run_id, &self.owner, self.clock.now_micros(), status)
             .await?;

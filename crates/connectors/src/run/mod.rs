@@ -44,32 +44,8 @@ use crate::erase::{ChangeReport, Corrections, HoldDates};
 use crate::graph::Identities;
 use crate::ConnectorError;
 
-/// The kind of run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunKind {
-    Access,
-    Erasure,
-    Rectification,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Access => "access",
-            RunKind::Erasure => "erasure",
-            RunKind::Rectification => "rectification",
-        }
-    }
-    pub fn parse(s: &str) -> Option<RunKind> {
-        match s {
-            "access" => Some(RunKind::Access),
-            "erasure" => Some(RunKind::Erasure),
-            "rectification" => Some(RunKind::Rectification),
-            _ => None,
-        }
-    }
-}
+/// The kind of run (defined in core, where the store reads it too).
+pub use custodian_core::run::RunKind;
 
 /// What a run is asked to do.
 #[derive(Debug, Clone)]
@@ -233,7 +209,7 @@ pub async fn plan(
     store
         .insert_run(&NewRun {
             id: id.clone(),
-            kind: spec.kind.as_str().into(),
+            kind: spec.kind,
             subject_ref: keys.subject_ref(&spec.identities),
             request_id: spec.request_id.clone(),
             dry_run: spec.dry_run,
@@ -298,7 +274,7 @@ pub async fn retry(store: &Store, run_id: &str, seq: Option<i64>) -> Result<(), 
     if run.payload.is_none() {
         return Err(ConnectorError::Run(format!(
             "run {run_id} is {} and no longer holds the subject's identifiers (they are deleted when a run completes), so none of its steps can run again; plan a new run for the subject instead",
-            run.status
+            run.status.as_str()
         )));
     }
     match seq {

@@ -14,6 +14,7 @@
 //! account was closed, as `POST /v1/subjects/events` reported it — and, when no such event is
 //! on record, from the erasure itself (the account ends with it).
 
+use custodian_core::run::{RunStatus, StepStatus};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -103,7 +104,7 @@ async fn execute(
         .await?
         .into_iter()
         .rev()
-        .find(|r| r.kind == kind.as_str() && r.status == "failed" && r.payload.is_some());
+        .find(|r| r.kind == kind && r.status == RunStatus::Failed && r.payload.is_some());
     match failed {
         Some(r) => {
             run::retry(&state.store, &r.id, None).await?;
@@ -115,20 +116,20 @@ async fn execute(
 
 /// The exact errors of a run that did not finish, for the DPO: datastore, run, step, error.
 fn failure(outcome: &RunOutcome) -> Option<String> {
-    if outcome.run.status == "done" {
+    if outcome.run.status == RunStatus::Done {
         return None;
     }
     let steps: Vec<String> = outcome
         .steps
         .iter()
-        .filter(|s| s.status != "done")
+        .filter(|s| s.status != StepStatus::Done)
         .map(|s| {
             format!(
                 "{} (run {}, step {}): {}",
                 s.datastore,
                 outcome.run.id,
                 s.seq,
-                s.last_error.as_deref().unwrap_or(&s.status)
+                s.last_error.as_deref().unwrap_or(s.status.as_str())
             )
         })
         .collect();

@@ -34,7 +34,10 @@ fn link(
 }
 
 /// The last event per (subject, purpose) of a batch: what the current-state table must hold.
-fn latest_states<'a>(events: &'a [ConsentEvent], hex: &'a [String]) -> Vec<(&'a ConsentEvent, &'a str)> {
+fn latest_states<'a>(
+    events: &'a [ConsentEvent],
+    hex: &'a [String],
+) -> Vec<(&'a ConsentEvent, &'a str)> {
     let mut last: BTreeMap<(&str, &str), (&ConsentEvent, &str)> = BTreeMap::new();
     for (e, subject) in events.iter().zip(hex) {
         let slot = last
@@ -46,6 +49,50 @@ fn latest_states<'a>(events: &'a [ConsentEvent], hex: &'a [String]) -> Vec<(&'a 
         }
     }
     last.into_values().collect()
+}
+
+/// The columns of `consent_events` for a linked batch (`hex`: each event's subject).
+fn event_columns<'a>(stored: &'a [ConsentEvent], hex: &'a [String]) -> [Arg<'a>; 14] {
+    [
+        Arg::Texts(stored.iter().map(|e| e.id.as_str()).collect()),
+        Arg::Texts(hex.iter().map(String::as_str).collect()),
+        Arg::Texts(stored.iter().map(|e| e.purpose.as_str()).collect()),
+        Arg::Bools(stored.iter().map(|e| e.given).collect()),
+        Arg::Texts(stored.iter().map(|e| e.source.as_str()).collect()),
+        Arg::Texts(stored.iter().map(|e| e.policy_version.as_str()).collect()),
+        Arg::OptTexts(stored.iter().map(|e| e.notice_hash.as_deref()).collect()),
+        Arg::OptTexts(stored.iter().map(|e| e.ip_truncated.as_deref()).collect()),
+        Arg::Texts(stored.iter().map(|e| e.receipt_id.as_str()).collect()),
+        Arg::I64s(stored.iter().map(|e| e.created_at).collect()),
+        Arg::I32s(stored.iter().map(|e| e.link.chain as i32).collect()),
+        Arg::I64s(stored.iter().map(|e| e.link.seq).collect()),
+        Arg::Texts(stored.iter().map(|e| e.link.prev_hash.as_str()).collect()),
+        Arg::Texts(stored.iter().map(|e| e.link.hash.as_str()).collect()),
+    ]
+}
+
+/// The columns of `consent_state` for the newest event per subject and purpose.
+fn state_columns<'a>(latest: &[(&'a ConsentEvent, &'a str)]) -> [Arg<'a>; 8] {
+    [
+        Arg::Texts(latest.iter().map(|(_, s)| *s).collect()),
+        Arg::Texts(latest.iter().map(|(e, _)| e.purpose.as_str()).collect()),
+        Arg::Bools(latest.iter().map(|(e, _)| e.given).collect()),
+        Arg::Texts(latest.iter().map(|(e, _)| e.id.as_str()).collect()),
+        Arg::Texts(latest.iter().map(|(e, _)| e.source.as_str()).collect()),
+        Arg::Texts(
+            latest
+                .iter()
+                .map(|(e, _)| e.policy_version.as_str())
+                .collect(),
+        ),
+        Arg::OptTexts(
+            latest
+                .iter()
+                .map(|(e, _)| e.notice_hash.as_deref())
+                .collect(),
+        ),
+        Arg::I64s(latest.iter().map(|(e, _)| e.created_at).collect()),
+    ]
 }
 
 impl Store {
@@ -76,42 +123,22 @@ impl Store {
             .collect();
         let (stored, new_heads) = link(batch, heads);
         let hex: Vec<String> = stored.iter().map(|e| e.subject.to_hex()).collect();
-        let events = [
-            Arg::Texts(stored.iter().map(|e| e.id.as_str()).collect()),
-            Arg::Texts(hex.iter().map(String::as_str).collect()),
-            Arg::Texts(stored.iter().map(|e| e.purpose.as_str()).collect()),
-            Arg::Bools(stored.iter().map(|e| e.given).collect()),
-            Arg::Texts(stored.iter().map(|e| e.source.as_str()).collect()),
-            Arg::Texts(stored.iter().map(|e| e.policy_version.as_str()).collect()),
-            Arg::OptTexts(stored.iter().map(|e| e.notice_hash.as_deref()).collect()),
-            Arg::OptTexts(stored.iter().map(|e| e.ip_truncated.as_deref()).collect()),
-            Arg::Texts(stored.iter().map(|e| e.receipt_id.as_str()).collect()),
-            Arg::I64s(stored.iter().map(|e| e.created_at).collect()),
-            Arg::I32s(stored.iter().map(|e| e.link.chain as i32).collect()),
-            Arg::I64s(stored.iter().map(|e| e.link.seq).collect()),
-            Arg::Texts(stored.iter().map(|e| e.link.prev_hash.as_str()).collect()),
-            Arg::Texts(stored.iter().map(|e| e.link.hash.as_str()).collect()),
-        ];
+        let events = event_columns(&stored, &hex);
         tx.execute_batch(&sql.events, &[], &events).await?;
         drop(events);
-        let latest = latest_states(&stored, &hex);
-        let state = [
-            Arg::Texts(latest.iter().map(|(_, s)| *s).collect()),
-            Arg::Texts(latest.iter().map(|(e, _)| e.purpose.as_str()).collect()),
-            Arg::Bools(latest.iter().map(|(e, _)| e.given).collect()),
-            Arg::Texts(latest.iter().map(|(e, _)| e.id.as_str()).collect()),
-            Arg::Texts(latest.iter().map(|(e, _)| e.source.as_str()).collect()),
-            Arg::Texts(latest.iter().map(|(e, _)| e.policy_version.as_str()).collect()),
-            Arg::OptTexts(latest.iter().map(|(e, _)| e.notice_hash.as_deref()).collect()),
-            Arg::I64s(latest.iter().map(|(e, _)| e.created_at).collect()),
-        ];
+        let state = state_columns(&latest_states(&stored, &hex));
         tx.execute_batch(&sql.state, &[], &state).await?;
         drop(state);
         // Every chain's new head in one statement (the rows exist: the migration made them).
         let new_heads = [
             Arg::I32s(chains.clone()),
             Arg::I64s(chains.iter().map(|c| new_heads[&(*c as u16)].0).collect()),
-            Arg::Texts(chains.iter().map(|c| new_heads[&(*c as u16)].1.as_str()).collect()),
+            Arg::Texts(
+                chains
+                    .iter()
+                    .map(|c| new_heads[&(*c as u16)].1.as_str())
+                    .collect(),
+            ),
         ];
         tx.execute_batch(&sql.set_heads, &[], &new_heads).await?;
         drop(new_heads);

@@ -10,7 +10,16 @@ use super::{event, source, Checkpoint, ConsentChange, EventRow, StateRow, EVENT_
 use crate::{Arg, Result, Store, StoreError};
 
 /// `subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at`.
-type StateTuple = (String, String, bool, String, String, String, Option<String>, i64);
+type StateTuple = (
+    String,
+    String,
+    bool,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+);
 
 impl Store {
     /// The current choices of one subject.
@@ -66,7 +75,10 @@ impl Store {
 
     pub async fn ledger_heads(&self) -> Result<Vec<(u16, i64, String)>> {
         let rows: Vec<(i32, i64, String)> = self
-            .fetch_all("SELECT chain, seq, hash FROM ledger_heads ORDER BY chain", &[])
+            .fetch_all(
+                "SELECT chain, seq, hash FROM ledger_heads ORDER BY chain",
+                &[],
+            )
             .await?;
         Ok(rows.into_iter().map(|(c, s, h)| (c as u16, s, h)).collect())
     }
@@ -124,12 +136,14 @@ impl Store {
 
     /// All events of one subject, oldest first (access requests, linking).
     pub async fn subject_events(&self, subject: &SubjectRef) -> Result<Vec<ConsentEvent>> {
-        self.events_where("subject_ref = $1", &subject.to_hex()).await
+        self.events_where("subject_ref = $1", &subject.to_hex())
+            .await
     }
 
     /// Events matching `condition` (one `$1`, bound to `value`), in the order written.
     async fn events_where(&self, condition: &str, value: &str) -> Result<Vec<ConsentEvent>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM consent_events WHERE {condition} ORDER BY gseq");
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM consent_events WHERE {condition} ORDER BY gseq");
         let rows: Vec<EventRow> = self.fetch_all(&sql, &[value.into()]).await?;
         rows.into_iter().map(event).collect()
     }

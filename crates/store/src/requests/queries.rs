@@ -49,16 +49,18 @@ impl Store {
             .await?;
         let row = format!("a history entry of request {id}");
         rows.into_iter()
-            .map(|(at, actor, action, from_status, to_status, detail_sealed)| {
-                Ok(HistoryEntry {
-                    at,
-                    actor,
-                    action,
-                    from_status: from_status.map(|s| status(&s, &row)).transpose()?,
-                    to_status: status(&to_status, &row)?,
-                    detail_sealed,
-                })
-            })
+            .map(
+                |(at, actor, action, from_status, to_status, detail_sealed)| {
+                    Ok(HistoryEntry {
+                        at,
+                        actor,
+                        action,
+                        from_status: from_status.map(|s| status(&s, &row)).transpose()?,
+                        to_status: status(&to_status, &row)?,
+                        detail_sealed,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -70,8 +72,9 @@ impl Store {
 
     /// Every request a subject made, oldest first (access exports, erasure).
     pub async fn requests_of_subject(&self, subject_ref: &str) -> Result<Vec<RequestRow>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM requests WHERE subject_ref = $1 ORDER BY received_at, id");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE subject_ref = $1 ORDER BY received_at, id"
+        );
         self.requests_of(&sql, &[subject_ref.into()]).await
     }
 

@@ -120,9 +120,19 @@ impl Store {
             Arg::I64s(batch.iter().map(|n| n.first.at).collect()),
             Arg::Texts(batch.iter().map(|n| n.first.actor.as_str()).collect()),
             Arg::Texts(batch.iter().map(|n| n.first.action.as_str()).collect()),
-            Arg::OptTexts(batch.iter().map(|n| n.first.from_status.map(|s| s.as_str())).collect()),
+            Arg::OptTexts(
+                batch
+                    .iter()
+                    .map(|n| n.first.from_status.map(|s| s.as_str()))
+                    .collect(),
+            ),
             Arg::Texts(batch.iter().map(|n| n.first.to_status.as_str()).collect()),
-            Arg::OptTexts(batch.iter().map(|n| n.first.detail_sealed.as_deref()).collect()),
+            Arg::OptTexts(
+                batch
+                    .iter()
+                    .map(|n| n.first.detail_sealed.as_deref())
+                    .collect(),
+            ),
         ];
         tx.execute_batch(&sql.history, &[], &history).await?;
         let mails: Vec<&NewMail> = batch.iter().filter_map(|n| n.mail.as_ref()).collect();

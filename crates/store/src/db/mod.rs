@@ -1,0 +1,315 @@
+//! The plumbing between the table families and the two backends, and the only place (with
+//! connecting and migrating) that asks which backend it is talking to.
+//!
+//! Every statement is written once, with `$1, $2, …` placeholders: PostgreSQL reads them
+//! natively and sqlx's SQLite driver binds `$N` by number. Arguments travel as [`Arg`]s and
+//! rows come back as any type that implements `sqlx::FromRow` for both backends' rows
+//! (tuples and `#[derive(sqlx::FromRow)]` structs do, see [`FromRows`]). Where the dialects
+//! really differ — a batch of rows as multi-row `VALUES` on SQLite and as arrays through one
+//! fixed `UNNEST` statement on PostgreSQL — the statement is a [`Batch`] taken from the
+//! [`Dialect`] chosen once when connecting, and the family code never branches.
+
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, FromRow, PgPool, SqlitePool};
+
+mod batch;
+mod tx;
+
+pub(crate) use batch::{Batch, MultiRow};
+pub use tx::Tx;
+use tx::TxInner;
+
+use crate::{Result, Store, StoreError};
+
+/// A connection pool to one of the two backends.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One bound argument. Scalars bind on both backends; the array variants are the columns of
+/// a PostgreSQL `UNNEST` batch, and on SQLite a [`Batch`] of rows binds them element by
+/// element (a bare array on SQLite is an error: SQLite has no arrays).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg<'a> {
+    I64(i64),
+    I32(i32),
+    Bool(bool),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    OptI64(Option<i64>),
+    OptBool(Option<bool>),
+    Bytes(&'a [u8]),
+    I64s(Vec<i64>),
+    I32s(Vec<i32>),
+    Bools(Vec<bool>),
+    Texts(Vec<&'a str>),
+    OptTexts(Vec<Option<&'a str>>),
+    OptI64s(Vec<Option<i64>>),
+}
+
+impl<'a> From<i64> for Arg<'a> {
+    fn from(v: i64) -> Self {
+        Arg::I64(v)
+    }
+}
+impl<'a> From<i32> for Arg<'a> {
+    fn from(v: i32) -> Self {
+        Arg::I32(v)
+    }
+}
+impl<'a> From<bool> for Arg<'a> {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(v)
+    }
+}
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(v)
+    }
+}
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Arg::OptText(v)
+    }
+}
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Arg::OptText(v.as_deref())
+    }
+}
+impl<'a> From<Option<i64>> for Arg<'a> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptI64(v)
+    }
+}
+impl<'a> From<Option<bool>> for Arg<'a> {
+    fn from(v: Option<bool>) -> Self {
+        Arg::OptBool(v)
+    }
+}
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Arg::Bytes(v)
+    }
+}
+
+impl Arg<'_> {
+    /// The number of elements of an array argument (`None` for a scalar).
+    pub(super) fn len(&self) -> Option<usize> {
+        Some(match self {
+            Arg::I64s(v) => v.len(),
+            Arg::I32s(v) => v.len(),
+            Arg::Bools(v) => v.len(),
+            Arg::Texts(v) => v.len(),
+            Arg::OptTexts(v) => v.len(),
+            Arg::OptI64s(v) => v.len(),
+            _ => return None,
+        })
+    }
+}
+
+/// A type read from a row of either backend.
+pub trait FromRows:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+impl<T> FromRows for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+fn array_on_sqlite() -> sqlx::error::BoxDynError {
+    "an array argument on SQLite (arrays are bound through a Batch of rows)".into()
+}
+
+/// Adds one scalar argument, or the `row`th element of an array argument, for SQLite.
+pub(super) fn add_sqlite<'q>(
+    out: &mut SqliteArguments<'q>,
+    arg: &Arg<'q>,
+    row: Option<usize>,
+) -> std::result::Result<(), sqlx::error::BoxDynError> {
+    match (arg, row) {
+        (Arg::I64(v), _) => out.add(*v),
+        (Arg::I32(v), _) => out.add(*v),
+        (Arg::Bool(v), _) => out.add(*v),
+        (Arg::Text(v), _) => out.add(*v),
+        (Arg::OptText(v), _) => out.add(*v),
+        (Arg::OptI64(v), _) => out.add(*v),
+        (Arg::OptBool(v), _) => out.add(*v),
+        (Arg::Bytes(v), _) => out.add(*v),
+        (Arg::I64s(v), Some(i)) => out.add(v[i]),
+        (Arg::I32s(v), Some(i)) => out.add(v[i]),
+        (Arg::Bools(v), Some(i)) => out.add(v[i]),
+        (Arg::Texts(v), Some(i)) => out.add(v[i]),
+        (Arg::OptTexts(v), Some(i)) => out.add(v[i]),
+        (Arg::OptI64s(v), Some(i)) => out.add(v[i]),
+        (_, None) => Err(array_on_sqlite()),
+    }
+}
+
+pub(super) fn encode_error(e: sqlx::error::BoxDynError) -> StoreError {
+    StoreError::Database(sqlx::Error::Encode(e))
+}
+
+pub(super) fn sqlite_args<'q>(args: &[Arg<'q>]) -> Result<SqliteArguments<'q>> {
+    let mut out = SqliteArguments::default();
+    for a in args {
+        add_sqlite(&mut out, a, None).map_err(encode_error)?;
+    }
+    Ok(out)
+}
+
+pub(super) fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments> {
+    let mut out = PgArguments::default();
+    for a in args {
+        match a {
+            Arg::I64(v) => out.add(*v),
+            Arg::I32(v) => out.add(*v),
+            Arg::Bool(v) => out.add(*v),
+            Arg::Text(v) => out.add(*v),
+            Arg::OptText(v) => out.add(*v),
+            Arg::OptI64(v) => out.add(*v),
+            Arg::OptBool(v) => out.add(*v),
+            Arg::Bytes(v) => out.add(*v),
+            Arg::I64s(v) => out.add(v.as_slice()),
+            Arg::I32s(v) => out.add(v.as_slice()),
+            Arg::Bools(v) => out.add(v.as_slice()),
+            Arg::Texts(v) => out.add(v.as_slice()),
+            Arg::OptTexts(v) => out.add(v.as_slice()),
+            Arg::OptI64s(v) => out.add(v.as_slice()),
+        }
+        .map_err(encode_error)?;
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Runs one statement; answers the rows it affected.
+    pub async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_with(sql, sqlite_args(args)?)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Pool::Postgres(p) => sqlx::query_with(sql, pg_args(args)?)
+                .execute(p)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// Every row the statement answers.
+    pub async fn fetch_all<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query_as_with(sql, sqlite_args(args)?)
+                    .fetch_all(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as_with(sql, pg_args(args)?)
+                    .fetch_all(p)
+                    .await?
+            }
+        })
+    }
+
+    /// The first row the statement answers, if any.
+    pub async fn fetch_optional<T: FromRows>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<T>> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query_as_with(sql, sqlite_args(args)?)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as_with(sql, pg_args(args)?)
+                    .fetch_optional(p)
+                    .await?
+            }
+        })
+    }
+
+    /// The first row the statement answers; no row is `sqlx::Error::RowNotFound`.
+    pub async fn fetch_one<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query_as_with(sql, sqlite_args(args)?)
+                    .fetch_one(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as_with(sql, pg_args(args)?)
+                    .fetch_one(p)
+                    .await?
+            }
+        })
+    }
+
+    /// The rows of a statement as a stream, so a long result (the whole ledger) is read in
+    /// constant memory.
+    pub fn fetch_stream<'s, T: FromRows + 's>(
+        &'s self,
+        sql: &'s str,
+        args: Vec<Arg<'s>>,
+    ) -> BoxStream<'s, Result<T>> {
+        let failed = |e| futures_util::stream::once(async move { Err(e) }).boxed();
+        match &self.pool {
+            Pool::Sqlite(p) => match sqlite_args(&args) {
+                Ok(a) => sqlx::query_as_with(sql, a)
+                    .fetch(p)
+                    .map(|r| r.map_err(StoreError::from))
+                    .boxed(),
+                Err(e) => failed(e),
+            },
+            Pool::Postgres(p) => match pg_args(&args) {
+                Ok(a) => sqlx::query_as_with(sql, a)
+                    .fetch(p)
+                    .map(|r| r.map_err(StoreError::from))
+                    .boxed(),
+                Err(e) => failed(e),
+            },
+        }
+    }
+
+    /// Starts a transaction. It rolls back when dropped without [`Tx::commit`].
+    pub async fn begin(&self) -> Result<Tx> {
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            dialect: self.dialect,
+        })
+    }
+
+    /// Starts a transaction that reads and then writes what it read. On SQLite it takes the
+    /// write lock at once (`BEGIN IMMEDIATE`), so another process cannot write between the
+    /// read and the write (a deferred transaction would fail to upgrade, not wait); on
+    /// PostgreSQL the statements take the row locks they need.
+    pub async fn begin_immediate(&self) -> Result<Tx> {
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            dialect: self.dialect,
+        })
+    }
+}

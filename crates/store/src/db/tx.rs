@@ -1,0 +1,111 @@
+//! Transactions on either backend, with the same statements as the store's pool.
+
+use sqlx::{Postgres, Sqlite};
+
+use super::{pg_args, sqlite_args, Arg, FromRows};
+use crate::dialect::Dialect;
+use crate::Result;
+
+pub(super) enum TxInner {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// A transaction on either backend, with the same statements as [`Store`].
+pub struct Tx {
+    pub(super) inner: TxInner,
+    pub(super) dialect: &'static Dialect,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("dialect", &self.dialect.name)
+            .finish()
+    }
+}
+
+impl Tx {
+    /// The statements of this transaction's backend.
+    pub(crate) fn dialect(&self) -> &'static Dialect {
+        self.dialect
+    }
+
+    pub async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => sqlx::query_with(sql, sqlite_args(args)?)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            TxInner::Postgres(tx) => sqlx::query_with(sql, pg_args(args)?)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all<T: FromRows>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>> {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                sqlx::query_as_with(sql, sqlite_args(args)?)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            TxInner::Postgres(tx) => {
+                sqlx::query_as_with(sql, pg_args(args)?)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_optional<T: FromRows>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<T>> {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                sqlx::query_as_with(sql, sqlite_args(args)?)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            TxInner::Postgres(tx) => {
+                sqlx::query_as_with(sql, pg_args(args)?)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_one<T: FromRows>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                sqlx::query_as_with(sql, sqlite_args(args)?)
+                    .fetch_one(&mut **tx)
+                    .await?
+            }
+            TxInner::Postgres(tx) => {
+                sqlx::query_as_with(sql, pg_args(args)?)
+                    .fetch_one(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.rollback().await?,
+            TxInner::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
