@@ -3,9 +3,16 @@
 //! A tour: [`Store`] is one handle over either backend — SQLite (one file, the default) or
 //! PostgreSQL (several nodes sharing one database). Each backend has its own migrations
 //! folder (`migrations/sqlite`, `migrations/postgres`), applied by [`migrate`] at start. Each
-//! table family has a module (`tokens`, ...) whose functions return domain types; SQL lives
-//! nowhere else in the project. Connectors to the company's own databases are a different
-//! crate and never touch these tables.
+//! table family has a module (`tokens`, `consent/`, `requests/`, ...) whose functions return
+//! domain types; SQL lives nowhere else in the project. Connectors to the company's own
+//! databases are a different crate and never touch these tables.
+//!
+//! Families write each statement once, with `$1, $2, …`, and run it through the plumbing in
+//! `db/` (`Store::execute`, `fetch_*`, `begin` → [`Tx`]), the only code that matches on the
+//! backend. What really differs between the dialects — batches as multi-row `VALUES` or one
+//! `UNNEST` statement, row locks, `SKIP LOCKED` — lives in `sqlite/<family>.rs` and
+//! `postgres/<family>.rs`, gathered into one `Dialect` the store picks when it connects. Every
+//! "now" comes from the store's injected clock and every new id from its `Ids`.
 
 mod batch;
 pub mod consent;
@@ -35,7 +42,6 @@ use custodian_core::ids::Ids;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
 
 pub use db::{Arg, FromRows, Tx};
 pub(crate) use db::{Batch, MultiRow, Pool};
@@ -176,49 +182,6 @@ impl Store {
         self.clock.now_micros()
     }
 
-    /// The SQLite pool, for tests that look at tables directly; `None` on PostgreSQL.
-    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
-        match &self.pool {
-            Pool::Sqlite(p) => Some(p),
-            Pool::Postgres(_) => None,
-        }
-    }
-
-    /// The PostgreSQL pool, for tests that look at tables directly; `None` on SQLite.
-    pub fn postgres_pool(&self) -> Option<&PgPool> {
-        match &self.pool {
-            Pool::Sqlite(_) => None,
-            Pool::Postgres(p) => Some(p),
-        }
-    }
-
-    /// The store a group-commit writer task uses. On SQLite, a connection of its own, with a
-    /// larger page cache: a pooled connection that finds another connection's commit in the WAL
-    /// drops its whole page cache and reads the pages again, which cost intake as much as the
-    /// inserts. SQLite takes one writer at a time anyway. On PostgreSQL, the shared pool.
-    pub fn for_one_writer(&self) -> Store {
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                // A longer WAL between checkpoints too (10,000 pages, ~40 MB): the writers'
-                // random-keyed index pages are rewritten many times between two checkpoints,
-                // and each checkpoint copies a page once however often it was written.
-                let opts = (*p.connect_options())
-                    .clone()
-                    .pragma("cache_size", "-8192")
-                    .pragma("wal_autocheckpoint", "10000");
-                Store {
-                    pool: Pool::Sqlite(
-                        SqlitePoolOptions::new()
-                            .max_connections(1)
-                            .connect_lazy_with(opts),
-                    ),
-                    ..self.clone()
-                }
-            }
-            Pool::Postgres(_) => self.clone(),
-        }
-    }
-
     /// How many writer tasks a group-commit writer runs: one on SQLite, which takes one
     /// writer at a time; `parallel` on PostgreSQL, whose commits overlap.
     pub(crate) fn writer_tasks(&self, parallel: usize) -> usize {
@@ -226,23 +189,6 @@ impl Store {
             parallel
         } else {
             1
-        }
-    }
-
-    /// Whether both handles reach the same database (the same SQLite file; the same
-    /// PostgreSQL host, port and database).
-    pub fn same_database(&self, other: &Store) -> bool {
-        match (&self.pool, &other.pool) {
-            (Pool::Sqlite(a), Pool::Sqlite(b)) => {
-                a.connect_options().get_filename() == b.connect_options().get_filename()
-            }
-            (Pool::Postgres(a), Pool::Postgres(b)) => {
-                let (a, b) = (a.connect_options(), b.connect_options());
-                a.get_host() == b.get_host()
-                    && a.get_port() == b.get_port()
-                    && a.get_database() == b.get_database()
-            }
-            _ => false,
         }
     }
 
@@ -255,13 +201,6 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         self.execute("SELECT 1", &[]).await?;
         Ok(())
-    }
-
-    pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
-        }
     }
 }
 

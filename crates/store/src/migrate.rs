@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;
 
+/// The versions applied so far, and recording one more: the same text on both backends.
+const APPLIED: &str = "SELECT version FROM schema_migrations ORDER BY version";
+const RECORD: &str =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+
 pub(crate) async fn run(store: &Store) -> Result<()> {
     match &store.pool {
         Pool::Sqlite(pool) => {
@@ -79,13 +84,12 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             )
             .execute(&mut *conn)
             .await?;
-            let applied: Vec<i64> =
-                sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
-                    .fetch_all(&mut *conn)
-                    .await?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
+            let applied: Vec<i64> = sqlx::query(APPLIED)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
             check_known(&applied)?;
             for (version, name, sql, _) in MIGRATIONS {
                 if applied.contains(version) {
@@ -99,14 +103,12 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
                         version: *version,
                         source,
                     })?;
-                sqlx::query(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                )
-                .bind(version)
-                .bind(name)
-                .bind(store.now())
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(RECORD)
+                    .bind(version)
+                    .bind(name)
+                    .bind(store.now())
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 tracing::info!(version, name, "applied migration");
             }
@@ -134,7 +136,7 @@ async fn run_postgres(conn: &mut sqlx::PgConnection, store: &Store) -> Result<()
     )
     .execute(&mut *conn)
     .await?;
-    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+    let applied: Vec<i64> = sqlx::query(APPLIED)
         .fetch_all(&mut *conn)
         .await?
         .iter()
@@ -153,14 +155,12 @@ async fn run_postgres(conn: &mut sqlx::PgConnection, store: &Store) -> Result<()
                 version: *version,
                 source,
             })?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(version)
-        .bind(name)
-        .bind(store.now())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(RECORD)
+            .bind(version)
+            .bind(name)
+            .bind(store.now())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         tracing::info!(version, name, "applied migration");
     }

@@ -107,7 +107,10 @@ on_both!(
         let err = store.consent_state_of(&subject).await.unwrap_err();
         assert!(matches!(err, custodian_store::StoreError::Corrupt(_)));
         let err = err.to_string();
-        assert!(err.contains("evt_odd") && err.contains("carrier_pigeon"), "{err}");
+        assert!(
+            err.contains("evt_odd") && err.contains("carrier_pigeon"),
+            "{err}"
+        );
     }
 );
 

@@ -55,7 +55,8 @@ pub struct ConsentChange {
 /// The dialect's statements for appending (see `sqlite/consent.rs`, `postgres/consent.rs`).
 #[derive(Debug)]
 pub(crate) struct ConsentSql {
-    /// The heads `(chain, seq, hash)` of the chains `(chain)`, locked until the commit.
+    /// The heads `(chain, seq, hash)` of (at least) the chains `(chain)`, locked until the
+    /// commit.
     pub heads: Batch,
     /// Inserts events, every column of `consent_events` but `gseq`.
     pub events: Batch,

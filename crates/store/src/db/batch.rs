@@ -22,9 +22,9 @@ impl Tx {
         let mut total = 0;
         match batch {
             Batch::Arrays(sql) => {
-                let args: Vec<Arg<'_>> = head_args.iter().chain(columns).cloned().collect();
-                total = self.execute(sql, &args).await?;
+                total = self.execute_parts(sql, head_args, columns).await?;
             }
+            Batch::Whole(sql) => total = self.execute(sql, head_args).await?,
             Batch::Rows(rows) => {
                 let n = batch_len(columns)?;
                 let mut start = 0;
@@ -55,10 +55,8 @@ impl Tx {
         columns: &[Arg<'_>],
     ) -> Result<Vec<T>> {
         match batch {
-            Batch::Arrays(sql) => {
-                let args: Vec<Arg<'_>> = head_args.iter().chain(columns).cloned().collect();
-                self.fetch_all(sql, &args).await
-            }
+            Batch::Arrays(sql) => self.fetch_all_parts(sql, head_args, columns).await,
+            Batch::Whole(sql) => self.fetch_all(sql, head_args).await,
             Batch::Rows(rows) => {
                 let n = batch_len(columns)?;
                 let mut out = Vec::new();
@@ -94,10 +92,8 @@ impl Store {
     ) -> Result<u64> {
         match batch {
             // One statement needs no transaction around it.
-            Batch::Arrays(sql) => {
-                let args: Vec<Arg<'_>> = head_args.iter().chain(columns).cloned().collect();
-                self.execute(sql, &args).await
-            }
+            Batch::Arrays(sql) => self.execute_parts(sql, head_args, columns).await,
+            Batch::Whole(sql) => self.execute(sql, head_args).await,
             // A batch that fits one statement needs no transaction either.
             Batch::Rows(rows) if batch_len(columns)? <= rows.max_rows => {
                 let n = batch_len(columns)?;
@@ -167,6 +163,10 @@ pub(crate) enum Batch {
     Arrays(&'static str),
     /// SQLite: multi-row statements of at most `max_rows` rows each.
     Rows(MultiRow),
+    /// One fixed statement that takes only the head's arguments and covers every row the
+    /// batch could name (SQLite reads all sixteen chain heads under its write lock: one
+    /// statement, instead of one per number of chains a batch touches).
+    Whole(&'static str),
 }
 
 /// `head`, then `row` once per row (joined by `, `), then `tail`:

@@ -12,6 +12,7 @@
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, FromRow, PgPool, SqlitePool};
 
@@ -32,7 +33,7 @@ pub(crate) enum Pool {
 }
 
 /// One bound argument. Scalars bind on both backends; the array variants are the columns of
-/// a PostgreSQL `UNNEST` batch, and on SQLite a [`Batch`] of rows binds them element by
+/// a PostgreSQL `UNNEST` batch, and on SQLite a `Batch` of rows binds them element by
 /// element (a bare array on SQLite is an error: SQLite has no arrays).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg<'a> {
@@ -161,17 +162,20 @@ pub(super) fn encode_error(e: sqlx::error::BoxDynError) -> StoreError {
     StoreError::Database(sqlx::Error::Encode(e))
 }
 
-pub(super) fn sqlite_args<'q>(args: &[Arg<'q>]) -> Result<SqliteArguments<'q>> {
+/// The SQLite arguments `args` then `more` (a batch's head and columns, without copying them
+/// into one slice).
+pub(super) fn sqlite_args<'q>(args: &[Arg<'q>], more: &[Arg<'q>]) -> Result<SqliteArguments<'q>> {
     let mut out = SqliteArguments::default();
-    for a in args {
+    for a in args.iter().chain(more) {
         add_sqlite(&mut out, a, None).map_err(encode_error)?;
     }
     Ok(out)
 }
 
-pub(super) fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments> {
+/// The PostgreSQL arguments `args` then `more` (see [`sqlite_args`]).
+pub(super) fn pg_args(args: &[Arg<'_>], more: &[Arg<'_>]) -> Result<PgArguments> {
     let mut out = PgArguments::default();
-    for a in args {
+    for a in args.iter().chain(more) {
         match a {
             Arg::I64(v) => out.add(*v),
             Arg::I32(v) => out.add(*v),
@@ -193,15 +197,95 @@ pub(super) fn pg_args(args: &[Arg<'_>]) -> Result<PgArguments> {
     Ok(out)
 }
 
+/// Connection-level operations that depend on the backend.
+impl Store {
+    /// The SQLite pool, for tests that look at tables directly; `None` on PostgreSQL.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(p) => Some(p),
+            Pool::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, for tests that look at tables directly; `None` on SQLite.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Sqlite(_) => None,
+            Pool::Postgres(p) => Some(p),
+        }
+    }
+
+    /// The store a group-commit writer task uses. On SQLite, a connection of its own, with a
+    /// larger page cache: a pooled connection that finds another connection's commit in the WAL
+    /// drops its whole page cache and reads the pages again, which cost intake as much as the
+    /// inserts. SQLite takes one writer at a time anyway. On PostgreSQL, the shared pool.
+    pub fn for_one_writer(&self) -> Store {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                // A longer WAL between checkpoints too (10,000 pages, ~40 MB): the writers'
+                // random-keyed index pages are rewritten many times between two checkpoints,
+                // and each checkpoint copies a page once however often it was written.
+                let opts = (*p.connect_options())
+                    .clone()
+                    .pragma("cache_size", "-8192")
+                    .pragma("wal_autocheckpoint", "10000");
+                Store {
+                    pool: Pool::Sqlite(
+                        SqlitePoolOptions::new()
+                            .max_connections(1)
+                            .connect_lazy_with(opts),
+                    ),
+                    ..self.clone()
+                }
+            }
+            Pool::Postgres(_) => self.clone(),
+        }
+    }
+
+    /// Whether both handles reach the same database (the same SQLite file; the same
+    /// PostgreSQL host, port and database).
+    pub fn same_database(&self, other: &Store) -> bool {
+        match (&self.pool, &other.pool) {
+            (Pool::Sqlite(a), Pool::Sqlite(b)) => {
+                a.connect_options().get_filename() == b.connect_options().get_filename()
+            }
+            (Pool::Postgres(a), Pool::Postgres(b)) => {
+                let (a, b) = (a.connect_options(), b.connect_options());
+                a.get_host() == b.get_host()
+                    && a.get_port() == b.get_port()
+                    && a.get_database() == b.get_database()
+            }
+            _ => false,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
 impl Store {
     /// Runs one statement; answers the rows it affected.
     pub async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        self.execute_parts(sql, args, &[]).await
+    }
+
+    /// [`Store::execute`] with the arguments `args` then `more`.
+    pub(crate) async fn execute_parts(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        more: &[Arg<'_>],
+    ) -> Result<u64> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_with(sql, sqlite_args(args)?)
+            Pool::Sqlite(p) => sqlx::query_with(sql, sqlite_args(args, more)?)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Pool::Postgres(p) => sqlx::query_with(sql, pg_args(args)?)
+            Pool::Postgres(p) => sqlx::query_with(sql, pg_args(args, more)?)
                 .execute(p)
                 .await?
                 .rows_affected(),
@@ -212,12 +296,12 @@ impl Store {
     pub async fn fetch_all<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
                     .fetch_all(p)
                     .await?
             }
             Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, &[])?)
                     .fetch_all(p)
                     .await?
             }
@@ -232,12 +316,12 @@ impl Store {
     ) -> Result<Option<T>> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
                     .fetch_optional(p)
                     .await?
             }
             Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, &[])?)
                     .fetch_optional(p)
                     .await?
             }
@@ -248,12 +332,12 @@ impl Store {
     pub async fn fetch_one<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
                     .fetch_one(p)
                     .await?
             }
             Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, &[])?)
                     .fetch_one(p)
                     .await?
             }
@@ -269,14 +353,14 @@ impl Store {
     ) -> BoxStream<'s, Result<T>> {
         let failed = |e| futures_util::stream::once(async move { Err(e) }).boxed();
         match &self.pool {
-            Pool::Sqlite(p) => match sqlite_args(&args) {
+            Pool::Sqlite(p) => match sqlite_args(&args, &[]) {
                 Ok(a) => sqlx::query_as_with(sql, a)
                     .fetch(p)
                     .map(|r| r.map_err(StoreError::from))
                     .boxed(),
                 Err(e) => failed(e),
             },
-            Pool::Postgres(p) => match pg_args(&args) {
+            Pool::Postgres(p) => match pg_args(&args, &[]) {
                 Ok(a) => sqlx::query_as_with(sql, a)
                     .fetch(p)
                     .map(|r| r.map_err(StoreError::from))

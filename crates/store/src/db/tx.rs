@@ -11,7 +11,7 @@ pub(super) enum TxInner {
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
-/// A transaction on either backend, with the same statements as [`Store`].
+/// A transaction on either backend, with the same statements as [`crate::Store`].
 pub struct Tx {
     pub(super) inner: TxInner,
     pub(super) dialect: &'static Dialect,
@@ -32,12 +32,22 @@ impl Tx {
     }
 
     pub async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        self.execute_parts(sql, args, &[]).await
+    }
+
+    /// [`Tx::execute`] with the arguments `args` then `more`.
+    pub(crate) async fn execute_parts(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+        more: &[Arg<'_>],
+    ) -> Result<u64> {
         Ok(match &mut self.inner {
-            TxInner::Sqlite(tx) => sqlx::query_with(sql, sqlite_args(args)?)
+            TxInner::Sqlite(tx) => sqlx::query_with(sql, sqlite_args(args, more)?)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
-            TxInner::Postgres(tx) => sqlx::query_with(sql, pg_args(args)?)
+            TxInner::Postgres(tx) => sqlx::query_with(sql, pg_args(args, more)?)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
@@ -45,14 +55,24 @@ impl Tx {
     }
 
     pub async fn fetch_all<T: FromRows>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>> {
+        self.fetch_all_parts(sql, args, &[]).await
+    }
+
+    /// [`Tx::fetch_all`] with the arguments `args` then `more`.
+    pub(crate) async fn fetch_all_parts<T: FromRows>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+        more: &[Arg<'_>],
+    ) -> Result<Vec<T>> {
         Ok(match &mut self.inner {
             TxInner::Sqlite(tx) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, more)?)
                     .fetch_all(&mut **tx)
                     .await?
             }
             TxInner::Postgres(tx) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, more)?)
                     .fetch_all(&mut **tx)
                     .await?
             }
@@ -66,12 +86,12 @@ impl Tx {
     ) -> Result<Option<T>> {
         Ok(match &mut self.inner {
             TxInner::Sqlite(tx) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
                     .fetch_optional(&mut **tx)
                     .await?
             }
             TxInner::Postgres(tx) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, &[])?)
                     .fetch_optional(&mut **tx)
                     .await?
             }
@@ -81,12 +101,12 @@ impl Tx {
     pub async fn fetch_one<T: FromRows>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
         Ok(match &mut self.inner {
             TxInner::Sqlite(tx) => {
-                sqlx::query_as_with(sql, sqlite_args(args)?)
+                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
                     .fetch_one(&mut **tx)
                     .await?
             }
             TxInner::Postgres(tx) => {
-                sqlx::query_as_with(sql, pg_args(args)?)
+                sqlx::query_as_with(sql, pg_args(args, &[])?)
                     .fetch_one(&mut **tx)
                     .await?
             }

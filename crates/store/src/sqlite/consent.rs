@@ -5,11 +5,8 @@ use crate::consent::ConsentSql;
 use crate::{Batch, MultiRow};
 
 pub(crate) static SQL: ConsentSql = ConsentSql {
-    heads: Batch::Rows(MultiRow::new(
-        "SELECT chain, seq, hash FROM ledger_heads WHERE chain IN (",
-        "?",
-        ")",
-    )),
+    // Every head: sixteen rows, and the write lock is held anyway.
+    heads: Batch::Whole("SELECT chain, seq, hash FROM ledger_heads"),
     events: Batch::Rows(MultiRow::new(
         "INSERT INTO consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash) VALUES ",
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
