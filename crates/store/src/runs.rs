@@ -158,13 +158,25 @@ impl Store {
         url_file: Option<&str>,
     ) -> Result<()> {
         let now = self.now();
-        self.execute("INSERT INTO connector_datastores (name, dataset_path, url_env, url_file, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (name) DO UPDATE SET dataset_path = excluded.dataset_path, url_env = excluded.url_env, url_file = excluded.url_file", &[Arg::from(name), Arg::from(dataset_path), Arg::from(url_env), Arg::from(url_file), Arg::from(now)]).await?;
+        self.execute(
+            "INSERT INTO connector_datastores (name, dataset_path, url_env, url_file, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET dataset_path = excluded.dataset_path, url_env = excluded.url_env, url_file = excluded.url_file",
+            &[
+                Arg::from(name),
+                Arg::from(dataset_path),
+                Arg::from(url_env),
+                Arg::from(url_file),
+                Arg::from(now),
+            ],
+        ).await?;
         Ok(())
     }
 
     pub async fn datastores(&self) -> Result<Vec<DatastoreRecord>> {
-        let rows = self.fetch_all::<(String, String, Option<String>, Option<String>, i64)>("SELECT name, dataset_path, url_env, url_file, created_at FROM connector_datastores ORDER BY name", &[]).await?;
+        let rows = self.fetch_all::<(String, String, Option<String>, Option<String>, i64)>(
+            "SELECT name, dataset_path, url_env, url_file, created_at FROM connector_datastores ORDER BY name",
+            &[],
+        ).await?;
         Ok(rows
             .into_iter()
             .map(|r| DatastoreRecord {
@@ -344,13 +356,28 @@ impl Store {
     /// Records that a step is about to run: one more attempt.
     pub async fn step_started(&self, run_id: &str, seq: i64) -> Result<()> {
         let now = self.now();
-        self.execute("UPDATE connector_run_steps SET status = 'running', attempts = attempts + 1, started_at = $1, next_attempt_at = NULL WHERE run_id = $2 AND seq = $3", &[Arg::from(now), Arg::from(run_id), Arg::from(seq)]).await?;
+        self.execute(
+            "UPDATE connector_run_steps SET status = 'running', attempts = attempts + 1, started_at = $1, next_attempt_at = NULL WHERE run_id = $2 AND seq = $3",
+            &[
+                Arg::from(now),
+                Arg::from(run_id),
+                Arg::from(seq),
+            ],
+        ).await?;
         Ok(())
     }
 
     /// Records a step's success and what it did.
     pub async fn step_done(&self, run_id: &str, seq: i64, result: &str) -> Result<()> {
-        self.execute("UPDATE connector_run_steps SET status = 'done', result = $1, last_error = NULL, finished_at = $2 WHERE run_id = $3 AND seq = $4", &[Arg::from(result), Arg::from(self.now()), Arg::from(run_id), Arg::from(seq)]).await?;
+        self.execute(
+            "UPDATE connector_run_steps SET status = 'done', result = $1, last_error = NULL, finished_at = $2 WHERE run_id = $3 AND seq = $4",
+            &[
+                Arg::from(result),
+                Arg::from(self.now()),
+                Arg::from(run_id),
+                Arg::from(seq),
+            ],
+        ).await?;
         Ok(())
     }
 
@@ -367,27 +394,54 @@ impl Store {
         } else {
             StepStatus::Failed
         };
-        self.execute("UPDATE connector_run_steps SET status = $1, last_error = $2, next_attempt_at = $3, finished_at = $4 WHERE run_id = $5 AND seq = $6", &[Arg::from(status.as_str()), Arg::from(error), Arg::from(next_attempt_at), Arg::from(self.now()), Arg::from(run_id), Arg::from(seq)]).await?;
+        self.execute(
+            "UPDATE connector_run_steps SET status = $1, last_error = $2, next_attempt_at = $3, finished_at = $4 WHERE run_id = $5 AND seq = $6",
+            &[
+                Arg::from(status.as_str()),
+                Arg::from(error),
+                Arg::from(next_attempt_at),
+                Arg::from(self.now()),
+                Arg::from(run_id),
+                Arg::from(seq),
+            ],
+        ).await?;
         Ok(())
     }
 
     /// Puts every unfinished step of a run back to `pending` with a fresh attempt count, so
     /// the next execution retries them. Returns the number of steps reset.
     pub async fn retry_run(&self, run_id: &str) -> Result<u64> {
-        let n = self.execute("UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = $1 AND status <> 'done'", &[Arg::from(run_id)]).await?;
+        let n = self.execute(
+            "UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = $1 AND status <> 'done'",
+            &[
+                Arg::from(run_id),
+            ],
+        ).await?;
         self.reopen_run(run_id).await?;
         Ok(n)
     }
 
     /// Puts one step — even a done one — back to `pending`.
     pub async fn retry_step(&self, run_id: &str, seq: i64) -> Result<bool> {
-        let n = self.execute("UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = $1 AND seq = $2", &[Arg::from(run_id), Arg::from(seq)]).await?;
+        let n = self.execute(
+            "UPDATE connector_run_steps SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE run_id = $1 AND seq = $2",
+            &[
+                Arg::from(run_id),
+                Arg::from(seq),
+            ],
+        ).await?;
         self.reopen_run(run_id).await?;
         Ok(n == 1)
     }
 
     async fn reopen_run(&self, run_id: &str) -> Result<()> {
-        self.execute("UPDATE connector_runs SET status = 'pending', updated_at = $1 WHERE id = $2 AND status <> 'running'", &[Arg::from(self.now()), Arg::from(run_id)]).await?;
+        self.execute(
+            "UPDATE connector_runs SET status = 'pending', updated_at = $1 WHERE id = $2 AND status <> 'running'",
+            &[
+                Arg::from(self.now()),
+                Arg::from(run_id),
+            ],
+        ).await?;
         Ok(())
     }
 }
@@ -443,8 +497,20 @@ fn held_record(r: HeldRow) -> HeldRowsRecord {
 impl Store {
     /// Records (or, for the same id, replaces) rows kept under a hold.
     pub async fn put_held_rows(&self, h: &HeldRowsRecord) -> Result<()> {
-        self.execute("INSERT INTO held_rows (id, subject_ref, request_id, datastore, rule, due_at, sealed_keys, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, sealed_keys = excluded.sealed_keys, done_at = NULL", &[Arg::from(&h.id), Arg::from(&h.subject_ref), Arg::from(&h.request_id), Arg::from(&h.datastore), Arg::from(&h.rule), Arg::from(h.due_at), Arg::from(&h.sealed_keys), Arg::from(h.created_at)]).await?;
+        self.execute(
+            "INSERT INTO held_rows (id, subject_ref, request_id, datastore, rule, due_at, sealed_keys, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, sealed_keys = excluded.sealed_keys, done_at = NULL",
+            &[
+                Arg::from(&h.id),
+                Arg::from(&h.subject_ref),
+                Arg::from(&h.request_id),
+                Arg::from(&h.datastore),
+                Arg::from(&h.rule),
+                Arg::from(h.due_at),
+                Arg::from(&h.sealed_keys),
+                Arg::from(h.created_at),
+            ],
+        ).await?;
         Ok(())
     }
 
