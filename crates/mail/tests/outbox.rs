@@ -491,3 +491,52 @@ async fn the_worker_wakes_on_enqueue_and_stops_on_shutdown() {
         .unwrap()
         .unwrap();
 }
+
+/// A clock that moves a second on every read, so a pass renews its lease after every message.
+struct Ticking(ManualClock);
+
+impl Clock for Ticking {
+    fn now_micros(&self) -> i64 {
+        self.0.advance(SEC);
+        self.0.now_micros()
+    }
+}
+
+/// A pass whose `outbox` job another node takes over (an operator who thought this node dead)
+/// stops at its next renewal instead of sending on beside the new holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_whose_job_is_taken_over_stops() {
+    let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+    let mut f = Fixture::new(store).await;
+    f.settings.concurrency = 1;
+    f.settings.batch = 200;
+    f.settings.lease = Duration::from_secs(3);
+    f.enqueue_codes(200).await;
+    let clock = Ticking(f.clock.clone());
+    let pass = deliver_due(&f.outbox, &f.mailer, &clock, &f.settings);
+    let take_over = async {
+        f.sink.wait_for(1).await;
+        let now = f.clock.now_micros();
+        let taken = f
+            .store()
+            .claim_job(
+                "outbox",
+                "outbox",
+                "other-node",
+                now,
+                600 * SEC,
+                Claim::TakeOver,
+            )
+            .await
+            .unwrap();
+        assert!(taken.is_some());
+    };
+    let (pass, ()) = tokio::join!(pass, take_over);
+    assert!(
+        matches!(pass, Err(custodian_mail::MailError::LeaseLost)),
+        "{pass:?}"
+    );
+    assert!(f.sink.count() < 200, "it stopped ({} sent)", f.sink.count());
+    let job = f.store().job("outbox").await.unwrap().unwrap();
+    assert_eq!(job.lease_owner.as_deref(), Some("other-node"));
+}
