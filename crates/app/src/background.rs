@@ -4,7 +4,12 @@
 //!
 //! Each job is a plain async function that does one round ([`checkpoint_once`],
 //! [`housekeeping_once`]) so tests call it directly with a clock they move; the loops here
-//! only repeat them.
+//! only repeat them. Every node runs the loops, but the work that must happen once per period
+//! across nodes — checkpoints, housekeeping, the digest, the daily retention run — is a leased
+//! job in the store (`custodian_store::jobs`): [`run_leased`] claims it when it is due, runs
+//! it, and finishes it with the time it is next due, so one node does each round. Consent
+//! catch-up stays on every node (each node's memory needs it); the outbox worker claims the job
+//! `outbox` itself.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +18,8 @@ use std::time::Duration;
 use custodian_core::deadline::{urgency, Urgency};
 use custodian_core::request::{Action, Status};
 use custodian_mail::{DigestItem, Lang, MailContent};
+use custodian_store::jobs::{self, Claim};
+use custodian_store::StoreError;
 use tokio::sync::Notify;
 
 use crate::context::{Context, Shared};
@@ -37,12 +44,10 @@ pub fn spawn(state: Shared) -> Jobs {
     let stop = Arc::new(Notify::new());
     let handles = vec![
         tokio::spawn(every(CHECKPOINT_EVERY, state.clone(), |s| async move {
-            checkpoint_once(&s).await
+            checkpoint_job(&s).await
         })),
         tokio::spawn(every(HOUSEKEEPING_EVERY, state.clone(), |s| async move {
-            if let Err(e) = housekeeping_once(&s).await {
-                tracing::warn!(error = %e, "request housekeeping failed");
-            }
+            housekeeping_job(&s).await
         })),
         tokio::spawn(every(
             crate::consent_sync::EVERY,
@@ -164,19 +169,7 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
         requests::execute::finish_interrupted_erasures(state, now - ERASURE_LOOKBACK_MICROS)
             .await?;
 
-    let (due_soon, overdue) = deadlines(state, now).await?;
-    round.due_soon = due_soon.len();
-    round.overdue = overdue.len();
-    round.digest_sent = digest(state, now, due_soon, overdue).await?;
-    Ok(round)
-}
-
-/// Deadlines: what is due soon and what is overdue, reported as gauges (with the requests
-/// and the outbox by status) and answered for the digest.
-async fn deadlines(
-    state: &Context,
-    now: i64,
-) -> Result<(Vec<DigestItem>, Vec<DigestItem>), AppError> {
+    // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
     let ts = custodian_core::clock::timestamp;
     let horizon = state
         .calendar
@@ -200,9 +193,208 @@ async fn deadlines(
             Urgency::OnTime => {}
         }
     }
+    round.due_soon = due_soon.len();
+    round.overdue = overdue.len();
     let m = &state.telemetry;
     m.set_gauge("custodian_requests_due_soon", &[], due_soon.len() as f64);
     m.set_gauge("custodian_requests_overdue", &[], overdue.len() as f64);
+    refresh_request_metrics(state).await?;
+    refresh_job_metrics(state).await;
+
+    // The DPO's digest: the job `digest`, due at DIGEST_HOUR local time each day, by one node.
+    let local = ts(now).to_zoned(state.calendar.time_zone().clone());
+    if local.hour() >= DIGEST_HOUR {
+        if let Some(dpo) = state.policy.contacts.dpo_email.clone() {
+            let today_at = digest_time(&local, 0).unwrap_or(now);
+            state.store.ensure_job(DIGEST, DIGEST, today_at).await?;
+            let sent = run_leased(state, DIGEST, |now| async move {
+                send_digest(state, &dpo, now, due_soon, overdue).await?;
+                let next = digest_time(&ts(now).to_zoned(local.time_zone().clone()), 1);
+                Ok::<_, AppError>(((), next.unwrap_or(now + DAY_MICROS)))
+            })
+            .await?;
+            round.digest_sent = sent.is_some();
+        }
+    }
+    Ok(round)
+}
+
+/// The leased job of the DPO's daily digest.
+pub const DIGEST: &str = "digest";
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+/// DIGEST_HOUR local time, `days` after the day of `local`.
+fn digest_time(local: &jiff::Zoned, days: i64) -> Option<i64> {
+    let date = local
+        .date()
+        .checked_add(jiff::Span::new().days(days))
+        .ok()?;
+    let at = date
+        .at(DIGEST_HOUR, 0, 0, 0)
+        .to_zoned(local.time_zone().clone())
+        .ok()?;
+    Some(at.timestamp().as_microsecond())
+}
+
+/// Queues the day's digest. Its idempotency key is the day, so a second node — or a second
+/// try after a crash between queueing and finishing the job — queues nothing more.
+async fn send_digest(
+    state: &Context,
+    dpo: &str,
+    now: i64,
+    due_soon: Vec<DigestItem>,
+    overdue: Vec<DigestItem>,
+) -> Result<(), AppError> {
+    let local = custodian_core::clock::timestamp(now).to_zoned(state.calendar.time_zone().clone());
+    let today =
+        i64::from(local.year()) * 10_000 + i64::from(local.month()) * 100 + i64::from(local.day());
+    let content = MailContent::DpoDigest {
+        date: local.strftime("%Y-%m-%d").to_string(),
+        due_soon,
+        overdue,
+        admin_link: Some(format!(
+            "{}/v1/admin/requests?overdue=true",
+            state.public_url
+        )),
+    };
+    requests::mail_to(
+        state,
+        dpo,
+        None,
+        Lang::En,
+        None,
+        &format!("digest/{today}"),
+        content,
+    )
+    .await?;
+    Ok(())
+}
+
+// ---- Leased recurring jobs -------------------------------------------------------------
+
+/// The leased job of ledger checkpoints.
+pub const CHECKPOINT: &str = "checkpoint";
+/// The leased job of request housekeeping.
+pub const HOUSEKEEPING: &str = "housekeeping";
+
+/// How long a node holds a recurring job while it runs it (renewed every third of it while
+/// the work lasts): a dead node's job moves to another node after this.
+pub const RECURRING_LEASE: Duration = Duration::from_secs(600);
+/// The first retry of a failed recurring job waits this long, doubling up to an hour.
+const RETRY_BASE_MICROS: i64 = 60 * 1_000_000;
+const RETRY_MAX_MICROS: i64 = 3_600 * 1_000_000;
+
+/// Runs the recurring job `name` if it is due and this node claims it (`None` otherwise):
+/// `work` gets the claim's time and answers its result and when the job is next due. While it
+/// works the lease is renewed; if another node takes the job meanwhile the work is dropped.
+/// A failure finishes the job with a backoff and the error, and is returned.
+pub async fn run_leased<T, E, F, Fut>(state: &Context, name: &str, work: F) -> Result<Option<T>, E>
+where
+    F: FnOnce(i64) -> Fut,
+    Fut: Future<Output = Result<(T, i64), E>>,
+    E: std::fmt::Display + From<StoreError>,
+{
+    let (store, clock) = (&state.store, state.clock.as_ref());
+    let owner = jobs::this_node();
+    let lease = RECURRING_LEASE.as_micros() as i64;
+    let now = clock.now_micros();
+    let Some(job) = store
+        .claim_job(name, name, &owner, now, lease, Claim::Due)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let result = tokio::select! {
+        r = work(now) => r,
+        () = keep_lease(state, name, &owner, lease) => {
+            tracing::warn!(job = name, "another node took the job over; this node stopped it");
+            return Ok(None);
+        }
+    };
+    let done = clock.now_micros();
+    match result {
+        Ok((value, next)) => {
+            store.finish_job(name, &owner, done, next).await?;
+            Ok(Some(value))
+        }
+        Err(e) => {
+            let retry = done + jobs::backoff(job.attempts, RETRY_BASE_MICROS, RETRY_MAX_MICROS);
+            tracing::warn!(job = name, attempts = job.attempts, error = %e, "job failed");
+            store
+                .fail_job(name, &owner, done, retry, &e.to_string())
+                .await?;
+            Err(e)
+        }
+    }
+}
+
+/// Renews `owner`'s lease on `name` every third of its length (on the state's clock); returns
+/// once the lease is lost.
+async fn keep_lease(state: &Context, name: &str, owner: &str, lease: i64) {
+    let clock = state.clock.as_ref();
+    let mut renewed = clock.now_micros();
+    loop {
+        while clock.now_micros() < renewed + lease / 3 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let now = clock.now_micros();
+        match state.store.renew_job(name, owner, now, lease).await {
+            Ok(true) => renewed = now,
+            Ok(false) => return,
+            Err(e) => tracing::warn!(job = name, error = %e, "cannot renew a job's lease"),
+        }
+    }
+}
+
+/// The checkpoint loop's round: a ledger checkpoint by one node per period.
+pub async fn checkpoint_job(state: &Context) {
+    let start = state.clock.now_micros();
+    let ran = async {
+        state
+            .store
+            .ensure_job(CHECKPOINT, CHECKPOINT, start)
+            .await?;
+        run_leased(state, CHECKPOINT, |now| async move {
+            checkpoint_once(state).await;
+            Ok::<_, StoreError>(((), now + CHECKPOINT_EVERY.as_micros() as i64))
+        })
+        .await
+    };
+    if let Err(e) = ran.await {
+        tracing::warn!(error = %e, "ledger checkpoint job failed");
+    }
+}
+
+/// The housekeeping loop's round: [`housekeeping_once`] by one node per period; every node
+/// refreshes its metrics of requests, the outbox and the jobs either way.
+pub async fn housekeeping_job(state: &Context) {
+    let start = state.clock.now_micros();
+    let ran = async {
+        state
+            .store
+            .ensure_job(HOUSEKEEPING, HOUSEKEEPING, start)
+            .await?;
+        run_leased(state, HOUSEKEEPING, |now| async move {
+            let round = housekeeping_once(state).await?;
+            Ok::<_, AppError>((round, now + HOUSEKEEPING_EVERY.as_micros() as i64))
+        })
+        .await
+    };
+    match ran.await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            if let Err(e) = refresh_request_metrics(state).await {
+                tracing::warn!(error = %e, "reading request metrics failed");
+            }
+            refresh_job_metrics(state).await;
+        }
+        Err(e) => tracing::warn!(error = %e, "request housekeeping failed"),
+    }
+}
+
+/// Request and outbox gauges (housekeeping's, and on a node that did not run it this period).
+async fn refresh_request_metrics(state: &Context) -> Result<(), StoreError> {
+    let m = &state.telemetry;
     for status in Status::ALL {
         m.set_gauge("custodian_requests", &[("status", status.as_str())], 0.0);
     }
@@ -213,57 +405,38 @@ async fn deadlines(
             n as f64,
         );
     }
-    if let Ok(c) = state.store.outbox_counts().await {
-        m.set_gauge("custodian_outbox", &[("status", "queued")], c.queued as f64);
-        m.set_gauge("custodian_outbox", &[("status", "failed")], c.failed as f64);
-    }
-
-    Ok((due_soon, overdue))
+    let c = state.store.outbox_counts().await?;
+    m.set_gauge("custodian_outbox", &[("status", "queued")], c.queued as f64);
+    m.set_gauge("custodian_outbox", &[("status", "failed")], c.failed as f64);
+    Ok(())
 }
 
-/// The DPO's digest: once a day after [`DIGEST_HOUR`] local time, by one node only. Answers
-/// whether this node sent it.
-async fn digest(
-    state: &Context,
-    now: i64,
-    due_soon: Vec<DigestItem>,
-    overdue: Vec<DigestItem>,
-) -> Result<bool, AppError> {
-    let ts = custodian_core::clock::timestamp;
-    let local = ts(now).to_zoned(state.calendar.time_zone().clone());
-    let today =
-        i64::from(local.year()) * 10_000 + i64::from(local.month()) * 100 + i64::from(local.day());
-    if local.hour() >= DIGEST_HOUR {
-        if let Some(dpo) = state.policy.contacts.dpo_email.clone() {
-            let seen = state.store.job_mark("dpo_digest").await?;
-            if seen.is_none_or(|d| d < today) {
-                // Queued first, then marked: the day's idempotency key keeps a second node (or
-                // a second try after a crash) from queueing it twice.
-                let content = MailContent::DpoDigest {
-                    date: local.strftime("%Y-%m-%d").to_string(),
-                    due_soon,
-                    overdue,
-                    admin_link: Some(format!(
-                        "{}/v1/admin/requests?overdue=true",
-                        state.public_url
-                    )),
-                };
-                requests::mail_to(
-                    state,
-                    &dpo,
-                    None,
-                    Lang::En,
-                    None,
-                    &format!("digest/{today}"),
-                    content,
-                )
-                .await?;
-                return Ok(state
-                    .store
-                    .claim_job_mark("dpo_digest", seen, today)
-                    .await?);
-            }
+/// Gauges of the leased jobs from the store: when each is next due, its attempts since it
+/// last went well, whether a node holds it and whether its last run failed. Connector runs
+/// are left out (one series per run would grow without bound); `custodian jobs list` shows
+/// them.
+pub async fn refresh_job_metrics(state: &Context) {
+    let all = match state.store.jobs().await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading jobs for metrics failed");
+            return;
         }
+    };
+    let now = state.clock.now_micros();
+    let m = &state.telemetry;
+    for j in all.iter().filter(|j| !j.name.starts_with("connector_run:")) {
+        let labels = [("job", j.name.as_str())];
+        let state = j.state(now);
+        m.set_gauge(
+            "custodian_job_next_run_seconds",
+            &labels,
+            j.run_at as f64 / 1e6,
+        );
+        m.set_gauge("custodian_job_attempts", &labels, j.attempts as f64);
+        let running = f64::from(u8::from(state == jobs::JobState::Running));
+        m.set_gauge("custodian_job_running", &labels, running);
+        let failed = f64::from(u8::from(state == jobs::JobState::Failed));
+        m.set_gauge("custodian_job_failed", &labels, failed);
     }
-    Ok(false)
 }

@@ -51,8 +51,7 @@ pub async fn build(
     let consents = load_consents(&store, &engine).await?;
     let calendar = BusinessCalendar::from_policy(&policy.calendar)?;
     let retention = retention::RetentionState::load(&policy, &store).await?;
-    let keyring =
-        custodian_store::keyring::Keyring::new(key_store, settings.master_key);
+    let keyring = custodian_store::keyring::Keyring::new(key_store, settings.master_key);
     if keyring.rotation_unfinished().await? {
         tracing::warn!(
             master_key = %keyring.master_id(),

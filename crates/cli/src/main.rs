@@ -59,6 +59,9 @@ enum Command {
     /// The master key that wraps every subject's key: generate, check, rotate.
     #[command(subcommand)]
     Keys(commands::keys::Command),
+    /// The leased jobs nodes share: list them, or free one a dead node holds.
+    #[command(subcommand)]
+    Jobs(commands::jobs::Command),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Dataset(cmd) => commands::dataset::run(&cli.global, cmd),
         Command::Retention(cmd) => commands::retention::run(&cli.global, cmd),
         Command::Keys(cmd) => commands::keys::run(&cli.global, cmd),
+        Command::Jobs(cmd) => commands::jobs::run(&cli.global, cmd),
     };
     match result {
         Ok(code) => code,

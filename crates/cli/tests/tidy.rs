@@ -252,14 +252,23 @@ fn no_wall_clock_outside_the_clock_module() {
                             && code[..at].trim_end().ends_with('.')
                             && code[..at].contains("clock");
                         if !via_clock {
-                            offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                            offenders.push(format!(
+                                "{}:{}: {}",
+                                file.display(),
+                                n + 1,
+                                line.trim()
+                            ));
                         }
                     }
                 }
             }
         }
     }
-    assert!(offenders.is_empty(), "wall-clock reads:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "wall-clock reads:\n{}",
+        offenders.join("\n")
+    );
 }
 
 /// Files stay readable in one sitting: no source file over 650 lines (the aim is ~600).
@@ -274,7 +283,11 @@ fn source_files_are_short() {
             }
         }
     }
-    assert!(long.is_empty(), "files over 650 lines:\n{}", long.join("\n"));
+    assert!(
+        long.is_empty(),
+        "files over 650 lines:\n{}",
+        long.join("\n")
+    );
 }
 
 /// A function over 80 lines says why it is long, in a comment just above it.
@@ -320,9 +333,19 @@ fn functions(lines: &[&str]) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let t = line.trim_start();
-        let is_fn = ["fn ", "pub fn ", "async fn ", "pub async fn ", "pub(crate) fn ", "pub(crate) async fn ", "const fn ", "pub const fn ", "unsafe fn "]
-            .iter()
-            .any(|p| t.starts_with(p));
+        let is_fn = [
+            "fn ",
+            "pub fn ",
+            "async fn ",
+            "pub async fn ",
+            "pub(crate) fn ",
+            "pub(crate) async fn ",
+            "const fn ",
+            "pub const fn ",
+            "unsafe fn ",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p));
         if !is_fn || t.ends_with(';') {
             continue;
         }

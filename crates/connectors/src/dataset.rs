@@ -1,5 +1,6 @@
 //! The description of one datastore: its connection, tables, fields, identities, references
-//! and erasure strategies — read from Custodian's TOML format or from Fides dataset YAML.
+//! and erasure strategies — read from Custodian's TOML format or from Fides dataset YAML (see
+//! `dataset_file`, which tells the two apart; this module knows neither file format).
 //!
 //! Both formats load into the same [`Dataset`]; [`Dataset::validate`] then checks it as a
 //! whole (every reference names a field that exists, hold rules exist in the policy, names are
@@ -7,11 +8,9 @@
 //! the only identifiers that ever reach SQL, and always quoted (see `sql.rs`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-
-use crate::ConnectorError;
 
 /// What erasure does to a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -187,53 +186,6 @@ pub struct Dataset {
     pub http: Option<HttpService>,
     #[serde(default)]
     pub tables: Vec<Table>,
-}
-
-/// The format a dataset file was written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Custodian,
-    Fides,
-}
-
-/// Reads a dataset file in either format (told apart by its content) and validates it.
-pub fn load(path: &Path) -> Result<(Dataset, Format), ConnectorError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConnectorError::Dataset {
-        problems: vec![format!("cannot read {}: {e}", path.display())],
-    })?;
-    parse(&text)
-}
-
-/// Whether dataset text is Fides YAML: its first line of content is the `dataset:` key.
-/// Blank lines, comments, YAML directives (`%YAML 1.2`) and the document start marker (`---`,
-/// as many YAML files begin) come before it; a comment may follow the key.
-pub fn is_fides(text: &str) -> bool {
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('%') && *l != "---")
-        .is_some_and(|l| {
-            l.strip_prefix("dataset:")
-                .is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('#'))
-        })
-}
-
-/// Parses dataset text: Fides YAML when it starts a `dataset:` list, Custodian TOML otherwise.
-pub fn parse(text: &str) -> Result<(Dataset, Format), ConnectorError> {
-    let fides = is_fides(text);
-    let (ds, format) = if fides {
-        (crate::fides::parse(text)?, Format::Fides)
-    } else {
-        let ds: Dataset = toml::from_str(text).map_err(|e| ConnectorError::Dataset {
-            problems: vec![e.to_string()],
-        })?;
-        (ds, Format::Custodian)
-    };
-    let problems = ds.validate(None);
-    if problems.is_empty() {
-        Ok((ds, format))
-    } else {
-        Err(ConnectorError::Dataset { problems })
-    }
 }
 
 /// A name may be any printable text up to 64 characters; it is always quoted in SQL, so

@@ -1,7 +1,7 @@
 //! Executes data-subject requests on the company's own datastores.
 //!
 //! A tour: a [`dataset`] describes one datastore (Custodian's TOML, or Fides YAML read by
-//! [`fides`]); [`graph`] turns it and the subject's identities into the SQL predicates that
+//! [`fides`], the file told apart and loaded by [`dataset_file`]); [`graph`] turns it and the subject's identities into the SQL predicates that
 //! select the subject's rows and the order tables change in; [`access`] streams personal
 //! fields, grouped by data category, into a caller's [`access::AccessSink`]; [`erase`] applies
 //! each field's strategy (delete, null, mask, keyed hash, legal hold) or corrections in one
@@ -18,6 +18,7 @@ pub mod access;
 pub mod check;
 pub mod company;
 pub mod dataset;
+pub mod dataset_file;
 pub mod erase;
 pub mod fides;
 pub mod graph;

@@ -10,13 +10,15 @@ use std::sync::{Arc, Mutex};
 
 use custodian_connectors::access::{access, AccessRecord};
 use custodian_connectors::company;
-use custodian_connectors::dataset::{self, Format};
+use custodian_connectors::dataset;
+use custodian_connectors::dataset_file::{self, Format};
 use custodian_connectors::erase::{self, ChangeReport, Operation};
 use custodian_connectors::run::{
     self, ExecuteOptions, RetryPolicy, RunKeys, RunKind, RunSpec, StepResult,
 };
 use custodian_connectors::sql::{Db, Dialect};
 use custodian_connectors::{check, Identities};
+use custodian_core::clock::{Clock, ManualClock};
 use custodian_store::Store;
 
 fn root() -> PathBuf {
@@ -49,7 +51,7 @@ async fn company_db(url: &str, customers: u64) -> Db {
 }
 
 fn company_dataset() -> dataset::Dataset {
-    dataset::parse(company::DATASET).unwrap().0
+    dataset_file::parse(company::DATASET).unwrap().0
 }
 
 async fn collect(db: &Db, ds: &dataset::Dataset, ids: &Identities) -> Vec<serde_json::Value> {
@@ -319,11 +321,12 @@ fn fides_sample_files_read_as_they_are() {
         ("postgres_example_test_dataset.yml", 11),
         ("postgres_example_test_extended_dataset.yml", 1),
     ] {
-        let (ds, format) = dataset::load(&fides_dir().join(file)).unwrap();
+        let (ds, format) = dataset_file::load(&fides_dir().join(file)).unwrap();
         assert_eq!(format, Format::Fides);
         assert_eq!(ds.tables.len(), tables, "{file}");
     }
-    let (ds, _) = dataset::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
+    let (ds, _) =
+        dataset_file::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
     let customer = ds.table("customer").unwrap();
     assert_eq!(customer.primary_key.as_deref(), Some("id"));
     assert_eq!(
@@ -353,7 +356,8 @@ async fn fides_sample_access_and_erasure_reach_the_graph() {
     if let Db::Postgres(pool) = &db {
         sqlx::raw_sql(&sql).execute(pool).await.unwrap();
     }
-    let (ds, _) = dataset::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
+    let (ds, _) =
+        dataset_file::load(&fides_dir().join("postgres_example_test_dataset.yml")).unwrap();
     let ids = email("customer-1@example.com");
     let records = collect(&db, &ds, &ids).await;
     let reached: BTreeSet<(String, String)> = records
@@ -453,7 +457,7 @@ async fn hostile_names_in_a_dataset_inject_nothing() {
         "name = \"newsletter_subscriptions\"",
         "name = \"newsletter_subscriptions\\\"; DROP TABLE orders; --\"",
     );
-    let (ds, _) = dataset::parse(&text).unwrap();
+    let (ds, _) = dataset_file::parse(&text).unwrap();
     // The name is taken as one (nonexistent) table: the walk fails, and nothing is dropped.
     let problems = check::check(&db, &ds, None).await.unwrap();
     assert!(
@@ -476,7 +480,7 @@ async fn hostile_names_in_a_dataset_inject_nothing() {
     assert_eq!(Dialect::Postgres.quote("a\"b"), "\"a\"\"b\"");
     assert_eq!(Dialect::MySql.quote("a`b"), "`a``b`");
     // Control characters are refused outright.
-    assert!(dataset::parse(
+    assert!(dataset_file::parse(
         &company::DATASET.replace("name = \"orders\"", "name = \"ord\\u0000ers\"")
     )
     .is_err());
@@ -545,9 +549,64 @@ fn rand_suffix() -> String {
     hex::encode(b)
 }
 
+const T0: i64 = 1_700_000_000_000_000;
+
+/// A fresh SQLite store on a clock the test moves.
+async fn store_on(clock: &ManualClock) -> Store {
+    Store::open(&support::fresh_sqlite_url())
+        .await
+        .unwrap()
+        .with_clock(Arc::new(clock.clone()))
+}
+
+/// Polls `cond` until it holds (another task reaching a state); fails after ten seconds.
+async fn until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// Moves `clock` to each retry time the store's runs record, so backoffs pass at once.
+async fn drive_backoff(store: &Store, clock: &ManualClock) {
+    loop {
+        for r in store.runs(None, 50).await.unwrap() {
+            for s in store.run_steps(&r.id).await.unwrap() {
+                if let (true, Some(at)) = (s.status.as_str() == "retrying", s.next_attempt_at) {
+                    if at > clock.now_micros() {
+                        clock.set(at);
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// `run` with its backoffs passed by moving the clock.
+async fn with_backoff_driven<T>(
+    store: &Store,
+    clock: &ManualClock,
+    run: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::select! {
+        r = run => r,
+        () = drive_backoff(store, clock) => unreachable!("the driver never ends"),
+    }
+}
+
 #[tokio::test]
 async fn runs_are_recorded_resumable_and_idempotent() {
-    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    let clock = ManualClock::at(T0);
+    let store = store_on(&clock).await;
     let url = support::fresh_company_sqlite_url();
     let db = company_db(&url, 10).await;
     let var = format!("CUSTODIAN_TEST_COMPANY_{}", rand_suffix());
@@ -582,10 +641,17 @@ async fn runs_are_recorded_resumable_and_idempotent() {
     let mut opts = ExecuteOptions::new(&seven_years);
     opts.retry = RetryPolicy {
         max_attempts: 3,
-        base_delay: std::time::Duration::from_millis(5),
-        max_delay: std::time::Duration::from_millis(20),
+        base_delay: std::time::Duration::from_secs(5),
+        max_delay: std::time::Duration::from_secs(20),
     };
-    let out = run::execute_run(&store, &keys, &id, opts).await.unwrap();
+    let out = with_backoff_driven(&store, &clock, run::execute_run(&store, &keys, &id, opts))
+        .await
+        .unwrap();
+    assert_eq!(
+        clock.now_micros(),
+        T0 + 15_000_000,
+        "waited 5 s, then 10 s, on the store's clock"
+    );
     assert_eq!(out.run.status.as_str(), "failed");
     assert_eq!(out.steps[0].status.as_str(), "done");
     assert_eq!(out.steps[1].status.as_str(), "failed");
@@ -656,19 +722,15 @@ async fn runs_are_recorded_resumable_and_idempotent() {
     .await
     .unwrap();
     assert!(store
-        .claim_run(
-            &id3,
-            "node-a",
-            store.clock().now_micros() + 60_000_000,
-            false
-        )
+        .claim_run(&id3, "node-a", clock.now_micros(), 60_000_000, false)
         .await
         .unwrap());
-    assert!(
-        run::execute_run(&store, &keys, &id3, ExecuteOptions::new(&seven_years))
-            .await
-            .is_err()
-    );
+    clock.advance(59_000_000);
+    let err = run::execute_run(&store, &keys, &id3, ExecuteOptions::new(&seven_years))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("being executed by node-a"), "{err}");
     let mut take = ExecuteOptions::new(&seven_years);
     take.take_over = true;
     assert_eq!(
@@ -735,7 +797,8 @@ async fn http_connector_signs_and_records_answers() {
     let path = write_dataset(&format!(
         "name = \"helpdesk\"\n[connection]\nurl_env = \"{url_var}\"\n[http]\nsecret_env = \"{secret_var}\"\nidentities = [\"email\"]\ncategories = [\"support_contact\"]\n"
     ));
-    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    let clock = ManualClock::at(T0);
+    let store = store_on(&clock).await;
     store
         .put_datastore("helpdesk", path.to_str().unwrap(), None, None)
         .await
@@ -767,10 +830,14 @@ async fn http_connector_signs_and_records_answers() {
     let mut opts = ExecuteOptions::new(&no_holds);
     opts.retry = RetryPolicy {
         max_attempts: 3,
-        base_delay: std::time::Duration::from_millis(5),
-        max_delay: std::time::Duration::from_millis(10),
+        base_delay: std::time::Duration::from_secs(5),
+        max_delay: std::time::Duration::from_secs(10),
     };
-    let out = run::run_now(&store, &keys, &spec, opts).await.unwrap();
+    let before = clock.now_micros();
+    let out = with_backoff_driven(&store, &clock, run::run_now(&store, &keys, &spec, opts))
+        .await
+        .unwrap();
+    assert_eq!(clock.now_micros(), before + 5_000_000, "one backoff of 5 s");
     assert_eq!(out.run.status.as_str(), "done");
     assert_eq!(out.steps[0].attempts, 2, "one failure, retried");
     let Some(StepResult::Http(answer)) = &out.results()[0] else {
@@ -858,7 +925,7 @@ async fn expiry_takes_only_the_fields_the_due_rule_held() {
         r#"{ name = "amount", category = "payment", erase = "hold", hold = "accounting_records", after_hold = "delete_row" }"#,
     );
     assert_ne!(text, company::DATASET, "the sample dataset changed shape");
-    let (deleting, _) = dataset::parse(&text).unwrap();
+    let (deleting, _) = dataset_file::parse(&text).unwrap();
     expire("accounting_records", deleting).await;
     assert_eq!(count(&db, invoices_of_3).await, 0);
     assert_eq!(
@@ -870,26 +937,32 @@ async fn expiry_takes_only_the_fields_the_due_rule_held() {
         r#"{ name = "full_name", category = "website_user", erase = "null" }"#,
         r#"{ name = "full_name", category = "website_user", erase = "null", after_hold = "mask" }"#,
     );
-    let err = dataset::parse(&bad).unwrap_err().to_string();
+    let err = dataset_file::parse(&bad).unwrap_err().to_string();
     assert!(
         err.contains("customers.full_name") && err.contains("`after_hold` only goes with"),
         "{err}"
     );
 }
 
-/// A stand-in service whose every answer takes `delay`; it counts the calls per path.
-async fn slow_service(delay: std::time::Duration) -> (String, Arc<Mutex<BTreeMap<String, u32>>>) {
+/// A stand-in service that counts the calls per path and holds every answer until the test
+/// opens the gate.
+async fn gated_service() -> (
+    String,
+    Arc<Mutex<BTreeMap<String, u32>>>,
+    Arc<tokio::sync::watch::Sender<bool>>,
+) {
     use axum::{extract::Path, routing::post, Router};
     let calls: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
+    let gate = Arc::new(tokio::sync::watch::channel(false).0);
     let app = {
-        let calls = calls.clone();
+        let (calls, gate) = (calls.clone(), gate.clone());
         Router::new().route(
             "/{name}",
             post(move |Path(name): Path<String>| {
-                let calls = calls.clone();
+                let (calls, mut open) = (calls.clone(), gate.subscribe());
                 async move {
                     *calls.lock().unwrap().entry(name).or_default() += 1;
-                    tokio::time::sleep(delay).await;
+                    let _ = open.wait_for(|open| *open).await;
                     r#"{"erased":1}"#
                 }
             }),
@@ -898,7 +971,11 @@ async fn slow_service(delay: std::time::Duration) -> (String, Arc<Mutex<BTreeMap
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), calls)
+    (format!("http://{addr}"), calls, gate)
+}
+
+fn called(calls: &Mutex<BTreeMap<String, u32>>, name: &str) -> u32 {
+    calls.lock().unwrap().get(name).copied().unwrap_or(0)
 }
 
 /// Registers HTTP datastores named `names`, served at `base/<name>`.
@@ -929,10 +1006,13 @@ fn erasure_of(datastores: &[&str]) -> RunSpec {
     }
 }
 
-fn leased<'a>(owner: &str, lease_ms: u64, take_over: bool) -> ExecuteOptions<'a> {
+/// A run's lease in these tests, on the store's (manual) clock.
+const LEASE: i64 = 60_000_000;
+
+fn leased<'a>(owner: &str, take_over: bool) -> ExecuteOptions<'a> {
     let mut o = ExecuteOptions::new(&no_holds);
     o.owner = owner.into();
-    o.lease = std::time::Duration::from_millis(lease_ms);
+    o.lease = std::time::Duration::from_micros(LEASE as u64);
     o.take_over = take_over;
     o.retry.max_attempts = 1;
     o
@@ -942,52 +1022,93 @@ fn leased<'a>(owner: &str, lease_ms: u64, take_over: bool) -> ExecuteOptions<'a>
 /// the step runs, so the second is refused and the service is called once.
 #[tokio::test]
 async fn two_executors_racing_for_one_run_execute_it_once() {
-    let (base, calls) = slow_service(std::time::Duration::from_millis(1500)).await;
-    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    let clock = ManualClock::at(T0);
+    let store = store_on(&clock).await;
+    let (base, calls, gate) = gated_service().await;
     http_datastores(&store, &base, &["desk"]).await;
     let keys = RunKeys::from_secret(&[3u8; 32]);
     let id = run::plan(&store, &keys, &erasure_of(&["desk"]), &[])
         .await
         .unwrap();
-    let a = run::execute_run(&store, &keys, &id, leased("node-a", 300, false));
+    let job = format!("connector_run:{id}");
+    let a = run::execute_run(&store, &keys, &id, leased("node-a", false));
     let b = async {
-        // Well after the first lease of 300 ms would have run out without renewal.
-        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-        run::execute_run(&store, &keys, &id, leased("node-b", 300, false)).await
+        until("node-a to call the service", || async {
+            called(&calls, "desk") == 1
+        })
+        .await;
+        // Two thirds of the lease on, node-a renews it while its step still runs…
+        clock.advance(LEASE * 2 / 3);
+        until("node-a to renew its lease", || async {
+            let job = store.job(&job).await.unwrap().unwrap();
+            job.lease_until == Some(clock.now_micros() + LEASE)
+        })
+        .await;
+        // …so past the end of its first lease, node-b is refused.
+        clock.advance(LEASE * 2 / 3);
+        let b = run::execute_run(&store, &keys, &id, leased("node-b", false)).await;
+        gate.send_replace(true);
+        b
     };
     let (a, b) = tokio::join!(a, b);
     let a = a.unwrap();
     assert_eq!(a.run.status.as_str(), "done");
     let err = b.unwrap_err().to_string();
     assert!(err.contains("being executed by node-a"), "{err}");
-    assert_eq!(calls.lock().unwrap().get("desk"), Some(&1), "executed once");
+    assert_eq!(called(&calls, "desk"), 1, "executed once");
     assert_eq!(a.steps[0].attempts, 1);
+    assert!(
+        store.job(&job).await.unwrap().is_none(),
+        "a done run's job is gone"
+    );
 }
 
-/// A node whose run is taken over (`--take-over`) stops at once instead of carrying on
-/// alongside the new owner: the second datastore is called by the new owner only.
+/// A node whose run is taken over (`--take-over`) stops at its next renewal instead of
+/// carrying on alongside the new owner: the second datastore is called by the new owner only.
 #[tokio::test]
 async fn a_node_that_loses_its_lease_stops() {
-    let (base, calls) = slow_service(std::time::Duration::from_millis(1200)).await;
-    let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
+    let clock = ManualClock::at(T0);
+    let store = store_on(&clock).await;
+    let (base, calls, gate) = gated_service().await;
     http_datastores(&store, &base, &["first", "second"]).await;
     let keys = RunKeys::from_secret(&[4u8; 32]);
     let id = run::plan(&store, &keys, &erasure_of(&["first", "second"]), &[])
         .await
         .unwrap();
-    let a = run::execute_run(&store, &keys, &id, leased("node-a", 300, false));
+    let a_stopped = std::sync::atomic::AtomicBool::new(false);
+    let a = async {
+        let r = run::execute_run(&store, &keys, &id, leased("node-a", false)).await;
+        a_stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        r
+    };
     let b = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        run::execute_run(&store, &keys, &id, leased("node-b", 60_000, true)).await
+        until("node-a to call the first", || async {
+            called(&calls, "first") == 1
+        })
+        .await;
+        let b = run::execute_run(&store, &keys, &id, leased("node-b", true));
+        let driver = async {
+            until("node-b to call the first again", || async {
+                called(&calls, "first") == 2
+            })
+            .await;
+            // node-a's next renewal falls due, and fails.
+            clock.advance(LEASE / 3 + 1);
+            until("node-a to stop", || async {
+                a_stopped.load(std::sync::atomic::Ordering::SeqCst)
+            })
+            .await;
+            gate.send_replace(true);
+        };
+        tokio::join!(b, driver).0
     };
     let (a, b) = tokio::join!(a, b);
     let err = a.unwrap_err().to_string();
     assert!(err.contains("lease was lost"), "{err}");
     let b = b.unwrap();
     assert_eq!(b.run.status.as_str(), "done");
-    let calls = calls.lock().unwrap().clone();
-    assert_eq!(calls.get("first"), Some(&2), "started by a, run again by b");
-    assert_eq!(calls.get("second"), Some(&1), "only the new owner goes on");
+    assert_eq!(called(&calls, "first"), 2, "started by a, run again by b");
+    assert_eq!(called(&calls, "second"), 1, "only the new owner goes on");
 }
 
 /// A registration's `--url-file` wins over the dataset's own `url_env`, even when that
@@ -1058,21 +1179,22 @@ fn fides_yaml_is_detected_after_comments_and_document_markers() {
         "# Our datasets, exported from Fides\n\n---\n",
         "%YAML 1.2\n---\n# comment\n",
     ] {
-        let (ds, format) = dataset::parse(&format!("{head}{sample}")).unwrap();
+        let (ds, format) = dataset_file::parse(&format!("{head}{sample}")).unwrap();
         assert_eq!(format, Format::Fides, "{head:?}");
         assert_eq!(ds.tables.len(), 11);
     }
     let commented = sample.replacen("dataset:", "dataset: # from fides", 1);
-    assert_eq!(dataset::parse(&commented).unwrap().1, Format::Fides);
-    assert!(dataset::is_fides("---\ndataset:\n  - fides_key: x\n"));
-    assert!(!dataset::is_fides("name = \"company\"\n# dataset:\n"));
-    assert!(!dataset::is_fides("---\ndatasets:\n"));
+    assert_eq!(dataset_file::parse(&commented).unwrap().1, Format::Fides);
+    assert!(dataset_file::is_fides("---\ndataset:\n  - fides_key: x\n"));
+    assert!(!dataset_file::is_fides("name = \"company\"\n# dataset:\n"));
+    assert!(!dataset_file::is_fides("---\ndatasets:\n"));
 }
 
 /// `retry` refuses a completed run — its identifiers are gone — and changes nothing.
 #[tokio::test]
 async fn a_completed_run_cannot_be_retried() {
-    let (base, _) = slow_service(std::time::Duration::from_millis(1)).await;
+    let (base, _, gate) = gated_service().await;
+    gate.send_replace(true);
     let store = Store::open(&support::fresh_sqlite_url()).await.unwrap();
     http_datastores(&store, &base, &["desk"]).await;
     let keys = RunKeys::from_secret(&[6u8; 32]);
@@ -1096,7 +1218,9 @@ async fn a_completed_run_cannot_be_retried() {
     let run = store.run(&out.run.id).await.unwrap().unwrap();
     assert_eq!(run.status.as_str(), "done");
     assert_eq!(
-        store.run_steps(&out.run.id).await.unwrap()[0].status.as_str(),
+        store.run_steps(&out.run.id).await.unwrap()[0]
+            .status
+            .as_str(),
         "done"
     );
 }

@@ -318,7 +318,12 @@ mod tests {
     fn a_rehashed_edit_still_breaks_the_next_link() {
         let mut events = chain(5);
         events[1].given = !events[1].given;
-        events[1].link.hash = event_hash(&events[1].content(), 3, 2, &events[1].link.prev_hash.clone());
+        events[1].link.hash = event_hash(
+            &events[1].content(),
+            3,
+            2,
+            &events[1].link.prev_hash.clone(),
+        );
         assert!(matches!(verify(&events), Err(Break::Link { seq: 3, .. })));
     }
 

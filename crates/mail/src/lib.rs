@@ -33,4 +33,7 @@ pub enum MailError {
     Params(serde_json::Error),
     #[error("sealing mail under the subject's key: {0}")]
     Key(#[from] custodian_store::keyring::KeyringError),
+    /// Another node took the `outbox` job over during a pass (this node's lease ran out).
+    #[error("another node took the outbox job over; this pass stopped")]
+    LeaseLost,
 }

@@ -1,11 +1,13 @@
-//! Queueing mail and the worker that sends it: claim due messages under a lease, send, mark
-//! sent, and retry failures with exponential backoff.
+//! Queueing mail and the worker that sends it: a delivery pass is the leased job `outbox`
+//! (see `custodian_store::jobs`): one node at a time claims the job, takes the due messages,
+//! sends them, marks them sent, and retries failures with exponential backoff.
 //!
 //! A message is a row before anything is sent, so a crash never loses it. Each message is
 //! marked sent as soon as the relay accepted it (messages finishing together share a commit);
-//! only a crash in that instant — after the relay's "250", before the mark — sends it again
-//! once the lease runs out, with the same Message-ID, so it is recognisably the same. SMTP
-//! gives no way to ask the relay whether it already has a message, so no sender can close
+//! only a crash in that instant — after the relay's "250", before the mark — sends it again,
+//! with the same Message-ID, so it is recognisably the same: the messages a crashed pass left
+//! `sending` are taken by the next holder of the job once the dead node's lease has run out.
+//! SMTP gives no way to ask the relay whether it already has a message, so no sender can close
 //! that window entirely; Custodian keeps it to the messages in flight. Addresses and
 //! parameters are sealed in the row and opened only in the worker's memory: under the key of
 //! the subject the message is about (so erasing the subject erases its queued and kept mail,
@@ -19,6 +21,7 @@ use custodian_core::clock::Clock;
 use custodian_core::keys::{is_subject_sealed, SubjectSealer};
 use custodian_core::seal::Sealer;
 use custodian_core::subject::SubjectRef;
+use custodian_store::jobs::Claim;
 use custodian_store::keyring::{Keyring, KeyringError};
 use custodian_store::outbox::{ClaimedMail, NewMail};
 use custodian_store::Store;
@@ -151,11 +154,18 @@ impl Outbox {
     }
 }
 
+/// The name (and kind) of the leased job a delivery pass is.
+pub const JOB: &str = "outbox";
+
 /// The worker's knobs.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
-    /// How long a claim holds before another node may take the message over. Must exceed the
-    /// time one batch can take (SMTP commands time out after 30 s).
+    /// Who holds the `outbox` job's lease during a pass: this node
+    /// (`custodian_store::jobs::this_node`).
+    pub owner: String,
+    /// How long the pass's lease holds before another node may take the job over; renewed
+    /// every third of it while the pass lasts. Must exceed the time one message can take (SMTP
+    /// commands time out after 30 s).
     pub lease: Duration,
     pub batch: i64,
     /// Messages in flight at once (one SMTP connection each, at most [`crate::mailer::POOL`]).
@@ -172,6 +182,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
+            owner: custodian_store::jobs::this_node(),
             lease: Duration::from_secs(600),
             batch: 64,
             concurrency: 16,
@@ -197,6 +208,8 @@ impl WorkerSettings {
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pass {
+    /// Another node holds the `outbox` job: this pass did nothing.
+    pub held_elsewhere: bool,
     pub claimed: usize,
     pub sent: usize,
     pub retrying: usize,
@@ -209,23 +222,65 @@ enum Outcome {
     Failed,
 }
 
-/// Claims one batch of due mail, sends it, and records the outcome: the worker's unit of
-/// work, also called directly by tests to drain the outbox.
+/// One delivery pass, the worker's unit of work (also called directly by tests to drain the
+/// outbox): claims the `outbox` job for `settings.owner`, sends one batch of due mail —
+/// resuming what a crashed holder left `sending` — records the outcomes, and finishes the job.
+/// While another node holds the job, answers at once with [`Pass::held_elsewhere`].
 pub async fn deliver_due(
     outbox: &Outbox,
     mailer: &Mailer,
     clock: &dyn Clock,
     settings: &WorkerSettings,
 ) -> Result<Pass, MailError> {
+    let store = &outbox.store;
+    let lease = settings.lease.as_micros() as i64;
     let now = clock.now_micros();
-    let claimed = outbox
-        .store
-        .claim_due_mail(now, settings.lease.as_micros() as i64, settings.batch)
+    if store
+        .claim_job(JOB, JOB, &settings.owner, now, lease, Claim::Now)
+        .await?
+        .is_none()
+    {
+        return Ok(Pass {
+            held_elsewhere: true,
+            ..Pass::default()
+        });
+    }
+    match send_batch(outbox, mailer, clock, settings).await {
+        Ok(pass) => {
+            let now = clock.now_micros();
+            // Due again at once: the worker's wake-ups and poll decide when the next pass runs.
+            store.finish_job(JOB, &settings.owner, now, now).await?;
+            Ok(pass)
+        }
+        Err(MailError::LeaseLost) => Err(MailError::LeaseLost),
+        Err(e) => {
+            let now = clock.now_micros();
+            store
+                .fail_job(JOB, &settings.owner, now, now, &e.to_string())
+                .await?;
+            Err(e)
+        }
+    }
+}
+
+/// Takes a batch of due messages and sends it under the pass's lease, renewing the lease every
+/// third of its length; stops with [`MailError::LeaseLost`] when another node took the job.
+async fn send_batch(
+    outbox: &Outbox,
+    mailer: &Mailer,
+    clock: &dyn Clock,
+    settings: &WorkerSettings,
+) -> Result<Pass, MailError> {
+    let store = &outbox.store;
+    let lease = settings.lease.as_micros() as i64;
+    let claimed = store
+        .claim_due_mail(clock.now_micros(), settings.batch)
         .await?;
     let mut pass = Pass {
         claimed: claimed.len(),
         ..Pass::default()
     };
+    let mut renewed_at = clock.now_micros();
     // Sends run concurrently. Whatever has been accepted by the relay is marked sent at once,
     // in one commit for all the messages that finished meanwhile (one commit per message
     // made the database the bottleneck at ~140 messages/s). A crash can only resend the few
@@ -243,8 +298,7 @@ pub async fn deliver_due(
                         || m.attempts >= settings.max_attempts;
                     let next = clock.now_micros() + settings.backoff(m.attempts).as_micros() as i64;
                     tracing::warn!(mail = %m.id, template = %m.template, attempts = m.attempts, give_up, error = %e, "mail not sent");
-                    outbox
-                        .store
+                    store
                         .mark_mail_failed(&m.id, &e.to_string(), next, give_up)
                         .await?;
                     Ok((m.id, if give_up { Outcome::Failed } else { Outcome::Retrying }))
@@ -263,11 +317,16 @@ pub async fn deliver_due(
             }
         }
         if !sent.is_empty() {
-            outbox
-                .store
-                .mark_mails_sent(&sent, clock.now_micros())
-                .await?;
+            store.mark_mails_sent(&sent, clock.now_micros()).await?;
             pass.sent += sent.len();
+        }
+        let now = clock.now_micros();
+        if now - renewed_at >= lease / 3 {
+            if !store.renew_job(JOB, &settings.owner, now, lease).await? {
+                tracing::warn!("another node took the outbox over; this pass stops");
+                return Err(MailError::LeaseLost);
+            }
+            renewed_at = now;
         }
     }
     Ok(pass)
@@ -318,6 +377,7 @@ pub async fn run_outbox_worker(
         // would leave accepted messages unmarked, to go again after the lease.
         let busy = match deliver_due(&outbox, &mailer, clock.as_ref(), &settings).await {
             Ok(pass) => pass.claimed as i64 >= settings.batch,
+            Err(MailError::LeaseLost) => false,
             Err(e) => {
                 tracing::error!(error = %e, "outbox pass failed");
                 false

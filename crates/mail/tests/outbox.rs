@@ -14,6 +14,7 @@ use custodian_mail::{
     deliver_due, run_outbox_worker, Lang, MailConfig, MailContent, Mailer, Outbox, OutgoingMail,
     Pass, WorkerSettings,
 };
+use custodian_store::jobs::Claim;
 use custodian_store::keyring::Keyring;
 use custodian_store::outbox::MailStatus;
 use custodian_store::{testing, Store};
@@ -117,6 +118,22 @@ impl Fixture {
             keys.push(key);
         }
         keys
+    }
+
+    /// Another node starts a pass — claims the `outbox` job and takes up to `n` messages — and
+    /// dies before marking any.
+    async fn dead_node_takes(&self, n: i64) -> Vec<custodian_store::outbox::ClaimedMail> {
+        let (now, lease) = (
+            self.clock.now_micros(),
+            self.settings.lease.as_micros() as i64,
+        );
+        assert!(self
+            .store()
+            .claim_job("outbox", "outbox", "dead-node", now, lease, Claim::Now)
+            .await
+            .unwrap()
+            .is_some());
+        self.store().claim_due_mail(now, n).await.unwrap()
     }
 
     /// How often each Message-ID arrived.
@@ -324,19 +341,18 @@ on_both!(
     a_killed_claimer_loses_nothing_and_doubles_nothing,
     |f: Fixture| async move {
         let keys = f.enqueue_codes(20).await;
-        // A node claims ten and dies before sending any.
-        let dead = f
-            .store()
-            .claim_due_mail(
-                f.clock.now_micros(),
-                f.settings.lease.as_micros() as i64,
-                10,
-            )
-            .await
-            .unwrap();
+        // A node's pass takes ten and the node dies before sending any.
+        let dead = f.dead_node_takes(10).await;
         assert_eq!(dead.len(), 10);
-        f.drain().await;
-        assert_eq!(f.sink.count(), 10, "leased messages wait for their lease");
+        let pass = f.pass().await;
+        assert!(pass.held_elsewhere && pass.claimed == 0);
+        assert_eq!(
+            f.sink.count(),
+            0,
+            "the dead node's pass holds the outbox until its lease ends"
+        );
+        let job = f.store().job("outbox").await.unwrap().unwrap();
+        assert_eq!(job.lease_owner.as_deref(), Some("dead-node"));
         f.clock.advance(f.settings.lease.as_micros() as i64);
         f.drain().await;
         let d = f.deliveries();
@@ -357,11 +373,7 @@ on_both!(
     |f: Fixture| async move {
         let keys = f.enqueue_codes(3).await;
         let lease = f.settings.lease.as_micros() as i64;
-        let claimed = f
-            .store()
-            .claim_due_mail(f.clock.now_micros(), lease, 10)
-            .await
-            .unwrap();
+        let claimed = f.dead_node_takes(10).await;
         // The node sends the first message, the relay accepts, and the node dies before marking it.
         let sealer = Sealer::derived(b"test secret", "outbox");
         let to = sealer
@@ -478,4 +490,53 @@ async fn the_worker_wakes_on_enqueue_and_stops_on_shutdown() {
         .await
         .unwrap()
         .unwrap();
+}
+
+/// A clock that moves a second on every read, so a pass renews its lease after every message.
+struct Ticking(ManualClock);
+
+impl Clock for Ticking {
+    fn now_micros(&self) -> i64 {
+        self.0.advance(SEC);
+        self.0.now_micros()
+    }
+}
+
+/// A pass whose `outbox` job another node takes over (an operator who thought this node dead)
+/// stops at its next renewal instead of sending on beside the new holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_whose_job_is_taken_over_stops() {
+    let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+    let mut f = Fixture::new(store).await;
+    f.settings.concurrency = 1;
+    f.settings.batch = 200;
+    f.settings.lease = Duration::from_secs(3);
+    f.enqueue_codes(200).await;
+    let clock = Ticking(f.clock.clone());
+    let pass = deliver_due(&f.outbox, &f.mailer, &clock, &f.settings);
+    let take_over = async {
+        f.sink.wait_for(1).await;
+        let now = f.clock.now_micros();
+        let taken = f
+            .store()
+            .claim_job(
+                "outbox",
+                "outbox",
+                "other-node",
+                now,
+                600 * SEC,
+                Claim::TakeOver,
+            )
+            .await
+            .unwrap();
+        assert!(taken.is_some());
+    };
+    let (pass, ()) = tokio::join!(pass, take_over);
+    assert!(
+        matches!(pass, Err(custodian_mail::MailError::LeaseLost)),
+        "{pass:?}"
+    );
+    assert!(f.sink.count() < 200, "it stopped ({} sent)", f.sink.count());
+    let job = f.store().job("outbox").await.unwrap().unwrap();
+    assert_eq!(job.lease_owner.as_deref(), Some("other-node"));
 }

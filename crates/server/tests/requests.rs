@@ -660,6 +660,25 @@ async fn the_dpo_queue_filters_acts_and_keeps_an_audit_trail() {
         "{}",
         m.text
     );
+    // The digest is a leased job, next due tomorrow at the digest hour; its gauges are
+    // refreshed by the next housekeeping round.
+    custodian_app::background::housekeeping_once(&app.state)
+        .await
+        .unwrap();
+    let digest = app.state.store.job("digest").await.unwrap().unwrap();
+    assert_eq!((digest.attempts, digest.lease_owner), (0, None));
+    let m = app.get("/metrics", None).await;
+    for line in [
+        format!(
+            "custodian_job_next_run_seconds{{job=\"digest\"}} {}",
+            digest.run_at / 1_000_000
+        ),
+        "custodian_job_attempts{job=\"digest\"} 0".into(),
+        "custodian_job_running{job=\"digest\"} 0".into(),
+        "custodian_job_failed{job=\"digest\"} 0".into(),
+    ] {
+        assert!(m.text.contains(&line), "{line} in {}", m.text);
+    }
 }
 
 #[tokio::test]

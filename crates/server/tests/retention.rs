@@ -6,6 +6,7 @@ mod common;
 
 use common::{assert_problem, TestApp, START};
 use custodian_app::retention::{self as retention_job, RunOptions};
+use custodian_core::clock::Clock;
 use serde_json::{json, Value};
 
 const DAY: i64 = 86_400_000_000;
@@ -465,10 +466,41 @@ async fn the_daily_run_happens_once_a_day() {
         .unwrap()
         .is_none());
     app.clock.advance(DAY);
+    // Another node holds today's run: this one leaves it, until that node's lease runs out.
+    let lease = custodian_app::background::RECURRING_LEASE.as_micros() as i64;
+    let now = app.clock.now_micros();
+    assert!(app
+        .state
+        .store
+        .claim_job(
+            retention_job::JOB,
+            retention_job::JOB,
+            "other-node",
+            now,
+            lease,
+            custodian_store::jobs::Claim::Due
+        )
+        .await
+        .unwrap()
+        .is_some());
+    assert!(retention_job::daily_once(&app.state)
+        .await
+        .unwrap()
+        .is_none());
+    app.clock.advance(lease);
     assert!(retention_job::daily_once(&app.state)
         .await
         .unwrap()
         .is_some());
+    let job = app
+        .state
+        .store
+        .job(retention_job::JOB)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.run_at % DAY, 0, "next due at the start of a UTC day");
+    assert!(job.run_at > app.clock.now_micros());
 }
 
 /// The 7-year rule reaches the company's own database: when `accounting_records` falls due

@@ -13,6 +13,7 @@ pub(crate) struct Dialect {
     pub parallel_writers: bool,
     pub consent: &'static crate::consent::ConsentSql,
     pub keys: &'static crate::keys::KeySql,
+    pub jobs: &'static crate::jobs::JobSql,
     pub outbox: &'static crate::outbox::OutboxSql,
     pub requests: &'static crate::requests::RequestSql,
 }

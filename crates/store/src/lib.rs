@@ -18,6 +18,7 @@ mod batch;
 pub mod consent;
 mod db;
 mod dialect;
+pub mod jobs;
 pub mod keyring;
 pub mod keys;
 mod migrate;

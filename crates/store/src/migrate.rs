@@ -60,6 +60,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_held_rows.sql"),
         include_str!("../migrations/postgres/0008_held_rows.sql"),
     ),
+    (
+        9,
+        "jobs",
+        include_str!("../migrations/sqlite/0009_jobs.sql"),
+        include_str!("../migrations/postgres/0009_jobs.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

@@ -1,11 +1,13 @@
-//! The mail outbox: every outgoing message is a row before it is sent, claimed under a lease
-//! by one sender at a time, and marked sent or failed afterwards.
+//! The mail outbox: every outgoing message is a row before it is sent, taken by a delivery
+//! pass, and marked sent or failed afterwards. Passes are the leased job `outbox` (see
+//! [`crate::jobs`]): only the job's holder takes messages, so the rows carry no lease of their
+//! own.
 //!
 //! Delivery is at least once: a node killed between the SMTP server's accept and
-//! [`Store::mark_mail_sent`] leaves the row `sending`, and when its lease runs out another
-//! claim sends it again (with the same Message-ID, which the mail crate derives from the
-//! idempotency key). The store never sees an address or a body in clear: the caller seals
-//! them, and erasure ([`Store::forget_mail_to`]) drops the sealed fields.
+//! [`Store::mark_mail_sent`] leaves the row `sending`, and when its lease on the job runs out
+//! the next holder's pass sends it again (with the same Message-ID, which the mail crate
+//! derives from the idempotency key). The store never sees an address or a body in clear:
+//! the caller seals them, and erasure ([`Store::forget_mail_to`]) drops the sealed fields.
 
 use crate::{Arg, Batch, Result, Store, StoreError, Tx};
 
@@ -28,7 +30,7 @@ pub struct NewMail {
     pub send_after: i64,
 }
 
-/// A message claimed for sending, leased to the claimer until `lease_until`.
+/// A message taken for sending by the pass holding the `outbox` job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedMail {
     pub id: String,
@@ -40,7 +42,6 @@ pub struct ClaimedMail {
     pub request_id: Option<String>,
     /// Attempts so far, this one included.
     pub attempts: i32,
-    pub lease_until: i64,
     pub created_at: i64,
 }
 
@@ -110,9 +111,6 @@ pub(crate) struct OutboxSql {
     /// Queues messages `(id, idempotency_key, template, lang, to_sealed, params_sealed,
     /// request_id, next_attempt_at, created_at)`; a repeated idempotency key queues nothing.
     pub enqueue: Batch,
-    /// Leases due messages: `$1` lease until, `$2` now, `$3` limit; answers the columns of
-    /// a [`ClaimedMail`] in order. Run in an immediate transaction.
-    pub claim: &'static str,
     /// Marks messages `(id)` sent at `$1` (the head's argument).
     pub mark_sent: Batch,
     /// Drops the sealed fields of the finished mail of requests `(request_id)`.
@@ -129,7 +127,6 @@ type ClaimedRow = (
     Option<String>,
     i32,
     i64,
-    i64,
 );
 
 fn claimed(r: ClaimedRow) -> ClaimedMail {
@@ -142,8 +139,7 @@ fn claimed(r: ClaimedRow) -> ClaimedMail {
         params_sealed: r.5,
         request_id: r.6,
         attempts: r.7,
-        lease_until: r.8,
-        created_at: r.9,
+        created_at: r.8,
     }
 }
 
@@ -210,25 +206,22 @@ impl Store {
         Ok(self.execute(ENQUEUE_ONE, &enqueue_args(m)).await? == 1)
     }
 
-    /// Claims up to `limit` messages that are due at `now` — queued ones whose retry time has
-    /// come and `sending` ones whose lease ran out (their sender died) — and leases them to
-    /// the caller for `lease_micros`. Two claimers never get the same message while its lease
-    /// holds.
-    pub async fn claim_due_mail(
-        &self,
-        now: i64,
-        lease_micros: i64,
-        limit: i64,
-    ) -> Result<Vec<ClaimedMail>> {
-        let lease_until = now.saturating_add(lease_micros);
-        // Immediate: on SQLite the write lock is taken before the read, so two processes
-        // cannot pick the same rows (a deferred transaction would fail to upgrade, not wait);
-        // on PostgreSQL the statement skips rows other claimers hold.
+    /// Takes up to `limit` messages that are due at `now` for the pass holding the `outbox`
+    /// job — queued ones whose retry time has come, and `sending` ones a crashed pass left
+    /// (they were in flight: they go again, once) — and marks them `sending`, one attempt more.
+    /// Only the job's holder calls this, so no two passes take the same message, and the
+    /// statement is the same on both backends.
+    pub async fn claim_due_mail(&self, now: i64, limit: i64) -> Result<Vec<ClaimedMail>> {
+        // Immediate: on SQLite the write lock is taken before the read (a deferred
+        // transaction would fail to upgrade, not wait, if another connection wrote meanwhile).
         let mut tx = self.begin_immediate().await?;
         let rows: Vec<ClaimedRow> = tx
             .fetch_all(
-                self.dialect.outbox.claim,
-                &[lease_until.into(), now.into(), limit.into()],
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
+                 WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 \
+                              AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT $2) \
+                 RETURNING id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, attempts, created_at",
+                &[now.into(), limit.into()],
             )
             .await?;
         tx.commit().await?;
@@ -243,7 +236,7 @@ impl Store {
     pub async fn mark_mail_sent(&self, id: &str, now: i64) -> Result<bool> {
         let n = self
             .execute(
-                "UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2 AND status <> 'sent'",
+                "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2 AND status <> 'sent'",
                 &[now.into(), id.into()],
             )
             .await?;
@@ -263,7 +256,7 @@ impl Store {
 
     /// Records a failed attempt: the message is due again at `next_attempt_at`, or, with
     /// `give_up`, ends `failed`. `error` must carry no personal data (it is shown to the DPO).
-    /// A message already sent (by a node that outlived its lease) stays sent.
+    /// A message already sent (by a node that outlived its lease on the job) stays sent.
     pub async fn mark_mail_failed(
         &self,
         id: &str,
@@ -279,7 +272,7 @@ impl Store {
         let error: String = error.chars().take(500).collect();
         let n = self
             .execute(
-                "UPDATE outbox SET status = $1, last_error = $2, next_attempt_at = $3, lease_until = NULL WHERE id = $4 AND status = 'sending'",
+                "UPDATE outbox SET status = $1, last_error = $2, next_attempt_at = $3 WHERE id = $4 AND status = 'sending'",
                 &[status.as_str().into(), (&error).into(), next_attempt_at.into(), id.into()],
             )
             .await?;

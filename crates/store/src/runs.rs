@@ -5,11 +5,12 @@
 //! tables itself; everything it records goes through the functions here. A step is written
 //! before it runs (`running`, one more attempt) and after (`done` with its result, or
 //! `retrying`/`failed` with the exact error), so a node killed mid-run leaves a record that
-//! another node — or the same one restarted — resumes from. Runs are claimed with a lease so
-//! two nodes never execute the same run at once.
+//! another node — or the same one restarted — resumes from. A run's lease is the leased job
+//! `connector_run:<id>` (see `crate::jobs`), so two nodes never execute the same run at once.
 
 use custodian_core::run::{RunKind, RunStatus, StepStatus};
 
+use crate::jobs::Claim;
 use crate::{Arg, Result, Store, StoreError};
 
 /// A datastore registered with `custodian datastore add`.
@@ -94,7 +95,17 @@ type StepRow = (
     Option<String>,
 );
 
-const RUN_COLS: &str = "id, kind, subject_ref, request_id, dry_run, status, payload, lease_owner, lease_until, created_at, updated_at";
+/// A run's columns, its lease from its job (see [`run_job`]).
+const RUN_COLS: &str = "r.id, r.kind, r.subject_ref, r.request_id, r.dry_run, r.status, r.payload, j.lease_owner, j.lease_until, r.created_at, r.updated_at";
+const RUN_FROM: &str = "connector_runs r LEFT JOIN jobs j ON j.name = 'connector_run:' || r.id";
+
+/// The kind of a run's leased job.
+pub const RUN_JOB_KIND: &str = "connector_run";
+
+/// The name of a run's leased job (see `crate::jobs`): `connector_run:<run id>`.
+pub fn run_job(run_id: &str) -> String {
+    format!("{RUN_JOB_KIND}:{run_id}")
+}
 const STEP_COLS: &str = "run_id, seq, datastore, status, attempts, last_error, next_attempt_at, started_at, finished_at, result";
 
 fn run_record(r: RunRow) -> Result<RunRecord> {
@@ -218,7 +229,7 @@ impl Store {
     }
 
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
-        let sql = format!("SELECT {RUN_COLS} FROM connector_runs WHERE id = $1");
+        let sql = format!("SELECT {RUN_COLS} FROM {RUN_FROM} WHERE id = $1");
         let rows = self.fetch_all::<RunRow>(&sql, &[Arg::from(id)]).await?;
         rows.into_iter().next().map(run_record).transpose()
     }
@@ -226,7 +237,7 @@ impl Store {
     /// The most recent runs, newest first, optionally of one status.
     pub async fn runs(&self, status: Option<RunStatus>, limit: i64) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLS} FROM connector_runs WHERE ($1 IS NULL OR status = $2) ORDER BY created_at DESC, id LIMIT $3"
+            "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE ($1 IS NULL OR status = $2) ORDER BY created_at DESC, id LIMIT $3"
         );
         let rows = self
             .fetch_all::<RunRow>(
@@ -244,7 +255,7 @@ impl Store {
     /// Runs of one request, oldest first.
     pub async fn runs_of_request(&self, request_id: &str) -> Result<Vec<RunRecord>> {
         let sql = format!(
-            "SELECT {RUN_COLS} FROM connector_runs WHERE request_id = $1 ORDER BY created_at, id"
+            "SELECT {RUN_COLS} FROM {RUN_FROM} WHERE request_id = $1 ORDER BY created_at, id"
         );
         let rows = self
             .fetch_all::<RunRow>(&sql, &[Arg::from(request_id)])
@@ -261,43 +272,74 @@ impl Store {
         rows.into_iter().map(step_record).collect()
     }
 
-    /// Takes the run for `owner` until `lease_until` unless another owner holds an unexpired
-    /// lease. `take_over` ignores the other lease (an operator who knows its node is dead).
+    /// Takes the run's lease — the leased job `connector_run:<id>` — for `owner` until
+    /// `now + lease_micros`, unless another owner holds an unexpired lease; `take_over` ignores
+    /// that lease (an operator who knows its node is dead). The run is marked `running`.
     pub async fn claim_run(
         &self,
         id: &str,
         owner: &str,
-        lease_until: i64,
+        now: i64,
+        lease_micros: i64,
         take_over: bool,
     ) -> Result<bool> {
-        let now = self.now();
-        let n = self.execute(
-            "UPDATE connector_runs SET lease_owner = $1, lease_until = $2, status = CASE WHEN status = 'done' THEN status ELSE 'running' END, updated_at = $3 \
-             WHERE id = $4 AND ($5 OR lease_owner IS NULL OR lease_owner = $6 OR lease_until < $7)",
-            &[
-                Arg::from(owner),
-                Arg::from(lease_until),
-                Arg::from(now),
-                Arg::from(id),
-                Arg::from(take_over),
-                Arg::from(owner),
-                Arg::from(now),
-            ],
-        ).await?;
-        Ok(n == 1)
+        let how = if take_over {
+            Claim::TakeOver
+        } else {
+            Claim::Now
+        };
+        let job = self
+            .claim_job(&run_job(id), RUN_JOB_KIND, owner, now, lease_micros, how)
+            .await?;
+        if job.is_none() {
+            return Ok(false);
+        }
+        self.execute(
+            "UPDATE connector_runs SET status = CASE WHEN status = 'done' THEN status ELSE 'running' END, updated_at = $1 WHERE id = $2",
+            &[now.into(), id.into()],
+        )
+        .await?;
+        Ok(true)
     }
 
-    /// Gives the lease back and sets the run's status.
-    pub async fn release_run(&self, id: &str, owner: &str, status: RunStatus) -> Result<()> {
-        self.execute(
-            "UPDATE connector_runs SET lease_owner = NULL, lease_until = NULL, status = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4",
-            &[
-                Arg::from(status.as_str()),
-                Arg::from(self.now()),
-                Arg::from(id),
-                Arg::from(owner),
-            ],
-        ).await?;
+    /// Extends `owner`'s lease on the run to `now + lease_micros`; `false` once another owner
+    /// has taken it (the caller stops).
+    pub async fn renew_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        lease_micros: i64,
+    ) -> Result<bool> {
+        self.renew_job(&run_job(id), owner, now, lease_micros).await
+    }
+
+    /// Gives the lease back and sets the run's status, if `owner` still holds it. A done run's
+    /// job goes; a failed one's stays, with the failure, for `custodian jobs list`.
+    pub async fn release_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        status: RunStatus,
+    ) -> Result<()> {
+        let job = run_job(id);
+        let held = if status == RunStatus::Done {
+            self.remove_job(&job, owner).await?
+        } else {
+            let error = format!(
+                "the run ended {}: see `custodian datastore runs show {id}`",
+                status.as_str()
+            );
+            self.fail_job(&job, owner, now, now, &error).await?
+        };
+        if held {
+            self.execute(
+                "UPDATE connector_runs SET status = $1, updated_at = $2 WHERE id = $3",
+                &[status.as_str().into(), now.into(), id.into()],
+            )
+            .await?;
+        }
         Ok(())
     }
 

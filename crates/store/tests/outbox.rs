@@ -1,8 +1,10 @@
-//! The outbox's contract on both backends: idempotent enqueue, leases that keep two claimers
-//! apart and expire for a killed one, retries, summaries and erasure.
+//! The outbox's contract on both backends: idempotent enqueue, a crashed pass's messages
+//! resumed by the next, passes kept apart by the `outbox` job's lease, retries, summaries and
+//! erasure.
 
 use std::collections::HashSet;
 
+use custodian_store::jobs::Claim;
 use custodian_store::outbox::{MailStatus, NewMail};
 use custodian_store::{testing, Store};
 
@@ -60,47 +62,37 @@ on_both!(enqueue_is_idempotent_by_key, |store: Store| async move {
 });
 
 on_both!(
-    claims_lease_then_expire_to_another_claimer,
+    a_crashed_pass_is_resumed_by_the_next,
     |store: Store| async move {
         for i in 0..5 {
             store.enqueue_mail(&mail(i, None)).await.unwrap();
         }
         // Nothing is due before its time.
-        assert!(store
-            .claim_due_mail(T0 - 1, LEASE, 10)
-            .await
-            .unwrap()
-            .is_empty());
-        let first = store.claim_due_mail(T0 + 10, LEASE, 3).await.unwrap();
+        assert!(store.claim_due_mail(T0 - 1, 10).await.unwrap().is_empty());
+        let first = store.claim_due_mail(T0 + 2, 10).await.unwrap();
         assert_eq!(
             first.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
             ["mail_0000", "mail_0001", "mail_0002"],
-            "oldest first"
+            "due ones, oldest first"
         );
-        assert!(first
-            .iter()
-            .all(|m| m.attempts == 1 && m.lease_until == T0 + 10 + LEASE));
+        assert!(first.iter().all(|m| m.attempts == 1));
         assert_eq!(first[1].to_sealed, "sealed-to-1");
         assert_eq!(first[1].params_sealed, "sealed-params-1");
-        let rest = store.claim_due_mail(T0 + 10, LEASE, 10).await.unwrap();
-        assert_eq!(rest.len(), 2, "leased messages are not claimed twice");
-        assert!(store
-            .claim_due_mail(T0 + 20, LEASE, 10)
-            .await
-            .unwrap()
-            .is_empty());
 
-        // The first claimer sends one and dies; its lease runs out and the rest go again.
+        // The pass sends one and its node dies: the next pass (the job's next holder) takes
+        // the two left `sending` again, with the rest.
         assert!(store.mark_mail_sent("mail_0000", T0 + 30).await.unwrap());
-        let taken = store
-            .claim_due_mail(T0 + 10 + LEASE, LEASE, 10)
-            .await
-            .unwrap();
+        let c = store.outbox_counts().await.unwrap();
+        assert_eq!((c.queued, c.sending, c.sent), (2, 2, 1));
+        let taken = store.claim_due_mail(T0 + 40, 10).await.unwrap();
         assert_eq!(
             taken.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
             ["mail_0001", "mail_0002", "mail_0003", "mail_0004"]
         );
-        assert!(taken.iter().all(|m| m.attempts == 2));
+        assert_eq!(
+            taken.iter().map(|m| m.attempts).collect::<Vec<_>>(),
+            [2, 2, 1, 1]
+        );
         let c = store.outbox_counts().await.unwrap();
         assert_eq!((c.queued, c.sending, c.sent), (0, 4, 1));
     }
@@ -110,7 +102,7 @@ on_both!(
     failures_retry_later_and_give_up,
     |store: Store| async move {
         store.enqueue_mail(&mail(1, Some("req_1"))).await.unwrap();
-        let m = store.claim_due_mail(T0 + 5, LEASE, 10).await.unwrap();
+        let m = store.claim_due_mail(T0 + 5, 10).await.unwrap();
         assert!(store
             .mark_mail_failed(
                 &m[0].id,
@@ -120,12 +112,8 @@ on_both!(
             )
             .await
             .unwrap());
-        assert!(store
-            .claim_due_mail(T0 + 99, LEASE, 10)
-            .await
-            .unwrap()
-            .is_empty());
-        let m = store.claim_due_mail(T0 + 100, LEASE, 10).await.unwrap();
+        assert!(store.claim_due_mail(T0 + 99, 10).await.unwrap().is_empty());
+        let m = store.claim_due_mail(T0 + 100, 10).await.unwrap();
         assert_eq!(m[0].attempts, 2);
         assert_eq!(
             store.mail_last_error(&m[0].id).await.unwrap().as_deref(),
@@ -141,7 +129,7 @@ on_both!(
             .await
             .unwrap());
         assert!(store
-            .claim_due_mail(T0 + 10_000_000_000, LEASE, 10)
+            .claim_due_mail(T0 + 10_000_000_000, 10)
             .await
             .unwrap()
             .is_empty());
@@ -161,7 +149,7 @@ on_both!(
 
 on_both!(sent_mail_stays_sent, |store: Store| async move {
     store.enqueue_mail(&mail(1, None)).await.unwrap();
-    let m = store.claim_due_mail(T0 + 5, LEASE, 10).await.unwrap();
+    let m = store.claim_due_mail(T0 + 5, 10).await.unwrap();
     assert!(store.mark_mail_sent(&m[0].id, T0 + 6).await.unwrap());
     assert!(!store.mark_mail_sent(&m[0].id, T0 + 7).await.unwrap());
     assert!(!store
@@ -178,7 +166,7 @@ on_both!(
         store.enqueue_mail(&mail(1, Some("req_a"))).await.unwrap();
         store.enqueue_mail(&mail(2, Some("req_a"))).await.unwrap();
         store.enqueue_mail(&mail(3, Some("req_b"))).await.unwrap();
-        let claimed = store.claim_due_mail(T0 + 1, LEASE, 1).await.unwrap();
+        let claimed = store.claim_due_mail(T0 + 1, 1).await.unwrap();
         store.mark_mail_sent(&claimed[0].id, T0 + 9).await.unwrap();
         let a = store.mail_for_request("req_a").await.unwrap();
         assert_eq!(
@@ -202,7 +190,7 @@ on_both!(
         );
         // The record that mail went stays.
         assert_eq!(store.mail_for_request("req_a").await.unwrap(), a);
-        let left = store.claim_due_mail(T0 + 100, LEASE, 10).await.unwrap();
+        let left = store.claim_due_mail(T0 + 100, 10).await.unwrap();
         assert_eq!(
             left.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
             ["mail_0002", "mail_0003"]
@@ -211,23 +199,38 @@ on_both!(
 );
 
 on_both!(
-    concurrent_claimers_never_share_a_message,
+    concurrent_passes_never_share_a_message,
     |store: Store| async move {
         const N: u32 = 400;
         for i in 0..N {
             store.enqueue_mail(&mail(i, None)).await.unwrap();
         }
+        // Six nodes run passes as the worker does: claim the `outbox` job, take a batch,
+        // mark it sent, finish the job. Only the job's holder takes messages.
         let mut tasks = Vec::new();
-        for _ in 0..6 {
+        for node in 0..6 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
+                let owner = format!("node-{node}");
+                let now = T0 + N as i64;
                 let mut mine = Vec::new();
                 loop {
-                    let batch = store.claim_due_mail(T0 + N as i64, LEASE, 7).await.unwrap();
-                    if batch.is_empty() {
+                    let claimed = store
+                        .claim_job("outbox", "outbox", &owner, now, LEASE, Claim::Now)
+                        .await
+                        .unwrap();
+                    if claimed.is_none() {
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    let batch = store.claim_due_mail(now, 7).await.unwrap();
+                    let ids: Vec<String> = batch.into_iter().map(|m| m.id).collect();
+                    store.mark_mails_sent(&ids, now).await.unwrap();
+                    assert!(store.finish_job("outbox", &owner, now, now).await.unwrap());
+                    if ids.is_empty() {
                         return mine;
                     }
-                    mine.extend(batch.into_iter().map(|m| m.id));
+                    mine.extend(ids);
                 }
             }));
         }

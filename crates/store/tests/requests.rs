@@ -188,15 +188,6 @@ on_both!(
     }
 );
 
-on_both!(job_marks_are_claimed_once, |store: Store| async move {
-    assert_eq!(store.job_mark("digest").await.unwrap(), None);
-    assert!(store.claim_job_mark("digest", None, 5).await.unwrap());
-    assert!(!store.claim_job_mark("digest", None, 6).await.unwrap());
-    assert!(store.claim_job_mark("digest", Some(5), 7).await.unwrap());
-    assert!(!store.claim_job_mark("digest", Some(5), 8).await.unwrap());
-    assert_eq!(store.job_mark("digest").await.unwrap(), Some(7));
-});
-
 on_both!(
     intake_shares_commits_and_a_bad_request_fails_alone,
     |store: Store| async move {

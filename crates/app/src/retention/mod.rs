@@ -43,8 +43,9 @@ use crate::context::Context;
 pub const PAGE: i64 = 500;
 /// The hold category that request records count as.
 pub const REQUEST_CATEGORY: &str = "requests";
-/// The local-day mark of the daily run (one node runs it per day).
-const MARK: &str = "retention_daily";
+/// The leased job of the daily run (one node runs it per day; see `background::run_leased`).
+pub const JOB: &str = "retention";
+const DAY: i64 = 86_400_000_000;
 
 /// Retention's part of the shared state.
 pub struct RetentionState {
@@ -250,14 +251,21 @@ pub(super) fn note(
     }
 }
 
-/// Once a day (UTC), by one node: the scheduled run inside `serve`.
+/// Once a day (UTC), by one node: the scheduled run inside `serve`, the leased job `retention`,
+/// next due at the start of the next UTC day.
 pub async fn daily_once(state: &Context) -> Result<Option<Report>, JobError> {
-    let now = state.clock.now_micros();
-    let today = now / 86_400_000_000;
-    let seen = state.store.job_mark(MARK).await?;
-    if seen.is_some_and(|d| d >= today) || !state.store.claim_job_mark(MARK, seen, today).await? {
-        return Ok(None);
-    }
+    state
+        .store
+        .ensure_job(JOB, JOB, state.clock.now_micros())
+        .await?;
+    crate::background::run_leased(state, JOB, |now| async move {
+        let report = daily_run(state, now).await?;
+        Ok((report, (now / DAY + 1) * DAY))
+    })
+    .await
+}
+
+async fn daily_run(state: &Context, now: i64) -> Result<Report, JobError> {
     let company = company_purge(state);
     let report = run(
         &state.store,
@@ -283,7 +291,7 @@ pub async fn daily_once(state: &Context) -> Result<Option<Report>, JobError> {
         purged = report.records_purged,
         "retention run"
     );
-    Ok(Some(report))
+    Ok(report)
 }
 
 /// The company datastores as `serve` reaches them.

@@ -61,7 +61,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 if url_env.is_some() {
                     env = url_env;
                 }
-                let (ds, _) = match dataset::load(&path) {
+                let (ds, _) = match custodian_connectors::dataset_file::load(&path) {
                     Ok(d) => d,
                     Err(e) => {
                         println!("{e}");

@@ -222,7 +222,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                     custodian_connectors::dataset::valid_name(&name),
                     "a datastore name is 1 to 64 printable characters"
                 );
-                let (ds, format) = custodian_connectors::dataset::load(&dataset)?;
+                let (ds, format) = custodian_connectors::dataset_file::load(&dataset)?;
                 let path = std::fs::canonicalize(&dataset)?;
                 store
                     .put_datastore(

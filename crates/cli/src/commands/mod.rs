@@ -4,6 +4,7 @@ pub mod consent;
 pub mod dataset;
 pub mod datastore;
 pub mod init;
+pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod policy;

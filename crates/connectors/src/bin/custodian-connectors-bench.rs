@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use custodian_connectors::access::{access, JsonLines};
 use custodian_connectors::erase::{self, Operation};
 use custodian_connectors::sql::{Bind, Db};
-use custodian_connectors::{company, dataset, run};
+use custodian_connectors::{company, run};
 
 fn none(_: &str) -> Option<jiff::civil::Date> {
     None
@@ -75,7 +75,7 @@ async fn main() {
     let url = std::env::var(&args[1]).expect("URL variable set");
     let num = |i: usize| -> u64 { args[i].parse().expect("a number") };
     let db = Db::connect(&url).await.expect("connect");
-    let (ds, _) = dataset::parse(company::DATASET).expect("dataset");
+    let (ds, _) = custodian_connectors::dataset_file::parse(company::DATASET).expect("dataset");
     match args[0].as_str() {
         "erase-one" => {
             let (first, n) = (num(2), num(3));

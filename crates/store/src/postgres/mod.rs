@@ -3,6 +3,7 @@
 //! batch size), row locks, `FOR UPDATE SKIP LOCKED`.
 
 pub(crate) mod consent;
+pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod outbox;
 pub(crate) mod requests;
@@ -14,6 +15,7 @@ pub(crate) static DIALECT: Dialect = Dialect {
     parallel_writers: true,
     consent: &consent::SQL,
     keys: &keys::SQL,
+    jobs: &jobs::SQL,
     outbox: &outbox::SQL,
     requests: &requests::SQL,
 };

@@ -1,5 +1,5 @@
-//! PostgreSQL's statements for the outbox: arrays, and a claim that skips rows other nodes
-//! hold (`FOR UPDATE SKIP LOCKED`) instead of waiting for them.
+//! PostgreSQL's statements for the outbox: arrays through `UNNEST` and `ANY`. (Taking due mail
+//! is one statement on both backends: only the holder of the `outbox` job takes any.)
 
 use crate::outbox::OutboxSql;
 use crate::Batch;
@@ -10,12 +10,8 @@ pub(crate) static SQL: OutboxSql = OutboxSql {
          SELECT id, k, t, l, ts, ps, r, 'queued', 0, n, c FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[]) AS u(id, k, t, l, ts, ps, r, n, c) \
          ON CONFLICT (idempotency_key) DO NOTHING",
     ),
-    claim: "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1, next_attempt_at = $1 \
-            WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 \
-                         AND to_sealed IS NOT NULL ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-            RETURNING id, idempotency_key, template, lang, to_sealed, params_sealed, request_id, attempts, lease_until, created_at",
     mark_sent: Batch::Arrays(
-        "UPDATE outbox SET status = 'sent', lease_until = NULL, last_error = NULL, sent_at = $1 WHERE status <> 'sent' AND id = ANY($2)",
+        "UPDATE outbox SET status = 'sent', last_error = NULL, sent_at = $1 WHERE status <> 'sent' AND id = ANY($2)",
     ),
     forget: Batch::Arrays(
         "UPDATE outbox SET to_sealed = NULL, params_sealed = NULL WHERE status IN ('sent', 'failed') AND to_sealed IS NOT NULL AND request_id = ANY($1)",

@@ -4,9 +4,8 @@
 //! A status change is written together with its history entry in one transaction, and only
 //! if the request is still in the status the caller saw (optimistic concurrency): two DPOs
 //! acting at once cannot both move the same request (`write.rs`). The queue's queries are in
-//! `queries.rs`; the marks that let one node of several run a daily job in `marks.rs`.
+//! `queries.rs`. (Daily jobs that one node of several runs are leased jobs, `crate::jobs`.)
 
-mod marks;
 mod queries;
 mod write;
 

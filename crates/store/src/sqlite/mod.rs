@@ -2,6 +2,7 @@
 //! multi-row `VALUES` statements (each statement is a round trip to SQLite's worker thread).
 
 pub(crate) mod consent;
+pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod outbox;
 pub(crate) mod requests;
@@ -13,6 +14,7 @@ pub(crate) static DIALECT: Dialect = Dialect {
     parallel_writers: false,
     consent: &consent::SQL,
     keys: &keys::SQL,
+    jobs: &jobs::SQL,
     outbox: &outbox::SQL,
     requests: &requests::SQL,
 };
