@@ -2,12 +2,20 @@
 //! `CUSTODIAN_*` environment variables, the config file, and built-in defaults.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
+
+/// The clock every command runs on. Commands take "now" from here (or from the store, which
+/// `serve` opens on it), so the wall clock is chosen in this one place and tests of the
+/// libraries below can run on a clock they move.
+pub fn clock() -> Arc<dyn custodian_core::clock::Clock> {
+    Arc::new(custodian_core::clock::SystemClock)
+}
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

@@ -56,11 +56,14 @@ fn filtered(ds: &Dataset, identities: &Identities) -> Identities {
         .collect()
 }
 
-/// Calls the service. `url` is the endpoint; `secret` the signing secret.
+/// Calls the service. `url` is the endpoint; `secret` the signing secret; `at_seconds` the
+/// signature's timestamp, from the run's clock (the service checks it against its own clock to
+/// refuse replays, so it must be the real time in production, which the injected clock is).
 #[allow(clippy::too_many_arguments)]
 pub async fn call(
     url: &str,
     secret: &[u8],
+    at_seconds: i64,
     ds: &Dataset,
     action: &str,
     idempotency_key: &str,
@@ -78,7 +81,7 @@ pub async fn call(
         corrections,
     })
     .map_err(|e| ConnectorError::Http(e.to_string()))?;
-    let ts = jiff::Timestamp::now().as_second();
+    let ts = at_seconds;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()

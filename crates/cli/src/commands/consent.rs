@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use custodian_core::clock::rfc3339;
-use custodian_core::clock::{Clock, SystemClock};
 use custodian_core::consent::Source;
 use custodian_core::subject::{IdKind, SubjectHasher, SubjectId, SubjectRef};
 use custodian_core::unsubscribe::{Signer, Unsubscribe};
@@ -125,7 +124,8 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 _ => unreachable!("clap requires one"),
             };
             let subject = SubjectHasher::new(&secret).reference(&id);
-            let expires_at = SystemClock.now_micros() / 1_000_000 + i64::from(ttl_days) * 86_400;
+            let expires_at =
+                crate::config::clock().now_micros() / 1_000_000 + i64::from(ttl_days) * 86_400;
             let token = Signer::new(&secret).sign(&Unsubscribe {
                 subject,
                 purpose,
@@ -328,10 +328,10 @@ async fn import(
         .remember_policy_version(
             &policy.policy.version,
             &serde_json::to_string(policy)?,
-            SystemClock.now_micros(),
+            crate::config::clock().now_micros(),
         )
         .await?;
-    let (rows, bad) = parse_rows(policy, hasher, text, SystemClock.now_micros())?;
+    let (rows, bad) = parse_rows(policy, hasher, text, crate::config::clock().now_micros())?;
     for b in &bad {
         eprintln!("{name}: {b}");
     }

@@ -210,7 +210,9 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(RunKeys::from_secret(&crate::config::secret(None, &file)?))
         };
         let policy_for = |p: &Option<PathBuf>| crate::config::policy(p.as_deref(), &file);
-        let today = jiff::Zoned::now().date();
+        let today = custodian_core::clock::timestamp(crate::config::clock().now_micros())
+            .to_zoned(jiff::tz::TimeZone::system())
+            .date();
         match cmd {
             Command::Add {
                 name,

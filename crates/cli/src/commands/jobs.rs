@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use custodian_core::clock::{rfc3339, Clock, SystemClock};
+use custodian_core::clock::rfc3339;
 use custodian_store::jobs::Job;
 use custodian_store::Store;
 
@@ -32,7 +32,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let store = Store::open(&url).await?;
-        let now = SystemClock.now_micros();
+        let now = crate::config::clock().now_micros();
         let code = match cmd {
             Command::List { json } => {
                 let all = store.jobs().await?;

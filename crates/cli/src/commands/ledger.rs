@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use custodian_core::clock::{Clock, SystemClock};
 use custodian_store::Store;
 
 use crate::config::GlobalArgs;
@@ -47,7 +46,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
             Command::Checkpoint { json } => {
-                let now = SystemClock.now_micros();
+                let now = crate::config::clock().now_micros();
                 let cp = store.checkpoint(now).await?;
                 match (&cp, json) {
                     (_, true) => println!("{}", serde_json::json!({ "written": cp.is_some(), "digest": cp.as_ref().map(|c| &c.digest) })),

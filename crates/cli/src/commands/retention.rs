@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use custodian_app::retention::{self as retention_job, RunOptions};
-use custodian_core::clock::{Clock, SystemClock};
 use custodian_core::retention::{start_of, Retention};
 use custodian_store::Store;
 
@@ -47,7 +46,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             d.parse::<jiff::civil::Date>()
                 .with_context(|| format!("--as-of `{d}` is not a date such as 2033-01-01"))?,
         ),
-        None => SystemClock.now_micros(),
+        None => crate::config::clock().now_micros(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -80,7 +79,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 dry_run,
                 list: dry_run,
                 pause_ratio: 0.0,
-                now: SystemClock.now_micros(),
+                now: crate::config::clock().now_micros(),
             },
             company.as_ref(),
             |n| bar.inc(n),

@@ -75,7 +75,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
-        let clock = std::sync::Arc::new(custodian_core::clock::SystemClock);
+        let clock = crate::config::clock();
         let state = custodian_server::build(Settings {
             app: custodian_app::Settings {
                 policy,

@@ -290,6 +290,7 @@ async fn execute_http(
     let answer = crate::http::call(
         url,
         secret.as_bytes(),
+        cx.store.clock().now_micros() / 1_000_000,
         ds,
         cx.kind.as_str(),
         idempotency_key,
