@@ -197,6 +197,28 @@ fn print_outcome(outcome: &RunOutcome) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// What every datastore command shares: the store, the datastores the config file names, the
+/// config file itself (for the secret and the policy) and today's date (the default anchor of
+/// legal holds).
+struct Env {
+    store: Store,
+    configured: Vec<custodian_store::runs::DatastoreRecord>,
+    file: crate::config::FileConfig,
+    today: jiff::civil::Date,
+}
+
+impl Env {
+    fn keys(&self) -> anyhow::Result<RunKeys> {
+        Ok(RunKeys::from_secret(&crate::config::secret(
+            None, &self.file,
+        )?))
+    }
+
+    fn policy(&self, p: &Option<PathBuf>) -> anyhow::Result<custodian_policy::Policy> {
+        crate::config::policy(p.as_deref(), &self.file)
+    }
+}
+
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     let file = global.file_config()?;
     let url = global.database_url(&file);
@@ -204,191 +226,220 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let store = Store::open(&url).await?;
-        let configured = file.datastore_records();
-        let keys = || -> anyhow::Result<RunKeys> {
-            Ok(RunKeys::from_secret(&crate::config::secret(None, &file)?))
+        let env = Env {
+            store: Store::open(&url).await?,
+            configured: file.datastore_records(),
+            today: custodian_core::clock::timestamp(crate::config::clock().now_micros())
+                .to_zoned(jiff::tz::TimeZone::system())
+                .date(),
+            file,
         };
-        let policy_for = |p: &Option<PathBuf>| crate::config::policy(p.as_deref(), &file);
-        let today = custodian_core::clock::timestamp(crate::config::clock().now_micros())
-            .to_zoned(jiff::tz::TimeZone::system())
-            .date();
         match cmd {
-            Command::Add {
-                name,
-                dataset,
-                url_env,
-                url_file,
-            } => {
-                anyhow::ensure!(
-                    custodian_connectors::dataset::valid_name(&name),
-                    "a datastore name is 1 to 64 printable characters"
-                );
-                let (ds, format) = custodian_connectors::dataset_file::load(&dataset)?;
-                let path = std::fs::canonicalize(&dataset)?;
-                store
-                    .put_datastore(
-                        &name,
-                        &path.display().to_string(),
-                        url_env.as_deref(),
-                        url_file
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .as_deref(),
-                    )
-                    .await?;
-                eprintln!(
-                    "registered datastore {name} ({:?} dataset {}, {} tables)",
-                    format,
-                    ds.name,
-                    ds.tables.len()
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::List => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&run::datastores(&store, &configured).await?)?
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Remove { name } => {
-                anyhow::ensure!(store.remove_datastore(&name).await?, "no datastore {name}");
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Access { target, out } => {
-                let spec = spec(RunKind::Access, &target, BTreeMap::new(), false)?;
-                let policy = policy_for(&target.policy)?;
-                let holds = PolicyHolds {
-                    policy: &policy,
-                    anchor: today,
-                };
-                let mut writer: Box<dyn Write + Send> = match &out {
-                    Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
-                    None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-                };
-                let mut sink = JsonLines(&mut writer);
-                let mut o = options(&target.exec, &holds, &configured);
-                o.sink = Some(&mut sink);
-                let outcome = run::run_now(&store, &keys()?, &spec, o).await?;
-                writer.flush()?;
-                drop(writer);
-                let code = if outcome.run.status == RunStatus::Done {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(2)
-                };
-                eprintln!("run {} {}", outcome.run.id, outcome.run.status.as_str());
-                Ok(code)
-            }
-            Command::Erase {
-                target,
-                dry_run,
-                hold_anchor,
-            } => {
-                let spec = spec(RunKind::Erasure, &target, BTreeMap::new(), dry_run)?;
-                let policy = policy_for(&target.policy)?;
-                let anchor = match hold_anchor {
-                    Some(d) => d.parse().context("--hold-anchor takes YYYY-MM-DD")?,
-                    None => today,
-                };
-                let holds = PolicyHolds {
-                    policy: &policy,
-                    anchor,
-                };
-                let outcome = run::run_now(
-                    &store,
-                    &keys()?,
-                    &spec,
-                    options(&target.exec, &holds, &configured),
-                )
-                .await?;
-                print_outcome(&outcome)
-            }
-            Command::Rectify {
-                target,
-                set,
-                dry_run,
-            } => {
-                let mut corrections = BTreeMap::new();
-                for kv in &set {
-                    let (k, v) = kv
-                        .split_once('=')
-                        .context("--set takes TABLE.FIELD=VALUE")?;
-                    corrections.insert(k.to_owned(), v.to_owned());
-                }
-                let spec = spec(RunKind::Rectification, &target, corrections, dry_run)?;
-                let policy = policy_for(&target.policy)?;
-                let holds = PolicyHolds {
-                    policy: &policy,
-                    anchor: today,
-                };
-                let outcome = run::run_now(
-                    &store,
-                    &keys()?,
-                    &spec,
-                    options(&target.exec, &holds, &configured),
-                )
-                .await?;
-                print_outcome(&outcome)
-            }
-            Command::Runs(RunsCommand::List { status, limit }) => {
-                // A status no run can have lists nothing, as before.
-                let runs = match status.as_deref().map(RunStatus::parse) {
-                    Some(None) => Vec::new(),
-                    wanted => store.runs(wanted.flatten(), limit).await?,
-                };
-                for r in runs {
-                    println!(
-                        "{}\t{}\t{}\t{}",
-                        r.id,
-                        r.kind.as_str(),
-                        r.status.as_str(),
-                        if r.dry_run { "dry-run" } else { "" }
-                    );
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Runs(RunsCommand::Show { id }) => {
-                let run = store
-                    .run(&id)
-                    .await?
-                    .with_context(|| format!("no run {id}"))?;
-                let steps = store.run_steps(&id).await?;
-                print_outcome(&RunOutcome { run, steps })?;
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Runs(RunsCommand::Resume { id, exec, policy }) => {
-                let policy = policy_for(&policy)?;
-                let holds = PolicyHolds {
-                    policy: &policy,
-                    anchor: today,
-                };
-                let outcome =
-                    run::execute_run(&store, &keys()?, &id, options(&exec, &holds, &configured))
-                        .await?;
-                print_outcome(&outcome)
-            }
-            Command::Runs(RunsCommand::Retry {
-                id,
-                step,
-                exec,
-                policy,
-            }) => {
-                // Refused, changing nothing, when the run no longer holds the identifiers.
-                run::retry(&store, &id, step).await?;
-                let policy = policy_for(&policy)?;
-                let holds = PolicyHolds {
-                    policy: &policy,
-                    anchor: today,
-                };
-                let outcome =
-                    run::execute_run(&store, &keys()?, &id, options(&exec, &holds, &configured))
-                        .await?;
-                print_outcome(&outcome)
-            }
+            Command::Runs(runs) => runs_command(&env, runs).await,
+            Command::Access { target, out } => access(&env, target, out).await,
+            cmd @ (Command::Erase { .. } | Command::Rectify { .. }) => change(&env, cmd).await,
+            registry => registry_command(&env, registry).await,
         }
     })
+}
+
+/// `add`, `list` and `remove`: the datastores Custodian knows.
+async fn registry_command(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
+    let (store, configured) = (&env.store, &env.configured);
+    match cmd {
+        Command::Add {
+            name,
+            dataset,
+            url_env,
+            url_file,
+        } => {
+            anyhow::ensure!(
+                custodian_connectors::dataset::valid_name(&name),
+                "a datastore name is 1 to 64 printable characters"
+            );
+            let (ds, format) = custodian_connectors::dataset_file::load(&dataset)?;
+            let path = std::fs::canonicalize(&dataset)?;
+            store
+                .put_datastore(
+                    &name,
+                    &path.display().to_string(),
+                    url_env.as_deref(),
+                    url_file
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .as_deref(),
+                )
+                .await?;
+            eprintln!(
+                "registered datastore {name} ({:?} dataset {}, {} tables)",
+                format,
+                ds.name,
+                ds.tables.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&run::datastores(store, configured).await?)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Remove { name } => {
+            anyhow::ensure!(store.remove_datastore(&name).await?, "no datastore {name}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => unreachable!("run() dispatches the other commands"),
+    }
+}
+
+/// `access`: what the datastores hold about a subject, as JSON lines.
+async fn access(env: &Env, target: Target, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let (store, configured, today) = (&env.store, &env.configured, env.today);
+    let spec = spec(RunKind::Access, &target, BTreeMap::new(), false)?;
+    let policy = env.policy(&target.policy)?;
+    let holds = PolicyHolds {
+        policy: &policy,
+        anchor: today,
+    };
+    let mut writer: Box<dyn Write + Send> = match &out {
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let mut sink = JsonLines(&mut writer);
+    let mut o = options(&target.exec, &holds, configured);
+    o.sink = Some(&mut sink);
+    let outcome = run::run_now(store, &env.keys()?, &spec, o).await?;
+    writer.flush()?;
+    drop(writer);
+    let code = if outcome.run.status == RunStatus::Done {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    };
+    eprintln!("run {} {}", outcome.run.id, outcome.run.status.as_str());
+    Ok(code)
+}
+
+/// `erase` and `rectify`: a change in the datastores, run now.
+async fn change(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
+    let (store, configured, today) = (&env.store, &env.configured, env.today);
+    match cmd {
+        Command::Erase {
+            target,
+            dry_run,
+            hold_anchor,
+        } => {
+            let spec = spec(RunKind::Erasure, &target, BTreeMap::new(), dry_run)?;
+            let policy = env.policy(&target.policy)?;
+            let anchor = match hold_anchor {
+                Some(d) => d.parse().context("--hold-anchor takes YYYY-MM-DD")?,
+                None => today,
+            };
+            let holds = PolicyHolds {
+                policy: &policy,
+                anchor,
+            };
+            let outcome = run::run_now(
+                store,
+                &env.keys()?,
+                &spec,
+                options(&target.exec, &holds, configured),
+            )
+            .await?;
+            print_outcome(&outcome)
+        }
+        Command::Rectify {
+            target,
+            set,
+            dry_run,
+        } => {
+            let mut corrections = BTreeMap::new();
+            for kv in &set {
+                let (k, v) = kv
+                    .split_once('=')
+                    .context("--set takes TABLE.FIELD=VALUE")?;
+                corrections.insert(k.to_owned(), v.to_owned());
+            }
+            let spec = spec(RunKind::Rectification, &target, corrections, dry_run)?;
+            let policy = env.policy(&target.policy)?;
+            let holds = PolicyHolds {
+                policy: &policy,
+                anchor: today,
+            };
+            let outcome = run::run_now(
+                store,
+                &env.keys()?,
+                &spec,
+                options(&target.exec, &holds, configured),
+            )
+            .await?;
+            print_outcome(&outcome)
+        }
+        _ => unreachable!("run() dispatches the other commands"),
+    }
+}
+
+/// `runs list|show|resume|retry`: runs already planned.
+async fn runs_command(env: &Env, cmd: RunsCommand) -> anyhow::Result<ExitCode> {
+    let (store, configured, today) = (&env.store, &env.configured, env.today);
+    match cmd {
+        RunsCommand::List { status, limit } => {
+            // A status no run can have lists nothing, as before.
+            let runs = match status.as_deref().map(RunStatus::parse) {
+                Some(None) => Vec::new(),
+                wanted => store.runs(wanted.flatten(), limit).await?,
+            };
+            for r in runs {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    r.id,
+                    r.kind.as_str(),
+                    r.status.as_str(),
+                    if r.dry_run { "dry-run" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunsCommand::Show { id } => {
+            let run = store
+                .run(&id)
+                .await?
+                .with_context(|| format!("no run {id}"))?;
+            let steps = store.run_steps(&id).await?;
+            print_outcome(&RunOutcome { run, steps })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RunsCommand::Resume { id, exec, policy } => {
+            let policy = env.policy(&policy)?;
+            let holds = PolicyHolds {
+                policy: &policy,
+                anchor: today,
+            };
+            let outcome =
+                run::execute_run(store, &env.keys()?, &id, options(&exec, &holds, configured))
+                    .await?;
+            print_outcome(&outcome)
+        }
+        RunsCommand::Retry {
+            id,
+            step,
+            exec,
+            policy,
+        } => {
+            // Refused, changing nothing, when the run no longer holds the identifiers.
+            run::retry(store, &id, step).await?;
+            let policy = env.policy(&policy)?;
+            let holds = PolicyHolds {
+                policy: &policy,
+                anchor: today,
+            };
+            let outcome =
+                run::execute_run(store, &env.keys()?, &id, options(&exec, &holds, configured))
+                    .await?;
+            print_outcome(&outcome)
+        }
+    }
 }
 
 fn spec(
