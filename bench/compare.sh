@@ -18,6 +18,7 @@ ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-8}
 SCRIPTS=${SCRIPTS:-"decide consent intake serve-footprint"}
 OUT=${OUT:-$(mktemp -d -t custodian-compare.XXXXXX)}
+mkdir -p "$OUT"
 
 for b in "$OLD" "$NEW"; do
   for exe in custodian constant-server raw-inserts serve-probe; do

@@ -364,3 +364,23 @@ fn the_function_finder_measures_bodies() {
     let lines: Vec<&str> = src.lines().collect();
     assert_eq!(functions(&lines), vec![(1, 3), (5, 4)]);
 }
+
+/// The application layer knows no HTTP: no HTTP crate in its manifest, no HTTP type or status
+/// code in its sources — its errors carry a kind and a code, which only the server maps to a
+/// status.
+#[test]
+fn the_application_layer_knows_no_http() {
+    let dir = root().join("crates/app");
+    let deps = runtime_dependencies(&dir.join("Cargo.toml"));
+    for dep in ["axum", "http", "tower", "hyper", "tower-http"] {
+        assert!(
+            !deps.contains(&dep.to_owned()),
+            "custodian-app depends on {dep}"
+        );
+    }
+    for (file, text) in sources_of(&dir) {
+        for word in ["axum::", "http::", "StatusCode"] {
+            assert!(!text.contains(word), "{} mentions {word}", file.display());
+        }
+    }
+}

@@ -155,6 +155,8 @@ fn bit(i: usize) -> CatSet {
 }
 
 impl Engine {
+    // One pass over the policy's sections, each building the tables the next one indexes into
+    // (categories before purposes, purposes before regions); kept whole so that order is visible.
     pub fn compile(policy: &Policy) -> Result<Engine, CompileError> {
         if policy.categories.len() > 128 {
             return Err(CompileError::TooManyCategories(policy.categories.len()));
@@ -333,6 +335,9 @@ impl Engine {
         self.gpc_slots().map(|s| self.consent_purposes[s].as_str())
     }
 
+    // The hot path (benchmarked at a fraction of a microsecond): the checks run in the order
+    // the policy ranks them — prohibitions, purpose, categories, recipient, region, consent —
+    // and each may end the decision, so they stay one function, read top to bottom.
     pub fn decide<C: AsRef<str>>(
         &self,
         input: &DecisionInput<'_, C>,

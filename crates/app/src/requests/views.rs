@@ -1,6 +1,8 @@
 //! Reading requests: the DPO's queue and one request with its history and mail, and what the
 //! requester is shown on the status page (only the reasons they are owed).
 
+use custodian_core::clock::timestamp;
+use custodian_core::deadline::{urgency, Urgency};
 use custodian_core::request::{Kind, Status};
 use custodian_store::outbox::MailSummary;
 use custodian_store::requests::{HistoryEntry, RequestFilter, RequestRow};
@@ -8,6 +10,18 @@ use custodian_store::requests::{HistoryEntry, RequestFilter, RequestRow};
 use super::{details_of, email_of, load, open_detail};
 use crate::context::Context;
 use crate::error::AppError;
+
+/// How close an open request is to its answer deadline on the policy's business calendar;
+/// `None` once the request is final (a closed request is neither on time nor late any more).
+pub fn urgency_of(ctx: &Context, r: &RequestRow) -> Option<Urgency> {
+    r.status.is_open().then(|| {
+        urgency(
+            timestamp(ctx.clock.now_micros()),
+            timestamp(r.answer_due),
+            &ctx.calendar,
+        )
+    })
+}
 
 /// The DPO's filters on the queue; empty strings filter nothing.
 pub struct QueueQuery {

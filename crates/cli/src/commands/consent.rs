@@ -308,12 +308,14 @@ fn parse_rows(
     Ok((rows, bad))
 }
 
+/// A new event id from the one id generator, on the CLI's clock (time-ordered like every
+/// other event id, so imported events land at the end of the ledger's indexes too).
 pub fn event_id() -> String {
-    let mut b = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
-    format!("evt_{}", hex::encode(b))
+    custodian_core::ids::Ids::new(crate::config::clock()).next("evt")
 }
 
+// Read, check, skip what the ledger already says, append, report: one import in the order a
+// reader checks it, which is why it is not cut into pieces.
 async fn import(
     url: &str,
     policy: &Policy,

@@ -38,6 +38,7 @@ pub enum Command {
     },
 }
 
+// One arm per subcommand, each a few lines: the dispatcher reads as the list of commands.
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     if let Command::Generate = cmd {
         println!("{}", MasterKey::generate());

@@ -30,6 +30,8 @@ pub enum Command {
     },
 }
 
+// Options, the store, the company's datastores, a progress bar, the run and its report: one
+// command read top to bottom, every step a call into `custodian_app::retention`.
 pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Run {
         dry_run,

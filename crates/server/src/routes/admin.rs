@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use custodian_core::clock::rfc3339;
-use custodian_core::deadline::{urgency, Urgency};
+use custodian_core::deadline::Urgency;
 use custodian_core::request::Action;
 use custodian_core::token::Role;
 use custodian_store::requests::RequestRow;
@@ -50,12 +50,9 @@ pub struct Summary {
 }
 
 pub fn summary(state: &AppState, r: &RequestRow) -> Summary {
-    let open = r.status.is_open();
-    let now = custodian_core::clock::timestamp(state.clock.now_micros());
-    let due = custodian_core::clock::timestamp(r.answer_due);
     Summary {
-        urgency: open.then(|| {
-            match urgency(now, due, &state.calendar) {
+        urgency: views::urgency_of(&state.app, r).map(|u| {
+            match u {
                 Urgency::OnTime => "on_time",
                 Urgency::DueSoon => "due_soon",
                 Urgency::Overdue => "overdue",
