@@ -80,6 +80,8 @@ fn helpdesk() -> (String, Arc<AtomicUsize>) {
     (format!("http://{addr}/privacy"), accepted)
 }
 
+// One scenario followed end to end: the datastore commands run in order on one configuration
+// (check, dry run, erase, retry, access), ending with a run killed mid-way and resumed.
 #[tokio::test]
 async fn datastore_commands_and_a_killed_run_resumes() {
     let dir = temp_dir("connectors");

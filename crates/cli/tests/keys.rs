@@ -29,6 +29,8 @@ fn json(out: &Output) -> serde_json::Value {
     })
 }
 
+// One scenario followed end to end: `serve` makes the master key, requests write subject keys under
+// it, rotation rewraps them all, then a missing key file and an empty folder.
 #[test]
 fn serve_makes_a_master_key_and_rotation_rewraps_every_subject_key() {
     let dir = temp_dir("keys");

@@ -14,6 +14,8 @@ fn consent_body(device: &str) -> String {
     )
 }
 
+// One scenario followed end to end: writers against a server, a kill -9 mid-burst, a restart, then
+// every acknowledged write found and the ledger verified.
 #[test]
 fn every_acknowledged_write_survives_kill_9_and_the_ledger_verifies() {
     let dir = temp_dir("crash");
@@ -176,6 +178,8 @@ fn ledger_verify_names_the_event_edited_in_the_database() {
     );
 }
 
+// One scenario followed end to end: an import with bad rows, the same import again, both export
+// formats reading it back, a server deciding by it, and the ledger verified.
 #[test]
 fn import_reports_bad_rows_writes_good_ones_once_and_export_reads_them_back() {
     let dir = temp_dir("import");

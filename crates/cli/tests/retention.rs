@@ -20,6 +20,8 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+// One scenario followed end to end: lifecycle events through a server, dry runs at dates before and
+// after the rule falls due, a bad date, then a real run.
 #[test]
 fn dry_run_lists_what_goes_by_a_date_and_why() {
     let dir = temp_dir("retention");

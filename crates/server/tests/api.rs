@@ -113,6 +113,8 @@ async fn decide_needs_a_service_token() {
     assert_eq!(res.status(), 401);
 }
 
+// One piece: a catalogue of bad input (mostly to `/v1/decide`), one case after another against one
+// app, each checked for its exact problem.
 #[tokio::test]
 async fn bad_input_gets_clear_problems() {
     let app = TestApp::sqlite().await;

@@ -43,6 +43,8 @@ async fn run(app: &TestApp, as_of: i64, dry_run: bool) -> retention_job::Report 
     .unwrap()
 }
 
+// One scenario followed end to end: one subject's account events posted in order (each refusal
+// depends on those already on record), then malformed events and the wrong callers.
 async fn lifecycle_events_are_checked(app: TestApp) {
     let a = event(
         &app,
@@ -166,6 +168,8 @@ async fn lifecycle_events_are_checked_postgres() {
     }
 }
 
+// One scenario followed end to end: a closure and a withdrawal, then retention runs as time passes,
+// a hold placed and lifted, and a second run that finds nothing more.
 async fn seven_years_holds_and_consent(app: TestApp) {
     // Ada closes her account now; Bob withdraws marketing consent now.
     let opened = event(

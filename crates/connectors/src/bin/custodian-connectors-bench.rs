@@ -69,6 +69,8 @@ async fn by_hand(db: &Db, i: u64) -> Result<(), custodian_connectors::ConnectorE
     tx.commit().await
 }
 
+// One straight script per measurement, as a benchmark should read: each arm sets up, times its loop
+// and prints; splitting it would scatter one measurement over several functions.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -19,6 +19,8 @@ use futures_util::stream::{self, StreamExt};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+// One straight script, as a benchmark should read: parse the arguments, queue the messages (timed),
+// run the worker until the sink holds them all (timed), check each arrived once, print.
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();

@@ -1,0 +1,12 @@
+//! The consent ledger over HTTP: writes with receipts, reads, GPC, linking, one-click
+//! unsubscribe, re-consent after a policy change, and bad input that writes nothing.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod flow;
+mod helpers;
+mod input;
+mod linking;
+mod nodes;
+mod unsubscribe;

@@ -1,0 +1,171 @@
+//! Signing in with a code read from a real SMTP delivery, then seeing and changing the
+//! address's choices.
+
+use crate::browser::{code_in, decide, link_in, Browser, Mail};
+use crate::common::TestApp;
+use serde_json::json;
+
+// One scenario followed end to end: asking for a code, reading it from the delivered mail, a wrong
+// then the right code, the address's choices shown and changed, signing out, and expiry.
+#[tokio::test]
+async fn signing_in_with_an_emailed_code_shows_and_changes_the_address_s_choices() {
+    let app = TestApp::sqlite().await;
+    let mail = Mail::start().await;
+    let email = "ada@example.com";
+    app.post("/v1/consent", Some(&app.service), &json!({ "subject": { "email": email }, "choices": { "marketing": true }, "policy_version": "2018-05-25", "source": "signup" })).await;
+
+    let mut b = Browser::new(&app);
+    let p = b
+        .submit(
+            "/privacy-center/consents",
+            "/privacy-center/sign-in",
+            &[("lang", "en"), ("email", email)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.text);
+    assert_eq!(p.header("location"), "/privacy-center/sign-in?lang=en");
+    let pending = p
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("cst_pc_signin="))
+        .unwrap();
+    assert!(
+        pending.contains("HttpOnly") && !pending.contains(email) && !pending.contains("ada"),
+        "{pending}"
+    );
+
+    let text = mail.last_to(&app, email).await;
+    let code = code_in(&text);
+    let link = link_in(&text, "/privacy-center/sign-in");
+    assert!(
+        !pending.contains(&code),
+        "the cookie does not carry the code"
+    );
+    let path = link.strip_prefix("http://custodian.test").unwrap();
+    let form = b.get(path).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.text.contains(&format!(r#"value="{code}""#)),
+        "the link fills the code in"
+    );
+    assert!(
+        b.get("/privacy-center/consents")
+            .await
+            .text
+            .contains("Send me a code"),
+        "a GET signed nobody in"
+    );
+
+    // A wrong code is refused; the right one signs in.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let p = b
+        .submit(
+            "/privacy-center/sign-in",
+            "/privacy-center/sign-in/code",
+            &[("code", wrong)],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.text.contains("This code is not right"));
+    let p = b
+        .submit(
+            "/privacy-center/sign-in",
+            "/privacy-center/sign-in/code",
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.text);
+    assert_eq!(
+        p.header("location"),
+        "/privacy-center/consents?lang=en#account"
+    );
+    let session = p
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("cst_pc_session="))
+        .unwrap();
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+            && session.contains("Max-Age=1800"),
+        "{session}"
+    );
+    assert!(
+        !session.contains("ada") && !session.contains("example.com"),
+        "no address in the cookie: {session}"
+    );
+    assert!(
+        !b.jar.contains_key("cst_pc_signin"),
+        "the pending sign-in is spent"
+    );
+
+    let page = b.get("/privacy-center/consents").await;
+    assert!(page.text.contains("You confirmed your e-mail address"));
+    assert!(
+        page.text
+            .contains(r#"id="account-marketing-yes" name="choice.marketing" value="yes" checked"#),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("via sign-up"));
+
+    // Withdraw marketing from the unsubscribe page, in one click.
+    let unsub = b.get("/privacy-center/unsubscribe").await;
+    assert!(unsub.text.contains("Withdraw: "), "{}", unsub.text);
+    assert_eq!(
+        decide(&app, json!({ "email": email }), "marketing").await["allowed"],
+        true
+    );
+    let p = b
+        .submit(
+            "/privacy-center/unsubscribe",
+            "/privacy-center/consents",
+            &[("for", "account"), ("choice.marketing", "no")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let d = decide(&app, json!({ "email": email }), "marketing").await;
+    assert_eq!(d["allowed"], false);
+    assert_eq!(d["reason"], "consent withdrawn");
+    let last = app.events().await.pop().unwrap();
+    assert_eq!(
+        (last.purpose.as_str(), last.given, last.source.as_str()),
+        ("marketing", false, "privacy_center")
+    );
+
+    // Signing out ends it; the account form then needs a new code.
+    let p = b
+        .submit("/privacy-center/consents", "/privacy-center/sign-out", &[])
+        .await;
+    assert_eq!(p.status, 303);
+    let page = b.get("/privacy-center/consents").await;
+    assert!(page.text.contains("You are signed out.") || page.text.contains("Send me a code"));
+    let p = b
+        .submit(
+            "/privacy-center/consents",
+            "/privacy-center/consents",
+            &[("for", "account"), ("choice.marketing", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 401);
+
+    // A session expires after 30 minutes; a code after the policy's minutes.
+    let mut late = Browser::new(&app);
+    late.submit(
+        "/privacy-center/consents",
+        "/privacy-center/sign-in",
+        &[("email", "bob@example.com")],
+    )
+    .await;
+    let code = code_in(&mail.last_to(&app, "bob@example.com").await);
+    app.clock.advance(31 * 60 * 1_000_000);
+    let p = late
+        .submit(
+            "/privacy-center/sign-in",
+            "/privacy-center/sign-in/code",
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(p.status, 410, "{}", p.text);
+    assert!(p.text.contains("expired"));
+}
