@@ -91,11 +91,15 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
                 .map(|r| r.get(0))
                 .collect();
             check_known(&applied)?;
+            // Every pending migration in one transaction: a fresh database gets its whole
+            // schema in one commit (one fsync, not one per migration — most of a first
+            // start's time), and a failure leaves the schema as it was, never half-migrated.
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let mut done = Vec::new();
             for (version, name, sql, _) in MIGRATIONS {
                 if applied.contains(version) {
                     continue;
                 }
-                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 sqlx::raw_sql(sql)
                     .execute(&mut *tx)
                     .await
@@ -109,7 +113,10 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
                     .bind(store.now())
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await?;
+                done.push((version, name));
+            }
+            tx.commit().await?;
+            for (version, name) in done {
                 tracing::info!(version, name, "applied migration");
             }
         }
@@ -143,11 +150,14 @@ async fn run_postgres(conn: &mut sqlx::PgConnection, store: &Store) -> Result<()
         .map(|r| r.get(0))
         .collect();
     check_known(&applied)?;
+    // One transaction for every pending migration, as on SQLite (PostgreSQL's DDL is
+    // transactional too): all of them or none.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut done = Vec::new();
     for (version, name, _, sql) in MIGRATIONS {
         if applied.contains(version) {
             continue;
         }
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
@@ -161,7 +171,10 @@ async fn run_postgres(conn: &mut sqlx::PgConnection, store: &Store) -> Result<()
             .bind(store.now())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        done.push((version, name));
+    }
+    tx.commit().await?;
+    for (version, name) in done {
         tracing::info!(version, name, "applied migration");
     }
     Ok(())

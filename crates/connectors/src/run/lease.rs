@@ -20,15 +20,21 @@ use crate::ConnectorError;
 /// How often a waiting task looks at the clock again.
 const TICK: Duration = Duration::from_millis(20);
 
-/// Waits until `clock` reads `at` or later: real time on the system clock, and whenever a test
-/// moves a manual clock there.
+/// Waits until `clock` reads `at` or later, or until as much real time has passed as the
+/// clock had left to go, whichever comes first. On the system clock the two are the same; a
+/// test that moves a manual clock ends the wait by moving it, and a manual clock that nobody
+/// moves (a server test that only wants a datastore's retries to happen) still waits no
+/// longer than the backoff itself, instead of forever.
 pub(crate) async fn wait_until(clock: &dyn Clock, at: i64) {
+    let started = std::time::Instant::now();
+    let span = Duration::from_micros(at.saturating_sub(clock.now_micros()).max(0) as u64);
     loop {
         let now = clock.now_micros();
-        if now >= at {
+        let waited = started.elapsed();
+        if now >= at || waited >= span {
             return;
         }
-        let left = Duration::from_micros((at - now) as u64);
+        let left = Duration::from_micros((at - now) as u64).min(span - waited);
         tokio::time::sleep(left.min(TICK)).await;
     }
 }
