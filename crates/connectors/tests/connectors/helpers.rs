@@ -23,7 +23,7 @@ pub(crate) fn root() -> PathBuf {
 pub(crate) fn fides_dir() -> PathBuf {
     std::env::var("CUSTODIAN_FIDES_SAMPLE")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("../shared/fides-sample"))
+        .unwrap_or_else(|_| root().join("crates/connectors/tests/fixtures/fides-sample"))
 }
 
 pub(crate) fn email(e: &str) -> Identities {
