@@ -117,12 +117,11 @@ pub async fn save(
     ClientIp(ip): ClientIp,
     form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let fields = form.map(|f| f.0).unwrap_or_default();
-    let lang = guard::language(&state, &headers, field(&fields, "lang"));
+    let (fields, lang) = match guard::posted(&state, &headers, form) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let t = texts(&lang);
-    if !guard::csrf_ok(&state, &headers, field(&fields, "csrf")) {
-        return page::csrf_refused(&state, &lang);
-    }
     let (subject, device): (SubjectRef, Option<Device>) = match field(&fields, "for") {
         Some("account") => match guard::session(&state, &headers) {
             Some(s) => (s, None),

@@ -137,6 +137,21 @@ pub fn csrf_token(state: &AppState, seed: &str) -> String {
 }
 
 /// Whether a form POST comes from one of our pages in this browser.
+/// How every form post starts: its fields (none when the body is not a form), the page's
+/// language, and the CSRF check; when the check fails, the refusal page to answer instead.
+pub fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<axum::Form<super::Fields>, axum::extract::rejection::FormRejection>,
+) -> Result<(super::Fields, String), axum::response::Response> {
+    let fields = form.map(|f| f.0).unwrap_or_default();
+    let lang = language(state, headers, super::field(&fields, "lang"));
+    if !csrf_ok(state, headers, super::field(&fields, "csrf")) {
+        return Err(super::page::csrf_refused(state, &lang));
+    }
+    Ok((fields, lang))
+}
+
 pub fn csrf_ok(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> bool {
     let cross_site = headers
         .get("sec-fetch-site")

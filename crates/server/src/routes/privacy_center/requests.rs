@@ -88,12 +88,11 @@ pub async fn submit(
     ClientIp(ip): ClientIp,
     form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let fields = form.map(|f| f.0).unwrap_or_default();
-    let lang = guard::language(&state, &headers, field(&fields, "lang"));
+    let (fields, lang) = match guard::posted(&state, &headers, form) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let t = texts(&lang);
-    if !guard::csrf_ok(&state, &headers, field(&fields, "csrf")) {
-        return page::csrf_refused(&state, &lang);
-    }
     let opt = |name: &str| {
         field(&fields, name)
             .map(str::trim)
@@ -232,12 +231,11 @@ pub async fn verify(
     headers: HeaderMap,
     form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let fields = form.map(|f| f.0).unwrap_or_default();
-    let lang = guard::language(&state, &headers, field(&fields, "lang"));
+    let (fields, lang) = match guard::posted(&state, &headers, form) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let t = texts(&lang);
-    if !guard::csrf_ok(&state, &headers, field(&fields, "csrf")) {
-        return page::csrf_refused(&state, &lang);
-    }
     let Some(id) = request_id(field(&fields, "request")) else {
         return page::error_page(
             &state,

@@ -68,12 +68,11 @@ pub async fn start_sign_in(
     ClientIp(ip): ClientIp,
     form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let fields = form.map(|f| f.0).unwrap_or_default();
-    let lang = guard::language(&state, &headers, field(&fields, "lang"));
+    let (fields, lang) = match guard::posted(&state, &headers, form) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let t = texts(&lang);
-    if !guard::csrf_ok(&state, &headers, field(&fields, "csrf")) {
-        return page::csrf_refused(&state, &lang);
-    }
     let Ok(id) = SubjectId::parse(IdKind::Email, field(&fields, "email").unwrap_or("")) else {
         return sign_in_page(
             &state,
@@ -157,12 +156,11 @@ pub async fn finish_sign_in(
     headers: HeaderMap,
     form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let fields = form.map(|f| f.0).unwrap_or_default();
-    let lang = guard::language(&state, &headers, field(&fields, "lang"));
+    let (fields, lang) = match guard::posted(&state, &headers, form) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let t = texts(&lang);
-    if !guard::csrf_ok(&state, &headers, field(&fields, "csrf")) {
-        return page::csrf_refused(&state, &lang);
-    }
     let Some(pending) = guard::pending(&headers) else {
         return sign_in_page(
             &state,
@@ -232,11 +230,10 @@ pub async fn sign_out(
     headers: HeaderMap,
     form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let fields = form.map(|f| f.0).unwrap_or_default();
-    let lang = guard::language(&state, &headers, field(&fields, "lang"));
-    if !guard::csrf_ok(&state, &headers, field(&fields, "csrf")) {
-        return page::csrf_refused(&state, &lang);
-    }
+    let (_, lang) = match guard::posted(&state, &headers, form) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     page::see_other(
         &format!(
             "{}&signed_out=1",
