@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use sqlx::sqlite::SqliteArguments;
 
 use super::tx::TxInner;
-use super::{add_sqlite, encode_error, Arg, FromRows, Pool, Tx};
+use super::{add_sqlite, encode_error, Arg, FromRows, Pool, Rows, Tx};
 use crate::{Result, Store, StoreError};
 
 impl Tx {
@@ -54,9 +54,19 @@ impl Tx {
         head_args: &[Arg<'_>],
         columns: &[Arg<'_>],
     ) -> Result<Vec<T>> {
+        self.batch_rows(batch, head_args, columns).await?.decode()
+    }
+
+    /// The rows of a batch query, undecoded (compiled once, not once per row type).
+    async fn batch_rows(
+        &mut self,
+        batch: &Batch,
+        head_args: &[Arg<'_>],
+        columns: &[Arg<'_>],
+    ) -> Result<Rows> {
         match batch {
-            Batch::Arrays(sql) => self.fetch_all_parts(sql, head_args, columns).await,
-            Batch::Whole(sql) => self.fetch_all(sql, head_args).await,
+            Batch::Arrays(sql) => self.rows(sql, head_args, columns).await,
+            Batch::Whole(sql) => self.rows(sql, head_args, &[]).await,
             Batch::Rows(rows) => {
                 let n = batch_len(columns)?;
                 let mut out = Vec::new();
@@ -66,16 +76,14 @@ impl Tx {
                     let sql = rows.statement(end - start);
                     let args = row_args(head_args, columns, start..end)?;
                     match &mut self.inner {
-                        TxInner::Sqlite(tx) => out.extend(
-                            sqlx::query_as_with::<_, T, _>(&sql, args)
-                                .fetch_all(&mut **tx)
-                                .await?,
-                        ),
+                        TxInner::Sqlite(tx) => {
+                            out.extend(sqlx::query_with(&sql, args).fetch_all(&mut **tx).await?)
+                        }
                         TxInner::Postgres(_) => return Err(rows_on_postgres()),
                     }
                     start = end;
                 }
-                Ok(out)
+                Ok(Rows::Sqlite(out))
             }
         }
     }

@@ -129,6 +129,40 @@ impl<T> FromRows for T where
 {
 }
 
+/// One row of either backend, not yet decoded.
+pub(crate) enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+impl Row {
+    pub(crate) fn decode<T: FromRows>(&self) -> Result<T> {
+        Ok(match self {
+            Row::Sqlite(r) => T::from_row(r)?,
+            Row::Postgres(r) => T::from_row(r)?,
+        })
+    }
+}
+
+/// The rows of one statement on either backend, not yet decoded.
+pub(crate) enum Rows {
+    Sqlite(Vec<SqliteRow>),
+    Postgres(Vec<PgRow>),
+}
+
+impl Rows {
+    pub(crate) fn decode<T: FromRows>(self) -> Result<Vec<T>> {
+        Ok(match self {
+            Rows::Sqlite(rows) => rows.iter().map(T::from_row).collect::<sqlx::Result<_>>()?,
+            Rows::Postgres(rows) => rows.iter().map(T::from_row).collect::<sqlx::Result<_>>()?,
+        })
+    }
+}
+
+pub(super) fn row_not_found() -> StoreError {
+    StoreError::Database(sqlx::Error::RowNotFound)
+}
+
 fn array_on_sqlite() -> sqlx::error::BoxDynError {
     "an array argument on SQLite (arrays are bound through a Batch of rows)".into()
 }
@@ -294,18 +328,7 @@ impl Store {
 
     /// Every row the statement answers.
     pub async fn fetch_all<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>> {
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
-                    .fetch_all(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args, &[])?)
-                    .fetch_all(p)
-                    .await?
-            }
-        })
+        self.rows(sql, args).await?.decode()
     }
 
     /// The first row the statement answers, if any.
@@ -314,34 +337,12 @@ impl Store {
         sql: &str,
         args: &[Arg<'_>],
     ) -> Result<Option<T>> {
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
-                    .fetch_optional(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args, &[])?)
-                    .fetch_optional(p)
-                    .await?
-            }
-        })
+        self.row(sql, args).await?.as_ref().map(Row::decode).transpose()
     }
 
     /// The first row the statement answers; no row is `sqlx::Error::RowNotFound`.
     pub async fn fetch_one<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
-                    .fetch_one(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as_with(sql, pg_args(args, &[])?)
-                    .fetch_one(p)
-                    .await?
-            }
-        })
+        self.row(sql, args).await?.ok_or_else(row_not_found)?.decode()
     }
 
     /// The rows of a statement as a stream, so a long result (the whole ledger) is read in
@@ -351,19 +352,58 @@ impl Store {
         sql: &'s str,
         args: Vec<Arg<'s>>,
     ) -> BoxStream<'s, Result<T>> {
+        self.row_stream(sql, args)
+            .map(|r| r.and_then(|row| row.decode()))
+            .boxed()
+    }
+
+    /// Every row of a statement, undecoded. This and the other row fetchers are the only
+    /// functions that drive sqlx's executors, so their large async machinery is compiled once
+    /// per backend instead of once per row type (the `fetch_*` wrappers only decode).
+    async fn rows(&self, sql: &str, args: &[Arg<'_>]) -> Result<Rows> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Rows::Sqlite(
+                sqlx::query_with(sql, sqlite_args(args, &[])?)
+                    .fetch_all(p)
+                    .await?,
+            ),
+            Pool::Postgres(p) => Rows::Postgres(
+                sqlx::query_with(sql, pg_args(args, &[])?)
+                    .fetch_all(p)
+                    .await?,
+            ),
+        })
+    }
+
+    /// The first row of a statement, undecoded (see [`Store::rows`]).
+    async fn row(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_with(sql, sqlite_args(args, &[])?)
+                .fetch_optional(p)
+                .await?
+                .map(Row::Sqlite),
+            Pool::Postgres(p) => sqlx::query_with(sql, pg_args(args, &[])?)
+                .fetch_optional(p)
+                .await?
+                .map(Row::Postgres),
+        })
+    }
+
+    /// The rows of a statement as a stream, undecoded (see [`Store::rows`]).
+    fn row_stream<'s>(&'s self, sql: &'s str, args: Vec<Arg<'s>>) -> BoxStream<'s, Result<Row>> {
         let failed = |e| futures_util::stream::once(async move { Err(e) }).boxed();
         match &self.pool {
             Pool::Sqlite(p) => match sqlite_args(&args, &[]) {
-                Ok(a) => sqlx::query_as_with(sql, a)
+                Ok(a) => sqlx::query_with(sql, a)
                     .fetch(p)
-                    .map(|r| r.map_err(StoreError::from))
+                    .map(|r| r.map(Row::Sqlite).map_err(StoreError::from))
                     .boxed(),
                 Err(e) => failed(e),
             },
             Pool::Postgres(p) => match pg_args(&args, &[]) {
-                Ok(a) => sqlx::query_as_with(sql, a)
+                Ok(a) => sqlx::query_with(sql, a)
                     .fetch(p)
-                    .map(|r| r.map_err(StoreError::from))
+                    .map(|r| r.map(Row::Postgres).map_err(StoreError::from))
                     .boxed(),
                 Err(e) => failed(e),
             },

@@ -2,7 +2,7 @@
 
 use sqlx::{Postgres, Sqlite};
 
-use super::{pg_args, sqlite_args, Arg, FromRows};
+use super::{pg_args, row_not_found, sqlite_args, Arg, FromRows, Row, Rows};
 use crate::dialect::Dialect;
 use crate::Result;
 
@@ -55,7 +55,7 @@ impl Tx {
     }
 
     pub async fn fetch_all<T: FromRows>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>> {
-        self.fetch_all_parts(sql, args, &[]).await
+        self.rows(sql, args, &[]).await?.decode()
     }
 
     /// [`Tx::fetch_all`] with the arguments `args` then `more`.
@@ -65,18 +65,7 @@ impl Tx {
         args: &[Arg<'_>],
         more: &[Arg<'_>],
     ) -> Result<Vec<T>> {
-        Ok(match &mut self.inner {
-            TxInner::Sqlite(tx) => {
-                sqlx::query_as_with(sql, sqlite_args(args, more)?)
-                    .fetch_all(&mut **tx)
-                    .await?
-            }
-            TxInner::Postgres(tx) => {
-                sqlx::query_as_with(sql, pg_args(args, more)?)
-                    .fetch_all(&mut **tx)
-                    .await?
-            }
-        })
+        self.rows(sql, args, more).await?.decode()
     }
 
     pub async fn fetch_optional<T: FromRows>(
@@ -84,32 +73,46 @@ impl Tx {
         sql: &str,
         args: &[Arg<'_>],
     ) -> Result<Option<T>> {
-        Ok(match &mut self.inner {
-            TxInner::Sqlite(tx) => {
-                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-            TxInner::Postgres(tx) => {
-                sqlx::query_as_with(sql, pg_args(args, &[])?)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-        })
+        self.row(sql, args).await?.as_ref().map(Row::decode).transpose()
     }
 
     pub async fn fetch_one<T: FromRows>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
+        self.row(sql, args).await?.ok_or_else(row_not_found)?.decode()
+    }
+
+    /// Every row of a statement, undecoded: like `Store::rows`, the one place that drives
+    /// sqlx's executor for a transaction, compiled once per backend rather than per row type.
+    pub(super) async fn rows(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+        more: &[Arg<'_>],
+    ) -> Result<Rows> {
         Ok(match &mut self.inner {
-            TxInner::Sqlite(tx) => {
-                sqlx::query_as_with(sql, sqlite_args(args, &[])?)
-                    .fetch_one(&mut **tx)
-                    .await?
-            }
-            TxInner::Postgres(tx) => {
-                sqlx::query_as_with(sql, pg_args(args, &[])?)
-                    .fetch_one(&mut **tx)
-                    .await?
-            }
+            TxInner::Sqlite(tx) => Rows::Sqlite(
+                sqlx::query_with(sql, sqlite_args(args, more)?)
+                    .fetch_all(&mut **tx)
+                    .await?,
+            ),
+            TxInner::Postgres(tx) => Rows::Postgres(
+                sqlx::query_with(sql, pg_args(args, more)?)
+                    .fetch_all(&mut **tx)
+                    .await?,
+            ),
+        })
+    }
+
+    /// The first row of a statement, undecoded.
+    async fn row(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>> {
+        Ok(match &mut self.inner {
+            TxInner::Sqlite(tx) => sqlx::query_with(sql, sqlite_args(args, &[])?)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(Row::Sqlite),
+            TxInner::Postgres(tx) => sqlx::query_with(sql, pg_args(args, &[])?)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(Row::Postgres),
         })
     }
 
