@@ -119,6 +119,30 @@ impl GlobalArgs {
             .unwrap_or_else(|| beside(&self.database_url(file)))
     }
 
+    /// The data store and the store of subject keys, opened (and on a fresh folder, migrated)
+    /// side by side rather than one after the other: each mostly waits on its own disk syncs.
+    pub async fn stores(
+        &self,
+        file: &FileConfig,
+    ) -> anyhow::Result<(custodian_store::Store, custodian_store::Store)> {
+        let (url, key_url) = (self.database_url(file), self.key_store_url(file));
+        let main = async {
+            custodian_store::Store::open(&url)
+                .await
+                .with_context(|| format!("opening the {} store", scheme(&url)))
+        };
+        if url == key_url {
+            let store = main.await?;
+            return Ok((store.clone(), store));
+        }
+        let keys = async {
+            custodian_store::Store::open(&key_url)
+                .await
+                .context("opening the key store")
+        };
+        tokio::try_join!(main, keys)
+    }
+
     /// The store of subject keys: the main store itself when the URLs are the same.
     pub async fn key_store(
         &self,
@@ -133,6 +157,12 @@ impl GlobalArgs {
             .await
             .context("opening the key store")
     }
+}
+
+/// The scheme of a database URL (`sqlite`, `postgres`), for messages that must not show the
+/// rest of it (a password may be in it).
+pub fn scheme(url: &str) -> &str {
+    url.split(':').next().unwrap_or("?")
 }
 
 /// The default key store for a database URL: `sqlite://dir/name-keys.db` beside

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use custodian_server::Settings;
-use custodian_store::Store;
 
 use crate::config::{GlobalArgs, DEFAULT_LISTEN};
 
@@ -44,7 +43,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         .listen
         .or(file.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let url = global.database_url(&file);
     let policy = crate::config::policy(args.policy.as_deref(), &file)?;
     let secret = crate::config::secret(args.secret_file.as_deref(), &file)?;
     let master_key = crate::config::master_key(args.master_key_file.as_deref(), &file, true)?;
@@ -65,10 +63,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let store = Store::open(&url)
-            .await
-            .with_context(|| format!("opening the {} store", scheme(&url)))?;
-        let key_store = global.key_store(&file, &store).await?;
+        let (store, key_store) = global.stores(&file).await?;
         let version = policy.policy.version.clone();
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
@@ -99,10 +94,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
-}
-
-fn scheme(url: &str) -> &str {
-    url.split(':').next().unwrap_or("?")
 }
 
 async fn shutdown_signal() {
