@@ -58,16 +58,6 @@ impl Tx {
         self.rows(sql, args, &[]).await?.decode()
     }
 
-    /// [`Tx::fetch_all`] with the arguments `args` then `more`.
-    pub(crate) async fn fetch_all_parts<T: FromRows>(
-        &mut self,
-        sql: &str,
-        args: &[Arg<'_>],
-        more: &[Arg<'_>],
-    ) -> Result<Vec<T>> {
-        self.rows(sql, args, more).await?.decode()
-    }
-
     pub async fn fetch_optional<T: FromRows>(
         &mut self,
         sql: &str,
