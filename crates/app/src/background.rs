@@ -169,6 +169,15 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
         requests::execute::finish_interrupted_erasures(state, now - ERASURE_LOOKBACK_MICROS)
             .await?;
 
+    // A declared child's erasure that a company datastore failed is tried again at once:
+    // it is due within `children.erase_within`, not whenever the DPO looks.
+    for r in state.store.open_child_erasures().await? {
+        let id = r.id.clone();
+        if let Err(e) = requests::execute::finish(state, r, "system").await {
+            tracing::warn!(request = %id, error = %e, "a child's erasure is still not complete");
+        }
+    }
+
     // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
     let ts = custodian_core::clock::timestamp;
     let horizon = state

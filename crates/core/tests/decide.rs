@@ -23,6 +23,7 @@ fn ask<'a>(purpose: &'a str, categories: &'a [String], country: &'a str) -> Deci
         country,
         recipient: None,
         gpc: false,
+        group_size: None,
     }
 }
 

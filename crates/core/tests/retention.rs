@@ -286,6 +286,7 @@ fn decide_refuses_every_purpose_for_a_child() {
             country: "GB",
             recipient: None,
             gpc: false,
+            group_size: None,
         };
         let d = engine.decide(&input(child), &lookup).unwrap();
         assert!(!d.allowed, "{}", p.id);

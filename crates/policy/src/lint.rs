@@ -60,7 +60,12 @@ fn longest_kept<'a>(policy: &'a Policy, categories: &[String]) -> Option<(f64, &
         .retention
         .iter()
         .filter(|r| r.categories.iter().any(|c| categories.contains(c)))
-        .filter_map(|r| Some((approx_days(&parse_duration(&r.keep_for).ok()?), r.id.as_str())))
+        .filter_map(|r| {
+            Some((
+                approx_days(&parse_duration(&r.keep_for).ok()?),
+                r.id.as_str(),
+            ))
+        })
         .max_by(|a, b| a.0.total_cmp(&b.0))
 }
 
@@ -147,12 +152,25 @@ fn words(text: &str) -> Vec<String> {
 pub(crate) fn promised_group(text: &str) -> Option<u32> {
     let w = words(text);
     const PEOPLE: [&str; 8] = [
-        "people", "persons", "users", "individuals", "personen", "nutzer", "menschen", "nutzern",
+        "people",
+        "persons",
+        "users",
+        "individuals",
+        "personen",
+        "nutzer",
+        "menschen",
+        "nutzern",
     ];
     for (k, word) in w.iter().enumerate() {
         let Ok(n) = word.parse::<u32>() else { continue };
-        let before = |s: &[&str]| k >= s.len() && s.iter().enumerate().all(|(j, x)| w[k - s.len() + j] == *x);
-        let after = w.iter().skip(k + 1).take(2).any(|x| PEOPLE.contains(&x.as_str()));
+        let before = |s: &[&str]| {
+            k >= s.len() && s.iter().enumerate().all(|(j, x)| w[k - s.len() + j] == *x)
+        };
+        let after = w
+            .iter()
+            .skip(k + 1)
+            .take(2)
+            .any(|x| PEOPLE.contains(&x.as_str()));
         if (before(&["at", "least"]) || before(&["mindestens"])) && after {
             return Some(n);
         }
@@ -190,14 +208,21 @@ pub(crate) fn promised_deletion(text: &str) -> Option<f64> {
             }
         }
         if found.is_none()
-            && ["as soon as", "immediately", "at once", "sofort", "unverzüglich"]
-                .iter()
-                .any(|p| lower.contains(p))
+            && [
+                "as soon as",
+                "immediately",
+                "at once",
+                "sofort",
+                "unverzüglich",
+            ]
+            .iter()
+            .any(|p| lower.contains(p))
         {
             found = Some(0.0);
         }
         // "deleted when your account is closed": at the event itself.
-        if found.is_none() && (lower.contains("deleted when") || lower.contains("gelöscht, wenn")) {
+        if found.is_none() && (lower.contains("deleted when") || lower.contains("gelöscht, wenn"))
+        {
             found = Some(0.0);
         }
         if let Some(f) = found {

@@ -20,7 +20,12 @@ pub(super) fn rights(p: &Policy, r: &mut Report) {
         &p.rights.restriction.continues,
         &kind,
     );
-    refs(r, "rights.objection.reaches", &p.rights.objection.reaches, &kind);
+    refs(
+        r,
+        "rights.objection.reaches",
+        &p.rights.objection.reaches,
+        &kind,
+    );
     for (i, id) in p.rights.objection.reaches.iter().enumerate() {
         let Some(purpose) = p.purpose(id) else {
             continue;
@@ -156,7 +161,12 @@ pub(super) fn notice(p: &Policy, r: &mut Report) {
     // Art. 14(2)(f): sources of data not obtained from the person.
     for (i, src) in n.sources.iter().enumerate() {
         let path = format!("notice.sources[{i}]");
-        refs(r, &format!("{path}.categories"), &src.categories, &categories);
+        refs(
+            r,
+            &format!("{path}.categories"),
+            &src.categories,
+            &categories,
+        );
         texts(r, p, &format!("{path}.source"), &src.source);
     }
     // Art. 13(1)(f), 14(1)(f): a copy of the safeguards.
