@@ -142,6 +142,8 @@ pub struct Round {
 /// How far back housekeeping looks for interrupted erasures (a node is back long before).
 const ERASURE_LOOKBACK_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
+// Kept whole: one round is a list of independent chores, read top to bottom in the order they
+// run (abandon, finish erasures, retry children's erasures, deadlines, digest).
 pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     let now = state.clock.now_micros();
     let mut round = Round::default();

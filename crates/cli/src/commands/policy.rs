@@ -35,6 +35,7 @@ pub enum Command {
     },
 }
 
+// Kept whole: one arm per subcommand, each printing its own human and JSON forms.
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Check { file, json } => {

@@ -174,6 +174,7 @@ fn basis_label(basis: LegalBasis, l: &L) -> String {
     format!("{label} (Art. 6 Abs. 1 lit. {letter} DSGVO)")
 }
 
+// Kept whole: the processing table, cell by cell in column order, in both languages.
 fn processing(p: &Policy, l: &L, b: &mut Vec<Block>) {
     if p.purposes.is_empty() {
         return;
