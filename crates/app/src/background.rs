@@ -142,6 +142,8 @@ pub struct Round {
 /// How far back housekeeping looks for interrupted erasures (a node is back long before).
 const ERASURE_LOOKBACK_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
+// Kept whole: one round is a list of independent chores, read top to bottom in the order they
+// run (abandon, finish erasures, retry children's erasures, deadlines, digest).
 pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     let now = state.clock.now_micros();
     let mut round = Round::default();
@@ -168,6 +170,15 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     round.erasures_finished =
         requests::execute::finish_interrupted_erasures(state, now - ERASURE_LOOKBACK_MICROS)
             .await?;
+
+    // A declared child's erasure that a company datastore failed is tried again at once:
+    // it is due within `children.erase_within`, not whenever the DPO looks.
+    for r in state.store.open_child_erasures().await? {
+        let id = r.id.clone();
+        if let Err(e) = requests::execute::finish(state, r, "system").await {
+            tracing::warn!(request = %id, error = %e, "a child's erasure is still not complete");
+        }
+    }
 
     // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
     let ts = custodian_core::clock::timestamp;

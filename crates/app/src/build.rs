@@ -51,6 +51,7 @@ pub async fn build(
     let consents = load_consents(&store, &engine).await?;
     let calendar = BusinessCalendar::from_policy(&policy.calendar)?;
     let retention = retention::RetentionState::load(&policy, &store).await?;
+    let standings = crate::standing::load(&store, &engine).await?;
     let keyring = custodian_store::keyring::Keyring::new(key_store, settings.master_key);
     if keyring.rotation_unfinished().await? {
         tracing::warn!(
@@ -92,6 +93,7 @@ pub async fn build(
         limiter: Default::default(),
         limits: settings.intake_limits,
         retention,
+        standings,
         store,
     };
     for (device, account) in ctx.store.all_links().await? {

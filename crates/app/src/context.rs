@@ -110,6 +110,8 @@ pub struct Context {
     pub limits: IntakeLimits,
     /// Retention rules, minimum ages and the subjects under them (`retention_job`).
     pub retention: crate::retention::RetentionState,
+    /// Restrictions, objections and closed accounts in force, for `decide` (`standing.rs`).
+    pub standings: custodian_core::standing::Standings,
 }
 
 impl Context {
@@ -200,5 +202,8 @@ impl ConsentLookup for Context {
     }
     fn under_minimum_age(&self, subject: &SubjectRef) -> bool {
         self.retention.minors.contains(subject)
+    }
+    fn standing(&self, subject: &SubjectRef) -> custodian_core::standing::Standing {
+        self.standings.get(subject)
     }
 }

@@ -39,6 +39,7 @@ pub mod recording;
 pub mod requests;
 pub mod retention;
 pub mod signin;
+pub mod standing;
 pub mod tokens;
 
 pub use build::{build, BuildError};

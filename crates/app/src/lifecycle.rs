@@ -1,10 +1,17 @@
 //! Lifecycle events of a subject (account opened or closed, activity, purchases, a declared
 //! age), which retention rules are anchored on. Contradictory events are refused with the
-//! reason. A subject declared under the minimum age gets an erasure request at once, due
-//! within the policy's `children.erase_within`, and every decision about them is refused
-//! from then on.
+//! reason. A closed account refuses contract-based purposes until it is opened again
+//! (`standing.rs`).
+//!
+//! Children (GDPR Art. 8, 17(1)(f)): a person declared under the minimum age gets an erasure
+//! request that is approved at once and carried out at once — in Custodian and in the
+//! company's datastores — due within `children.erase_within`; it cannot be extended, and the
+//! DPO's queue shows it first while it is open. Every decision about them is refused from
+//! then on. A site's age gate answered on an anonymous visit (`age_declared` for a
+//! `device_id`) keeps only the flag: the device is refused every purpose, its consent state
+//! and links are forgotten, and nothing else is stored (no event, no identifier, no date).
 
-use custodian_core::request::{Kind, Status};
+use custodian_core::request::{Action, Kind, Status};
 use custodian_core::retention::{check_event, EventError, LifecycleEvent, LifecycleKind};
 use custodian_core::subject::{IdKind, SubjectId, SubjectRef};
 use custodian_store::requests::{HistoryEntry, RequestRow};
@@ -34,6 +41,9 @@ pub async fn record(
     id: &SubjectId,
     event: LifecycleEvent,
 ) -> Result<Recorded, AppError> {
+    if id.kind() == IdKind::DeviceId {
+        return device_age(state, id, &event).await;
+    }
     let kind = event.kind;
     let country = event.country.clone();
     let subject = state.hasher.reference(id);
@@ -46,12 +56,7 @@ pub async fn record(
         .filter_map(event_of)
         .collect();
     let now = state.clock.now_micros();
-    check_event(&history, &event, now, &state.retention.ages).map_err(|e| match e {
-        EventError::AlreadyClosed | EventError::AlreadyOpen | EventError::CloseNeverOpened => {
-            AppError::conflict("contradictory_event", e.to_string())
-        }
-        other => invalid(other.to_string()),
-    })?;
+    check_event(&history, &event, now, &state.retention.ages).map_err(refused)?;
     let child =
         (kind == LifecycleKind::AgeDeclared).then(|| state.retention.ages.declares_child(&event));
     // Only the conclusion is kept: a birth date is more than retention needs.
@@ -78,6 +83,11 @@ pub async fn record(
         .store
         .put_subject_identity(&hex, kind_name, &sealed, now)
         .await?;
+    match kind {
+        LifecycleKind::AccountClosed => crate::standing::account(state, subject, true),
+        LifecycleKind::AccountOpened => crate::standing::account(state, subject, false),
+        _ => {}
+    }
     let erasure_request = match child {
         Some(true) => protect_child(state, subject, id, &event).await?,
         _ => None,
@@ -89,7 +99,59 @@ pub async fn record(
     })
 }
 
-/// A child: refuse every decision from now on, and open a priority erasure request (once).
+fn refused(e: EventError) -> AppError {
+    match e {
+        EventError::AlreadyClosed | EventError::AlreadyOpen | EventError::CloseNeverOpened => {
+            AppError::conflict("contradictory_event", e.to_string())
+        }
+        other => invalid(other.to_string()),
+    }
+}
+
+/// An age gate answered on an anonymous visit: a device can only declare an age. A child's
+/// device keeps the flag alone (no event, no identifier, no date — `declared_at` is 0) and
+/// loses its consent state and links; an adult's keeps nothing at all.
+async fn device_age(
+    state: &Context,
+    id: &SubjectId,
+    event: &LifecycleEvent,
+) -> Result<Recorded, AppError> {
+    if event.kind != LifecycleKind::AgeDeclared {
+        return Err(AppError::invalid(
+            "invalid_subject",
+            "lifecycle events are about people: give `email` or `user_id` (a `device_id` may only declare an age)",
+        ));
+    }
+    let now = state.clock.now_micros();
+    check_event(&[], event, now, &state.retention.ages).map_err(refused)?;
+    let subject = state.hasher.reference(id);
+    let child = state.retention.ages.declares_child(event);
+    if child {
+        let hex = subject.to_hex();
+        state.retention.minors.insert(subject);
+        state
+            .store
+            .insert_minor(&MinorRow {
+                subject_ref: hex.clone(),
+                declared_at: 0,
+                country: None,
+                request_id: None,
+            })
+            .await?;
+        state.store.delete_consent_state(&hex).await?;
+        state.store.delete_links(&hex).await?;
+        state.consents.forget(&subject);
+        state.forget_links(&subject);
+    }
+    Ok(Recorded {
+        subject,
+        under_minimum_age: Some(child),
+        erasure_request: None,
+    })
+}
+
+/// A child: refuse every decision from now on, and open a priority erasure request (once),
+/// approved and carried out at once.
 async fn protect_child(
     state: &Context,
     subject: SubjectRef,
@@ -120,7 +182,20 @@ async fn protect_child(
     .await?;
     state.store.set_minor_request(&hex, &row.id).await?;
     tracing::info!(request = %row.id, "erasure request opened for a subject under the minimum age");
-    Ok(Some(row))
+    // GDPR Art. 17(1)(f) with Art. 8: nothing to weigh, so no one waits for the DPO; the
+    // erasure runs now. If a company datastore fails, the request stays in progress at the
+    // top of the queue and housekeeping tries again every round (`retry_child_erasures`).
+    let approved = crate::requests::transition(
+        state,
+        &row,
+        Action::Approve,
+        "system",
+        Some("a child's erasure is approved at once (GDPR Art. 8 and 17(1)(f))"),
+        |_| {},
+    )
+    .await?;
+    let done = crate::requests::execute::run(state, approved).await?;
+    Ok(Some(done))
 }
 
 /// An erasure request opened by Custodian itself: the company's service vouched for the

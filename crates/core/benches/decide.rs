@@ -18,6 +18,7 @@ fn bench(c: &mut Criterion) {
         country: "DE",
         recipient: None,
         gpc: false,
+        group_size: None,
     };
     c.bench_function("decide/analytics_de_no_consent", |b| {
         b.iter(|| engine.decide(black_box(&input), &NoConsents).unwrap())

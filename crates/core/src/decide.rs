@@ -12,6 +12,7 @@ use custodian_policy::{LegalBasis, Policy, RecipientKind};
 use serde::Serialize;
 
 use crate::country::is_country;
+use crate::standing::Standing;
 use crate::subject::SubjectRef;
 
 /// What the caller asks. Categories are any string type, so the HTTP edge can pass the
@@ -27,6 +28,8 @@ pub struct DecisionInput<'a, C: AsRef<str> = String> {
     pub recipient: Option<&'a str>,
     /// The request carried a Global Privacy Control signal.
     pub gpc: bool,
+    /// For aggregate purposes with a `min_group`: how many people the shared figure describes.
+    pub group_size: Option<u64>,
 }
 
 /// The answer, as the API returns it.
@@ -72,6 +75,12 @@ pub trait ConsentLookup {
     fn under_minimum_age(&self, _subject: &SubjectRef) -> bool {
         false
     }
+
+    /// A restriction in force, objections, a closed account (`standing.rs`). Must answer
+    /// from memory.
+    fn standing(&self, _subject: &SubjectRef) -> Standing {
+        Standing::default()
+    }
 }
 
 /// No consent recorded for anyone: what a fresh installation knows.
@@ -102,6 +111,8 @@ pub enum CompileError {
     TooManyCategories(usize),
     #[error("the policy declares {0} recipients; at most 64 are supported")]
     TooManyRecipients(usize),
+    #[error("an objection reaches {0} purposes; at most 64 are supported")]
+    TooManyObjectable(usize),
 }
 
 type CatSet = u128;
@@ -114,6 +125,13 @@ struct CPurpose {
     gpc_opt_out: bool,
     /// Still decided for a subject under the minimum age (`children.purposes_allowed`).
     for_minors: bool,
+    /// Still decided while the subject's processing is restricted
+    /// (`rights.restriction.continues`, GDPR Art. 18(2)).
+    during_restriction: bool,
+    /// The bit of this purpose in `Standing::objected` (`rights.objection.reaches`).
+    objection_slot: Option<u32>,
+    /// `min_group`: decisions must name a group at least this large.
+    min_group: Option<u64>,
     rule: Arc<str>,
     allowed_reason: Arc<str>,
 }
@@ -199,6 +217,10 @@ impl Engine {
 
         let consent_purposes: Vec<String> =
             policy.consent_purposes().map(|p| p.id.clone()).collect();
+        let objectable = &policy.rights.objection.reaches;
+        if objectable.len() > 64 {
+            return Err(CompileError::TooManyObjectable(objectable.len()));
+        }
         let mut purposes = Vec::new();
         let mut purpose_index = HashMap::new();
         for p in &policy.purposes {
@@ -223,6 +245,12 @@ impl Engine {
                 consent_slot,
                 gpc_opt_out: p.gpc_opt_out,
                 for_minors: policy.children.purposes_allowed.contains(&p.id),
+                during_restriction: policy.rights.continues_under_restriction(&p.id),
+                objection_slot: objectable
+                    .iter()
+                    .position(|id| *id == p.id)
+                    .map(|i| i as u32),
+                min_group: p.min_group.map(u64::from),
                 rule: format!("purposes.{}", p.id).into(),
                 allowed_reason: allowed_reason.into(),
             });
@@ -316,6 +344,13 @@ impl Engine {
         &self.consent_purposes
     }
 
+    /// The bit of `purpose` in [`Standing::objected`], if an objection can reach it.
+    pub fn objection_slot(&self, purpose: &str) -> Option<u32> {
+        self.purpose_index
+            .get(purpose)
+            .and_then(|&i| self.purposes[i].objection_slot)
+    }
+
     pub fn consent_slot(&self, purpose: &str) -> Option<usize> {
         self.purpose_index
             .get(purpose)
@@ -361,6 +396,18 @@ impl Engine {
                 "the subject is under the minimum age: their data is being erased".into(),
                 "children.minimum_age".into(),
             ));
+        }
+        if let Some(denied) = self.by_standing(purpose, consents.standing(&input.subject)) {
+            return Ok(denied);
+        }
+        if let Some(min) = purpose.min_group {
+            if input.group_size.is_none_or(|g| g < min) {
+                return Ok(self.deny(
+                    basis,
+                    format!("the purpose shares figures about groups of at least {min} people; `group_size` is smaller or missing").into(),
+                    format!("{}.min_group", purpose.rule).into(),
+                ));
+            }
         }
 
         let mut asked: CatSet = 0;
@@ -498,6 +545,30 @@ impl Engine {
             obligations,
             policy_version: self.version.clone(),
         })
+    }
+
+    /// What the subject's standing refuses: a restriction in force refuses every purpose but
+    /// those that continue (GDPR Art. 18(2): storage, legal claims); an objection the purposes
+    /// it named (Art. 21(1)); a closed account the purposes resting on its contract
+    /// (Art. 6(1)(b)). Reasons are short codes callers can match on.
+    fn by_standing(&self, purpose: &CPurpose, st: Standing) -> Option<Decision> {
+        let basis = Some(purpose.basis);
+        if st.restricted && !purpose.during_restriction {
+            return Some(self.deny(basis, "restricted".into(), "rights.restriction".into()));
+        }
+        if let Some(slot) = purpose.objection_slot {
+            if st.objected & (1u64 << slot) != 0 {
+                return Some(self.deny(basis, "objection".into(), "rights.objection".into()));
+            }
+        }
+        if st.account_closed && purpose.basis == LegalBasis::Contract {
+            return Some(self.deny(
+                basis,
+                "account_closed".into(),
+                format!("{}.legal_basis", purpose.rule).into(),
+            ));
+        }
+        None
     }
 
     fn deny(&self, basis: Option<LegalBasis>, reason: Arc<str>, rule: Arc<str>) -> Decision {

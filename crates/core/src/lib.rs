@@ -29,6 +29,7 @@ pub mod retention;
 pub mod run;
 pub mod seal;
 pub mod signed;
+pub mod standing;
 pub mod subject;
 pub mod token;
 pub mod unsubscribe;

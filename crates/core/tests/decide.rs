@@ -23,6 +23,7 @@ fn ask<'a>(purpose: &'a str, categories: &'a [String], country: &'a str) -> Deci
         country,
         recipient: None,
         gpc: false,
+        group_size: None,
     }
 }
 
@@ -169,7 +170,76 @@ fn non_personal_aggregates_may_go_to_third_parties() {
     let c = cats(&["aggregate_usage"]);
     let mut q = ask("aggregate_sharing", &c, "DE");
     q.recipient = Some("industry_partners");
+    // "only aggregates of at least 10 people are shared": `min_group = 10` keeps the promise.
+    let d = e.decide(&q, &NoConsents).unwrap();
+    assert!(!d.allowed);
+    assert_eq!(&*d.rule, "purposes.aggregate_sharing.min_group");
+    q.group_size = Some(9);
+    assert!(!e.decide(&q, &NoConsents).unwrap().allowed);
+    q.group_size = Some(10);
     assert!(e.decide(&q, &NoConsents).unwrap().allowed);
+}
+
+/// A subject's standing, as `ConsentLookup::standing` reports it from memory.
+struct Standing(custodian_core::standing::Standing);
+
+impl ConsentLookup for Standing {
+    fn status(&self, _: &SubjectRef, _: usize) -> ConsentStatus {
+        ConsentStatus::Given
+    }
+    fn standing(&self, _: &SubjectRef) -> custodian_core::standing::Standing {
+        self.0
+    }
+}
+
+#[test]
+fn restriction_objection_and_a_closed_account_refuse_what_they_reach() {
+    use custodian_core::standing::Standing as S;
+    let e = engine();
+    let none: [String; 0] = [];
+    let decide =
+        |purpose: &str, st: S| e.decide(&ask(purpose, &none, "GB"), &Standing(st)).unwrap();
+    let restricted = S {
+        restricted: true,
+        ..S::default()
+    };
+    for purpose in ["service_email", "marketing", "support", "legal_compliance"] {
+        let d = decide(purpose, restricted);
+        assert!(!d.allowed, "{purpose}");
+        assert_eq!((&*d.reason, &*d.rule), ("restricted", "rights.restriction"));
+    }
+    assert!(decide("storage", restricted).allowed);
+    assert!(decide("legal_claims", restricted).allowed);
+    let slot = e.objection_slot("product_improvement").unwrap();
+    let objected = S {
+        objected: 1 << slot,
+        ..S::default()
+    };
+    assert_eq!(
+        &*decide("product_improvement", objected).reason,
+        "objection"
+    );
+    assert!(decide("support", objected).allowed);
+    assert_eq!(e.objection_slot("legal_compliance"), None);
+    let closed = S {
+        account_closed: true,
+        ..S::default()
+    };
+    for purpose in [
+        "service_email",
+        "account",
+        "payments",
+        "newsletter",
+        "recruitment",
+    ] {
+        assert_eq!(
+            &*decide(purpose, closed).reason,
+            "account_closed",
+            "{purpose}"
+        );
+    }
+    assert!(decide("legal_compliance", closed).allowed);
+    assert!(decide("support", closed).allowed);
 }
 
 #[test]

@@ -286,6 +286,8 @@ fn decide_refuses_every_purpose_for_a_child() {
             country: "GB",
             recipient: None,
             gpc: false,
+            // Large enough for purposes with a `min_group` (aggregate sharing).
+            group_size: Some(1000),
         };
         let d = engine.decide(&input(child), &lookup).unwrap();
         assert!(!d.allowed, "{}", p.id);

@@ -10,6 +10,7 @@
 pub mod diff;
 pub mod dpv;
 mod duration;
+mod lint;
 mod locate;
 pub mod model;
 mod parse;
@@ -20,6 +21,7 @@ mod validate;
 use sha2::{Digest, Sha256};
 
 pub use duration::{approx_days, parse_duration};
+pub use lint::warnings;
 pub use model::*;
 pub use parse::{example, load};
 pub use problem::{Problem, Problems};

@@ -8,6 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod disclosures;
+mod rights;
+
+pub use disclosures::*;
+pub use rights::*;
+
 /// A whole policy file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +51,12 @@ pub struct Policy {
     /// Texts shown by the banner and the privacy centre, per language tag.
     #[serde(default)]
     pub texts: BTreeMap<String, UiTexts>,
+    /// What restriction and objection reach (`model/rights.rs`).
+    #[serde(default)]
+    pub rights: Rights,
+    /// What else the notice must say under Art. 13 and 14 (`model/disclosures.rs`).
+    #[serde(default)]
+    pub notice: Disclosures,
 }
 
 /// Identity of the policy document itself.
@@ -82,6 +94,9 @@ fn default_languages() -> Vec<String> {
 pub struct Controller {
     pub id: String,
     pub name: String,
+    /// The registered legal entity, when `name` is a brand (GDPR Art. 13(1)(a)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_entity: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country: String,
     #[serde(default)]
@@ -238,6 +253,10 @@ pub struct Purpose {
     /// see [`Purpose::is_direct_marketing`] for the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_marketing: Option<bool>,
+    /// For aggregate purposes: the fewest people a shared figure may describe; a decision
+    /// that does not give a `group_size` at least this large is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_group: Option<u32>,
 }
 
 impl Purpose {

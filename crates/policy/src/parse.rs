@@ -138,7 +138,7 @@ fn deserialize_part<T: DeserializeOwned>(item: &Item) -> Result<T, toml_edit::de
     T::deserialize(value.into_deserializer())
 }
 
-const SECTIONS: [&str; 16] = [
+const SECTIONS: [&str; 18] = [
     "policy",
     "controllers",
     "contacts",
@@ -155,6 +155,8 @@ const SECTIONS: [&str; 16] = [
     "requests",
     "customers",
     "texts",
+    "rights",
+    "notice",
 ];
 
 /// Checks the shape of each top-level section, and of each element of the arrays, on its own.
@@ -179,6 +181,8 @@ fn shape_problems(doc: &ImDocument<String>) -> Vec<Located> {
             "requests" => one::<RequestSettings>(doc, key, item),
             "customers" => each::<Customer>(doc, key, item),
             "texts" => one::<std::collections::BTreeMap<String, UiTexts>>(doc, key, item),
+            "rights" => one::<Rights>(doc, key, item),
+            "notice" => one::<Disclosures>(doc, key, item),
             other => {
                 let help = match validate::closest(other, SECTIONS.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),

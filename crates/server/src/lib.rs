@@ -41,7 +41,14 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
     let app = custodian_app::build(settings.app, metrics.clone()).await?;
     let doc = routes::policy::policy_document(&app.policy);
     let policy_json = serde_json::to_vec(&doc).unwrap_or_default().into();
-    let notice_html = custodian_policy::render::html(&app.policy);
+    // One page per language of the policy (GDPR Art. 12(1): in a language people read).
+    let notice_html = app
+        .policy
+        .policy
+        .languages
+        .iter()
+        .map(|l| (l.clone(), custodian_policy::render::html_in(&app.policy, l)))
+        .collect();
     Ok(Arc::new(AppState {
         app,
         metrics,

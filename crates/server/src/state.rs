@@ -23,8 +23,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `GET /v1/policy`, serialised once: the policy only changes with a restart.
     pub policy_json: axum::body::Bytes,
-    /// `GET /privacy`, rendered once.
-    pub notice_html: String,
+    /// `GET /privacy`, rendered once per language of the policy (language tag → page).
+    pub notice_html: std::collections::BTreeMap<String, String>,
     pub allowed_origins: Option<Vec<String>>,
 }
 

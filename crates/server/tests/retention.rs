@@ -317,7 +317,10 @@ async fn seven_years_holds_and_consent(app: TestApp) {
     assert!(app.store.lifecycle_events(&ada).await.unwrap().is_empty());
     let purged = app.store.purges(Some(&ada), 100).await.unwrap();
     let rules: Vec<&str> = purged.iter().map(|p| p.rule.as_str()).collect();
-    assert!(rules.contains(&"accounting_records") && rules.contains(&"while_customer"));
+    assert!(rules.contains(&"accounting_records"), "{rules:?}");
+    // `while_customer` is due too, but no datastore holds its data here: nothing went, so
+    // nothing is recorded as purged (the dry run above listed it as due).
+    assert!(!rules.contains(&"while_customer"), "{rules:?}");
     // A second run finds nothing more and records nothing twice.
     let r = run(&app, as_of, false).await;
     assert_eq!(r.records_purged, 0);
@@ -421,8 +424,9 @@ async fn a_child_gets_a_priority_erasure_and_no_processing() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let text = r.text.clone();
+    // Approved and carried out at once (docs/retention.md, Children).
     assert!(
-        text.contains("erasure") && text.contains("verified"),
+        text.contains("erasure") && text.contains("\"status\":\"completed\""),
         "{text}"
     );
 

@@ -28,6 +28,7 @@ pub mod requests;
 pub mod retention;
 pub mod runs;
 mod sqlite;
+pub mod standing;
 pub mod testing;
 pub mod tokens;
 pub mod verify;

@@ -71,6 +71,9 @@ pub async fn act(
             p.commit(state, mail.into_iter().collect()).await
         }
         Action::Extend => {
+            if super::fixed_deadline(state, &row) {
+                return Err(super::fixed_deadline_error());
+            }
             let reason = required(&body.reason, "reason")?;
             let left = max_extension_months(state, &row) - row.extended_months;
             let months = body.months.unwrap_or(1);

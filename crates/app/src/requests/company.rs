@@ -78,10 +78,10 @@ async fn subject_holds<'a>(
     })
 }
 
-fn spec(row: &RequestRow, email: &str, kind: RunKind) -> RunSpec {
+fn spec(row: &RequestRow, ids: &[(String, String)], kind: RunKind) -> RunSpec {
     RunSpec {
         kind,
-        identities: run::identities([("email", email)]),
+        identities: run::identities(ids.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         corrections: Default::default(),
         datastores: None,
         dry_run: false,
@@ -94,7 +94,7 @@ fn spec(row: &RequestRow, email: &str, kind: RunKind) -> RunSpec {
 async fn execute(
     state: &Context,
     row: &RequestRow,
-    email: &str,
+    ids: &[(String, String)],
     kind: RunKind,
     opts: ExecuteOptions<'_>,
 ) -> Result<RunOutcome, ConnectorError> {
@@ -110,7 +110,7 @@ async fn execute(
             run::retry(&state.store, &r.id, None).await?;
             run::execute_run(&state.store, &state.run_keys, &r.id, opts).await
         }
-        None => run::run_now(&state.store, &state.run_keys, &spec(row, email, kind), opts).await,
+        None => run::run_now(&state.store, &state.run_keys, &spec(row, ids, kind), opts).await,
     }
 }
 
@@ -162,7 +162,8 @@ pub async fn access_run(
         Some(s) => Some(s),
         None => None,
     };
-    let outcome = execute(state, row, &email, RunKind::Access, opts)
+    let ids = [("email".to_owned(), email)];
+    let outcome = execute(state, row, &ids, RunKind::Access, opts)
         .await
         .map_err(|e| e.to_string())?;
     match failure(&outcome) {
@@ -186,6 +187,34 @@ pub async fn access(state: &Context, row: &RequestRow) -> Result<Vec<serde_json:
     Ok(records)
 }
 
+/// Who an erasure looks for: the requester's address, and the identifiers the company's
+/// service gave with the subject's lifecycle events (a child declared by `user_id` has no
+/// address on the request; `POST /v1/subjects/events` kept the id sealed under its key).
+async fn identities_of(state: &Context, row: &RequestRow) -> Result<Vec<(String, String)>, String> {
+    let mut ids = Vec::new();
+    if let Some(email) = super::email_of(state, row).await {
+        ids.push(("email".to_owned(), email));
+    }
+    let sealed = state
+        .store
+        .subject_identities(&row.subject_ref)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (kind, value) in sealed {
+        if ids.iter().any(|(k, _)| *k == kind) {
+            continue;
+        }
+        if let Ok(v) = state
+            .keyring
+            .open(&format!("identities/{kind}"), &value)
+            .await
+        {
+            ids.push((kind, v));
+        }
+    }
+    Ok(ids)
+}
+
 /// What an erasure left behind under legal holds, in words for the requester.
 pub struct Erased {
     pub rows_changed: u64,
@@ -195,12 +224,13 @@ pub struct Erased {
 /// Runs the erasure in every registered datastore. `Err` carries the exact errors of the
 /// datastores that failed.
 pub async fn erase(state: &Context, row: &RequestRow) -> Result<Erased, String> {
-    let Some(email) = super::email_of(state, row).await else {
+    let ids = identities_of(state, row).await?;
+    if ids.is_empty() {
         return Ok(Erased {
             rows_changed: 0,
             kept: Vec::new(),
         });
-    };
+    }
     let holds = subject_holds(state, row).await?;
     let mut opts = ExecuteOptions::new(&holds);
     opts.retry = RetryPolicy {
@@ -208,7 +238,7 @@ pub async fn erase(state: &Context, row: &RequestRow) -> Result<Erased, String> 
         base_delay: Duration::from_millis(500),
         max_delay: Duration::from_secs(5),
     };
-    let outcome = execute(state, row, &email, RunKind::Erasure, opts)
+    let outcome = execute(state, row, &ids, RunKind::Erasure, opts)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(f) = failure(&outcome) {

@@ -8,7 +8,8 @@
 //!   subject's key is destroyed (so copies of the database taken before reveal nothing); the
 //!   ledger's events stay, as they hold only the keyed reference and prove what was consented
 //!   to;
-//! - objection: direct-marketing consent is withdrawn (source `request`);
+//! - objection: direct-marketing consent is withdrawn (source `request`), and the
+//!   legitimate-interest purposes it names are refused from now on (`standing.rs`);
 //! - rectification and restriction: recorded and started; the DPO completes them once applied
 //!   (the connectors apply corrections in the company's own systems).
 
@@ -33,7 +34,10 @@ pub async fn run(state: &Context, approved: RequestRow) -> Result<RequestRow, Ap
         Kind::Access | Kind::Erasure => finish(state, approved, "system").await,
         Kind::Objection => {
             withdraw_objected(state, subject).await?;
-            complete(state, &approved, "system", None).await
+            let purposes = crate::standing::enforce_objection(state, &approved).await?;
+            let told = (!purposes.is_empty())
+                .then(|| format!("objection in force for: {}", purposes.join(", ")));
+            complete(state, &approved, "system", told.as_deref()).await
         }
         Kind::Rectification | Kind::Restriction => {
             transition(state, &approved, Action::Start, "system", None, |_| {}).await
@@ -190,6 +194,11 @@ async fn erase_own_data(
     state.store.delete_links(&hex).await?;
     state.consents.forget(&subject);
     state.forget_links(&subject);
+    state.store.delete_objections(&hex).await?;
+    state.standings.update(subject, |st| {
+        st.restricted = false;
+        st.objected = 0;
+    });
     let requests = state.store.requests_of_subject(&hex).await?;
     // Mail already sent is forgotten; the completion mail just queued is still delivered.
     let earlier: Vec<String> = requests

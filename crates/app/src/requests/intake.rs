@@ -23,6 +23,9 @@ pub struct Intake {
     pub country: Option<String>,
     pub language: Option<String>,
     pub customer: Option<String>,
+    /// For an objection: the purposes it is about (GDPR Art. 21(1)), among those the policy
+    /// lets an objection reach (`rights.objection.reaches`).
+    pub purposes: Vec<String>,
 }
 
 pub const MAX_DETAILS: usize = 4000;
@@ -35,6 +38,16 @@ pub async fn intake(
     client: Option<IpAddr>,
 ) -> Result<RequestRow, AppError> {
     let (id, country) = check(state, &input)?;
+    let objected = match input.kind {
+        Kind::Objection => crate::standing::check_objection(state, &input.purposes)?,
+        _ if !input.purposes.is_empty() => {
+            return Err(AppError::invalid(
+                "invalid_field",
+                "`purposes` belongs to an objection only",
+            ))
+        }
+        _ => Vec::new(),
+    };
     let now = state.clock.now_micros();
     let subject = state.hasher.reference(&id);
     within_limits(state, &subject, client, now)?;
@@ -70,6 +83,14 @@ pub async fn intake(
         updated_at: now,
     };
     compute_due(state, &mut row, now);
+    // Before the request itself: a crash in between leaves rows no request points to, which
+    // never come into force.
+    if !objected.is_empty() {
+        state
+            .store
+            .insert_objection(&rid, &row.subject_ref, &objected)
+            .await?;
+    }
     let details = input.details.filter(|d| !d.trim().is_empty());
     store_sealed(
         state,

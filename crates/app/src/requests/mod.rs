@@ -90,6 +90,21 @@ pub(crate) fn compute_due(state: &Context, r: &mut RequestRow, now: i64) {
     r.answer_due = due.answer_by.as_microsecond();
 }
 
+/// Whether the request's due date is fixed: a declared child's erasure (GDPR Art. 8 and
+/// 17(1)(f)) is due within `children.erase_within` and can be neither extended nor paused.
+pub fn fixed_deadline(state: &Context, r: &RequestRow) -> bool {
+    r.kind == custodian_core::request::Kind::Erasure
+        && SubjectRef::from_hex(&r.subject_ref).is_some_and(|s| state.retention.minors.contains(&s))
+}
+
+/// The refusal of an extension or a pause of a request with a [`fixed_deadline`].
+pub fn fixed_deadline_error() -> AppError {
+    AppError::conflict(
+        "fixed_deadline",
+        "a child's erasure cannot be extended or paused: it is due within children.erase_within",
+    )
+}
+
 /// The most months a request of this jurisdiction may be extended by.
 pub fn max_extension_months(state: &Context, r: &RequestRow) -> i64 {
     let rule = deadline::rule_for(&state.policy, r.country.as_deref());

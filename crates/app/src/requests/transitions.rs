@@ -121,6 +121,7 @@ impl Planned {
         if !mails.is_empty() {
             state.outbox.wake();
         }
+        crate::standing::after_change(state, &self.seen, &self.new);
         Ok(self.new)
     }
 }

@@ -52,8 +52,8 @@ impl Pass for Lifecycle {
                     .as_ref()
                     .is_some_and(|(rule, _)| *rule == due.rule)
                     && due.held.is_empty();
-                let (mut records, company_failed) = if due.categories.is_empty() {
-                    (Vec::new(), false)
+                let (mut records, company_failed, changed) = if due.categories.is_empty() {
+                    (Vec::new(), false, 0)
                 } else {
                     company_part(run, subject, &due).await?
                 };
@@ -64,7 +64,10 @@ impl Pass for Lifecycle {
                     categories: due.categories.clone(),
                     records,
                 };
-                if !due.categories.is_empty() && !company_failed {
+                // A purge is recorded only when something went: rows in the company's
+                // datastores, or the lifecycle events here. A rule with nothing to act on
+                // (no datastore holds its fields) is listed as due, and records nothing.
+                if !due.categories.is_empty() && !company_failed && (goes_here || changed > 0) {
                     purges.push(Purge {
                         subject_ref: subject.clone(),
                         rule: due.rule.clone(),
@@ -92,15 +95,16 @@ impl Pass for Lifecycle {
     }
 }
 
-/// What a due rule's purge does in the company's datastores: the records it names, and
-/// whether a datastore failed (the purge then stays due for the next run).
+/// What a due rule's purge does in the company's datastores: the records it names, whether
+/// a datastore failed (the purge then stays due for the next run), and how many rows changed.
 async fn company_part(
     run: &mut Run<'_>,
     subject: &str,
     due: &Due,
-) -> Result<(Vec<String>, bool), JobError> {
+) -> Result<(Vec<String>, bool, u64), JobError> {
     let mut records = Vec::new();
     let mut company_failed = false;
+    let mut changed = 0;
     match &run.opened {
         Some(Err(_)) => {
             run.report.company_failures += 1;
@@ -117,6 +121,7 @@ async fn company_part(
             match c.expire(run.store, subject, &due.rule).await {
                 Ok(CompanyOutcome::Changed(n)) => {
                     run.report.company_rows_changed += n;
+                    changed = n;
                     records.push(format!("company datastores: {n} rows"));
                 }
                 Ok(CompanyOutcome::NoIdentifier) => {
@@ -132,5 +137,5 @@ async fn company_part(
         }
         _ => records.push("company datastores".to_owned()),
     }
-    Ok((records, company_failed))
+    Ok((records, company_failed, changed))
 }

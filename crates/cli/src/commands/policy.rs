@@ -21,6 +21,9 @@ pub enum Command {
         file: PathBuf,
         #[arg(long, value_parser = ["html", "markdown"], default_value = "markdown")]
         format: String,
+        /// The language of the notice (`en`, `de`); the policy's first language by default.
+        #[arg(long)]
+        lang: Option<String>,
     },
     /// Compare two versions and class each change as material or not.
     Diff {
@@ -32,18 +35,26 @@ pub enum Command {
     },
 }
 
+// Kept whole: one arm per subcommand, each printing its own human and JSON forms.
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Check { file, json } => {
             let text = read(&file)?;
             match custodian_policy::load(&file.display().to_string(), &text) {
                 Ok(p) => {
+                    // Promises the text makes that the rules cannot keep: the file is valid,
+                    // but the notice would say something untrue.
+                    let warnings =
+                        custodian_policy::warnings(&file.display().to_string(), &text, &p);
                     if json {
                         println!(
                             "{}",
-                            serde_json::json!({ "valid": true, "version": p.policy.version, "problems": [] })
+                            serde_json::json!({ "valid": true, "version": p.policy.version, "problems": [], "warnings": warnings })
                         );
                     } else {
+                        for w in &warnings {
+                            eprintln!("warning: {w}");
+                        }
                         eprintln!(
                             "{}: valid (version {}, {} purposes, {} categories)",
                             file.display(),
@@ -68,11 +79,14 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Render { file, format } => {
+        Command::Render { file, format, lang } => {
             let policy = load(&file)?;
+            let lang = lang
+                .or_else(|| policy.policy.languages.first().cloned())
+                .unwrap_or_else(|| "en".into());
             let out = match format.as_str() {
-                "html" => custodian_policy::render::html(&policy),
-                _ => custodian_policy::render::markdown(&policy),
+                "html" => custodian_policy::render::html_in(&policy, &lang),
+                _ => custodian_policy::render::markdown_in(&policy, &lang),
             };
             print!("{out}");
             Ok(ExitCode::SUCCESS)

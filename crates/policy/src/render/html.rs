@@ -3,6 +3,7 @@
 //! Everything from the file is escaped; links are kept only for web, mail and same-site
 //! targets; there is no script, and the look comes from one stylesheet the server serves.
 
+use super::lang::L;
 use super::notice::{blocks, contents, title};
 use super::{safe_href, Block, Inline};
 use crate::model::Policy;
@@ -10,9 +11,16 @@ use crate::model::Policy;
 /// Where the page's stylesheet lives; `web/` provides it.
 const STYLESHEET: &str = "/assets/notice.css";
 
-/// The notice as a full HTML5 document.
+/// The notice as a full HTML5 document, in the policy's first language.
 pub fn html(p: &Policy) -> String {
-    let blocks = blocks(p);
+    html_in(p, p.policy.languages.first().map_or("en", String::as_str))
+}
+
+/// The notice as a full HTML5 document in `lang` (German for `de`, English otherwise; the
+/// file's per-language texts in that language).
+pub fn html_in(p: &Policy, lang: &str) -> String {
+    let l = L::new(p, lang);
+    let blocks = blocks(p, &l);
     let mut body = String::new();
     let mut toc_done = false;
     for block in &blocks {
@@ -20,21 +28,24 @@ pub fn html(p: &Policy) -> String {
         // section.
         if !toc_done && matches!(block, Block::Heading { level: 2, .. }) {
             toc_done = true;
-            toc(&blocks, &mut body);
+            toc(&blocks, l.t("Contents", "Inhalt"), &mut body);
         }
         render(block, &mut body);
     }
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n<link rel=\"stylesheet\" href=\"{STYLESHEET}\">\n</head>\n<body>\n\
          <main id=\"main\">\n{body}</main>\n</body>\n</html>\n",
-        escape(&title(p))
+        escape(l.t("en", "de")),
+        escape(&title(p, &l))
     )
 }
 
-fn toc(blocks: &[Block], out: &mut String) {
-    out.push_str("<nav aria-labelledby=\"contents\">\n<h2 id=\"contents\">Contents</h2>\n<ol>\n");
+fn toc(blocks: &[Block], label: &str, out: &mut String) {
+    out.push_str(&format!(
+        "<nav aria-labelledby=\"contents\">\n<h2 id=\"contents\">{label}</h2>\n<ol>\n"
+    ));
     for (text, anchor) in contents(blocks) {
         out.push_str(&format!(
             "<li><a href=\"#{}\">{}</a></li>\n",

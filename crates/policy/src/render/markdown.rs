@@ -1,12 +1,20 @@
 //! The notice as GitHub-flavoured Markdown, for a repository or a docs site.
 
+use super::lang::L;
 use super::notice::{blocks, contents};
 use super::{safe_href, Block, Inline};
 use crate::model::Policy;
 
-/// The notice as Markdown. Text from the file is escaped, so it cannot add markup.
+/// The notice as Markdown, in the policy's first language. Text from the file is escaped, so
+/// it cannot add markup.
 pub fn markdown(p: &Policy) -> String {
-    let blocks = blocks(p);
+    markdown_in(p, p.policy.languages.first().map_or("en", String::as_str))
+}
+
+/// The notice as Markdown in `lang` (German for `de`, English otherwise).
+pub fn markdown_in(p: &Policy, lang: &str) -> String {
+    let l = L::new(p, lang);
+    let blocks = blocks(p, &l);
     let mut out = String::new();
     let mut toc_done = false;
     for block in &blocks {
@@ -14,7 +22,7 @@ pub fn markdown(p: &Policy) -> String {
         // section.
         if !toc_done && matches!(block, Block::Heading { level: 2, .. }) {
             toc_done = true;
-            toc(&blocks, &mut out);
+            toc(&blocks, l.t("Contents", "Inhalt"), &mut out);
         }
         match block {
             Block::Heading { level, text, .. } => {
@@ -58,13 +66,13 @@ pub fn markdown(p: &Policy) -> String {
     out
 }
 
-fn toc(blocks: &[Block], out: &mut String) {
+fn toc(blocks: &[Block], label: &str, out: &mut String) {
     let items: Vec<String> = contents(blocks)
         .into_iter()
         .enumerate()
         .map(|(i, (text, anchor))| format!("{}. [{}](#{anchor})", i + 1, escape(&text)))
         .collect();
-    out.push_str("**Contents**\n\n");
+    out.push_str(&format!("**{label}**\n\n"));
     out.push_str(&items.join("\n"));
     out.push_str("\n\n");
 }

@@ -5,12 +5,15 @@
 //! two formats saying the same thing, and keeps escaping in one place per format.
 
 mod html;
+mod lang;
 mod markdown;
 mod notice;
+mod people;
+mod statements;
 mod words;
 
-pub use html::html;
-pub use markdown::markdown;
+pub use html::{html, html_in};
+pub use markdown::{markdown, markdown_in};
 
 /// A piece of running text.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,40 +1,54 @@
-//! What the notice says: every section a person needs (GDPR Art. 13 and 14), from the file.
+//! What the notice says: every section a person needs (GDPR Art. 13 and 14), from the file,
+//! in English or German (`lang.rs`).
 //!
 //! Nothing here knows Markdown or HTML; it produces blocks, and the wording. Sections appear
 //! only when the file has something for them, so a smaller policy gives a shorter notice.
+//! This file writes who we are, the processing, the data, the recipients, the regions and
+//! retention; `people.rs` the rights, deadlines, children and changes; `statements.rs` what
+//! the `[notice]` section adds (Art. 13(2)(e)/(f), 14(2)(f), safeguard copies, cookies).
 
-use super::words::{and_list, countries, country, date, weekdays};
-use super::{link, text, Block, Inline, Inlines};
-use crate::duration::{approx_days, parse_duration, words as duration_words};
+use super::lang::L;
+use super::{link, people, statements, text, Block, Inline, Inlines};
+use crate::duration::{approx_days, parse_duration};
 use crate::model::*;
 
 /// Where the privacy centre is served; the server mounts it at this path.
 pub(super) const PRIVACY_CENTER: &str = "/privacy-center";
 
-pub(super) fn title(p: &Policy) -> String {
-    format!("Privacy notice — {}", p.policy.organisation)
+pub(super) fn title(p: &Policy, l: &L) -> String {
+    format!(
+        "{} — {}",
+        l.t("Privacy notice", "Datenschutzhinweis"),
+        p.policy.organisation
+    )
 }
 
-pub(super) fn blocks(p: &Policy) -> Vec<Block> {
-    let mut b = vec![heading(1, &title(p), "privacy-notice")];
+pub(super) fn blocks(p: &Policy, l: &L) -> Vec<Block> {
+    let mut b = vec![heading(1, &title(p, l), "privacy-notice")];
     b.push(Block::Para(vec![text(format!(
-        "Version {}, effective {}.",
+        "{} {}, {} {}.",
+        l.t("Version", "Version"),
         p.policy.version,
-        date(&p.policy.effective_date)
+        l.t("effective", "gültig ab"),
+        l.date(&p.policy.effective_date)
     ))]));
     if let Some(summary) = &p.policy.summary {
         b.push(Block::Para(vec![text(summary.trim())]));
     }
-    who_we_are(p, &mut b);
-    processing(p, &mut b);
-    data(p, &mut b);
-    recipients(p, &mut b);
-    regions(p, &mut b);
-    retention(p, &mut b);
-    rights(p, &mut b);
-    deadlines(p, &mut b);
-    children(p, &mut b);
-    changes(p, &mut b);
+    who_we_are(p, l, &mut b);
+    processing(p, l, &mut b);
+    statements::requirements(p, l, &mut b);
+    statements::automated(p, l, &mut b);
+    data(p, l, &mut b);
+    statements::sources(p, l, &mut b);
+    recipients(p, l, &mut b);
+    statements::cookies(p, l, &mut b);
+    regions(p, l, &mut b);
+    retention(p, l, &mut b);
+    people::rights(p, l, &mut b);
+    people::deadlines(p, l, &mut b);
+    people::children(p, l, &mut b);
+    people::changes(p, l, &mut b);
     b
 }
 
@@ -53,7 +67,7 @@ pub(super) fn contents(blocks: &[Block]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn heading(level: u8, t: &str, anchor: &str) -> Block {
+pub(super) fn heading(level: u8, t: &str, anchor: &str) -> Block {
     Block::Heading {
         level,
         text: t.to_string(),
@@ -61,27 +75,42 @@ fn heading(level: u8, t: &str, anchor: &str) -> Block {
     }
 }
 
-fn para(s: impl Into<String>) -> Block {
+pub(super) fn para(s: impl Into<String>) -> Block {
     Block::Para(vec![text(s)])
 }
 
-fn mail(address: &str) -> Inline {
+pub(super) fn mail(address: &str) -> Inline {
     link(address, format!("mailto:{address}"))
 }
 
-fn who_we_are(p: &Policy, b: &mut Vec<Block>) {
-    b.push(heading(2, "Who we are", "who-we-are"));
+fn who_we_are(p: &Policy, l: &L, b: &mut Vec<Block>) {
+    b.push(heading(2, l.t("Who we are", "Wer wir sind"), "who-we-are"));
     if !p.controllers.is_empty() {
-        b.push(para(format!(
-            "{} is made up of the following companies. They decide why and how your data is \
-             used, so each is a controller of your data:",
-            p.policy.organisation
-        )));
+        b.push(para(if l.de {
+            format!(
+                "{} besteht aus den folgenden Unternehmen. Sie entscheiden, warum und wie Ihre \
+                 Daten verwendet werden; jedes ist daher Verantwortlicher für Ihre Daten \
+                 (Art. 4 Nr. 7 DSGVO):",
+                p.policy.organisation
+            )
+        } else {
+            format!(
+                "{} is made up of the following companies. They decide why and how your data \
+                 is used, so each is a controller of your data (GDPR Art. 4(7)):",
+                p.policy.organisation
+            )
+        }));
         let items = p
             .controllers
             .iter()
             .map(|c| {
-                let mut item = vec![text(format!("{} ({})", c.name, country(&c.country)))];
+                let mut item = vec![text(format!("{} ({})", c.name, l.country(&c.country)))];
+                if let Some(entity) = c.legal_entity.as_ref().filter(|e| **e != c.name) {
+                    item.push(text(format!(
+                        ", {} {entity}",
+                        l.t("a brand of", "eine Marke der")
+                    )));
+                }
                 if let Some(address) = &c.address {
                     item.push(text(format!(", {address}")));
                 }
@@ -96,68 +125,131 @@ fn who_we_are(p: &Policy, b: &mut Vec<Block>) {
     let c = &p.contacts;
     let mut items: Vec<Inlines> = Vec::new();
     if let Some(dpo) = &c.dpo_email {
-        items.push(vec![text("Our data protection officer: "), mail(dpo)]);
+        items.push(vec![
+            text(l.t(
+                "Our data protection officer: ",
+                "Unser Datenschutzbeauftragter: ",
+            )),
+            mail(dpo),
+        ]);
     }
     if let Some(support) = &c.support_email {
-        items.push(vec![text("Customer support: "), mail(support)]);
+        items.push(vec![
+            text(l.t("Customer support: ", "Kundendienst: ")),
+            mail(support),
+        ]);
     }
     if let Some(post) = &c.postal_address {
-        items.push(vec![text(format!("By post: {post}"))]);
+        items.push(vec![text(format!(
+            "{}{post}",
+            l.t("By post: ", "Per Post: ")
+        ))]);
     }
     if !items.is_empty() {
-        b.push(para("You can reach us here:"));
+        b.push(para(l.t("You can reach us here:", "So erreichen Sie uns:")));
         b.push(Block::List(items));
     }
 }
 
-fn category_names(p: &Policy, ids: &[String]) -> String {
+pub(super) fn category_names(p: &Policy, l: &L, ids: &[String]) -> String {
     let names: Vec<&str> = ids
         .iter()
         .map(|id| p.category(id).map_or(id.as_str(), |c| c.name.as_str()))
         .collect();
-    and_list(&names)
+    l.and_list(&names)
 }
 
-fn processing(p: &Policy, b: &mut Vec<Block>) {
+fn basis_label(basis: LegalBasis, l: &L) -> String {
+    if !l.de {
+        return format!("{} ({})", basis.label(), basis.article());
+    }
+    let (label, letter) = match basis {
+        LegalBasis::Consent => ("Einwilligung", "a"),
+        LegalBasis::Contract => ("Erfüllung eines Vertrags", "b"),
+        LegalBasis::LegalObligation => ("Erfüllung einer rechtlichen Verpflichtung", "c"),
+        LegalBasis::VitalInterest => ("Lebenswichtige Interessen", "d"),
+        LegalBasis::PublicTask => ("Öffentliche Aufgabe", "e"),
+        LegalBasis::LegitimateInterest => ("Berechtigtes Interesse", "f"),
+    };
+    format!("{label} (Art. 6 Abs. 1 lit. {letter} DSGVO)")
+}
+
+// Kept whole: the processing table, cell by cell in column order, in both languages.
+fn processing(p: &Policy, l: &L, b: &mut Vec<Block>) {
     if p.purposes.is_empty() {
         return;
     }
-    b.push(heading(2, "What we do with your data, and why", "purposes"));
-    b.push(para(
-        "For each purpose, the table shows the data we use and the legal basis that allows it.",
+    b.push(heading(
+        2,
+        l.t(
+            "What we do with your data, and why",
+            "Was wir mit Ihren Daten tun, und warum",
+        ),
+        "purposes",
     ));
+    b.push(para(l.t(
+        "For each purpose, the table shows the data we use and the legal basis that allows it.",
+        "Die Tabelle zeigt für jeden Zweck die Daten, die wir verwenden, und die Rechtsgrundlage, die es erlaubt.",
+    )));
     let rows = p
         .purposes
         .iter()
         .map(|purpose| {
-            let basis = purpose.legal_basis;
-            let mut basis_cell = vec![text(format!("{} ({})", basis.label(), basis.article()))];
+            let mut basis_cell = vec![text(basis_label(purpose.legal_basis, l))];
             if let Some(interest) = &purpose.interest {
-                basis_cell.extend([Inline::Break, text(format!("Our interest: {interest}"))]);
+                basis_cell.extend([
+                    Inline::Break,
+                    text(format!(
+                        "{}{interest}",
+                        l.t("Our interest: ", "Unser Interesse: ")
+                    )),
+                ]);
             }
             if purpose.is_consent() {
                 basis_cell.extend([
                     Inline::Break,
-                    text("You can withdraw your consent at any time."),
+                    text(l.t(
+                        "You can withdraw your consent at any time.",
+                        "Sie können Ihre Einwilligung jederzeit widerrufen.",
+                    )),
+                ]);
+            }
+            if let Some(min) = purpose.min_group {
+                basis_cell.extend([
+                    Inline::Break,
+                    text(if l.de {
+                        format!("Nur Angaben über Gruppen von mindestens {min} Personen.")
+                    } else {
+                        format!("Only figures about groups of at least {min} people.")
+                    }),
                 ]);
             }
             vec![
                 vec![text(&purpose.name)],
                 vec![text(&purpose.description)],
-                vec![text(category_names(p, &purpose.categories))],
+                vec![text(category_names(p, l, &purpose.categories))],
                 basis_cell,
             ]
         })
         .collect();
     b.push(Block::Table {
-        caption: "Purposes, the data they use, and their legal basis".into(),
-        head: ["Purpose", "What we do", "Data", "Legal basis"]
-            .map(String::from)
-            .to_vec(),
+        caption: l
+            .t(
+                "Purposes, the data they use, and their legal basis",
+                "Zwecke, die verwendeten Daten und ihre Rechtsgrundlage",
+            )
+            .into(),
+        head: if l.de {
+            ["Zweck", "Was wir tun", "Daten", "Rechtsgrundlage"]
+        } else {
+            ["Purpose", "What we do", "Data", "Legal basis"]
+        }
+        .map(String::from)
+        .to_vec(),
         rows,
     });
     if !p.prohibited.is_empty() {
-        b.push(para("What we never do:"));
+        b.push(para(l.t("What we never do:", "Was wir nie tun:")));
         let items = p
             .prohibited
             .iter()
@@ -177,19 +269,29 @@ fn dedup(items: Vec<Inlines>) -> Vec<Inlines> {
     out
 }
 
-fn data(p: &Policy, b: &mut Vec<Block>) {
+fn data(p: &Policy, l: &L, b: &mut Vec<Block>) {
     if p.categories.is_empty() {
         return;
     }
-    b.push(heading(2, "The data we hold", "data"));
+    b.push(heading(
+        2,
+        l.t("The data we hold", "Die Daten, die wir haben"),
+        "data",
+    ));
     let rows = p
         .categories
         .iter()
         .map(|c| {
             let kind = match (c.personal, c.sensitive) {
-                (false, _) => "Not personal: it does not identify you",
-                (true, false) => "Personal",
-                (true, true) => "Personal, handled with extra care",
+                (false, _) => l.t(
+                    "Not personal: it does not identify you",
+                    "Nicht personenbezogen: sie identifizieren Sie nicht",
+                ),
+                (true, false) => l.t("Personal", "Personenbezogen"),
+                (true, true) => l.t(
+                    "Personal, handled with extra care",
+                    "Personenbezogen, mit besonderer Sorgfalt behandelt",
+                ),
             };
             vec![
                 vec![text(&c.name)],
@@ -199,34 +301,59 @@ fn data(p: &Policy, b: &mut Vec<Block>) {
         })
         .collect();
     b.push(Block::Table {
-        caption: "Kinds of data".into(),
-        head: ["Data", "What it is", "Personal data?"]
-            .map(String::from)
-            .to_vec(),
+        caption: l.t("Kinds of data", "Arten von Daten").into(),
+        head: if l.de {
+            ["Daten", "Was sie sind", "Personenbezogen?"]
+        } else {
+            ["Data", "What it is", "Personal data?"]
+        }
+        .map(String::from)
+        .to_vec(),
         rows,
     });
 }
 
-fn mechanism(m: &str) -> &'static str {
+fn mechanism(m: &str, l: &L) -> &'static str {
     match m {
-        "adequacy" => "Adequacy decision (GDPR Art. 45)",
-        "dpf" => "EU-US Data Privacy Framework (GDPR Art. 45)",
-        "scc" => "Standard contractual clauses (GDPR Art. 46)",
-        "bcr" => "Binding corporate rules (GDPR Art. 47)",
-        "derogation" => "Specific situation allowed by GDPR Art. 49",
-        _ => "None needed",
+        "adequacy" => l.t(
+            "Adequacy decision (GDPR Art. 45)",
+            "Angemessenheitsbeschluss (Art. 45 DSGVO)",
+        ),
+        "dpf" => l.t(
+            "EU-US Data Privacy Framework (GDPR Art. 45)",
+            "EU-US Data Privacy Framework (Art. 45 DSGVO)",
+        ),
+        "scc" => l.t(
+            "Standard contractual clauses (GDPR Art. 46)",
+            "Standardvertragsklauseln (Art. 46 DSGVO)",
+        ),
+        "bcr" => l.t(
+            "Binding corporate rules (GDPR Art. 47)",
+            "Verbindliche interne Datenschutzvorschriften (Art. 47 DSGVO)",
+        ),
+        "derogation" => l.t(
+            "Specific situation allowed by GDPR Art. 49",
+            "Ausnahme für bestimmte Fälle (Art. 49 DSGVO)",
+        ),
+        _ => l.t("None needed", "Nicht erforderlich"),
     }
 }
 
-fn recipients(p: &Policy, b: &mut Vec<Block>) {
+fn recipients(p: &Policy, l: &L, b: &mut Vec<Block>) {
     if p.recipients.is_empty() {
         return;
     }
-    b.push(heading(2, "Who receives your data", "recipients"));
-    b.push(para(
+    b.push(heading(
+        2,
+        l.t("Who receives your data", "Wer Ihre Daten erhält"),
+        "recipients",
+    ));
+    b.push(para(l.t(
         "We share data only with the recipients below, only for the purposes listed, and with \
          the safeguard shown when it leaves Europe.",
-    ));
+        "Wir geben Daten nur an die folgenden Empfänger weiter, nur für die genannten Zwecke \
+         und, wenn sie Europa verlassen, mit der angegebenen Garantie.",
+    )));
     let rows = p
         .recipients
         .iter()
@@ -241,50 +368,81 @@ fn recipients(p: &Policy, b: &mut Vec<Block>) {
                 .filter(|x| x.recipients.contains(&r.id))
                 .map(|x| x.name.as_str())
                 .collect();
-            let mut role = r.kind.label().to_string();
+            let mut role = role(r.kind, l).to_string();
             if r.non_personal_only {
-                role.push_str(", receives non-personal data only");
+                role.push_str(l.t(
+                    ", receives non-personal data only",
+                    ", erhält nur nicht personenbezogene Daten",
+                ));
             }
             vec![
                 who,
                 vec![text(role)],
                 // Purpose names often contain "and"; a semicolon keeps them apart.
                 vec![text(purposes.join("; "))],
-                vec![text(countries(&r.countries))],
-                vec![text(mechanism(&r.transfer_mechanism))],
+                vec![text(l.countries(&r.countries))],
+                vec![text(mechanism(&r.transfer_mechanism, l))],
             ]
         })
         .collect();
     b.push(Block::Table {
-        caption: "Recipients, where they are, and the transfer safeguard".into(),
-        head: ["Recipient", "Role", "For", "Countries", "Safeguard"]
-            .map(String::from)
-            .to_vec(),
+        caption: l
+            .t(
+                "Recipients, where they are, and the transfer safeguard",
+                "Empfänger, ihr Sitz und die Garantie für die Übermittlung",
+            )
+            .into(),
+        head: if l.de {
+            ["Empfänger", "Rolle", "Für", "Länder", "Garantie"]
+        } else {
+            ["Recipient", "Role", "For", "Countries", "Safeguard"]
+        }
+        .map(String::from)
+        .to_vec(),
         rows,
     });
+    statements::safeguards_copy(p, l, b);
 }
 
-fn regions(p: &Policy, b: &mut Vec<Block>) {
+fn role(kind: RecipientKind, l: &L) -> &'static str {
+    if !l.de {
+        return kind.label();
+    }
+    match kind {
+        RecipientKind::Processor => "Auftragsverarbeiter",
+        RecipientKind::Affiliate => "Konzernunternehmen",
+        RecipientKind::ThirdParty => "Dritter",
+        RecipientKind::Authority => "Behörde",
+    }
+}
+
+fn regions(p: &Policy, l: &L, b: &mut Vec<Block>) {
     for region in &p.regions {
         let rules = &region.rules;
         let mut items: Vec<Inlines> = Vec::new();
         if !rules.truncate_ip_categories.is_empty() {
-            items.push(vec![text(format!(
-                "Your IP address is shortened before it is stored, so that it no longer \
-                 identifies you ({}).",
-                category_names(p, &rules.truncate_ip_categories)
-            ))]);
+            let names = category_names(p, l, &rules.truncate_ip_categories);
+            items.push(vec![text(if l.de {
+                format!("Ihre IP-Adresse wird vor dem Speichern gekürzt, sodass sie Sie nicht mehr identifiziert ({names}).")
+            } else {
+                format!("Your IP address is shortened before it is stored, so that it no longer identifies you ({names}).")
+            })]);
         }
         if !rules.never_store_categories.is_empty() {
             items.push(vec![text(format!(
-                "We never store or share: {}.",
-                category_names(p, &rules.never_store_categories)
+                "{} {}.",
+                l.t(
+                    "We never store or share:",
+                    "Wir speichern und teilen niemals:"
+                ),
+                category_names(p, l, &rules.never_store_categories)
             ))]);
         }
         if rules.no_third_party_personal_data {
-            items.push(vec![text(
+            items.push(vec![text(l.t(
                 "Your personal data is never shared with third parties.",
-            )]);
+                "Ihre personenbezogenen Daten werden nie an Dritte weitergegeben.",
+            ))]);
         }
         if let Some(residency) = &rules.residency {
             let mut same = residency.countries.clone();
@@ -292,11 +450,19 @@ fn regions(p: &Policy, b: &mut Vec<Block>) {
             same.sort();
             region_countries.sort();
             items.push(vec![text(if same == region_countries {
-                "We keep and process your personal data only in the countries above.".to_string()
+                l.t(
+                    "We keep and process your personal data only in the countries above.",
+                    "Wir speichern und verarbeiten Ihre personenbezogenen Daten nur in den oben genannten Ländern.",
+                )
+                .to_string()
             } else {
                 format!(
-                    "We keep and process your personal data only in these countries: {}.",
-                    countries(&residency.countries)
+                    "{} {}.",
+                    l.t(
+                        "We keep and process your personal data only in these countries:",
+                        "Wir speichern und verarbeiten Ihre personenbezogenen Daten nur in diesen Ländern:"
+                    ),
+                    l.countries(&residency.countries)
                 )
             })]);
         }
@@ -305,31 +471,63 @@ fn regions(p: &Policy, b: &mut Vec<Block>) {
         }
         b.push(heading(
             2,
-            &format!("If you are in {}", region.name),
+            &format!(
+                "{} {}{}",
+                l.t("If you are in", "Wenn Sie in"),
+                region.name,
+                l.t("", " sind")
+            ),
             &format!("region-{}", region.id.replace('_', "-")),
         ));
-        b.push(para(format!(
-            "These rules apply when you are in {}:",
-            countries(&region.countries)
-        )));
+        b.push(para(if l.de {
+            format!(
+                "Diese Regeln gelten, wenn Sie in einem dieser Länder sind: {}.",
+                l.countries(&region.countries)
+            )
+        } else {
+            format!(
+                "These rules apply when you are in {}:",
+                l.countries(&region.countries)
+            )
+        }));
         b.push(Block::List(items));
     }
 }
 
 /// `7 years after account closure`; a zero period reads `at withdrawal of consent`.
-fn period(rule: &RetentionRule) -> String {
-    let anchor = rule.anchor.label();
+fn period(rule: &RetentionRule, l: &L) -> String {
+    let anchor = if l.de {
+        match rule.anchor {
+            RetentionAnchor::Collected => "der Erhebung",
+            RetentionAnchor::AccountClosed => "der Schließung des Kontos",
+            RetentionAnchor::LastActivity => "der letzten Aktivität",
+            RetentionAnchor::Purchase => "dem Kauf",
+            RetentionAnchor::ConsentWithdrawn => "dem Widerruf der Einwilligung",
+        }
+    } else {
+        rule.anchor.label()
+    };
     match parse_duration(&rule.keep_for) {
-        Ok(span) if approx_days(&span) == 0.0 => format!("Deleted at {anchor}"),
-        _ => format!("{} after {anchor}", duration_words(&rule.keep_for)),
+        Ok(span) if approx_days(&span) == 0.0 => {
+            format!("{} {anchor}", l.t("Deleted at", "Gelöscht bei"))
+        }
+        _ if l.de => format!("{} ab {anchor}", l.duration(&rule.keep_for)),
+        _ => format!("{} after {anchor}", l.duration(&rule.keep_for)),
     }
 }
 
-fn retention(p: &Policy, b: &mut Vec<Block>) {
+fn retention(p: &Policy, l: &L, b: &mut Vec<Block>) {
     if p.retention.is_empty() {
         return;
     }
-    b.push(heading(2, "How long we keep your data", "retention"));
+    b.push(heading(
+        2,
+        l.t(
+            "How long we keep your data",
+            "Wie lange wir Ihre Daten speichern",
+        ),
+        "retention",
+    ));
     let rows = p
         .retention
         .iter()
@@ -338,180 +536,28 @@ fn retention(p: &Policy, b: &mut Vec<Block>) {
             if rule.legal_hold {
                 why.extend([
                     Inline::Break,
-                    text("Kept longer while a legal hold (for example a dispute) requires it."),
+                    text(l.t(
+                        "Kept longer while a legal hold (for example a dispute) requires it.",
+                        "Länger gespeichert, solange eine rechtliche Sperre (zum Beispiel ein Rechtsstreit) es verlangt.",
+                    )),
                 ]);
             }
             vec![
-                vec![text(category_names(p, &rule.categories))],
-                vec![text(period(rule))],
+                vec![text(category_names(p, l, &rule.categories))],
+                vec![text(period(rule, l))],
                 why,
             ]
         })
         .collect();
     b.push(Block::Table {
-        caption: "Retention periods".into(),
-        head: ["Data", "Kept for", "Why"].map(String::from).to_vec(),
+        caption: l.t("Retention periods", "Speicherfristen").into(),
+        head: if l.de {
+            ["Daten", "Gespeichert für", "Warum"]
+        } else {
+            ["Data", "Kept for", "Why"]
+        }
+        .map(String::from)
+        .to_vec(),
         rows,
     });
-}
-
-fn rights(p: &Policy, b: &mut Vec<Block>) {
-    b.push(heading(2, "Your rights", "rights"));
-    let rights = [
-        "Access (GDPR Art. 15): get a copy of the data we hold about you.",
-        "Rectification (Art. 16): have inaccurate or incomplete data corrected.",
-        "Erasure (Art. 17): have your data deleted, the \"right to be forgotten\".",
-        "Restriction (Art. 18): have us stop using your data while a question about it is settled.",
-        "Objection (Art. 21): object to processing based on our legitimate interests, and to direct marketing at any time.",
-        "Portability (Art. 20): receive the data you gave us in a machine-readable format, or have it sent to another company.",
-        "Withdraw consent (Art. 7(3)): at any time, as easily as you gave it; processing before the withdrawal stays lawful.",
-        "Complain (Art. 77) to a data protection authority, such as the one of the country where you live or work.",
-    ];
-    b.push(Block::List(rights.iter().map(|r| vec![text(*r)]).collect()));
-    b.push(heading(
-        3,
-        "How to use your rights",
-        "how-to-use-your-rights",
-    ));
-    let mut items: Vec<Inlines> = vec![vec![
-        text("Open our "),
-        link("privacy centre", PRIVACY_CENTER),
-        text(
-            " to see, download, correct or delete your data and to change your consents. We \
-             confirm it is you with a code sent by e-mail before we show or change anything.",
-        ),
-    ]];
-    if let Some(url) = &p.contacts.erasure_url {
-        items.push(vec![
-            text("Ask us to forget you, without signing in: "),
-            link(url, url),
-        ]);
-    }
-    let c = &p.contacts;
-    let addresses: Vec<&String> = c.dpo_email.iter().chain(c.support_email.iter()).collect();
-    if !addresses.is_empty() {
-        let mut item = vec![text("Or write to ")];
-        for (i, a) in addresses.iter().enumerate() {
-            if i > 0 {
-                item.push(text(" or "));
-            }
-            item.push(mail(a));
-        }
-        item.push(text("."));
-        items.push(item);
-    }
-    let gpc: Vec<&str> = p
-        .purposes
-        .iter()
-        .filter(|x| x.gpc_opt_out)
-        .map(|x| x.name.as_str())
-        .collect();
-    if !gpc.is_empty() {
-        items.push(vec![text(format!(
-            "If your browser sends a Global Privacy Control signal, we treat it as your \
-             objection to: {}.",
-            and_list(&gpc)
-        ))]);
-    }
-    b.push(Block::List(items));
-}
-
-fn deadlines(p: &Policy, b: &mut Vec<Block>) {
-    let d = &p.deadlines;
-    let cal = &p.calendar;
-    b.push(heading(2, "How quickly we answer", "deadlines"));
-    b.push(para(format!(
-        "We acknowledge your request within {} business hours ({}, {} to {}, {} time, except \
-         public holidays) and answer within {}. If your request is complex, or you send many, we \
-         may extend this by up to {}; we will tell you within the first period and explain why.",
-        d.acknowledge_business_hours,
-        weekdays(&cal.working_days),
-        cal.opens,
-        cal.closes,
-        cal.time_zone,
-        duration_words(&d.answer_within),
-        duration_words(&d.extension_max),
-    )));
-    if d.jurisdictions.is_empty() {
-        return;
-    }
-    let items = d
-        .jurisdictions
-        .iter()
-        .map(|j| {
-            let mut s = format!("{}: ", j.name);
-            if let Some(days) = j.acknowledge_business_days {
-                s.push_str(&format!("acknowledged within {days} business days, "));
-            }
-            s.push_str(&format!(
-                "answered within {}, extendable by up to {}",
-                duration_words(&j.answer_within),
-                duration_words(&j.extension_max)
-            ));
-            if j.stop_clock_for_identity {
-                s.push_str("; the time needed to confirm your identity is not counted");
-            }
-            s.push('.');
-            vec![text(s)]
-        })
-        .collect();
-    b.push(para(
-        "Where the law of your country sets other deadlines, we keep them:",
-    ));
-    b.push(Block::List(items));
-}
-
-fn children(p: &Policy, b: &mut Vec<Block>) {
-    let c = &p.children;
-    b.push(heading(2, "Children", "children"));
-    let mut s = format!(
-        "We do not knowingly collect personal data from anyone under {}.",
-        c.minimum_age
-    );
-    if !c.by_country.is_empty() {
-        let list: Vec<String> = c
-            .by_country
-            .iter()
-            .map(|(code, age)| format!("{} {age}", country(code)))
-            .collect();
-        s.push_str(&format!(
-            " Where the law sets a higher age for consenting online, we use it: {}.",
-            and_list(&list)
-        ));
-    }
-    s.push_str(&format!(
-        " If we learn that we hold data about a child under that age, we delete it within {}.",
-        duration_words(&c.erase_within)
-    ));
-    let mut inlines = vec![text(s)];
-    if let Some(dpo) = &p.contacts.dpo_email {
-        inlines.extend([
-            text(" If you think we might, please tell us at "),
-            mail(dpo),
-            text("."),
-        ]);
-    }
-    b.push(Block::Para(inlines));
-}
-
-fn changes(p: &Policy, b: &mut Vec<Block>) {
-    b.push(heading(2, "Changes to this notice", "changes"));
-    b.push(para(
-        "When we change this notice in a way that matters to you, we tell you by e-mail or with \
-         a prominent notice on our sites before the change takes effect, and ask for your consent \
-         again where the change concerns something you agreed to.",
-    ));
-    let mut inlines = vec![text(format!(
-        "This is version {}, effective {}.",
-        p.policy.version,
-        date(&p.policy.effective_date)
-    ))];
-    if let Some(url) = &p.policy.url {
-        inlines.extend([
-            text(" The current notice is always at "),
-            link(url, url),
-            text("."),
-        ]);
-    }
-    b.push(Block::Para(inlines));
 }

@@ -91,12 +91,6 @@ pub(super) fn and_list<S: AsRef<str>>(items: &[S]) -> String {
     }
 }
 
-/// Countries by name, `and`-joined.
-pub(super) fn countries(codes: &[String]) -> String {
-    let names: Vec<String> = codes.iter().map(|c| country(c)).collect();
-    and_list(&names)
-}
-
 /// Lower-case weekday names → `Monday to Friday` when consecutive, else a list.
 pub(super) fn weekdays(days: &[String]) -> String {
     const ORDER: [&str; 7] = [

@@ -10,6 +10,7 @@ use crate::duration::parse_duration;
 use crate::locate::Target;
 use crate::model::*;
 
+mod disclosures;
 mod document;
 mod identifiers;
 mod places;
@@ -78,6 +79,8 @@ pub(crate) fn validate(p: &Policy) -> Vec<Finding> {
     texts(p, &mut r);
     dpv_terms(p, &mut r);
     requests(p, &mut r);
+    disclosures::rights(p, &mut r);
+    disclosures::notice(p, &mut r);
     r.out
 }
 

@@ -74,9 +74,9 @@ pub(super) fn references(p: &Policy, r: &mut Report) {
 }
 
 pub(super) struct Kind<'a> {
-    one: &'a str,
-    many: &'a str,
-    known: &'a [&'a str],
+    pub(super) one: &'a str,
+    pub(super) many: &'a str,
+    pub(super) known: &'a [&'a str],
 }
 
 pub(super) fn refs(r: &mut Report, path: &str, list: &[String], kind: &Kind<'_>) {

@@ -270,7 +270,20 @@ fn one_new_recipient_one_new_cookie_or_a_lost_gpc_opt_out_asks_again() {
             "advertising",
         ),
     ] {
-        let new = load("new.toml", &mutate(from, to)).unwrap_or_else(|e| panic!("{e}"));
+        // A new cookie comes with its lifetime (the notice lists it).
+        let text = mutate_all(&[
+            (from, to),
+            (
+                "\"datr\" = \"P2Y\"\n",
+                "\"datr\" = \"P2Y\"\n\"_hj*\" = \"P1Y\"\n",
+            ),
+        ]);
+        let text = if to.contains("_hj*") {
+            text
+        } else {
+            mutate(from, to)
+        };
+        let new = load("new.toml", &text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             consent_purposes_changed(&example(), &new),
             [purpose],

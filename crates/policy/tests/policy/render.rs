@@ -14,6 +14,110 @@ fn html_of_the_example() {
 }
 
 #[test]
+fn markdown_of_the_example_in_german() {
+    insta::assert_snapshot!("notice_markdown_de", render::markdown_in(&example(), "de"));
+}
+
+#[test]
+fn html_of_the_example_in_german() {
+    let html = render::html_in(&example(), "de");
+    assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"de\">"));
+    insta::assert_snapshot!("notice_html_de", html);
+}
+
+/// GDPR Art. 13 and 14, item by item, in both languages: the statutory or contractual
+/// requirement and its consequence (13(2)(e)), automated decisions and profiling (13(2)(f)),
+/// sources (14(2)(f)), a copy of the safeguards (13(1)(f)), the cookie table, the
+/// controllers' legal entities and addresses (13(1)(a)), and what restriction and objection
+/// reach (18(2), 21(1)).
+#[test]
+fn the_notice_has_every_item_of_articles_13_and_14_in_both_languages() {
+    let p = example();
+    let en = render::markdown_in(&p, "en");
+    for needle in [
+        "Do you have to give us your data?",
+        "Needed to enter into a contract with us",
+        "without them we cannot open or run your account",
+        "Required by law",
+        "Automated decisions and profiling",
+        "solely on automated processing",
+        "Profiling: Behavioural advertising",
+        "build a profile of your likely interests",
+        "Data we get from others",
+        "Our distributors and resellers",
+        "A copy of the safeguards: For a copy of the standard contractual clauses",
+        "| \\_ga | Website analytics | 2 years |",
+        "| IDE | Behavioural advertising | 13 months |",
+        "a brand of Focusrite Audio Engineering Ltd, Windsor House",
+        "Only figures about groups of at least 10 people.",
+        "While your data is restricted, we only do this with it (GDPR Art. 18(2)): Storage only and Legal claims.",
+        "You can object to these purposes",
+        "we delete it within 24 hours, without waiting to be asked",
+    ] {
+        assert!(en.contains(needle), "English notice lacks `{needle}`");
+    }
+    let de = render::markdown_in(&p, "de");
+    for needle in [
+        "Datenschutzhinweis — Focusrite Group",
+        "Müssen Sie uns Ihre Daten geben?",
+        "Für einen Vertragsschluss mit uns erforderlich",
+        "ohne sie können wir Ihr Konto nicht eröffnen",
+        "Gesetzlich vorgeschrieben",
+        "Automatisierte Entscheidungen und Profiling",
+        "ausschließlich auf einer automatisierten Verarbeitung",
+        "Unsere Werbepartner erstellen",
+        "Daten, die wir von anderen erhalten",
+        "Unsere Vertriebspartner und Händler",
+        "Eine Kopie der Garantien: Eine Kopie der Standardvertragsklauseln",
+        "| \\_ga | Website analytics | 2 Jahre |",
+        "eine Marke der Focusrite Audio Engineering Ltd",
+        "Art. 6 Abs. 1 lit. a DSGVO",
+        "Nur Angaben über Gruppen von mindestens 10 Personen.",
+        "Art. 18 Abs. 2 DSGVO",
+        "Deutschland 16",
+        "25. Mai 2018",
+        "7 Jahre ab der Schließung des Kontos",
+    ] {
+        assert!(de.contains(needle), "German notice lacks `{needle}`");
+    }
+}
+
+/// Texts that promise what the rules cannot keep are warned about, located.
+#[test]
+fn promises_the_rules_cannot_keep_are_warned_about() {
+    use custodian_policy::EXAMPLE_POLICY;
+    let p = example();
+    assert!(
+        custodian_policy::warnings("policy.toml", EXAMPLE_POLICY, &p).is_empty(),
+        "{:?}",
+        custodian_policy::warnings("policy.toml", EXAMPLE_POLICY, &p)
+    );
+    let text = mutate("min_group = 10\n", "");
+    let p = load("policy.toml", &text).unwrap();
+    let w = custodian_policy::warnings("policy.toml", &text, &p);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].message.contains("at least 10 people") && w[0].message.contains("min_group"));
+    assert_eq!(w[0].path, "purposes[16].interest");
+    assert_eq!(
+        (w[0].line, w[0].column),
+        crate::position(&text, "\"Helping partners build")
+    );
+    let text = mutate(
+        "Survey answers are kept for 2 years.",
+        "Survey answers are deleted within 30 days.",
+    );
+    let p = load("policy.toml", &text).unwrap();
+    let w = custodian_policy::warnings("policy.toml", &text, &p);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].message.contains("within 30 days") && w[0].message.contains("2 years"),
+        "{}",
+        w[0].message
+    );
+    assert!(w[0].path.starts_with("retention["), "{}", w[0].path);
+}
+
+#[test]
 fn the_notice_says_what_people_need() {
     let md = render::markdown(&example());
     for needle in [

@@ -96,6 +96,9 @@ pub struct DecideRequest<'a> {
     #[serde(borrow)]
     #[schema(value_type = Option<String>)]
     pub recipient: Option<Text<'a>>,
+    /// For purposes with a `min_group` (aggregates): how many people the figure describes.
+    #[serde(default)]
+    pub group_size: Option<u64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -176,6 +179,7 @@ pub async fn answer(
         country: &req.country,
         recipient: req.recipient.as_deref(),
         gpc,
+        group_size: req.group_size,
     };
     let d = state
         .engine

@@ -19,11 +19,30 @@ pub async fn get_policy(State(state): State<SharedState>) -> impl IntoResponse {
     )
 }
 
-/// The notice for people, rendered from the policy file.
-#[utoipa::path(get, path = "/privacy", tag = "policy",
+/// `?lang=` on the notice.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct NoticeQuery {
+    /// `en` or `de`; else the `Accept-Language` header, else the policy's first language.
+    pub lang: Option<String>,
+}
+
+/// The notice for people, rendered from the policy file, in the language asked for
+/// (`?lang=`, else `Accept-Language`) among the policy's.
+#[utoipa::path(get, path = "/privacy", tag = "policy", params(NoticeQuery),
     responses((status = 200, description = "The privacy notice", content_type = "text/html")))]
-pub async fn notice(State(state): State<SharedState>) -> impl IntoResponse {
-    Html(state.notice_html.clone())
+pub async fn notice(
+    State(state): State<SharedState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
+) -> impl IntoResponse {
+    let lang = crate::routes::privacy_center::guard::language(&state, &headers, q.lang.as_deref());
+    let page = state
+        .notice_html
+        .get(&lang)
+        .or_else(|| state.notice_html.values().next())
+        .cloned()
+        .unwrap_or_default();
+    ([(header::VARY, "accept-language")], Html(page))
 }
 
 /// The notice's stylesheet (a file of its own so a strict Content-Security-Policy holds).

@@ -31,6 +31,10 @@ pub struct NewRequest {
     pub language: Option<String>,
     /// The id of the company's customer whose data this is (see the policy's `[[customers]]`).
     pub customer: Option<String>,
+    /// For `objection`: the purposes objected to (GDPR Art. 21(1)), among the policy's
+    /// `rights.objection.reaches`; refused from approval on.
+    #[serde(default)]
+    pub purposes: Vec<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -65,6 +69,7 @@ pub async fn submit(
             country: req.country,
             language: req.language,
             customer: req.customer,
+            purposes: req.purposes,
         },
         ip,
     )

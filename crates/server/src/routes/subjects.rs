@@ -1,15 +1,15 @@
 //! `POST /v1/subjects/events`: what happened to a subject that retention rules are anchored
 //! on (account opened or closed, activity, purchases, a declared age). Contradictory events
 //! are refused with the reason. A subject declared under the minimum age gets an erasure
-//! request at once, due within the policy's `children.erase_within`, and every decision about
-//! them is refused from then on.
+//! request approved and carried out at once, due within the policy's `children.erase_within`,
+//! and every decision about them is refused from then on. A device (an anonymous visit's
+//! age gate) may only declare an age; only the flag is kept.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use custodian_app::lifecycle;
 use custodian_core::clock::rfc3339;
 use custodian_core::retention::{LifecycleEvent, LifecycleKind};
-use custodian_core::subject::IdKind;
 use custodian_core::token::Role;
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,8 @@ use crate::state::SharedState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
-    /// `{"email"}` or `{"user_id"}`: a person the company knows, not a device.
+    /// `{"email"}` or `{"user_id"}`: a person the company knows; `{"device_id"}` only for
+    /// `age_declared` (a site's age gate on an anonymous visit).
     pub subject: SubjectInput,
     /// `account_opened`, `account_closed`, `last_activity`, `purchase` or `age_declared`.
     pub event: String,
@@ -72,12 +73,6 @@ pub async fn record_event(
 ) -> Result<(StatusCode, axum::Json<RecordedEvent>), ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let id = req.subject.parse()?;
-    if id.kind() == IdKind::DeviceId {
-        return Err(ApiError::unprocessable(
-            "invalid_subject",
-            "lifecycle events are about people: give `email` or `user_id`",
-        ));
-    }
     let kind = LifecycleKind::parse(&req.event).ok_or_else(|| {
         invalid("`event` must be account_opened, account_closed, last_activity, purchase or age_declared")
     })?;

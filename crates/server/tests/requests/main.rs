@@ -10,4 +10,5 @@ mod dpo_queue;
 mod env;
 mod erasure;
 mod intake;
+mod rights;
 mod types;

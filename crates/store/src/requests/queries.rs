@@ -10,6 +10,16 @@ use crate::{Arg, Result, Store};
 const OPEN: &str = "('verified', 'approved', 'in_progress')";
 
 impl Store {
+    /// Declared children's erasures not yet completed (a company datastore failed): the
+    /// housekeeping round tries them again.
+    pub async fn open_child_erasures(&self) -> Result<Vec<RequestRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE kind = 'erasure' AND status IN ('approved', 'in_progress') \
+             AND id IN (SELECT request_id FROM minors WHERE request_id IS NOT NULL) ORDER BY answer_due, id"
+        );
+        self.requests_of(&sql, &[]).await
+    }
+
     pub async fn request(&self, id: &str) -> Result<Option<RequestRow>> {
         let sql = format!("SELECT {COLUMNS} FROM requests WHERE id = $1");
         self.fetch_optional::<RawRequest>(&sql, &[id.into()])
@@ -18,13 +28,15 @@ impl Store {
             .transpose()
     }
 
-    /// The DPO's queue, most urgent first.
+    /// The DPO's queue, most urgent first: a declared child's erasure still open comes
+    /// before everything (GDPR Art. 8, 17(1)(f); `minors.request_id`), then by due time.
     pub async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>> {
         // A filter left out compares its NULL argument and keeps every row.
         let sql = format!(
             "SELECT {COLUMNS} FROM requests WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR kind = $2) \
              AND ($3 IS NULL OR (status IN {OPEN} AND answer_due < $3)) \
-             ORDER BY answer_due, received_at, id LIMIT $4 OFFSET $5"
+             ORDER BY CASE WHEN status IN {OPEN} AND id IN (SELECT request_id FROM minors WHERE request_id IS NOT NULL) \
+             THEN 0 ELSE 1 END, answer_due, received_at, id LIMIT $4 OFFSET $5"
         );
         self.requests_of(
             &sql,

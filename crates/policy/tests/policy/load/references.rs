@@ -20,11 +20,11 @@ fn duplicate_id() {
 
 #[test]
 fn duplicate_purpose_id() {
-    let text = mutate("id = \"newsletter\"", "id = \"marketing\"");
+    let text = mutate("id = \"market_research\"", "id = \"marketing\"");
     one(
         &text,
-        "\"marketing\"\nname = \"Newsletters",
-        "purposes[3].id",
+        "\"marketing\"\nname = \"Market research",
+        "purposes[10].id",
         "duplicate id `marketing` in purposes",
     );
 }

@@ -124,6 +124,7 @@ pub async fn submit(
             country: opt("country").map(str::to_owned),
             language: Some(lang.clone()),
             customer: opt("customer").map(str::to_owned),
+            purposes: Vec::new(),
         },
         ip,
     )
