@@ -418,7 +418,7 @@ fn rights(p: &Policy, b: &mut Vec<Block>) {
 
 fn deadlines(p: &Policy, b: &mut Vec<Block>) {
     let d = &p.deadlines;
-    let cal = &p.calendar;
+    let cal = p.default_calendar();
     b.push(heading(2, "How quickly we answer", "deadlines"));
     b.push(para(format!(
         "We acknowledge your request within {} business hours ({}, {} to {}, {} time, except \
