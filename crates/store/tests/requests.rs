@@ -49,6 +49,10 @@ fn request(id: &str, kind: &str, status: &str, due: i64) -> RequestRow {
         assignee: None,
         completed_at: None,
         updated_at: 10,
+        extended_days: 0,
+        paused_since: None,
+        pause_reason: None,
+        paused_days: 0,
     }
 }
 

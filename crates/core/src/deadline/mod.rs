@@ -217,10 +217,25 @@ pub fn due(
     extended_by: Option<&Span>,
     now: Timestamp,
 ) -> Due {
-    let paused_days: i64 = merged(pauses, received, now)
-        .iter()
-        .map(|&(a, b)| days_between(cal.local_date(a), cal.local_date(b)))
-        .sum();
+    due_with_paused_days(received, rule, cal, pauses, 0, extended_by, now)
+}
+
+/// [`due`], with `earlier_days` more paused days: the pauses that ended before and were
+/// stored as their whole local days ([`paused_days`]) rather than as intervals.
+pub fn due_with_paused_days(
+    received: Timestamp,
+    rule: &Rule,
+    cal: &BusinessCalendar,
+    pauses: &[Pause],
+    earlier_days: i64,
+    extended_by: Option<&Span>,
+    now: Timestamp,
+) -> Due {
+    let paused_days: i64 = earlier_days.max(0)
+        + merged(pauses, received, now)
+            .iter()
+            .map(|&(a, b)| days_between(cal.local_date(a), cal.local_date(b)))
+            .sum::<i64>();
     let period = |span: &Span, shift: i64| period_end(cal, received, span, shift, rule.roll_forward);
 
     let acknowledge_due = match &rule.acknowledge {
