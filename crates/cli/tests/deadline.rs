@@ -7,7 +7,10 @@ mod support;
 use support::{bin, temp_dir};
 
 fn run(args: &[&str]) -> (bool, String, String) {
-    let dir = temp_dir("deadline");
+    // One empty folder per call: tests run at once, and each folder is made anew.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = temp_dir(&format!("deadline-{n}"));
     let out = bin()
         .arg("deadline")
         .args(args)
