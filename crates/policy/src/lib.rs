@@ -11,6 +11,7 @@ pub mod diff;
 pub mod dpv;
 mod duration;
 mod lint;
+pub mod holidays;
 mod locate;
 pub mod model;
 mod parse;

@@ -67,6 +67,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0009_jobs.sql"),
     ),
     (
+        10,
+        "request_clock",
+        include_str!("../migrations/sqlite/0010_request_clock.sql"),
+        include_str!("../migrations/postgres/0010_request_clock.sql"),
+    ),
+    (
         11,
         "objections",
         include_str!("../migrations/sqlite/0011_objections.sql"),
