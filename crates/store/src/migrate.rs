@@ -66,6 +66,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_jobs.sql"),
         include_str!("../migrations/postgres/0009_jobs.sql"),
     ),
+    (
+        12,
+        "dataset_checks",
+        include_str!("../migrations/sqlite/0012_dataset_checks.sql"),
+        include_str!("../migrations/postgres/0012_dataset_checks.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;
