@@ -355,6 +355,7 @@ pub async fn report(
     policy: Option<&custodian_policy::Policy>,
 ) -> Result<CheckReport, ConnectorError> {
     let mut problems = ds.validate(policy);
+    problems.extend(crate::graph::cycles(ds));
     let schema = introspect(db).await?;
     let (resolved, choices, unfit) = resolve_auto(ds, &schema);
     problems.extend(unfit);

@@ -478,7 +478,6 @@ impl Dataset {
                 }
             }
         }
-        p.extend(self.cycles());
         if self.http.is_none()
             && !self
                 .tables
@@ -534,70 +533,6 @@ fn masking_problems(at: &str, f: &Field) -> Vec<String> {
         ));
     }
     p
-}
-
-impl Dataset {
-    /// Reference cycles between tables (a → b → a), each once, with the fields that form it:
-    /// erasure changes children before parents, which a cycle makes impossible to order.
-    /// A table referencing itself is no cycle (self-references are not walked).
-    pub fn cycles(&self) -> Vec<String> {
-        // edges[child] = (parent, "child.field → parent.field")
-        let index = |name: &str| self.tables.iter().position(|t| t.name == name);
-        let mut edges: Vec<Vec<(usize, String)>> = vec![Vec::new(); self.tables.len()];
-        for (ci, t) in self.tables.iter().enumerate() {
-            for f in &t.fields {
-                if let Some(r) = f.reference() {
-                    if let Some(pi) = index(&r.table).filter(|&pi| pi != ci) {
-                        let label = format!("{}.{} → {}.{}", t.name, f.name, r.table, r.field);
-                        edges[ci].push((pi, label));
-                    }
-                }
-            }
-        }
-        let mut found: Vec<String> = Vec::new();
-        let mut seen_sets: BTreeSet<Vec<usize>> = BTreeSet::new();
-        // A depth-first walk from each table along references; a path back to its start is
-        // a cycle (reported once per set of tables).
-        fn walk(
-            start: usize,
-            at: usize,
-            edges: &[Vec<(usize, String)>],
-            path: &mut Vec<(usize, String)>,
-            out: &mut Vec<Vec<(usize, String)>>,
-        ) {
-            for (next, label) in &edges[at] {
-                if *next == start {
-                    let mut cycle = path.clone();
-                    cycle.push((*next, label.clone()));
-                    out.push(cycle);
-                } else if *next > start && !path.iter().any(|(t, _)| t == next) {
-                    path.push((*next, label.clone()));
-                    walk(start, *next, edges, path, out);
-                    path.pop();
-                }
-            }
-        }
-        for start in 0..self.tables.len() {
-            let mut cycles = Vec::new();
-            walk(start, start, &edges, &mut Vec::new(), &mut cycles);
-            for c in cycles {
-                let mut set: Vec<usize> = c.iter().map(|(t, _)| *t).collect();
-                set.sort();
-                if seen_sets.insert(set) && found.len() < 20 {
-                    let labels: Vec<&str> = c.iter().map(|(_, l)| l.as_str()).collect();
-                    found.push(format!(
-                        "tables {}: their references form a cycle ({}), so no order of erasure keeps every reference valid; leave out the reference erasure does not need",
-                        c.iter()
-                            .map(|(t, _)| self.tables[*t].name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(" → "),
-                        labels.join(", ")
-                    ));
-                }
-            }
-        }
-        found
-    }
 }
 
 /// The dataset in Custodian's TOML format.

@@ -93,7 +93,8 @@ pub fn parse_with(
         })?;
         (ds, Format::Custodian)
     };
-    let problems = ds.validate(None);
+    let mut problems = ds.validate(None);
+    problems.extend(crate::graph::cycles(&ds));
     if problems.is_empty() {
         Ok((ds, format))
     } else {
