@@ -153,7 +153,16 @@ fn is_integer(data_type: &str) -> bool {
 
 /// Every mismatch between the dataset and the live schema, one sentence each.
 pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
+    let (mut p, slow) = compare_split(ds, schema);
+    p.extend(slow);
+    p
+}
+
+/// The mismatches that make an access or erasure fail (or go wrong), and apart from them those
+/// that only make it slow (a missing index).
+pub fn compare_split(ds: &Dataset, schema: &Schema) -> (Vec<String>, Vec<String>) {
     let mut p = Vec::new();
+    let mut slow = Vec::new();
     for t in &ds.tables {
         let Some(info) = schema.get(&t.name) else {
             p.push(format!("table {}: not in the database", t.name));
@@ -166,7 +175,7 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
                     t.name
                 ));
             } else if info.primary_key != [pk.clone()] && !info.indexed.contains(pk) {
-                p.push(format!("table {}: {pk} is neither its primary key nor indexed, so erasure scans the table", t.name));
+                slow.push(format!("table {}: {pk} is neither its primary key nor indexed, so erasure scans the table", t.name));
             }
         }
         for f in &t.fields {
@@ -177,7 +186,7 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
             };
             p.extend(fits(&at, f, c, info));
             if f.identity.is_some() && !info.indexed.contains(&f.name) {
-                p.push(format!(
+                slow.push(format!(
                     "{at}: identity column is not indexed, so every request scans the table"
                 ));
             }
@@ -186,7 +195,7 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
             }
             if let Some(r) = f.reference() {
                 if !info.indexed.contains(&f.name) {
-                    p.push(format!(
+                    slow.push(format!(
                         "{at}: references {}.{} but is not indexed, so the walk scans {}",
                         r.table, r.field, t.name
                     ));
@@ -196,7 +205,7 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
                         "{at}: references {}.{}, which does not exist",
                         r.table, r.field
                     )),
-                    Some(pt) if !pt.indexed.contains(&r.field) => p.push(format!(
+                    Some(pt) if !pt.indexed.contains(&r.field) => slow.push(format!(
                         "{at}: references {}.{}, which is not indexed",
                         r.table, r.field
                     )),
@@ -221,7 +230,7 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
             }
         }
     }
-    p
+    (p, slow)
 }
 
 /// Whether a field's strategy can be written into its column: every reason it cannot.
@@ -341,8 +350,10 @@ pub fn resolve_auto(ds: &Dataset, schema: &Schema) -> (Dataset, Vec<String>, Vec
 /// What checking a dataset against a live database found.
 #[derive(Debug, Default, Clone)]
 pub struct CheckReport {
-    /// Every reason an access or erasure would fail or be slow; empty when it matches.
+    /// Every reason an access or erasure would fail or go wrong; empty when it matches.
     pub problems: Vec<String>,
+    /// Every reason it would be slow (a column the walk needs is not indexed).
+    pub slow: Vec<String>,
     /// The strategies Custodian chose for `auto` fields, one line each.
     pub choices: Vec<String>,
 }
@@ -359,17 +370,24 @@ pub async fn report(
     let schema = introspect(db).await?;
     let (resolved, choices, unfit) = resolve_auto(ds, &schema);
     problems.extend(unfit);
-    problems.extend(compare(&resolved, &schema));
-    Ok(CheckReport { problems, choices })
+    let (failing, slow) = compare_split(&resolved, &schema);
+    problems.extend(failing);
+    Ok(CheckReport {
+        problems,
+        slow,
+        choices,
+    })
 }
 
-/// Checks a dataset against a live database: every problem ([`report`] without the choices).
+/// Checks a dataset against a live database: every problem, failing and slow ([`report`]
+/// without the choices).
 pub async fn check(
     db: &Db,
     ds: &Dataset,
     policy: Option<&custodian_policy::Policy>,
 ) -> Result<Vec<String>, ConnectorError> {
-    Ok(report(db, ds, policy).await?.problems)
+    let r = report(db, ds, policy).await?;
+    Ok(r.problems.into_iter().chain(r.slow).collect())
 }
 
 const EMAIL_NAMES: &[&str] = &["email", "e_mail", "email_address", "mail"];

@@ -2,7 +2,8 @@
 //! changed dataset only served (`custodian serve` at start-up), once its dataset has passed the
 //! same checks as `custodian dataset check` against the live database — so an erasure that
 //! would fail (null into NOT NULL, a rewrite into a too-short, non-text or UNIQUE column, a
-//! primary key rewritten) is refused before a request ever runs into it.
+//! primary key rewritten, a missing column) is refused before a request ever runs into it.
+//! What would only be slow (a column the walk needs is not indexed) is a warning.
 //!
 //! The verdict is recorded by a fingerprint of the dataset and policy files
 //! (`store::runs::put_dataset_check`); at start-up only datastores whose files changed since
@@ -47,6 +48,14 @@ impl Checked {
     pub fn problems(&self) -> &[String] {
         match &self.live {
             Live::Checked(r) => &r.problems,
+            _ => &[],
+        }
+    }
+
+    /// What would only be slow (missing indexes): warnings.
+    pub fn slow(&self) -> &[String] {
+        match &self.live {
+            Live::Checked(r) => &r.slow,
             _ => &[],
         }
     }
@@ -186,6 +195,9 @@ pub async fn check_changed(
             _ if checked.problems().is_empty() || *force => {
                 for p in checked.problems() {
                     warnings.push(format!("datastore {} (forced): {p}", reg.name));
+                }
+                for p in checked.slow() {
+                    warnings.push(format!("datastore {}: {p}", reg.name));
                 }
                 store
                     .put_dataset_check(&reg.name, &checked.digest, !checked.problems().is_empty())

@@ -85,7 +85,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 for c in &report.choices {
                     println!("{c}");
                 }
-                let problems = report.problems;
+                let problems: Vec<String> = report.problems.into_iter().chain(report.slow).collect();
                 if problems.is_empty() {
                     println!("{}: the dataset matches the database", ds.name);
                     Ok(ExitCode::SUCCESS)

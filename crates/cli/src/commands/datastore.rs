@@ -318,6 +318,9 @@ async fn add(
             for p in &r.problems {
                 eprintln!("warning: {name}: {p} (registered with --force)");
             }
+            for p in &r.slow {
+                eprintln!("warning: {name}: {p}");
+            }
         }
         Live::Unreachable(why) => eprintln!(
             "warning: {name}: the dataset could not be checked against its database ({why}); it is registered, and checked again when `custodian serve` starts"

@@ -109,10 +109,13 @@ async fn the_sample_policy_erases_the_sample_database_rule_by_rule() {
     let checked = custodian_connectors::check::report(&db, &ds, None)
         .await
         .unwrap();
+    // Nothing would fail; the sample's unindexed columns would only be slow (warnings, which
+    // do not refuse a registration).
+    assert!(checked.problems.is_empty(), "{:?}", checked.problems);
     assert!(
-        !checked.problems.iter().any(|p| p.contains("erase =")),
+        checked.slow.iter().any(|p| p.contains("login.customer_id")),
         "{:?}",
-        checked.problems
+        checked.slow
     );
     let ids = email("customer-1@example.com");
     let before = collect(&db, &ds, &ids).await.len();
