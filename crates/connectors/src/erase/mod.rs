@@ -315,12 +315,21 @@ async fn change(
                     });
                     continue;
                 }
-                for &(fi, strategy) in &plan {
-                    let f = &t.fields[fi];
-                    let n = write::field(tx, d, t, pk, f, strategy, rows, hash_key).await?;
+                let (per_row, constants): (Vec<_>, Vec<_>) =
+                    plan.iter().partition(|(_, s)| write::computed(*s));
+                let mut counts = Vec::new();
+                for &(fi, strategy) in &constants {
+                    let n = write::constant(tx, d, t, pk, fi, strategy, rows).await?;
+                    counts.push((fi, strategy, n));
+                }
+                let computed =
+                    write::computed_fields(tx, d, t, pk, &per_row, rows, hash_key).await?;
+                counts.extend(per_row.iter().zip(computed).map(|(&(fi, s), n)| (fi, s, n)));
+                counts.sort_by_key(|(fi, ..)| *fi);
+                for (fi, strategy, n) in counts {
                     report.changes.push(Change {
                         table: t.name.clone(),
-                        field: Some(f.name.clone()),
+                        field: Some(t.fields[fi].name.clone()),
                         action: strategy.name().into(),
                         rows: n,
                     });
