@@ -2,14 +2,14 @@
 # Erasure of one subject with a Fides policy's masking strategies against the same erasure
 # with `null_rewrite` (issue 16), on a table of 1,000,000 rows in PostgreSQL on loopback.
 #
-#   bench/masking.sh                      # ROWS=1000000, N=200 subjects per round, two rounds
-#   ROWS=100000 N=50 SKIP_BUILD=1 bench/masking.sh
+#   bench/masking.sh                      # ROWS=1000000, 10 pairs of rounds of N=50 subjects
+#   ROWS=100000 ROUNDS=4 N=20 SKIP_BUILD=1 bench/masking.sh
 #
 # The table `people` holds one row per subject (e-mail indexed, serial number UNIQUE); the
 # Fides dataset describes it. The null policy writes NULL into the five personal columns; the
 # masking policy writes an HMAC (e-mail), a constant (name), random strings (phone, serial
-# number) and a salted SHA-256 (address). Rounds alternate null, masking, null, masking, each
-# on subjects not erased before, one transaction per subject, through the connector
+# number) and a salted SHA-256 (address). Rounds alternate null, masking, null, masking, ...,
+# each on subjects not erased before, one transaction per subject, through the connector
 # (`erase::apply`, the code a request runs). Needs PostgreSQL
 # (CUSTODIAN_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test); creates and
 # drops its own database.
@@ -18,7 +18,8 @@ source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
 ROWS=${ROWS:-1000000}
-N=${N:-200}
+N=${N:-50}
+ROUNDS=${ROUNDS:-10}
 PG=${CUSTODIAN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 
 if [ -z "${SKIP_BUILD:-}" ]; then
@@ -107,17 +108,30 @@ rules:
     targets: [{data_category: user.device}]
 YAML
 
-round() { # round NAME POLICY FIRST
+round() { # round NAME POLICY FIRST -> prints the round's median (ms); the line goes to stderr
   local line
   line=$("$BIN/custodian-connectors-bench" erase-policy BENCH_MASKING_URL "$work/dataset.yml" "$work/$2.yml" "$3" "$N")
-  echo "$1 (subjects $3..$(( $3 + N - 1 ))): $line" >&2
+  echo "  $1 (subjects $3..$(( $3 + N - 1 ))): $line" >&2
   echo "$line" | sed -E 's/^median ([0-9.]+) ms.*/\1/'
 }
-echo "== one subject at a time, $N subjects per round"
-n1=$(round "null   " null 1)
-m1=$(round "masking" masking $(( N + 1 )))
-n2=$(round "null   " null $(( 2 * N + 1 )))
-m2=$(round "masking" masking $(( 3 * N + 1 )))
-awk -v n1="$n1" -v m1="$m1" -v n2="$n2" -v m2="$m2" 'BEGIN {
-  printf "median per subject: null %.2f / %.2f ms, masking %.2f / %.2f ms; ratio masking/null %.2f (round 1 %.2f, round 2 %.2f)\n",
-    n1, n2, m1, m2, (m1 + m2) / (n1 + n2), m1 / n1, m2 / n2 }'
+# The machine is shared: null and masking rounds alternate, so both see the same load, and the
+# ratio is taken per pair of neighbouring rounds.
+echo "== one subject at a time: $ROUNDS pairs of rounds (null, then masking), $N subjects each"
+nulls=(); masks=()
+first=1
+for _ in $(seq 1 "$ROUNDS"); do
+  nulls+=("$(round "null   " null "$first")"); first=$(( first + N ))
+  masks+=("$(round "masking" masking "$first")"); first=$(( first + N ))
+done
+printf '%s\n' "${nulls[@]}" >"$work/nulls"; printf '%s\n' "${masks[@]}" >"$work/masks"
+paste "$work/nulls" "$work/masks" | awk '
+  { n[NR] = $1; m[NR] = $2; r[NR] = $2 / $1 }
+  function median(a, k,   i, j, t, c) {
+    for (i = 1; i <= k; i++) c[i] = a[i]
+    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (c[j] < c[i]) { t = c[i]; c[i] = c[j]; c[j] = t }
+    return (k % 2) ? c[(k + 1) / 2] : (c[k / 2] + c[k / 2 + 1]) / 2
+  }
+  END {
+    printf "per-round medians: null %.2f ms, masking %.2f ms (median over %d rounds each); ratio masking/null: median of pairs %.2f\n",
+      median(n, NR), median(m, NR), NR, median(r, NR)
+  }'
