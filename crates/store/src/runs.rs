@@ -217,12 +217,11 @@ impl Store {
     /// The fingerprint of a datastore's dataset (and policy) as last checked against its
     /// database, and whether its problems were accepted with --force.
     pub async fn dataset_check(&self, name: &str) -> Result<Option<(String, bool)>> {
-        Ok(self
-            .fetch_optional::<(String, bool)>(
-                "SELECT digest, forced FROM connector_dataset_checks WHERE name = $1",
-                &[Arg::from(name)],
-            )
-            .await?)
+        self.fetch_optional::<(String, bool)>(
+            "SELECT digest, forced FROM connector_dataset_checks WHERE name = $1",
+            &[Arg::from(name)],
+        )
+        .await
     }
 
     /// Records that a datastore's dataset with this fingerprint was checked (and, with
