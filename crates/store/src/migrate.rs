@@ -78,6 +78,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0011_objections.sql"),
         include_str!("../migrations/postgres/0011_objections.sql"),
     ),
+    (
+        12,
+        "dataset_checks",
+        include_str!("../migrations/sqlite/0012_dataset_checks.sql"),
+        include_str!("../migrations/postgres/0012_dataset_checks.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;
