@@ -163,5 +163,6 @@ pub fn parse(text: &str) -> Result<Dataset, ConnectorError> {
         connection: Default::default(),
         http: None,
         tables,
+        keys: Vec::new(),
     })
 }

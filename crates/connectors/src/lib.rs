@@ -6,7 +6,7 @@
 //! fields, grouped by data category, into a caller's [`access::AccessSink`]; [`erase`] applies
 //! each field's strategy (delete, null, mask, keyed hash, legal hold) or corrections in one
 //! transaction per datastore; [`http`] does the same through a company service with signed
-//! requests; [`check`] compares a dataset with a live schema and drafts one from it; [`run`]
+//! requests; [`redis`] does it on Redis keys described by pattern; [`check`] compares a dataset with a live schema and drafts one from it; [`run`]
 //! is the durable job around all of it — plan, execute, resume, retry — recorded in
 //! Custodian's store through `custodian_store::runs`. [`sql`] is the only place SQL text is
 //! assembled, always with quoted identifiers and bound values.
@@ -23,6 +23,7 @@ pub mod erase;
 pub mod fides;
 pub mod graph;
 pub mod http;
+pub mod redis;
 pub mod run;
 pub mod sql;
 

@@ -1,6 +1,6 @@
 //! Connectors against real PostgreSQL, MariaDB and SQLite: the sample company, the Fides
 //! sample, erasure order and holds, dry runs, idempotence, resumed runs, injection attempts,
-//! read-only access, and the HTTP connector against a local stand-in service.
+//! read-only access, the HTTP connector against a local stand-in service, and Redis.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -9,6 +9,7 @@ mod fides;
 mod helpers;
 mod http;
 mod leases;
+mod redis;
 mod runs;
 mod safety;
 mod sample_company;
