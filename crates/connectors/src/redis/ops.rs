@@ -2,8 +2,10 @@
 //!
 //! Access streams one record per key and category, grouped by category like SQL access, read
 //! in pipelined batches (memory holds one batch). Erasure and rectification first read what
-//! they would change, then send every write of the datastore in one `MULTI` … `EXEC`: the
-//! server applies them all at once or, if the connection drops before `EXEC`, none. The
+//! they would change (one pipeline for every key space), then send every write of the
+//! datastore in one `MULTI` … `EXEC`: the server applies them all at once or, if the
+//! connection drops before `EXEC`, none — so they hold the subject's keys and the values they
+//! change in memory, which for one person's sessions, carts and profiles is little. The
 //! strategies as Redis has them:
 //!
 //! | strategy | hash field | string value |
@@ -127,11 +129,11 @@ pub async fn apply(
     let found = walk::find(conn, ds, identities).await?;
     let mut writes = Pipeline::new();
     writes.cmd(&["MULTI"]);
+    // Keys deleted whole, then the fields of the others: read in one pipeline, then changed.
+    let mut plans = Vec::with_capacity(ds.keys.len());
     for (ks, keys) in ds.keys.iter().zip(&found.keys) {
-        if keys.is_empty() {
-            continue;
-        }
-        if matches!(op, Operation::Erase { .. }) && ks.deletes_key() {
+        let delete = matches!(op, Operation::Erase { .. }) && ks.deletes_key();
+        if delete && !keys.is_empty() {
             for k in keys {
                 writes.cmd(&[&b"UNLINK"[..], k]);
             }
@@ -141,21 +143,35 @@ pub async fn apply(
                 action: "delete_row".into(),
                 rows: keys.len() as u64,
             });
-            continue;
         }
-        let plan = plan(ks, op);
-        if plan.is_empty() {
+        let plan = if delete || keys.is_empty() {
+            Vec::new()
+        } else {
+            plan(ks, op)
+        };
+        let names: Vec<&str> = plan.iter().map(|(f, _)| f.name.as_str()).collect();
+        plans.push((plan, names));
+    }
+    let mut items = Vec::new();
+    for ((ks, keys), (_, names)) in ds.keys.iter().zip(&found.keys).zip(&plans) {
+        if !names.is_empty() {
+            items.extend(
+                keys.iter()
+                    .map(|k| (ks.key_type, k.as_slice(), names.as_slice())),
+            );
+        }
+    }
+    let mut values = walk::read_many(conn, &items).await?.into_iter();
+    for ((ks, keys), (plan, names)) in ds.keys.iter().zip(&found.keys).zip(&plans) {
+        if names.is_empty() {
             continue;
         }
         let mut counts = vec![0u64; plan.len()];
-        let names: Vec<&str> = plan.iter().map(|(f, _)| f.name.as_str()).collect();
-        for chunk in keys.chunks(BATCH) {
-            let values = walk::read(conn, ks.key_type, chunk, &names).await?;
-            for (key, vals) in chunk.iter().zip(values) {
-                for (fi, ((f, target), current)) in plan.iter().zip(vals).enumerate() {
-                    if queue(&mut writes, ks.key_type, key, f, target, current.as_deref()) {
-                        counts[fi] += 1;
-                    }
+        for key in keys {
+            let vals = values.next().expect("one read per key");
+            for (fi, ((f, target), current)) in plan.iter().zip(vals).enumerate() {
+                if queue(&mut writes, ks.key_type, key, f, target, current.as_deref()) {
+                    counts[fi] += 1;
                 }
             }
         }

@@ -6,9 +6,12 @@
 //!   (`profile:{user_id}` with user id 42 is `profile:42`: one `TYPE`, no scan) or, with
 //!   other placeholders or `*` left, a narrowed `SCAN MATCH` (values escaped, so they never
 //!   act as wildcards);
-//! - a pattern whose hash field (or string value) is an identity is scanned whole with
-//!   `SCAN ... MATCH ... TYPE` and each key's identity fields read (pipelined), keeping the
-//!   keys that hold one of the subject's values — the cost `dataset check` warns about;
+//! - a pattern whose hash field (or string value) is an identity, and whose key name holds
+//!   no identity the subject is known by, is scanned whole with `SCAN ... MATCH ... TYPE` and
+//!   each key's identity fields read (pipelined), keeping the keys that hold one of the
+//!   subject's values — the cost `dataset check` warns about. Names are tried first, round
+//!   after round; a scan only once no name is left, so a profile kept under the user id is
+//!   found by name once an index key has told the id, not by scanning every profile;
 //! - every key found teaches what its placeholders and identity fields hold (a profile found
 //!   by e-mail names the user id under which the cart is kept).
 //!
@@ -112,15 +115,27 @@ pub async fn read(
     keys: &[Vec<u8>],
     fields: &[&str],
 ) -> Result<Vec<Vec<Option<Vec<u8>>>>, ConnectorError> {
-    let mut out = Vec::with_capacity(keys.len());
-    if fields.is_empty() {
-        out.resize(keys.len(), Vec::new());
-        return Ok(out);
-    }
-    for chunk in keys.chunks(BATCH) {
+    let items: Vec<Read<'_>> = keys
+        .iter()
+        .map(|k| (key_type, k.as_slice(), fields))
+        .collect();
+    read_many(conn, &items).await
+}
+
+/// One read: a key of a type, and the fields wanted from it.
+pub type Read<'a> = (KeyType, &'a [u8], &'a [&'a str]);
+
+/// Reads of keys of several key spaces in one pipeline (a batch of them per round trip).
+pub async fn read_many(
+    conn: &mut Conn,
+    items: &[Read<'_>],
+) -> Result<Vec<Vec<Option<Vec<u8>>>>, ConnectorError> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(BATCH) {
         let mut p = Pipeline::new();
-        for k in chunk {
+        for (key_type, k, fields) in chunk {
             match key_type {
+                _ if fields.is_empty() => continue,
                 KeyType::Hash => {
                     let mut args: Vec<&[u8]> = vec![b"HMGET", k];
                     args.extend(fields.iter().map(|f| f.as_bytes()));
@@ -131,13 +146,18 @@ pub async fn read(
                 }
             }
         }
-        for r in conn.run(&p).await? {
-            let values = match r.ok()? {
+        let mut replies = conn.run(&p).await?.into_iter();
+        for (_, _, fields) in chunk {
+            if fields.is_empty() {
+                out.push(Vec::new());
+                continue;
+            }
+            let r = replies.next().expect("one reply per read");
+            out.push(match r.ok()? {
                 Reply::Array(items) => items.into_iter().map(Reply::bulk).collect(),
                 Reply::Bulk(b) => vec![Some(b)],
                 _ => vec![None; fields.len()],
-            };
-            out.push(values);
+            });
         }
     }
     Ok(out)
@@ -174,9 +194,13 @@ pub async fn find(
     let mut compared: Vec<BTreeSet<(String, Vec<u8>)>> = vec![BTreeSet::new(); spaces.len()];
     let mut found: Vec<BTreeSet<Vec<u8>>> = vec![BTreeSet::new(); spaces.len()];
     loop {
+        // Names first: scans only once no key name is left to try.
         let mut new = by_placeholder(conn, &spaces, &known, &mut looked).await?;
-        new.extend(by_field(conn, &spaces, &known, &mut compared).await?);
         new.retain(|(i, k)| found[*i].insert(k.clone()));
+        if new.is_empty() {
+            new = by_field(conn, &spaces, &known, &mut compared).await?;
+            new.retain(|(i, k)| found[*i].insert(k.clone()));
+        }
         if new.is_empty() {
             break;
         }
@@ -251,6 +275,10 @@ async fn by_field(
 ) -> Result<Vec<(usize, Vec<u8>)>, ConnectorError> {
     let mut new = Vec::new();
     for (i, s) in spaces.iter().enumerate() {
+        // A key space named by an identity the subject is known by was looked up by name.
+        if s.pattern.kinds().any(|k| known.contains_key(k)) {
+            continue;
+        }
         let fields = identity_fields(s.ks);
         let wanted: Vec<BTreeSet<&Vec<u8>>> = fields
             .iter()
@@ -293,34 +321,30 @@ async fn by_field(
     Ok(new)
 }
 
-/// What newly found keys tell about the subject: their placeholders and identity fields.
+/// What newly found keys tell about the subject: their placeholders and identity fields (read
+/// in one pipeline for every key space).
 async fn learn(
     conn: &mut Conn,
     spaces: &[Space<'_>],
     new: &[(usize, Vec<u8>)],
     known: &mut Known,
 ) -> Result<(), ConnectorError> {
-    for (i, s) in spaces.iter().enumerate() {
-        let keys: Vec<Vec<u8>> = new
-            .iter()
-            .filter(|(j, _)| *j == i)
-            .map(|(_, k)| k.clone())
-            .collect();
-        if keys.is_empty() {
-            continue;
+    let fields: Vec<Vec<(&str, &str)>> = spaces.iter().map(|s| identity_fields(s.ks)).collect();
+    let names: Vec<Vec<&str>> = fields
+        .iter()
+        .map(|f| f.iter().map(|(n, _)| *n).collect())
+        .collect();
+    let mut items = Vec::with_capacity(new.len());
+    for (i, k) in new {
+        for (kind, v) in spaces[*i].pattern.captures(k).unwrap_or_default() {
+            known.entry(kind).or_default().insert(v);
         }
-        for k in &keys {
-            for (kind, v) in s.pattern.captures(k).unwrap_or_default() {
-                known.entry(kind).or_default().insert(v);
-            }
-        }
-        let fields = identity_fields(s.ks);
-        let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-        for vals in read(conn, s.ks.key_type, &keys, &names).await? {
-            for ((_, kind), v) in fields.iter().zip(vals) {
-                if let Some(v) = v.filter(|v| !v.is_empty()) {
-                    known.entry((*kind).to_owned()).or_default().insert(v);
-                }
+        items.push((spaces[*i].ks.key_type, k.as_slice(), names[*i].as_slice()));
+    }
+    for ((i, _), vals) in new.iter().zip(read_many(conn, &items).await?) {
+        for ((_, kind), v) in fields[*i].iter().zip(vals) {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                known.entry((*kind).to_owned()).or_default().insert(v);
             }
         }
     }
