@@ -171,21 +171,6 @@ pub async fn access_run(
     }
 }
 
-/// Every personal record the company's datastores hold about the requester, as JSON values
-/// (datastore, category, table, key, fields). Empty when nothing is registered or the
-/// address is gone; an error when a datastore fails.
-pub async fn access(state: &Context, row: &RequestRow) -> Result<Vec<serde_json::Value>, AppError> {
-    let mut records = Vec::new();
-    let mut sink = |r: &custodian_connectors::access::AccessRecord<'_>| {
-        records.push(serde_json::to_value(r).unwrap_or_default());
-        Ok(())
-    };
-    access_run(state, row, Some(&mut sink))
-        .await
-        .map_err(|e| AppError::Internal(format!("access run for {}: {e}", row.id)))?;
-    Ok(records)
-}
-
 /// What an erasure left behind under legal holds, in words for the requester.
 pub struct Erased {
     pub rows_changed: u64,
