@@ -1,7 +1,8 @@
 //! Access, erasure and rectification on a Redis datastore.
 //!
 //! Access streams one record per key and category, grouped by category like SQL access, read
-//! in pipelined batches (memory holds one batch). Erasure and rectification first read what
+//! in pipelined batches (memory holds one batch); a record's `key` is the key name with its `*`
+//! parts left out (a session key's name is often the session token). Erasure and rectification first read what
 //! they would change (one pipeline for every key space), then send every write of the
 //! datastore in one `MULTI` … `EXEC`: the server applies them all at once or, if the
 //! connection drops before `EXEC`, none — so they hold the subject's keys and the values they
@@ -38,6 +39,7 @@ pub async fn access(
     sink: &mut dyn AccessSink,
 ) -> Result<AccessSummary, ConnectorError> {
     let found = walk::find(conn, ds, identities).await?;
+    let patterns = walk::spaces(ds)?;
     let categories: BTreeSet<&str> = ds
         .keys
         .iter()
@@ -49,7 +51,7 @@ pub async fn access(
         .collect();
     let mut summary = AccessSummary::default();
     for category in categories {
-        for (ks, keys) in ds.keys.iter().zip(&found.keys) {
+        for ((ks, keys), space) in ds.keys.iter().zip(&found.keys).zip(&patterns) {
             let fields: Vec<&str> = ks
                 .fields
                 .iter()
@@ -75,7 +77,7 @@ pub async fn access(
                         datastore: &ds.name,
                         category,
                         table: &ks.pattern,
-                        key: Some(String::from_utf8_lossy(key).into_owned()),
+                        key: space.pattern.redacted(key),
                         fields: map,
                     })?;
                 }

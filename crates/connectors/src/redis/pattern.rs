@@ -134,6 +134,24 @@ impl Pattern {
         Some(out)
     }
 
+    /// The key as an export shows it: placeholders (the subject's own identities) as they
+    /// are, `*` parts left out — they may be session tokens, which an archive must not carry.
+    pub fn redacted(&self, key: &[u8]) -> Option<String> {
+        let mut vars = self.captures(key)?.into_iter();
+        let mut out = String::new();
+        for s in &self.segs {
+            match s {
+                Seg::Lit(l) => out.push_str(l),
+                Seg::Var(_) => {
+                    let (_, v) = vars.next()?;
+                    out.push_str(&String::from_utf8_lossy(&v));
+                }
+                Seg::Star => out.push('*'),
+            }
+        }
+        Some(out)
+    }
+
     /// What the placeholders of `key` hold, or `None` when the key does not fit the pattern.
     pub fn captures(&self, key: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
         let mut out = Vec::new();
@@ -220,6 +238,14 @@ mod tests {
         );
         assert!(p.captures(b"order:7").is_none());
         assert!(p.captures(b"orders:7:1").is_none());
+        assert_eq!(
+            Pattern::parse("session:*:{user_id}")
+                .unwrap()
+                .redacted(b"session:tok3n:7")
+                .as_deref(),
+            Some("session:*:7"),
+            "no session token in an export"
+        );
         let star = Pattern::parse("s:*:{email}").unwrap();
         assert_eq!(
             star.captures(b"s::a@b").unwrap(),

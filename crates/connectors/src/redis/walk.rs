@@ -204,6 +204,14 @@ pub async fn find(
         if new.is_empty() {
             break;
         }
+        // A value read from a key's name is not looked up again in that key's own space: the
+        // key is found, and an order number of one customer must not lead to another's
+        // `orders:*:{order_id}` (nor cost a scan per order).
+        for (i, k) in &new {
+            for (kind, v) in spaces[*i].pattern.captures(k).unwrap_or_default() {
+                looked.insert((*i, kind, v));
+            }
+        }
         learn(conn, &spaces, &new, &mut known).await?;
         if known.values().map(BTreeSet::len).sum::<usize>() > MAX_VALUES {
             return Err(ConnectorError::Run(format!(
