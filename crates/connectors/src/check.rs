@@ -445,5 +445,6 @@ pub async fn generate(db: &Db, name: &str) -> Result<Dataset, ConnectorError> {
         connection: Default::default(),
         http: None,
         tables,
+        keys: Vec::new(),
     })
 }

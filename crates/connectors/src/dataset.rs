@@ -302,6 +302,9 @@ pub struct Dataset {
     pub http: Option<HttpService>,
     #[serde(default)]
     pub tables: Vec<Table>,
+    /// Redis key patterns, for a Redis datastore instead of tables (see `crate::redis`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<crate::redis::KeySpace>,
 }
 
 /// A name may be any printable text up to 64 characters; it is always quoted in SQL, so
@@ -478,7 +481,9 @@ impl Dataset {
                 }
             }
         }
+        p.extend(crate::redis::validate(self, policy));
         if self.http.is_none()
+            && self.keys.is_empty()
             && !self
                 .tables
                 .iter()

@@ -281,5 +281,6 @@ pub fn parse_with(text: &str, policy: Option<&FidesPolicy>) -> Result<Dataset, C
         connection: Default::default(),
         http: None,
         tables,
+        keys: Vec::new(),
     })
 }

@@ -6,9 +6,10 @@
 //! fields, grouped by data category, into a caller's [`access::AccessSink`]; [`erase`] applies
 //! each field's strategy (delete, null, mask, keyed hash, legal hold) or corrections in one
 //! transaction per datastore; [`http`] does the same through a company service with signed
-//! requests; [`check`] compares a dataset with a live schema and drafts one from it,
-//! and [`registration`] runs those checks before a datastore is registered or a changed one
-//! served; [`fides_policy`] reads a Fides request policy's erasure rules; [`run`]
+//! requests; [`redis`] does it on Redis keys described by pattern; [`check`] compares a
+//! dataset with a live schema and drafts one from it, and [`registration`] runs those checks
+//! before a datastore is registered or a changed one served; [`fides_policy`] reads a Fides
+//! request policy's erasure rules; [`run`]
 //! is the durable job around all of it — plan, execute, resume, retry — recorded in
 //! Custodian's store through `custodian_store::runs`. [`sql`] is the only place SQL text is
 //! assembled, always with quoted identifiers and bound values.
@@ -26,6 +27,7 @@ pub mod fides;
 pub mod fides_policy;
 pub mod graph;
 pub mod http;
+pub mod redis;
 pub mod registration;
 pub mod run;
 pub mod sql;

@@ -96,6 +96,18 @@ pub async fn check(
     } else {
         match crate::run::connection_url(reg, &ds) {
             Err(e) => Live::Unreachable(e.to_string()),
+            // Redis has its own check (key types and fields sampled by pattern); any error of
+            // the connection is the same warning as an unreachable SQL database.
+            Ok(url) if crate::redis::is_redis_url(&url) => {
+                match crate::redis::check::check(&url, &ds, policy).await {
+                    Ok(problems) => Live::Checked(check::CheckReport {
+                        problems,
+                        slow: Vec::new(),
+                        choices: Vec::new(),
+                    }),
+                    Err(e) => Live::Unreachable(e.to_string()),
+                }
+            }
             Ok(url) => match Db::connect(&url).await {
                 Err(e) => Live::Unreachable(e.to_string()),
                 Ok(db) => {

@@ -1,6 +1,6 @@
 //! Connectors against real PostgreSQL, MariaDB and SQLite: the sample company, the Fides
 //! sample, erasure order and holds, dry runs, idempotence, resumed runs, injection attempts,
-//! read-only access, the HTTP connector against a local stand-in service, Fides request
+//! read-only access, the HTTP connector against a local stand-in service, Redis, Fides request
 //! policies, and registration checked against the live database (the shop of issue 16).
 
 #[path = "../support/mod.rs"]
@@ -11,6 +11,7 @@ mod fides_policy;
 mod helpers;
 mod http;
 mod leases;
+mod redis;
 mod runs;
 mod safety;
 mod sample_company;

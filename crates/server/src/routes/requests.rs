@@ -265,20 +265,36 @@ pub async fn archive(
     zip_response(&state, &row).await
 }
 
+/// The archive, streamed from the scratch file the use case wrote it to (memory stays flat
+/// however large it is), with its length announced up front.
 pub async fn zip_response(
     state: &AppState,
     row: &custodian_store::requests::RequestRow,
 ) -> Result<impl IntoResponse, ApiError> {
-    let bytes = requests::export::archive(state, row).await?;
+    let archive = requests::export::archive(state, row).await?;
+    let file = tokio::fs::File::from_std(archive.file);
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(axum::body::Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_LENGTH, archive.len.to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}.zip\"", row.id),
             ),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        bytes,
+        axum::body::Body::from_stream(chunks),
     ))
 }
