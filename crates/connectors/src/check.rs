@@ -282,6 +282,7 @@ pub async fn generate(db: &Db, name: &str) -> Result<Dataset, ConnectorError> {
             name: tname.clone(),
             primary_key: (info.primary_key.len() == 1).then(|| info.primary_key[0].clone()),
             fields,
+            restriction_column: None,
         });
     }
     Ok(Dataset {

@@ -7,7 +7,9 @@
 //! strategy — its default policy rewrites personal fields to null — so personal fields of a
 //! table with a primary key get `null`, keys and references are kept, and a collection whose
 //! `masking_strategy_override` is `delete` has its rows deleted. References to other datasets
-//! are left out (one dataset describes one datastore here).
+//! are left out (one dataset describes one datastore here). A collection's
+//! `fides_meta.restriction_column` (Custodian's own key, not one of Fides') names the column
+//! that marks restricted rows, as `restriction_column` does in Custodian's format.
 
 use serde::Deserialize;
 
@@ -41,6 +43,9 @@ struct FCollection {
 struct FCollectionMeta {
     #[serde(default)]
     masking_strategy_override: Option<FStrategy>,
+    /// Custodian's extension: the column marking restricted rows (see `crate::reach`).
+    #[serde(default, deserialize_with = "crate::reach::restriction_column")]
+    restriction_column: Option<crate::reach::RestrictionColumn>,
 }
 
 #[derive(Deserialize)]
@@ -89,7 +94,11 @@ pub fn parse(text: &str) -> Result<Dataset, ConnectorError> {
     };
     let mut problems = Vec::new();
     let mut tables = Vec::new();
-    for c in fd.collections {
+    for mut c in fd.collections {
+        let restriction_column = c
+            .fides_meta
+            .as_mut()
+            .and_then(|m| m.restriction_column.take());
         let delete = c
             .fides_meta
             .and_then(|m| m.masking_strategy_override)
@@ -152,6 +161,7 @@ pub fn parse(text: &str) -> Result<Dataset, ConnectorError> {
             name: c.name,
             primary_key,
             fields,
+            restriction_column,
         });
     }
     if !problems.is_empty() {

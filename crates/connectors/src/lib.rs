@@ -6,7 +6,9 @@
 //! fields, grouped by data category, into a caller's [`access::AccessSink`]; [`erase`] applies
 //! each field's strategy (delete, null, mask, keyed hash, legal hold) or corrections in one
 //! transaction per datastore; [`http`] does the same through a company service with signed
-//! requests; [`check`] compares a dataset with a live schema and drafts one from it; [`run`]
+//! requests; [`reach`] says which other request types reach a datastore (a restriction
+//! column, an HTTP service's declared endpoints) and [`restrict`] marks and clears restricted
+//! rows; [`check`] compares a dataset with a live schema and drafts one from it; [`run`]
 //! is the durable job around all of it — plan, execute, resume, retry — recorded in
 //! Custodian's store through `custodian_store::runs`. [`sql`] is the only place SQL text is
 //! assembled, always with quoted identifiers and bound values.
@@ -23,6 +25,8 @@ pub mod erase;
 pub mod fides;
 pub mod graph;
 pub mod http;
+pub mod reach;
+pub mod restrict;
 pub mod run;
 pub mod sql;
 

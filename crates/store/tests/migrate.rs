@@ -20,10 +20,16 @@ async fn failing_migration_leaves_the_database_unmigrated(url: String, tables_sq
     let (recorded,): (i64,) = store.fetch_one(TABLES, &[]).await.unwrap();
     assert_eq!(recorded, 0, "no migration may be recorded after a failure");
     let (tokens,): (i64,) = store.fetch_one(tables_sql, &[]).await.unwrap();
-    assert_eq!(tokens, 0, "migration 1's table must be rolled back with the rest");
+    assert_eq!(
+        tokens, 0,
+        "migration 1's table must be rolled back with the rest"
+    );
 
     store.execute("DROP TABLE jobs", &[]).await.unwrap();
-    store.migrate().await.expect("migrates once the obstacle is gone");
+    store
+        .migrate()
+        .await
+        .expect("migrates once the obstacle is gone");
     let (recorded,): (i64,) = store.fetch_one(TABLES, &[]).await.unwrap();
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()

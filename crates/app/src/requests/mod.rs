@@ -16,6 +16,7 @@ pub mod export;
 mod intake;
 pub mod limits;
 mod mail;
+pub mod reach;
 mod transitions;
 mod verify;
 pub mod views;
