@@ -145,6 +145,14 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
                 p.push(format!("table {}: {pk} is neither its primary key nor indexed, so erasure scans the table", t.name));
             }
         }
+        if let Some(r) = &t.restriction_column {
+            if !info.columns.contains_key(&r.name) {
+                p.push(format!(
+                    "table {}: restriction column {} does not exist",
+                    t.name, r.name
+                ));
+            }
+        }
         for f in &t.fields {
             let at = format!("{}.{}", t.name, f.name);
             let Some(c) = info.columns.get(&f.name) else {

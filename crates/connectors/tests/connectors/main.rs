@@ -9,6 +9,7 @@ mod fides;
 mod helpers;
 mod http;
 mod leases;
+mod reach;
 mod runs;
 mod safety;
 mod sample_company;
