@@ -20,7 +20,6 @@
 
 use std::time::Duration;
 
-use custodian_connectors::http::HttpAnswer;
 use custodian_connectors::run::{self, ExecuteOptions, RetryPolicy, RunKind, RunSpec, StepResult};
 use custodian_core::request::Action;
 use custodian_core::run::StepStatus;
@@ -303,9 +302,10 @@ pub async fn deliver(state: &Context, run_id: &str) -> Result<(), AppError> {
         let was_done = before
             .iter()
             .any(|b| b.seq == step.seq && b.status == StepStatus::Done);
-        let Some(StepResult::Http(HttpAnswer { status, .. })) = result else {
+        let Some(StepResult::Http(answer)) = result else {
             continue;
         };
+        let status = answer.status;
         if was_done || step.status != StepStatus::Done || status == 0 {
             continue;
         }

@@ -201,9 +201,47 @@ pub async fn takers(
     let known = datastores(store, configured).await?;
     Ok(known
         .iter()
-        .filter(|r| load_dataset(r).map_or(true, |ds| crate::reach::takes(&ds, kind)))
+        .filter(|r| takes_cached(r, kind))
         .map(|r| r.name.clone())
         .collect())
+}
+
+/// Which kinds a dataset file takes, remembered per file while its size and modification
+/// time stay the same: a consent withdrawal asks on every write, and parsing every dataset
+/// each time cost about as much as the write itself.
+fn takes_cached(reg: &DatastoreRecord, kind: RunKind) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Stamp = (Option<std::time::SystemTime>, u64);
+    static CACHE: OnceLock<Mutex<HashMap<String, (Stamp, Vec<RunKind>)>>> = OnceLock::new();
+    let stamp: Option<Stamp> = std::fs::metadata(&reg.dataset_path)
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()));
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(stamp) = stamp {
+        let known = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, kinds)) = known.get(&reg.dataset_path) {
+            if *at == stamp {
+                return kinds.contains(&kind);
+            }
+        }
+    }
+    // A dataset that does not load counts in, so the run records its exact error.
+    let Ok(ds) = load_dataset(reg) else {
+        return true;
+    };
+    let kinds: Vec<RunKind> = RunKind::ALL
+        .into_iter()
+        .filter(|k| crate::reach::takes(&ds, *k))
+        .collect();
+    let takes = kinds.contains(&kind);
+    if let Some(stamp) = stamp {
+        cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(reg.dataset_path.clone(), (stamp, kinds));
+    }
+    takes
 }
 
 /// [`plan`], with the purposes an objection or a consent withdrawal concerns (sealed with
