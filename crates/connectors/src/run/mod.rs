@@ -1,4 +1,6 @@
-//! Runs: an access, erasure or rectification over several datastores as a durable job.
+//! Runs: an access, erasure, rectification — or a restriction marked or lifted, an objection,
+//! a consent withdrawal, an erasure told to a recipient — over the datastores that take it
+//! (`crate::reach::takes`), as a durable job.
 //!
 //! [`plan`] records the run and one pending step per datastore, with the subject's
 //! identifiers sealed under the server secret (the store never holds them in clear).
