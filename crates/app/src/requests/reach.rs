@@ -140,6 +140,11 @@ async fn reach(
     if ids.is_empty() {
         return Err("the request holds no identity of the subject any more".into());
     }
+    if !corrections.is_empty() {
+        supersede_failed(state, row, kind)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let holds = |_: &str| -> Option<jiff::civil::Date> { None };
     let mut opts = ExecuteOptions::new(&holds);
     opts.retry = RetryPolicy {
@@ -304,6 +309,21 @@ pub async fn complete_request(
         Ok(told) => complete(state, &row, actor, told.as_deref()).await,
         Err(err) => stay_in_progress(state, &row, &err).await,
     }
+}
+
+/// New corrections replace those of a failed run: its sealed identities and corrections are
+/// dropped, so it is never retried with the old values.
+async fn supersede_failed(
+    state: &Context,
+    row: &RequestRow,
+    kind: RunKind,
+) -> Result<(), AppError> {
+    for r in state.store.runs_of_request(&row.id).await? {
+        if r.kind == kind && r.payload.is_some() && r.status.as_str() == "failed" {
+            state.store.clear_run_payload(&r.id).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn failed_run(state: &Context, row: &RequestRow, kind: RunKind) -> Result<bool, AppError> {

@@ -452,7 +452,9 @@ async fn a_failed_rectification_is_retried_by_completing_it() {
     let env = Env::new().await;
     let app = &env.app;
     let var = "CUSTODIAN_TEST_REACH_RECTIFY_DOWN";
-    std::env::set_var(var, "postgres://postgres@127.0.0.1:1/test");
+    // A database that cannot be opened: fails at once (a refused TCP port is retried by the
+    // pool until its 10 s timeout).
+    std::env::set_var(var, "sqlite:///nonexistent-custodian-dir/company.db");
     let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/company/company.toml");
     app.store
@@ -478,19 +480,39 @@ async fn a_failed_rectification_is_retried_by_completing_it() {
     );
     assert!(start.contains("cannot connect"), "{start}");
 
+    // The DPO corrects the correction while the datastore is still down: the failed run with
+    // the old value is dropped (never retried), the new one fails in turn.
+    let again = env
+        .act(
+            id,
+            "complete",
+            json!({ "corrections": { "customers.phone": "+44 20 1111 1111" } }),
+        )
+        .await;
+    assert_eq!(again.body["status"], "in_progress", "{}", again.text);
+    let first = app.store.runs_of_request(id).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let kept: Vec<&str> = first
+        .iter()
+        .filter(|r| r.payload.is_some())
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(kept.len(), 1, "the superseded run keeps no values");
+
     let db = crate::common::company_datastore(app, "reach-rectify", var).await;
     let done = env.act(id, "complete", json!({})).await;
     assert_eq!(done.body["status"], "completed", "{}", done.text);
     assert_eq!(
         one(&db, "SELECT phone FROM customers WHERE id = 2").await,
-        "+44 20 0000 0000"
+        "+44 20 1111 1111"
     );
     let runs = app.store.runs_of_request(id).await.unwrap();
     assert_eq!(
         runs.len(),
-        1,
+        2,
         "the failed run was retried, not planned again"
     );
-    assert_eq!(runs[0].status.as_str(), "done");
+    let retried = runs.iter().find(|r| r.id == kept[0]).unwrap();
+    assert_eq!(retried.status.as_str(), "done");
     db.close().await;
 }
