@@ -16,7 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use custodian_core::deadline::{urgency, Urgency};
+use custodian_core::deadline::Urgency;
 use custodian_core::request::{Action, Status};
 use custodian_mail::{DigestItem, Lang, MailContent};
 use custodian_store::jobs::{self, Claim};
@@ -187,12 +187,10 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     }
 
     // Deadlines: what is due soon and what is overdue, as metrics and for the digest.
+    // Every calendar's next business day lies within a fortnight (Christmas and New Year
+    // included); what is fetched is then judged on its own calendar.
+    let horizon = now + 14 * 86_400_000_000;
     let ts = custodian_core::clock::timestamp;
-    let horizon = state
-        .calendar
-        .add_business_time(ts(now), state.calendar.day_length())
-        .as_microsecond()
-        + 1;
     let mut due_soon = Vec::new();
     let mut overdue = Vec::new();
     for r in state
@@ -202,12 +200,12 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     {
         let item = DigestItem {
             request_id: r.id.clone(),
-            due: requests::human_time(state, r.answer_due),
+            due: requests::due_day(state, &r),
         };
-        match urgency(ts(now), ts(r.answer_due), &state.calendar) {
-            Urgency::Overdue => overdue.push(item),
-            Urgency::DueSoon => due_soon.push(item),
-            Urgency::OnTime => {}
+        match requests::views::urgency_at(state, &r, now) {
+            Some(Urgency::Overdue) => overdue.push(item),
+            Some(Urgency::DueSoon) => due_soon.push(item),
+            Some(Urgency::OnTime) | None => {}
         }
     }
     round.due_soon = due_soon.len();

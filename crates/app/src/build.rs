@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use custodian_core::consent::ConsentMemory;
-use custodian_core::deadline::BusinessCalendar;
+use custodian_core::deadline::Calendars;
 use custodian_core::decide::Engine;
 use custodian_core::seal::Sealer;
 use custodian_core::signed::LinkSigner;
@@ -26,7 +26,7 @@ pub enum BuildError {
     Compile(#[from] custodian_core::decide::CompileError),
     #[error("loading state from the store: {0}")]
     Store(#[from] custodian_store::StoreError),
-    #[error("the policy's business calendar: {0}")]
+    #[error("the policy's calendars: {0}")]
     Calendar(#[from] custodian_core::deadline::CalendarError),
     #[error("retention: {0}")]
     Retention(#[from] retention::JobError),
@@ -49,7 +49,8 @@ pub async fn build(
     let (versions, reask) = load_versions(&store, &policy, now).await?;
     let consent_seen = consent_sync::Watermarks::at_heads(&store).await?;
     let consents = load_consents(&store, &engine).await?;
-    let calendar = BusinessCalendar::from_policy(&policy.calendar)?;
+    let calendars = Calendars::from_policy(&policy)?;
+    let calendar = calendars.default_calendar().clone();
     let retention = retention::RetentionState::load(&policy, &store).await?;
     let standings = crate::standing::load(&store, &engine).await?;
     let keyring = custodian_store::keyring::Keyring::new(key_store, settings.master_key);
@@ -79,6 +80,7 @@ pub async fn build(
         code_key: custodian_core::seal::derive_key(&settings.secret, "verification codes").to_vec(),
         links: LinkSigner::new(&settings.secret),
         calendar,
+        calendars,
         outbox: custodian_mail::Outbox::new(
             store.clone(),
             Sealer::derived(&settings.secret, "outbox"),

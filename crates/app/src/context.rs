@@ -96,7 +96,10 @@ pub struct Context {
     pub code_key: Vec<u8>,
     /// Signs status and download links.
     pub links: LinkSigner,
+    /// The default rules' calendar: the DPO's office hours ("due soon", the digest's hour).
     pub calendar: BusinessCalendar,
+    /// Every calendar of the policy: each request is counted on its jurisdiction's.
+    pub calendars: custodian_core::deadline::Calendars,
     pub outbox: Outbox,
     /// Keys of connector runs (the same as the CLI's, so a run the server planned can be
     /// resumed or retried from the command line).

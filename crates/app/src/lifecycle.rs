@@ -241,6 +241,10 @@ pub async fn create_system_erasure(
         assignee: None,
         completed_at: None,
         updated_at: now,
+        extended_days: 0,
+        paused_since: None,
+        pause_reason: None,
+        paused_days: 0,
     };
     let first = HistoryEntry {
         at: now,

@@ -70,6 +70,13 @@ pub struct DatastoreConfig {
     pub url_env: Option<String>,
     /// Or a file holding it.
     pub url_file: Option<PathBuf>,
+    /// A Fides request policy (JSON or YAML) whose erasure rules give a Fides dataset's fields
+    /// their strategies (`datastore add --fides-policy`).
+    pub fides_policy: Option<PathBuf>,
+    /// Start even when the dataset's check against its database finds problems (as
+    /// `datastore add --force`).
+    #[serde(default)]
+    pub force: bool,
 }
 
 impl FileConfig {
@@ -82,6 +89,7 @@ impl FileConfig {
                 dataset_path: d.dataset.display().to_string(),
                 url_env: d.url_env.clone(),
                 url_file: d.url_file.as_ref().map(|p| p.display().to_string()),
+                fides_policy: d.fides_policy.as_ref().map(|p| p.display().to_string()),
                 created_at: 0,
             })
             .collect()

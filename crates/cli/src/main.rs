@@ -62,6 +62,8 @@ enum Command {
     /// The leased jobs nodes share: list them, or free one a dead node holds.
     #[command(subcommand)]
     Jobs(commands::jobs::Command),
+    /// When a request received at a given time is due under a jurisdiction (docs/deadlines.md).
+    Deadline(commands::deadline::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Retention(cmd) => commands::retention::run(&cli.global, cmd),
         Command::Keys(cmd) => commands::keys::run(&cli.global, cmd),
         Command::Jobs(cmd) => commands::jobs::run(&cli.global, cmd),
+        Command::Deadline(args) => commands::deadline::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -49,21 +49,107 @@ fn every_module_says_why_it_exists() {
     );
 }
 
-#[test]
-fn no_test_is_ignored() {
-    let mut files = crate_sources();
-    for entry in std::fs::read_dir(root().join("crates")).unwrap() {
-        let tests = entry.unwrap().path().join("tests");
-        if tests.is_dir() {
-            rust_files(&tests, &mut files);
+/// The one allowed way to ignore a test: a `cfg_attr` whose condition is `NAME = "VALUE"` and
+/// whose attribute is `ignore = "REASON"` (as tests/browser.rs has it), where NAME is a cfg the crate's own build script sets when the machine lacks what the test
+/// needs, the build script never sets it under `CI=true` (a missing tool fails in CI), and the
+/// reason says what is missing. Anything else that ignores a test is an offence.
+fn ignore_offences(text: &str, build_script: Option<&str>) -> Vec<String> {
+    // Spelt in two so that this file's own text holds no such attribute.
+    let cfg_attr = ["cfg_", "attr("].concat();
+    // Attributes may be wrapped over lines by rustfmt: read the file as one line.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = flat
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace(", )", ")");
+    let mut out = Vec::new();
+    if flat.contains(&["#[", "ignore"].concat()) {
+        out.push("a bare ignore attribute".to_owned());
+    }
+    for (at, _) in flat.match_indices(&cfg_attr) {
+        let attr = &flat[at..];
+        let Some(end) = attr.find(")]") else { continue };
+        let attr = &attr[cfg_attr.len()..end];
+        if !attr.contains("ignore") {
+            continue;
+        }
+        let parsed = (|| {
+            let (cfg, reason) = attr.split_once(", ignore = \"")?;
+            let reason = reason.strip_suffix('"')?;
+            let (name, value) = cfg.split_once(" = \"")?;
+            let value = value.strip_suffix('"')?;
+            let ok_name =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            (ok_name && !value.is_empty() && reason.len() >= 10).then_some(name)
+        })();
+        let Some(name) = parsed else {
+            out.push(format!(
+                "{cfg_attr}{attr}) is not the form NAME = \"VALUE\", ignore = \"REASON\""
+            ));
+            continue;
+        };
+        match build_script {
+            Some(b) if b.contains(&format!("rustc-cfg={name}=")) && b.contains("\"CI\"") => {}
+            _ => out.push(format!(
+                "cfg `{name}` is not set by the crate's build script, or that script does not read CI"
+            )),
         }
     }
-    let marker = ["#[", "ignore]"].concat();
-    let offenders: Vec<_> = files
-        .into_iter()
-        .filter(|f| std::fs::read_to_string(f).unwrap().contains(&marker))
-        .collect();
-    assert!(offenders.is_empty(), "ignored tests: {offenders:?}");
+    out
+}
+
+#[test]
+fn no_test_is_ignored() {
+    let mut offenders = Vec::new();
+    for entry in std::fs::read_dir(root().join("crates")).unwrap() {
+        let krate = entry.unwrap().path();
+        let mut files = Vec::new();
+        for dir in ["src", "tests"] {
+            if krate.join(dir).is_dir() {
+                rust_files(&krate.join(dir), &mut files);
+            }
+        }
+        let build = std::fs::read_to_string(krate.join("build.rs")).ok();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for o in ignore_offences(&text, build.as_deref()) {
+                offenders.push(format!("{}: {o}", f.display()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "ignored tests: {offenders:#?}");
+}
+
+#[test]
+fn only_the_build_script_form_may_ignore_a_test() {
+    // `@(` stands for the attribute's name, spelt out at run time (see ignore_offences).
+    let attr = |s: &str| s.replace("@(", &["cfg_", "attr("].concat());
+    let build = r#"println!("cargo::rustc-cfg=tool_missing=\"x\""); std::env::var("CI")"#;
+    let allowed = attr(
+        "#[test]\n#[@(\n    tool_missing = \"x\",\n    ignore = \"x is not installed here\"\n)]\nfn t() {}",
+    );
+    assert_eq!(ignore_offences(&allowed, Some(build)), Vec::<String>::new());
+    for text in [
+        ["#[", "ignore]"].concat(),
+        ["#[", "ignore = \"slow\"]"].concat(),
+        attr("#[@(tool_missing = \"x\", ignore)]"),
+        attr("#[@(unix, ignore = \"not on this machine\")]"),
+        attr("#[@(tool_missing = \"x\", ignore = \"\")]"),
+    ] {
+        assert!(!ignore_offences(&text, Some(build)).is_empty(), "{text}");
+    }
+    assert!(
+        !ignore_offences(
+            &allowed,
+            Some("println!(\"cargo::rustc-cfg=tool_missing=x\");")
+        )
+        .is_empty(),
+        "a build script that ignores CI cannot excuse a test"
+    );
+    assert!(
+        !ignore_offences(&allowed, None).is_empty(),
+        "no build script, no cfg"
+    );
 }
 
 #[test]

@@ -27,6 +27,8 @@ pub struct TableInfo {
     pub indexed: BTreeSet<String>,
     /// `(column, parent table, parent column)`.
     pub foreign_keys: Vec<(String, String, String)>,
+    /// Columns that are UNIQUE on their own (a unique constraint or index of one column).
+    pub unique: BTreeSet<String>,
 }
 
 pub type Schema = BTreeMap<String, TableInfo>;
@@ -107,6 +109,14 @@ pub async fn introspect(db: &Db) -> Result<Schema, ConnectorError> {
             t.foreign_keys.push((col(&r, 1), col(&r, 2), col(&r, 3)));
         }
     }
+    for r in db
+        .text_rows(&text_sql(db, unique_sql(db.dialect())))
+        .await?
+    {
+        if let Some(t) = schema.get_mut(&col(&r, 0)) {
+            t.unique.insert(col(&r, 1));
+        }
+    }
     // A single-column primary key is indexed by definition (SQLite's rowid alias has no index).
     for t in schema.values_mut() {
         if t.primary_key.len() == 1 {
@@ -115,6 +125,20 @@ pub async fn introspect(db: &Db) -> Result<Schema, ConnectorError> {
         }
     }
     Ok(schema)
+}
+
+/// Single-column unique indexes and constraints: `(table, column)`.
+fn unique_sql(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Postgres => "SELECT cl.relname::text, a.attname::text FROM pg_index i JOIN pg_class cl ON cl.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = cl.relnamespace JOIN pg_attribute a ON a.attrelid = cl.oid AND a.attnum = i.indkey[0] \
+             WHERE i.indisunique AND i.indnkeyatts = 1 AND n.nspname = current_schema()",
+        Dialect::MySql => "SELECT CAST(s.table_name AS CHAR), CAST(s.column_name AS CHAR) FROM information_schema.statistics s \
+             WHERE s.table_schema = DATABASE() AND s.non_unique = 0 AND (SELECT COUNT(*) FROM information_schema.statistics s2 \
+             WHERE s2.table_schema = s.table_schema AND s2.table_name = s.table_name AND s2.index_name = s.index_name) = 1",
+        Dialect::Sqlite => "SELECT m.name, ii.name FROM sqlite_master m JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii \
+             WHERE m.type = 'table' AND il.\"unique\" = 1 AND (SELECT COUNT(*) FROM pragma_index_info(il.name)) = 1",
+    }
 }
 
 fn is_text(data_type: &str) -> bool {
@@ -129,7 +153,16 @@ fn is_integer(data_type: &str) -> bool {
 
 /// Every mismatch between the dataset and the live schema, one sentence each.
 pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
+    let (mut p, slow) = compare_split(ds, schema);
+    p.extend(slow);
+    p
+}
+
+/// The mismatches that make an access or erasure fail (or go wrong), and apart from them those
+/// that only make it slow (a missing index).
+pub fn compare_split(ds: &Dataset, schema: &Schema) -> (Vec<String>, Vec<String>) {
     let mut p = Vec::new();
+    let mut slow = Vec::new();
     for t in &ds.tables {
         let Some(info) = schema.get(&t.name) else {
             p.push(format!("table {}: not in the database", t.name));
@@ -142,7 +175,7 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
                     t.name
                 ));
             } else if info.primary_key != [pk.clone()] && !info.indexed.contains(pk) {
-                p.push(format!("table {}: {pk} is neither its primary key nor indexed, so erasure scans the table", t.name));
+                slow.push(format!("table {}: {pk} is neither its primary key nor indexed, so erasure scans the table", t.name));
             }
         }
         if let Some(r) = &t.restriction_column {
@@ -159,33 +192,9 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
                 p.push(format!("{at}: column does not exist"));
                 continue;
             };
-            match f.erase {
-                Strategy::Null if !c.nullable => {
-                    p.push(format!("{at}: erase = \"null\" but the column is NOT NULL"))
-                }
-                Strategy::Mask | Strategy::Hash if !is_text(&c.data_type) => p.push(format!(
-                    "{at}: erase = \"{}\" needs a text column, not {}",
-                    if f.erase == Strategy::Mask {
-                        "mask"
-                    } else {
-                        "hash"
-                    },
-                    c.data_type
-                )),
-                Strategy::Hash if c.max_len.is_some_and(|n| n < 35) => p.push(format!(
-                    "{at}: erase = \"hash\" writes 35 characters but the column holds {}",
-                    c.max_len.unwrap_or_default()
-                )),
-                Strategy::Mask
-                    if c.max_len
-                        .is_some_and(|n| n < crate::erase::MASK.len() as i64) =>
-                {
-                    p.push(format!("{at}: the mask does not fit in the column"))
-                }
-                _ => {}
-            }
+            p.extend(fits(&at, f, c, info));
             if f.identity.is_some() && !info.indexed.contains(&f.name) {
-                p.push(format!(
+                slow.push(format!(
                     "{at}: identity column is not indexed, so every request scans the table"
                 ));
             }
@@ -194,7 +203,7 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
             }
             if let Some(r) = f.reference() {
                 if !info.indexed.contains(&f.name) {
-                    p.push(format!(
+                    slow.push(format!(
                         "{at}: references {}.{} but is not indexed, so the walk scans {}",
                         r.table, r.field, t.name
                     ));
@@ -204,7 +213,7 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
                         "{at}: references {}.{}, which does not exist",
                         r.table, r.field
                     )),
-                    Some(pt) if !pt.indexed.contains(&r.field) => p.push(format!(
+                    Some(pt) if !pt.indexed.contains(&r.field) => slow.push(format!(
                         "{at}: references {}.{}, which is not indexed",
                         r.table, r.field
                     )),
@@ -229,19 +238,164 @@ pub fn compare(ds: &Dataset, schema: &Schema) -> Vec<String> {
             }
         }
     }
+    (p, slow)
+}
+
+/// Whether a field's strategy can be written into its column: every reason it cannot.
+fn fits(at: &str, f: &Field, c: &ColumnInfo, info: &TableInfo) -> Vec<String> {
+    let mut p = Vec::new();
+    let s = f.erase;
+    let name = s.name();
+    if s == Strategy::Null && !c.nullable {
+        p.push(format!("{at}: erase = \"null\" but the column is NOT NULL"));
+    }
+    if s.rewrites() {
+        let written = f.masking.clone().unwrap_or_default().written_len(s);
+        if !is_text(&c.data_type) {
+            p.push(format!(
+                "{at}: erase = \"{name}\" writes text but the column is {}",
+                c.data_type
+            ));
+        } else if let (Some(w), Some(max)) = (written, c.max_len) {
+            if w as i64 > max {
+                p.push(format!(
+                    "{at}: erase = \"{name}\" writes {w} characters but the column holds {max}"
+                ));
+            }
+        }
+        if s.constant() && info.unique.contains(&f.name) {
+            p.push(format!(
+                "{at}: erase = \"{name}\" writes the same value into every erased row but the column is UNIQUE (the second subject's erasure would fail)"
+            ));
+        }
+    }
+    if (s == Strategy::Null || s.rewrites()) && info.primary_key.contains(&f.name) {
+        p.push(format!(
+            "{at}: erase = \"{name}\" would rewrite the table's PRIMARY KEY; keep the key, or delete the row"
+        ));
+    }
     p
 }
 
-/// Checks a dataset against a live database: the dataset's own problems, then the schema's.
+/// The strategy Custodian chooses for an `auto` field, from its live column: `null` where
+/// nullable; where NOT NULL, a keyed hash (`h1:` + 32 hex digits) in a text column that holds
+/// it, else a random rewrite as long as the column holds (at most 30). A NOT NULL column of
+/// another type, or a primary key, has no strategy that fits: that is a problem.
+fn choose(
+    at: &str,
+    c: &ColumnInfo,
+    info: &TableInfo,
+    column: &str,
+) -> Result<(Strategy, Option<usize>, String), String> {
+    if info.primary_key.iter().any(|k| k == column) {
+        return Err(format!("{at}: part of the table's PRIMARY KEY, which erasure cannot rewrite; delete the collection's rows (masking_strategy_override: delete) or give the field a category outside `user`"));
+    }
+    if c.nullable {
+        return Ok((Strategy::Null, None, "null (the column is nullable)".into()));
+    }
+    let why = if info.unique.contains(column) {
+        "NOT NULL and UNIQUE"
+    } else {
+        "NOT NULL"
+    };
+    if !is_text(&c.data_type) {
+        return Err(format!("{at}: the column is {} and {why}, so no erasure Custodian can choose fits (null is refused, a hash or random text is not {}); give it a rule in a Fides policy, delete the collection's rows (masking_strategy_override: delete), or give it a category outside `user`", c.data_type, c.data_type));
+    }
+    let hash_len = (crate::erase::HASH_PREFIX.len() + 32) as i64;
+    match c.max_len {
+        Some(n) if n < hash_len => {
+            let len = n.clamp(1, crate::dataset::RANDOM_LENGTH as i64) as usize;
+            Ok((
+                Strategy::Random,
+                Some(len),
+                format!("a random rewrite of {len} characters (the column is {why} and holds {n})"),
+            ))
+        }
+        _ => Ok((
+            Strategy::Hash,
+            None,
+            format!("a keyed hash (the column is {why})"),
+        )),
+    }
+}
+
+/// The dataset with every `auto` strategy chosen against the schema, what was chosen (one
+/// line per field, for `dataset check`), and the fields no strategy fits.
+pub fn resolve_auto(ds: &Dataset, schema: &Schema) -> (Dataset, Vec<String>, Vec<String>) {
+    let mut out = ds.clone();
+    let (mut choices, mut problems) = (Vec::new(), Vec::new());
+    for t in &mut out.tables {
+        let info = schema.get(&t.name);
+        for f in &mut t.fields {
+            if f.erase != Strategy::Auto {
+                continue;
+            }
+            let at = format!("{}.{}", t.name, f.name);
+            let Some((info, c)) = info.and_then(|i| i.columns.get(&f.name).map(|c| (i, c))) else {
+                // `compare` reports the missing table or column; erasure would fail on it.
+                f.erase = Strategy::Null;
+                continue;
+            };
+            match choose(&at, c, info, &f.name) {
+                Ok((s, length, why)) => {
+                    f.erase = s;
+                    f.masking = length.map(|l| crate::dataset::Masking {
+                        length: Some(l),
+                        ..Default::default()
+                    });
+                    choices.push(format!("{at}: Custodian erases it with {why}"));
+                }
+                Err(problem) => {
+                    f.erase = Strategy::None;
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    (out, choices, problems)
+}
+
+/// What checking a dataset against a live database found.
+#[derive(Debug, Default, Clone)]
+pub struct CheckReport {
+    /// Every reason an access or erasure would fail or go wrong; empty when it matches.
+    pub problems: Vec<String>,
+    /// Every reason it would be slow (a column the walk needs is not indexed).
+    pub slow: Vec<String>,
+    /// The strategies Custodian chose for `auto` fields, one line each.
+    pub choices: Vec<String>,
+}
+
+/// Checks a dataset against a live database: the dataset's own problems, then the schema's,
+/// with Custodian's own choices of strategy made and shown.
+pub async fn report(
+    db: &Db,
+    ds: &Dataset,
+    policy: Option<&custodian_policy::Policy>,
+) -> Result<CheckReport, ConnectorError> {
+    let mut problems = ds.validate(policy);
+    problems.extend(crate::graph::cycles(ds));
+    let schema = introspect(db).await?;
+    let (resolved, choices, unfit) = resolve_auto(ds, &schema);
+    problems.extend(unfit);
+    let (failing, slow) = compare_split(&resolved, &schema);
+    problems.extend(failing);
+    Ok(CheckReport {
+        problems,
+        slow,
+        choices,
+    })
+}
+
+/// Checks a dataset against a live database: every problem, failing and slow ([`report`]
+/// without the choices).
 pub async fn check(
     db: &Db,
     ds: &Dataset,
     policy: Option<&custodian_policy::Policy>,
 ) -> Result<Vec<String>, ConnectorError> {
-    let mut problems = ds.validate(policy);
-    let schema = introspect(db).await?;
-    problems.extend(compare(ds, &schema));
-    Ok(problems)
+    let r = report(db, ds, policy).await?;
+    Ok(r.problems.into_iter().chain(r.slow).collect())
 }
 
 const EMAIL_NAMES: &[&str] = &["email", "e_mail", "email_address", "mail"];
@@ -284,6 +438,7 @@ pub async fn generate(db: &Db, name: &str) -> Result<Dataset, ConnectorError> {
                 } else {
                     FieldType::Text
                 },
+                masking: None,
             });
         }
         tables.push(Table {
@@ -299,5 +454,6 @@ pub async fn generate(db: &Db, name: &str) -> Result<Dataset, ConnectorError> {
         connection: Default::default(),
         http: None,
         tables,
+        keys: Vec::new(),
     })
 }

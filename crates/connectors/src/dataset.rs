@@ -30,6 +30,119 @@ pub enum Strategy {
     Hash,
     /// Keep it under a legal hold: reported with the date it goes, handed to retention.
     Hold,
+    /// Replace a non-null value with a constant (`masking.value`; Fides `string_rewrite`).
+    Rewrite,
+    /// Replace a non-null value with `masking.length` random lowercase letters and digits
+    /// (Fides `random_string_rewrite`).
+    Random,
+    /// Replace a non-null value with the hex SHA-256 (or SHA-512) digest of the value salted
+    /// with a key derived from the server secret (Fides `hash`).
+    Digest,
+    /// Replace a non-null value with the hex HMAC-SHA-256 (or -512) of the value under a key
+    /// derived from the server secret (Fides `hmac`).
+    Hmac,
+    /// Custodian chooses against the live column when the erasure runs (a Fides dataset
+    /// without a policy): `null` where nullable, else a keyed hash (or a random rewrite when
+    /// the hash does not fit). `dataset check` shows the choice.
+    Auto,
+}
+
+impl Strategy {
+    /// Whether the strategy writes a new value into the column (rather than deleting the row,
+    /// keeping it, or writing NULL).
+    pub fn rewrites(self) -> bool {
+        matches!(
+            self,
+            Strategy::Mask
+                | Strategy::Hash
+                | Strategy::Rewrite
+                | Strategy::Random
+                | Strategy::Digest
+                | Strategy::Hmac
+        )
+    }
+
+    /// Whether every rewritten row gets the same value (so a UNIQUE column cannot take it).
+    pub fn constant(self) -> bool {
+        matches!(self, Strategy::Mask | Strategy::Rewrite)
+    }
+
+    /// The name as written in a dataset.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::None => "none",
+            Strategy::DeleteRow => "delete_row",
+            Strategy::Null => "null",
+            Strategy::Mask => "mask",
+            Strategy::Hash => "hash",
+            Strategy::Hold => "hold",
+            Strategy::Rewrite => "rewrite",
+            Strategy::Random => "random",
+            Strategy::Digest => "digest",
+            Strategy::Hmac => "hmac",
+            Strategy::Auto => "auto",
+        }
+    }
+}
+
+/// The hash function of `digest` and `hmac` (Fides' `algorithm`: `SHA-256`, the default, or
+/// `SHA-512`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Algorithm {
+    #[default]
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    #[serde(rename = "SHA-512")]
+    Sha512,
+}
+
+impl Algorithm {
+    /// Hex digits of a digest.
+    pub fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha512 => 128,
+        }
+    }
+}
+
+/// The parameters of the strategies that take some (Fides' `configuration`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Masking {
+    /// `rewrite`: the value written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `random`: how many characters (30 when absent, as in Fides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<usize>,
+    /// `digest` and `hmac`: SHA-256 (default) or SHA-512.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<Algorithm>,
+    /// `random`, `digest`, `hmac`: appended to the written value (Fides'
+    /// `format_preservation.suffix`, e.g. `@masked.example`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+}
+
+/// The length of a `random` rewrite when none is given (Fides' default).
+pub const RANDOM_LENGTH: usize = 30;
+
+impl Masking {
+    /// How many characters the strategy writes, when that is known without the value.
+    pub fn written_len(&self, s: Strategy) -> Option<usize> {
+        let suffix = self.suffix.as_deref().map_or(0, |x| x.chars().count());
+        match s {
+            Strategy::Mask => Some(crate::erase::MASK.len()),
+            Strategy::Hash => Some(crate::erase::HASH_PREFIX.len() + 32),
+            Strategy::Rewrite => Some(self.value.as_deref().map_or(0, |v| v.chars().count())),
+            Strategy::Random => Some(self.length.unwrap_or(RANDOM_LENGTH) + suffix),
+            Strategy::Digest | Strategy::Hmac => {
+                Some(self.algorithm.unwrap_or_default().hex_len() + suffix)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Which ways a reference is walked from the subject's rows.
@@ -89,6 +202,9 @@ pub struct Field {
     pub after_hold: Option<Strategy>,
     #[serde(default, rename = "type", skip_serializing_if = "is_text")]
     pub field_type: FieldType,
+    /// Parameters of `rewrite`, `random`, `digest` and `hmac`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masking: Option<Masking>,
 }
 
 fn is_none_strategy(s: &Strategy) -> bool {
@@ -202,6 +318,9 @@ pub struct Dataset {
     pub http: Option<HttpService>,
     #[serde(default)]
     pub tables: Vec<Table>,
+    /// Redis key patterns, for a Redis datastore instead of tables (see `crate::redis`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<crate::redis::KeySpace>,
 }
 
 /// A name may be any printable text up to 64 characters; it is always quoted in SQL, so
@@ -211,6 +330,14 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl Dataset {
+    /// Whether some field's strategy is left to Custodian (chosen against the live column).
+    pub fn has_auto(&self) -> bool {
+        self.tables
+            .iter()
+            .flat_map(|t| &t.fields)
+            .any(|f| f.erase == Strategy::Auto)
+    }
+
     pub fn table(&self, name: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.name == name)
     }
@@ -284,8 +411,20 @@ impl Dataset {
                     }
                     _ => {}
                 }
+                p.extend(masking_problems(&at, f));
                 match (&f.erase, &f.after_hold) {
-                    (Strategy::Hold, Some(Strategy::None | Strategy::Hold)) => p.push(format!(
+                    (
+                        Strategy::Hold,
+                        Some(
+                            Strategy::None
+                            | Strategy::Hold
+                            | Strategy::Auto
+                            | Strategy::Rewrite
+                            | Strategy::Random
+                            | Strategy::Digest
+                            | Strategy::Hmac,
+                        ),
+                    ) => p.push(format!(
                         "{at}: `after_hold` is one of null, mask, hash or delete_row"
                     )),
                     (Strategy::Hold, _) | (_, None) => {}
@@ -359,7 +498,9 @@ impl Dataset {
             }
         }
         p.extend(crate::reach::validate(self, policy));
+        p.extend(crate::redis::validate(self, policy));
         if self.http.is_none()
+            && self.keys.is_empty()
             && !self
                 .tables
                 .iter()
@@ -373,6 +514,47 @@ impl Dataset {
         }
         p
     }
+}
+
+/// The problems of a field's `masking` parameters: present only with a strategy that takes
+/// them, and complete for it.
+fn masking_problems(at: &str, f: &Field) -> Vec<String> {
+    let mut p = Vec::new();
+    let m = f.masking.clone().unwrap_or_default();
+    let takes = matches!(
+        f.erase,
+        Strategy::Rewrite | Strategy::Random | Strategy::Digest | Strategy::Hmac
+    );
+    if f.masking.is_some() && !takes {
+        p.push(format!(
+            "{at}: `masking` only goes with erase = \"rewrite\", \"random\", \"digest\" or \"hmac\""
+        ));
+    }
+    match f.erase {
+        Strategy::Rewrite if m.value.is_none() => p.push(format!(
+            "{at}: erase = \"rewrite\" needs `masking = {{ value = \"...\" }}` (Fides `rewrite_value`)"
+        )),
+        Strategy::Random if m.length == Some(0) => {
+            p.push(format!("{at}: a random rewrite needs a length of at least 1"))
+        }
+        _ => {}
+    }
+    if m.value.is_some() && f.erase != Strategy::Rewrite && takes {
+        p.push(format!(
+            "{at}: `masking.value` only goes with erase = \"rewrite\""
+        ));
+    }
+    if m.length.is_some() && f.erase != Strategy::Random && takes {
+        p.push(format!(
+            "{at}: `masking.length` only goes with erase = \"random\""
+        ));
+    }
+    if m.algorithm.is_some() && !matches!(f.erase, Strategy::Digest | Strategy::Hmac) && takes {
+        p.push(format!(
+            "{at}: `masking.algorithm` only goes with erase = \"digest\" or \"hmac\""
+        ));
+    }
+    p
 }
 
 /// The dataset in Custodian's TOML format.

@@ -11,7 +11,8 @@
 //!
 //! Each table's rows are described by a SQL predicate built from nested `IN (SELECT ...)`
 //! subqueries rooted at bound identity values, so the database does the walk and nothing is
-//! buffered here. Self-references are not walked.
+//! buffered here. Self-references are not walked. [`cycles`] names reference cycles between
+//! tables, which a dataset may not have (no order of erasure would keep every reference).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -275,6 +276,69 @@ impl<'d> Graph<'d> {
         order.extend(cycle);
         (order, notes)
     }
+}
+
+/// Reference cycles between tables (a → b → a), each once, with the fields that form it:
+/// erasure changes children before parents, which a cycle makes impossible to order.
+/// A table referencing itself is no cycle (self-references are not walked).
+pub fn cycles(ds: &Dataset) -> Vec<String> {
+    // edges[child] = (parent, "child.field → parent.field")
+    let index = |name: &str| ds.tables.iter().position(|t| t.name == name);
+    let mut edges: Vec<Vec<(usize, String)>> = vec![Vec::new(); ds.tables.len()];
+    for (ci, t) in ds.tables.iter().enumerate() {
+        for f in &t.fields {
+            if let Some(r) = f.reference() {
+                if let Some(pi) = index(&r.table).filter(|&pi| pi != ci) {
+                    let label = format!("{}.{} → {}.{}", t.name, f.name, r.table, r.field);
+                    edges[ci].push((pi, label));
+                }
+            }
+        }
+    }
+    let mut found: Vec<String> = Vec::new();
+    let mut seen_sets: BTreeSet<Vec<usize>> = BTreeSet::new();
+    // A depth-first walk from each table along references; a path back to its start is
+    // a cycle (reported once per set of tables).
+    fn walk(
+        start: usize,
+        at: usize,
+        edges: &[Vec<(usize, String)>],
+        path: &mut Vec<(usize, String)>,
+        out: &mut Vec<Vec<(usize, String)>>,
+    ) {
+        for (next, label) in &edges[at] {
+            if *next == start {
+                let mut cycle = path.clone();
+                cycle.push((*next, label.clone()));
+                out.push(cycle);
+            } else if *next > start && !path.iter().any(|(t, _)| t == next) {
+                path.push((*next, label.clone()));
+                walk(start, *next, edges, path, out);
+                path.pop();
+            }
+        }
+    }
+    for start in 0..ds.tables.len() {
+        let mut cycles = Vec::new();
+        walk(start, start, &edges, &mut Vec::new(), &mut cycles);
+        for c in cycles {
+            let mut set: Vec<usize> = c.iter().map(|(t, _)| *t).collect();
+            set.sort();
+            if seen_sets.insert(set) && found.len() < 20 {
+                let labels: Vec<&str> = c.iter().map(|(_, l)| l.as_str()).collect();
+                found.push(format!(
+                    "tables {}: their references form a cycle ({}), so no order of erasure keeps every reference valid; leave out the reference erasure does not need",
+                    std::iter::once(start)
+                        .chain(c.iter().map(|(t, _)| *t))
+                        .map(|t| ds.tables[t].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" → "),
+                    labels.join(", ")
+                ));
+            }
+        }
+    }
+    found
 }
 
 fn join_or(d: Dialect, parts: Vec<Sql>) -> Option<Sql> {

@@ -6,9 +6,12 @@
 //! fields, grouped by data category, into a caller's [`access::AccessSink`]; [`erase`] applies
 //! each field's strategy (delete, null, mask, keyed hash, legal hold) or corrections in one
 //! transaction per datastore; [`http`] does the same through a company service with signed
-//! requests; [`reach`] says which other request types reach a datastore (a restriction
-//! column, an HTTP service's declared endpoints) and [`restrict`] marks and clears restricted
-//! rows; [`check`] compares a dataset with a live schema and drafts one from it; [`run`]
+//! requests; [`redis`] does it on Redis keys described by pattern; [`reach`] says which other
+//! request types reach a datastore (a restriction column, an HTTP service's declared
+//! endpoints) and [`restrict`] marks and clears restricted rows; [`check`] compares a
+//! dataset with a live schema and drafts one from it, and [`registration`] runs those checks
+//! before a datastore is registered or a changed one served; [`fides_policy`] reads a Fides
+//! request policy's erasure rules; [`run`]
 //! is the durable job around all of it — plan, execute, resume, retry — recorded in
 //! Custodian's store through `custodian_store::runs`. [`sql`] is the only place SQL text is
 //! assembled, always with quoted identifiers and bound values.
@@ -23,9 +26,12 @@ pub mod dataset;
 pub mod dataset_file;
 pub mod erase;
 pub mod fides;
+pub mod fides_policy;
 pub mod graph;
 pub mod http;
 pub mod reach;
+pub mod redis;
+pub mod registration;
 pub mod restrict;
 pub mod run;
 pub mod sql;
@@ -38,6 +44,12 @@ pub use graph::Identities;
 pub enum ConnectorError {
     #[error("dataset problems:\n  - {}", problems.join("\n  - "))]
     Dataset { problems: Vec<String> },
+    #[error("datastore {datastore} refused: {} problem(s) against its database ({hint}):\n  - {}", problems.len(), problems.join("\n  - "))]
+    Refused {
+        datastore: String,
+        problems: Vec<String>,
+        hint: String,
+    },
     #[error("cannot connect: {0}")]
     Connect(String),
     #[error("database error: {0}")]

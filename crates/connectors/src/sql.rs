@@ -380,16 +380,21 @@ impl Tx {
         Ok(out)
     }
 
-    /// Reads `(key, value as text)` pairs, for strategies computed in Rust (keyed hash).
-    pub async fn key_values(
+    /// Reads `(key, values as text)` rows: columns 0 and 1 as for [`Tx::keys`], every column
+    /// after them as text (for several strategies computed in Rust at once).
+    pub async fn key_rows(
         &mut self,
         sql: &Sql,
-    ) -> Result<Vec<(Key, Option<String>)>, ConnectorError> {
+    ) -> Result<Vec<(Key, Vec<Option<String>>)>, ConnectorError> {
         let mut out = Vec::new();
         macro_rules! go {
             ($t:expr) => {
                 for r in bound!(sql).fetch_all(&mut **$t).await? {
-                    out.push((decode_key(&r)?, r.try_get::<Option<String>, _>(2usize)?));
+                    let mut values = Vec::with_capacity(r.len().saturating_sub(2));
+                    for i in 2..r.len() {
+                        values.push(r.try_get::<Option<String>, _>(i)?);
+                    }
+                    out.push((decode_key(&r)?, values));
                 }
             };
         }

@@ -132,6 +132,10 @@ pub enum Action {
     Assign,
     Note,
     Complete,
+    /// Stop the clock: the DPO waits for the requester (identity, clarification).
+    Pause,
+    /// Start the clock again.
+    Resume,
 }
 
 impl Action {
@@ -147,6 +151,8 @@ impl Action {
             Action::Assign => "assign",
             Action::Note => "note",
             Action::Complete => "complete",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
         }
     }
 
@@ -159,6 +165,8 @@ impl Action {
             Action::Assign,
             Action::Note,
             Action::Complete,
+            Action::Pause,
+            Action::Resume,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)
@@ -184,6 +192,8 @@ fn past_tense(a: Action) -> &'static str {
         Action::Assign => "assigned",
         Action::Note => "noted",
         Action::Complete => "completed",
+        Action::Pause => "paused",
+        Action::Resume => "resumed",
     }
 }
 
@@ -201,6 +211,8 @@ pub fn next(from: Status, action: Action) -> Result<Status, TransitionError> {
         (S::Approved | S::InProgress, A::Complete) => S::Completed,
         (S::Verified | S::Approved | S::InProgress, A::Deny) => S::Denied,
         (S::Verified | S::Approved | S::InProgress, A::Extend | A::Assign) => from,
+        // Stop-the-clock: only while the answer clock runs; the status stays.
+        (S::Verified | S::Approved | S::InProgress, A::Pause | A::Resume) => from,
         (S::AwaitingVerification, A::Assign) => from,
         _ => return Err(TransitionError { from, action }),
     };
@@ -266,6 +278,10 @@ mod tests {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
         assert_eq!(Action::parse_admin("approve"), Some(Action::Approve));
+        assert_eq!(Action::parse_admin("pause"), Some(Action::Pause));
+        assert_eq!(Action::parse_admin("resume"), Some(Action::Resume));
+        assert!(next(Status::Completed, Action::Pause).is_err());
+        assert_eq!(next(Status::Approved, Action::Pause), Ok(Status::Approved));
         assert_eq!(
             Action::parse_admin("verify"),
             None,

@@ -10,6 +10,7 @@
 pub mod diff;
 pub mod dpv;
 mod duration;
+pub mod holidays;
 mod lint;
 mod locate;
 pub mod model;

@@ -14,6 +14,10 @@ mod rights;
 pub use disclosures::*;
 pub use rights::*;
 
+// ── Calendars of the deadlines (issue 12): their own module ─────────────────────────────────
+mod calendars;
+pub use calendars::Calendar;
+
 /// A whole policy file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,8 +43,9 @@ pub struct Policy {
     #[serde(default)]
     pub retention: Vec<RetentionRule>,
     pub deadlines: Deadlines,
+    /// The calendars deadlines are counted on (`[[calendars]]`, `model/calendars.rs`).
     #[serde(default)]
-    pub calendar: Calendar,
+    pub calendars: Vec<Calendar>,
     pub children: Children,
     /// How data-subject requests are handled.
     #[serde(default)]
@@ -447,6 +452,13 @@ pub struct Deadlines {
     /// Per-jurisdiction overrides.
     #[serde(default)]
     pub jurisdictions: Vec<Jurisdiction>,
+    // ── Calendars and the law's arithmetic (issue 12) ──
+    /// The id of the `[[calendars]]` entry the default rules count on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
+    /// Whether a last day that is not a working day moves to the next working day.
+    #[serde(default)]
+    pub roll_forward: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -463,37 +475,22 @@ pub struct Jurisdiction {
     /// Whether the clock stops while the requester's identity is being confirmed.
     #[serde(default)]
     pub stop_clock_for_identity: bool,
-}
-
-/// Business hours, for deadlines counted in business time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Calendar {
-    /// IANA time zone name.
-    pub time_zone: String,
-    /// Lower-case English weekday names: `monday`...
-    pub working_days: Vec<String>,
-    /// `HH:MM`.
-    pub opens: String,
-    /// `HH:MM`.
-    pub closes: String,
-    /// `YYYY-MM-DD`.
+    // ── Calendars and the law's arithmetic (issue 12) ──
+    /// The id of the `[[calendars]]` entry this law is counted on (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
+    /// Whether a last day that is not a working day of the calendar moves to the next working
+    /// day (Regulation 1182/71 Art. 3(4), ICO guidance, Cal. Code Civ. Proc. §12a).
     #[serde(default)]
-    pub holidays: Vec<String>,
-}
-
-impl Default for Calendar {
-    fn default() -> Self {
-        Calendar {
-            time_zone: "Europe/London".into(),
-            working_days: ["monday", "tuesday", "wednesday", "thursday", "friday"]
-                .map(String::from)
-                .to_vec(),
-            opens: "09:00".into(),
-            closes: "17:30".into(),
-            holidays: Vec::new(),
-        }
-    }
+    pub roll_forward: bool,
+    /// Acknowledge within a span instead of business hours or days: `PT72H` is 72 hours of
+    /// elapsed time, `P10D` ten calendar days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge_within: Option<String>,
+    /// Whether the DPO may stop the clock while waiting for the requester to clarify the
+    /// request (`awaiting_clarification`); `stop_clock_for_identity` covers `awaiting_identity`.
+    #[serde(default)]
+    pub stop_clock_for_clarification: bool,
 }
 
 /// The minimum age and what happens below it.

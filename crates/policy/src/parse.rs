@@ -150,7 +150,7 @@ const SECTIONS: [&str; 18] = [
     "regions",
     "retention",
     "deadlines",
-    "calendar",
+    "calendars",
     "children",
     "requests",
     "customers",
@@ -176,7 +176,18 @@ fn shape_problems(doc: &ImDocument<String>) -> Vec<Located> {
             "regions" => each::<Region>(doc, key, item),
             "retention" => each::<RetentionRule>(doc, key, item),
             "deadlines" => deadlines(doc, item),
-            "calendar" => one::<Calendar>(doc, key, item),
+            "calendars" => each::<Calendar>(doc, key, item),
+            // One calendar for every jurisdiction was the old form (issue 12).
+            "calendar" => vec![Located {
+                offset: table.key(key).and_then(|k| k.span()).map_or(0, |s| s.start),
+                path: key.to_string(),
+                message: "`[calendar]` is now `[[calendars]]`, one per jurisdiction's law".into(),
+                help:
+                    "give it an `id`, name a built-in holiday set in `holidays` (e.g. \"gb-eng\") \
+                       with your own dates in `extra_holidays`, and name its id in \
+                       `[deadlines] calendar` and each jurisdiction's `calendar`"
+                        .into(),
+            }],
             "children" => one::<Children>(doc, key, item),
             "requests" => one::<RequestSettings>(doc, key, item),
             "customers" => each::<Customer>(doc, key, item),

@@ -67,10 +67,22 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0009_jobs.sql"),
     ),
     (
+        10,
+        "request_clock",
+        include_str!("../migrations/sqlite/0010_request_clock.sql"),
+        include_str!("../migrations/postgres/0010_request_clock.sql"),
+    ),
+    (
         11,
         "objections",
         include_str!("../migrations/sqlite/0011_objections.sql"),
         include_str!("../migrations/postgres/0011_objections.sql"),
+    ),
+    (
+        12,
+        "dataset_checks",
+        include_str!("../migrations/sqlite/0012_dataset_checks.sql"),
+        include_str!("../migrations/postgres/0012_dataset_checks.sql"),
     ),
     (
         13,

@@ -20,6 +20,8 @@ pub struct DatastoreRecord {
     pub dataset_path: String,
     pub url_env: Option<String>,
     pub url_file: Option<String>,
+    /// A Fides request policy whose erasure rules give the fields their strategies.
+    pub fides_policy: Option<String>,
     pub created_at: i64,
 }
 
@@ -157,15 +159,29 @@ impl Store {
         url_env: Option<&str>,
         url_file: Option<&str>,
     ) -> Result<()> {
+        self.put_datastore_with(name, dataset_path, url_env, url_file, None)
+            .await
+    }
+
+    /// Registers (or replaces) a datastore with the Fides policy its strategies come from.
+    pub async fn put_datastore_with(
+        &self,
+        name: &str,
+        dataset_path: &str,
+        url_env: Option<&str>,
+        url_file: Option<&str>,
+        fides_policy: Option<&str>,
+    ) -> Result<()> {
         let now = self.now();
         self.execute(
-            "INSERT INTO connector_datastores (name, dataset_path, url_env, url_file, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (name) DO UPDATE SET dataset_path = excluded.dataset_path, url_env = excluded.url_env, url_file = excluded.url_file",
+            "INSERT INTO connector_datastores (name, dataset_path, url_env, url_file, fides_policy_path, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (name) DO UPDATE SET dataset_path = excluded.dataset_path, url_env = excluded.url_env, url_file = excluded.url_file, fides_policy_path = excluded.fides_policy_path",
             &[
                 Arg::from(name),
                 Arg::from(dataset_path),
                 Arg::from(url_env),
                 Arg::from(url_file),
+                Arg::from(fides_policy),
                 Arg::from(now),
             ],
         ).await?;
@@ -173,8 +189,16 @@ impl Store {
     }
 
     pub async fn datastores(&self) -> Result<Vec<DatastoreRecord>> {
-        let rows = self.fetch_all::<(String, String, Option<String>, Option<String>, i64)>(
-            "SELECT name, dataset_path, url_env, url_file, created_at FROM connector_datastores ORDER BY name",
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+        );
+        let rows = self.fetch_all::<Row>(
+            "SELECT name, dataset_path, url_env, url_file, fides_policy_path, created_at FROM connector_datastores ORDER BY name",
             &[],
         ).await?;
         Ok(rows
@@ -184,9 +208,43 @@ impl Store {
                 dataset_path: r.1,
                 url_env: r.2,
                 url_file: r.3,
-                created_at: r.4,
+                fides_policy: r.4,
+                created_at: r.5,
             })
             .collect())
+    }
+
+    /// The fingerprint of a datastore's dataset (and policy) as last checked against its
+    /// database, and whether its problems were accepted with --force.
+    pub async fn dataset_check(&self, name: &str) -> Result<Option<(String, bool)>> {
+        self.fetch_optional::<(String, bool)>(
+            "SELECT digest, forced FROM connector_dataset_checks WHERE name = $1",
+            &[Arg::from(name)],
+        )
+        .await
+    }
+
+    /// Records that a datastore's dataset with this fingerprint was checked (and, with
+    /// `forced`, that its problems were accepted).
+    pub async fn put_dataset_check(&self, name: &str, digest: &str, forced: bool) -> Result<()> {
+        let now = self.now();
+        self.execute(
+            "INSERT INTO connector_dataset_checks (name, digest, forced, checked_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, forced = excluded.forced, checked_at = excluded.checked_at",
+            &[Arg::from(name), Arg::from(digest), Arg::from(forced), Arg::from(now)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a datastore's check (its dataset is checked again at the next start).
+    pub async fn forget_dataset_check(&self, name: &str) -> Result<()> {
+        self.execute(
+            "DELETE FROM connector_dataset_checks WHERE name = $1",
+            &[Arg::from(name)],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Removes a registration; true when it existed.

@@ -404,3 +404,40 @@ mod ledger_verification {
         }
     );
 }
+
+on_both!(
+    datastores_keep_their_fides_policy_and_their_last_check,
+    |store: Store| async move {
+        store
+            .put_datastore_with(
+                "shop",
+                "/d/shop.yml",
+                Some("SHOP_URL"),
+                None,
+                Some("/d/p.json"),
+            )
+            .await
+            .unwrap();
+        let listed = store.datastores().await.unwrap();
+        assert_eq!(listed[0].fides_policy.as_deref(), Some("/d/p.json"));
+        // Re-registered without a policy: the policy goes too.
+        store
+            .put_datastore("shop", "/d/shop.yml", Some("SHOP_URL"), None)
+            .await
+            .unwrap();
+        assert_eq!(store.datastores().await.unwrap()[0].fides_policy, None);
+        assert_eq!(store.dataset_check("shop").await.unwrap(), None);
+        store.put_dataset_check("shop", "abc", true).await.unwrap();
+        assert_eq!(
+            store.dataset_check("shop").await.unwrap(),
+            Some(("abc".to_owned(), true))
+        );
+        store.put_dataset_check("shop", "def", false).await.unwrap();
+        assert_eq!(
+            store.dataset_check("shop").await.unwrap(),
+            Some(("def".to_owned(), false))
+        );
+        store.forget_dataset_check("shop").await.unwrap();
+        assert_eq!(store.dataset_check("shop").await.unwrap(), None);
+    }
+);

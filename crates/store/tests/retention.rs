@@ -139,6 +139,10 @@ fn request(id: &str, s: &str) -> RequestRow {
         assignee: None,
         completed_at: Some(50),
         updated_at: 50,
+        extended_days: 0,
+        paused_since: None,
+        pause_reason: None,
+        paused_days: 0,
     }
 }
 

@@ -1,14 +1,12 @@
-//! The DPO's actions on a request: approve, deny, extend, assign, note and complete, each
-//! written to the request's history and told to the requester where they are owed it.
+//! The DPO's actions on a request: approve, deny, extend, pause, resume, assign, note and
+//! complete, each written to the request's history and told to the requester where they are
+//! owed it. What moves the clock (extend, pause, resume) is in `clock.rs`.
 
 use custodian_core::request::{Action, Kind};
 use custodian_mail::MailContent;
 use custodian_store::requests::RequestRow;
 
-use super::{
-    compute_due, execute, human_time, load, max_extension_months, plan, requester_mail, transition,
-    Sealing,
-};
+use super::{execute, load, plan, requester_mail, transition, Sealing};
 use crate::context::Context;
 use crate::error::AppError;
 
@@ -18,8 +16,14 @@ use crate::error::AppError;
 pub struct ActionBody {
     /// Required for `deny` and `extend`; told to the requester.
     pub reason: Option<String>,
-    /// For `extend`: how many months (1 up to the jurisdiction's maximum left).
+    /// For `extend` under a rule whose maximum is in months (GDPR: 1 or 2); absent: all that
+    /// is left.
     pub months: Option<i64>,
+    /// For `extend` under a rule whose maximum is in days (CCPA: 1 to 45); absent: all that
+    /// is left.
+    pub days: Option<i64>,
+    /// For `pause`: `awaiting_identity` or `awaiting_clarification`.
+    pub pause_reason: Option<String>,
     /// For `assign`: who handles it.
     pub to: Option<String>,
     /// For `note`.
@@ -29,7 +33,7 @@ pub struct ActionBody {
     pub corrections: Option<std::collections::BTreeMap<String, String>>,
 }
 
-fn required(v: &Option<String>, name: &str) -> Result<String, AppError> {
+pub(super) fn required(v: &Option<String>, name: &str) -> Result<String, AppError> {
     v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -75,42 +79,9 @@ pub async fn act(
             let denied = p.commit(state, mail.into_iter().collect()).await?;
             super::reach::after_deny(state, &row, denied).await
         }
-        Action::Extend => {
-            if super::fixed_deadline(state, &row) {
-                return Err(super::fixed_deadline_error());
-            }
-            let reason = required(&body.reason, "reason")?;
-            let left = max_extension_months(state, &row) - row.extended_months;
-            let months = body.months.unwrap_or(1);
-            if months < 1 || months > left {
-                return Err(AppError::invalid(
-                    "invalid_extension",
-                    format!("the request may be extended by 1 to {left} more month(s)"),
-                ));
-            }
-            let now = state.clock.now_micros();
-            let p = plan(
-                state,
-                &row,
-                Action::Extend,
-                actor,
-                Some(&format!("+{months} month(s): {reason}")),
-                Sealing::SubjectKey,
-                |r| {
-                    r.extended_months += months;
-                    compute_due(state, r, now);
-                },
-            )
-            .await?;
-            let step = format!("extended/{}", p.new.extended_months);
-            let content = MailContent::RequestExtended {
-                request_id: p.new.id.clone(),
-                reason,
-                new_due_date: human_time(state, p.new.answer_due),
-            };
-            let mail = requester_mail(state, &p.new, &step, content, Sealing::SubjectKey).await?;
-            p.commit(state, mail.into_iter().collect()).await
-        }
+        Action::Extend => super::clock::extend(state, &row, body, actor).await,
+        Action::Pause => super::clock::pause(state, &row, body, actor).await,
+        Action::Resume => super::clock::resume(state, &row, actor).await,
         Action::Assign => {
             let to = required(&body.to, "to")?;
             transition(

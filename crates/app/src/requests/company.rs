@@ -201,21 +201,6 @@ pub async fn access_run(
     }
 }
 
-/// Every personal record the company's datastores hold about the requester, as JSON values
-/// (datastore, category, table, key, fields). Empty when nothing is registered or the
-/// address is gone; an error when a datastore fails.
-pub async fn access(state: &Context, row: &RequestRow) -> Result<Vec<serde_json::Value>, AppError> {
-    let mut records = Vec::new();
-    let mut sink = |r: &custodian_connectors::access::AccessRecord<'_>| {
-        records.push(serde_json::to_value(r).unwrap_or_default());
-        Ok(())
-    };
-    access_run(state, row, Some(&mut sink))
-        .await
-        .map_err(|e| AppError::Internal(format!("access run for {}: {e}", row.id)))?;
-    Ok(records)
-}
-
 /// Who an erasure looks for: the requester's address, and the identifiers the company's
 /// service gave with the subject's lifecycle events (a child declared by `user_id` has no
 /// address on the request; `POST /v1/subjects/events` kept the id sealed under its key).

@@ -1,10 +1,24 @@
 //! The access export of Custodian's own data about a subject: every consent with its receipt
-//! and ledger proof, every request with its history, and every notice sent — as the archive
-//! the requester downloads and the DPO can fetch (byte-identical for both).
+//! and ledger proof, every request with its history, and every notice sent — with what the
+//! company's datastores hold — as the archive the requester downloads and the DPO can fetch
+//! (byte-identical for both).
+//!
+//! Archives of any size: the company's records flow from the connectors' row streams into
+//! unnamed temporary files (one per data category, JSON lines, removed from the directory as
+//! soon as they are created, so nothing is left behind even if the process dies), then from
+//! those into the ZIP, which is itself written to such a file and handed to the caller to
+//! stream. Memory stays flat in the number of rows: a subject with a million rows costs disk
+//! for a moment, not memory. The temporary files are under `$TMPDIR`, readable only by
+//! Custodian's user (mode 0600).
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 
-use custodian_core::archive::{self, Table};
+use custodian_connectors::access::AccessRecord;
+use custodian_connectors::ConnectorError;
+
+use custodian_core::archive::{self, csv_row, Table, ZipStream};
 use custodian_core::clock::rfc3339;
 use custodian_core::ledger::ConsentEvent;
 use custodian_store::consent::StateRow;
@@ -15,11 +29,18 @@ use crate::context::Context;
 use crate::error::AppError;
 use crate::receipts;
 
+/// A built archive: an unnamed temporary file (rewound) and its length, for the caller to
+/// stream. The file goes when it is dropped.
+pub struct Archive {
+    pub file: File,
+    pub len: u64,
+}
+
 /// Builds the archive for the subject of `request`.
 ///
 /// Kept whole: the archive's layout — every table and field the requester receives — reads in
 /// one place; the parts that read and shape rows are the functions below.
-pub async fn archive(state: &Context, request: &RequestRow) -> Result<Vec<u8>, AppError> {
+pub async fn archive(state: &Context, request: &RequestRow) -> Result<Archive, AppError> {
     let subject = &request.subject_ref;
     let sref = custodian_core::subject::SubjectRef::from_hex(subject).ok_or_else(|| {
         AppError::Internal(format!(
@@ -48,9 +69,9 @@ pub async fn archive(state: &Context, request: &RequestRow) -> Result<Vec<u8>, A
 
     let (request_values, request_rows, notice_rows) = requests_part(state, &requests).await?;
 
-    // What the company's own datastores hold, read through the connectors, by category.
-    let company = super::company::access(state, request).await?;
-    let by_category = company_rows(&company);
+    // What the company's own datastores hold, read through the connectors, by category:
+    // spooled as it is read, never collected.
+    let company = spool_company(state, request).await?;
     let (consent_rows, event_rows) = consent_rows(&current, &events);
 
     let export = json!({
@@ -66,7 +87,6 @@ pub async fn archive(state: &Context, request: &RequestRow) -> Result<Vec<u8>, A
             "receipt_id": e.receipt_id, "chain": e.link.chain, "seq": e.link.seq, "hash": e.link.hash })).collect::<Vec<_>>(),
         "receipts": receipts,
         "requests": request_values,
-        "company_data": company,
     });
     let meta = json!({
         "request_id": request.id,
@@ -120,14 +140,12 @@ pub async fn archive(state: &Context, request: &RequestRow) -> Result<Vec<u8>, A
             rows: notice_rows,
         },
     ];
-    for (category, rows) in by_category {
-        tables.push(Table {
-            name: format!("company_{category}"),
-            columns: cols(&["datastore", "table", "key", "fields"]),
-            rows,
-        });
-    }
-    Ok(archive::build(&meta, &export, &tables))
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    let id = request.id.clone();
+    tokio::task::spawn_blocking(move || write_archive(&meta, &export, &tables, company))
+        .await
+        .map_err(|e| AppError::Internal(format!("the archive of {id}: {e}")))?
+        .map_err(|e| AppError::Internal(format!("writing the archive of {id}: {e}")))
 }
 
 fn cols(names: &[&str]) -> Vec<String> {
@@ -178,28 +196,132 @@ async fn requests_part(
     Ok((request_values, request_rows, notice_rows))
 }
 
-/// The company's rows by data category, one table each.
-fn company_rows(company: &[Value]) -> BTreeMap<String, Rows> {
-    let mut by_category: BTreeMap<String, Rows> = BTreeMap::new();
-    for r in company {
-        let cell = |k: &str| {
-            r.get(k)
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string())
-                })
-                .unwrap_or_default()
-        };
-        by_category.entry(cell("category")).or_default().push(vec![
-            cell("datastore"),
-            cell("table"),
-            cell("key"),
-            r.get("fields").map(|f| f.to_string()).unwrap_or_default(),
-        ]);
+/// A new file that no other process can open: created (mode 0600) under `$TMPDIR` and removed
+/// from the directory at once; it lives while it is open.
+fn scratch_file() -> io::Result<File> {
+    let dir = std::env::temp_dir();
+    loop {
+        let path = dir.join(format!("custodian-export-{:016x}", rand::random::<u64>()));
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(file) => {
+                std::fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The company's records of one access as the connectors stream them: one JSON line each, in
+/// a scratch file per data category.
+#[derive(Default)]
+struct Spool {
+    categories: BTreeMap<String, BufWriter<File>>,
+}
+
+impl Spool {
+    fn record(&mut self, r: &AccessRecord<'_>) -> Result<(), ConnectorError> {
+        let sink = |e: io::Error| ConnectorError::Sink(e.to_string());
+        if !self.categories.contains_key(r.category) {
+            let file = scratch_file().map_err(sink)?;
+            self.categories
+                .insert(r.category.to_owned(), BufWriter::new(file));
+        }
+        let w = self.categories.get_mut(r.category).expect("just inserted");
+        serde_json::to_writer(&mut *w, r).map_err(|e| ConnectorError::Sink(e.to_string()))?;
+        w.write_all(b"\n").map_err(sink)
     }
 
-    by_category
+    /// Each category's file, rewound for reading.
+    fn into_files(self) -> io::Result<Vec<(String, File)>> {
+        self.categories
+            .into_iter()
+            .map(|(category, w)| {
+                let mut f = w.into_inner().map_err(|e| e.into_error())?;
+                f.rewind()?;
+                Ok((category, f))
+            })
+            .collect()
+    }
+}
+
+/// Reads every company datastore for the requester into a [`Spool`]. An error names the
+/// datastores that failed: an export is never silently missing the company's data.
+async fn spool_company(
+    state: &Context,
+    request: &RequestRow,
+) -> Result<Vec<(String, File)>, AppError> {
+    let mut spool = Spool::default();
+    let mut sink = |r: &AccessRecord<'_>| spool.record(r);
+    super::company::access_run(state, request, Some(&mut sink))
+        .await
+        .map_err(|e| AppError::Internal(format!("access run for {}: {e}", request.id)))?;
+    spool
+        .into_files()
+        .map_err(|e| AppError::Internal(format!("access run for {}: {e}", request.id)))
+}
+
+/// Writes the archive to a scratch file: `export.json` (Custodian's records, then the
+/// company's as they were read), a CSV per table — the company's per data category — and
+/// `manifest.json` last, with the size and SHA-256 of every file.
+fn write_archive(
+    meta: &Value,
+    export: &Value,
+    tables: &[Table],
+    mut company: Vec<(String, File)>,
+) -> io::Result<Archive> {
+    let mut zip = ZipStream::new(BufWriter::with_capacity(256 * 1024, scratch_file()?));
+    let mut e = zip.entry("export.json")?;
+    let head = serde_json::to_vec_pretty(export).map_err(io::Error::other)?;
+    // The object without its closing brace, then the company's records as one more member.
+    e.write_all(head.strip_suffix(b"\n}").unwrap_or(&head))?;
+    e.write_all(b",\n  \"company_data\": [")?;
+    let mut first = true;
+    for (_, file) in &mut company {
+        for line in BufReader::new(&mut *file).lines() {
+            e.write_all(if first { b"\n    " } else { b",\n    " })?;
+            e.write_all(line?.as_bytes())?;
+            first = false;
+        }
+        file.rewind()?;
+    }
+    e.write_all(if first { b"]\n}" } else { b"\n  ]\n}" })?;
+    e.finish()?;
+    // `company_…` sorts before Custodian's own tables, as the files of the archive always have.
+    for (category, file) in company {
+        let mut e = zip.entry(&format!("company_{category}.csv"))?;
+        csv_row(&mut e, &["datastore", "table", "key", "fields"])?;
+        for line in BufReader::new(file).lines() {
+            let r: Value = serde_json::from_str(&line?).map_err(io::Error::other)?;
+            let cell = |k: &str| match r.get(k) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(v) => v.to_string(),
+            };
+            let fields = r.get("fields").map(Value::to_string).unwrap_or_default();
+            csv_row(
+                &mut e,
+                &[cell("datastore"), cell("table"), cell("key"), fields],
+            )?;
+        }
+        e.finish()?;
+    }
+    for t in tables {
+        let mut e = zip.entry(&format!("{}.csv", t.name))?;
+        t.write_csv(&mut e)?;
+        e.finish()?;
+    }
+    let manifest = archive::manifest(meta, zip.files());
+    zip.add("manifest.json", &manifest)?;
+    let mut file = zip.finish()?.into_inner().map_err(|e| e.into_error())?;
+    let len = file.stream_position()?;
+    file.rewind()?;
+    Ok(Archive { file, len })
 }
 
 /// The `consents` (current state) and `consent_events` tables.

@@ -81,6 +81,10 @@ pub async fn intake(
         assignee: None,
         completed_at: None,
         updated_at: now,
+        extended_days: 0,
+        paused_since: None,
+        pause_reason: None,
+        paused_days: 0,
     };
     compute_due(state, &mut row, now);
     // Before the request itself: a crash in between leaves rows no request points to, which

@@ -10,6 +10,7 @@
 //! outbox in the same step; the outbox worker delivers it.
 
 mod actions;
+mod clock;
 pub mod company;
 pub mod execute;
 pub mod export;
@@ -21,7 +22,7 @@ mod transitions;
 mod verify;
 pub mod views;
 
-use custodian_core::deadline::{self, Pause};
+use custodian_core::deadline::{self, BusinessCalendar, Due, Pause, Rule};
 use custodian_core::keys::is_subject_sealed;
 use custodian_core::subject::SubjectRef;
 use custodian_store::keyring::KeyringError;
@@ -58,7 +59,7 @@ pub(crate) fn place(id: &str, field: &str) -> String {
     format!("requests/{id}/{field}")
 }
 
-/// A due time as people read it, in the policy calendar's time zone.
+/// A time as people read it, in the time zone of the default rules' calendar.
 pub fn human_time(state: &Context, micros: i64) -> String {
     ts(micros)
         .to_zoned(state.calendar.time_zone().clone())
@@ -66,29 +67,11 @@ pub fn human_time(state: &Context, micros: i64) -> String {
         .to_string()
 }
 
-/// Recomputes the due times of a request from its receipt, verification and extension.
-pub(crate) fn compute_due(state: &Context, r: &mut RequestRow, now: i64) {
-    let rule = deadline::rule_for(&state.policy, r.country.as_deref());
-    // Stop-the-clock (UK GDPR): the time spent waiting for identity does not count.
-    let pauses: Vec<Pause> = if rule.stop_clock_for_identity {
-        vec![Pause {
-            from: ts(r.received_at),
-            to: Some(ts(r.verified_at.unwrap_or(now))),
-        }]
-    } else {
-        Vec::new()
-    };
-    let extension = (r.extended_months > 0).then(|| jiff::Span::new().months(r.extended_months));
-    let due = deadline::due(
-        ts(r.received_at),
-        &rule,
-        &state.calendar,
-        &pauses,
-        extension.as_ref(),
-        ts(now),
-    );
-    r.acknowledge_due = due.acknowledge_by.as_microsecond();
-    r.answer_due = due.answer_by.as_microsecond();
+/// The rule a request is counted by: its jurisdiction's (as stored when it was received), or
+/// its country's when that jurisdiction is no longer in the policy.
+pub fn rule_of(state: &Context, r: &RequestRow) -> Rule {
+    deadline::rule_by_id(&state.policy, &r.jurisdiction)
+        .unwrap_or_else(|| deadline::rule_for(&state.policy, r.country.as_deref()))
 }
 
 /// Whether the request's due date is fixed: a declared child's erasure (GDPR Art. 8 and
@@ -106,11 +89,77 @@ pub fn fixed_deadline_error() -> AppError {
     )
 }
 
-/// The most months a request of this jurisdiction may be extended by.
-pub fn max_extension_months(state: &Context, r: &RequestRow) -> i64 {
-    let rule = deadline::rule_for(&state.policy, r.country.as_deref());
-    let s = rule.extension_max;
-    i64::from(s.get_years()) * 12 + i64::from(s.get_months()) + (i64::from(s.get_days()) + 29) / 30
+/// The calendar a request's days are counted on.
+pub fn calendar_of<'a>(state: &'a Context, rule: &Rule) -> &'a BusinessCalendar {
+    state.calendars.get(&rule.calendar)
+}
+
+/// The deadlines of a request as of `now` — the one computation behind the stored due times,
+/// the API's request views and the mails, and the same function `custodian deadline` calls.
+///
+/// Pauses: waiting for the e-mailed code where the rule stops the clock for identity (UK
+/// GDPR), the DPO's pause still open, and the whole days of the DPO's pauses that ended.
+pub fn due_of(state: &Context, r: &RequestRow, now: i64) -> Due {
+    let rule = rule_of(state, r);
+    let mut pauses = Vec::new();
+    if rule.stop_clock_for_identity {
+        pauses.push(Pause {
+            from: ts(r.received_at),
+            to: Some(ts(r.verified_at.unwrap_or(now))),
+        });
+    }
+    if let Some(since) = r.paused_since {
+        pauses.push(Pause {
+            from: ts(since),
+            to: None,
+        });
+    }
+    let extension = (r.extended_months > 0 || r.extended_days > 0).then(|| {
+        jiff::Span::new()
+            .months(r.extended_months)
+            .days(r.extended_days)
+    });
+    deadline::due_with_paused_days(
+        ts(r.received_at),
+        &rule,
+        calendar_of(state, &rule),
+        &pauses,
+        r.paused_days,
+        extension.as_ref(),
+        ts(now),
+    )
+}
+
+/// Recomputes the stored due times of a request from its receipt, pauses and extension.
+pub(crate) fn compute_due(state: &Context, r: &mut RequestRow, now: i64) {
+    let due = due_of(state, r, now);
+    r.acknowledge_due = due.acknowledge_due.as_microsecond();
+    r.answer_due = due.answer_due.as_microsecond();
+}
+
+/// The day a request must be answered by, as the requester reads it: the local date in its
+/// jurisdiction's zone and the zone (`2026-04-30 (Europe/Dublin)`); the deadline is the end of
+/// that day.
+pub fn due_day(state: &Context, r: &RequestRow) -> String {
+    let rule = rule_of(state, r);
+    let cal = calendar_of(state, &rule);
+    format!(
+        "{} ({})",
+        cal.local_date(ts(r.answer_due)),
+        cal.time_zone().iana_name().unwrap_or("UTC")
+    )
+}
+
+/// How much more a request may be extended by, in the unit of its rule's maximum: months
+/// (GDPR's two) and days (CCPA's 45). Weeks count as days, years as months.
+pub fn extension_left(state: &Context, r: &RequestRow) -> (i64, i64) {
+    let s = rule_of(state, r).extension_max;
+    let months = i64::from(s.get_years()) * 12 + i64::from(s.get_months());
+    let days = i64::from(s.get_weeks()) * 7 + i64::from(s.get_days());
+    (
+        (months - r.extended_months).max(0),
+        (days - r.extended_days).max(0),
+    )
 }
 
 pub fn status_link(state: &Context, id: &str) -> String {

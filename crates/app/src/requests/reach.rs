@@ -36,8 +36,9 @@ use crate::error::AppError;
 const MAX_VALUE: usize = 2000;
 
 /// The corrections sent with an action, checked: only for a rectification, each value at
-/// most 2,000 characters, each target (`corrections.<table.field>`) a personal field of a
-/// registered datastore — any name goes when a service takes rectification itself.
+/// most 2,000 characters, each target (`corrections.<table.field>`, or `pattern.field` on
+/// Redis) a personal field of a registered datastore — any name goes when a service takes
+/// rectification itself.
 pub async fn corrections(
     state: &Context,
     row: &RequestRow,
@@ -90,6 +91,12 @@ async fn check_targets(state: &Context, c: &Corrections) -> Result<(), AppError>
         for t in &ds.tables {
             for f in t.fields.iter().filter(|f| f.is_personal()) {
                 fields.push(format!("{}.{}", t.name, f.name));
+            }
+        }
+        // A Redis datastore's targets are `pattern.field`.
+        for k in &ds.keys {
+            for f in k.fields.iter().filter(|f| f.is_personal()) {
+                fields.push(format!("{}.{}", k.pattern, f.name));
             }
         }
     }

@@ -7,7 +7,7 @@ use custodian_mail::{Lang, MailContent};
 use custodian_store::requests::RequestRow;
 
 use super::{
-    code_hash, compute_due, details_of, email_of, execute, human_time, load, plan, prepare_mail,
+    code_hash, compute_due, details_of, due_day, email_of, execute, load, plan, prepare_mail,
     requester_mail, status_link, subject_of, transition, Sealing,
 };
 use crate::context::Context;
@@ -78,7 +78,7 @@ pub async fn verify(state: &Context, id: &str, code: &str) -> Result<RequestRow,
         request_id: p.new.id.clone(),
         request_type: p.new.kind.as_str().to_owned(),
         status_link: status_link(state, &p.new.id),
-        due_date: human_time(state, p.new.answer_due),
+        due_date: due_day(state, &p.new),
     };
     let mail = requester_mail(state, &p.new, "received", content, Sealing::SubjectKey).await?;
     let verified = p.commit(state, mail.into_iter().collect()).await?;

@@ -11,16 +11,28 @@ use super::{details_of, email_of, load, open_detail};
 use crate::context::Context;
 use crate::error::AppError;
 
-/// How close an open request is to its answer deadline on the policy's business calendar;
+/// How close an open request is to its answer deadline on its jurisdiction's calendar;
 /// `None` once the request is final (a closed request is neither on time nor late any more).
 pub fn urgency_of(ctx: &Context, r: &RequestRow) -> Option<Urgency> {
+    urgency_at(ctx, r, ctx.clock.now_micros())
+}
+
+/// [`urgency_of`] at `now`, with the deadline as of `now` (a running pause moves it).
+pub fn urgency_at(ctx: &Context, r: &RequestRow, now: i64) -> Option<Urgency> {
     r.status.is_open().then(|| {
+        let rule = super::rule_of(ctx, r);
+        let due = super::due_of(ctx, r, now);
         urgency(
-            timestamp(ctx.clock.now_micros()),
-            timestamp(r.answer_due),
-            &ctx.calendar,
+            timestamp(now),
+            due.answer_due,
+            super::calendar_of(ctx, &rule),
         )
     })
+}
+
+/// The deadlines of a request as its views show them, as of now.
+pub fn deadlines(ctx: &Context, r: &RequestRow) -> custodian_core::deadline::Due {
+    super::due_of(ctx, r, ctx.clock.now_micros())
 }
 
 /// The DPO's filters on the queue; empty strings filter nothing.

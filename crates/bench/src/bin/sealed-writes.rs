@@ -93,6 +93,10 @@ async fn write_one(
         assignee: None,
         completed_at: None,
         updated_at: now,
+        extended_days: 0,
+        paused_since: None,
+        pause_reason: None,
+        paused_days: 0,
     };
     let mail = NewMail {
         id: format!("m_{id}"),

@@ -14,7 +14,8 @@ use crate::config::GlobalArgs;
 #[derive(Subcommand)]
 pub enum Command {
     /// Report every problem: in the dataset itself, and between it and the live database
-    /// (missing tables or columns, types that do not suit the strategy, unindexed references).
+    /// (missing tables or columns, types that do not suit the strategy, unindexed references;
+    /// for Redis, what a sample of each pattern's keys shows).
     Check {
         /// A dataset file; or use --datastore for a registered one.
         file: Option<PathBuf>,
@@ -26,6 +27,10 @@ pub enum Command {
         /// Check categories and hold rules against this policy (default: the configured one).
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// A Fides request policy whose erasure rules give a Fides dataset its strategies
+        /// (default: the registered datastore's).
+        #[arg(long)]
+        fides_policy: Option<PathBuf>,
     },
     /// Print a draft dataset (Custodian TOML) for the database at URL.
     Generate {
@@ -42,10 +47,10 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         match cmd {
-            Command::Check { file: path, datastore, url_env, policy } => {
+            Command::Check { file: path, datastore, url_env, policy, fides_policy } => {
                 let policy = crate::config::policy(policy.as_deref(), &file)?;
-                let (path, mut env) = match (path, datastore) {
-                    (Some(p), _) => (p, None),
+                let (path, mut env, mut fides) = match (path, datastore) {
+                    (Some(p), _) => (p, None, None),
                     (None, Some(name)) => {
                         let store = Store::open(&global.database_url(&file)).await?;
                         let reg = store
@@ -54,14 +59,17 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                             .into_iter()
                             .find(|r| r.name == name)
                             .with_context(|| format!("no datastore {name}"))?;
-                        (PathBuf::from(reg.dataset_path), reg.url_env)
+                        (PathBuf::from(reg.dataset_path), reg.url_env, reg.fides_policy.map(PathBuf::from))
                     }
                     (None, None) => anyhow::bail!("give a dataset file or --datastore NAME"),
                 };
                 if url_env.is_some() {
                     env = url_env;
                 }
-                let (ds, _) = match custodian_connectors::dataset_file::load(&path) {
+                if fides_policy.is_some() {
+                    fides = fides_policy;
+                }
+                let (ds, _) = match custodian_connectors::dataset_file::load_with(&path, fides.as_deref()) {
                     Ok(d) => d,
                     Err(e) => {
                         println!("{e}");
@@ -72,9 +80,17 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                     .or_else(|| ds.connection.url_env.clone())
                     .context("no connection: give --url-env VAR")?;
                 let url = std::env::var(&var).with_context(|| format!("the environment variable {var} is not set"))?;
-                let db = Db::connect(&url).await?;
-                let problems = check::check(&db, &ds, Some(&policy)).await?;
-                db.close().await;
+                let problems: Vec<String> = if custodian_connectors::redis::is_redis_url(&url) {
+                    custodian_connectors::redis::check::check(&url, &ds, Some(&policy)).await?
+                } else {
+                    let db = Db::connect(&url).await?;
+                    let report = check::report(&db, &ds, Some(&policy)).await?;
+                    db.close().await;
+                    for c in &report.choices {
+                        println!("{c}");
+                    }
+                    report.problems.into_iter().chain(report.slow).collect()
+                };
                 if problems.is_empty() {
                     println!("{}: the dataset matches the database", ds.name);
                     Ok(ExitCode::SUCCESS)

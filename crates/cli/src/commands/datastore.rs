@@ -25,10 +25,19 @@ use crate::config::GlobalArgs;
 #[derive(Subcommand)]
 pub enum Command {
     /// Register a datastore: its dataset (Custodian TOML or Fides YAML) and where its URL is.
+    /// The dataset is checked against the live database first (as `dataset check`), and the
+    /// registration refused, listing every problem, when an erasure would fail.
     Add {
         name: String,
         #[arg(long)]
         dataset: PathBuf,
+        /// A Fides request policy (JSON or YAML) whose erasure rules give the Fides dataset's
+        /// fields their masking strategies.
+        #[arg(long)]
+        fides_policy: Option<PathBuf>,
+        /// Register even when the check finds problems (they are listed as warnings).
+        #[arg(long)]
+        force: bool,
         /// Environment variable holding the connection URL, read whenever a run executes.
         #[arg(long)]
         url_env: Option<String>,
@@ -250,34 +259,11 @@ async fn registry_command(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Add {
             name,
             dataset,
+            fides_policy,
+            force,
             url_env,
             url_file,
-        } => {
-            anyhow::ensure!(
-                custodian_connectors::dataset::valid_name(&name),
-                "a datastore name is 1 to 64 printable characters"
-            );
-            let (ds, format) = custodian_connectors::dataset_file::load(&dataset)?;
-            let path = std::fs::canonicalize(&dataset)?;
-            store
-                .put_datastore(
-                    &name,
-                    &path.display().to_string(),
-                    url_env.as_deref(),
-                    url_file
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .as_deref(),
-                )
-                .await?;
-            eprintln!(
-                "registered datastore {name} ({:?} dataset {}, {} tables)",
-                format,
-                ds.name,
-                ds.tables.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        } => add(store, name, dataset, fides_policy, force, url_env, url_file).await,
         Command::List => {
             println!(
                 "{}",
@@ -287,10 +273,65 @@ async fn registry_command(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Remove { name } => {
             anyhow::ensure!(store.remove_datastore(&name).await?, "no datastore {name}");
+            store.forget_dataset_check(&name).await?;
             Ok(ExitCode::SUCCESS)
         }
         _ => unreachable!("run() dispatches the other commands"),
     }
+}
+
+/// `add`: check the dataset against its live database, then register it (or refuse).
+async fn add(
+    store: &Store,
+    name: String,
+    dataset: PathBuf,
+    fides_policy: Option<PathBuf>,
+    force: bool,
+    url_env: Option<String>,
+    url_file: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use custodian_connectors::registration::{self, Live};
+    anyhow::ensure!(
+        custodian_connectors::dataset::valid_name(&name),
+        "a datastore name is 1 to 64 printable characters"
+    );
+    let absolute = |p: &PathBuf| -> anyhow::Result<String> {
+        Ok(std::fs::canonicalize(p)
+            .with_context(|| format!("cannot read {}", p.display()))?
+            .display()
+            .to_string())
+    };
+    let reg = custodian_store::runs::DatastoreRecord {
+        name: name.clone(),
+        dataset_path: absolute(&dataset)?,
+        url_env,
+        url_file: url_file.as_ref().map(|p| p.display().to_string()),
+        fides_policy: fides_policy.as_ref().map(absolute).transpose()?,
+        created_at: 0,
+    };
+    let checked = registration::register(store, &reg, force).await?;
+    match &checked.live {
+        Live::Checked(r) => {
+            for c in &r.choices {
+                eprintln!("  {c}");
+            }
+            for p in &r.problems {
+                eprintln!("warning: {name}: {p} (registered with --force)");
+            }
+            for p in &r.slow {
+                eprintln!("warning: {name}: {p}");
+            }
+        }
+        Live::Unreachable(why) => eprintln!(
+            "warning: {name}: the dataset could not be checked against its database ({why}); it is registered, and checked again when `custodian serve` starts"
+        ),
+        Live::Http => {}
+    }
+    eprintln!(
+        "registered datastore {name} ({:?} dataset {}, {} tables)",
+        checked.format, checked.dataset_name, checked.tables
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `access`: what the datastores hold about a subject, as JSON lines.

@@ -3,6 +3,7 @@
 pub mod consent;
 pub mod dataset;
 pub mod datastore;
+pub mod deadline;
 pub mod init;
 pub mod jobs;
 pub mod keys;

@@ -64,6 +64,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let (store, key_store) = global.stores(&file).await?;
+        check_changed_datasets(&store, &file).await?;
         let version = policy.policy.version.clone();
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
@@ -94,6 +95,30 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Checks again, against their databases, the datastores whose dataset or Fides policy changed
+/// since they were last checked: problems refuse the start (unless accepted with `force`); an
+/// unreachable database is a warning.
+async fn check_changed_datasets(
+    store: &custodian_store::Store,
+    file: &crate::config::FileConfig,
+) -> anyhow::Result<()> {
+    let mut all: Vec<_> = store
+        .datastores()
+        .await?
+        .into_iter()
+        .map(|r| (r, false))
+        .collect();
+    for (reg, d) in file.datastore_records().into_iter().zip(&file.datastores) {
+        if !all.iter().any(|(r, _)| r.name == reg.name) {
+            all.push((reg, d.force));
+        }
+    }
+    for w in custodian_connectors::registration::check_changed(store, &all).await? {
+        tracing::warn!("{w}");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -7,6 +7,10 @@
 //!   concurrent connections; prints subjects per second.
 //! - `access URL_ENV CUSTOMER`: stream one customer's export to a null writer; prints rows,
 //!   time and the process's peak resident memory.
+//! - `erase-policy URL_ENV DATASET POLICY FIRST N`: erase subjects `person-{i}@example.com`,
+//!   i = FIRST..FIRST+N, one at a time, with a Fides dataset and the strategies of a Fides
+//!   policy (bench/masking.sh: masking strategies against `null_rewrite`); prints the median
+//!   and p95.
 
 use std::time::{Duration, Instant};
 
@@ -157,6 +161,37 @@ async fn main() {
                 peak_rss_kib(),
                 before
             );
+        }
+        "erase-policy" => {
+            let (dataset, policy) = (
+                std::path::Path::new(&args[2]),
+                std::path::Path::new(&args[3]),
+            );
+            let (ds, _) = custodian_connectors::dataset_file::load_with(dataset, Some(policy))
+                .expect("dataset and policy");
+            let (first, n) = (num(4), num(5));
+            let mut times = Vec::new();
+            let mut changed = 0;
+            for i in first..first + n {
+                let email = format!("person-{i}@example.com");
+                let ids = run::identities([("email", email.as_str())]);
+                let t = Instant::now();
+                let report = erase::apply(
+                    &db,
+                    &ds,
+                    &ids,
+                    Operation::Erase {
+                        hash_key: b"k",
+                        holds: &none,
+                    },
+                    false,
+                )
+                .await
+                .expect("erase");
+                times.push(t.elapsed());
+                changed += report.rows_changed();
+            }
+            println!("{} ({changed} values changed)", stats(times));
         }
         other => panic!("unknown mode {other}"),
     }

@@ -234,6 +234,25 @@ async fn execute_step(
     if ds.http.is_some() {
         return execute_http(cx, name, &ds, &url, idempotency_key, opts).await;
     }
+    if crate::redis::is_redis(&ds) {
+        let sink: Option<&mut dyn AccessSink> = match opts.sink.as_mut() {
+            Some(s) if cx.kind == RunKind::Access => Some(&mut **s),
+            _ => None,
+        };
+        let (p, run) = (cx.payload, cx.run);
+        return crate::redis::step(
+            &url,
+            &ds,
+            cx.kind,
+            &p.identities,
+            &p.corrections,
+            &cx.keys.hash_key,
+            opts.holds,
+            run.dry_run,
+            sink,
+        )
+        .await;
+    }
     let db = Db::connect(&url).await?;
     let (identities, dry_run) = (&cx.payload.identities, cx.run.dry_run);
     let result = match cx.kind {

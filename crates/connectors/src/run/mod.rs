@@ -308,7 +308,10 @@ fn held_place(id: &str) -> String {
 /// --url-env/--url-file`, or the config file), else the dataset's `connection`. The
 /// registration wins as a whole: a dataset's `url_env` never overrides a registered
 /// `--url-file`. Read at every use, never stored, never printed.
-fn connection_url(reg: &DatastoreRecord, ds: &Dataset) -> Result<String, ConnectorError> {
+pub(crate) fn connection_url(
+    reg: &DatastoreRecord,
+    ds: &Dataset,
+) -> Result<String, ConnectorError> {
     let (env, file) = if reg.url_env.is_some() || reg.url_file.is_some() {
         (reg.url_env.clone(), reg.url_file.clone())
     } else {
@@ -378,9 +381,12 @@ async fn outcome(store: &Store, run_id: &str) -> Result<RunOutcome, ConnectorErr
     })
 }
 
-/// Loads a registered datastore's dataset.
+/// Loads a registered datastore's dataset, with its Fides policy's strategies when it has one.
 pub fn load_dataset(reg: &DatastoreRecord) -> Result<Dataset, ConnectorError> {
-    let (ds, _) = crate::dataset_file::load(std::path::Path::new(&reg.dataset_path))?;
+    let (ds, _) = crate::dataset_file::load_with(
+        std::path::Path::new(&reg.dataset_path),
+        reg.fides_policy.as_deref().map(std::path::Path::new),
+    )?;
     Ok(ds)
 }
 

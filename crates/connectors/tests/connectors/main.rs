@@ -1,15 +1,19 @@
 //! Connectors against real PostgreSQL, MariaDB and SQLite: the sample company, the Fides
 //! sample, erasure order and holds, dry runs, idempotence, resumed runs, injection attempts,
-//! read-only access, and the HTTP connector against a local stand-in service.
+//! read-only access, the HTTP connector against a local stand-in service, Redis, Fides request
+//! policies, and registration checked against the live database (the shop of issue 16).
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod fides;
+mod fides_policy;
 mod helpers;
 mod http;
 mod leases;
 mod reach;
+mod redis;
 mod runs;
 mod safety;
 mod sample_company;
+mod shop;

@@ -1,4 +1,4 @@
-//! Fresh databases for each test on the machine's real PostgreSQL and MariaDB, and SQLite
+//! Fresh databases for each test on the machine's real PostgreSQL and MariaDB (and its Redis), and SQLite
 //! files. Unreachable servers skip the test with a message, except under `CI=true`.
 
 #![allow(dead_code)]
@@ -43,4 +43,23 @@ pub fn fresh_company_sqlite_url() -> String {
     let dir = std::env::temp_dir().join(format!("custodian-company-{}", suffix()));
     std::fs::create_dir_all(&dir).unwrap();
     format!("sqlite://{}?mode=rwc", dir.join("company.db").display())
+}
+
+const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379/0";
+
+/// The URL of the machine's Redis (`CUSTODIAN_TEST_REDIS_URL`, else 127.0.0.1:6379), or `None`
+/// (outside CI) when no server answers. Tests share its database and keep to a key prefix of
+/// their own.
+pub async fn redis_url() -> Option<String> {
+    let url = std::env::var("CUSTODIAN_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS.into());
+    match custodian_connectors::redis::resp::Conn::connect(&url).await {
+        Ok(_) => Some(url),
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true and Redis is unreachable: {e}");
+            }
+            eprintln!("SKIPPED: Redis unreachable ({e}); set CUSTODIAN_TEST_REDIS_URL");
+            None
+        }
+    }
 }

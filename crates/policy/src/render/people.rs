@@ -125,7 +125,7 @@ pub(super) fn rights(p: &Policy, l: &L, b: &mut Vec<Block>) {
 
 pub(super) fn deadlines(p: &Policy, l: &L, b: &mut Vec<Block>) {
     let d = &p.deadlines;
-    let cal = &p.calendar;
+    let cal = p.default_calendar();
     b.push(heading(
         2,
         l.t("How quickly we answer", "Wie schnell wir antworten"),

@@ -24,7 +24,7 @@ pub(crate) use identifiers::closest;
 use places::{check_country, countries, places};
 use purposes::{purposes, retention};
 use references::references;
-use schedule::{calendar, children, deadlines};
+use schedule::{calendar_references, calendars, children, deadlines};
 
 /// A broken rule, addressed by its path in the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,8 @@ pub(crate) fn validate(p: &Policy) -> Vec<Finding> {
     retention(p, &mut r);
     places(p, &mut r);
     deadlines(&p.deadlines, &mut r);
-    calendar(&p.calendar, &mut r);
+    calendars(&p.calendars, &mut r);
+    calendar_references(p, &mut r);
     children(&p.children, &mut r);
     texts(p, &mut r);
     dpv_terms(p, &mut r);

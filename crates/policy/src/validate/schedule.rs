@@ -21,6 +21,16 @@ pub(super) fn deadlines(d: &Deadlines, r: &mut Report) {
         check_positive_duration(r, &format!("{path}.answer_within"), &j.answer_within);
         check_duration(r, &format!("{path}.extension_max"), &j.extension_max);
         countries(r, &format!("{path}.countries"), &j.countries);
+        if let Some(within) = &j.acknowledge_within {
+            check_positive_duration(r, &format!("{path}.acknowledge_within"), within);
+            if j.acknowledge_business_days.is_some() {
+                r.at(
+                    format!("{path}.acknowledge_within"),
+                    "both `acknowledge_within` and `acknowledge_business_days` are given",
+                    "keep one: business days, or a span such as PT72H (elapsed hours)",
+                );
+            }
+        }
         if j.acknowledge_business_days == Some(0) {
             r.at(
                 format!("{path}.acknowledge_business_days"),
@@ -53,7 +63,23 @@ pub(super) const WEEKDAYS: [&str; 7] = [
     "sunday",
 ];
 
-pub(super) fn calendar(c: &Calendar, r: &mut Report) {
+pub(super) fn calendars(cs: &[Calendar], r: &mut Report) {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in cs.iter().enumerate() {
+        let at = format!("calendars[{i}]");
+        if let Some(j) = first.insert(&c.id, i) {
+            first.insert(&c.id, j);
+            r.at(
+                format!("{at}.id"),
+                format!("duplicate id `{}` in calendars", c.id),
+                format!("calendars[{j}] already has this id; rename one of them"),
+            );
+        }
+        calendar(c, &at, r);
+    }
+}
+
+fn calendar(c: &Calendar, at: &str, r: &mut Report) {
     let db = jiff::tz::TimeZoneDatabase::bundled();
     if db.get(&c.time_zone).is_err() {
         let names: Vec<String> = db.available().map(|n| n.to_string()).collect();
@@ -62,21 +88,21 @@ pub(super) fn calendar(c: &Calendar, r: &mut Report) {
             None => "use an IANA time zone name such as `Europe/London`".to_string(),
         };
         r.at(
-            "calendar.time_zone",
+            format!("{at}.time_zone"),
             format!("unknown time zone `{}`", c.time_zone),
             help,
         );
     }
     if c.working_days.is_empty() {
         r.at(
-            "calendar.working_days",
+            format!("{at}.working_days"),
             "no working day is listed",
             "list the days business hours count on, e.g. [\"monday\", ..., \"friday\"]",
         );
     }
     let mut seen = BTreeSet::new();
     for (i, day) in c.working_days.iter().enumerate() {
-        let path = format!("calendar.working_days[{i}]");
+        let path = format!("{at}.working_days[{i}]");
         if !WEEKDAYS.contains(&day.as_str()) {
             let help = match closest(day, WEEKDAYS.iter().copied()) {
                 Some(near) => format!("did you mean `{near}`?"),
@@ -91,12 +117,12 @@ pub(super) fn calendar(c: &Calendar, r: &mut Report) {
             );
         }
     }
-    let opens = check_time(r, "calendar.opens", &c.opens);
-    let closes = check_time(r, "calendar.closes", &c.closes);
+    let opens = check_time(r, &format!("{at}.opens"), &c.opens);
+    let closes = check_time(r, &format!("{at}.closes"), &c.closes);
     if let (Some(o), Some(cl)) = (opens, closes) {
         if o >= cl {
             r.at(
-                "calendar.closes",
+                format!("{at}.closes"),
                 format!(
                     "business hours close ({}) before they open ({})",
                     c.closes, c.opens
@@ -105,8 +131,65 @@ pub(super) fn calendar(c: &Calendar, r: &mut Report) {
             );
         }
     }
-    for (i, day) in c.holidays.iter().enumerate() {
-        check_date(r, &format!("calendar.holidays[{i}]"), day);
+    if let Some(set) = &c.holidays {
+        if !crate::holidays::known(set) {
+            let help = match closest(set, crate::holidays::SETS.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!(
+                    "the built-in sets are {}; list other days in `extra_holidays`",
+                    crate::holidays::SETS.join(", ")
+                ),
+            };
+            r.at(
+                format!("{at}.holidays"),
+                format!("unknown holiday set `{set}`"),
+                help,
+            );
+        }
+    }
+    for (i, day) in c.extra_holidays.iter().enumerate() {
+        check_date(r, &format!("{at}.extra_holidays[{i}]"), day);
+    }
+}
+
+/// Every set of rules names a calendar that exists: the law's days are counted there.
+pub(super) fn calendar_references(p: &Policy, r: &mut Report) {
+    let known: Vec<&str> = p.calendars.iter().map(|c| c.id.as_str()).collect();
+    let mut check = |path: String, named: Option<&str>, whose: &str| {
+        match named {
+        None => r.at(
+            format!("{path}.calendar"),
+            whose.to_string(),
+            if known.is_empty() {
+                "add a `[[calendars]]` entry (id, time_zone, working_days, opens, closes, holidays) \
+                 and name its id here"
+                    .to_string()
+            } else {
+                format!("add `calendar = \"…\"` naming one of: {}", known.join(", "))
+            },
+        ),
+        Some(id) if !known.contains(&id) => r.at(
+            format!("{path}.calendar"),
+            format!("unknown calendar `{id}`"),
+            match closest(id, known.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("the calendars are: {}", known.join(", ")),
+            },
+        ),
+        Some(_) => {}
+    }
+    };
+    check(
+        "deadlines".into(),
+        p.deadlines.calendar.as_deref(),
+        "the default deadlines name no calendar",
+    );
+    for (i, j) in p.deadlines.jurisdictions.iter().enumerate() {
+        check(
+            format!("deadlines.jurisdictions[{i}]"),
+            j.calendar.as_deref(),
+            &format!("jurisdiction `{}` has no calendar", j.id),
+        );
     }
 }
 

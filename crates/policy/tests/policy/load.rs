@@ -2,6 +2,7 @@
 //! The tests sit in one module per kind of rule; `one` is the assertion they share.
 
 mod answers;
+mod calendars;
 mod references;
 mod shape;
 mod values;

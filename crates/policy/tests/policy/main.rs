@@ -1,6 +1,7 @@
 //! The integration tests of `custodian-policy`: one binary, a module per concern.
 
 mod diff;
+mod holidays;
 mod load;
 mod props;
 mod render;

@@ -40,16 +40,30 @@ pub struct Summary {
     pub customer: Option<String>,
     pub received_at: String,
     pub verified_at: Option<String>,
+    /// The deadlines as `custodian deadline` computes them (docs/deadlines.md), as of now:
+    /// the local date of receipt in the jurisdiction's zone, each due instant (RFC 3339, the
+    /// end of a local day where the period is in days or months) and its local date.
+    pub received_date: String,
     pub acknowledge_due: String,
+    pub acknowledge_due_date: String,
     pub answer_due: String,
+    pub answer_due_date: String,
+    /// The answer's due date with the whole extension the jurisdiction allows.
+    pub latest_answer_due_date: String,
     /// `on_time`, `due_soon` or `overdue` (open requests only).
     pub urgency: Option<String>,
     pub extended_months: i64,
+    pub extended_days: i64,
+    /// While the DPO has stopped the clock: since when, and why (`awaiting_identity`,
+    /// `awaiting_clarification`).
+    pub paused_since: Option<String>,
+    pub pause_reason: Option<String>,
     pub assignee: Option<String>,
     pub completed_at: Option<String>,
 }
 
 pub fn summary(state: &AppState, r: &RequestRow) -> Summary {
+    let due = views::deadlines(state, r);
     Summary {
         urgency: views::urgency_of(&state.app, r).map(|u| {
             match u {
@@ -67,9 +81,16 @@ pub fn summary(state: &AppState, r: &RequestRow) -> Summary {
         customer: r.customer_id.clone(),
         received_at: rfc3339(r.received_at),
         verified_at: r.verified_at.map(rfc3339),
-        acknowledge_due: rfc3339(r.acknowledge_due),
-        answer_due: rfc3339(r.answer_due),
+        received_date: due.received_date.to_string(),
+        acknowledge_due: due.acknowledge_due.to_string(),
+        acknowledge_due_date: due.acknowledge_due_date.to_string(),
+        answer_due: due.answer_due.to_string(),
+        answer_due_date: due.answer_due_date.to_string(),
+        latest_answer_due_date: due.latest_answer_due_date.to_string(),
         extended_months: r.extended_months,
+        extended_days: r.extended_days,
+        paused_since: r.paused_since.map(rfc3339),
+        pause_reason: r.pause_reason.clone(),
         assignee: r.assignee.clone(),
         completed_at: r.completed_at.map(rfc3339),
     }
@@ -165,10 +186,12 @@ pub async fn show(
     Ok(axum::Json(detail(&state, row).await?))
 }
 
-/// `approve`, `deny` (reason), `extend` (reason, months), `assign` (to), `note` (text) or
-/// `complete`. Reasons for deny and extend are sent to the requester.
+/// `approve`, `deny` (reason), `extend` (reason; months or days, within the first period),
+/// `pause` (pause_reason: `awaiting_identity` or `awaiting_clarification`, where the
+/// jurisdiction stops the clock), `resume`, `assign` (to), `note` (text) or `complete`.
+/// Reasons for deny and extend are sent to the requester.
 #[utoipa::path(post, path = "/v1/admin/requests/{id}/{action}", tag = "requests", security(("bearer" = [])),
-    params(("id" = String, Path), ("action" = String, Path, description = "approve, deny, extend, assign, note or complete")),
+    params(("id" = String, Path), ("action" = String, Path, description = "approve, deny, extend, pause, resume, assign, note or complete")),
     request_body = ActionBody,
     responses((status = 200, body = Detail), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn act(

@@ -144,6 +144,9 @@ pub struct PublicStatus {
     pub received_at: String,
     pub verified_at: Option<String>,
     pub answer_due: String,
+    /// The local date of `answer_due` in the jurisdiction's zone: the answer comes by the
+    /// end of that day.
+    pub answer_due_date: String,
     pub extended_months: i64,
     pub completed_at: Option<String>,
     /// Steps so far, with the reasons the requester was told.
@@ -154,6 +157,7 @@ pub struct PublicStatus {
 
 async fn public_status(state: &AppState, id: &str) -> Result<PublicStatus, ApiError> {
     let (row, history) = requests::views::for_requester(state, id).await?;
+    let due = requests::views::deadlines(state, &row);
     let entries = history
         .iter()
         .map(|(h, reason)| serde_json::json!({ "at": rfc3339(h.at), "action": h.action, "status": h.to_status, "reason": reason }))
@@ -166,7 +170,8 @@ async fn public_status(state: &AppState, id: &str) -> Result<PublicStatus, ApiEr
         status: row.status.as_str().to_owned(),
         received_at: rfc3339(row.received_at),
         verified_at: row.verified_at.map(rfc3339),
-        answer_due: rfc3339(row.answer_due),
+        answer_due: due.answer_due.to_string(),
+        answer_due_date: due.answer_due_date.to_string(),
         extended_months: row.extended_months,
         completed_at: row.completed_at.map(rfc3339),
         history: entries,
@@ -228,7 +233,7 @@ pub async fn status_page(
         kind = escape(&s.kind),
         status = escape(&s.status.replace('_', " ")),
         received = escape(&s.received_at),
-        due = escape(&s.answer_due),
+        due = escape(&s.answer_due_date),
     );
     Ok((
         [
@@ -260,20 +265,36 @@ pub async fn archive(
     zip_response(&state, &row).await
 }
 
+/// The archive, streamed from the scratch file the use case wrote it to (memory stays flat
+/// however large it is), with its length announced up front.
 pub async fn zip_response(
     state: &AppState,
     row: &custodian_store::requests::RequestRow,
 ) -> Result<impl IntoResponse, ApiError> {
-    let bytes = requests::export::archive(state, row).await?;
+    let archive = requests::export::archive(state, row).await?;
+    let file = tokio::fs::File::from_std(archive.file);
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(axum::body::Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_LENGTH, archive.len.to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}.zip\"", row.id),
             ),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        bytes,
+        axum::body::Body::from_stream(chunks),
     ))
 }

@@ -1,7 +1,7 @@
 //! Intake and verification: the same answer for anyone, clear problems for bad input, codes
 //! that expire and allow few attempts, rate limits, UK stop-the-clock, and repeated asking.
 
-use crate::common::assert_problem;
+use crate::common::{assert_problem, START};
 use crate::env::{code_in, Env};
 use serde_json::{json, Value};
 
@@ -206,14 +206,33 @@ async fn uk_requests_stop_the_clock_until_identity_is_verified() {
     .await;
     let (uk1, de1) = (due(&env.admin(&uk).await), due(&env.admin(&de).await));
     assert_eq!(de0, de1, "GDPR: the month runs from receipt");
-    let shift = uk1
-        .parse::<jiff::Timestamp>()
-        .unwrap()
-        .duration_since(uk0.parse::<jiff::Timestamp>().unwrap());
+    // UK GDPR stops the clock while identity is confirmed, by whole local days: twenty
+    // minutes on the same day move nothing (they once moved it by twenty minutes, past the
+    // end of the day).
+    assert_eq!(uk0, uk1, "UK GDPR: a same-day wait moves nothing");
+    assert!(uk1.ends_with("T23:59:59.999999Z"), "{uk1}");
+
+    // Received at 23:50 on Tuesday 6 January, the code entered at 00:10: the wait spans one
+    // local day, so Friday 6 February moves to Saturday 7, which rolls to Monday 9.
+    app.clock
+        .set(START + (5 * 24 * 60 + 23 * 60 + 50) * 60_000_000);
+    let (late, late_code) = submit("GB", "late@example.com").await;
+    let late0 = env.admin(&late).await;
+    app.clock.advance(20 * 60_000_000);
+    app.post(
+        &format!("/v1/requests/{late}/verify"),
+        None,
+        &json!({ "code": late_code }),
+    )
+    .await;
+    let late1 = env.admin(&late).await;
+    assert_eq!(late1["status"], "verified", "{late1}");
     assert_eq!(
-        shift.as_secs(),
-        20 * 60,
-        "UK GDPR: the clock stopped for the 20 minutes: {uk0} → {uk1}"
+        (
+            late0["answer_due_date"].as_str(),
+            late1["answer_due_date"].as_str()
+        ),
+        (Some("2026-02-06"), Some("2026-02-09")),
     );
 }
 

@@ -10,6 +10,8 @@ mod common;
 #[allow(unused_imports)]
 mod company_support;
 
+mod archive;
+mod clock;
 mod company;
 mod dpo_queue;
 mod env;

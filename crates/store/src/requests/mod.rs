@@ -39,6 +39,14 @@ pub struct RequestRow {
     pub assignee: Option<String>,
     pub completed_at: Option<i64>,
     pub updated_at: i64,
+    /// An extension granted in days (CCPA), besides `extended_months`.
+    pub extended_days: i64,
+    /// When the DPO stopped the clock, while it stands still.
+    pub paused_since: Option<i64>,
+    /// Why it stands still: `awaiting_identity` or `awaiting_clarification`.
+    pub pause_reason: Option<String>,
+    /// Whole local days of the pauses that have ended.
+    pub paused_days: i64,
 }
 
 /// One step in a request's life.
@@ -138,7 +146,7 @@ pub(crate) struct RequestSql {
     pub history: Batch,
 }
 
-const COLUMNS: &str = "id, kind, status, subject_ref, email_sealed, details_sealed, language, country, jurisdiction, customer_id, received_at, verified_at, code_hash, code_expires_at, attempts, acknowledge_due, answer_due, extended_months, assignee, completed_at, updated_at";
+const COLUMNS: &str = "id, kind, status, subject_ref, email_sealed, details_sealed, language, country, jurisdiction, customer_id, received_at, verified_at, code_hash, code_expires_at, attempts, acknowledge_due, answer_due, extended_months, assignee, completed_at, updated_at, extended_days, paused_since, pause_reason, paused_days";
 
 /// A request row as stored, before its kind and status are checked.
 struct RawRequest {
@@ -163,6 +171,10 @@ struct RawRequest {
     assignee: Option<String>,
     completed_at: Option<i64>,
     updated_at: i64,
+    extended_days: i64,
+    paused_since: Option<i64>,
+    pause_reason: Option<String>,
+    paused_days: i64,
 }
 
 // By hand rather than derived: sqlx's derive macros stay out of the build (see `migrate.rs`),
@@ -198,6 +210,10 @@ where
             assignee: r.try_get(18)?,
             completed_at: r.try_get(19)?,
             updated_at: r.try_get(20)?,
+            extended_days: r.try_get(21)?,
+            paused_since: r.try_get(22)?,
+            pause_reason: r.try_get(23)?,
+            paused_days: r.try_get(24)?,
         })
     }
 }
@@ -236,6 +252,10 @@ impl TryFrom<RawRequest> for RequestRow {
             assignee: r.assignee,
             completed_at: r.completed_at,
             updated_at: r.updated_at,
+            extended_days: r.extended_days,
+            paused_since: r.paused_since,
+            pause_reason: r.pause_reason,
+            paused_days: r.paused_days,
         })
     }
 }

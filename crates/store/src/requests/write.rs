@@ -27,7 +27,7 @@ async fn put_keys_standing(tx: &mut Tx, keys: &[&KeyRow]) -> Result<()> {
 }
 
 /// The columns of a batch of request rows, in [`super::COLUMNS`] order.
-fn request_columns<'a>(rows: &[&'a RequestRow]) -> [Arg<'a>; 21] {
+fn request_columns<'a>(rows: &[&'a RequestRow]) -> [Arg<'a>; 25] {
     [
         Arg::Texts(rows.iter().map(|r| r.id.as_str()).collect()),
         Arg::Texts(rows.iter().map(|r| r.kind.as_str()).collect()),
@@ -50,11 +50,15 @@ fn request_columns<'a>(rows: &[&'a RequestRow]) -> [Arg<'a>; 21] {
         Arg::OptTexts(rows.iter().map(|r| r.assignee.as_deref()).collect()),
         Arg::OptI64s(rows.iter().map(|r| r.completed_at).collect()),
         Arg::I64s(rows.iter().map(|r| r.updated_at).collect()),
+        Arg::I64s(rows.iter().map(|r| r.extended_days).collect()),
+        Arg::OptI64s(rows.iter().map(|r| r.paused_since).collect()),
+        Arg::OptTexts(rows.iter().map(|r| r.pause_reason.as_deref()).collect()),
+        Arg::I64s(rows.iter().map(|r| r.paused_days).collect()),
     ]
 }
 
 /// One request's columns, in [`super::COLUMNS`] order.
-fn request_args(r: &RequestRow) -> [Arg<'_>; 21] {
+fn request_args(r: &RequestRow) -> [Arg<'_>; 25] {
     [
         (&r.id).into(),
         r.kind.as_str().into(),
@@ -77,10 +81,14 @@ fn request_args(r: &RequestRow) -> [Arg<'_>; 21] {
         (&r.assignee).into(),
         r.completed_at.into(),
         r.updated_at.into(),
+        r.extended_days.into(),
+        r.paused_since.into(),
+        (&r.pause_reason).into(),
+        r.paused_days.into(),
     ]
 }
 
-const UPDATE: &str = "UPDATE requests SET id = $1, kind = $2, status = $3, subject_ref = $4, email_sealed = $5, details_sealed = $6, language = $7, country = $8, jurisdiction = $9, customer_id = $10, received_at = $11, verified_at = $12, code_hash = $13, code_expires_at = $14, attempts = $15, acknowledge_due = $16, answer_due = $17, extended_months = $18, assignee = $19, completed_at = $20, updated_at = $21 WHERE id = $22 AND status = $23 AND updated_at = $24";
+const UPDATE: &str = "UPDATE requests SET id = $1, kind = $2, status = $3, subject_ref = $4, email_sealed = $5, details_sealed = $6, language = $7, country = $8, jurisdiction = $9, customer_id = $10, received_at = $11, verified_at = $12, code_hash = $13, code_expires_at = $14, attempts = $15, acknowledge_due = $16, answer_due = $17, extended_months = $18, assignee = $19, completed_at = $20, updated_at = $21, extended_days = $22, paused_since = $23, pause_reason = $24, paused_days = $25 WHERE id = $26 AND status = $27 AND updated_at = $28";
 const HISTORY: &str = "INSERT INTO request_history (request_id, at, actor, action, from_status, to_status, detail_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 impl Store {

@@ -82,9 +82,9 @@ fn missing_field() {
 
 #[test]
 fn unknown_section() {
-    let text = mutate("[calendar]", "[calender]");
-    let p = one(&text, "calender", "calender", "unknown section `calender`");
-    assert_eq!(p.help, "did you mean `calendar`?");
+    let text = mutate("[contacts]", "[contact]");
+    let p = one(&text, "contact]", "contact", "unknown section `contact`");
+    assert_eq!(p.help, "did you mean `contacts`?");
 }
 
 #[test]
@@ -170,6 +170,15 @@ dpo_email = "dpo@acme.example"
 acknowledge_business_hours = 72
 answer_within = "P1M"
 extension_max = "P2M"
+calendar = "office"
+
+[[calendars]]
+id = "office"
+time_zone = "Europe/Berlin"
+working_days = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+opens = "09:00"
+closes = "17:00"
+holidays = "de"
 
 [children]
 minimum_age = 16
@@ -184,6 +193,10 @@ save = "Save"
 notice_link = "Notice"
 "#;
     let policy = load("minimal.toml", minimal).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(policy.calendar.time_zone, "Europe/London");
+    assert_eq!(policy.default_calendar().time_zone, "Europe/Berlin");
+    assert!(
+        !policy.deadlines.roll_forward,
+        "rolling forward is asked for, not assumed"
+    );
     assert_eq!(policy.children.erase_within, "PT24H");
 }

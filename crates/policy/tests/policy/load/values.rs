@@ -16,8 +16,16 @@ fn bad_dates() {
         "policy.effective_date",
         "not a date",
     );
-    let text = mutate("\"2027-01-01\"", "\"2027-1-1\"");
-    one(&text, "\"2027-1-1\"", "calendar.holidays[8]", "not a date");
+    let text = mutate(
+        "holidays = \"gb-eng\"",
+        "holidays = \"gb-eng\"\nextra_holidays = [\"2027-01-04\", \"2027-1-1\"]",
+    );
+    one(
+        &text,
+        "\"2027-1-1\"",
+        "calendars[0].extra_holidays[1]",
+        "not a date",
+    );
 }
 
 #[test]
@@ -114,7 +122,7 @@ fn bad_time_zone() {
     let p = one(
         &text,
         "\"Europe/Londn\"",
-        "calendar.time_zone",
+        "calendars[0].time_zone",
         "unknown time zone",
     );
     assert_eq!(p.help, "did you mean `Europe/London`?");
@@ -122,11 +130,14 @@ fn bad_time_zone() {
 
 #[test]
 fn bad_working_day() {
-    let text = mutate("\"thursday\", \"friday\"]", "\"thursday\", \"fryday\"]");
+    let text = mutate(
+        "\"thursday\", \"friday\"]\nopens = \"09:00\"\ncloses = \"17:30\"\nholidays = \"ie\"",
+        "\"thursday\", \"fryday\"]\nopens = \"09:00\"\ncloses = \"17:30\"\nholidays = \"ie\"",
+    );
     let p = one(
         &text,
         "\"fryday\"",
-        "calendar.working_days[4]",
+        "calendars[1].working_days[4]",
         "not a day of the week",
     );
     assert_eq!(p.help, "did you mean `friday`?");
@@ -134,15 +145,22 @@ fn bad_working_day() {
 
 #[test]
 fn opening_after_closing() {
-    let text = mutate("opens = \"09:00\"", "opens = \"18:00\"");
+    let london = "opens = \"09:00\"\ncloses = \"17:30\"\nholidays = \"gb-eng\"";
+    let text = mutate(
+        london,
+        "opens = \"18:00\"\ncloses = \"17:30\"\nholidays = \"gb-eng\"",
+    );
     one(
         &text,
-        "\"17:30\"",
-        "calendar.closes",
+        "\"17:30\"\nholidays = \"gb-eng\"",
+        "calendars[0].closes",
         "close (17:30) before they open (18:00)",
     );
-    let text = mutate("opens = \"09:00\"", "opens = \"9am\"");
-    one(&text, "\"9am\"", "calendar.opens", "not a time of day");
+    let text = mutate(
+        london,
+        "opens = \"9am\"\ncloses = \"17:30\"\nholidays = \"gb-eng\"",
+    );
+    one(&text, "\"9am\"", "calendars[0].opens", "not a time of day");
 }
 
 #[test]

@@ -7,12 +7,16 @@
 //! changed and running the same erasure twice changes nothing the second time. A keyed hash
 //! carries a prefix and is never hashed again. Held fields are kept and reported with the
 //! date their hold ends. A dry run executes the very same statements and rolls back.
+//! `write` changes one field (constants in bulk, computed values row by row); `values` computes
+//! those values. Strategies left to Custodian (`auto`) are chosen against the live columns
+//! first (`check::resolve_auto`).
 
 use std::collections::BTreeMap;
 
-use hmac::{Hmac, Mac};
+mod values;
+mod write;
+
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::dataset::{Dataset, FieldType, Strategy};
 use crate::graph::{Graph, Identities};
@@ -21,9 +25,8 @@ use crate::ConnectorError;
 
 /// The value a masked field gets.
 pub const MASK: &str = "[erased]";
-/// Keyed hashes start with this, so a second erasure recognises and keeps them.
-pub const HASH_PREFIX: &str = "h1:";
-const CHUNK: usize = 1000;
+pub use values::HASH_PREFIX;
+pub(crate) const CHUNK: usize = 1000;
 
 /// When a legal hold ends, per retention rule id.
 pub trait HoldDates: Sync {
@@ -135,11 +138,7 @@ fn erase_plan(t: &crate::dataset::Table, op: &Operation<'_>) -> Vec<(usize, Stra
                 },
                 Operation::Rectify(_) => return None,
             };
-            matches!(
-                s,
-                Strategy::DeleteRow | Strategy::Null | Strategy::Mask | Strategy::Hash
-            )
-            .then_some((i, s))
+            (s == Strategy::DeleteRow || s == Strategy::Null || s.rewrites()).then_some((i, s))
         })
         .collect()
 }
@@ -152,6 +151,19 @@ pub async fn apply(
     op: Operation<'_>,
     dry_run: bool,
 ) -> Result<ChangeReport, ConnectorError> {
+    // Strategies Custodian chooses (`auto`) are chosen against the live columns, now.
+    let resolved;
+    let ds = if ds.has_auto() && matches!(op, Operation::Erase { .. }) {
+        let schema = crate::check::introspect(db).await?;
+        let (chosen, _, problems) = crate::check::resolve_auto(ds, &schema);
+        if !problems.is_empty() {
+            return Err(ConnectorError::Dataset { problems });
+        }
+        resolved = chosen;
+        &resolved
+    } else {
+        ds
+    };
     let d = db.dialect();
     let graph = Graph::new(ds, d, identities);
     let (order, notes) = Graph::erase_order(ds);
@@ -303,81 +315,22 @@ async fn change(
                     });
                     continue;
                 }
-                for &(fi, strategy) in &plan {
-                    let f = &t.fields[fi];
-                    let mut n = 0;
-                    let action = match strategy {
-                        Strategy::Null | Strategy::Mask => {
-                            for chunk in rows.chunks(CHUNK) {
-                                let mut q = Sql::new(d);
-                                q.push("UPDATE ")
-                                    .ident(&t.name)
-                                    .push(" SET ")
-                                    .ident(&f.name)
-                                    .push(" = ");
-                                if strategy == Strategy::Null {
-                                    q.push("NULL");
-                                } else {
-                                    q.bind(Bind::Text(MASK.into()));
-                                }
-                                q.push(" WHERE ").in_keys(&d.quote(pk), chunk);
-                                q.push(" AND ").ident(&f.name).push(" IS NOT NULL");
-                                if strategy == Strategy::Mask {
-                                    q.push(" AND ")
-                                        .ident(&f.name)
-                                        .push(" <> ")
-                                        .bind(Bind::Text(MASK.into()));
-                                }
-                                n += tx.execute(&q).await?;
-                            }
-                            if strategy == Strategy::Null {
-                                "null"
-                            } else {
-                                "mask"
-                            }
-                        }
-                        Strategy::Hash => {
-                            for chunk in rows.chunks(CHUNK) {
-                                let col = format!("{}.{}", d.quote(&t.name), d.quote(pk));
-                                let mut q = Sql::new(d);
-                                q.push("SELECT ")
-                                    .push(&col)
-                                    .push(", ")
-                                    .push(&d.as_text(&col))
-                                    .push(", ");
-                                q.push(&d.as_text(&d.quote(&f.name)))
-                                    .push(" FROM ")
-                                    .ident(&t.name);
-                                q.push(" WHERE ")
-                                    .in_keys(&col, chunk)
-                                    .push(" AND ")
-                                    .ident(&f.name)
-                                    .push(" IS NOT NULL");
-                                for (key, value) in tx.key_values(&q).await? {
-                                    let Some(value) = value.filter(|v| !v.starts_with(HASH_PREFIX))
-                                    else {
-                                        continue;
-                                    };
-                                    let mut u = Sql::new(d);
-                                    u.push("UPDATE ")
-                                        .ident(&t.name)
-                                        .push(" SET ")
-                                        .ident(&f.name)
-                                        .push(" = ");
-                                    u.bind(Bind::Text(keyed_hash(hash_key, &value)));
-                                    u.push(" WHERE ")
-                                        .in_keys(&d.quote(pk), std::slice::from_ref(&key));
-                                    n += tx.execute(&u).await?;
-                                }
-                            }
-                            "hash"
-                        }
-                        _ => continue,
-                    };
+                let (per_row, constants): (Vec<_>, Vec<_>) =
+                    plan.iter().partition(|(_, s)| write::computed(*s));
+                let mut counts = Vec::new();
+                for &(fi, strategy) in &constants {
+                    let n = write::constant(tx, d, t, pk, fi, strategy, rows).await?;
+                    counts.push((fi, strategy, n));
+                }
+                let computed =
+                    write::computed_fields(tx, d, t, pk, &per_row, rows, hash_key).await?;
+                counts.extend(per_row.iter().zip(computed).map(|(&(fi, s), n)| (fi, s, n)));
+                counts.sort_by_key(|(fi, ..)| *fi);
+                for (fi, strategy, n) in counts {
                     report.changes.push(Change {
                         table: t.name.clone(),
-                        field: Some(f.name.clone()),
-                        action: action.into(),
+                        field: Some(t.fields[fi].name.clone()),
+                        action: strategy.name().into(),
                         rows: n,
                     });
                 }
@@ -458,10 +411,4 @@ pub async fn expire_keys(
     Ok(report)
 }
 
-/// `h1:` and the first 128 bits of HMAC-SHA256(key, value), in hex.
-pub fn keyed_hash(key: &[u8], value: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
-    mac.update(value.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    format!("{HASH_PREFIX}{}", hex::encode(&digest[..16]))
-}
+pub use values::keyed_hash;
