@@ -7,7 +7,9 @@ CREATE TABLE customers (
     full_name   VARCHAR(200),
     phone       VARCHAR(40),
     country     VARCHAR(2),
-    created_on  DATE
+    created_on  DATE,
+    -- Set while a restriction of processing is in force (GDPR Art. 18, the dataset's `restriction_column`).
+    processing_restricted BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX customers_email ON customers (email);
 CREATE INDEX customers_phone ON customers (phone);
@@ -17,7 +19,8 @@ CREATE TABLE accounts (
     customer_id BIGINT NOT NULL REFERENCES customers (id),
     username    VARCHAR(100),
     status      VARCHAR(20) NOT NULL,
-    closed_on   DATE
+    closed_on   DATE,
+    processing_restricted BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX accounts_customer ON accounts (customer_id);
 

@@ -1,5 +1,6 @@
 //! The work `serve` does besides answering: ledger checkpoints, catching up on consent written
-//! elsewhere, the mail outbox, and request
+//! elsewhere, the mail outbox, what the company's services are told in the background
+//! (`notices.rs`: consent withdrawals, erasures told to recipients), and request
 //! housekeeping (closing requests never verified, deadline metrics, the DPO's daily digest).
 //!
 //! Each job is a plain async function that does one round ([`checkpoint_once`],
@@ -57,6 +58,11 @@ pub fn spawn(state: Shared) -> Jobs {
                     tracing::warn!(error = %e, "reading other writers' consent failed");
                 }
             },
+        )),
+        tokio::spawn(every(
+            crate::notices::EVERY,
+            state.clone(),
+            |s| async move { crate::notices::deliver_due_job(&s).await },
         )),
         tokio::spawn(every(
             crate::retention::EVERY,

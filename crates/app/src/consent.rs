@@ -13,7 +13,7 @@ use custodian_core::clock::rfc3339;
 use custodian_core::consent::{honour_gpc, truncate_ip, Source, Wanted};
 use custodian_core::decide::{ConsentLookup, ConsentStatus};
 use custodian_core::receipt::Receipt;
-use custodian_core::subject::SubjectRef;
+use custodian_core::subject::{SubjectId, SubjectRef};
 use custodian_core::unsubscribe::{TokenError, Unsubscribe};
 use serde::Serialize;
 
@@ -35,6 +35,8 @@ pub struct CallerChoices<'a> {
     /// Whether the browser sent a Global Privacy Control signal.
     pub gpc: bool,
     pub client: Option<IpAddr>,
+    /// The identifier `subject` was made from, for the services a withdrawal goes on to.
+    pub identity: Option<&'a SubjectId>,
 }
 
 /// What was recorded, and whether a GPC signal turned purposes off.
@@ -84,6 +86,7 @@ pub async fn record(ctx: &Context, input: CallerChoices<'_>) -> Result<Recorded,
             language: &language,
             ip_truncated: input.client.map(truncate_ip),
             method: source,
+            identity: input.identity,
         },
     )
     .await?;
@@ -128,6 +131,7 @@ pub async fn record_privacy_centre(
             language,
             ip_truncated: client.map(truncate_ip),
             method: Source::PrivacyCenter,
+            identity: None,
         },
     )
     .await?;
@@ -175,6 +179,7 @@ pub async fn unsubscribe(ctx: &Context, u: &Unsubscribe) -> Result<(), AppError>
             language: &lang,
             ip_truncated: None,
             method: Source::Unsubscribe,
+            identity: None,
         },
     )
     .await?;
@@ -315,6 +320,7 @@ pub async fn link(
                 language: &lang,
                 ip_truncated: None,
                 method: Source::Link,
+                identity: None,
             },
         )
         .await?;

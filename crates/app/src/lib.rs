@@ -12,8 +12,11 @@
 //!   to the ledger, and [`receipts`], the one receipt builder;
 //! - [`requests`] takes data-subject requests in, verifies the requester, carries out the
 //!   DPO's actions and what an approved request does ([`requests::execute`]), to Custodian's
-//!   own data and, through the connectors, to the company's ([`requests::company`]); the
-//!   queue and a request's history are read in [`requests::views`];
+//!   own data and, through the connectors, to the company's ([`requests::company`] for
+//!   access and erasure, [`requests::reach`] for rectification, restriction and objection);
+//!   the queue and a request's history are read in [`requests::views`]; [`notices`] tells the
+//!   company's services of consent withdrawals and recipients of an erasure (Art. 19) in the
+//!   background;
 //! - [`lifecycle`] records what happened to a subject (and protects children), [`holds`]
 //!   places and lifts legal holds, [`retention`] applies the policy's retention rules;
 //! - [`consent_sync`] catches up on consent other nodes wrote; [`background`] runs it, the
@@ -34,6 +37,7 @@ pub mod context;
 pub mod error;
 pub mod holds;
 pub mod lifecycle;
+pub mod notices;
 pub mod receipts;
 pub mod recording;
 pub mod requests;

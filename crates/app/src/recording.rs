@@ -4,14 +4,16 @@
 //! It turns choices into ledger events (only for choices that change something), appends them
 //! through the group-commit writer, and only after they are durable updates the in-memory
 //! state that decisions read — so an answer never runs ahead of the ledger, and a decision
-//! made after the answer sees the new choice.
+//! made after the answer sees the new choice. A withdrawal, once durable, is planned as a
+//! connector run for the services that take withdrawals (`notices.rs`), delivered by a
+//! background pass.
 
 use custodian_core::consent::Source;
 pub use custodian_core::consent::Wanted;
 use custodian_core::decide::{ConsentLookup, ConsentStatus};
 use custodian_core::ledger::ConsentEvent;
 use custodian_core::receipt::{Choice, Receipt};
-use custodian_core::subject::SubjectRef;
+use custodian_core::subject::{SubjectId, SubjectRef};
 use custodian_policy::Policy;
 use custodian_store::consent::{NewEvent, Unlinked};
 use serde::Serialize;
@@ -29,6 +31,9 @@ pub struct Request<'a> {
     pub ip_truncated: Option<String>,
     /// The collection method named on the receipt.
     pub method: Source,
+    /// The identifier the subject was named by, when the caller gave one (the API): a
+    /// withdrawal is passed on with it to the services that take withdrawals (`notices`).
+    pub identity: Option<&'a SubjectId>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -96,6 +101,8 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
             state.consents.set(e.subject, slot, e.given);
         }
     }
+    // Withdrawals go on to the company's services in the background (never failing this).
+    crate::notices::consent_withdrawn(state, req.subject, req.identity, &events).await;
     let recorded: Vec<RecordedEvent> = events
         .iter()
         .zip(&appended)

@@ -67,7 +67,12 @@ fn prints_exactly_the_deadlines_of_each_jurisdiction() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["answer_due_date"], "2026-10-05");
     // Without --json: a table for people.
-    let (ok, out, _) = run(&["--jurisdiction", "default", "--received", "2026-01-31T10:00:00Z"]);
+    let (ok, out, _) = run(&[
+        "--jurisdiction",
+        "default",
+        "--received",
+        "2026-01-31T10:00:00Z",
+    ]);
     assert!(ok);
     assert!(out.contains("answer by         end of 2026-02-28"), "{out}");
 }
@@ -106,13 +111,27 @@ fn bad_input_names_the_flag_it_came_from() {
     ]);
     assert!(!ok);
     assert!(err.contains("--pause #2"), "{err}");
-    assert!(err.contains("ends (2026-03-02T12:00:00Z) before it begins"), "{err}");
-    let (ok, _, err) = run(&["--jurisdiction", "ukgdpr", "--received", "2026-03-02T10:00:00Z"]);
+    assert!(
+        err.contains("ends (2026-03-02T12:00:00Z) before it begins"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&[
+        "--jurisdiction",
+        "ukgdpr",
+        "--received",
+        "2026-03-02T10:00:00Z",
+    ]);
     assert!(!ok);
-    assert!(err.contains("unknown jurisdiction `ukgdpr`") && err.contains("uk_gdpr"), "{err}");
+    assert!(
+        err.contains("unknown jurisdiction `ukgdpr`") && err.contains("uk_gdpr"),
+        "{err}"
+    );
     let (ok, _, err) = run(&["--jurisdiction", "gdpr", "--received", "2 March"]);
     assert!(!ok);
-    assert!(err.contains("--received: `2 March` is not an RFC 3339 time"), "{err}");
+    assert!(
+        err.contains("--received: `2 March` is not an RFC 3339 time"),
+        "{err}"
+    );
     let (ok, _, err) = run(&[
         "--jurisdiction",
         "gdpr",
@@ -122,5 +141,8 @@ fn bad_input_names_the_flag_it_came_from() {
         "2026-03-02T12:00:00Z",
     ]);
     assert!(!ok);
-    assert!(err.contains("--pause #1") && err.contains("FROM/TO"), "{err}");
+    assert!(
+        err.contains("--pause #1") && err.contains("FROM/TO"),
+        "{err}"
+    );
 }

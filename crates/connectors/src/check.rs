@@ -178,6 +178,14 @@ pub fn compare_split(ds: &Dataset, schema: &Schema) -> (Vec<String>, Vec<String>
                 slow.push(format!("table {}: {pk} is neither its primary key nor indexed, so erasure scans the table", t.name));
             }
         }
+        if let Some(r) = &t.restriction_column {
+            if !info.columns.contains_key(&r.name) {
+                p.push(format!(
+                    "table {}: restriction column {} does not exist",
+                    t.name, r.name
+                ));
+            }
+        }
         for f in &t.fields {
             let at = format!("{}.{}", t.name, f.name);
             let Some(c) = info.columns.get(&f.name) else {
@@ -437,6 +445,7 @@ pub async fn generate(db: &Db, name: &str) -> Result<Dataset, ConnectorError> {
             name: tname.clone(),
             primary_key: (info.primary_key.len() == 1).then(|| info.primary_key[0].clone()),
             fields,
+            restriction_column: None,
         });
     }
     Ok(Dataset {

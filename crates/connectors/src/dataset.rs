@@ -258,6 +258,14 @@ pub struct Table {
     pub primary_key: Option<String>,
     #[serde(default)]
     pub fields: Vec<Field>,
+    /// The column that marks the subject's rows while a restriction of processing is in force
+    /// (see `crate::reach`).
+    #[serde(
+        default,
+        deserialize_with = "crate::reach::restriction_column",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restriction_column: Option<crate::reach::RestrictionColumn>,
 }
 
 impl Table {
@@ -288,6 +296,14 @@ pub struct HttpService {
     /// The data categories the service holds (for the access export and the report).
     #[serde(default)]
     pub categories: Vec<String>,
+    /// The policy's recipient this service is, for the record of who was told of an erasure
+    /// (GDPR Art. 19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    /// The actions the service takes, each at its own path (see `crate::reach`); without it,
+    /// access, erasure and rectification at the connection URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<crate::reach::Endpoints>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -481,6 +497,7 @@ impl Dataset {
                 }
             }
         }
+        p.extend(crate::reach::validate(self, policy));
         p.extend(crate::redis::validate(self, policy));
         if self.http.is_none()
             && self.keys.is_empty()

@@ -16,6 +16,10 @@
 //! picks, against the live column, a strategy it can take — and `delete` collections are
 //! deleted. Keys and references are never rewritten: erasure needs them to find and order
 //! rows.
+//!
+//! A collection's `fides_meta.restriction_column` (Custodian's own key, not one of Fides')
+//! names the column that marks restricted rows, as `restriction_column` does in Custodian's
+//! format.
 
 use serde::Deserialize;
 
@@ -52,6 +56,9 @@ struct FCollection {
 struct FCollectionMeta {
     #[serde(default)]
     masking_strategy_override: Option<FStrategy>,
+    /// Custodian's extension: the column marking restricted rows (see `crate::reach`).
+    #[serde(default, deserialize_with = "crate::reach::restriction_column")]
+    restriction_column: Option<crate::reach::RestrictionColumn>,
 }
 
 #[derive(Deserialize)]
@@ -141,7 +148,8 @@ pub fn parse_with(text: &str, policy: Option<&FidesPolicy>) -> Result<Dataset, C
     // Every target of the policy must cover some field's category (else it is a mistake).
     let mut used: BTreeSet<(usize, usize)> = BTreeSet::new();
     for c in fd.collections {
-        let meta = c.fides_meta.unwrap_or_default();
+        let mut meta = c.fides_meta.unwrap_or_default();
+        let restriction_column = meta.restriction_column.take();
         let delete = match meta.masking_strategy_override {
             None => false,
             Some(s) if s.strategy == "delete" => true,
@@ -257,6 +265,7 @@ pub fn parse_with(text: &str, policy: Option<&FidesPolicy>) -> Result<Dataset, C
             name: c.name,
             primary_key,
             fields,
+            restriction_column,
         });
     }
     if let Some(policy) = policy {

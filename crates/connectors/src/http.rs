@@ -1,5 +1,7 @@
 //! The HTTP connector: a company service (helpdesk, mailing tool) that answers access,
-//! erasure and rectification requests itself.
+//! erasure and rectification requests itself — and, where it declares an endpoint for them
+//! (`crate::reach`), restriction, objection, consent withdrawal and the notice of an erasure
+//! to a recipient (GDPR Art. 19), with the purposes or the recipient in the body.
 //!
 //! Custodian POSTs a JSON body to the configured endpoint, signed with HMAC-SHA256 under a
 //! shared secret: `X-Custodian-Timestamp: <unix seconds>` and
@@ -27,6 +29,12 @@ struct Body<'a> {
     identities: &'a Identities,
     #[serde(skip_serializing_if = "Option::is_none")]
     corrections: Option<&'a Corrections>,
+    /// Objection and consent withdrawal: the purposes it concerns.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    purposes: &'a [String],
+    /// The Art. 19 notice of an erasure: the policy's recipient the service is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient: Option<&'a str>,
 }
 
 /// `v1=` and the hex HMAC-SHA256 of `timestamp.body`.
@@ -47,7 +55,7 @@ pub struct HttpAnswer {
 }
 
 /// The service's identities only: the kinds it declared it knows.
-fn filtered(ds: &Dataset, identities: &Identities) -> Identities {
+pub(crate) fn filtered(ds: &Dataset, identities: &Identities) -> Identities {
     let wanted = ds.http.as_ref().map(|h| &h.identities);
     identities
         .iter()
@@ -69,16 +77,20 @@ pub async fn call(
     idempotency_key: &str,
     identities: &Identities,
     corrections: Option<&Corrections>,
+    purposes: &[String],
     dry_run: bool,
     sink: Option<&mut dyn AccessSink>,
 ) -> Result<HttpAnswer, ConnectorError> {
     let ids = filtered(ds, identities);
+    let recipient = ds.http.as_ref().and_then(|h| h.recipient.as_deref());
     let body = serde_json::to_vec(&Body {
         action,
         run_id: idempotency_key,
         dry_run,
         identities: &ids,
         corrections,
+        purposes,
+        recipient: recipient.filter(|_| action == "erasure_notice"),
     })
     .map_err(|e| ConnectorError::Http(e.to_string()))?;
     let ts = at_seconds;

@@ -6,7 +6,9 @@
 //! fields, grouped by data category, into a caller's [`access::AccessSink`]; [`erase`] applies
 //! each field's strategy (delete, null, mask, keyed hash, legal hold) or corrections in one
 //! transaction per datastore; [`http`] does the same through a company service with signed
-//! requests; [`redis`] does it on Redis keys described by pattern; [`check`] compares a
+//! requests; [`redis`] does it on Redis keys described by pattern; [`reach`] says which other
+//! request types reach a datastore (a restriction column, an HTTP service's declared
+//! endpoints) and [`restrict`] marks and clears restricted rows; [`check`] compares a
 //! dataset with a live schema and drafts one from it, and [`registration`] runs those checks
 //! before a datastore is registered or a changed one served; [`fides_policy`] reads a Fides
 //! request policy's erasure rules; [`run`]
@@ -27,8 +29,10 @@ pub mod fides;
 pub mod fides_policy;
 pub mod graph;
 pub mod http;
+pub mod reach;
 pub mod redis;
 pub mod registration;
+pub mod restrict;
 pub mod run;
 pub mod sql;
 

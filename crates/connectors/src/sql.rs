@@ -47,6 +47,8 @@ impl Dialect {
 pub enum Bind {
     Text(String),
     Int(i64),
+    /// A boolean (a restriction column's mark): BOOLEAN on PostgreSQL, 0/1 elsewhere.
+    Bool(bool),
     Null,
 }
 
@@ -258,6 +260,7 @@ impl Db {
                     q = match b {
                         Bind::Text(s) => q.bind(s.as_str()),
                         Bind::Int(i) => q.bind(*i),
+                        Bind::Bool(v) => q.bind(*v),
                         Bind::Null => q.bind(None::<String>),
                     };
                 }
@@ -316,6 +319,7 @@ macro_rules! bound {
             q = match b {
                 Bind::Text(s) => q.bind(s.as_str()),
                 Bind::Int(i) => q.bind(*i),
+                Bind::Bool(v) => q.bind(*v),
                 Bind::Null => q.bind(None::<String>),
             };
         }

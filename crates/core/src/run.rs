@@ -10,17 +10,52 @@ pub enum RunKind {
     Access,
     Erasure,
     Rectification,
+    /// A restriction of processing came into force (GDPR Art. 18): the subject's rows are
+    /// marked where a dataset names a restriction column, or a service is told.
+    Restriction,
+    /// The restriction ended: the marks are cleared the same way.
+    RestrictionLift,
+    /// An objection came into force (Art. 21): services that declare it are told the purposes.
+    Objection,
+    /// Consent was withdrawn (Art. 7(3)): services that declare it are told the purposes.
+    ConsentWithdrawal,
+    /// An erasure is communicated to a recipient (Art. 19).
+    ErasureNotice,
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 3] = [RunKind::Access, RunKind::Erasure, RunKind::Rectification];
+    pub const ALL: [RunKind; 8] = [
+        RunKind::Access,
+        RunKind::Erasure,
+        RunKind::Rectification,
+        RunKind::Restriction,
+        RunKind::RestrictionLift,
+        RunKind::Objection,
+        RunKind::ConsentWithdrawal,
+        RunKind::ErasureNotice,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             RunKind::Access => "access",
             RunKind::Erasure => "erasure",
             RunKind::Rectification => "rectification",
+            RunKind::Restriction => "restriction",
+            RunKind::RestrictionLift => "restriction_lift",
+            RunKind::Objection => "objection",
+            RunKind::ConsentWithdrawal => "consent_withdrawal",
+            RunKind::ErasureNotice => "erasure_notice",
         }
+    }
+
+    /// The kinds a SQL datastore carries out itself; the others only reach HTTP services
+    /// that declare an endpoint for them (restriction also marks rows where a dataset names
+    /// a restriction column).
+    pub fn is_classic(self) -> bool {
+        matches!(
+            self,
+            RunKind::Access | RunKind::Erasure | RunKind::Rectification
+        )
     }
 
     pub fn parse(s: &str) -> Option<RunKind> {

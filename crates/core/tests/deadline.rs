@@ -7,8 +7,8 @@
 //! pause makes a deadline earlier, and the business-hours clock adds up.
 
 use custodian_core::deadline::{
-    due, paused_days, rule_by_id, rule_for, urgency, Acknowledge, BusinessCalendar, Calendars,
-    Due, Pause, Rule, Urgency,
+    due, paused_days, rule_by_id, rule_for, urgency, Acknowledge, BusinessCalendar, Calendars, Due,
+    Pause, Rule, Urgency,
 };
 use std::sync::LazyLock;
 
@@ -78,11 +78,17 @@ fn countries_pick_their_jurisdiction_and_its_calendar() {
     assert!(!gdpr.stop_clock_for_identity && !gdpr.stop_clock_for_clarification);
 
     let uk = rule_for(&POLICY, Some("GB"));
-    assert_eq!((uk.jurisdiction.as_str(), uk.calendar.as_str()), ("uk_gdpr", "london"));
+    assert_eq!(
+        (uk.jurisdiction.as_str(), uk.calendar.as_str()),
+        ("uk_gdpr", "london")
+    );
     assert!(uk.stop_clock_for_identity && uk.stop_clock_for_clarification);
 
     let ccpa = rule_for(&POLICY, Some("US"));
-    assert_eq!((ccpa.jurisdiction.as_str(), ccpa.calendar.as_str()), ("ccpa", "california"));
+    assert_eq!(
+        (ccpa.jurisdiction.as_str(), ccpa.calendar.as_str()),
+        ("ccpa", "california")
+    );
     assert_eq!(ccpa.acknowledge, Acknowledge::BusinessDays(10));
     assert_eq!(ccpa.answer_within.fieldwise(), Span::new().days(45));
     assert_eq!(ccpa.extension_max.fieldwise(), Span::new().days(45));
@@ -96,7 +102,10 @@ fn countries_pick_their_jurisdiction_and_its_calendar() {
         assert_eq!(other.calendar, "london");
         assert!(!other.roll_forward, "the example's defaults do not roll");
     }
-    assert_eq!(rule_by_id(&POLICY, "default").unwrap().jurisdiction, "default");
+    assert_eq!(
+        rule_by_id(&POLICY, "default").unwrap().jurisdiction,
+        "default"
+    );
     assert!(rule_by_id(&POLICY, "nowhere").is_none());
 }
 
@@ -105,7 +114,10 @@ fn serialises_for_the_api_and_the_command_line() {
     let json = serde_json::to_value(rule("ccpa")).unwrap();
     assert_eq!(json["jurisdiction"], "ccpa");
     assert_eq!(json["calendar"], "california");
-    assert_eq!(json["acknowledge"], serde_json::json!({"business_days": 10}));
+    assert_eq!(
+        json["acknowledge"],
+        serde_json::json!({"business_days": 10})
+    );
     assert_eq!(json["answer_within"], "P45D");
     let d = serde_json::to_value(due_of("uk_gdpr", "2026-03-02T10:00", &[], None)).unwrap();
     let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
@@ -140,7 +152,9 @@ fn one_month_ends_on_the_same_date_or_the_month_end() {
     assert_eq!(answer("gdpr", "2027-03-15T10:00"), "2027-04-15");
     // The end of the local day: 30 April is in summer time in Dublin.
     assert_eq!(
-        due_of("gdpr", "2026-03-31T10:00", &[], None).answer_due.to_string(),
+        due_of("gdpr", "2026-03-31T10:00", &[], None)
+            .answer_due
+            .to_string(),
         "2026-04-30T22:59:59.999999Z"
     );
 }
@@ -210,7 +224,10 @@ fn ccpa_confirms_within_ten_california_business_days_after_receipt() {
     // Easter Monday are working days in California: 1–3, 6–10, 13, 14 April.
     let d = due_of("ccpa", "2026-03-30T10:00", &[], None);
     assert_eq!(d.acknowledge_due_date.to_string(), "2026-04-14");
-    assert_eq!(d.acknowledge_due, end_of("America/Los_Angeles", "2026-04-14"));
+    assert_eq!(
+        d.acknowledge_due,
+        end_of("America/Los_Angeles", "2026-04-14")
+    );
     // Thanksgiving and the day after do not count: from Monday 23 November, 9 December.
     assert_eq!(
         due_of("ccpa", "2026-11-23T08:00", &[], None)
@@ -242,7 +259,10 @@ fn seventy_two_calendar_hours_are_elapsed_time() {
     let received = london("2026-03-28T12:00");
     let d = due(received, &uk, cal("london"), &[], None, received);
     assert_eq!(d.acknowledge_due, london("2026-03-31T13:00"));
-    assert_eq!(d.acknowledge_due.duration_since(received), SignedDuration::from_hours(72));
+    assert_eq!(
+        d.acknowledge_due.duration_since(received),
+        SignedDuration::from_hours(72)
+    );
 }
 
 // ── Extensions ───────────────────────────────────────────────────────────────────────────
@@ -317,7 +337,11 @@ fn a_pause_moves_the_due_day_by_whole_local_days() {
     );
     assert_eq!(midnight.answer_due_date.to_string(), "2026-04-07");
     assert_eq!(
-        paused_days(cal("london"), london("2026-03-02T23:55"), london("2026-03-03T00:05")),
+        paused_days(
+            cal("london"),
+            london("2026-03-02T23:55"),
+            london("2026-03-03T00:05")
+        ),
         1
     );
 }
@@ -365,10 +389,19 @@ fn an_open_pause_counts_until_now_and_overlaps_count_once() {
 fn due_soon_within_one_business_day() {
     let cal = cal("london");
     let sunday = end_of("Europe/London", "2026-03-08");
-    assert_eq!(urgency(london("2026-03-06T10:00"), sunday, cal), Urgency::DueSoon);
-    assert_eq!(urgency(london("2026-03-05T10:00"), sunday, cal), Urgency::OnTime);
+    assert_eq!(
+        urgency(london("2026-03-06T10:00"), sunday, cal),
+        Urgency::DueSoon
+    );
+    assert_eq!(
+        urgency(london("2026-03-05T10:00"), sunday, cal),
+        Urgency::OnTime
+    );
     assert_eq!(urgency(sunday, sunday, cal), Urgency::DueSoon);
-    assert_eq!(urgency(london("2026-03-09T00:00"), sunday, cal), Urgency::Overdue);
+    assert_eq!(
+        urgency(london("2026-03-09T00:00"), sunday, cal),
+        Urgency::Overdue
+    );
 }
 
 // ── The business-hours clock ─────────────────────────────────────────────────────────────
@@ -377,15 +410,24 @@ fn due_soon_within_one_business_day() {
 fn christmas_and_new_year_do_not_count() {
     let cal = cal("london");
     let received = london("2026-12-24T16:00");
-    assert_eq!(cal.add_business_hours(received, 2), london("2026-12-29T09:30"));
-    assert_eq!(cal.add_business_hours(received, 72), london("2027-01-11T11:30"));
+    assert_eq!(
+        cal.add_business_hours(received, 2),
+        london("2026-12-29T09:30")
+    );
+    assert_eq!(
+        cal.add_business_hours(received, 72),
+        london("2027-01-11T11:30")
+    );
 }
 
 #[test]
 fn daylight_saving_changes_keep_wall_clock_hours() {
     let cal = cal("london");
     let friday = london("2026-03-27T17:00");
-    assert_eq!(cal.add_business_hours(friday, 1), london("2026-03-30T09:30"));
+    assert_eq!(
+        cal.add_business_hours(friday, 1),
+        london("2026-03-30T09:30")
+    );
     assert_eq!(
         cal.business_time_between(london("2026-03-27T09:00"), london("2026-03-30T17:30")),
         SignedDuration::from_hours(17)
@@ -406,8 +448,14 @@ fn jurisdiction() -> impl Strategy<Value = &'static str> {
 }
 
 fn pause_after(received: Timestamp, start: i64, length: i64) -> Pause {
-    let from = received.checked_add(SignedDuration::from_secs(start)).unwrap();
-    Pause::closed(from, from.checked_add(SignedDuration::from_secs(length)).unwrap()).unwrap()
+    let from = received
+        .checked_add(SignedDuration::from_secs(start))
+        .unwrap();
+    Pause::closed(
+        from,
+        from.checked_add(SignedDuration::from_secs(length)).unwrap(),
+    )
+    .unwrap()
 }
 
 proptest! {

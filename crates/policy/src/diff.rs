@@ -83,7 +83,9 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     );
     single(&mut raw, "deadlines", &od, &nd);
     listed(&mut raw, "deadlines.jurisdictions", &oj, &nj, |x| &x.id);
-    listed(&mut raw, "calendars", &old.calendars, &new.calendars, |x| &x.id);
+    listed(&mut raw, "calendars", &old.calendars, &new.calendars, |x| {
+        &x.id
+    });
     single(&mut raw, "children", &old.children, &new.children);
     single(&mut raw, "texts", &old.texts, &new.texts);
     raw.into_iter()

@@ -153,10 +153,10 @@ fn observed_nearest(hol: Holiday) -> Holiday {
 /// 1971, s. 1(3) (as published on gov.uk/bank-holidays): `(year, moved from, to)` for the
 /// bank holidays moved, and extra days.
 const UK_MOVED: [(i16, (i8, i8), (i8, i8)); 4] = [
-    (2002, (5, 27), (6, 4)),  // Golden Jubilee: spring bank holiday moved
-    (2012, (5, 28), (6, 4)),  // Diamond Jubilee: spring bank holiday moved
-    (2020, (5, 4), (5, 8)),   // 75th anniversary of VE Day: early May bank holiday moved
-    (2022, (5, 30), (6, 2)),  // Platinum Jubilee: spring bank holiday moved
+    (2002, (5, 27), (6, 4)), // Golden Jubilee: spring bank holiday moved
+    (2012, (5, 28), (6, 4)), // Diamond Jubilee: spring bank holiday moved
+    (2020, (5, 4), (5, 8)),  // 75th anniversary of VE Day: early May bank holiday moved
+    (2022, (5, 30), (6, 2)), // Platinum Jubilee: spring bank holiday moved
 ];
 const UK_EXTRA: [(i16, i8, i8, &str); 7] = [
     (1999, 12, 31, "Millennium celebrations"),
@@ -322,7 +322,10 @@ fn fr(year: i16) -> Vec<Holiday> {
 fn us(year: i16) -> Vec<Holiday> {
     let mut out = vec![
         observed_nearest(h(day(year, 1, 1), "New Year's Day")),
-        h(nth(year, 1, 3, Weekday::Monday), "Birthday of Martin Luther King, Jr."),
+        h(
+            nth(year, 1, 3, Weekday::Monday),
+            "Birthday of Martin Luther King, Jr.",
+        ),
         h(nth(year, 2, 3, Weekday::Monday), "Washington's Birthday"),
         h(nth(year, 5, -1, Weekday::Monday), "Memorial Day"),
         observed_nearest(h(day(year, 7, 4), "Independence Day")),
@@ -354,7 +357,10 @@ fn us_ca(year: i16) -> Vec<Holiday> {
     let thanksgiving = nth(year, 11, 4, Weekday::Thursday);
     let mut out = vec![
         observed_nearest(h(day(year, 1, 1), "New Year's Day")),
-        h(nth(year, 1, 3, Weekday::Monday), "Dr. Martin Luther King, Jr. Day"),
+        h(
+            nth(year, 1, 3, Weekday::Monday),
+            "Dr. Martin Luther King, Jr. Day",
+        ),
         observed_nearest(h(day(year, 2, 12), "Lincoln Day")),
         h(nth(year, 2, 3, Weekday::Monday), "Washington's Birthday"),
         observed_nearest(h(day(year, 3, 31), "Cesar Chavez Day")),

@@ -10,8 +10,8 @@
 pub mod diff;
 pub mod dpv;
 mod duration;
-mod lint;
 pub mod holidays;
+mod lint;
 mod locate;
 pub mod model;
 mod parse;

@@ -182,10 +182,11 @@ fn shape_problems(doc: &ImDocument<String>) -> Vec<Located> {
                 offset: table.key(key).and_then(|k| k.span()).map_or(0, |s| s.start),
                 path: key.to_string(),
                 message: "`[calendar]` is now `[[calendars]]`, one per jurisdiction's law".into(),
-                help: "give it an `id`, name a built-in holiday set in `holidays` (e.g. \"gb-eng\") \
+                help:
+                    "give it an `id`, name a built-in holiday set in `holidays` (e.g. \"gb-eng\") \
                        with your own dates in `extra_holidays`, and name its id in \
                        `[deadlines] calendar` and each jurisdiction's `calendar`"
-                    .into(),
+                        .into(),
             }],
             "children" => one::<Children>(doc, key, item),
             "requests" => one::<RequestSettings>(doc, key, item),

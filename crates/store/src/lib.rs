@@ -27,6 +27,7 @@ mod postgres;
 pub mod requests;
 pub mod retention;
 pub mod runs;
+mod runs_due;
 mod sqlite;
 pub mod standing;
 pub mod testing;

@@ -84,6 +84,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0012_dataset_checks.sql"),
         include_str!("../migrations/postgres/0012_dataset_checks.sql"),
     ),
+    (
+        13,
+        "run_kinds",
+        include_str!("../migrations/sqlite/0013_run_kinds.sql"),
+        include_str!("../migrations/postgres/0013_run_kinds.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

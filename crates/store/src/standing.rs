@@ -68,6 +68,17 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
+    /// The purposes the objection of `request_id` names.
+    pub async fn objection_purposes(&self, request_id: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = self
+            .fetch_all(
+                "SELECT purpose FROM objections WHERE request_id = $1 ORDER BY purpose",
+                &[request_id.into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Every objection in force: `(subject reference, purpose)`.
     pub async fn objections_in_force(&self) -> Result<Vec<(String, String)>> {
         self.fetch_all(

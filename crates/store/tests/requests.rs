@@ -349,35 +349,42 @@ on_both!(
     }
 );
 
-on_both!(
-    the_request_clock_round_trips,
-    |store: Store| async move {
-        // Migration 0010: the extension in days and the DPO's pause, written with the change.
-        let r = request("req_clock", "access", "verified", 1_000);
-        store
-            .insert_request(&r, &entry("receive", None, "verified"), None)
-            .await
-            .unwrap();
-        let mut paused = r.clone();
-        paused.paused_since = Some(15);
-        paused.pause_reason = Some("awaiting_identity".into());
-        paused.updated_at = 20;
-        assert!(store
-            .update_request(&r, &paused, Some(&entry("pause", Some("verified"), "verified")), &[])
-            .await
-            .unwrap());
-        assert_eq!(store.request("req_clock").await.unwrap().unwrap(), paused);
-        let mut resumed = paused.clone();
-        resumed.paused_since = None;
-        resumed.pause_reason = None;
-        resumed.paused_days = 3;
-        resumed.extended_days = 45;
-        resumed.answer_due = 9_000;
-        resumed.updated_at = 30;
-        assert!(store
-            .update_request(&paused, &resumed, Some(&entry("resume", Some("verified"), "verified")), &[])
-            .await
-            .unwrap());
-        assert_eq!(store.request("req_clock").await.unwrap().unwrap(), resumed);
-    }
-);
+on_both!(the_request_clock_round_trips, |store: Store| async move {
+    // Migration 0010: the extension in days and the DPO's pause, written with the change.
+    let r = request("req_clock", "access", "verified", 1_000);
+    store
+        .insert_request(&r, &entry("receive", None, "verified"), None)
+        .await
+        .unwrap();
+    let mut paused = r.clone();
+    paused.paused_since = Some(15);
+    paused.pause_reason = Some("awaiting_identity".into());
+    paused.updated_at = 20;
+    assert!(store
+        .update_request(
+            &r,
+            &paused,
+            Some(&entry("pause", Some("verified"), "verified")),
+            &[]
+        )
+        .await
+        .unwrap());
+    assert_eq!(store.request("req_clock").await.unwrap().unwrap(), paused);
+    let mut resumed = paused.clone();
+    resumed.paused_since = None;
+    resumed.pause_reason = None;
+    resumed.paused_days = 3;
+    resumed.extended_days = 45;
+    resumed.answer_due = 9_000;
+    resumed.updated_at = 30;
+    assert!(store
+        .update_request(
+            &paused,
+            &resumed,
+            Some(&entry("resume", Some("verified"), "verified")),
+            &[]
+        )
+        .await
+        .unwrap());
+    assert_eq!(store.request("req_clock").await.unwrap().unwrap(), resumed);
+});

@@ -28,6 +28,9 @@ pub struct ActionBody {
     pub to: Option<String>,
     /// For `note`.
     pub text: Option<String>,
+    /// For `approve` or `complete` of a rectification: `table.field` → the corrected value,
+    /// applied to the subject's rows in the company's datastores (GDPR Art. 16).
+    pub corrections: Option<std::collections::BTreeMap<String, String>>,
 }
 
 pub(super) fn required(v: &Option<String>, name: &str) -> Result<String, AppError> {
@@ -51,8 +54,9 @@ pub async fn act(
     let row = load(state, id).await?;
     match action {
         Action::Approve => {
+            let corrections = super::reach::corrections(state, &row, body).await?;
             let approved = transition(state, &row, Action::Approve, actor, None, |_| {}).await?;
-            execute::run(state, approved).await
+            execute::run_with(state, approved, corrections.as_ref()).await
         }
         Action::Deny => {
             let reason = required(&body.reason, "reason")?;
@@ -72,7 +76,8 @@ pub async fn act(
             };
             let mail =
                 requester_mail(state, &p.new, "denied", content, Sealing::SubjectKey).await?;
-            p.commit(state, mail.into_iter().collect()).await
+            let denied = p.commit(state, mail.into_iter().collect()).await?;
+            super::reach::after_deny(state, &row, denied).await
         }
         Action::Extend => super::clock::extend(state, &row, body, actor).await,
         Action::Pause => super::clock::pause(state, &row, body, actor).await,
@@ -95,7 +100,13 @@ pub async fn act(
         }
         // Access and erasure complete only once the company's datastores have answered.
         Action::Complete if row.kind == Kind::Access || row.kind == Kind::Erasure => {
+            super::reach::corrections(state, &row, body).await?;
             execute::finish(state, row, actor).await
+        }
+        // Rectification, restriction and objection reach the company's systems first.
+        Action::Complete if super::reach::completes_through_company(row.kind) => {
+            let corrections = super::reach::corrections(state, &row, body).await?;
+            super::reach::complete_request(state, row, actor, corrections).await
         }
         Action::Complete => execute::complete(state, &row, actor, None).await,
         other => Err(AppError::invalid(

@@ -68,9 +68,9 @@ pub async fn extend(
                     ),
                     (m, 0) => format!("the request may be extended by 1 to {m} more month(s)"),
                     (0, d) => format!("the request may be extended by 1 to {d} more day(s)"),
-                    (m, d) => format!(
-                        "the request may be extended by up to {m} month(s) and {d} day(s)"
-                    ),
+                    (m, d) => {
+                        format!("the request may be extended by up to {m} month(s) and {d} day(s)")
+                    }
                 },
             ))
         }
@@ -94,7 +94,10 @@ pub async fn extend(
         },
     )
     .await?;
-    let step = format!("extended/{}m{}d", p.new.extended_months, p.new.extended_days);
+    let step = format!(
+        "extended/{}m{}d",
+        p.new.extended_months, p.new.extended_days
+    );
     let content = MailContent::RequestExtended {
         request_id: p.new.id.clone(),
         reason,
@@ -122,10 +125,7 @@ pub async fn pause(
         _ => {
             return Err(AppError::invalid(
                 "unknown_pause_reason",
-                format!(
-                    "`pause_reason` is one of: {}",
-                    PAUSE_REASONS.join(", ")
-                ),
+                format!("`pause_reason` is one of: {}", PAUSE_REASONS.join(", ")),
             ))
         }
     };
@@ -154,7 +154,11 @@ pub async fn pause(
 }
 
 /// Starts the clock again: the whole local days it stood still move the answer's due day.
-pub async fn resume(state: &Context, row: &RequestRow, actor: &str) -> Result<RequestRow, AppError> {
+pub async fn resume(
+    state: &Context,
+    row: &RequestRow,
+    actor: &str,
+) -> Result<RequestRow, AppError> {
     let Some(since) = row.paused_since else {
         return Err(AppError::conflict("not_paused", "the clock is running"));
     };

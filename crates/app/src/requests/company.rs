@@ -38,6 +38,14 @@ pub async fn any(state: &Context) -> Result<bool, AppError> {
     Ok(!all.is_empty())
 }
 
+/// The datastores a run of `kind` has a step on (an HTTP service that declares other
+/// endpoints takes no access or erasure, a database no objection).
+pub async fn takers(state: &Context, kind: RunKind) -> Result<Vec<String>, AppError> {
+    run::takers(&state.store, &state.datastores, kind)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
 /// When each rule's hold ends for one subject (see the module's notes).
 struct SubjectHolds<'a> {
     state: &'a Context,
@@ -78,7 +86,7 @@ async fn subject_holds<'a>(
     })
 }
 
-fn spec(row: &RequestRow, ids: &[(String, String)], kind: RunKind) -> RunSpec {
+pub(super) fn spec(row: &RequestRow, ids: &[(String, String)], kind: RunKind) -> RunSpec {
     RunSpec {
         kind,
         identities: run::identities(ids.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
@@ -98,6 +106,20 @@ async fn execute(
     kind: RunKind,
     opts: ExecuteOptions<'_>,
 ) -> Result<RunOutcome, ConnectorError> {
+    execute_spec(state, row, spec(row, ids, kind), &[], opts).await
+}
+
+/// [`execute`] for a spec of the caller's (corrections, datastores) and the purposes of an
+/// objection; a new run is planned only when no failed one of the kind is left to retry.
+pub(super) async fn execute_spec(
+    state: &Context,
+    row: &RequestRow,
+    spec: RunSpec,
+    purposes: &[String],
+    mut opts: ExecuteOptions<'_>,
+) -> Result<RunOutcome, ConnectorError> {
+    let kind = spec.kind;
+    opts.configured = state.datastores.clone();
     let failed = state
         .store
         .runs_of_request(&row.id)
@@ -110,12 +132,16 @@ async fn execute(
             run::retry(&state.store, &r.id, None).await?;
             run::execute_run(&state.store, &state.run_keys, &r.id, opts).await
         }
-        None => run::run_now(&state.store, &state.run_keys, &spec(row, ids, kind), opts).await,
+        None => {
+            let (store, keys) = (&state.store, &state.run_keys);
+            let id = run::plan_with(store, keys, &spec, &opts.configured, purposes).await?;
+            run::execute_run(store, keys, &id, opts).await
+        }
     }
 }
 
 /// The exact errors of a run that did not finish, for the DPO: datastore, run, step, error.
-fn failure(outcome: &RunOutcome) -> Option<String> {
+pub(super) fn failure(outcome: &RunOutcome) -> Option<String> {
     if outcome.run.status == RunStatus::Done {
         return None;
     }
@@ -147,7 +173,10 @@ pub async fn access_run(
     let Some(email) = super::email_of(state, row).await else {
         return Ok(());
     };
-    if !any(state).await.map_err(|e| e.to_string())? {
+    let takers = takers(state, RunKind::Access)
+        .await
+        .map_err(|e| e.to_string())?;
+    if takers.is_empty() {
         return Ok(());
     }
     // Access keeps nothing under a hold; the dates are never asked for.
@@ -175,7 +204,10 @@ pub async fn access_run(
 /// Who an erasure looks for: the requester's address, and the identifiers the company's
 /// service gave with the subject's lifecycle events (a child declared by `user_id` has no
 /// address on the request; `POST /v1/subjects/events` kept the id sealed under its key).
-async fn identities_of(state: &Context, row: &RequestRow) -> Result<Vec<(String, String)>, String> {
+pub(crate) async fn identities_of(
+    state: &Context,
+    row: &RequestRow,
+) -> Result<Vec<(String, String)>, String> {
     let mut ids = Vec::new();
     if let Some(email) = super::email_of(state, row).await {
         ids.push(("email".to_owned(), email));

@@ -10,8 +10,9 @@
 //!   to;
 //! - objection: direct-marketing consent is withdrawn (source `request`), and the
 //!   legitimate-interest purposes it names are refused from now on (`standing.rs`);
-//! - rectification and restriction: recorded and started; the DPO completes them once applied
-//!   (the connectors apply corrections in the company's own systems).
+//! - rectification, restriction, objection: carried into the company's systems too
+//!   (`reach.rs`): the corrections approved with a rectification applied, the subject's rows
+//!   marked while a restriction is in force, services told of an objection.
 
 use custodian_core::consent::Source;
 use custodian_core::request::{Action, Kind, Status};
@@ -19,13 +20,25 @@ use custodian_core::subject::SubjectRef;
 use custodian_mail::MailContent;
 use custodian_store::requests::RequestRow;
 
-use super::{download_link, plan, requester_mail, status_link, subject_of, transition, Sealing};
+use super::{
+    download_link, plan, reach, requester_mail, status_link, subject_of, transition, Sealing,
+};
 use crate::context::Context;
 use crate::error::AppError;
 use crate::recording::{self, Wanted};
+use custodian_connectors::erase::Corrections;
 
 /// Carries out an approved request.
 pub async fn run(state: &Context, approved: RequestRow) -> Result<RequestRow, AppError> {
+    run_with(state, approved, None).await
+}
+
+/// [`run`], with the corrections the DPO approved a rectification with.
+pub async fn run_with(
+    state: &Context,
+    approved: RequestRow,
+    corrections: Option<&Corrections>,
+) -> Result<RequestRow, AppError> {
     let kind = approved.kind;
     let subject = SubjectRef::from_hex(&approved.subject_ref).ok_or_else(|| {
         AppError::Internal(format!("request {} has a malformed subject", approved.id))
@@ -34,14 +47,23 @@ pub async fn run(state: &Context, approved: RequestRow) -> Result<RequestRow, Ap
         Kind::Access | Kind::Erasure => finish(state, approved, "system").await,
         Kind::Objection => {
             withdraw_objected(state, subject).await?;
-            let purposes = crate::standing::enforce_objection(state, &approved).await?;
-            let told = (!purposes.is_empty())
-                .then(|| format!("objection in force for: {}", purposes.join(", ")));
-            complete(state, &approved, "system", told.as_deref()).await
+            let named = crate::standing::enforce_objection(state, &approved).await?;
+            let mut told = (!named.is_empty())
+                .then(|| format!("objection in force for: {}", named.join(", ")));
+            let purposes = reach::objected_purposes(state, named);
+            match reach::object(state, &approved, &purposes).await {
+                Ok(sent) => {
+                    told = [told, sent]
+                        .into_iter()
+                        .flatten()
+                        .reduce(|a, b| format!("{a}; {b}"));
+                    complete(state, &approved, "system", told.as_deref()).await
+                }
+                Err(err) => reach::stay_in_progress(state, &approved, &err).await,
+            }
         }
-        Kind::Rectification | Kind::Restriction => {
-            transition(state, &approved, Action::Start, "system", None, |_| {}).await
-        }
+        Kind::Rectification => reach::approved_rectification(state, approved, corrections).await,
+        Kind::Restriction => reach::approved_restriction(state, approved).await,
     }
 }
 
@@ -59,7 +81,12 @@ pub async fn finish(state: &Context, row: RequestRow, actor: &str) -> Result<Req
         return complete(state, &row, actor, None).await;
     }
     let mut told = None;
-    if super::company::any(state).await? {
+    let kind = if erasure {
+        custodian_connectors::run::RunKind::Erasure
+    } else {
+        custodian_connectors::run::RunKind::Access
+    };
+    if !super::company::takers(state, kind).await?.is_empty() {
         let outcome = if erasure {
             super::company::erase(state, &row).await.map(|e| {
                 Some(if e.kept.is_empty() {
@@ -97,7 +124,20 @@ pub async fn finish(state: &Context, row: RequestRow, actor: &str) -> Result<Req
     }
     let done = complete(state, &row, actor, told.as_deref()).await?;
     if erasure {
+        // Art. 19: the recipients are told with identities read before the key goes.
+        let notice = crate::notices::plan_erasure_notice(state, &done).await;
         erase_own_data(state, super::subject_of(&done)?, &done).await?;
+        match notice {
+            Ok(Some(run)) => {
+                if let Err(e) = crate::notices::deliver(state, &run).await {
+                    tracing::warn!(request = %done.id, error = %e, "telling recipients of an erasure failed; retried in the background");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(request = %done.id, error = %e, "the recipients of an erasure could not be planned")
+            }
+        }
         return super::load(state, &done.id).await;
     }
     Ok(done)
@@ -141,6 +181,9 @@ pub async fn finish_interrupted_erasures(state: &Context, since: i64) -> Result<
     for r in state.store.completed_erasures_since(since).await? {
         let subject = subject_of(&r)?;
         if state.keyring.has_key(&subject).await? {
+            if let Err(e) = crate::notices::plan_erasure_notice(state, &r).await {
+                tracing::warn!(request = %r.id, error = %e, "the recipients of an erasure could not be planned");
+            }
             erase_own_data(state, subject, &r).await?;
             finished += 1;
         }
@@ -175,6 +218,7 @@ async fn withdraw_objected(state: &Context, subject: SubjectRef) -> Result<(), A
             language: &lang,
             ip_truncated: None,
             method: Source::Request,
+            identity: None,
         },
     )
     .await?;

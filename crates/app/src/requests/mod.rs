@@ -17,6 +17,7 @@ pub mod export;
 mod intake;
 pub mod limits;
 mod mail;
+pub mod reach;
 mod transitions;
 mod verify;
 pub mod views;
@@ -113,8 +114,11 @@ pub fn due_of(state: &Context, r: &RequestRow, now: i64) -> Due {
             to: None,
         });
     }
-    let extension = (r.extended_months > 0 || r.extended_days > 0)
-        .then(|| jiff::Span::new().months(r.extended_months).days(r.extended_days));
+    let extension = (r.extended_months > 0 || r.extended_days > 0).then(|| {
+        jiff::Span::new()
+            .months(r.extended_months)
+            .days(r.extended_days)
+    });
     deadline::due_with_paused_days(
         ts(r.received_at),
         &rule,

@@ -22,7 +22,11 @@ pub fn urgency_at(ctx: &Context, r: &RequestRow, now: i64) -> Option<Urgency> {
     r.status.is_open().then(|| {
         let rule = super::rule_of(ctx, r);
         let due = super::due_of(ctx, r, now);
-        urgency(timestamp(now), due.answer_due, super::calendar_of(ctx, &rule))
+        urgency(
+            timestamp(now),
+            due.answer_due,
+            super::calendar_of(ctx, &rule),
+        )
     })
 }
 

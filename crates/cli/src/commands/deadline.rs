@@ -74,11 +74,25 @@ pub fn run(global: &crate::config::GlobalArgs, args: Args) -> anyhow::Result<Exi
     if args.json {
         println!("{}", serde_json::to_string(&d)?);
     } else {
-        let zone = calendars.get(&rule.calendar).time_zone().iana_name().unwrap_or("UTC").to_owned();
-        println!("jurisdiction      {} (calendar `{}`, {zone})", d.jurisdiction, rule.calendar);
+        let zone = calendars
+            .get(&rule.calendar)
+            .time_zone()
+            .iana_name()
+            .unwrap_or("UTC")
+            .to_owned();
+        println!(
+            "jurisdiction      {} (calendar `{}`, {zone})",
+            d.jurisdiction, rule.calendar
+        );
         println!("received          {}", d.received_date);
-        println!("acknowledge by    {} ({})", d.acknowledge_due_date, d.acknowledge_due);
-        println!("answer by         end of {} ({})", d.answer_due_date, d.answer_due);
+        println!(
+            "acknowledge by    {} ({})",
+            d.acknowledge_due_date, d.acknowledge_due
+        );
+        println!(
+            "answer by         end of {} ({})",
+            d.answer_due_date, d.answer_due
+        );
         println!("latest, extended  end of {}", d.latest_answer_due_date);
     }
     Ok(ExitCode::SUCCESS)

@@ -197,5 +197,12 @@ pub async fn step(
                 .await
                 .map(StepResult::Change)
         }
+        // No run of these has a step here (`crate::reach::takes`): Redis has no restriction
+        // column, and only HTTP services take notices.
+        other => Err(ConnectorError::Run(format!(
+            "datastore {} is a Redis datastore, which takes no {}",
+            ds.name,
+            other.as_str()
+        ))),
     }
 }

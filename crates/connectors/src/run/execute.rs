@@ -71,7 +71,14 @@ pub async fn execute_run(
     if done {
         store.clear_run_payload(run_id).await?;
     }
-    lease.release(end_status(done)).await?;
+    // A step left to retry later (`defer_retries`) keeps the run pending, not failed.
+    let deferred = steps.iter().any(|s| s.status == StepStatus::Retrying);
+    let status = if deferred && !done {
+        RunStatus::Pending
+    } else {
+        end_status(done)
+    };
+    lease.release(status).await?;
     outcome(store, run_id).await
 }
 
@@ -166,6 +173,9 @@ async fn run_step(
         store
             .step_failed(run_id, step.seq, &message, Some(next))
             .await?;
+        if opts.defer_retries {
+            return Ok(());
+        }
         // The backoff keeps the run too; it ends when the clock reaches the next attempt.
         tokio::select! {
             () = wait_until(cx.lease.clock(), next) => {}
@@ -280,6 +290,16 @@ async fn execute_step(
                 .await
                 .map(StepResult::Change)
         }
+        RunKind::Restriction | RunKind::RestrictionLift => {
+            let restricted = cx.kind == RunKind::Restriction;
+            crate::restrict::apply(&db, &ds, identities, restricted, dry_run)
+                .await
+                .map(StepResult::Change)
+        }
+        other => Err(ConnectorError::Run(format!(
+            "datastore {name} is a database, which takes no {} (only an HTTP service that declares an endpoint for it does)",
+            other.as_str()
+        ))),
     };
     db.close().await;
     result
@@ -306,8 +326,26 @@ async fn execute_http(
         Some(s) if cx.kind == RunKind::Access => Some(&mut **s),
         _ => None,
     };
+    if !crate::reach::takes(ds, cx.kind) {
+        return Err(ConnectorError::Run(format!(
+            "the service {name} declares no endpoint for {}",
+            cx.kind.as_str()
+        )));
+    }
+    // A notice about someone the service knows by none of the identities at hand (a device
+    // id, for a service that knows e-mails) is not sent: it could not act on it.
+    if !cx.kind.is_classic()
+        && crate::http::filtered(ds, &cx.payload.identities)
+            .values()
+            .all(Vec::is_empty)
+    {
+        return Ok(StepResult::Http(crate::http::HttpAnswer {
+            status: 0,
+            body: "not sent: no identity of a kind the service takes".into(),
+        }));
+    }
     let answer = crate::http::call(
-        url,
+        &crate::reach::endpoint_url(ds, url, cx.kind),
         secret.as_bytes(),
         cx.store.clock().now_micros() / 1_000_000,
         ds,
@@ -315,6 +353,7 @@ async fn execute_http(
         idempotency_key,
         &cx.payload.identities,
         corrections,
+        &cx.payload.purposes,
         cx.run.dry_run,
         sink,
     )

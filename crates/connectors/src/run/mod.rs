@@ -1,4 +1,6 @@
-//! Runs: an access, erasure or rectification over several datastores as a durable job.
+//! Runs: an access, erasure, rectification — or a restriction marked or lifted, an objection,
+//! a consent withdrawal, an erasure told to a recipient — over the datastores that take it
+//! (`crate::reach::takes`), as a durable job.
 //!
 //! [`plan`] records the run and one pending step per datastore, with the subject's
 //! identifiers sealed under the server secret (the store never holds them in clear).
@@ -61,12 +63,15 @@ pub struct RunSpec {
     pub request_id: Option<String>,
 }
 
-/// The sealed part of a run: who it is about, and the corrections of a rectification.
+/// The sealed part of a run: who it is about, the corrections of a rectification, and the
+/// purposes of an objection or a consent withdrawal.
 #[derive(Serialize, Deserialize)]
 struct Payload {
     identities: Identities,
     #[serde(default)]
     corrections: Corrections,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    purposes: Vec<String>,
 }
 
 /// Backoff for failing steps: `base * 2^(attempt-1)`, capped, `max_attempts` in all.
@@ -112,6 +117,10 @@ pub struct ExecuteOptions<'a> {
     pub sink: Option<&'a mut dyn AccessSink>,
     /// Datastores from the config file, besides the registered ones.
     pub configured: Vec<DatastoreRecord>,
+    /// A failing step with attempts left is recorded `retrying` at its next attempt and the
+    /// execution moves on instead of waiting (runs executed by a background pass, which
+    /// comes back when the step is due); the run then stays `pending`.
+    pub defer_retries: bool,
 }
 
 impl<'a> ExecuteOptions<'a> {
@@ -126,6 +135,7 @@ impl<'a> ExecuteOptions<'a> {
             holds,
             sink: None,
             configured: Vec::new(),
+            defer_retries: false,
         }
     }
 }
@@ -180,6 +190,71 @@ pub async fn plan(
     spec: &RunSpec,
     configured: &[DatastoreRecord],
 ) -> Result<String, ConnectorError> {
+    plan_with(store, keys, spec, configured, &[]).await
+}
+
+/// The datastores a run of `kind` has a step on (`crate::reach::takes`), by name. A dataset
+/// that does not load is counted in, so the run records its exact error.
+pub async fn takers(
+    store: &Store,
+    configured: &[DatastoreRecord],
+    kind: RunKind,
+) -> Result<Vec<String>, ConnectorError> {
+    let known = datastores(store, configured).await?;
+    Ok(known
+        .iter()
+        .filter(|r| takes_cached(r, kind))
+        .map(|r| r.name.clone())
+        .collect())
+}
+
+/// Which kinds a dataset file takes, remembered per file while its size and modification
+/// time stay the same: a consent withdrawal asks on every write, and parsing every dataset
+/// each time cost about as much as the write itself.
+fn takes_cached(reg: &DatastoreRecord, kind: RunKind) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Stamp = (Option<std::time::SystemTime>, u64);
+    static CACHE: OnceLock<Mutex<HashMap<String, (Stamp, Vec<RunKind>)>>> = OnceLock::new();
+    let stamp: Option<Stamp> = std::fs::metadata(&reg.dataset_path)
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()));
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(stamp) = stamp {
+        let known = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, kinds)) = known.get(&reg.dataset_path) {
+            if *at == stamp {
+                return kinds.contains(&kind);
+            }
+        }
+    }
+    // A dataset that does not load counts in, so the run records its exact error.
+    let Ok(ds) = load_dataset(reg) else {
+        return true;
+    };
+    let kinds: Vec<RunKind> = RunKind::ALL
+        .into_iter()
+        .filter(|k| crate::reach::takes(&ds, *k))
+        .collect();
+    let takes = kinds.contains(&kind);
+    if let Some(stamp) = stamp {
+        cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(reg.dataset_path.clone(), (stamp, kinds));
+    }
+    takes
+}
+
+/// [`plan`], with the purposes an objection or a consent withdrawal concerns (sealed with
+/// the identities). Without named datastores the run has a step on each that takes its kind.
+pub async fn plan_with(
+    store: &Store,
+    keys: &RunKeys,
+    spec: &RunSpec,
+    configured: &[DatastoreRecord],
+    purposes: &[String],
+) -> Result<String, ConnectorError> {
     if spec.identities.values().all(Vec::is_empty) {
         return Err(ConnectorError::Run(
             "a run needs at least one identity".into(),
@@ -195,7 +270,7 @@ pub async fn plan(
             }
             names.clone()
         }
-        None => known.iter().map(|k| k.name.clone()).collect(),
+        None => takers(store, configured, spec.kind).await?,
     };
     if steps.is_empty() {
         return Err(ConnectorError::Run("no datastore to run on".into()));
@@ -204,6 +279,7 @@ pub async fn plan(
     let payload = serde_json::to_string(&Payload {
         identities: spec.identities.clone(),
         corrections: spec.corrections.clone(),
+        purposes: purposes.to_vec(),
     })
     .expect("plain data serialises");
     store

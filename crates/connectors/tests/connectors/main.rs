@@ -11,6 +11,7 @@ mod fides_policy;
 mod helpers;
 mod http;
 mod leases;
+mod reach;
 mod redis;
 mod runs;
 mod safety;

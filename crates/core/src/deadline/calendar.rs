@@ -31,7 +31,10 @@ pub enum CalendarError {
     #[error("unknown holiday set `{0}`")]
     UnknownHolidaySet(String),
     #[error("calendar `{id}`: {error}")]
-    In { id: String, error: Box<CalendarError> },
+    In {
+        id: String,
+        error: Box<CalendarError>,
+    },
 }
 
 const WEEKDAYS: [&str; 7] = [
@@ -227,7 +230,9 @@ impl BusinessCalendar {
     /// happens does not count towards a period in hours (Regulation 1182/71 Art. 3(1)).
     pub fn next_whole_hour(&self, t: Timestamp) -> Timestamp {
         let local = self.tz.to_datetime(t);
-        let floor = local.date().to_datetime(Time::constant(local.hour(), 0, 0, 0));
+        let floor = local
+            .date()
+            .to_datetime(Time::constant(local.hour(), 0, 0, 0));
         match floor.checked_add(SignedDuration::from_hours(1)) {
             Ok(next) => self.instant(next).max(t),
             Err(_) => Timestamp::MAX,

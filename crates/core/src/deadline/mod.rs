@@ -114,7 +114,9 @@ pub fn rule_by_id(policy: &custodian_policy::Policy, id: &str) -> Option<Rule> {
     if id == "default" {
         return Some(default_rule(policy));
     }
-    policy.jurisdiction(id).map(|j| jurisdiction_rule(policy, j))
+    policy
+        .jurisdiction(id)
+        .map(|j| jurisdiction_rule(policy, j))
 }
 
 fn default_rule(policy: &custodian_policy::Policy) -> Rule {
@@ -131,7 +133,10 @@ fn default_rule(policy: &custodian_policy::Policy) -> Rule {
     }
 }
 
-fn jurisdiction_rule(policy: &custodian_policy::Policy, j: &custodian_policy::Jurisdiction) -> Rule {
+fn jurisdiction_rule(
+    policy: &custodian_policy::Policy,
+    j: &custodian_policy::Jurisdiction,
+) -> Rule {
     let hours = Acknowledge::BusinessHours(policy.deadlines.acknowledge_business_hours);
     let acknowledge = match (&j.acknowledge_within, j.acknowledge_business_days) {
         (Some(within), _) => custodian_policy::parse_duration(within)
@@ -236,7 +241,8 @@ pub fn due_with_paused_days(
             .iter()
             .map(|&(a, b)| days_between(cal.local_date(a), cal.local_date(b)))
             .sum::<i64>();
-    let period = |span: &Span, shift: i64| period_end(cal, received, span, shift, rule.roll_forward);
+    let period =
+        |span: &Span, shift: i64| period_end(cal, received, span, shift, rule.roll_forward);
 
     let acknowledge_due = match &rule.acknowledge {
         Acknowledge::BusinessHours(h) => cal.add_business_hours(cal.next_whole_hour(received), *h),
@@ -268,7 +274,13 @@ pub fn due_with_paused_days(
 /// 3(4) concerns periods "other than in hours"). Otherwise the receipt date plus the span (month
 /// ends clamped by jiff: 31 January + P1M = 28/29 February), plus `shift` days, rolled to a
 /// working day when `roll`, ends at the end of that local day.
-fn period_end(cal: &BusinessCalendar, received: Timestamp, span: &Span, shift: i64, roll: bool) -> Timestamp {
+fn period_end(
+    cal: &BusinessCalendar,
+    received: Timestamp,
+    span: &Span,
+    shift: i64,
+    roll: bool,
+) -> Timestamp {
     let tz = cal.time_zone();
     if has_time(span) {
         let end = received

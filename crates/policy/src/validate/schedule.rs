@@ -155,7 +155,8 @@ fn calendar(c: &Calendar, at: &str, r: &mut Report) {
 /// Every set of rules names a calendar that exists: the law's days are counted there.
 pub(super) fn calendar_references(p: &Policy, r: &mut Report) {
     let known: Vec<&str> = p.calendars.iter().map(|c| c.id.as_str()).collect();
-    let mut check = |path: String, named: Option<&str>, whose: &str| match named {
+    let mut check = |path: String, named: Option<&str>, whose: &str| {
+        match named {
         None => r.at(
             format!("{path}.calendar"),
             whose.to_string(),
@@ -176,6 +177,7 @@ pub(super) fn calendar_references(p: &Policy, r: &mut Report) {
             },
         ),
         Some(_) => {}
+    }
     };
     check(
         "deadlines".into(),

@@ -23,11 +23,23 @@ fn same(set: &str, year: i16, published: &str) {
 
 #[test]
 fn england_and_wales() {
-    same("gb-eng", 2025, "01-01 04-18 04-21 05-05 05-26 08-25 12-25 12-26");
+    same(
+        "gb-eng",
+        2025,
+        "01-01 04-18 04-21 05-05 05-26 08-25 12-25 12-26",
+    );
     // Boxing Day on a Saturday: Monday 28.
-    same("gb-eng", 2026, "01-01 04-03 04-06 05-04 05-25 08-31 12-25 12-28");
+    same(
+        "gb-eng",
+        2026,
+        "01-01 04-03 04-06 05-04 05-25 08-31 12-25 12-28",
+    );
     // Christmas on a Saturday, Boxing Day on a Sunday: Monday 27 and Tuesday 28.
-    same("gb-eng", 2027, "01-01 03-26 03-29 05-03 05-31 08-30 12-27 12-28");
+    same(
+        "gb-eng",
+        2027,
+        "01-01 03-26 03-29 05-03 05-31 08-30 12-27 12-28",
+    );
     // New Year's Day on a Saturday, the Platinum Jubilee, the State Funeral, and Christmas
     // on a Sunday (Boxing Day keeps Monday 26, Christmas moves to Tuesday 27).
     same(
@@ -40,45 +52,105 @@ fn england_and_wales() {
 #[test]
 fn scotland() {
     // St Andrew's Day on a Sunday: Monday 1 December.
-    same("gb-sct", 2025, "01-01 01-02 04-18 05-05 05-26 08-04 12-01 12-25 12-26");
-    same("gb-sct", 2026, "01-01 01-02 04-03 05-04 05-25 08-03 11-30 12-25 12-28");
+    same(
+        "gb-sct",
+        2025,
+        "01-01 01-02 04-18 05-05 05-26 08-04 12-01 12-25 12-26",
+    );
+    same(
+        "gb-sct",
+        2026,
+        "01-01 01-02 04-03 05-04 05-25 08-03 11-30 12-25 12-28",
+    );
     // 2 January on a Saturday: Monday 4 January.
-    same("gb-sct", 2027, "01-01 01-04 03-26 05-03 05-31 08-02 11-30 12-27 12-28");
+    same(
+        "gb-sct",
+        2027,
+        "01-01 01-04 03-26 05-03 05-31 08-02 11-30 12-27 12-28",
+    );
     // 1 and 2 January on a weekend: Monday 3 and Tuesday 4.
     assert_eq!(&dates("gb-sct", 2022)[..2], ["01-03", "01-04"]);
 }
 
 #[test]
 fn ireland() {
-    same("ie", 2025, "01-01 02-03 03-17 04-21 05-05 06-02 08-04 10-27 12-25 12-26");
+    same(
+        "ie",
+        2025,
+        "01-01 02-03 03-17 04-21 05-05 06-02 08-04 10-27 12-25 12-26",
+    );
     // St Stephen's Day on a Saturday stays there: Ireland moves no public holiday.
-    same("ie", 2026, "01-01 02-02 03-17 04-06 05-04 06-01 08-03 10-26 12-25 12-26");
-    same("ie", 2027, "01-01 02-01 03-17 03-29 05-03 06-07 08-02 10-25 12-25 12-26");
+    same(
+        "ie",
+        2026,
+        "01-01 02-02 03-17 04-06 05-04 06-01 08-03 10-26 12-25 12-26",
+    );
+    same(
+        "ie",
+        2027,
+        "01-01 02-01 03-17 03-29 05-03 06-07 08-02 10-25 12-25 12-26",
+    );
     // St Brigid's Day is 1 February when that is a Friday.
     assert_eq!(dates("ie", 2030)[1], "02-01");
-    assert_eq!(dates("ie", 2022)[1], "03-17", "no St Brigid's Day before 2023");
+    assert_eq!(
+        dates("ie", 2022)[1],
+        "03-17",
+        "no St Brigid's Day before 2023"
+    );
 }
 
 #[test]
 fn germany() {
-    same("de", 2025, "01-01 04-18 04-21 05-01 05-29 06-09 10-03 12-25 12-26");
-    same("de", 2026, "01-01 04-03 04-06 05-01 05-14 05-25 10-03 12-25 12-26");
-    same("de", 2027, "01-01 03-26 03-29 05-01 05-06 05-17 10-03 12-25 12-26");
+    same(
+        "de",
+        2025,
+        "01-01 04-18 04-21 05-01 05-29 06-09 10-03 12-25 12-26",
+    );
+    same(
+        "de",
+        2026,
+        "01-01 04-03 04-06 05-01 05-14 05-25 10-03 12-25 12-26",
+    );
+    same(
+        "de",
+        2027,
+        "01-01 03-26 03-29 05-01 05-06 05-17 10-03 12-25 12-26",
+    );
 }
 
 #[test]
 fn france() {
-    same("fr", 2025, "01-01 04-21 05-01 05-08 05-29 06-09 07-14 08-15 11-01 11-11 12-25");
-    same("fr", 2026, "01-01 04-06 05-01 05-08 05-14 05-25 07-14 08-15 11-01 11-11 12-25");
+    same(
+        "fr",
+        2025,
+        "01-01 04-21 05-01 05-08 05-29 06-09 07-14 08-15 11-01 11-11 12-25",
+    );
+    same(
+        "fr",
+        2026,
+        "01-01 04-06 05-01 05-08 05-14 05-25 07-14 08-15 11-01 11-11 12-25",
+    );
     // Ascension (6 May) before Victoire 1945 (8 May).
-    same("fr", 2027, "01-01 03-29 05-01 05-06 05-08 05-17 07-14 08-15 11-01 11-11 12-25");
+    same(
+        "fr",
+        2027,
+        "01-01 03-29 05-01 05-06 05-08 05-17 07-14 08-15 11-01 11-11 12-25",
+    );
 }
 
 #[test]
 fn united_states_federal() {
-    same("us", 2025, "01-01 01-20 02-17 05-26 06-19 07-04 09-01 10-13 11-11 11-27 12-25");
+    same(
+        "us",
+        2025,
+        "01-01 01-20 02-17 05-26 06-19 07-04 09-01 10-13 11-11 11-27 12-25",
+    );
     // Independence Day on a Saturday: Friday 3 July.
-    same("us", 2026, "01-01 01-19 02-16 05-25 06-19 07-03 09-07 10-12 11-11 11-26 12-25");
+    same(
+        "us",
+        2026,
+        "01-01 01-19 02-16 05-25 06-19 07-03 09-07 10-12 11-11 11-26 12-25",
+    );
     // Juneteenth and Christmas on Saturdays, Independence Day on a Sunday, and New Year's
     // Day 2028 (a Saturday) observed on Friday 31 December 2027.
     same(
@@ -86,7 +158,11 @@ fn united_states_federal() {
         2027,
         "01-01 01-18 02-15 05-31 06-18 07-05 09-06 10-11 11-11 11-25 12-24 12-31",
     );
-    assert_eq!(dates("us", 2028)[0], "01-17", "1 January 2028 was observed in 2027");
+    assert_eq!(
+        dates("us", 2028)[0],
+        "01-17",
+        "1 January 2028 was observed in 2027"
+    );
 }
 
 #[test]
@@ -117,7 +193,10 @@ fn every_set_works_for_any_year() {
         for year in [1950, 2000, 2099, 2400, 3000] {
             let days = holidays(set, year).unwrap();
             assert!(days.len() >= 8, "{set} {year}: {days:?}");
-            assert!(days.windows(2).all(|w| w[0].date < w[1].date), "{set} {year}");
+            assert!(
+                days.windows(2).all(|w| w[0].date < w[1].date),
+                "{set} {year}"
+            );
             assert!(days.iter().all(|h| h.date.year() == year));
         }
     }

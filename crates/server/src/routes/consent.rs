@@ -95,6 +95,7 @@ pub async fn write(
             language: req.language.as_deref(),
             gpc: gpc_signal(&headers),
             client: ip,
+            identity: Some(&id),
         },
     )
     .await?;

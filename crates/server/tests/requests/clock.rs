@@ -13,10 +13,7 @@ const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
 
 fn micros(rfc3339: &str) -> i64 {
-    rfc3339
-        .parse::<jiff::Timestamp>()
-        .unwrap()
-        .as_microsecond()
+    rfc3339.parse::<jiff::Timestamp>().unwrap().as_microsecond()
 }
 
 async fn received(env: &Env, email: &str, extra: Value) -> String {
@@ -45,8 +42,8 @@ async fn a_californian_request_at_half_past_eleven_is_counted_on_californian_day
     let rule = rule_by_id(&policy, "ccpa").unwrap();
     let calendars = Calendars::from_policy(&policy).unwrap();
     let at = jiff::Timestamp::from_microsecond(micros("2026-03-03T07:30:00Z")).unwrap();
-    let expected = serde_json::to_value(due(at, &rule, calendars.get(&rule.calendar), &[], None, at))
-        .unwrap();
+    let expected =
+        serde_json::to_value(due(at, &rule, calendars.get(&rule.calendar), &[], None, at)).unwrap();
     for (key, value) in expected.as_object().unwrap() {
         assert_eq!(&r[key], value, "{key}");
     }
@@ -61,9 +58,14 @@ async fn the_dpo_stops_the_clock_where_the_law_does_and_whole_days_move_the_due_
     let uk = received(&env, "uk@example.com", json!({ "country": "GB" })).await;
     assert_eq!(env.admin(&uk).await["answer_due_date"], "2026-02-02");
 
-    assert_problem(&env.act(&uk, "pause", json!({})).await, 422, "missing_field");
     assert_problem(
-        &env.act(&uk, "pause", json!({ "pause_reason": "lunch" })).await,
+        &env.act(&uk, "pause", json!({})).await,
+        422,
+        "missing_field",
+    );
+    assert_problem(
+        &env.act(&uk, "pause", json!({ "pause_reason": "lunch" }))
+            .await,
         422,
         "unknown_pause_reason",
     );
@@ -78,8 +80,12 @@ async fn the_dpo_stops_the_clock_where_the_law_does_and_whole_days_move_the_due_
     assert_eq!(p.body["pause_reason"], "awaiting_identity");
     assert_eq!(p.body["paused_since"], "2026-01-05T12:00:00Z");
     assert_problem(
-        &env.act(&uk, "pause", json!({ "pause_reason": "awaiting_clarification" }))
-            .await,
+        &env.act(
+            &uk,
+            "pause",
+            json!({ "pause_reason": "awaiting_clarification" }),
+        )
+        .await,
         409,
         "already_paused",
     );
@@ -96,8 +102,12 @@ async fn the_dpo_stops_the_clock_where_the_law_does_and_whole_days_move_the_due_
     assert_eq!(r.body["paused_since"], Value::Null);
     // A pause begun and ended the same day moves nothing.
     app.clock.advance(HOUR);
-    env.act(&uk, "pause", json!({ "pause_reason": "awaiting_clarification" }))
-        .await;
+    env.act(
+        &uk,
+        "pause",
+        json!({ "pause_reason": "awaiting_clarification" }),
+    )
+    .await;
     app.clock.advance(HOUR);
     let r = env.act(&uk, "resume", json!({})).await;
     assert_eq!(r.body["answer_due_date"], "2026-02-04");
@@ -107,7 +117,10 @@ async fn the_dpo_stops_the_clock_where_the_law_does_and_whole_days_move_the_due_
         .iter()
         .map(|h| h["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["receive", "verify", "pause", "resume", "pause", "resume"]);
+    assert_eq!(
+        actions,
+        ["receive", "verify", "pause", "resume", "pause", "resume"]
+    );
 
     // EU GDPR does not stop the clock: the DPO is told so, and nothing changes.
     let eu = received(&env, "eu@example.com", json!({ "country": "DE" })).await;
@@ -132,15 +145,24 @@ async fn extensions_count_from_receipt_are_told_in_the_requesters_language_and_c
     .await;
     // Counted in Dublin: 1 February is a Sunday and Monday 2 February St Brigid's Day.
     assert_eq!(env.admin(&de).await["answer_due_date"], "2026-02-03");
-    assert_problem(&env.act(&de, "extend", json!({})).await, 422, "missing_field");
     assert_problem(
-        &env.act(&de, "extend", json!({ "reason": "x", "days": 10 })).await,
+        &env.act(&de, "extend", json!({})).await,
+        422,
+        "missing_field",
+    );
+    assert_problem(
+        &env.act(&de, "extend", json!({ "reason": "x", "days": 10 }))
+            .await,
         422,
         "invalid_extension",
     );
     // The two further months: three months from receipt, 1 April.
     let e = env
-        .act(&de, "extend", json!({ "reason": "Drei Archive sind zu prüfen." }))
+        .act(
+            &de,
+            "extend",
+            json!({ "reason": "Drei Archive sind zu prüfen." }),
+        )
         .await;
     assert_eq!(e.status, 200, "{}", e.text);
     assert_eq!(e.body["answer_due_date"], "2026-04-01");
@@ -157,7 +179,8 @@ async fn extensions_count_from_receipt_are_told_in_the_requesters_language_and_c
     assert_eq!(e.status, 200, "{}", e.text);
     assert_eq!(e.body["extended_days"], 10);
     assert_problem(
-        &env.act(&us, "extend", json!({ "reason": "More", "days": 36 })).await,
+        &env.act(&us, "extend", json!({ "reason": "More", "days": 36 }))
+            .await,
         422,
         "invalid_extension",
     );

@@ -214,7 +214,8 @@ async fn uk_requests_stop_the_clock_until_identity_is_verified() {
 
     // Received at 23:50 on Tuesday 6 January, the code entered at 00:10: the wait spans one
     // local day, so Friday 6 February moves to Saturday 7, which rolls to Monday 9.
-    app.clock.set(START + (5 * 24 * 60 + 23 * 60 + 50) * 60_000_000);
+    app.clock
+        .set(START + (5 * 24 * 60 + 23 * 60 + 50) * 60_000_000);
     let (late, late_code) = submit("GB", "late@example.com").await;
     let late0 = env.admin(&late).await;
     app.clock.advance(20 * 60_000_000);
@@ -227,7 +228,10 @@ async fn uk_requests_stop_the_clock_until_identity_is_verified() {
     let late1 = env.admin(&late).await;
     assert_eq!(late1["status"], "verified", "{late1}");
     assert_eq!(
-        (late0["answer_due_date"].as_str(), late1["answer_due_date"].as_str()),
+        (
+            late0["answer_due_date"].as_str(),
+            late1["answer_due_date"].as_str()
+        ),
         (Some("2026-02-06"), Some("2026-02-09")),
     );
 }

@@ -337,12 +337,19 @@ impl Store {
         sql: &str,
         args: &[Arg<'_>],
     ) -> Result<Option<T>> {
-        self.row(sql, args).await?.as_ref().map(Row::decode).transpose()
+        self.row(sql, args)
+            .await?
+            .as_ref()
+            .map(Row::decode)
+            .transpose()
     }
 
     /// The first row the statement answers; no row is `sqlx::Error::RowNotFound`.
     pub async fn fetch_one<T: FromRows>(&self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
-        self.row(sql, args).await?.ok_or_else(row_not_found)?.decode()
+        self.row(sql, args)
+            .await?
+            .ok_or_else(row_not_found)?
+            .decode()
     }
 
     /// The rows of a statement as a stream, so a long result (the whole ledger) is read in

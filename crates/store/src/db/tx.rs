@@ -63,11 +63,18 @@ impl Tx {
         sql: &str,
         args: &[Arg<'_>],
     ) -> Result<Option<T>> {
-        self.row(sql, args).await?.as_ref().map(Row::decode).transpose()
+        self.row(sql, args)
+            .await?
+            .as_ref()
+            .map(Row::decode)
+            .transpose()
     }
 
     pub async fn fetch_one<T: FromRows>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<T> {
-        self.row(sql, args).await?.ok_or_else(row_not_found)?.decode()
+        self.row(sql, args)
+            .await?
+            .ok_or_else(row_not_found)?
+            .decode()
     }
 
     /// Every row of a statement, undecoded: like `Store::rows`, the one place that drives

@@ -22,7 +22,11 @@ fn an_unknown_holiday_set_is_named_with_the_nearest_one() {
         "calendars[2].holidays",
         "unknown holiday set",
     );
-    assert!(p.help.contains("gb-sct") && p.help.contains("extra_holidays"), "{}", p.help);
+    assert!(
+        p.help.contains("gb-sct") && p.help.contains("extra_holidays"),
+        "{}",
+        p.help
+    );
 }
 
 #[test]
@@ -94,13 +98,19 @@ fn acknowledging_within_elapsed_hours_is_expressible_but_not_twice() {
         "deadlines.jurisdictions[2].acknowledge_within",
         "both `acknowledge_within` and `acknowledge_business_days`",
     );
-    let text = mutate("acknowledge_business_days = 10", "acknowledge_within = \"PT72H\"");
+    let text = mutate(
+        "acknowledge_business_days = 10",
+        "acknowledge_within = \"PT72H\"",
+    );
     let p = custodian_policy::load("policy.toml", &text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         p.deadlines.jurisdictions[2].acknowledge_within.as_deref(),
         Some("PT72H")
     );
-    let text = mutate("acknowledge_business_days = 10", "acknowledge_within = \"72h\"");
+    let text = mutate(
+        "acknowledge_business_days = 10",
+        "acknowledge_within = \"72h\"",
+    );
     one(
         &text,
         "\"72h\"",

@@ -194,6 +194,9 @@ notice_link = "Notice"
 "#;
     let policy = load("minimal.toml", minimal).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(policy.default_calendar().time_zone, "Europe/Berlin");
-    assert!(!policy.deadlines.roll_forward, "rolling forward is asked for, not assumed");
+    assert!(
+        !policy.deadlines.roll_forward,
+        "rolling forward is asked for, not assumed"
+    );
     assert_eq!(policy.children.erase_within, "PT24H");
 }
