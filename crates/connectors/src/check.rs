@@ -366,6 +366,27 @@ pub struct CheckReport {
     pub choices: Vec<String>,
 }
 
+/// [`report`] for the database at `url`, whichever kind it is: Redis has its own check (key
+/// types and fields sampled by pattern, no strategies to choose, nothing reported as slow).
+/// The one entry point of `dataset check` and of registration.
+pub async fn report_at(
+    url: &str,
+    ds: &Dataset,
+    policy: Option<&custodian_policy::Policy>,
+) -> Result<CheckReport, ConnectorError> {
+    if crate::redis::is_redis_url(url) {
+        return Ok(CheckReport {
+            problems: crate::redis::check::check(url, ds, policy).await?,
+            slow: Vec::new(),
+            choices: Vec::new(),
+        });
+    }
+    let db = Db::connect(url).await?;
+    let report = report(&db, ds, policy).await;
+    db.close().await;
+    report
+}
+
 /// Checks a dataset against a live database: the dataset's own problems, then the schema's,
 /// with Custodian's own choices of strategy made and shown.
 pub async fn report(

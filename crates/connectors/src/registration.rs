@@ -19,7 +19,6 @@ use sha2::{Digest, Sha256};
 
 use crate::check::{self, CheckReport};
 use crate::dataset_file::{self, Format};
-use crate::sql::Db;
 use crate::ConnectorError;
 
 /// What a check against the live database came to.
@@ -96,28 +95,11 @@ pub async fn check(
     } else {
         match crate::run::connection_url(reg, &ds) {
             Err(e) => Live::Unreachable(e.to_string()),
-            // Redis has its own check (key types and fields sampled by pattern); any error of
-            // the connection is the same warning as an unreachable SQL database.
-            Ok(url) if crate::redis::is_redis_url(&url) => {
-                match crate::redis::check::check(&url, &ds, policy).await {
-                    Ok(problems) => Live::Checked(check::CheckReport {
-                        problems,
-                        slow: Vec::new(),
-                        choices: Vec::new(),
-                    }),
-                    Err(e) => Live::Unreachable(e.to_string()),
-                }
-            }
-            Ok(url) => match Db::connect(&url).await {
+            // Any error of the connection or the check is a warning: the database may not be
+            // up yet, and it is checked again at the next start.
+            Ok(url) => match check::report_at(&url, &ds, policy).await {
+                Ok(r) => Live::Checked(r),
                 Err(e) => Live::Unreachable(e.to_string()),
-                Ok(db) => {
-                    let r = check::report(&db, &ds, policy).await;
-                    db.close().await;
-                    match r {
-                        Ok(r) => Live::Checked(r),
-                        Err(e) => Live::Unreachable(e.to_string()),
-                    }
-                }
             },
         }
     };

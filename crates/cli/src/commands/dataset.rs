@@ -80,17 +80,11 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                     .or_else(|| ds.connection.url_env.clone())
                     .context("no connection: give --url-env VAR")?;
                 let url = std::env::var(&var).with_context(|| format!("the environment variable {var} is not set"))?;
-                let problems: Vec<String> = if custodian_connectors::redis::is_redis_url(&url) {
-                    custodian_connectors::redis::check::check(&url, &ds, Some(&policy)).await?
-                } else {
-                    let db = Db::connect(&url).await?;
-                    let report = check::report(&db, &ds, Some(&policy)).await?;
-                    db.close().await;
-                    for c in &report.choices {
-                        println!("{c}");
-                    }
-                    report.problems.into_iter().chain(report.slow).collect()
-                };
+                let report = check::report_at(&url, &ds, Some(&policy)).await?;
+                for c in &report.choices {
+                    println!("{c}");
+                }
+                let problems: Vec<String> = report.problems.into_iter().chain(report.slow).collect();
                 if problems.is_empty() {
                     println!("{}: the dataset matches the database", ds.name);
                     Ok(ExitCode::SUCCESS)
