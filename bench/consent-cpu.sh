@@ -6,12 +6,14 @@
 #
 #   bench/consent-cpu.sh BINARY [sqlite|postgres]      # e.g. target/release/custodian postgres
 #   DURATION=8 PG=postgres://postgres@127.0.0.1:5432 bench/consent-cpu.sh /tmp/old/custodian postgres
+#   GIVEN=false bench/consent-cpu.sh BINARY sqlite     # refusals: the withdrawal path
 #
 # Prints one line: backend, answers, writes/s and CPU µs per write.
 set -euo pipefail
 BIN=${1:?usage: bench/consent-cpu.sh BINARY [sqlite|postgres]}
 BACKEND=${2:-sqlite}
 DURATION=${DURATION:-8}
+GIVEN=${GIVEN:-true}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
@@ -37,11 +39,11 @@ for _ in $(seq 1 300); do grep -q 'listening on' "$dir/out.txt" 2>/dev/null && b
 addr=$(grep -m1 -o 'http://[^ ]*' "$dir/out.txt" | sed 's#http://##')
 [ -n "$addr" ] || { echo "custodian did not start" >&2; cat "$dir/err.txt" >&2; exit 1; }
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-wrk -t1 -c64 -d2s -s "$ROOT/bench/lib/consent.lua" "http://$addr/v1/consent" -- "w$tag" >/dev/null
+wrk -t1 -c64 -d2s -s "$ROOT/bench/lib/consent.lua" "http://$addr/v1/consent" -- "w$tag" "$GIVEN" >/dev/null
 t0=$(cpu)
-wrk -t1 -c64 -d"${DURATION}s" -s "$ROOT/bench/lib/consent.lua" "http://$addr/v1/consent" -- "m$tag" >"$dir/wrk.txt"
+wrk -t1 -c64 -d"${DURATION}s" -s "$ROOT/bench/lib/consent.lua" "http://$addr/v1/consent" -- "m$tag" "$GIVEN" >"$dir/wrk.txt"
 t1=$(cpu)
 n=$(grep -o '[0-9]* requests in' "$dir/wrk.txt" | awk '{print $1}')
 hz=$(getconf CLK_TCK)
-awk -v b="$BACKEND" -v n="$n" -v d="$DURATION" -v t0="$t0" -v t1="$t1" -v hz="$hz" \
-  'BEGIN { printf "%s: %d answers, %.0f writes/s, server CPU %.1f us per write\n", b, n, n/d, (t1-t0)*1e6/hz/n }'
+awk -v b="$BACKEND" -v g="$GIVEN" -v n="$n" -v d="$DURATION" -v t0="$t0" -v t1="$t1" -v hz="$hz" \
+  'BEGIN { printf "%s, given=" g ": %d answers, %.0f writes/s, server CPU %.1f us per write\n", b, n, n/d, (t1-t0)*1e6/hz/n }'

@@ -1,5 +1,6 @@
 -- wrk script for POST /v1/consent with a unique device id on every request.
--- Args (after --): a run tag ([A-Za-z0-9_-], keeps ids unique across runs on one database).
+-- Args (after --): a run tag ([A-Za-z0-9_-], keeps ids unique across runs on one database),
+-- then optionally `false` to refuse instead of give (a banner's "reject": the withdrawal path).
 -- Counts answers by status per thread and prints them in one BENCH_JSON line at the end.
 local threads = {}
 local counter = 1
@@ -9,9 +10,10 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local tag, n = "run", 0
+local tag, n, given = "run", 0, "true"
 function init(args)
   tag = args[1] or "run"
+  if args[2] == "false" then given = "false" end
   created, other = 0, 0
   statuses = {}
 end
@@ -19,8 +21,8 @@ end
 function request()
   n = n + 1
   local body = string.format(
-    '{"subject":{"device_id":"bench-%s-t%d-%012d"},"choices":{"analytics":true},"policy_version":"2018-05-25","source":"banner"}',
-    tag, tid, n)
+    '{"subject":{"device_id":"bench-%s-t%d-%012d"},"choices":{"analytics":%s},"policy_version":"2018-05-25","source":"banner"}',
+    tag, tid, n, given)
   return wrk.format("POST", "/v1/consent", {["Content-Type"] = "application/json"}, body)
 end
 
