@@ -57,6 +57,8 @@ pub fn spawn(state: Shared) -> Jobs {
                 if let Err(e) = crate::consent_sync::sync_once(&s).await {
                     tracing::warn!(error = %e, "reading other writers' consent failed");
                 }
+                // Registrations made by the CLI or another node, each second.
+                s.withdrawal_takers.refresh(&s).await;
             },
         )),
         tokio::spawn(every(

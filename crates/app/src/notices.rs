@@ -64,16 +64,10 @@ pub async fn consent_withdrawn(
     if withdrawn.is_empty() {
         return;
     }
-    let takers = match run::takers(&state.store, &state.datastores, RunKind::ConsentWithdrawal)
-        .await
-    {
-        Ok(t) if t.is_empty() => return,
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the datastores; a consent withdrawal was not passed on");
-            return;
-        }
+    let Some(takers) = state.withdrawal_takers.current(state).await else {
+        return;
     };
+    let takers: Vec<String> = takers.as_ref().clone();
     for (subject, purposes) in withdrawn {
         let mut ids = declared_identities(state, &subject).await;
         if let Some(id) = identity.filter(|_| subject == asked) {
@@ -106,6 +100,72 @@ pub async fn consent_withdrawn(
         .await;
         if let Err(e) = planned {
             tracing::warn!(error = %e, "a consent withdrawal could not be planned for the company's services");
+        }
+    }
+}
+
+/// The datastores that take consent withdrawals, kept in memory: every refusal and withdrawal
+/// asks, and reading the registrations each time cost a refusal about 45 % more CPU than the
+/// write itself (docs/benchmarks.md). Refreshed when this process registers or removes a
+/// datastore (`Store::datastore_changes`, an atomic load), and on a timer ([`REFRESH`], by
+/// the consent catch-up pass) for registrations made by the CLI or another node, and for
+/// dataset files edited in place.
+#[derive(Default)]
+pub struct WithdrawalTakers {
+    known: std::sync::RwLock<Option<Known>>,
+}
+
+/// The takers, and the store's change count they were read at.
+struct Known {
+    changes: u64,
+    read_at: i64,
+    takers: std::sync::Arc<Vec<String>>,
+}
+
+/// How old the list may grow before a caller reads it again, besides the timer's refresh.
+pub const REFRESH: Duration = Duration::from_secs(1);
+
+impl WithdrawalTakers {
+    /// The datastores to tell of a withdrawal; `None` when there are none (or they cannot be
+    /// read, which is logged), so the common case costs a lock and two loads.
+    pub async fn current(&self, state: &Context) -> Option<std::sync::Arc<Vec<String>>> {
+        let changes = state.store.datastore_changes();
+        let now = state.clock.now_micros();
+        let fresh = {
+            let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+            known
+                .as_ref()
+                .filter(|k| {
+                    k.changes == changes && now - k.read_at < REFRESH.as_micros() as i64 * 2
+                })
+                .map(|k| k.takers.clone())
+        };
+        let takers = match fresh {
+            Some(t) => t,
+            None => self.refresh(state).await?,
+        };
+        (!takers.is_empty()).then_some(takers)
+    }
+
+    /// Reads the registrations again (the consent catch-up pass calls this every [`REFRESH`]).
+    pub async fn refresh(&self, state: &Context) -> Option<std::sync::Arc<Vec<String>>> {
+        // The count before the read: a registration landing during it is read again next time.
+        let changes = state.store.datastore_changes();
+        let read_at = state.clock.now_micros();
+        match run::takers(&state.store, &state.datastores, RunKind::ConsentWithdrawal).await {
+            Ok(t) => {
+                let takers = std::sync::Arc::new(t);
+                *self.known.write().unwrap_or_else(|e| e.into_inner()) = Some(Known {
+                    changes,
+                    read_at,
+                    takers: takers.clone(),
+                });
+                Some(takers)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the datastores; a consent withdrawal was not passed on");
+                None
+            }
         }
     }
 }

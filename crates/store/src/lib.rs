@@ -81,6 +81,10 @@ pub struct Store {
     pub(crate) dialect: &'static Dialect,
     clock: Arc<dyn Clock>,
     ids: Ids,
+    /// Bumped by every datastore registration or removal made through this handle (and its
+    /// clones): what a node keeps in memory about the registered datastores is refreshed
+    /// when it moves, without a query on the paths that only need to know it did not.
+    datastore_changes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -150,7 +154,22 @@ impl Store {
             dialect,
             ids: Ids::new(clock.clone()),
             clock,
+            datastore_changes: Arc::default(),
         }
+    }
+
+    /// How many datastore registrations and removals this process made through the store:
+    /// a cache of what the registered datastores do compares it (an atomic load, no I/O).
+    /// Changes made by another process (the CLI, another node) it does not count; such a
+    /// cache also refreshes on a timer.
+    pub fn datastore_changes(&self) -> u64 {
+        self.datastore_changes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn note_datastore_change(&self) {
+        self.datastore_changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The same database read with `clock` (tests move time instead of sleeping); new ids are

@@ -185,6 +185,7 @@ impl Store {
                 Arg::from(now),
             ],
         ).await?;
+        self.note_datastore_change();
         Ok(())
     }
 
@@ -249,13 +250,15 @@ impl Store {
 
     /// Removes a registration; true when it existed.
     pub async fn remove_datastore(&self, name: &str) -> Result<bool> {
-        Ok(self
+        let removed = self
             .execute(
                 "DELETE FROM connector_datastores WHERE name = $1",
                 &[Arg::from(name)],
             )
             .await?
-            > 0)
+            > 0;
+        self.note_datastore_change();
+        Ok(removed)
     }
 
     /// Creates a run and its pending steps in one transaction.
