@@ -96,6 +96,8 @@ pub async fn build(
         limits: settings.intake_limits,
         retention,
         standings,
+        withdrawal_takers: Default::default(),
+        notice_hashes: Default::default(),
         store,
     };
     for (device, account) in ctx.store.all_links().await? {
@@ -155,16 +157,38 @@ async fn load_versions(
 /// Every subject's current consent, into memory.
 async fn load_consents(store: &Store, engine: &Engine) -> Result<ConsentMemory, BuildError> {
     let consents = ConsentMemory::default();
-    let mut rows = store.all_consent_state();
-    while let Some((subject, purpose, given)) = rows.try_next().await? {
-        if let (Some(r), Some(slot)) = (
-            SubjectRef::from_hex(&subject),
-            engine.consent_slot(&purpose),
-        ) {
-            consents.set(r, slot, given);
-        }
+    let mut rows = store.all_consent_choices();
+    while let Some(c) = rows.try_next().await? {
+        remember(&consents, engine, &c);
     }
     drop(rows);
 
     Ok(consents)
+}
+
+/// Puts a stored current choice into memory; false when its subject or purpose is not one
+/// this policy knows (a purpose since removed).
+pub(crate) fn remember(
+    consents: &ConsentMemory,
+    engine: &Engine,
+    c: &custodian_store::consent::CurrentChoice,
+) -> bool {
+    let (Some(subject), Some(slot)) = (
+        SubjectRef::from_hex(&c.subject_ref),
+        engine.consent_slot(&c.purpose),
+    ) else {
+        return false;
+    };
+    consents.record(
+        subject,
+        slot,
+        custodian_core::consent::NewChoice {
+            given: c.given,
+            at: c.updated_at,
+            source: c.source,
+            policy_version: &c.policy_version,
+            notice_hash: c.notice_hash.as_deref(),
+        },
+    );
+    true
 }

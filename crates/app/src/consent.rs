@@ -207,29 +207,33 @@ pub struct ConsentView {
 }
 
 /// Current consent of one subject: one entry per consent purpose, with what must be asked
-/// again because the purpose changed since the choice.
+/// again because the purpose changed since the choice. Answered from memory, as decisions
+/// are (`ConsentMemory`): no store round trip.
 pub async fn view(ctx: &Context, subject: &SubjectRef) -> Result<ConsentView, AppError> {
-    let rows = ctx.store.consent_state_of(subject).await?;
+    let held = ctx.consents.choices(subject);
     let active = &ctx.policy.policy.version;
     let purposes: Vec<PurposeState> = ctx
         .engine
         .consent_purposes()
         .iter()
-        .map(|p| match rows.iter().find(|r| &r.purpose == p) {
-            Some(r) => PurposeState {
-                purpose: p.clone(),
-                given: Some(r.given),
-                at: Some(rfc3339(r.updated_at)),
-                must_reask: &r.policy_version != active
-                    && ctx
-                        .reask
-                        .get(&r.policy_version)
-                        .is_some_and(|s| s.contains(p)),
-                policy_version: Some(r.policy_version.clone()),
-                source: Some(r.source.as_str().to_owned()),
-                notice_hash: r.notice_hash.clone(),
-            },
-            None => nothing_chosen(p),
+        .map(|p| {
+            let slot = ctx.engine.consent_slot(p);
+            match held.iter().find(|c| Some(c.slot) == slot) {
+                Some(c) => PurposeState {
+                    purpose: p.clone(),
+                    given: Some(c.given),
+                    at: Some(rfc3339(c.at)),
+                    must_reask: &*c.policy_version != active.as_str()
+                        && ctx
+                            .reask
+                            .get(&*c.policy_version)
+                            .is_some_and(|s| s.contains(p)),
+                    policy_version: Some(c.policy_version.to_string()),
+                    source: Some(c.source.as_str().to_owned()),
+                    notice_hash: c.notice_hash.as_deref().map(str::to_owned),
+                },
+                None => nothing_chosen(p),
+            }
         })
         .collect();
     Ok(ConsentView {

@@ -6,14 +6,15 @@
 //! it has read each chain and, once a second, reads what came after, applying the *current*
 //! choice of each subject and purpose it touched (from `consent_state`, where the newest choice
 //! stands). Applying current choices rather than events makes the catch-up order-free: an old
-//! event seen late never undoes a newer one, and a race between two local writes to the same
-//! subject is settled on the next round.
+//! event seen late never undoes a newer one. Memory keeps the same rule (the newest choice
+//! stands, `ConsentMemory::record`), so two racing local writes agree with the store whatever
+//! order they reach memory in, and a node moves its watermarks past its own writes as it makes
+//! them ([`Watermarks::applied_locally`]) instead of reading them back.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use custodian_core::ledger::CHAINS;
-use custodian_core::subject::SubjectRef;
 use custodian_store::{Store, StoreError};
 
 use crate::context::Context;
@@ -44,6 +45,20 @@ impl Watermarks {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// After this node appended `first..=last` of `chain` and applied them to memory: the
+    /// watermark moves past them when it stood just before them, so the next round does not
+    /// read this node's own writes back (it did, every second, for every write: a second read
+    /// of each event and its state row). When another writer's events lie in between, it
+    /// stays, and the round reads from there as before.
+    pub fn applied_locally(&self, chain: u16, first: i64, last: i64) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = seen.get_mut(chain as usize) {
+            if *s + 1 >= first && *s < last {
+                *s = last;
+            }
+        }
+    }
+
     fn advance(&self, chain: usize, seq: i64) {
         let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if seen[chain] < seq {
@@ -65,11 +80,7 @@ pub async fn sync_once(state: &Context) -> Result<usize, StoreError> {
         while after < head {
             let page = state.store.consent_changes(chain, after, PAGE).await?;
             for c in &page {
-                if let (Some(subject), Some(slot)) = (
-                    SubjectRef::from_hex(&c.subject_ref),
-                    state.engine.consent_slot(&c.purpose),
-                ) {
-                    state.consents.set(subject, slot, c.given);
+                if crate::build::remember(&state.consents, &state.engine, &c.choice) {
                     applied += 1;
                 }
             }

@@ -115,6 +115,10 @@ pub struct Context {
     pub retention: crate::retention::RetentionState,
     /// Restrictions, objections and closed accounts in force, for `decide` (`standing.rs`).
     pub standings: custodian_core::standing::Standings,
+    /// The datastores a consent withdrawal goes on to, in memory (`notices`).
+    pub withdrawal_takers: crate::notices::WithdrawalTakers,
+    /// Notice texts' hashes, made once per version, purpose and language (`recording`).
+    pub notice_hashes: crate::recording::NoticeHashes,
 }
 
 impl Context {

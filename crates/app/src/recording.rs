@@ -8,8 +8,8 @@
 //! connector run for the services that take withdrawals (`notices.rs`), delivered by a
 //! background pass.
 
-use custodian_core::consent::Source;
 pub use custodian_core::consent::Wanted;
+use custodian_core::consent::{NewChoice, Source};
 use custodian_core::decide::{ConsentLookup, ConsentStatus};
 use custodian_core::ledger::ConsentEvent;
 use custodian_core::receipt::{Choice, Receipt};
@@ -72,9 +72,10 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
             if unchanged {
                 continue;
             }
-            let notice_hash = policy
-                .notice_text(&want.purpose, req.language)
-                .map(custodian_policy::notice_hash);
+            let notice_hash =
+                state
+                    .notice_hashes
+                    .of(policy, req.policy_version, &want.purpose, req.language);
             events.push(NewEvent {
                 id: state.ids.next("evt"),
                 subject,
@@ -98,8 +99,24 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
     // Durable now: make decisions see it.
     for e in &events {
         if let Some(slot) = state.engine.consent_slot(&e.purpose) {
-            state.consents.set(e.subject, slot, e.given);
+            state.consents.record(
+                e.subject,
+                slot,
+                NewChoice {
+                    given: e.given,
+                    at: e.created_at,
+                    source: e.source,
+                    policy_version: &e.policy_version,
+                    notice_hash: e.notice_hash.as_deref(),
+                },
+            );
         }
+    }
+    // This node's own events need not be read back by the catch-up round (`consent_sync`).
+    for a in &appended {
+        state
+            .consent_seen
+            .applied_locally(a.link.chain, a.link.seq, a.link.seq);
     }
     // Withdrawals go on to the company's services in the background (never failing this).
     crate::notices::consent_withdrawn(state, req.subject, req.identity, &events).await;
@@ -122,6 +139,31 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
         receipt,
         events: recorded,
     })
+}
+
+/// The hash of each notice text a choice was made under, by (version, purpose, language),
+/// made once: hashing the text on every event cost a write about 5 % of its instructions.
+#[derive(Default)]
+pub struct NoticeHashes(std::sync::RwLock<std::collections::HashMap<String, Option<String>>>);
+
+impl NoticeHashes {
+    /// The hash of the notice `policy` (of `version`) shows for `purpose` in `language`.
+    fn of(&self, policy: &Policy, version: &str, purpose: &str, language: &str) -> Option<String> {
+        let key = format!("{version}\u{0}{purpose}\u{0}{language}");
+        if let Some(h) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return h.clone();
+        }
+        let hash = policy
+            .notice_text(purpose, language)
+            .map(custodian_policy::notice_hash);
+        let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
+        // Bounded by versions x purposes x languages; the bound guards against a caller
+        // inventing languages.
+        if known.len() < 4096 {
+            known.insert(key, hash.clone());
+        }
+        hash
+    }
 }
 
 /// The policy of `version`: the active one or an earlier one on record.

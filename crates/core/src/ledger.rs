@@ -64,7 +64,7 @@ pub fn event_hash(ev: &EventContent<'_>, chain: u16, seq: i64, prev_hash: &str) 
     field(&chain.to_be_bytes());
     field(&seq.to_be_bytes());
     field(prev_hash.as_bytes());
-    hex::encode(h.finalize())
+    crate::hex::lower(&h.finalize())
 }
 
 /// The digest of all chain heads at a moment, as stored in a checkpoint.
@@ -78,7 +78,7 @@ pub fn heads_digest(heads: &[(u16, i64, String)]) -> String {
         h.update(seq.to_be_bytes());
         h.update(hash.as_bytes());
     }
-    hex::encode(h.finalize())
+    crate::hex::lower(&h.finalize())
 }
 
 /// What is wrong with a chain, naming the first event where it breaks.

@@ -20,6 +20,7 @@ pub mod consent;
 pub mod country;
 pub mod deadline;
 pub mod decide;
+pub mod hex;
 pub mod ids;
 pub mod keys;
 pub mod ledger;

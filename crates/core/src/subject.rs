@@ -139,7 +139,7 @@ pub struct SubjectRef(pub [u8; 32]);
 
 impl SubjectRef {
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        crate::hex::lower(&self.0)
     }
 
     pub fn from_hex(s: &str) -> Option<Self> {

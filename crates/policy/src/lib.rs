@@ -33,7 +33,10 @@ pub const EXAMPLE_POLICY: &str = include_str!("../../../examples/policy.toml");
 /// The hash recorded with a consent event: `sha256:<hex>` of the exact text shown, so that
 /// anyone holding the text can prove what the person agreed to.
 pub fn notice_hash(text: &str) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+    let mut out = *b"sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    hex::encode_to_slice(Sha256::digest(text.as_bytes()), &mut out[7..])
+        .expect("64 digits for 32 bytes");
+    String::from_utf8(out.to_vec()).expect("ASCII")
 }
 
 impl Purpose {

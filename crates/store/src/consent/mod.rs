@@ -43,13 +43,23 @@ pub struct Checkpoint {
     pub digest: String,
 }
 
+/// A current choice with what the consent read answers of it (the in-memory state's source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentChoice {
+    pub subject_ref: String,
+    pub purpose: String,
+    pub given: bool,
+    pub source: Source,
+    pub policy_version: String,
+    pub notice_hash: Option<String>,
+    pub updated_at: i64,
+}
+
 /// See [`Store::consent_changes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentChange {
     pub seq: i64,
-    pub subject_ref: String,
-    pub purpose: String,
-    pub given: bool,
+    pub choice: CurrentChoice,
 }
 
 /// The dialect's statements for appending (see `sqlite/consent.rs`, `postgres/consent.rs`).

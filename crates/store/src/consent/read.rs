@@ -6,7 +6,9 @@ use custodian_core::subject::SubjectRef;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
-use super::{event, source, Checkpoint, ConsentChange, EventRow, StateRow, EVENT_COLUMNS};
+use super::{
+    event, source, Checkpoint, ConsentChange, CurrentChoice, EventRow, StateRow, EVENT_COLUMNS,
+};
 use crate::{Arg, Result, Store, StoreError};
 
 /// `subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at`.
@@ -20,6 +22,21 @@ type StateTuple = (
     Option<String>,
     i64,
 );
+
+/// `subject_ref, purpose, given, source, policy_version, notice_hash, updated_at`.
+type ChoiceTuple = (String, String, bool, String, String, Option<String>, i64);
+
+fn current_choice(r: ChoiceTuple) -> Result<CurrentChoice> {
+    Ok(CurrentChoice {
+        source: source(&r.3, "a current consent choice")?,
+        subject_ref: r.0,
+        purpose: r.1,
+        given: r.2,
+        policy_version: r.4,
+        notice_hash: r.5,
+        updated_at: r.6,
+    })
+}
 
 impl Store {
     /// The current choices of one subject.
@@ -53,6 +70,16 @@ impl Store {
             "SELECT subject_ref, purpose, given FROM consent_state",
             Vec::new(),
         )
+    }
+
+    /// Every current choice with its facts, streamed, to fill the in-memory state at start.
+    pub fn all_consent_choices(&self) -> BoxStream<'_, Result<CurrentChoice>> {
+        self.fetch_stream::<ChoiceTuple>(
+            "SELECT subject_ref, purpose, given, source, policy_version, notice_hash, updated_at FROM consent_state",
+            Vec::new(),
+        )
+        .map(|r| r.and_then(current_choice))
+        .boxed()
     }
 
     /// Removes a subject's current consent state (erasure). The ledger's events stay: they
@@ -94,23 +121,33 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<ConsentChange>> {
-        let rows: Vec<(i64, String, String, bool)> = self
+        type Row = (
+            i64,
+            String,
+            String,
+            bool,
+            String,
+            String,
+            Option<String>,
+            i64,
+        );
+        let rows: Vec<Row> = self
             .fetch_all(
-                "SELECT e.seq, s.subject_ref, s.purpose, s.given FROM consent_events e \
+                "SELECT e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
+                 FROM consent_events e \
                  JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
                  WHERE e.chain = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
                 &[(chain as i32).into(), after_seq.into(), limit.into()],
             )
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, subject_ref, purpose, given)| ConsentChange {
-                seq,
-                subject_ref,
-                purpose,
-                given,
+        rows.into_iter()
+            .map(|r| {
+                Ok(ConsentChange {
+                    seq: r.0,
+                    choice: current_choice((r.1, r.2, r.3, r.4, r.5, r.6, r.7))?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// One chain's events in order, streamed so verification runs in constant memory.

@@ -1,15 +1,15 @@
-//! Consent as the service holds it in memory: the current choice per subject and purpose,
-//! derived from the ledger's events and updated by every write on its way out, so decisions
-//! read consent without touching the database.
+//! Consent's domain rules: where a choice came from, what a Global Privacy Control signal
+//! does, how much of an address is kept — and, in [`memory`], every subject's current choices
+//! as the service holds them, derived from the ledger and updated by every write on its way
+//! out, so decisions and reads never touch the database.
 
-use std::collections::HashMap;
+mod memory;
+
+pub use memory::{ConsentMemory, NewChoice, StoredChoice};
+
 use std::net::IpAddr;
-use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
-
-use crate::decide::{ConsentLookup, ConsentStatus};
-use crate::subject::SubjectRef;
 
 /// Where a consent event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -138,108 +138,9 @@ pub fn truncate_ip(ip: IpAddr) -> String {
     }
 }
 
-/// One subject's choices as two bitsets over consent slots: which are known, which given.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Slots {
-    known: u64,
-    given: u64,
-}
-
-const SHARDS: usize = 32;
-
-/// Current consent of every subject, sharded so readers and the writer rarely meet.
-pub struct ConsentMemory {
-    shards: Vec<RwLock<HashMap<SubjectRef, Slots>>>,
-}
-
-impl Default for ConsentMemory {
-    fn default() -> Self {
-        ConsentMemory {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
-        }
-    }
-}
-
-impl ConsentMemory {
-    fn shard(&self, s: &SubjectRef) -> &RwLock<HashMap<SubjectRef, Slots>> {
-        &self.shards[s.0[31] as usize % SHARDS]
-    }
-
-    /// Records a choice. Slots above 63 are ignored (a policy has far fewer consent purposes;
-    /// `Engine::compile` refuses more).
-    pub fn set(&self, subject: SubjectRef, slot: usize, given: bool) {
-        if slot >= 64 {
-            return;
-        }
-        let mut map = self
-            .shard(&subject)
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        let e = map.entry(subject).or_default();
-        e.known |= 1 << slot;
-        if given {
-            e.given |= 1 << slot;
-        } else {
-            e.given &= !(1 << slot);
-        }
-    }
-
-    /// Forgets a subject entirely (erasure).
-    pub fn forget(&self, subject: &SubjectRef) {
-        self.shard(subject)
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(subject);
-    }
-
-    pub fn subjects(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
-    }
-}
-
-impl ConsentLookup for ConsentMemory {
-    fn status(&self, subject: &SubjectRef, slot: usize) -> ConsentStatus {
-        if slot >= 64 {
-            return ConsentStatus::Unknown;
-        }
-        let map = self
-            .shard(subject)
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        match map.get(subject) {
-            Some(s) if s.known & (1 << slot) != 0 => {
-                if s.given & (1 << slot) != 0 {
-                    ConsentStatus::Given
-                } else {
-                    ConsentStatus::Withdrawn
-                }
-            }
-            _ => ConsentStatus::Unknown,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn memory_tracks_given_withdrawn_and_unknown() {
-        let m = ConsentMemory::default();
-        let a = SubjectRef([1; 32]);
-        assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
-        m.set(a, 2, true);
-        assert_eq!(m.status(&a, 2), ConsentStatus::Given);
-        assert_eq!(m.status(&a, 1), ConsentStatus::Unknown);
-        m.set(a, 2, false);
-        assert_eq!(m.status(&a, 2), ConsentStatus::Withdrawn);
-        m.forget(&a);
-        assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
-        assert_eq!(m.subjects(), 0);
-    }
 
     #[test]
     fn ips_are_truncated() {
