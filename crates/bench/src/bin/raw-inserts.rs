@@ -7,6 +7,9 @@
 //!   raw-inserts sqlite   PATH/TO/FILE.db            [--clients N] [--seconds S] [--warmup S]
 //!   raw-inserts postgres postgres://USER@HOST/DB    [--clients N] [--seconds S] [--warmup S]
 //!
+//! `--minimal` writes to a minimal table instead (an integer key and one 64-hex text column):
+//! the plainest one-row-per-commit writer, the reference issue 17 names.
+//!
 //! Diagnostics (not the reference): `--batch N` writes N rows per transaction, one INSERT
 //! statement per row (as Custodian's SQLite writer does), or with `--multirow` one INSERT of
 //! N rows; it shows what a commit of a group costs and where the time goes.
@@ -45,6 +48,11 @@ const PG_SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS consent_events_subject ON consent_events (subject_ref, purpose)",
     "CREATE INDEX IF NOT EXISTS consent_events_receipt ON consent_events (receipt_id)",
 ];
+
+const MINIMAL_SQLITE: &str =
+    "CREATE TABLE IF NOT EXISTS raw_minimal (id INTEGER PRIMARY KEY, v TEXT NOT NULL)";
+const MINIMAL_PG: &str =
+    "CREATE TABLE IF NOT EXISTS raw_minimal (id BIGSERIAL PRIMARY KEY, v TEXT NOT NULL)";
 
 const INSERT_SQLITE: &str = "INSERT INTO consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const INSERT_PG: &str = "INSERT INTO consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
@@ -176,8 +184,22 @@ impl Db {
         }
     }
 
-    async fn insert_one(&self, r: &Row) -> Result<(), sqlx::Error> {
+    async fn insert_one(&self, r: &Row, minimal: bool) -> Result<(), sqlx::Error> {
         // Autocommit: each INSERT is its own transaction, committed (and synced) on its own.
+        if minimal {
+            return match self {
+                Db::Sqlite(p) => sqlx::query("INSERT INTO raw_minimal (v) VALUES (?)")
+                    .bind(&r.hash)
+                    .execute(p)
+                    .await
+                    .map(drop),
+                Db::Pg(p) => sqlx::query("INSERT INTO raw_minimal (v) VALUES ($1)")
+                    .bind(&r.hash)
+                    .execute(p)
+                    .await
+                    .map(drop),
+            };
+        }
         match self {
             Db::Sqlite(p) => bind_row!(sqlx::query(INSERT_SQLITE), r)
                 .execute(p)
@@ -199,6 +221,7 @@ struct Args {
     warmup: f64,
     batch: usize,
     multirow: bool,
+    minimal: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -206,10 +229,14 @@ fn parse_args() -> Result<Args, String> {
     let kind = it.next().ok_or("missing backend: sqlite | postgres")?;
     let target = it.next().ok_or("missing file path or database URL")?;
     let (mut clients, mut seconds, mut warmup) = (64u32, 10.0f64, 1.0f64);
-    let (mut batch, mut multirow) = (1usize, false);
+    let (mut batch, mut multirow, mut minimal) = (1usize, false, false);
     while let Some(flag) = it.next() {
         if flag == "--multirow" {
             multirow = true;
+            continue;
+        }
+        if flag == "--minimal" {
+            minimal = true;
             continue;
         }
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -220,6 +247,9 @@ fn parse_args() -> Result<Args, String> {
             "--batch" => batch = v.parse().map_err(|e| format!("--batch: {e}"))?,
             _ => return Err(format!("unknown flag {flag}")),
         }
+    }
+    if minimal && batch != 1 {
+        return Err("--minimal writes one row per transaction; drop --batch".into());
     }
     if batch == 0 || batch > 1000 {
         return Err("--batch must be 1..=1000".into());
@@ -235,6 +265,7 @@ fn parse_args() -> Result<Args, String> {
         warmup,
         batch,
         multirow,
+        minimal,
     })
 }
 
@@ -251,7 +282,7 @@ async fn open(args: &Args) -> Result<(Db, serde_json::Value), Box<dyn std::error
                 .min_connections(args.clients)
                 .connect_with(opts)
                 .await?;
-            for s in SQLITE_SCHEMA {
+            for s in SQLITE_SCHEMA.iter().chain([&MINIMAL_SQLITE]) {
                 sqlx::query(s).execute(&pool).await?;
             }
             let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
@@ -273,7 +304,7 @@ async fn open(args: &Args) -> Result<(Db, serde_json::Value), Box<dyn std::error
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await?;
-            for s in PG_SCHEMA {
+            for s in PG_SCHEMA.iter().chain([&MINIMAL_PG]) {
                 sqlx::query(s).execute(&pool).await?;
             }
             let mut settings = serde_json::Map::new();
@@ -318,7 +349,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let stop = Arc::new(AtomicBool::new(false));
         let rows = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(AtomicU64::new(0));
-        let (batch, multirow) = (args.batch, args.multirow);
+        let (batch, multirow, minimal) = (args.batch, args.multirow, args.minimal);
         let mut tasks = Vec::new();
         for _ in 0..args.clients {
             let (db, seq, counting, stop, rows, errors) = (
@@ -332,7 +363,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tasks.push(tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let result = if batch == 1 {
-                        db.insert_one(&row(&seq)).await
+                        db.insert_one(&row(&seq), minimal).await
                     } else {
                         let rs: Vec<Row> = (0..batch).map(|_| row(&seq)).collect();
                         db.insert_batch(&rs, multirow).await
@@ -367,6 +398,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "clients": args.clients,
             "rows_per_transaction": args.batch,
             "multirow": args.multirow,
+            "table": if args.minimal { "raw_minimal" } else { "consent_events" },
             "seconds": (elapsed * 1000.0).round() / 1000.0,
             "rows": n,
             "rows_per_s": (n as f64 / elapsed).round(),
