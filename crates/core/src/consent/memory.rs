@@ -263,6 +263,35 @@ impl ConsentMemory {
         unpoisoned(self.shard(&k).write()).remove(&k);
     }
 
+    /// Moves every subject's choices to a new slot layout (a new policy version numbered its
+    /// consent purposes differently): `to[old] = Some(new)` keeps a purpose, `None` drops one
+    /// the new version no longer has. Each shard is rewritten under its lock.
+    pub fn remap(&self, to: &[Option<usize>]) {
+        for shard in &self.shards {
+            let mut map = unpoisoned(shard.write());
+            for c in map.values_mut() {
+                let mut moved: Vec<(usize, bool, Detail)> = Vec::with_capacity(c.details.len());
+                let mut bits = c.known;
+                for d in c.details.iter() {
+                    let old = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if let Some(&Some(new)) = to.get(old) {
+                        if new < 64 {
+                            moved.push((new, c.given & (1 << old) != 0, *d));
+                        }
+                    }
+                }
+                moved.sort_by_key(|m| m.0);
+                c.known = moved.iter().fold(0, |acc, m| acc | 1 << m.0);
+                c.given = moved
+                    .iter()
+                    .filter(|m| m.1)
+                    .fold(0, |acc, m| acc | 1 << m.0);
+                c.details = moved.into_iter().map(|m| m.2).collect();
+            }
+        }
+    }
+
     /// How many subjects have a choice on record.
     pub fn subjects(&self) -> usize {
         self.shards.iter().map(|s| unpoisoned(s.read()).len()).sum()
@@ -370,6 +399,23 @@ mod tests {
     }
 
     #[test]
+    fn a_new_slot_layout_moves_choices_with_their_facts() {
+        let m = ConsentMemory::default();
+        let a = SubjectRef([5; 32]);
+        m.record(a, 0, choice(true, 10, "v1", None));
+        m.record(a, 1, choice(true, 11, "v1", None));
+        m.record(a, 2, choice(false, 12, "v2", Some("sha256:cc")));
+        // Slot 0 goes to 1, slot 1 is dropped, slot 2 goes to 0.
+        m.remap(&[Some(1), None, Some(0)]);
+        assert_eq!(m.status(&a, 1), ConsentStatus::Given);
+        assert_eq!(m.status(&a, 0), ConsentStatus::Withdrawn);
+        assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
+        let got: Vec<(usize, i64)> = m.choices(&a).iter().map(|c| (c.slot, c.at)).collect();
+        assert_eq!(got, vec![(0, 12), (1, 10)]);
+        assert_eq!(m.choices(&a)[0].notice_hash.as_deref(), Some("sha256:cc"));
+    }
+
+    #[test]
     fn an_older_choice_does_not_replace_a_newer_one() {
         let m = ConsentMemory::default();
         let a = SubjectRef([9; 32]);
@@ -377,7 +423,11 @@ mod tests {
         m.record(a, 3, choice(false, 100, "v1", None));
         assert_eq!(m.status(&a, 3), ConsentStatus::Given);
         m.record(a, 3, choice(false, 200, "v1", None));
-        assert_eq!(m.status(&a, 3), ConsentStatus::Withdrawn, "the later of two at one time");
+        assert_eq!(
+            m.status(&a, 3),
+            ConsentStatus::Withdrawn,
+            "the later of two at one time"
+        );
     }
 
     #[test]
