@@ -103,7 +103,10 @@ fn ireland() {
     let y2022 = dates("ie", 2022);
     assert!(y2022.contains(&"12-25".to_string()) && y2022.contains(&"12-26".to_string()));
     assert!(!y2022.contains(&"12-27".to_string()), "{y2022:?}");
-    assert!(y2022.contains(&"03-18".to_string()), "the once-off day of 2022");
+    assert!(
+        y2022.contains(&"03-18".to_string()),
+        "the once-off day of 2022"
+    );
     // St Brigid's Day is 1 February when that is a Friday.
     assert_eq!(dates("ie", 2030)[1], "02-01");
     assert_eq!(
