@@ -115,6 +115,8 @@ pub struct Context {
     pub retention: crate::retention::RetentionState,
     /// Restrictions, objections and closed accounts in force, for `decide` (`standing.rs`).
     pub standings: custodian_core::standing::Standings,
+    /// How far this node has read the standing changes other nodes noted (`standing_sync`).
+    pub standing_seen: crate::standing_sync::StandingSeen,
 }
 
 impl Context {

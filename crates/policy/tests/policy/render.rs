@@ -102,7 +102,10 @@ fn the_notice_has_every_item_of_articles_13_and_14_in_both_languages() {
         "will not rent or sell",
         "Storage only",
     ] {
-        assert!(!de.contains(english), "German notice still says `{english}`");
+        assert!(
+            !de.contains(english),
+            "German notice still says `{english}`"
+        );
     }
 }
 

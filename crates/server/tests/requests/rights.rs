@@ -61,8 +61,8 @@ async fn restriction_refuses_all_but_storage_and_legal_claims(env: Env) {
         decide(&again, ada(), "service_email").await["reason"],
         "restricted"
     );
-    // Completing the request lifts it.
-    let done = env.act(&id, "complete", json!({})).await;
+    // Completing the request lifts it, once the lift was announced to the requester.
+    let done = env.lift_restriction(&id).await;
     assert_eq!(done.status, 200, "{}", done.text);
     assert_eq!(decide(app, ada(), "service_email").await["allowed"], true);
     let again = restart(&env).await;

@@ -64,7 +64,11 @@ fn stale_and_missing_translations_are_warnings_in_place() {
         .iter()
         .find(|w| w.path == "translations.de.purposes.testimonial")
         .unwrap_or_else(|| panic!("{w:#?}"));
-    assert!(stale.message.contains("purposes has no `testimonial`"), "{}", stale.message);
+    assert!(
+        stale.message.contains("purposes has no `testimonial`"),
+        "{}",
+        stale.message
+    );
     assert_eq!(stale.help, "did you mean `testimonials`?");
     assert_eq!(
         (stale.line, stale.column),
@@ -84,11 +88,17 @@ fn stale_and_missing_translations_are_warnings_in_place() {
         "add translations.de.purposes.testimonials.name"
     );
     // No translation at all: one warning for the language.
-    let start = text.find("\n# ── The policy's own texts in German").unwrap();
+    let start = text
+        .find("\n# ── The policy's own texts in German")
+        .unwrap();
     let without = &text[..start];
     let p = load("policy.toml", without).unwrap();
     let w = warnings("policy.toml", without, &p);
     assert_eq!(w.len(), 1, "{w:#?}");
     assert_eq!(w[0].path, "policy.languages[1]");
-    assert!(w[0].message.contains("no [translations.de]"), "{}", w[0].message);
+    assert!(
+        w[0].message.contains("no [translations.de]"),
+        "{}",
+        w[0].message
+    );
 }
