@@ -446,6 +446,12 @@ async fn an_anonymous_age_gate_keeps_only_the_flag(env: Env) {
         ),
         (0, &None, &None)
     );
+    // Nor is anything recorded about it afterwards (the banner asking again).
+    assert_problem(
+        &app.post("/v1/consent", Some(&app.service), &consent).await,
+        409,
+        "under_minimum_age",
+    );
     let v = app
         .get(
             "/v1/consent?device_id=dev_0123456789abcdef",
