@@ -301,6 +301,11 @@ async fn a_childs_erasure_runs_at_once(env: Env, tag: &str) {
         .act(&id, "extend", json!({ "reason": "busy", "months": 1 }))
         .await;
     assert_problem(&ext, 409, "fixed_deadline");
+    // Nor paused.
+    let pause = env
+        .act(&id, "pause", json!({ "pause_reason": "awaiting_identity" }))
+        .await;
+    assert_problem(&pause, 409, "fixed_deadline");
     db.close().await;
 }
 
