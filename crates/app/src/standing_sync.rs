@@ -79,13 +79,12 @@ impl StandingSeen {
         }
         loop {
             let next = seen.watermark + 1;
-            if seen.done.remove(&next) {
-                seen.gaps.remove(&next);
-            } else if seen.gaps.get(&next).is_some_and(|t| now - t > GRACE) {
-                seen.gaps.remove(&next);
-            } else {
+            // Done, or missing for longer than the grace: either way, past it.
+            let given_up = seen.gaps.get(&next).is_some_and(|t| now - t > GRACE);
+            if !(seen.done.remove(&next) || given_up) {
                 break;
             }
+            seen.gaps.remove(&next);
             seen.watermark = next;
         }
     }
