@@ -93,8 +93,18 @@ async fn a_restriction_ends_only_after_the_requester_was_told(env: Env) {
         decide(app, ada.clone(), "service_email").await["reason"],
         "restricted"
     );
-    // The notice, in German, with the date and the reason.
+    // The notice, in German, with the date and the reason; the status page says so too.
     let mail = env.mail_to_with("ada@example.com", "Art. 18 Abs. 3").await;
+    let link = crate::env::link_in(&mail, "/requests/req_");
+    let page = app
+        .get(link.strip_prefix("http://custodian.test").unwrap(), None)
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("Ihre Adresse wurde geprüft"),
+        "{}",
+        page.text
+    );
     assert!(mail.contains("frühestens am 2026-01-08"), "{mail}");
     assert!(
         mail.contains("Grund: Ihre Adresse wurde geprüft und ist richtig"),
