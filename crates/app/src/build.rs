@@ -68,6 +68,7 @@ pub async fn build(
         writer: ConsentWriter::spawn(store.clone()),
         consents,
         consent_seen,
+        standing_seen,
         device_links: Default::default(),
         versions,
         reask,
@@ -98,7 +99,6 @@ pub async fn build(
         limits: settings.intake_limits,
         retention,
         standings,
-        standing_seen,
         store,
     };
     for (device, account) in ctx.store.all_links().await? {
