@@ -77,10 +77,13 @@ CREATE TABLE survey_answers (
     customer_id BIGINT REFERENCES customers (id),
     email       VARCHAR(255),
     question    VARCHAR(200),
-    answer      TEXT
+    answer      TEXT,
+    -- When the answer was given: the policy's `surveys` rule counts from it (`collected_at`).
+    answered_on DATE
 );
 CREATE INDEX surveys_customer ON survey_answers (customer_id);
 CREATE INDEX surveys_email ON survey_answers (email);
+CREATE INDEX surveys_answered ON survey_answers (answered_on);
 
 CREATE TABLE job_applications (
     id         BIGINT PRIMARY KEY,
@@ -90,3 +93,4 @@ CREATE TABLE job_applications (
     applied_on DATE
 );
 CREATE INDEX applications_email ON job_applications (email);
+CREATE INDEX applications_applied ON job_applications (applied_on);

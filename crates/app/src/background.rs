@@ -62,6 +62,11 @@ pub fn spawn(state: Shared) -> Jobs {
             },
         )),
         tokio::spawn(every(
+            crate::standing_sync::EVERY,
+            state.clone(),
+            |s| async move { crate::standing_sync::scheduled(&s).await },
+        )),
+        tokio::spawn(every(
             crate::notices::EVERY,
             state.clone(),
             |s| async move { crate::notices::deliver_due_job(&s).await },
@@ -145,13 +150,16 @@ pub struct Round {
     pub digest_sent: bool,
     /// Erasures completed but interrupted before the data was gone, finished now.
     pub erasures_finished: usize,
+    /// Restrictions lifted after their announced notice went out.
+    pub restrictions_lifted: usize,
 }
 
 /// How far back housekeeping looks for interrupted erasures (a node is back long before).
 const ERASURE_LOOKBACK_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
 // Kept whole: one round is a list of independent chores, read top to bottom in the order they
-// run (abandon, finish erasures, retry children's erasures, deadlines, digest).
+// run (abandon, finish erasures, prune standing changes, lift restrictions, retry children's
+// erasures, deadlines, digest).
 pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     let now = state.clock.now_micros();
     let mut round = Round::default();
@@ -178,6 +186,16 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     round.erasures_finished =
         requests::execute::finish_interrupted_erasures(state, now - ERASURE_LOOKBACK_MICROS)
             .await?;
+
+    // Standing changes every node has read by now (a node that restarts loads the facts).
+    state
+        .store
+        .prune_standing_changes(now - crate::standing_sync::KEEP)
+        .await?;
+
+    // Restrictions whose lift was announced (GDPR Art. 18(3)) end once their time has come
+    // and the notice has gone out.
+    round.restrictions_lifted = requests::lift::lift_due(state, now).await?;
 
     // A declared child's erasure that a company datastore failed is tried again at once:
     // it is due within `children.erase_within`, not whenever the DPO looks.

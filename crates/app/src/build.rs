@@ -51,6 +51,8 @@ pub async fn build(
     let consents = load_consents(&store, &engine).await?;
     let calendars = Calendars::from_policy(&policy)?;
     let calendar = calendars.default_calendar().clone();
+    // Read before the standings and minors are loaded: a change in between is read again.
+    let standing_seen = crate::standing_sync::StandingSeen::at_head(&store).await?;
     let retention = retention::RetentionState::load(&policy, &store).await?;
     let standings = crate::standing::load(&store, &engine).await?;
     let keyring = custodian_store::keyring::Keyring::new(key_store, settings.master_key);
@@ -66,6 +68,7 @@ pub async fn build(
         writer: ConsentWriter::spawn(store.clone()),
         consents,
         consent_seen,
+        standing_seen,
         device_links: Default::default(),
         versions,
         reask,

@@ -69,6 +69,8 @@ pub struct Context {
     pub consents: ConsentMemory,
     /// How far this node has read the ledger's chains into `consents` (`consent_sync`).
     pub consent_seen: crate::consent_sync::Watermarks,
+    /// How far this node has read the standing changes other nodes noted (`standing_sync`).
+    pub standing_seen: crate::standing_sync::StandingSeen,
     /// Devices linked to accounts, both ways: a choice made on one applies to the others.
     pub device_links: RwLock<HashMap<SubjectRef, Vec<SubjectRef>>>,
     /// Earlier policy versions that consent was recorded under.

@@ -19,7 +19,8 @@
 //!   background;
 //! - [`lifecycle`] records what happened to a subject (and protects children), [`holds`]
 //!   places and lifts legal holds, [`retention`] applies the policy's retention rules;
-//! - [`consent_sync`] catches up on consent other nodes wrote; [`background`] runs it, the
+//! - [`consent_sync`] catches up on consent other nodes wrote, [`standing_sync`] on the
+//!   restrictions, objections, closed accounts and children they recorded; [`background`] runs them, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
 //!   within their limits.
@@ -44,6 +45,7 @@ pub mod requests;
 pub mod retention;
 pub mod signin;
 pub mod standing;
+pub mod standing_sync;
 pub mod tokens;
 
 pub use build::{build, BuildError};

@@ -59,6 +59,15 @@ pub struct Outcome {
 pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppError> {
     let policy = known_version(state, req.policy_version)?;
     let slots = consent_slots(state, &req.choices)?;
+    // A subject declared under the minimum age (an anonymous device's age gate included)
+    // keeps nothing but that flag (GDPR Art. 8; docs/retention.md): no consent is recorded,
+    // and every decision about it is refused anyway. One atomic load while there is none.
+    if state.retention.minors.contains(&req.subject) {
+        return Err(AppError::conflict(
+            "under_minimum_age",
+            "this subject was declared under the minimum age: nothing is recorded about it",
+        ));
+    }
     let now = state.clock.now_micros();
     let receipt_id = state.ids.next("rcpt");
     let mut events = Vec::new();

@@ -1,11 +1,12 @@
 //! Keeps `Context::standings` — what `/v1/decide` refuses because of a subject's own requests
 //! and account — true: loaded from the store at start, and changed where the facts change
-//! (a lifecycle event, a restriction approved or ended, an objection approved, an erasure).
-//! Decisions read it from memory only (docs/benchmarks.md: no store round trip per decision).
+//! (a lifecycle event, a restriction approved or ended, an objection approved, an erasure);
+//! what other nodes change arrives through `standing_sync`. Decisions read it from memory
+//! only (docs/benchmarks.md: no store round trip per decision).
 //!
 //! - Restriction (GDPR Art. 18): in force from approval while the request is `approved` or
-//!   `in_progress`; completing or denying the request lifts it (Art. 18(3): the requester is
-//!   told by the completion mail).
+//!   `in_progress`; it ends when the request completes, after its lift was announced to the
+//!   requester (Art. 18(3), `requests::lift`).
 //! - Objection (Art. 21(1)): the purposes it names, among `rights.objection.reaches`, are
 //!   refused from approval on.
 //! - A closed account: contract-based purposes are refused until the account is opened again.

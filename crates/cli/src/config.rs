@@ -245,6 +245,17 @@ pub fn secret(flag: Option<&Path>, file: &FileConfig) -> anyhow::Result<Vec<u8>>
     load_or_create_secret(&path)
 }
 
+/// Whether a server secret is there to read (`CUSTODIAN_SECRET`, or its file), without
+/// making one: what a dry run may use.
+pub fn secret_exists(file: &FileConfig) -> bool {
+    std::env::var("CUSTODIAN_SECRET").is_ok()
+        || file
+            .secret_file
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SECRET_FILE.into())
+            .exists()
+}
+
 /// The secret comes from `CUSTODIAN_SECRET` (hex, for several nodes sharing one database) or
 /// from a file created once with 32 random bytes, readable only by its owner.
 fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {

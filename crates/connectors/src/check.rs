@@ -186,6 +186,19 @@ pub fn compare_split(ds: &Dataset, schema: &Schema) -> (Vec<String>, Vec<String>
                 ));
             }
         }
+        if let Some(c) = &t.collected_at {
+            if !info.columns.contains_key(&c.name) {
+                p.push(format!(
+                    "table {}: collected_at column {} does not exist",
+                    t.name, c.name
+                ));
+            } else if !info.indexed.contains(&c.name) {
+                slow.push(format!(
+                    "table {}: collected_at column {} is not indexed, so each retention run scans the table",
+                    t.name, c.name
+                ));
+            }
+        }
         for f in &t.fields {
             let at = format!("{}.{}", t.name, f.name);
             let Some(c) = info.columns.get(&f.name) else {
@@ -467,6 +480,7 @@ pub async fn generate(db: &Db, name: &str) -> Result<Dataset, ConnectorError> {
             primary_key: (info.primary_key.len() == 1).then(|| info.primary_key[0].clone()),
             fields,
             restriction_column: None,
+            collected_at: None,
         });
     }
     Ok(Dataset {

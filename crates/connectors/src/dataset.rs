@@ -266,6 +266,14 @@ pub struct Table {
         skip_serializing_if = "Option::is_none"
     )]
     pub restriction_column: Option<crate::reach::RestrictionColumn>,
+    /// The column holding when each row was collected, for retention rules anchored on
+    /// `collected` (see `crate::collected`).
+    #[serde(
+        default,
+        deserialize_with = "crate::collected::collected_at",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub collected_at: Option<crate::collected::CollectedAt>,
 }
 
 impl Table {
@@ -498,6 +506,7 @@ impl Dataset {
             }
         }
         p.extend(crate::reach::validate(self, policy));
+        p.extend(crate::collected::validate(self, policy));
         p.extend(crate::redis::validate(self, policy));
         if self.http.is_none()
             && self.keys.is_empty()

@@ -59,6 +59,10 @@ struct FCollectionMeta {
     /// Custodian's extension: the column marking restricted rows (see `crate::reach`).
     #[serde(default, deserialize_with = "crate::reach::restriction_column")]
     restriction_column: Option<crate::reach::RestrictionColumn>,
+    /// Custodian's extension: the column holding each row's collection time (see
+    /// `crate::collected`).
+    #[serde(default, deserialize_with = "crate::collected::collected_at")]
+    collected_at: Option<crate::collected::CollectedAt>,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +154,7 @@ pub fn parse_with(text: &str, policy: Option<&FidesPolicy>) -> Result<Dataset, C
     for c in fd.collections {
         let mut meta = c.fides_meta.unwrap_or_default();
         let restriction_column = meta.restriction_column.take();
+        let collected_at = meta.collected_at.take();
         let delete = match meta.masking_strategy_override {
             None => false,
             Some(s) if s.strategy == "delete" => true,
@@ -266,6 +271,7 @@ pub fn parse_with(text: &str, policy: Option<&FidesPolicy>) -> Result<Dataset, C
             primary_key,
             fields,
             restriction_column,
+            collected_at,
         });
     }
     if let Some(policy) = policy {

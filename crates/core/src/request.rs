@@ -136,6 +136,9 @@ pub enum Action {
     Pause,
     /// Start the clock again.
     Resume,
+    /// Announce that a restriction in force will be lifted (GDPR Art. 18(3)): the requester
+    /// is told first; the status stays until it is lifted (completed).
+    Lift,
 }
 
 impl Action {
@@ -153,6 +156,7 @@ impl Action {
             Action::Complete => "complete",
             Action::Pause => "pause",
             Action::Resume => "resume",
+            Action::Lift => "lift",
         }
     }
 
@@ -167,6 +171,7 @@ impl Action {
             Action::Complete,
             Action::Pause,
             Action::Resume,
+            Action::Lift,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)
@@ -194,6 +199,7 @@ fn past_tense(a: Action) -> &'static str {
         Action::Complete => "completed",
         Action::Pause => "paused",
         Action::Resume => "resumed",
+        Action::Lift => "lifted",
     }
 }
 
@@ -213,6 +219,8 @@ pub fn next(from: Status, action: Action) -> Result<Status, TransitionError> {
         (S::Verified | S::Approved | S::InProgress, A::Extend | A::Assign) => from,
         // Stop-the-clock: only while the answer clock runs; the status stays.
         (S::Verified | S::Approved | S::InProgress, A::Pause | A::Resume) => from,
+        // Announcing a lift leaves the restriction in force until it is completed.
+        (S::Approved | S::InProgress, A::Lift) => from,
         (S::AwaitingVerification, A::Assign) => from,
         _ => return Err(TransitionError { from, action }),
     };
@@ -280,6 +288,12 @@ mod tests {
         assert_eq!(Action::parse_admin("approve"), Some(Action::Approve));
         assert_eq!(Action::parse_admin("pause"), Some(Action::Pause));
         assert_eq!(Action::parse_admin("resume"), Some(Action::Resume));
+        assert_eq!(Action::parse_admin("lift"), Some(Action::Lift));
+        assert_eq!(
+            next(Status::InProgress, Action::Lift),
+            Ok(Status::InProgress)
+        );
+        assert!(next(Status::Verified, Action::Lift).is_err());
         assert!(next(Status::Completed, Action::Pause).is_err());
         assert_eq!(next(Status::Approved, Action::Pause), Ok(Status::Approved));
         assert_eq!(

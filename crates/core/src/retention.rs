@@ -479,6 +479,63 @@ impl Retention {
             .find(|r| r.id == rule && r.anchor == RetentionAnchor::Collected)
             .map(|r| add_span(collected_at, r.keep_for))
     }
+
+    /// The `collected`-anchored rules: `(id, categories)`, in policy order.
+    pub fn collected_rules(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.rules
+            .iter()
+            .filter(|r| r.anchor == RetentionAnchor::Collected)
+            .map(|r| (r.id.as_str(), r.categories.as_slice()))
+    }
+
+    /// The cutoff of the `collected` rule `rule` at `as_of` — every record collected at or
+    /// before it is due — or `None` for another rule. Records are never purged early: a
+    /// record collected at `t` is due from `record_due(rule, t)`. Month ends make that not
+    /// monotone (31 August + P6M is 28 February, the same day as 28 August + P6M, but 00:00 on
+    /// 31 August is due before 12:00 on 28 August), so the cutoff is the end of the longest run
+    /// of collection times that are all due: a record of 31 August waits until every record of
+    /// 28 August is due (at most the rest of that day), and none goes before its time.
+    pub fn collected_cutoff(&self, rule: &str, as_of: Micros) -> Option<Micros> {
+        let r = self
+            .rules
+            .iter()
+            .find(|r| r.id == rule && r.anchor == RetentionAnchor::Collected)?;
+        let due = |t: Micros| add_span(t, r.keep_for);
+        // Everything collected up to `t` is due: `t`, and the last instant of the day before
+        // (date arithmetic clamps whole days, so that instant is the latest due time of any
+        // earlier record). This predicate is true, then false, as `t` grows.
+        let all_due = |t: Micros| {
+            let day_start = start_of(date_of(t));
+            due(t) <= as_of && due(day_start - 1) <= as_of
+        };
+        // The span is at most its calendar length in days plus a margin: start there.
+        let days = i64::from(r.keep_for.get_years()) * 366
+            + i64::from(r.keep_for.get_months()) * 31
+            + i64::from(r.keep_for.get_weeks()) * 7
+            + i64::from(r.keep_for.get_days())
+            + 2;
+        let hours = i64::from(r.keep_for.get_hours()) + r.keep_for.get_minutes() / 60 + 1;
+        let mut lo = as_of
+            .saturating_sub(days.saturating_mul(86_400_000_000))
+            .saturating_sub(hours.saturating_mul(3_600_000_000));
+        if !all_due(lo) {
+            return Some(i64::MIN);
+        }
+        let mut hi = as_of;
+        if all_due(hi) {
+            return Some(hi);
+        }
+        // Invariant: all_due(lo) and not all_due(hi).
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if all_due(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
+    }
 }
 
 /// Subjects known to be under the minimum age, held in memory for `decide` (no I/O there).

@@ -186,6 +186,16 @@ fn a_last_day_on_a_holiday_moves_past_it() {
     assert_eq!(answer("ccpa", "2026-10-12T10:00"), "2026-11-30");
     // California: 31 March 2026, Cesar Chavez Day.
     assert_eq!(answer("ccpa", "2026-02-14T10:00"), "2026-04-01");
+    // Ireland: St Patrick's Day on Sunday 17 March 2024 rolls to Monday 18 March, which is a
+    // working day (Ireland gives no substitute public holiday; holidays.rs cites why).
+    assert_eq!(answer("gdpr", "2024-02-17T10:00"), "2024-03-18");
+    // Ireland: Christmas on Sunday 2022, St Stephen's Monday; Tuesday 27 December works.
+    assert_eq!(answer("gdpr", "2022-11-25T10:00"), "2022-12-27");
+    // California: 45 days from 16 November 2027 is Friday 31 December, when the courts observe
+    // New Year's Day 2028 (a Saturday; Cal. Rules of Court, rule 1.11): Monday 3 January.
+    assert_eq!(answer("ccpa", "2027-11-16T10:00"), "2028-01-03");
+    // California: Veterans Day 2028 is a Saturday, observed Friday 10 November.
+    assert_eq!(answer("ccpa", "2028-09-26T10:00"), "2028-11-13");
 }
 
 // ── Days, the zone's local date, DST ───────────────────────────────────────────────────────

@@ -255,6 +255,54 @@ fn collected_rules_apply_per_record() {
         Some(at(2026, 3, 1))
     );
     assert_eq!(r.record_due("accounting_records", at(2025, 1, 1)), None);
+    let collected: Vec<&str> = r.collected_rules().map(|(id, _)| id).collect();
+    assert_eq!(
+        collected,
+        ["analytics_events", "server_logs", "surveys", "applications"]
+    );
+}
+
+/// The cutoff of a `collected` rule: every record collected at or before it is due, and it is
+/// the latest such time. No record goes before its own time; at month ends (31 August + P6M is
+/// 28 February) a record of 29–31 August waits until all of 28 August is due.
+#[test]
+fn the_collected_cutoff_is_the_last_due_collection_time() {
+    let r = rules();
+    let cutoff = r.collected_cutoff("applications", at(2026, 2, 28)).unwrap();
+    assert_eq!(
+        cutoff,
+        at(2025, 8, 28),
+        "28 August 00:00, not a moment later"
+    );
+    let cutoff = r.collected_cutoff("applications", at(2026, 3, 1)).unwrap();
+    assert_eq!(cutoff, at(2025, 9, 1), "then 29-31 August go together");
+    let cutoff = r.collected_cutoff("server_logs", at(2026, 4, 1)).unwrap();
+    assert_eq!(
+        cutoff,
+        at(2026, 1, 1),
+        "90 days: 1 January 2026 00:00 exactly"
+    );
+    assert_eq!(
+        r.collected_cutoff("accounting_records", at(2026, 1, 1)),
+        None
+    );
+    const DAY: i64 = 86_400_000_000;
+    for rule in ["analytics_events", "server_logs", "surveys", "applications"] {
+        for day in 0..400 {
+            let as_of = at(2025, 1, 1) + day * DAY + (day % 7) * 3_600_000_000;
+            let c = r.collected_cutoff(rule, as_of).unwrap();
+            let due = |t: i64| r.record_due(rule, t).unwrap();
+            // Never early: the cutoff and times before it (each day's last instant too).
+            for k in 0..40 {
+                assert!(due(c - k * DAY / 4) <= as_of, "{rule} {day} {k}");
+            }
+            assert!(due(start_of(custodian_core::retention::date_of(c)) - 1) <= as_of);
+            // The latest: one microsecond more is not all due.
+            let next = c + 1;
+            let day_end = start_of(custodian_core::retention::date_of(next)) - 1;
+            assert!(due(next) > as_of || due(day_end) > as_of, "{rule} {day}");
+        }
+    }
 }
 
 #[test]

@@ -70,6 +70,15 @@ pub enum MailContent {
         request_id: String,
         reason: String,
     },
+    /// GDPR Art. 18(3): the restriction the requester obtained will be lifted, on a date and
+    /// for a reason — told before it happens.
+    RestrictionLiftNotice {
+        request_id: String,
+        reason: String,
+        /// The day it ends at the earliest, as the requester should read it.
+        lift_date: String,
+        status_link: String,
+    },
     RequestCompleted {
         request_id: String,
         status_link: String,
@@ -109,6 +118,7 @@ impl MailContent {
             MailContent::RequestReceived { .. } => "request_received",
             MailContent::RequestExtended { .. } => "request_extended",
             MailContent::RequestDenied { .. } => "request_denied",
+            MailContent::RestrictionLiftNotice { .. } => "restriction_lift_notice",
             MailContent::RequestCompleted { .. } => "request_completed",
             MailContent::RequestForwarded { .. } => "request_forwarded",
             MailContent::ForwardedToCustomer { .. } => "forwarded_to_customer",
@@ -232,6 +242,24 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
                 format!("Wir können Ihren Antrag {request_id} nicht ausführen."),
                 format!("Grund: {reason}"),
                 "Sie haben das Recht, sich bei einer Aufsichtsbehörde zu beschweren.".into(),
+            ],
+        ),
+        (M::RestrictionLiftNotice { request_id, reason, lift_date, status_link }, En) => (
+            format!("The restriction you asked for will be lifted ({request_id})"),
+            vec![
+                format!("You obtained a restriction of the processing of your data ({request_id}). We are telling you before it ends, as GDPR Art. 18(3) requires: we will lift it on {lift_date} at the earliest. Until then we only store your data."),
+                format!("Why: {reason}"),
+                "If you disagree, reply to this message or write to our data protection officer before then; you also have the right to lodge a complaint with a supervisory authority.".into(),
+                status_link.clone(),
+            ],
+        ),
+        (M::RestrictionLiftNotice { request_id, reason, lift_date, status_link }, De) => (
+            format!("Die Einschränkung der Verarbeitung wird aufgehoben ({request_id})"),
+            vec![
+                format!("Sie haben eine Einschränkung der Verarbeitung Ihrer Daten erwirkt ({request_id}). Wir teilen Ihnen vorab mit, dass sie endet, wie es Art. 18 Abs. 3 DSGVO verlangt: frühestens am {lift_date}. Bis dahin speichern wir Ihre Daten nur."),
+                format!("Grund: {reason}"),
+                "Sind Sie nicht einverstanden, antworten Sie bitte auf diese Nachricht oder schreiben Sie vorher an unseren Datenschutzbeauftragten; Sie haben auch das Recht, sich bei einer Aufsichtsbehörde zu beschweren.".into(),
+                status_link.clone(),
             ],
         ),
         (M::RequestCompleted { request_id, status_link, download_link }, En) => {

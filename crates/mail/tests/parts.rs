@@ -41,6 +41,12 @@ fn all_contents() -> Vec<MailContent> {
             customer_name: "Acme Ltd".into(),
             customer_contact: "privacy@acme.example".into(),
         },
+        MailContent::RestrictionLiftNotice {
+            request_id: "req_1".into(),
+            reason: "your address was checked and is accurate".into(),
+            lift_date: "2025-03-10".into(),
+            status_link: "https://p.example/s/1".into(),
+        },
         MailContent::DpoDigest {
             date: "2025-02-03".into(),
             due_soon: vec![item("req_2")],
@@ -69,7 +75,7 @@ fn every_template_renders_in_english_and_german() {
         assert!(json.contains(&format!("\"template\":\"{}\"", content.template())));
         assert_eq!(serde_json::from_str::<MailContent>(&json).unwrap(), content);
     }
-    let digest = render(&all_contents()[6], Lang::En);
+    let digest = render(&all_contents()[7], Lang::En);
     assert!(
         digest.subject.contains("2 overdue, 1 due soon"),
         "{}",
@@ -84,6 +90,11 @@ fn every_template_renders_in_english_and_german() {
         Lang::De,
     );
     assert!(denied.html.contains("&lt;b&gt;&amp;") && denied.text.contains("Grund: <b>&"));
+    // GDPR Art. 18(3): the notice says when and why, in the requester's language.
+    let lift = &all_contents()[6];
+    let (en, de) = (render(lift, Lang::En), render(lift, Lang::De));
+    assert!(en.text.contains("2025-03-10") && en.text.contains("Art. 18(3)"));
+    assert!(de.text.contains("frühestens am 2025-03-10") && de.text.contains("Art. 18 Abs. 3"));
     assert_eq!(Lang::parse_or_en("de-AT"), Lang::De);
     assert_eq!(Lang::parse_or_en("fr"), Lang::En);
 }

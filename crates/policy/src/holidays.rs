@@ -238,9 +238,16 @@ fn gb_sct(year: i16) -> Vec<Holiday> {
 
 /// Ireland's public holidays: Organisation of Working Time Act 1997, Schedule 2 (St Brigid's
 /// Day added from 2023: the first Monday in February, or 1 February when that is a Friday).
-/// A public holiday on a weekend is *not* moved — the Act gives employees a day in lieu
-/// (s. 21), not a public holiday — so none is added; banks' own closing days are not public
-/// holidays. 18 March 2022 was a once-off public holiday (added to Schedule 2 for that year).
+/// A public holiday on a weekend is *not* moved: the Act gives employees a benefit instead —
+/// a paid day off within a month, an extra day of leave or an extra day's pay (s. 21), or a
+/// church holiday in lieu (Sch. 2 para. 3) — and the next weekday stays a working day.
+/// Citizens Information says so in terms ("Where a public holiday falls on a weekend, you do
+/// not have any automatic legal entitlement to have the next working day off … Monday 28
+/// December 2009 is not a public holiday"). So St Patrick's Day on a Sunday (2024) leaves
+/// Monday 18 March a working day, and Christmas on a Sunday (2022) leaves Tuesday 27 December
+/// one, although banks close then: banks' own closing days are not public holidays, and
+/// Regulation 1182/71 Art. 2(1) counts only days a Member State designates as public holidays.
+/// 18 March 2022 was a once-off public holiday (added to Schedule 2 for that year).
 fn ie(year: i16) -> Vec<Holiday> {
     let mut out = vec![
         h(day(year, 1, 1), "New Year's Day"),
@@ -350,9 +357,14 @@ fn us(year: i16) -> Vec<Holiday> {
 /// holiday, and the day after Thanksgiving too, *except* Admission Day (9 September), Columbus
 /// Day (excluded since 2022, AB 855), Lunar New Year (AB 2596) and Genocide Remembrance Day
 /// (AB 1801); Good Friday 12:00–15:00 is not a full day. Native American Day counts since 2022
-/// (AB 855), Juneteenth since 2023 (AB 1655). A judicial holiday on a Saturday is observed on
-/// the Friday before, one on a Sunday on the Monday after (Cal. Rules of Court, rule 1.11;
-/// Gov. Code §6701 for Sundays). Checked against the courts' published schedules.
+/// (AB 855), Juneteenth since 2023 (AB 1655). §135 lets the Judicial Council choose the day a
+/// judicial holiday on a weekend is observed, and Cal. Rules of Court, rule 1.11 does: "When a
+/// judicial holiday … falls on a Saturday, the courts must observe the holiday on the preceding
+/// Friday … on a Sunday … on the following Monday" — so New Year's Day 2028, a Saturday, closes
+/// the courts on Friday 31 December 2027. (The *state* holidays of Gov. Code §6701 differ: a
+/// Sunday holiday moves to Monday, but on a Saturday only 11 November moves, to the Friday; the
+/// courts' rule is the one §12a counts, through §135.) Checked against the courts' published
+/// schedules.
 fn us_ca(year: i16) -> Vec<Holiday> {
     let thanksgiving = nth(year, 11, 4, Weekday::Thursday);
     let mut out = vec![

@@ -40,8 +40,8 @@ pub fn warnings(file_name: &str, text: &str, policy: &Policy) -> Vec<Problem> {
 
 type Finding = (String, String, String);
 
-/// The texts of a purpose that speak to people, with their paths.
-fn purpose_texts(i: usize, p: &Purpose) -> Vec<(String, &str)> {
+/// The texts of a purpose that speak to people, with their paths — translations included.
+fn purpose_texts<'a>(policy: &'a Policy, i: usize, p: &'a Purpose) -> Vec<(String, &'a str)> {
     let mut out = vec![(format!("purposes[{i}].description"), p.description.as_str())];
     if let Some(interest) = &p.interest {
         out.push((format!("purposes[{i}].interest"), interest.as_str()));
@@ -49,6 +49,81 @@ fn purpose_texts(i: usize, p: &Purpose) -> Vec<(String, &str)> {
     if let Some(consent) = &p.consent {
         for (lang, t) in &consent.notice {
             out.push((format!("purposes[{i}].consent.notice.{lang}"), t.as_str()));
+        }
+    }
+    for (lang, tr) in &policy.translations {
+        if let Some(item) = tr.purposes.get(&p.id) {
+            for key in ["description", "interest"] {
+                if let Some(t) = item.get(key) {
+                    out.push((format!("translations.{lang}.purposes.{}.{key}", p.id), t));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The index of item `id` in `section` (one of `TRANSLATED_SECTIONS`).
+fn index_of(policy: &Policy, section: &str, id: &str) -> Option<usize> {
+    let ids: Vec<&str> = match section {
+        "purposes" => policy.purposes.iter().map(|x| x.id.as_str()).collect(),
+        "categories" => policy.categories.iter().map(|x| x.id.as_str()).collect(),
+        "subjects" => policy.subjects.iter().map(|x| x.id.as_str()).collect(),
+        "recipients" => policy.recipients.iter().map(|x| x.id.as_str()).collect(),
+        "regions" => policy.regions.iter().map(|x| x.id.as_str()).collect(),
+        "retention" => policy.retention.iter().map(|x| x.id.as_str()).collect(),
+        "prohibited" => policy.prohibited.iter().map(|x| x.id.as_str()).collect(),
+        _ => return None,
+    };
+    ids.iter().position(|x| *x == id)
+}
+
+/// The policy's own texts that a language of `policy.languages` has no translation of: the
+/// notice in that language shows them in the first language (GDPR Art. 12(1) asks for an
+/// intelligible notice). One warning per language with no translation at all.
+fn untranslated(policy: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(first) = policy.policy.languages.first() else {
+        return out;
+    };
+    let texts = crate::validate::translatable(policy);
+    for (li, lang) in policy.policy.languages.iter().enumerate().skip(1) {
+        let Some(tr) = policy.translations.get(lang) else {
+            if !texts.is_empty() {
+                out.push((
+                    format!("policy.languages[{li}]"),
+                    format!("the notice in `{lang}` shows the policy's own texts (purposes, data, recipients, retention) in `{first}`: there is no [translations.{lang}]"),
+                    format!("add [translations.{lang}] with their texts (docs/policy.md, `[translations.<language>]`)"),
+                ));
+            }
+            continue;
+        };
+        if policy.policy.summary.is_some() && tr.summary.is_none() {
+            out.push((
+                "policy.summary".to_string(),
+                format!(
+                    "the summary has no `{lang}` text; the `{lang}` notice shows it in `{first}`"
+                ),
+                format!("add translations.{lang}.summary"),
+            ));
+        }
+        for (section, id, key) in &texts {
+            let (section, key) = (*section, *key);
+            let given = tr
+                .section(section)
+                .and_then(|items| items.get(id))
+                .and_then(|item| item.get(key));
+            if given.is_some() {
+                continue;
+            }
+            let Some(i) = index_of(policy, section, id) else {
+                continue;
+            };
+            out.push((
+                format!("{section}[{i}].{key}"),
+                format!("`{id}` has no `{lang}` {key}; the `{lang}` notice shows it in `{first}`"),
+                format!("add translations.{lang}.{section}.{id}.{key}"),
+            ));
         }
     }
     out
@@ -72,7 +147,7 @@ fn longest_kept<'a>(policy: &'a Policy, categories: &[String]) -> Option<(f64, &
 fn findings(policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, purpose) in policy.purposes.iter().enumerate() {
-        for (path, t) in purpose_texts(i, purpose) {
+        for (path, t) in purpose_texts(policy, i, purpose) {
             if let Some(n) = promised_group(t) {
                 match purpose.min_group {
                     None => out.push((
@@ -105,17 +180,31 @@ fn findings(policy: &Policy) -> Vec<Finding> {
         let Ok(span) = parse_duration(&rule.keep_for) else {
             continue;
         };
-        if let Some(days) = promised_deletion(&rule.description) {
-            if approx_days(&span) > days {
-                out.push((
-                    format!("retention[{i}].description"),
-                    format!(
+        let translated = policy.translations.iter().filter_map(|(lang, tr)| {
+            let t = tr.retention.get(&rule.id)?.description.as_deref()?;
+            Some((
+                format!("translations.{lang}.retention.{}.description", rule.id),
+                t,
+            ))
+        });
+        let texts = std::iter::once((
+            format!("retention[{i}].description"),
+            rule.description.as_str(),
+        ))
+        .chain(translated);
+        for (path, text) in texts {
+            if let Some(days) = promised_deletion(text) {
+                if approx_days(&span) > days {
+                    out.push((
+                        path,
+                        format!(
                         "the text promises deletion within {}, but the rule keeps the data for {}",
                         days_words(days),
                         crate::duration::words(&rule.keep_for)
                     ),
-                    "say what `keep_for` does".into(),
-                ));
+                        "say what `keep_for` does".into(),
+                    ));
+                }
             }
         }
     }
@@ -128,6 +217,8 @@ fn findings(policy: &Policy) -> Vec<Finding> {
             ));
         }
     }
+    out.extend(untranslated(policy));
+    out.extend(crate::validate::stale_translations(policy));
     out
 }
 

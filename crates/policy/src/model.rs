@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 mod disclosures;
 mod rights;
+mod translations;
 
 pub use disclosures::*;
 pub use rights::*;
+pub use translations::*;
 
 // ── Calendars of the deadlines (issue 12): their own module ─────────────────────────────────
 mod calendars;
@@ -62,6 +64,9 @@ pub struct Policy {
     /// What else the notice must say under Art. 13 and 14 (`model/disclosures.rs`).
     #[serde(default)]
     pub notice: Disclosures,
+    /// The policy's own texts in its other languages (`model/translations.rs`).
+    #[serde(default, skip_serializing_if = "Translations::is_empty")]
+    pub translations: Translations,
 }
 
 /// Identity of the policy document itself.

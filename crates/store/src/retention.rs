@@ -141,8 +141,11 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<(String, Vec<T>)> {
 }
 
 impl Store {
+    /// Records a lifecycle event; an account opened or closed is noted for the other nodes
+    /// (`standing_changes`) in the same transaction.
     pub async fn insert_lifecycle_event(&self, e: &LifecycleRow) -> Result<()> {
-        self.execute(
+        let mut tx = self.begin().await?;
+        tx.execute(
             "INSERT INTO lifecycle_events (subject_ref, kind, at, under_minimum_age, country, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 (&e.subject_ref).into(),
@@ -154,6 +157,10 @@ impl Store {
             ],
         )
         .await?;
+        if e.kind == "account_opened" || e.kind == "account_closed" {
+            crate::standing::note_change(&mut tx, &e.subject_ref, self.now()).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -349,8 +356,11 @@ impl Store {
     }
 
     /// Records a subject under the minimum age; answers `false` if it already was.
+    /// Records a subject under the minimum age (once; `false` when already recorded), noted
+    /// for the other nodes in the same transaction.
     pub async fn insert_minor(&self, m: &MinorRow) -> Result<bool> {
-        let n = self
+        let mut tx = self.begin().await?;
+        let n = tx
             .execute(
                 "INSERT INTO minors (subject_ref, declared_at, country, request_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 &[
@@ -361,6 +371,10 @@ impl Store {
                 ],
             )
             .await?;
+        if n == 1 {
+            crate::standing::note_change(&mut tx, &m.subject_ref, self.now()).await?;
+        }
+        tx.commit().await?;
         Ok(n == 1)
     }
 

@@ -1,5 +1,6 @@
 //! Retention's tables on both backends: lifecycle events and their pages, holds placed and
-//! lifted, purges applied in one transaction with their record, minors, and subject keys.
+//! lifted, purges applied in one transaction with their record, minors, subject keys, and the
+//! standing changes and announced lifts of issue 12.
 
 use custodian_store::keys::KeyRow;
 use custodian_store::requests::{HistoryEntry, RequestRow};
@@ -371,5 +372,111 @@ on_both!(
             new.open("requests/r2/email", &b).await.unwrap(),
             "bob@example.com"
         );
+    }
+);
+
+// Issue 12: every change to what decisions refuse is noted in the same transaction as the
+// fact — a restriction coming into force or ending, an account opened or closed (not mere
+// activity), a child declared (once), an objection put in force or erased — and the facts
+// read back per subject; an announced lift is written with its request's change.
+on_both!(
+    standing_changes_are_noted_with_their_facts,
+    |store: Store| async move {
+        use custodian_core::request::{Kind, Status};
+        use custodian_store::requests::LiftRow;
+        let s = subject(4);
+        let head = store.standing_head().await.unwrap();
+        store
+            .insert_lifecycle_event(&event(&s, "account_opened", 1))
+            .await
+            .unwrap();
+        store
+            .insert_lifecycle_event(&event(&s, "last_activity", 2))
+            .await
+            .unwrap();
+        store
+            .insert_lifecycle_event(&event(&s, "account_closed", 3))
+            .await
+            .unwrap();
+        let minor = MinorRow {
+            subject_ref: s.clone(),
+            declared_at: 0,
+            country: None,
+            request_id: None,
+        };
+        assert!(store.insert_minor(&minor).await.unwrap());
+        assert!(!store.insert_minor(&minor).await.unwrap(), "once");
+        let changes = store.standing_changes(head, 100).await.unwrap();
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert!(changes.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(changes.iter().all(|(_, subject)| *subject == s));
+
+        // A restriction approved: noted with the status change; its lift announced with the
+        // next change, in one transaction.
+        let mut r = request("req_r", &s);
+        r.kind = Kind::Restriction;
+        r.status = Status::Verified;
+        r.completed_at = None;
+        let first = HistoryEntry {
+            at: 10,
+            actor: "requester".into(),
+            action: "verify".into(),
+            from_status: None,
+            to_status: Status::Verified,
+            detail_sealed: None,
+        };
+        store.insert_request(&r, &first, None).await.unwrap();
+        let mut approved = r.clone();
+        approved.status = Status::InProgress;
+        approved.updated_at += 1;
+        assert!(store
+            .update_request(&r, &approved, None, &[])
+            .await
+            .unwrap());
+        let facts = store.standing_facts(&s).await.unwrap();
+        assert!(facts.account_closed && facts.restricted && facts.minor);
+        assert!(facts.objections.is_empty());
+        let mut noted = approved.clone();
+        noted.updated_at += 1;
+        let lift = LiftRow {
+            request_id: "req_r".into(),
+            announced_at: 60,
+            lift_at: Some(70),
+            notice_key: Some("req_r/lift_notice".into()),
+        };
+        let entry = HistoryEntry {
+            at: 60,
+            actor: "dpo".into(),
+            action: "lift".into(),
+            from_status: Some(Status::InProgress),
+            to_status: Status::InProgress,
+            detail_sealed: None,
+        };
+        assert!(store
+            .announce_lift(&approved, &noted, &entry, &[], &lift)
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .announce_lift(&approved, &noted, &entry, &[], &lift)
+                .await
+                .unwrap(),
+            "changed meanwhile: nothing written"
+        );
+        assert_eq!(
+            store.restriction_lift("req_r").await.unwrap(),
+            Some(lift.clone())
+        );
+        assert!(store.lifts_due(69, 10).await.unwrap().is_empty());
+        assert_eq!(store.lifts_due(70, 10).await.unwrap(), [lift]);
+        store.unschedule_lift("req_r").await.unwrap();
+        assert!(store.lifts_due(70, 10).await.unwrap().is_empty());
+        assert_eq!(store.standing_changes(head, 100).await.unwrap().len(), 4);
+
+        // Everything noted before a time goes at once; nothing noted after it.
+        let kept = store.prune_standing_changes(0).await.unwrap();
+        assert_eq!(kept, 0);
+        assert!(store.prune_standing_changes(i64::MAX).await.unwrap() >= 4);
+        assert!(store.standing_changes(0, 100).await.unwrap().is_empty());
     }
 );

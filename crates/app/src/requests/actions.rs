@@ -1,6 +1,7 @@
-//! The DPO's actions on a request: approve, deny, extend, pause, resume, assign, note and
-//! complete, each written to the request's history and told to the requester where they are
-//! owed it. What moves the clock (extend, pause, resume) is in `clock.rs`.
+//! The DPO's actions on a request: approve, deny, extend, pause, resume, assign, note, lift
+//! and complete, each written to the request's history and told to the requester where they
+//! are owed it. What moves the clock (extend, pause, resume) is in `clock.rs`; the announced
+//! lift of a restriction (GDPR Art. 18(3)) in `lift.rs`.
 
 use custodian_core::request::{Action, Kind};
 use custodian_mail::MailContent;
@@ -14,7 +15,7 @@ use crate::error::AppError;
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
-    /// Required for `deny` and `extend`; told to the requester.
+    /// Required for `deny`, `extend` and `lift`; told to the requester.
     pub reason: Option<String>,
     /// For `extend` under a rule whose maximum is in months (GDPR: 1 or 2); absent: all that
     /// is left.
@@ -28,6 +29,9 @@ pub struct ActionBody {
     pub to: Option<String>,
     /// For `note`.
     pub text: Option<String>,
+    /// For `lift` (with `reason`): when the restriction ends at the earliest, RFC 3339; now
+    /// when absent. It ends only once the requester has been told (GDPR Art. 18(3)).
+    pub at: Option<String>,
     /// For `approve` or `complete` of a rectification: `table.field` → the corrected value,
     /// applied to the subject's rows in the company's datastores (GDPR Art. 16).
     pub corrections: Option<std::collections::BTreeMap<String, String>>,
@@ -58,6 +62,10 @@ pub async fn act(
             let approved = transition(state, &row, Action::Approve, actor, None, |_| {}).await?;
             execute::run_with(state, approved, corrections.as_ref()).await
         }
+        Action::Deny if super::lift::in_force(&row) => Err(AppError::conflict(
+            "restriction_in_force",
+            "a restriction in force ends by announcing its lift (`lift` with a reason), so that the requester is told first (GDPR Art. 18(3))",
+        )),
         Action::Deny => {
             let reason = required(&body.reason, "reason")?;
             let p = plan(
@@ -82,6 +90,7 @@ pub async fn act(
         Action::Extend => super::clock::extend(state, &row, body, actor).await,
         Action::Pause => super::clock::pause(state, &row, body, actor).await,
         Action::Resume => super::clock::resume(state, &row, actor).await,
+        Action::Lift => super::lift::announce(state, &row, &body.reason, &body.at, actor).await,
         Action::Assign => {
             let to = required(&body.to, "to")?;
             transition(
@@ -102,6 +111,12 @@ pub async fn act(
         Action::Complete if row.kind == Kind::Access || row.kind == Kind::Erasure => {
             super::reach::corrections(state, &row, body).await?;
             execute::finish(state, row, actor).await
+        }
+        // A restriction ends only after the requester was told (GDPR Art. 18(3)).
+        Action::Complete if super::lift::in_force(&row) => {
+            super::reach::corrections(state, &row, body).await?;
+            super::lift::ready(state, &row).await?;
+            super::reach::complete_request(state, row, actor, None).await
         }
         // Rectification, restriction and objection reach the company's systems first.
         Action::Complete if super::reach::completes_through_company(row.kind) => {

@@ -239,10 +239,10 @@ async fn erase_own_data(
     state.consents.forget(&subject);
     state.forget_links(&subject);
     state.store.delete_objections(&hex).await?;
-    state.standings.update(subject, |st| {
-        st.restricted = false;
-        st.objected = 0;
-    });
+    // As every node recomputes it from the facts (`standing_sync`): the objections are gone;
+    // what still stands (a closed account, a restriction request still open) stays.
+    let facts = state.store.standing_facts(&hex).await?;
+    crate::standing_sync::apply(state, &hex, &facts);
     let requests = state.store.requests_of_subject(&hex).await?;
     // Mail already sent is forgotten; the completion mail just queued is still delivered.
     let earlier: Vec<String> = requests

@@ -15,6 +15,7 @@ pub mod company;
 pub mod execute;
 pub mod export;
 mod intake;
+pub mod lift;
 pub mod limits;
 mod mail;
 pub mod reach;

@@ -5,9 +5,10 @@
 //!   (`corrections`: `table.field` → value) are applied to the subject's rows of every
 //!   datastore that lists the field, and to services that take rectification; the request
 //!   completes once every datastore has answered;
-//! - **restriction** (Art. 18): while in force (from approval until completed or denied) the
-//!   subject's rows are marked where a dataset names a restriction column, and services that
-//!   declare a `restriction` endpoint are told; the marks are cleared the same way when it ends;
+//! - **restriction** (Art. 18): while in force (from approval until its announced lift
+//!   completes it, `lift.rs`) the subject's rows are marked where a dataset names a
+//!   restriction column, and services that declare a `restriction` endpoint are told; the
+//!   marks are cleared the same way when it ends;
 //! - **objection** (Art. 21): services that declare an `objection` endpoint are told the
 //!   subject's identities and every purpose the objection stops.
 //!

@@ -124,4 +124,28 @@ impl Planned {
         crate::standing::after_change(state, &self.seen, &self.new);
         Ok(self.new)
     }
+
+    /// [`Planned::commit`] of a restriction's announced lift (`lift.rs`): the change, its
+    /// history entry, the notice to the requester and the lift, in one transaction.
+    pub async fn commit_lift(
+        self,
+        state: &Context,
+        mails: Vec<NewMail>,
+        lift: &custodian_store::requests::LiftRow,
+    ) -> Result<RequestRow, AppError> {
+        if !state
+            .store
+            .announce_lift(&self.seen, &self.new, &self.entry, &mails, lift)
+            .await?
+        {
+            return Err(AppError::Conflict {
+                code: "changed_meanwhile",
+                detail: "the request was changed meanwhile; reload it and try again".into(),
+            });
+        }
+        if !mails.is_empty() {
+            state.outbox.wake();
+        }
+        Ok(self.new)
+    }
 }

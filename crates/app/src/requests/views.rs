@@ -102,15 +102,15 @@ pub async fn detail(ctx: &Context, row: RequestRow) -> Result<Detail, AppError> 
 }
 
 /// The request and the history its requester sees: DPO notes left out, and a reason only
-/// where they are owed one (a denial, an extension, a forward, what the system told them on
-/// completion); DPO's manual completion notes stay internal.
+/// where they are owed one (a denial, an extension, a forward, a restriction's announced lift,
+/// what the system told them on completion); DPO's manual completion notes stay internal.
 pub async fn for_requester(
     ctx: &Context,
     id: &str,
 ) -> Result<(RequestRow, Vec<(HistoryEntry, Option<String>)>), AppError> {
     let row = load(ctx, id).await?;
     let history = ctx.store.request_history(id).await?;
-    let told = ["deny", "extend", "forward"];
+    let told = ["deny", "extend", "forward", "lift"];
     let mut entries = Vec::new();
     for h in history.into_iter().filter(|h| h.action != "note") {
         let system_completion = h.action == "complete" && h.actor == "system";

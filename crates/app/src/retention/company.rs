@@ -43,12 +43,13 @@ impl CompanyPurge {
 }
 
 impl OpenCompany<'_> {
-    pub(super) async fn expire(
+    /// The identifiers the subject's lifecycle events came with (sealed under its key), or
+    /// `None` when none is on record (or the subject was erased).
+    pub(super) async fn identities(
         &self,
         store: &Store,
         subject_ref: &str,
-        rule: &str,
-    ) -> Result<CompanyOutcome, String> {
+    ) -> Result<Option<custodian_connectors::Identities>, String> {
         let mut pairs = Vec::new();
         for (kind, sealed) in store
             .subject_identities(subject_ref)
@@ -66,12 +67,22 @@ impl OpenCompany<'_> {
                 Err(e) => return Err(e.to_string()),
             }
         }
-        if pairs.is_empty() {
+        Ok((!pairs.is_empty()).then(|| {
+            custodian_connectors::run::identities(
+                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+        }))
+    }
+
+    pub(super) async fn expire(
+        &self,
+        store: &Store,
+        subject_ref: &str,
+        rule: &str,
+    ) -> Result<CompanyOutcome, String> {
+        let Some(identities) = self.identities(store, subject_ref).await? else {
             return Ok(CompanyOutcome::NoIdentifier);
-        }
-        let identities = custodian_connectors::run::identities(
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        );
+        };
         let reports = self
             .expirer
             .expire(&identities, rule, self.purge.run_keys.hash_key())

@@ -4,7 +4,9 @@
 //! what would go by a date and why.
 //!
 //! It walks one table family at a time — one pass each: `lifecycle.rs`, `consent.rs`,
-//! `requests.rs`, `held.rs` — through the one paged loop of `paged.rs`: pages of subjects
+//! `requests.rs`, `held.rs` — through the one paged loop of `paged.rs`, then the rules
+//! anchored on `collected` (`collected.rs`, by each record's own time, in the company's
+//! datastores): pages of subjects
 //! ordered by reference, each evaluated with `custodian_core::retention` and purged in one
 //! short transaction, so memory stays bounded and no lock is held for long (decisions never
 //! touch the store). `company.rs` reaches the company's datastores.
@@ -17,6 +19,7 @@
 //! lifecycle events came with — or, for rows an erasure kept under a hold, by the primary
 //! keys the erasure recorded (`held_rows`), since the erased subject's identifiers are gone.
 
+mod collected;
 mod company;
 mod consent;
 mod held;
@@ -138,6 +141,10 @@ pub struct Report {
     /// Subject-and-rule pairs whose company data could not be purged this run (a datastore
     /// failed); they stay due and are tried again on the next run.
     pub company_failures: u64,
+    /// Rules anchored on `collected` that no company datastore's table reaches (none records
+    /// when its rows were collected, `collected_at`): nothing goes by them until one does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub collected_unreached: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub entries: Vec<Entry>,
 }
@@ -191,6 +198,7 @@ pub async fn run(
         opts,
         holds,
         opened,
+        company,
         report: Report {
             as_of: rfc3339(opts.as_of),
             dry_run: opts.dry_run,
@@ -202,6 +210,7 @@ pub async fn run(
     let cutoff = request_cutoff(rules, opts.as_of);
     paged(&mut run, &requests::Requests { cutoff }, &mut progress).await?;
     paged(&mut run, &held::HeldRows, &mut progress).await?;
+    collected::pass(&mut run).await?;
     if let Some(Ok(c)) = run.opened {
         c.expirer.close().await;
     }
@@ -291,6 +300,9 @@ async fn daily_run(state: &Context, now: i64) -> Result<Report, JobError> {
         purged = report.records_purged,
         "retention run"
     );
+    if !report.collected_unreached.is_empty() {
+        tracing::warn!(rules = ?report.collected_unreached, "retention: rules anchored on `collected` that no datastore table reaches (add `collected_at` to the tables that hold their data)");
+    }
     Ok(report)
 }
 

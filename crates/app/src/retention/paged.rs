@@ -22,6 +22,8 @@ pub(super) struct Run<'a> {
     /// The company's datastores, opened once for a real run (`Err`: they could not be, and
     /// every purge with data there stays due).
     pub opened: Option<Result<OpenCompany<'a>, String>>,
+    /// The company's datastores as given (the collected pass opens them for a dry run).
+    pub company: Option<&'a super::CompanyPurge>,
     pub report: Report,
 }
 

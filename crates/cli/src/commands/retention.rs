@@ -58,11 +58,15 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         if !dry_run {
             lower_priority();
         }
-        // A real run reaches the company's datastores too (a dry run only lists).
-        let company = if dry_run {
+        // A real run reaches the company's datastores too. A dry run changes nothing there,
+        // but counts what rules anchored on `collected` would let go — when the keys are
+        // already there (it never makes a master key or a secret).
+        let keys_there = crate::config::master_key(None, &file, false).is_ok()
+            && crate::config::secret_exists(&file);
+        let company = if dry_run && !keys_there {
             None
         } else {
-            let master = crate::config::master_key(None, &file, true)?;
+            let master = crate::config::master_key(None, &file, !dry_run)?;
             let key_store = global.key_store(&file, &store).await?;
             let secret = crate::config::secret(None, &file)?;
             Some(retention_job::CompanyPurge {
@@ -97,8 +101,8 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         } else {
             for e in &report.entries {
                 println!(
-                    "{}  {:<24} due since {}  {}{}",
-                    &e.subject_ref[..12],
+                    "{:<12}  {:<24} due since {}  {}{}",
+                    e.subject_ref.get(..12).unwrap_or(&e.subject_ref),
                     e.rule,
                     e.due_since,
                     e.data.categories.join(", "),

@@ -120,6 +120,14 @@ pub enum Operation<'a> {
         hash_key: &'a [u8],
         rule: &'a str,
     },
+    /// The `collected` rule `rule` is due for rows by their own collection time
+    /// (`crate::collected`): the fields of its `categories` go by their erasure strategy, or
+    /// by `after_hold` when held under this rule; fields held under another rule stay.
+    Collected {
+        hash_key: &'a [u8],
+        rule: &'a str,
+        categories: &'a [String],
+    },
 }
 
 /// How each field of a table goes under an erasure or an expiry, in field order.
@@ -136,11 +144,45 @@ fn erase_plan(t: &crate::dataset::Table, op: &Operation<'_>) -> Vec<(usize, Stra
                     }
                     _ => return None,
                 },
+                Operation::Collected {
+                    rule, categories, ..
+                } => {
+                    if !f.category.as_ref().is_some_and(|c| categories.contains(c)) {
+                        return None;
+                    }
+                    match (&f.erase, &f.hold) {
+                        (Strategy::Hold, Some(r)) if r == rule => {
+                            f.after_hold.unwrap_or(Strategy::Null)
+                        }
+                        (Strategy::Hold, _) => return None,
+                        (s, _) => *s,
+                    }
+                }
                 Operation::Rectify(_) => return None,
             };
             (s == Strategy::DeleteRow || s == Strategy::Null || s.rewrites()).then_some((i, s))
         })
         .collect()
+}
+
+/// How each field of a table goes under `op` (empty: the table is left alone).
+pub(crate) fn plan_for(t: &crate::dataset::Table, op: &Operation<'_>) -> Vec<(usize, Strategy)> {
+    erase_plan(t, op)
+}
+
+/// Applies `op` to the rows `keys` of table `ti`, inside the caller's transaction (the
+/// `collected` rules' pages, `crate::collected`).
+pub(crate) async fn change_rows(
+    tx: &mut Tx,
+    d: Dialect,
+    ds: &Dataset,
+    ti: usize,
+    keys: &[Key],
+    op: &Operation<'_>,
+    report: &mut ChangeReport,
+) -> Result<(), ConnectorError> {
+    let pinned = BTreeMap::from([(ti, keys.to_vec())]);
+    change(tx, d, ds, &[ti], &pinned, op, report).await
 }
 
 /// Erases or rectifies the subject's data in one datastore, in one transaction.
@@ -281,7 +323,9 @@ async fn change(
                     });
                 }
             }
-            Operation::Erase { hash_key, .. } | Operation::Expire { hash_key, .. } => {
+            Operation::Erase { hash_key, .. }
+            | Operation::Expire { hash_key, .. }
+            | Operation::Collected { hash_key, .. } => {
                 if let Operation::Erase { holds, .. } = op {
                     for f in t.fields.iter().filter(|f| f.erase == Strategy::Hold) {
                         let rule = f.hold.clone().unwrap_or_default();

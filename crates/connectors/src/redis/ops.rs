@@ -114,8 +114,9 @@ pub async fn apply(
         ..Default::default()
     };
     match op {
-        // Nothing is ever held in Redis (validation refuses holds), so nothing expires.
-        Operation::Expire { .. } => return Ok(report),
+        // Nothing is ever held in Redis (validation refuses holds), so nothing expires; and a
+        // key has no collection time a rule could count from (Redis' own TTLs do that).
+        Operation::Expire { .. } | Operation::Collected { .. } => return Ok(report),
         Operation::Rectify(c) => {
             for target in c.keys() {
                 if correction_target(ds, target).is_none() {
@@ -228,7 +229,7 @@ fn plan<'d>(ks: &'d KeySpace, op: &Operation<'d>) -> Vec<(&'d Field, Target<'d>)
                 Operation::Rectify(c) => {
                     Target::Corrected(c.get(&format!("{}.{}", ks.pattern, f.name))?)
                 }
-                Operation::Expire { .. } => return None,
+                Operation::Expire { .. } | Operation::Collected { .. } => return None,
             };
             Some((f, target))
         })

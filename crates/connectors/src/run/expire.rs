@@ -1,7 +1,7 @@
 //! The retention job's side of the connectors: the company's SQL datastores opened once per
 //! retention run, each with the rules its fields are held under, and the expiry of fields —
-//! by the subject's identifiers, or by the primary keys an erasure recorded for rows it kept
-//! under a hold.
+//! by the subject's identifiers, by the primary keys an erasure recorded for rows it kept
+//! under a hold, or by each row's own collection time (rules anchored on `collected`).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +17,8 @@ use crate::ConnectorError;
 
 /// The company's SQL datastores as the retention job uses them: opened once per run, each
 /// with the retention rules its fields are held under. Datastores reached over HTTP have no
-/// field-level schema and are left out, as are datastores that hold nothing under a rule.
+/// field-level schema and are left out, as are datastores that hold nothing under a rule and
+/// record no collection time.
 pub struct Expirer {
     targets: Vec<Target>,
 }
@@ -28,6 +29,8 @@ struct Target {
     ds: Dataset,
     db: Db,
     rules: std::collections::BTreeSet<String>,
+    /// Whether some table records when its rows were collected (`collected_at`).
+    collected: bool,
 }
 
 impl Expirer {
@@ -46,7 +49,8 @@ impl Expirer {
                 .flat_map(|t| &t.fields)
                 .filter_map(|f| f.hold.clone())
                 .collect();
-            if ds.http.is_some() || rules.is_empty() {
+            let collected = ds.tables.iter().any(|t| t.collected_at.is_some());
+            if ds.http.is_some() || (rules.is_empty() && !collected) {
                 continue;
             }
             let db = Db::connect(&connection_url(&reg, &ds)?).await?;
@@ -55,6 +59,7 @@ impl Expirer {
                 ds,
                 db,
                 rules,
+                collected,
             });
         }
         Ok(Expirer { targets })
@@ -124,6 +129,50 @@ impl Expirer {
         let tables: BTreeMap<String, Vec<Key>> = serde_json::from_str(&plain)
             .map_err(|e| ConnectorError::Run(format!("held rows {}: {e}", held.id)))?;
         erase::expire_keys(&target.db, &target.ds, &tables, &held.rule, &keys.hash_key).await
+    }
+
+    /// The names of the datastores with a table the `collected` rule reaches.
+    pub fn collected_by(&self, rule: &str, categories: &[String]) -> Vec<String> {
+        self.targets
+            .iter()
+            .filter(|t| {
+                t.collected
+                    && t.ds
+                        .tables
+                        .iter()
+                        .any(|tb| crate::collected::applies(tb, rule, categories))
+            })
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    /// A `collected` rule is due: in every datastore it reaches, the records collected by its
+    /// cutoff go (`crate::collected`), the rows of the subjects in `exclude` (a legal hold)
+    /// left out. One answer per datastore reached, by name: a failing datastore does not stop
+    /// the others, and its records stay due for the next run.
+    pub async fn expire_collected(
+        &self,
+        due: crate::collected::DueRule<'_>,
+        exclude: &[Identities],
+        hash_key: &[u8],
+        dry_run: bool,
+    ) -> Vec<(String, Result<ChangeReport, ConnectorError>)> {
+        let mut out = Vec::new();
+        for t in &self.targets {
+            let reached = t.collected
+                && t.ds
+                    .tables
+                    .iter()
+                    .any(|tb| crate::collected::applies(tb, due.rule, due.categories));
+            if !reached {
+                continue;
+            }
+            let r =
+                crate::collected::expire_collected(&t.db, &t.ds, due, exclude, hash_key, dry_run)
+                    .await;
+            out.push((t.name.clone(), r));
+        }
+        out
     }
 
     pub async fn close(self) {

@@ -5,7 +5,7 @@
 
 use super::words;
 use crate::duration::parse_duration;
-use crate::model::{text_in, Policy, Texts};
+use crate::model::{text_in, Policy, Texts, Translation};
 
 /// The notice's language.
 #[derive(Debug, Clone, Copy)]
@@ -13,16 +13,56 @@ pub(crate) struct L<'a> {
     pub de: bool,
     pub tag: &'a str,
     langs: &'a [String],
+    /// The policy's own texts in this language (`[translations.<tag>]`), unless it is the
+    /// policy's first language.
+    tr: Option<&'a Translation>,
 }
 
 impl<'a> L<'a> {
     /// `lang`'s primary subtag decides: `de…` is German, anything else English.
     pub fn new(p: &'a Policy, lang: &'a str) -> L<'a> {
+        let primary = lang.split(['-', '_']).next().unwrap_or(lang);
+        let tr = p
+            .translations
+            .get(lang)
+            .or_else(|| p.translations.get(primary))
+            .filter(|_| {
+                p.policy
+                    .languages
+                    .first()
+                    .is_none_or(|f| f != lang && f != primary)
+            });
         L {
-            de: lang.split(['-', '_']).next() == Some("de"),
+            de: primary == "de",
             tag: lang,
             langs: &p.policy.languages,
+            tr,
         }
+    }
+
+    /// The policy's own text `key` of item `id` of `section`, in this language where a
+    /// translation gives it, else `original` (the policy's first language).
+    pub fn own(&self, section: &str, id: &str, key: &str, original: &'a str) -> &'a str {
+        self.tr
+            .and_then(|t| t.section(section))
+            .and_then(|items| items.get(id))
+            .and_then(|item| item.get(key))
+            .unwrap_or(original)
+    }
+
+    /// The policy's summary in this language.
+    pub fn summary(&self, original: &'a str) -> &'a str {
+        self.tr
+            .and_then(|t| t.summary.as_deref())
+            .unwrap_or(original)
+    }
+
+    pub fn purpose_name(&self, p: &'a crate::model::Purpose) -> &'a str {
+        self.own("purposes", &p.id, "name", &p.name)
+    }
+
+    pub fn category_name(&self, c: &'a crate::model::Category) -> &'a str {
+        self.own("categories", &c.id, "name", &c.name)
     }
 
     /// Custodian's own wording.

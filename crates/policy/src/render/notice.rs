@@ -33,7 +33,7 @@ pub(super) fn blocks(p: &Policy, l: &L) -> Vec<Block> {
         l.date(&p.policy.effective_date)
     ))]));
     if let Some(summary) = &p.policy.summary {
-        b.push(Block::Para(vec![text(summary.trim())]));
+        b.push(Block::Para(vec![text(l.summary(summary).trim())]));
     }
     who_we_are(p, l, &mut b);
     processing(p, l, &mut b);
@@ -154,7 +154,7 @@ fn who_we_are(p: &Policy, l: &L, b: &mut Vec<Block>) {
 pub(super) fn category_names(p: &Policy, l: &L, ids: &[String]) -> String {
     let names: Vec<&str> = ids
         .iter()
-        .map(|id| p.category(id).map_or(id.as_str(), |c| c.name.as_str()))
+        .map(|id| p.category(id).map_or(id.as_str(), |c| l.category_name(c)))
         .collect();
     l.and_list(&names)
 }
@@ -197,6 +197,7 @@ fn processing(p: &Policy, l: &L, b: &mut Vec<Block>) {
         .map(|purpose| {
             let mut basis_cell = vec![text(basis_label(purpose.legal_basis, l))];
             if let Some(interest) = &purpose.interest {
+                let interest = l.own("purposes", &purpose.id, "interest", interest);
                 basis_cell.extend([
                     Inline::Break,
                     text(format!(
@@ -225,8 +226,13 @@ fn processing(p: &Policy, l: &L, b: &mut Vec<Block>) {
                 ]);
             }
             vec![
-                vec![text(&purpose.name)],
-                vec![text(&purpose.description)],
+                vec![text(l.purpose_name(purpose))],
+                vec![text(l.own(
+                    "purposes",
+                    &purpose.id,
+                    "description",
+                    &purpose.description,
+                ))],
                 vec![text(category_names(p, l, &purpose.categories))],
                 basis_cell,
             ]
@@ -253,7 +259,7 @@ fn processing(p: &Policy, l: &L, b: &mut Vec<Block>) {
         let items = p
             .prohibited
             .iter()
-            .map(|x| vec![text(&x.promise)])
+            .map(|x| vec![text(l.own("prohibited", &x.id, "promise", &x.promise))])
             .collect();
         b.push(Block::List(dedup(items)));
     }
@@ -294,8 +300,13 @@ fn data(p: &Policy, l: &L, b: &mut Vec<Block>) {
                 ),
             };
             vec![
-                vec![text(&c.name)],
-                vec![text(c.description.as_deref().unwrap_or(""))],
+                vec![text(l.category_name(c))],
+                vec![text(l.own(
+                    "categories",
+                    &c.id,
+                    "description",
+                    c.description.as_deref().unwrap_or(""),
+                ))],
                 vec![text(kind)],
             ]
         })
@@ -358,15 +369,18 @@ fn recipients(p: &Policy, l: &L, b: &mut Vec<Block>) {
         .recipients
         .iter()
         .map(|r| {
-            let mut who = vec![text(&r.name)];
+            let mut who = vec![text(l.own("recipients", &r.id, "name", &r.name))];
             if let Some(d) = &r.description {
-                who.extend([Inline::Break, text(d)]);
+                who.extend([
+                    Inline::Break,
+                    text(l.own("recipients", &r.id, "description", d)),
+                ]);
             }
             let purposes: Vec<&str> = p
                 .purposes
                 .iter()
                 .filter(|x| x.recipients.contains(&r.id))
-                .map(|x| x.name.as_str())
+                .map(|x| l.purpose_name(x))
                 .collect();
             let mut role = role(r.kind, l).to_string();
             if r.non_personal_only {
@@ -474,7 +488,7 @@ fn regions(p: &Policy, l: &L, b: &mut Vec<Block>) {
             &format!(
                 "{} {}{}",
                 l.t("If you are in", "Wenn Sie in"),
-                region.name,
+                l.own("regions", &region.id, "name", &region.name),
                 l.t("", " sind")
             ),
             &format!("region-{}", region.id.replace('_', "-")),
@@ -532,7 +546,12 @@ fn retention(p: &Policy, l: &L, b: &mut Vec<Block>) {
         .retention
         .iter()
         .map(|rule| {
-            let mut why = vec![text(&rule.description)];
+            let mut why = vec![text(l.own(
+                "retention",
+                &rule.id,
+                "description",
+                &rule.description,
+            ))];
             if rule.legal_hold {
                 why.extend([
                     Inline::Break,

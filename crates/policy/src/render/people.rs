@@ -37,7 +37,7 @@ pub(super) fn rights(p: &Policy, l: &L, b: &mut Vec<Block>) {
         .restriction
         .continues
         .iter()
-        .filter_map(|id| p.purpose(id).map(|x| x.name.as_str()))
+        .filter_map(|id| p.purpose(id).map(|x| l.purpose_name(x)))
         .collect();
     if !continues.is_empty() {
         b.push(para(format!(
@@ -54,7 +54,7 @@ pub(super) fn rights(p: &Policy, l: &L, b: &mut Vec<Block>) {
         .objection
         .reaches
         .iter()
-        .filter_map(|id| p.purpose(id).map(|x| x.name.as_str()))
+        .filter_map(|id| p.purpose(id).map(|x| l.purpose_name(x)))
         .collect();
     if !reaches.is_empty() {
         b.push(para(format!(
@@ -108,7 +108,7 @@ pub(super) fn rights(p: &Policy, l: &L, b: &mut Vec<Block>) {
         .purposes
         .iter()
         .filter(|x| x.gpc_opt_out)
-        .map(|x| x.name.as_str())
+        .map(|x| l.purpose_name(x))
         .collect();
     if !gpc.is_empty() {
         items.push(vec![text(format!(

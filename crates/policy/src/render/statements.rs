@@ -36,7 +36,7 @@ pub(super) fn requirements(p: &Policy, l: &L, b: &mut Vec<Block>) {
             let names: Vec<&str> = r
                 .purposes
                 .iter()
-                .map(|id| p.purpose(id).map_or(id.as_str(), |x| x.name.as_str()))
+                .map(|id| p.purpose(id).map_or(id.as_str(), |x| l.purpose_name(x)))
                 .collect();
             let kind = match r.kind {
                 RequirementKind::Statutory => l.t("Required by law", "Gesetzlich vorgeschrieben"),
@@ -93,7 +93,7 @@ pub(super) fn automated(p: &Policy, l: &L, b: &mut Vec<Block>) {
     for prof in &n.profiling {
         let name = p
             .purpose(&prof.purpose)
-            .map_or(prof.purpose.as_str(), |x| x.name.as_str());
+            .map_or(prof.purpose.as_str(), |x| l.purpose_name(x));
         b.push(heading(
             3,
             &format!("{}: {name}", l.t("Profiling", "Profiling")),
@@ -182,7 +182,7 @@ pub(super) fn cookies(p: &Policy, l: &L, b: &mut Vec<Block>) {
             };
             rows.push(vec![
                 vec![text(cookie)],
-                vec![text(&purpose.name)],
+                vec![text(l.purpose_name(purpose))],
                 vec![text(life)],
             ]);
         }

@@ -17,6 +17,7 @@ mod places;
 mod purposes;
 mod references;
 mod schedule;
+mod translations;
 
 use document::{dpv_terms, meta, requests, texts};
 use identifiers::all_ids;
@@ -25,6 +26,7 @@ use places::{check_country, countries, places};
 use purposes::{purposes, retention};
 use references::references;
 use schedule::{calendar_references, calendars, children, deadlines};
+pub(crate) use translations::{stale as stale_translations, translatable};
 
 /// A broken rule, addressed by its path in the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +84,7 @@ pub(crate) fn validate(p: &Policy) -> Vec<Finding> {
     requests(p, &mut r);
     disclosures::rights(p, &mut r);
     disclosures::notice(p, &mut r);
+    translations::translations(p, &mut r);
     r.out
 }
 

@@ -90,6 +90,23 @@ fn ireland() {
         2027,
         "01-01 02-01 03-17 03-29 05-03 06-07 08-02 10-25 12-25 12-26",
     );
+    // St Patrick's Day on a Sunday (2024) and Christmas on a Sunday (2022): no substitute day.
+    // Citizens Information: "Where a public holiday falls on a weekend, you do not have any
+    // automatic legal entitlement to have the next working day off"; banks close on the
+    // Monday, but that is no public holiday (Organisation of Working Time Act 1997, s. 21 and
+    // Sch. 2).
+    same(
+        "ie",
+        2024,
+        "01-01 02-05 03-17 04-01 05-06 06-03 08-05 10-28 12-25 12-26",
+    );
+    let y2022 = dates("ie", 2022);
+    assert!(y2022.contains(&"12-25".to_string()) && y2022.contains(&"12-26".to_string()));
+    assert!(!y2022.contains(&"12-27".to_string()), "{y2022:?}");
+    assert!(
+        y2022.contains(&"03-18".to_string()),
+        "the once-off day of 2022"
+    );
     // St Brigid's Day is 1 February when that is a Friday.
     assert_eq!(dates("ie", 2030)[1], "02-01");
     assert_eq!(
@@ -181,6 +198,15 @@ fn california_judicial_holidays() {
         "us-ca",
         2027,
         "01-01 01-18 02-12 02-15 03-31 05-31 06-18 07-05 09-06 09-24 11-11 11-25 11-26 12-24 12-31",
+    );
+    // Cal. Rules of Court, rule 1.11: New Year's Day 2028, Lincoln Day and Veterans Day fall on
+    // Saturdays and are observed on the Fridays before (the first in 2027, above); Juneteenth
+    // and Christmas on Mondays stay. (Gov. Code §6701 would move only Veterans Day: the courts'
+    // rule is the one Code Civ. Proc. §§12a and 135 count.)
+    same(
+        "us-ca",
+        2028,
+        "01-17 02-11 02-21 03-31 05-29 06-19 07-04 09-04 09-22 11-10 11-23 11-24 12-25",
     );
     // Before 2022 Columbus Day was a judicial holiday and Native American Day was not.
     let y2021 = dates("us-ca", 2021);

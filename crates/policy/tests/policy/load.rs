@@ -5,6 +5,7 @@ mod answers;
 mod calendars;
 mod references;
 mod shape;
+mod translations;
 mod values;
 
 use super::{position, problems};

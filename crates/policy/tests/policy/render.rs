@@ -69,7 +69,7 @@ fn the_notice_has_every_item_of_articles_13_and_14_in_both_languages() {
         "Daten, die wir von anderen erhalten",
         "Unsere Vertriebspartner und Händler",
         "Eine Kopie der Garantien: Eine Kopie der Standardvertragsklauseln",
-        "| \\_ga | Website analytics | 2 Jahre |",
+        "| \\_ga | Website-Statistik | 2 Jahre |",
         "eine Marke der Focusrite Audio Engineering Ltd",
         "Art. 6 Abs. 1 lit. a DSGVO",
         "Nur Angaben über Gruppen von mindestens 10 Personen.",
@@ -77,8 +77,35 @@ fn the_notice_has_every_item_of_articles_13_and_14_in_both_languages() {
         "Deutschland 16",
         "25. Mai 2018",
         "7 Jahre ab der Schließung des Kontos",
+        // The policy's own texts, from [translations.de] (Art. 12(1)).
+        "Dieser Hinweis erklärt, welche Informationen die Focusrite Group erhebt",
+        "| Marketing-Mitteilungen | Wir informieren Sie per E-Mail und Post",
+        "Unser Interesse: Um Ihre Anfrage zu beantworten",
+        "| Daten der Website-Nutzer | Name, E-Mail-Adresse, Telefonnummer",
+        "Werbepartner<br>Partner, die unsere Werbung hier und auf anderen Seiten zeigen.",
+        "## Wenn Sie in Europa (EWR, Vereinigtes Königreich und Schweiz) sind",
+        "Server-Protokolle werden 90 Tage gespeichert.",
+        "Focusrite vermietet oder verkauft Ihre personenbezogenen Daten nicht an Dritte.",
+        "Nur Speicherung und Rechtsansprüche.",
     ] {
         assert!(de.contains(needle), "German notice lacks `{needle}`");
+    }
+    // Nothing of the policy's own English is left in the German notice.
+    for english in [
+        "This notice explains",
+        "Marketing communications",
+        "Keeping you informed",
+        "Website user data",
+        "Our advertising partners use cookies",
+        "Europe (EEA",
+        "Server logs are kept",
+        "will not rent or sell",
+        "Storage only",
+    ] {
+        assert!(
+            !de.contains(english),
+            "German notice still says `{english}`"
+        );
     }
 }
 
@@ -95,12 +122,17 @@ fn promises_the_rules_cannot_keep_are_warned_about() {
     let text = mutate("min_group = 10\n", "");
     let p = load("policy.toml", &text).unwrap();
     let w = custodian_policy::warnings("policy.toml", &text, &p);
-    assert_eq!(w.len(), 1, "{w:?}");
+    // The English text and its German translation both promise it.
+    assert_eq!(w.len(), 2, "{w:?}");
     assert!(w[0].message.contains("at least 10 people") && w[0].message.contains("min_group"));
     assert_eq!(w[0].path, "purposes[16].interest");
     assert_eq!(
         (w[0].line, w[0].column),
         crate::position(&text, "\"Helping partners build")
+    );
+    assert_eq!(
+        w[1].path,
+        "translations.de.purposes.aggregate_sharing.interest"
     );
     let text = mutate(
         "Survey answers are kept for 2 years.",

@@ -188,10 +188,11 @@ pub async fn show(
 
 /// `approve`, `deny` (reason), `extend` (reason; months or days, within the first period),
 /// `pause` (pause_reason: `awaiting_identity` or `awaiting_clarification`, where the
-/// jurisdiction stops the clock), `resume`, `assign` (to), `note` (text) or `complete`.
-/// Reasons for deny and extend are sent to the requester.
+/// jurisdiction stops the clock), `resume`, `assign` (to), `note` (text), `lift` (reason, at:
+/// a restriction's lift, told to the requester first, GDPR Art. 18(3)) or `complete`.
+/// Reasons for deny, extend and lift are sent to the requester.
 #[utoipa::path(post, path = "/v1/admin/requests/{id}/{action}", tag = "requests", security(("bearer" = [])),
-    params(("id" = String, Path), ("action" = String, Path, description = "approve, deny, extend, pause, resume, assign, note or complete")),
+    params(("id" = String, Path), ("action" = String, Path, description = "approve, deny, extend, pause, resume, assign, note, lift or complete")),
     request_body = ActionBody,
     responses((status = 200, body = Detail), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn act(

@@ -113,6 +113,17 @@ impl Env {
             )
             .await
     }
+
+    /// Ends a restriction in force as the law wants it (GDPR Art. 18(3)): the lift announced
+    /// now, its notice delivered, then the request completed.
+    pub(crate) async fn lift_restriction(&self, id: &str) -> common::Answer {
+        let a = self
+            .act(id, "lift", json!({ "reason": "the data was checked" }))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        self.drain().await;
+        self.act(id, "complete", json!({})).await
+    }
 }
 
 /// The six-digit code in a verification mail.

@@ -17,6 +17,8 @@ mod dpo_queue;
 mod env;
 mod erasure;
 mod intake;
+mod lift;
+mod nodes;
 mod reach;
 mod rights;
 mod types;

@@ -261,12 +261,13 @@ async fn every_request_type_reaches_the_company(store_url: &str, company_url: &s
     );
     let start = detail_of(&approved.body, "start");
     assert!(start.contains("restriction marked in the company's systems: company: customers.processing_restricted (1 row), accounts.processing_restricted (1 row)"), "{start}");
-    let completed = env.act(rid, "complete", json!({})).await;
+    let completed = env.lift_restriction(rid).await;
     assert_eq!(completed.body["status"], "completed", "{}", completed.text);
     assert_eq!(restricted(&db, 4).await, ("0".into(), "0".into()));
     assert!(detail_of(&completed.body, "complete")
         .contains("restriction lifted in the company's systems"));
-    // A denied restriction is lifted the same way.
+    // A restriction in force is not ended by a denial (the requester is told first, Art.
+    // 18(3)); one denied before it came into force marks nothing.
     let denied = env
         .verified("restriction", &company::email(5), json!({}))
         .await;
@@ -276,9 +277,20 @@ async fn every_request_type_reaches_the_company(store_url: &str, company_url: &s
     let d = env
         .act(did, "deny", json!({ "reason": "not our data" }))
         .await;
-    assert_eq!(d.body["status"], "denied", "{}", d.text);
+    assert_problem(&d, 409, "restriction_in_force");
+    assert_eq!(restricted(&db, 5).await, ("1".into(), "1".into()));
+    let d = env.lift_restriction(did).await;
+    assert_eq!(d.body["status"], "completed", "{}", d.text);
     assert_eq!(restricted(&db, 5).await, ("0".into(), "0".into()));
-    assert!(detail_of(&d.body, "note").contains("restriction lifted"));
+    let early = env
+        .verified("restriction", &company::email(7), json!({}))
+        .await;
+    let eid = early["id"].as_str().unwrap();
+    let d = env
+        .act(eid, "deny", json!({ "reason": "not our data" }))
+        .await;
+    assert_eq!(d.body["status"], "denied", "{}", d.text);
+    assert_eq!(restricted(&db, 7).await, ("0".into(), "0".into()));
 
     // Objection (Art. 21): auto-approved; the mailing tool is told the identities and every
     // purpose it stops — those named, and direct marketing.

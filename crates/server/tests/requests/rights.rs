@@ -61,8 +61,8 @@ async fn restriction_refuses_all_but_storage_and_legal_claims(env: Env) {
         decide(&again, ada(), "service_email").await["reason"],
         "restricted"
     );
-    // Completing the request lifts it.
-    let done = env.act(&id, "complete", json!({})).await;
+    // Completing the request lifts it, once the lift was announced to the requester.
+    let done = env.lift_restriction(&id).await;
     assert_eq!(done.status, 200, "{}", done.text);
     assert_eq!(decide(app, ada(), "service_email").await["allowed"], true);
     let again = restart(&env).await;
@@ -301,6 +301,11 @@ async fn a_childs_erasure_runs_at_once(env: Env, tag: &str) {
         .act(&id, "extend", json!({ "reason": "busy", "months": 1 }))
         .await;
     assert_problem(&ext, 409, "fixed_deadline");
+    // Nor paused.
+    let pause = env
+        .act(&id, "pause", json!({ "pause_reason": "awaiting_identity" }))
+        .await;
+    assert_problem(&pause, 409, "fixed_deadline");
     db.close().await;
 }
 
@@ -445,6 +450,12 @@ async fn an_anonymous_age_gate_keeps_only_the_flag(env: Env) {
             &minors[0].request_id
         ),
         (0, &None, &None)
+    );
+    // Nor is anything recorded about it afterwards (the banner asking again).
+    assert_problem(
+        &app.post("/v1/consent", Some(&app.service), &consent).await,
+        409,
+        "under_minimum_age",
     );
     let v = app
         .get(

@@ -6,8 +6,11 @@
 //! acting at once cannot both move the same request (`write.rs`). The queue's queries are in
 //! `queries.rs`. (Daily jobs that one node of several runs are leased jobs, `crate::jobs`.)
 
+mod lifts;
 mod queries;
 mod write;
+
+pub use lifts::LiftRow;
 
 use custodian_core::request::{Kind, Status};
 

@@ -161,6 +161,27 @@ impl Store {
         mails: &[NewMail],
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
+        if !self
+            .update_request_in(&mut tx, seen, new, entry, mails)
+            .await?
+        {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// [`Store::update_request`] inside the caller's transaction (`false`: someone changed the
+    /// request first, and nothing was written). A restriction that comes into force or ends is
+    /// noted for the other nodes (`standing_changes`) in the same transaction.
+    pub(crate) async fn update_request_in(
+        &self,
+        tx: &mut Tx,
+        seen: &RequestRow,
+        new: &RequestRow,
+        entry: Option<&HistoryEntry>,
+        mails: &[NewMail],
+    ) -> Result<bool> {
         let mut args = request_args(new).to_vec();
         args.extend([
             (&seen.id).into(),
@@ -189,7 +210,9 @@ impl Store {
             tx.execute(outbox::ENQUEUE_ONE, &outbox::enqueue_args(m))
                 .await?;
         }
-        tx.commit().await?;
+        if new.kind == custodian_core::request::Kind::Restriction && seen.status != new.status {
+            crate::standing::note_change(tx, &new.subject_ref, self.now()).await?;
+        }
         Ok(true)
     }
 }

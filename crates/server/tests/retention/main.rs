@@ -2,7 +2,10 @@
 //! and their refusals, legal holds, the 7-year rule, consent purged after withdrawal, request
 //! records, and children (a priority erasure request; every decision refused).
 
+#[path = "../common/mod.rs"]
 mod common;
+
+mod anchors;
 
 use common::{assert_problem, TestApp, START};
 use custodian_app::retention::{self as retention_job, RunOptions};
