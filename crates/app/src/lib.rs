@@ -22,13 +22,16 @@
 //! - [`consent_sync`] catches up on consent other nodes wrote; [`background`] runs it, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
-//!   within their limits.
+//!   within their limits;
+//! - [`audit`] records every administrative act in a hash-chained trail (never `decide` or a
+//!   consent write).
 //!
 //! Every failure is an [`AppError`] with a stable code and an [`error::Kind`]; the HTTP edge
 //! (`custodian-server`) maps it to a problem document once. This crate knows no HTTP: no
 //! axum, no status codes. It reads "now" only from the context's clock and makes every id
 //! with its `Ids` (`tests/tidy.rs` checks).
 
+pub mod audit;
 pub mod background;
 mod build;
 pub mod consent;

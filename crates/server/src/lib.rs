@@ -144,6 +144,7 @@ pub fn router(state: SharedState) -> Router {
             "/v1/admin/holds/{id}",
             axum::routing::delete(routes::holds::lift),
         )
+        .route("/v1/admin/audit", get(routes::audit::list))
         .merge(public)
         .merge(assets::routes())
         .fallback(|| async { ApiError::NotFound })

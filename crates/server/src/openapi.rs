@@ -51,6 +51,7 @@ use crate::routes;
         routes::holds::place,
         routes::holds::list,
         routes::holds::lift,
+        routes::audit::list,
         crate::assets::banner_js,
         crate::assets::banner_css,
         crate::assets::banner::get_banner,
@@ -68,6 +69,7 @@ use crate::routes;
         (name = "privacy centre", description = "Pages for people: consents, requests, unsubscribe"),
         (name = "consent", description = "The consent ledger, receipts, GPC and one-click unsubscribe"),
         (name = "retention", description = "Lifecycle events, legal holds and children's data"),
+        (name = "accountability", description = "The audit trail, personal-data breaches and disclosures to authorities"),
     )
 )]
 pub struct ApiDoc;

@@ -36,6 +36,15 @@ pub struct Archive {
     pub len: u64,
 }
 
+/// The archive of request `id` for the DPO (`actor`): the same bytes the requester gets,
+/// recorded in the audit trail — a download of someone's data is an administrative act.
+pub async fn archive_for_dpo(state: &Context, id: &str, actor: &str) -> Result<Archive, AppError> {
+    let request = super::load(state, id).await?;
+    let archive = archive(state, &request).await?;
+    crate::audit::record(&state.store, actor, crate::audit::Action::RequestExported, id).await?;
+    Ok(archive)
+}
+
 /// Builds the archive for the subject of `request`.
 ///
 /// Kept whole: the archive's layout — every table and field the requester receives — reads in

@@ -2,6 +2,7 @@
 //! calls the core, and maps the result to JSON; none holds business rules.
 
 pub mod admin;
+pub mod audit;
 pub mod consent;
 pub mod decide;
 pub mod holds;
