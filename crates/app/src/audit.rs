@@ -65,7 +65,10 @@ async fn append(
             action.as_str()
         )));
     }
-    match store.append_audit(actor, action.as_str(), object, detail).await {
+    match store
+        .append_audit(actor, action.as_str(), object, detail)
+        .await
+    {
         Ok(e) => Ok(e),
         Err(e) => {
             tracing::error!(action = action.as_str(), object, error = %e, "audit entry not recorded");

@@ -89,8 +89,14 @@ pub async fn place(ctx: &Context, new: NewHold<'_>, placed_by: &str) -> Result<H
     };
     ctx.store.insert_hold(&row).await?;
     tracing::info!(hold = %row.id, "legal hold placed");
-    crate::audit::record_with(&ctx.store, placed_by, Action::HoldPlaced, &row.id, hold_of(&row).scope())
-        .await?;
+    crate::audit::record_with(
+        &ctx.store,
+        placed_by,
+        Action::HoldPlaced,
+        &row.id,
+        hold_of(&row).scope(),
+    )
+    .await?;
     Ok(row)
 }
 

@@ -246,7 +246,10 @@ impl Verifier {
             });
         }
         if entry_hash(&e.content, e.seq, e.prev_hash) != e.hash {
-            return Err(Break::Content { seq: e.seq, id: id() });
+            return Err(Break::Content {
+                seq: e.seq,
+                id: id(),
+            });
         }
         if e.prev_hash != self.hash {
             return Err(Break::Link {
@@ -302,7 +305,10 @@ mod tests {
         out
     }
 
-    fn verify(rows: &[(i64, String, String, String)], at: impl Fn(i64) -> i64) -> Result<Verifier, Break> {
+    fn verify(
+        rows: &[(i64, String, String, String)],
+        at: impl Fn(i64) -> i64,
+    ) -> Result<Verifier, Break> {
         let mut v = Verifier::default();
         for (seq, id, prev, hash) in rows {
             v.push(&Stored {
@@ -328,24 +334,47 @@ mod tests {
         let v = verify(&rows, |s| s * 10).unwrap();
         assert_eq!(v.checked, 5);
         assert_eq!(v.finish(5, &rows[4].3), Ok(()));
-        assert!(matches!(v.finish(6, "x"), Err(Break::Head { head_seq: 6, last: 5 })));
+        assert!(matches!(
+            v.finish(6, "x"),
+            Err(Break::Head {
+                head_seq: 6,
+                last: 5
+            })
+        ));
 
         // Changed: entry 3's time.
         let e = verify(&rows, |s| if s == 3 { 31 } else { s * 10 }).unwrap_err();
-        assert_eq!(e, Break::Content { seq: 3, id: "aud_3".into() });
+        assert_eq!(
+            e,
+            Break::Content {
+                seq: 3,
+                id: "aud_3".into()
+            }
+        );
         assert!(e.to_string().contains("aud_3"));
 
         // Removed: entry 2.
         let mut gone = rows.clone();
         gone.remove(1);
-        assert!(matches!(verify(&gone, |s| s * 10), Err(Break::Gap { seq: 3, .. })));
+        assert!(matches!(
+            verify(&gone, |s| s * 10),
+            Err(Break::Gap { seq: 3, .. })
+        ));
 
         // Reordered: entries 2 and 3 swap their numbers (and so their places).
         let mut swapped = rows.clone();
         swapped.swap(1, 2);
         swapped[1].0 = 2;
         swapped[2].0 = 3;
-        let e = verify(&swapped, |s| if s == 2 { 30 } else if s == 3 { 20 } else { s * 10 });
+        let e = verify(&swapped, |s| {
+            if s == 2 {
+                30
+            } else if s == 3 {
+                20
+            } else {
+                s * 10
+            }
+        });
         assert!(matches!(e, Err(Break::Content { seq: 2, .. })), "{e:?}");
     }
 

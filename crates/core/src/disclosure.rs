@@ -99,10 +99,30 @@ mod tests {
     #[test]
     fn no_published_count_is_below_the_minimum_group() {
         let counted = [
-            Counted { year: 2025, kind: AuthorityKind::Court, disclosures: 14, people: 3 },
-            Counted { year: 2025, kind: AuthorityKind::LawEnforcement, disclosures: 2, people: 40 },
-            Counted { year: 2026, kind: AuthorityKind::Regulator, disclosures: 10, people: 10 },
-            Counted { year: 2026, kind: AuthorityKind::Other, disclosures: 0, people: 0 },
+            Counted {
+                year: 2025,
+                kind: AuthorityKind::Court,
+                disclosures: 14,
+                people: 3,
+            },
+            Counted {
+                year: 2025,
+                kind: AuthorityKind::LawEnforcement,
+                disclosures: 2,
+                people: 40,
+            },
+            Counted {
+                year: 2026,
+                kind: AuthorityKind::Regulator,
+                disclosures: 10,
+                people: 10,
+            },
+            Counted {
+                year: 2026,
+                kind: AuthorityKind::Other,
+                disclosures: 0,
+                people: 0,
+            },
         ];
         let rows = publish(&counted, 10);
         assert_eq!(rows.len(), 3);

@@ -168,7 +168,10 @@ mod tests {
     fn steps_follow_the_law() {
         use Status::*;
         assert_eq!(next(Open, Step::Assess, Risk::Risk), Ok(Assessed));
-        assert_eq!(next(Open, Step::AuthorityNotified, Risk::Risk), Ok(AuthorityNotified));
+        assert_eq!(
+            next(Open, Step::AuthorityNotified, Risk::Risk),
+            Ok(AuthorityNotified)
+        );
         assert_eq!(
             next(AuthorityNotified, Step::AuthorityNotified, Risk::Risk),
             Err(StepError::AlreadyNotified)
@@ -178,9 +181,18 @@ mod tests {
             next(Assessed, Step::Close, Risk::HighRisk),
             Err(StepError::NotNotified("high_risk"))
         ));
-        assert_eq!(next(AuthorityNotified, Step::Close, Risk::HighRisk), Ok(Closed));
-        assert_eq!(next(Closed, Step::Assess, Risk::Risk), Err(StepError::Closed));
-        assert_eq!(next(Closed, Step::NotifySubjects, Risk::Risk), Err(StepError::Closed));
+        assert_eq!(
+            next(AuthorityNotified, Step::Close, Risk::HighRisk),
+            Ok(Closed)
+        );
+        assert_eq!(
+            next(Closed, Step::Assess, Risk::Risk),
+            Err(StepError::Closed)
+        );
+        assert_eq!(
+            next(Closed, Step::NotifySubjects, Risk::Risk),
+            Err(StepError::Closed)
+        );
         for r in ["unlikely", "risk", "high_risk"] {
             assert_eq!(Risk::parse(r).unwrap().as_str(), r);
         }

@@ -41,7 +41,13 @@ pub struct Archive {
 pub async fn archive_for_dpo(state: &Context, id: &str, actor: &str) -> Result<Archive, AppError> {
     let request = super::load(state, id).await?;
     let archive = archive(state, &request).await?;
-    crate::audit::record(&state.store, actor, crate::audit::Action::RequestExported, id).await?;
+    crate::audit::record(
+        &state.store,
+        actor,
+        crate::audit::Action::RequestExported,
+        id,
+    )
+    .await?;
     Ok(archive)
 }
 

@@ -61,7 +61,10 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             Command::Verify { json } => {
                 let report = audit::verify(&store).await?;
                 if json {
-                    println!("{}", serde_json::json!({ "ok": report.ok(), "report": report }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "ok": report.ok(), "report": report })
+                    );
                 } else if let Some(b) = &report.first_break {
                     eprintln!("audit trail BROKEN: {b}");
                 } else {

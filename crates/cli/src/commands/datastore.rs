@@ -266,7 +266,16 @@ async fn registry_command(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
             url_env,
             url_file,
         } => {
-            let code = add(store, &name, dataset, fides_policy, force, url_env, url_file).await?;
+            let code = add(
+                store,
+                &name,
+                dataset,
+                fides_policy,
+                force,
+                url_env,
+                url_file,
+            )
+            .await?;
             note(store, Action::DatastoreAdded, &name, None).await?;
             Ok(code)
         }
