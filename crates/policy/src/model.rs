@@ -62,6 +62,31 @@ pub struct Policy {
     /// What else the notice must say under Art. 13 and 14 (`model/disclosures.rs`).
     #[serde(default)]
     pub notice: Disclosures,
+    /// Figures published about groups of people (`[aggregates]`).
+    #[serde(default)]
+    pub aggregates: Aggregates,
+}
+
+/// `[aggregates]`: the rule every published figure about people keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Aggregates {
+    /// The fewest people a published count may describe; smaller counts are suppressed (the
+    /// transparency report, docs/disclosures.md). Default 10.
+    #[serde(default = "default_min_group")]
+    pub min_group: u32,
+}
+
+fn default_min_group() -> u32 {
+    10
+}
+
+impl Default for Aggregates {
+    fn default() -> Self {
+        Aggregates {
+            min_group: default_min_group(),
+        }
+    }
 }
 
 /// Identity of the policy document itself.

@@ -8,7 +8,7 @@ use crate::routes;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Custodian", description = "Privacy operations: decisions, consent, requests, retention."),
+    info(title = "Custodian", description = "Privacy operations: decisions, consent, requests, retention, accountability."),
     paths(
         routes::ops::healthz,
         routes::ops::readyz,
@@ -52,6 +52,17 @@ use crate::routes;
         routes::holds::list,
         routes::holds::lift,
         routes::audit::list,
+        routes::incidents::create,
+        routes::incidents::list,
+        routes::incidents::show,
+        routes::incidents::assess,
+        routes::incidents::authority_notified,
+        routes::incidents::close,
+        routes::incidents::notify_subjects,
+        routes::incidents::report,
+        routes::disclosures::create,
+        routes::disclosures::list,
+        routes::disclosures::transparency,
         crate::assets::banner_js,
         crate::assets::banner_css,
         crate::assets::banner::get_banner,

@@ -19,6 +19,8 @@ mod batch;
 pub mod consent;
 mod db;
 mod dialect;
+pub mod disclosures;
+pub mod incidents;
 pub mod jobs;
 pub mod keyring;
 pub mod keys;
