@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod aggregates;
 mod disclosures;
 mod rights;
 
+pub use aggregates::Aggregates;
 pub use disclosures::*;
 pub use rights::*;
 
@@ -65,28 +67,6 @@ pub struct Policy {
     /// Figures published about groups of people (`[aggregates]`).
     #[serde(default)]
     pub aggregates: Aggregates,
-}
-
-/// `[aggregates]`: the rule every published figure about people keeps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Aggregates {
-    /// The fewest people a published count may describe; smaller counts are suppressed (the
-    /// transparency report, docs/disclosures.md). Default 10.
-    #[serde(default = "default_min_group")]
-    pub min_group: u32,
-}
-
-fn default_min_group() -> u32 {
-    10
-}
-
-impl Default for Aggregates {
-    fn default() -> Self {
-        Aggregates {
-            min_group: default_min_group(),
-        }
-    }
 }
 
 /// Identity of the policy document itself.

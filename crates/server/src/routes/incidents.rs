@@ -86,7 +86,7 @@ pub struct NotifySubjectsBody {
     pub emails: Vec<String>,
     #[serde(default)]
     pub user_ids: Vec<String>,
-    /// A registered SQL datastore, with `query`: one read-only SELECT returning a column
+    /// A registered SQL datastore, with `query`: one read-only select statement returning a column
     /// `email` and/or `user_id`.
     pub datastore: Option<String>,
     pub query: Option<String>,

@@ -10,3 +10,5 @@ mod common;
 mod env;
 
 mod audit;
+mod disclosures;
+mod incidents;
