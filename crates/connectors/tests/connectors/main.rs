@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audience;
 mod fides;
 mod fides_policy;
 mod helpers;
