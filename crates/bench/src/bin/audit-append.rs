@@ -39,6 +39,7 @@ async fn append(store: &Store, node: u64, i: u64) {
         .expect("append");
 }
 
+// One run read top to bottom: open, the three phases in order, each printing its line.
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
