@@ -83,6 +83,23 @@ fn scenario(db: &str, dir: &std::path::Path) {
             .code()
             == Some(1)
     );
+    std::fs::write(
+        dir.join("optins.csv"),
+        "email,purpose,given\nada@example.com,marketing,true\nbob@example.com,marketing,false\n",
+    )
+    .unwrap();
+    let import = cli(db, dir, &["consent", "import", "optins.csv"]);
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let retention = cli(db, dir, &["retention", "run", "--json"]);
+    assert!(
+        retention.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retention.stderr)
+    );
 
     let all = entries(db, dir);
     let acts: Vec<(&str, &str, &str)> = all
@@ -102,6 +119,8 @@ fn scenario(db: &str, dir: &std::path::Path) {
             ("token.created", ids[1].as_str(), "admin"),
             ("token.created", ids[2].as_str(), "service"),
             ("token.revoked", ids[2].as_str(), "-"),
+            ("consent.imported", acts[4].1, "written=2 skipped=0"),
+            ("retention.run", acts[5].1, "due=0 held=0 purged=0"),
         ],
         "what failed is not recorded"
     );
@@ -113,7 +132,11 @@ fn scenario(db: &str, dir: &std::path::Path) {
     );
     let (code, err) = verify(db, dir);
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("intact: 4 entries"), "{err}");
+    assert!(err.contains("intact: 6 entries"), "{err}");
+    assert!(
+        acts[4].1.starts_with("rcpt_import_"),
+        "the import's receipt: {acts:?}"
+    );
 
     // Changed: the second token's role in its entry.
     tamper(db, "UPDATE audit_log SET detail = 'service' WHERE seq = 2");
