@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use custodian_core::deadline::Urgency;
 use custodian_core::request::{Action, Status};
-use custodian_mail::{DigestItem, Lang, MailContent};
+use custodian_mail::{DigestIncident, DigestItem, Lang, MailContent};
 use custodian_store::jobs::{self, Claim};
 use custodian_store::StoreError;
 use tokio::sync::Notify;
@@ -148,6 +148,8 @@ pub struct Round {
     pub due_soon: usize,
     pub overdue: usize,
     pub digest_sent: bool,
+    /// Breaches past their 72 hours without the authority told.
+    pub overdue_incidents: usize,
     /// Erasures completed but interrupted before the data was gone, finished now.
     pub erasures_finished: usize,
     /// Restrictions lifted after their announced notice went out.
@@ -235,6 +237,22 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     m.set_gauge("custodian_requests_overdue", &[], overdue.len() as f64);
     refresh_request_metrics(state).await?;
     refresh_job_metrics(state).await;
+    let late_incidents: Vec<DigestIncident> = state
+        .store
+        .overdue_incidents(now)
+        .await?
+        .iter()
+        .map(|i| DigestIncident {
+            incident_id: i.id.clone(),
+            due: requests::human_time(state, i.authority_due),
+        })
+        .collect();
+    round.overdue_incidents = late_incidents.len();
+    m.set_gauge(
+        "custodian_incidents_overdue",
+        &[],
+        late_incidents.len() as f64,
+    );
 
     // The DPO's digest: the job `digest`, due at DIGEST_HOUR local time each day, by one node.
     let local = ts(now).to_zoned(state.calendar.time_zone().clone());
@@ -243,7 +261,7 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
             let today_at = digest_time(&local, 0).unwrap_or(now);
             state.store.ensure_job(DIGEST, DIGEST, today_at).await?;
             let sent = run_leased(state, DIGEST, |now| async move {
-                send_digest(state, &dpo, now, due_soon, overdue).await?;
+                send_digest(state, &dpo, now, due_soon, overdue, late_incidents).await?;
                 let next = digest_time(&ts(now).to_zoned(local.time_zone().clone()), 1);
                 Ok::<_, AppError>(((), next.unwrap_or(now + DAY_MICROS)))
             })
@@ -279,6 +297,7 @@ async fn send_digest(
     now: i64,
     due_soon: Vec<DigestItem>,
     overdue: Vec<DigestItem>,
+    overdue_incidents: Vec<DigestIncident>,
 ) -> Result<(), AppError> {
     let local = custodian_core::clock::timestamp(now).to_zoned(state.calendar.time_zone().clone());
     let today =
@@ -291,6 +310,7 @@ async fn send_digest(
             "{}/v1/admin/requests?overdue=true",
             state.public_url
         )),
+        overdue_incidents,
     };
     requests::mail_to(
         state,

@@ -6,9 +6,10 @@
 use custodian_core::subject::SubjectRef;
 use custodian_store::retention::HoldRow;
 
+use crate::audit::Action;
 use crate::context::Context;
 use crate::error::AppError;
-use crate::retention::REQUEST_CATEGORY;
+use crate::retention::{hold_of, REQUEST_CATEGORY};
 
 /// Who or what a new hold is about, as the DPO gave it.
 pub enum HoldSubject<'a> {
@@ -88,6 +89,14 @@ pub async fn place(ctx: &Context, new: NewHold<'_>, placed_by: &str) -> Result<H
     };
     ctx.store.insert_hold(&row).await?;
     tracing::info!(hold = %row.id, "legal hold placed");
+    crate::audit::record_with(
+        &ctx.store,
+        placed_by,
+        Action::HoldPlaced,
+        &row.id,
+        hold_of(&row).scope(),
+    )
+    .await?;
     Ok(row)
 }
 
@@ -112,5 +121,6 @@ pub async fn lift(
         return Err(AppError::NotFound);
     }
     tracing::info!(hold = %id, "legal hold lifted");
+    crate::audit::record(&ctx.store, lifted_by, Action::HoldLifted, id).await?;
     Ok(())
 }

@@ -23,22 +23,31 @@
 //!   restrictions, objections, closed accounts and children they recorded; [`background`] runs them, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
-//!   within their limits.
+//!   within their limits;
+//! - [`incidents`] carries personal-data breaches (Art. 33/34) from report to the authority's
+//!   report, telling the people concerned through [`people`] and the outbox; [`disclosures`]
+//!   records disclosures to authorities and publishes their counts (`/transparency`);
+//! - [`audit`] records every administrative act in a hash-chained trail (never `decide` or a
+//!   consent write).
 //!
 //! Every failure is an [`AppError`] with a stable code and an [`error::Kind`]; the HTTP edge
 //! (`custodian-server`) maps it to a problem document once. This crate knows no HTTP: no
 //! axum, no status codes. It reads "now" only from the context's clock and makes every id
 //! with its `Ids` (`tests/tidy.rs` checks).
 
+pub mod audit;
 pub mod background;
 mod build;
 pub mod consent;
 pub mod consent_sync;
 pub mod context;
+pub mod disclosures;
 pub mod error;
 pub mod holds;
+pub mod incidents;
 pub mod lifecycle;
 pub mod notices;
+pub mod people;
 pub mod receipts;
 pub mod recording;
 pub mod requests;

@@ -62,6 +62,9 @@ enum Command {
     /// The leased jobs nodes share: list them, or free one a dead node holds.
     #[command(subcommand)]
     Jobs(commands::jobs::Command),
+    /// Verify and read the audit trail of administrative acts.
+    #[command(subcommand)]
+    Audit(commands::audit::Command),
     /// When a request received at a given time is due under a jurisdiction (docs/deadlines.md).
     Deadline(commands::deadline::Args),
 }
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Retention(cmd) => commands::retention::run(&cli.global, cmd),
         Command::Keys(cmd) => commands::keys::run(&cli.global, cmd),
         Command::Jobs(cmd) => commands::jobs::run(&cli.global, cmd),
+        Command::Audit(cmd) => commands::audit::run(&cli.global, cmd),
         Command::Deadline(args) => commands::deadline::run(&cli.global, args),
     };
     match result {

@@ -178,6 +178,34 @@ async fn datastore_commands_and_a_killed_run_resumes() {
     assert!(stdout.lines().count() >= 8);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("customer-5"));
 
+    // Each of those commands is in the audit trail, by run id, and no one in it is named.
+    let trail = ok(run(&["audit", "list"]));
+    let acts: Vec<(String, String)> = trail
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["detail"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("datastore.added", "-"),
+        ("datastore.erasure", "done dry_run"),
+        ("datastore.erasure", "done"),
+        ("datastore.access", "done"),
+    ];
+    assert_eq!(
+        acts,
+        want.map(|(a, d)| (a.to_owned(), d.to_owned())),
+        "{trail}"
+    );
+    assert!(
+        trail.contains(done_run) && !trail.contains("customer-"),
+        "{trail}"
+    );
+
     // A run over the database and a helpdesk that hangs: kill -9 while the helpdesk step runs.
     let helpdesk_ds = dir.join("helpdesk.toml");
     std::fs::write(&helpdesk_ds, "name = \"helpdesk\"\n[connection]\nurl_env = \"HELPDESK_URL\"\n[http]\nsecret_env = \"HELPDESK_SECRET\"\n").unwrap();

@@ -87,6 +87,16 @@ fn serve_makes_a_master_key_and_rotation_rewraps_every_subject_key() {
         String::from_utf8_lossy(&rotated.stderr)
     );
     assert_eq!(json(&rotated)["rewrapped"], 2);
+    let trail = run(&dir, &["audit", "list", "--action", "keys.rotated"]);
+    let entry = json(&trail);
+    assert_eq!(
+        (entry["object"].as_str(), entry["detail"].as_str()),
+        (
+            json(&rotated)["master_key_id"].as_str(),
+            Some("rewrapped=2")
+        ),
+        "the rotation is audited by the new key's fingerprint"
+    );
 
     // The old key no longer wraps anything; the new one wraps everything.
     let old = run(&dir, &["keys", "status", "--json"]);

@@ -12,7 +12,8 @@
 //! dataset with a live schema and drafts one from it, and [`registration`] runs those checks
 //! before a datastore is registered or a changed one served; [`fides_policy`] reads a Fides
 //! request policy's erasure rules; [`collected`] lets records go by their own collection time
-//! (retention rules anchored on `collected`); [`run`]
+//! (retention rules anchored on `collected`); [`audience`] finds whom a notice must reach (a
+//! DPO's read-only query, the e-mail addresses of user ids); [`run`]
 //! is the durable job around all of it — plan, execute, resume, retry — recorded in
 //! Custodian's store through `custodian_store::runs`. [`sql`] is the only place SQL text is
 //! assembled, always with quoted identifiers and bound values.
@@ -21,6 +22,7 @@
 //! through `custodian-store` and nowhere else.
 
 pub mod access;
+pub mod audience;
 pub mod check;
 pub mod collected;
 pub mod company;

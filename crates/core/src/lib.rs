@@ -11,17 +11,22 @@
 //! [`retention`] says what is due to go and why, holds and children's ages applied;
 //! [`signed`] and [`unsubscribe`] sign links; [`token`] makes and hashes API tokens;
 //! [`clock`] lets tests move time and [`ids`] makes every new row's id from it; [`country`]
-//! knows ISO 3166-1. Storage and HTTP live in
+//! knows ISO 3166-1; [`audit`] hashes and verifies the audit trail of administrative acts,
+//! [`incident`] holds the rules of personal-data breaches (Art. 33/34) and [`disclosure`]
+//! those of disclosures to authorities and their public report. Storage and HTTP live in
 //! other crates and call in here.
 
 pub mod archive;
+pub mod audit;
 pub mod clock;
 pub mod consent;
 pub mod country;
 pub mod deadline;
 pub mod decide;
 pub mod hex;
+pub mod disclosure;
 pub mod ids;
+pub mod incident;
 pub mod keys;
 pub mod ledger;
 pub mod receipt;

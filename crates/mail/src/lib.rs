@@ -19,7 +19,7 @@ pub mod testing;
 pub use config::MailConfig;
 pub use mailer::{Mailer, SendError};
 pub use outbox::{deliver_due, run_outbox_worker, Outbox, OutgoingMail, Pass, WorkerSettings};
-pub use templates::{render, DigestItem, Lang, MailContent, Rendered};
+pub use templates::{render, DigestIncident, DigestItem, Lang, MailContent, Rendered};
 
 /// Failures of configuration and of the outbox's storage (delivery failures are
 /// [`SendError`]s, recorded on the message).

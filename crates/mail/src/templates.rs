@@ -39,6 +39,14 @@ pub struct DigestItem {
     pub due: String,
 }
 
+/// An incident past its 72 hours without the authority told, in the DPO's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestIncident {
+    pub incident_id: String,
+    /// When the authority was due to be told (formatted in the policy's time zone).
+    pub due: String,
+}
+
 /// What a message says. The variant is the template; its fields are the parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "template", rename_all = "snake_case")]
@@ -106,6 +114,32 @@ pub enum MailContent {
         due_soon: Vec<DigestItem>,
         overdue: Vec<DigestItem>,
         admin_link: Option<String>,
+        /// Breaches whose authority notification is overdue (absent in digests queued before).
+        #[serde(default)]
+        overdue_incidents: Vec<DigestIncident>,
+    },
+    /// To a person whose data a breach concerns (GDPR Art. 34(2)): in plain language, the
+    /// nature of the breach, a contact point, its likely consequences and the measures taken.
+    BreachNotice {
+        organisation: String,
+        nature: String,
+        /// The kinds of data concerned, as people read them.
+        categories: Vec<String>,
+        consequences: String,
+        measures: String,
+        contact: String,
+    },
+    /// To a person whose data was disclosed to a public authority, where the law lets them
+    /// be told.
+    DisclosureNotice {
+        organisation: String,
+        recipient: String,
+        legal_basis: String,
+        reference: String,
+        categories: Vec<String>,
+        /// The day of the disclosure.
+        disclosed_on: String,
+        contact: String,
     },
 }
 
@@ -123,6 +157,8 @@ impl MailContent {
             MailContent::RequestForwarded { .. } => "request_forwarded",
             MailContent::ForwardedToCustomer { .. } => "forwarded_to_customer",
             MailContent::DpoDigest { .. } => "dpo_digest",
+            MailContent::BreachNotice { .. } => "breach_notice",
+            MailContent::DisclosureNotice { .. } => "disclosure_notice",
         }
     }
 }
@@ -304,13 +340,21 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
                 format!("Please answer the requester directly. Quote {request_id} if you need our help to carry it out."),
             ],
         ),
-        (M::DpoDigest { date, due_soon, overdue, admin_link }, _) => {
+        (M::DpoDigest { date, due_soon, overdue, admin_link, overdue_incidents }, _) => {
             let de = lang == De;
             let mut p = vec![if de {
                 format!("Datenschutzanträge am {date}: {} überfällig, {} bald fällig.", overdue.len(), due_soon.len())
             } else {
                 format!("Privacy requests on {date}: {} overdue, {} due soon.", overdue.len(), due_soon.len())
             }];
+            if !overdue_incidents.is_empty() {
+                p.push(if de {
+                    "Datenpannen, deren Meldung an die Aufsichtsbehörde überfällig ist (Art. 33 DSGVO: 72 Stunden):".into()
+                } else {
+                    "Breaches whose notification to the supervisory authority is overdue (GDPR Art. 33: 72 hours):".into()
+                });
+                p.push(overdue_incidents.iter().map(|i| format!("- {} ({})", i.incident_id, i.due)).collect::<Vec<_>>().join("\n"));
+            }
             for (title, items) in [
                 (if de { "Überfällig:" } else { "Overdue:" }, overdue),
                 (if de { "Bald fällig:" } else { "Due soon:" }, due_soon),
@@ -323,13 +367,60 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
             if let Some(l) = admin_link {
                 p.push(l.clone());
             }
-            let subject = if de {
+            let mut subject = if de {
                 format!("Datenschutzanträge: {} überfällig, {} bald fällig", overdue.len(), due_soon.len())
             } else {
                 format!("Privacy requests: {} overdue, {} due soon", overdue.len(), due_soon.len())
             };
+            if !overdue_incidents.is_empty() {
+                subject = if de {
+                    format!("{} Datenpanne(n) nicht fristgerecht gemeldet; {subject}", overdue_incidents.len())
+                } else {
+                    format!("{} breach notification(s) overdue; {subject}", overdue_incidents.len())
+                };
+            }
             (subject, p)
         }
+        (M::BreachNotice { organisation, nature, categories, consequences, measures, contact }, En) => (
+            format!("Important: a security incident at {organisation} concerns your data"),
+            vec![
+                format!("We are writing to tell you about a security incident at {organisation} that concerns your personal data. We are sorry that this happened."),
+                format!("What happened: {nature}"),
+                format!("Which of your data: {}.", categories.join(", ")),
+                format!("What this may mean for you: {consequences}"),
+                format!("What we have done and what we advise: {measures}"),
+                format!("If you have questions, write to {contact}. You also have the right to complain to a data protection authority."),
+            ],
+        ),
+        (M::BreachNotice { organisation, nature, categories, consequences, measures, contact }, De) => (
+            format!("Wichtig: Ein Sicherheitsvorfall bei {organisation} betrifft Ihre Daten"),
+            vec![
+                format!("Wir informieren Sie über einen Sicherheitsvorfall bei {organisation}, der Ihre personenbezogenen Daten betrifft. Es tut uns leid, dass das geschehen ist."),
+                format!("Was geschehen ist: {nature}"),
+                format!("Welche Ihrer Daten: {}.", categories.join(", ")),
+                format!("Was das für Sie bedeuten kann: {consequences}"),
+                format!("Was wir getan haben und was wir Ihnen raten: {measures}"),
+                format!("Bei Fragen schreiben Sie an {contact}. Sie haben außerdem das Recht, sich bei einer Datenschutz-Aufsichtsbehörde zu beschweren."),
+            ],
+        ),
+        (M::DisclosureNotice { organisation, recipient, legal_basis, reference, categories, disclosed_on, contact }, En) => (
+            format!("{organisation} disclosed some of your data to an authority"),
+            vec![
+                format!("On {disclosed_on}, {organisation} gave some of your personal data to {recipient}, because the law required it."),
+                format!("The law: {legal_basis} (reference {reference})."),
+                format!("Which of your data: {}.", categories.join(", ")),
+                format!("If you have questions, write to {contact}. You can ask for a copy of all data we hold about you at any time."),
+            ],
+        ),
+        (M::DisclosureNotice { organisation, recipient, legal_basis, reference, categories, disclosed_on, contact }, De) => (
+            format!("{organisation} hat Daten von Ihnen an eine Behörde weitergegeben"),
+            vec![
+                format!("Am {disclosed_on} hat {organisation} personenbezogene Daten von Ihnen an {recipient} übermittelt, weil das Gesetz es verlangte."),
+                format!("Rechtsgrundlage: {legal_basis} (Aktenzeichen {reference})."),
+                format!("Welche Ihrer Daten: {}.", categories.join(", ")),
+                format!("Bei Fragen schreiben Sie an {contact}. Sie können jederzeit eine Kopie aller Daten verlangen, die wir über Sie speichern."),
+            ],
+        ),
     };
     let text = paragraphs.join("\n\n") + "\n";
     let html = html_of(&subject, &paragraphs, lang);

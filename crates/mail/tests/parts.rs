@@ -52,6 +52,24 @@ fn all_contents() -> Vec<MailContent> {
             due_soon: vec![item("req_2")],
             overdue: vec![item("req_3"), item("req_4")],
             admin_link: None,
+            overdue_incidents: Vec::new(),
+        },
+        MailContent::BreachNotice {
+            organisation: "Focusrite Group".into(),
+            nature: "A copy of the customer database was taken.".into(),
+            categories: vec!["Contact details".into(), "Order history".into()],
+            consequences: "You may receive convincing phishing mail.".into(),
+            measures: "We reset every password. Do not reuse it elsewhere.".into(),
+            contact: "dpo@focusrite.com".into(),
+        },
+        MailContent::DisclosureNotice {
+            organisation: "Focusrite Group".into(),
+            recipient: "Westminster Magistrates' Court".into(),
+            legal_basis: "Criminal Procedure Rules, r. 47".into(),
+            reference: "WMC-2026-114".into(),
+            categories: vec!["Order history".into()],
+            disclosed_on: "2026-02-03".into(),
+            contact: "dpo@focusrite.com".into(),
         },
     ]
 }
@@ -82,6 +100,25 @@ fn every_template_renders_in_english_and_german() {
         digest.subject
     );
     assert!(digest.text.contains("- req_3 (2025-02-28 17:00)"));
+    // A digest queued before incidents existed still reads back.
+    let old = r#"{"template":"dpo_digest","date":"2025-02-03","due_soon":[],"overdue":[],"admin_link":null}"#;
+    assert!(matches!(
+        serde_json::from_str::<MailContent>(old).unwrap(),
+        MailContent::DpoDigest { overdue_incidents, .. } if overdue_incidents.is_empty()
+    ));
+    let breach = render(&all_contents()[7], Lang::De);
+    for part in [
+        "Was geschehen ist",
+        "Was das für Sie bedeuten kann",
+        "dpo@focusrite.com",
+        "Aufsichtsbehörde",
+    ] {
+        assert!(
+            breach.text.contains(part),
+            "Art. 34(2) in German: {part}: {}",
+            breach.text
+        );
+    }
     let denied = render(
         &MailContent::RequestDenied {
             request_id: "r".into(),

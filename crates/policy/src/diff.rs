@@ -88,6 +88,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     });
     single(&mut raw, "children", &old.children, &new.children);
     single(&mut raw, "texts", &old.texts, &new.texts);
+    single(&mut raw, "aggregates", &old.aggregates, &new.aggregates);
     raw.into_iter()
         .map(|r| {
             let material = material(&ctx, &r);
@@ -360,6 +361,8 @@ fn material(ctx: &Ctx<'_>, r: &Raw) -> bool {
             age_in(ctx.new, country) < age_in(ctx.old, country)
         }
         ("children", _, "erase_within") => longer(r),
+        // Smaller published groups say more about each person in them.
+        ("aggregates", _, "min_group") => number(&r.new) < number(&r.old),
 
         ("deadlines" | "deadlines.jurisdictions", _, "acknowledge_business_hours")
         | ("deadlines.jurisdictions", _, "acknowledge_business_days") => {

@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod aggregates;
 mod disclosures;
 mod rights;
 mod translations;
 
+pub use aggregates::Aggregates;
 pub use disclosures::*;
 pub use rights::*;
 pub use translations::*;
@@ -67,6 +69,9 @@ pub struct Policy {
     /// The policy's own texts in its other languages (`model/translations.rs`).
     #[serde(default, skip_serializing_if = "Translations::is_empty")]
     pub translations: Translations,
+    /// Figures published about groups of people (`[aggregates]`).
+    #[serde(default)]
+    pub aggregates: Aggregates,
 }
 
 /// Identity of the policy document itself.

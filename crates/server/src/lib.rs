@@ -144,6 +144,37 @@ pub fn router(state: SharedState) -> Router {
             "/v1/admin/holds/{id}",
             axum::routing::delete(routes::holds::lift),
         )
+        .route("/v1/admin/audit", get(routes::audit::list))
+        .route(
+            "/v1/admin/incidents",
+            get(routes::incidents::list).post(routes::incidents::create),
+        )
+        .route("/v1/admin/incidents/{id}", get(routes::incidents::show))
+        .route(
+            "/v1/admin/incidents/{id}/assess",
+            post(routes::incidents::assess),
+        )
+        .route(
+            "/v1/admin/incidents/{id}/authority-notified",
+            post(routes::incidents::authority_notified),
+        )
+        .route(
+            "/v1/admin/incidents/{id}/close",
+            post(routes::incidents::close),
+        )
+        .route(
+            "/v1/admin/incidents/{id}/notify-subjects",
+            post(routes::incidents::notify_subjects),
+        )
+        .route(
+            "/v1/admin/incidents/{id}/report",
+            get(routes::incidents::report),
+        )
+        .route(
+            "/v1/admin/disclosures",
+            get(routes::disclosures::list).post(routes::disclosures::create),
+        )
+        .route("/transparency", get(routes::disclosures::transparency))
         .merge(public)
         .merge(assets::routes())
         .fallback(|| async { ApiError::NotFound })

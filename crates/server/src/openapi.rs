@@ -8,7 +8,7 @@ use crate::routes;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Custodian", description = "Privacy operations: decisions, consent, requests, retention."),
+    info(title = "Custodian", description = "Privacy operations: decisions, consent, requests, retention, accountability."),
     paths(
         routes::ops::healthz,
         routes::ops::readyz,
@@ -51,6 +51,18 @@ use crate::routes;
         routes::holds::place,
         routes::holds::list,
         routes::holds::lift,
+        routes::audit::list,
+        routes::incidents::create,
+        routes::incidents::list,
+        routes::incidents::show,
+        routes::incidents::assess,
+        routes::incidents::authority_notified,
+        routes::incidents::close,
+        routes::incidents::notify_subjects,
+        routes::incidents::report,
+        routes::disclosures::create,
+        routes::disclosures::list,
+        routes::disclosures::transparency,
         crate::assets::banner_js,
         crate::assets::banner_css,
         crate::assets::banner::get_banner,
@@ -68,6 +80,7 @@ use crate::routes;
         (name = "privacy centre", description = "Pages for people: consents, requests, unsubscribe"),
         (name = "consent", description = "The consent ledger, receipts, GPC and one-click unsubscribe"),
         (name = "retention", description = "Lifecycle events, legal holds and children's data"),
+        (name = "accountability", description = "The audit trail, personal-data breaches and disclosures to authorities"),
     )
 )]
 pub struct ApiDoc;

@@ -11,6 +11,7 @@ pub(crate) struct Dialect {
     /// How many group-commit writer tasks a writer gets: SQLite takes one writer at a time,
     /// PostgreSQL overlaps commits.
     pub parallel_writers: bool,
+    pub audit: &'static crate::audit::AuditSql,
     pub consent: &'static crate::consent::ConsentSql,
     pub keys: &'static crate::keys::KeySql,
     pub jobs: &'static crate::jobs::JobSql,

@@ -3,7 +3,7 @@
 //! A tour: [`Store`] is one handle over either backend — SQLite (one file, the default) or
 //! PostgreSQL (several nodes sharing one database). Each backend has its own migrations
 //! folder (`migrations/sqlite`, `migrations/postgres`), applied by [`migrate`] at start. Each
-//! table family has a module (`tokens`, `consent/`, `requests/`, ...) whose functions return
+//! table family has a module (`tokens`, `consent/`, `requests/`, `audit`, ...) whose functions return
 //! domain types; SQL lives nowhere else in the project. Connectors to the company's own
 //! databases are a different crate and never touch these tables.
 //!
@@ -14,10 +14,13 @@
 //! `postgres/<family>.rs`, gathered into one `Dialect` the store picks when it connects. Every
 //! "now" comes from the store's injected clock and every new id from its `Ids`.
 
+pub mod audit;
 mod batch;
 pub mod consent;
 mod db;
 mod dialect;
+pub mod disclosures;
+pub mod incidents;
 pub mod jobs;
 pub mod keyring;
 pub mod keys;

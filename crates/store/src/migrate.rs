@@ -96,6 +96,18 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0014_standings_and_lifts.sql"),
         include_str!("../migrations/postgres/0014_standings_and_lifts.sql"),
     ),
+    (
+        15,
+        "audit",
+        include_str!("../migrations/sqlite/0015_audit.sql"),
+        include_str!("../migrations/postgres/0015_audit.sql"),
+    ),
+    (
+        16,
+        "incidents_disclosures",
+        include_str!("../migrations/sqlite/0016_incidents_disclosures.sql"),
+        include_str!("../migrations/postgres/0016_incidents_disclosures.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

@@ -206,6 +206,16 @@ impl Store {
         Ok(self.execute(ENQUEUE_ONE, &enqueue_args(m)).await? == 1)
     }
 
+    /// Queues many messages in one transaction; answers how many were new (a message whose
+    /// idempotency key is already queued or sent is skipped).
+    pub async fn enqueue_mails(&self, mails: &[NewMail]) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let refs: Vec<&NewMail> = mails.iter().collect();
+        let n = enqueue(&mut tx, &refs).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Takes up to `limit` messages that are due at `now` for the pass holding the `outbox`
     /// job — queued ones whose retry time has come, and `sending` ones a crashed pass left
     /// (they were in flight: they go again, once) — and marks them `sending`, one attempt more.

@@ -45,10 +45,23 @@ pub(super) fn required(v: &Option<String>, name: &str) -> Result<String, AppErro
         .ok_or_else(|| AppError::invalid("missing_field", format!("this action needs `{name}`")))
 }
 
-/// A DPO's action on a request.
-///
-/// Kept whole: one arm per action, so what each of the DPO's actions does reads as one table.
+/// A DPO's action on a request, recorded in the audit trail once it is done.
 pub async fn act(
+    state: &Context,
+    id: &str,
+    action: Action,
+    body: &ActionBody,
+    actor: &str,
+) -> Result<RequestRow, AppError> {
+    let row = carry_out(state, id, action, body, actor).await?;
+    if let Some(entry) = crate::audit::Action::of_request(action) {
+        crate::audit::record(&state.store, actor, entry, id).await?;
+    }
+    Ok(row)
+}
+
+/// Kept whole: one arm per action, so what each of the DPO's actions does reads as one table.
+async fn carry_out(
     state: &Context,
     id: &str,
     action: Action,

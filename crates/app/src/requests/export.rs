@@ -36,6 +36,21 @@ pub struct Archive {
     pub len: u64,
 }
 
+/// The archive of request `id` for the DPO (`actor`): the same bytes the requester gets,
+/// recorded in the audit trail — a download of someone's data is an administrative act.
+pub async fn archive_for_dpo(state: &Context, id: &str, actor: &str) -> Result<Archive, AppError> {
+    let request = super::load(state, id).await?;
+    let archive = archive(state, &request).await?;
+    crate::audit::record(
+        &state.store,
+        actor,
+        crate::audit::Action::RequestExported,
+        id,
+    )
+    .await?;
+    Ok(archive)
+}
+
 /// Builds the archive for the subject of `request`.
 ///
 /// Kept whole: the archive's layout — every table and field the requester receives — reads in
@@ -51,6 +66,8 @@ pub async fn archive(state: &Context, request: &RequestRow) -> Result<Archive, A
     let events = state.store.subject_events(&sref).await?;
     let current = state.store.consent_state_of(&sref).await?;
     let requests = state.store.requests_of_subject(subject).await?;
+    // Disclosures to authorities about them, unless withheld with a reason on record.
+    let disclosures = crate::disclosures::about(state, subject).await?;
 
     // Receipts, rebuilt from the events that carry their id.
     let mut by_receipt: BTreeMap<&str, Vec<&custodian_core::ledger::ConsentEvent>> =
@@ -87,13 +104,17 @@ pub async fn archive(state: &Context, request: &RequestRow) -> Result<Archive, A
             "receipt_id": e.receipt_id, "chain": e.link.chain, "seq": e.link.seq, "hash": e.link.hash })).collect::<Vec<_>>(),
         "receipts": receipts,
         "requests": request_values,
+        "disclosures_to_authorities": disclosures.iter().map(|d| json!({
+            "id": d.id, "recipient": d.recipient, "authority_kind": d.authority_kind.as_str(),
+            "legal_basis": d.legal_basis, "reference": d.reference, "categories": d.categories,
+            "disclosed_at": rfc3339(d.disclosed_at) })).collect::<Vec<_>>(),
     });
     let meta = json!({
         "request_id": request.id,
         "generated_for": "access request (GDPR Art. 15 and 20)",
         "controller": state.policy.policy.organisation,
         "contact": state.policy.contacts.dpo_email,
-        "sources": ["Custodian's own records: consents, requests and notices", "the company's datastores registered with Custodian (company_*.csv, one per data category)"],
+        "sources": ["Custodian's own records: consents, requests, notices and disclosures to authorities (GDPR Art. 15(1)(c))", "the company's datastores registered with Custodian (company_*.csv, one per data category)"],
     });
     let mut tables = vec![
         Table {
@@ -133,6 +154,32 @@ pub async fn archive(state: &Context, request: &RequestRow) -> Result<Archive, A
                 "completed_at",
             ]),
             rows: request_rows,
+        },
+        Table {
+            name: "disclosures".into(),
+            columns: cols(&[
+                "id",
+                "recipient",
+                "authority_kind",
+                "legal_basis",
+                "reference",
+                "categories",
+                "disclosed_at",
+            ]),
+            rows: disclosures
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.id.clone(),
+                        d.recipient.clone(),
+                        d.authority_kind.as_str().to_owned(),
+                        d.legal_basis.clone(),
+                        d.reference.clone(),
+                        d.categories.join(" "),
+                        rfc3339(d.disclosed_at),
+                    ]
+                })
+                .collect(),
         },
         Table {
             name: "notices".into(),

@@ -374,6 +374,16 @@ async fn import(
         }
     }
     bar.finish_and_clear();
+    if written > 0 {
+        let detail = format!("written={written} skipped={skipped}");
+        crate::commands::audit::note(
+            &store,
+            custodian_app::audit::Action::ConsentImported,
+            &receipt,
+            Some(&detail),
+        )
+        .await?;
+    }
     store.close().await;
     if json {
         println!(

@@ -20,7 +20,9 @@ use custodian_connectors::run::{
 };
 use custodian_store::Store;
 
+use crate::commands::audit::note;
 use crate::config::GlobalArgs;
+use custodian_app::audit::Action;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -263,7 +265,20 @@ async fn registry_command(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
             force,
             url_env,
             url_file,
-        } => add(store, name, dataset, fides_policy, force, url_env, url_file).await,
+        } => {
+            let code = add(
+                store,
+                &name,
+                dataset,
+                fides_policy,
+                force,
+                url_env,
+                url_file,
+            )
+            .await?;
+            note(store, Action::DatastoreAdded, &name, None).await?;
+            Ok(code)
+        }
         Command::List => {
             println!(
                 "{}",
@@ -274,6 +289,7 @@ async fn registry_command(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Remove { name } => {
             anyhow::ensure!(store.remove_datastore(&name).await?, "no datastore {name}");
             store.forget_dataset_check(&name).await?;
+            note(store, Action::DatastoreRemoved, &name, None).await?;
             Ok(ExitCode::SUCCESS)
         }
         _ => unreachable!("run() dispatches the other commands"),
@@ -283,7 +299,7 @@ async fn registry_command(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
 /// `add`: check the dataset against its live database, then register it (or refuse).
 async fn add(
     store: &Store,
-    name: String,
+    name: &str,
     dataset: PathBuf,
     fides_policy: Option<PathBuf>,
     force: bool,
@@ -292,7 +308,7 @@ async fn add(
 ) -> anyhow::Result<ExitCode> {
     use custodian_connectors::registration::{self, Live};
     anyhow::ensure!(
-        custodian_connectors::dataset::valid_name(&name),
+        custodian_connectors::dataset::valid_name(name),
         "a datastore name is 1 to 64 printable characters"
     );
     let absolute = |p: &PathBuf| -> anyhow::Result<String> {
@@ -302,7 +318,7 @@ async fn add(
             .to_string())
     };
     let reg = custodian_store::runs::DatastoreRecord {
-        name: name.clone(),
+        name: name.to_owned(),
         dataset_path: absolute(&dataset)?,
         url_env,
         url_file: url_file.as_ref().map(|p| p.display().to_string()),
@@ -351,6 +367,7 @@ async fn access(env: &Env, target: Target, out: Option<PathBuf>) -> anyhow::Resu
     let mut o = options(&target.exec, &holds, configured);
     o.sink = Some(&mut sink);
     let outcome = run::run_now(store, &env.keys()?, &spec, o).await?;
+    noted(store, Action::DatastoreAccess, &outcome).await?;
     writer.flush()?;
     drop(writer);
     let code = if outcome.run.status == RunStatus::Done {
@@ -388,6 +405,7 @@ async fn change(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
                 options(&target.exec, &holds, configured),
             )
             .await?;
+            noted(store, Action::DatastoreErasure, &outcome).await?;
             print_outcome(&outcome)
         }
         Command::Rectify {
@@ -415,10 +433,22 @@ async fn change(env: &Env, cmd: Command) -> anyhow::Result<ExitCode> {
                 options(&target.exec, &holds, configured),
             )
             .await?;
+            noted(store, Action::DatastoreRectification, &outcome).await?;
             print_outcome(&outcome)
         }
         _ => unreachable!("run() dispatches the other commands"),
     }
+}
+
+/// Records a run started from the command line: its id, and its status (and whether it was
+/// a dry run) as the detail — never the identities it ran for.
+async fn noted(store: &Store, action: Action, outcome: &RunOutcome) -> anyhow::Result<()> {
+    let detail = format!(
+        "{}{}",
+        outcome.run.status.as_str(),
+        if outcome.run.dry_run { " dry_run" } else { "" }
+    );
+    note(store, action, &outcome.run.id, Some(&detail)).await
 }
 
 /// `runs list|show|resume|retry`: runs already planned.
@@ -460,6 +490,7 @@ async fn runs_command(env: &Env, cmd: RunsCommand) -> anyhow::Result<ExitCode> {
             let outcome =
                 run::execute_run(store, &env.keys()?, &id, options(&exec, &holds, configured))
                     .await?;
+            noted(store, Action::RunResumed, &outcome).await?;
             print_outcome(&outcome)
         }
         RunsCommand::Retry {
@@ -478,6 +509,7 @@ async fn runs_command(env: &Env, cmd: RunsCommand) -> anyhow::Result<ExitCode> {
             let outcome =
                 run::execute_run(store, &env.keys()?, &id, options(&exec, &holds, configured))
                     .await?;
+            noted(store, Action::RunRetried, &outcome).await?;
             print_outcome(&outcome)
         }
     }

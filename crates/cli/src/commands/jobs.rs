@@ -47,6 +47,13 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             }
             Command::Release { name } => {
                 if store.release_job(&name).await? {
+                    crate::commands::audit::note(
+                        &store,
+                        custodian_app::audit::Action::JobReleased,
+                        &name,
+                        None,
+                    )
+                    .await?;
                     eprintln!("released {name}; the next node to look takes it");
                     ExitCode::SUCCESS
                 } else {

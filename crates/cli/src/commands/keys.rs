@@ -100,6 +100,8 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 let bar = crate::progress::bar(total as u64, "subject keys", json);
                 let done = keyring.rotate(&new, |n| bar.set_position(n)).await?;
                 bar.finish_and_clear();
+                let detail = format!("rewrapped={done}");
+                crate::commands::audit::note(&main, custodian_app::audit::Action::KeysRotated, &new.id(), Some(&detail)).await?;
                 if json {
                     println!(
                         "{}",

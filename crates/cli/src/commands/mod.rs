@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod consent;
 pub mod dataset;
 pub mod datastore;

@@ -92,6 +92,19 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         )
         .await?;
         bar.finish_and_clear();
+        if !dry_run {
+            let detail = format!(
+                "due={} held={} purged={}",
+                report.due, report.held, report.records_purged
+            );
+            crate::commands::audit::note(
+                &store,
+                custodian_app::audit::Action::RetentionRun,
+                &report.as_of.to_string(),
+                Some(&detail),
+            )
+            .await?;
+        }
         if json {
             if dry_run {
                 println!("{}", serde_json::to_string_pretty(&report.entries)?);

@@ -6,7 +6,9 @@ use clap::Subcommand;
 use custodian_core::token::{self, Role};
 use custodian_store::Store;
 
+use crate::commands::audit::note;
 use crate::config::GlobalArgs;
+use custodian_app::audit::Action;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -42,6 +44,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
                 let role = Role::parse(&role).expect("clap restricts the values");
                 let secret = token::generate();
                 let rec = store.insert_token(&name, role, &token::hash(&secret)).await?;
+                note(&store, Action::TokenCreated, &rec.id, Some(role.as_str())).await?;
                 if json {
                     println!("{}", serde_json::json!({ "id": rec.id, "name": rec.name, "role": rec.role, "token": secret }));
                 } else {
@@ -64,6 +67,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             }
             Command::Revoke { id } => {
                 if store.revoke_token(&id).await? {
+                    note(&store, Action::TokenRevoked, &id, None).await?;
                     eprintln!("revoked {id}");
                     ExitCode::SUCCESS
                 } else {

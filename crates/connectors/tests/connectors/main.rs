@@ -8,6 +8,7 @@
 mod support;
 
 mod collected;
+mod audience;
 mod fides;
 mod fides_policy;
 mod helpers;

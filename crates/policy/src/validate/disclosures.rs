@@ -44,6 +44,13 @@ pub(super) fn rights(p: &Policy, r: &mut Report) {
             );
         }
     }
+    if p.aggregates.min_group == 0 {
+        r.at(
+            "aggregates.min_group".to_owned(),
+            "a minimum group of 0 people protects nobody",
+            "give the smallest group a published figure may describe, e.g. 10",
+        );
+    }
     for (i, purpose) in p.purposes.iter().enumerate() {
         if purpose.min_group == Some(0) {
             r.at(

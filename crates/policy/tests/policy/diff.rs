@@ -305,3 +305,21 @@ fn one_new_recipient_one_new_cookie_or_a_lost_gpc_opt_out_asks_again() {
     let new = load("new.toml", &text).unwrap_or_else(|e| panic!("{e}"));
     assert!(consent_purposes_changed(&example(), &new).is_empty());
 }
+
+#[test]
+fn a_smaller_minimum_group_for_published_figures_is_material() {
+    let smaller = mutate(
+        "# ── Promises never to do something",
+        "[aggregates]\nmin_group = 5\n\n# ── Promises never to do something",
+    );
+    let c = only(&smaller, "aggregates.min_group", true);
+    assert_eq!(c.kind, ChangeKind::Changed);
+    let larger = smaller.replace("min_group = 5", "min_group = 20");
+    only(&larger, "aggregates.min_group", false);
+    let zero = smaller.replace("min_group = 5", "min_group = 0");
+    let problems = load("zero.toml", &zero).unwrap_err().to_string();
+    assert!(
+        problems.contains("a minimum group of 0 people"),
+        "{problems}"
+    );
+}

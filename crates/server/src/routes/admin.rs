@@ -226,7 +226,7 @@ pub async fn export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
-    let row = requests::load(&state, &id).await?;
-    crate::routes::requests::zip_response(&state, &row).await
+    let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let archive = requests::export::archive_for_dpo(&state, &id, &caller.token_id).await?;
+    Ok(crate::routes::requests::zip_response(archive, &id))
 }

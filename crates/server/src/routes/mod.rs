@@ -2,9 +2,12 @@
 //! calls the core, and maps the result to JSON; none holds business rules.
 
 pub mod admin;
+pub mod audit;
 pub mod consent;
 pub mod decide;
+pub mod disclosures;
 pub mod holds;
+pub mod incidents;
 pub mod ops;
 pub mod policy;
 pub mod privacy_center;

@@ -262,16 +262,13 @@ pub async fn archive(
             detail: "there is no archive for this request".into(),
         });
     }
-    zip_response(&state, &row).await
+    let archive = requests::export::archive(&state, &row).await?;
+    Ok(zip_response(archive, &row.id))
 }
 
 /// The archive, streamed from the scratch file the use case wrote it to (memory stays flat
 /// however large it is), with its length announced up front.
-pub async fn zip_response(
-    state: &AppState,
-    row: &custodian_store::requests::RequestRow,
-) -> Result<impl IntoResponse, ApiError> {
-    let archive = requests::export::archive(state, row).await?;
+pub fn zip_response(archive: requests::export::Archive, id: &str) -> impl IntoResponse {
     let file = tokio::fs::File::from_std(archive.file);
     let chunks = futures_util::stream::unfold(Some(file), |file| async move {
         let mut file = file?;
@@ -285,16 +282,16 @@ pub async fn zip_response(
             Err(e) => Some((Err(e), None)),
         }
     });
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),
             (header::CONTENT_LENGTH, archive.len.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}.zip\"", row.id),
+                format!("attachment; filename=\"{id}.zip\""),
             ),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
         axum::body::Body::from_stream(chunks),
-    ))
+    )
 }

@@ -7,11 +7,18 @@ pub(crate) mod keys;
 pub(crate) mod outbox;
 pub(crate) mod requests;
 
+use crate::audit::AuditSql;
 use crate::dialect::Dialect;
+
+/// The audit head, read under the write lock the append's `BEGIN IMMEDIATE` took.
+static AUDIT: AuditSql = AuditSql {
+    head: "SELECT seq, hash FROM audit_head WHERE id = 1",
+};
 
 pub(crate) static DIALECT: Dialect = Dialect {
     name: "sqlite",
     parallel_writers: false,
+    audit: &AUDIT,
     consent: &consent::SQL,
     keys: &keys::SQL,
     jobs: &jobs::SQL,
