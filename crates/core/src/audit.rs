@@ -40,6 +40,8 @@ pub enum Action {
     RequestAssigned,
     RequestNoted,
     RequestCompleted,
+    /// A restriction's lift announced to the requester (GDPR Art. 18(3)).
+    RestrictionLiftAnnounced,
     /// The DPO downloaded a request's access archive.
     RequestExported,
     HoldPlaced,
@@ -58,7 +60,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order docs/audit.md lists them.
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::TokenCreated,
         Action::TokenRevoked,
         Action::DatastoreAdded,
@@ -76,6 +78,7 @@ impl Action {
         Action::RequestAssigned,
         Action::RequestNoted,
         Action::RequestCompleted,
+        Action::RestrictionLiftAnnounced,
         Action::RequestExported,
         Action::HoldPlaced,
         Action::HoldLifted,
@@ -110,6 +113,7 @@ impl Action {
             Action::RequestAssigned => "request.assigned",
             Action::RequestNoted => "request.noted",
             Action::RequestCompleted => "request.completed",
+            Action::RestrictionLiftAnnounced => "request.lift_announced",
             Action::RequestExported => "request.exported",
             Action::HoldPlaced => "hold.placed",
             Action::HoldLifted => "hold.lifted",
@@ -143,6 +147,7 @@ impl Action {
             R::Assign => Action::RequestAssigned,
             R::Note => Action::RequestNoted,
             R::Complete => Action::RequestCompleted,
+            R::Lift => Action::RestrictionLiftAnnounced,
             R::Verify | R::Abandon | R::Forward | R::Start => return None,
         })
     }
