@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod accountability;
 mod disclosures;
 mod rights;
 
+pub use accountability::*;
 pub use disclosures::*;
 pub use rights::*;
 
@@ -62,6 +64,18 @@ pub struct Policy {
     /// What else the notice must say under Art. 13 and 14 (`model/disclosures.rs`).
     #[serde(default)]
     pub notice: Disclosures,
+    /// How much notice a change needs (`model/accountability.rs`).
+    #[serde(default)]
+    pub notices: NoticeRules,
+    /// The smallest group a shared aggregate may describe.
+    #[serde(default)]
+    pub aggregates: AggregateRules,
+    /// Aggregate reports over the company's datastores.
+    #[serde(default)]
+    pub reports: Vec<Report>,
+    /// Security measures for the records of processing (Art. 30(1)(g)).
+    #[serde(default)]
+    pub security_measures: Vec<SecurityMeasure>,
 }
 
 /// Identity of the policy document itself.

@@ -138,7 +138,7 @@ fn deserialize_part<T: DeserializeOwned>(item: &Item) -> Result<T, toml_edit::de
     T::deserialize(value.into_deserializer())
 }
 
-const SECTIONS: [&str; 18] = [
+const SECTIONS: [&str; 22] = [
     "policy",
     "controllers",
     "contacts",
@@ -157,6 +157,10 @@ const SECTIONS: [&str; 18] = [
     "texts",
     "rights",
     "notice",
+    "notices",
+    "aggregates",
+    "reports",
+    "security_measures",
 ];
 
 /// Checks the shape of each top-level section, and of each element of the arrays, on its own.
@@ -194,6 +198,10 @@ fn shape_problems(doc: &ImDocument<String>) -> Vec<Located> {
             "texts" => one::<std::collections::BTreeMap<String, UiTexts>>(doc, key, item),
             "rights" => one::<Rights>(doc, key, item),
             "notice" => one::<Disclosures>(doc, key, item),
+            "notices" => one::<NoticeRules>(doc, key, item),
+            "aggregates" => one::<AggregateRules>(doc, key, item),
+            "reports" => each::<Report>(doc, key, item),
+            "security_measures" => each::<SecurityMeasure>(doc, key, item),
             other => {
                 let help = match validate::closest(other, SECTIONS.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
