@@ -5,6 +5,7 @@ mod diff_notice;
 mod holidays;
 mod load;
 mod props;
+mod records;
 mod render;
 
 pub use custodian_policy::EXAMPLE_POLICY;
