@@ -11,9 +11,10 @@
 //! [`retention`] says what is due to go and why, holds and children's ages applied;
 //! [`signed`] and [`unsubscribe`] sign links; [`token`] makes and hashes API tokens;
 //! [`clock`] lets tests move time and [`ids`] makes every new row's id from it; [`country`]
-//! knows ISO 3166-1. Storage and HTTP live in
+//! knows ISO 3166-1; [`aggregate`] suppresses the small groups of a shared report. Storage and HTTP live in
 //! other crates and call in here.
 
+pub mod aggregate;
 pub mod archive;
 pub mod clock;
 pub mod consent;
