@@ -10,7 +10,8 @@
 //! request types reach a datastore (a restriction column, an HTTP service's declared
 //! endpoints) and [`restrict`] marks and clears restricted rows; [`check`] compares a
 //! dataset with a live schema and drafts one from it, and [`registration`] runs those checks
-//! before a datastore is registered or a changed one served; [`fides_policy`] reads a Fides
+//! before a datastore is registered or a changed one served; [`report`] reads a policy's
+//! aggregate report in a read-only transaction; [`fides_policy`] reads a Fides
 //! request policy's erasure rules; [`run`]
 //! is the durable job around all of it — plan, execute, resume, retry — recorded in
 //! Custodian's store through `custodian_store::runs`. [`sql`] is the only place SQL text is
@@ -30,6 +31,7 @@ pub mod fides_policy;
 pub mod graph;
 pub mod http;
 pub mod reach;
+pub mod report;
 pub mod redis;
 pub mod registration;
 pub mod restrict;
