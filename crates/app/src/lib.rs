@@ -21,6 +21,8 @@
 //!   places and lifts legal holds, [`retention`] applies the policy's retention rules;
 //! - [`consent_sync`] catches up on consent other nodes wrote; [`background`] runs it, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
+//! - [`reports`] runs the policy's aggregate reports with small groups suppressed; [`acts`]
+//!   is where every administrative act of notices, records and reports is recorded;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
 //!   within their limits.
 //!
@@ -29,6 +31,7 @@
 //! axum, no status codes. It reads "now" only from the context's clock and makes every id
 //! with its `Ids` (`tests/tidy.rs` checks).
 
+pub mod acts;
 pub mod background;
 mod build;
 pub mod consent;
@@ -40,6 +43,7 @@ pub mod lifecycle;
 pub mod notices;
 pub mod receipts;
 pub mod recording;
+pub mod reports;
 pub mod requests;
 pub mod retention;
 pub mod signin;

@@ -1,4 +1,4 @@
-//! `custodian policy check|render|diff`.
+//! `custodian policy check|render|diff|records|publish`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,11 +33,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The records of processing activities (GDPR Art. 30(1)), generated from a policy: the
+    /// given file, else the policy in force (docs/records.md).
+    Records {
+        file: Option<PathBuf>,
+        #[arg(long, value_parser = ["json", "csv", "html"], default_value = "json")]
+        format: String,
+    },
 }
 
 // Kept whole: one arm per subcommand, each printing its own human and JSON forms.
-pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+pub fn run(global: &crate::config::GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
+        Command::Records { file, format } => {
+            let policy = match file {
+                Some(f) => load(&f)?,
+                None => crate::config::policy(None, &global.file_config()?)?,
+            };
+            let format = custodian_policy::records::Format::parse(&format)
+                .context("--format is json, csv or html")?;
+            print!("{}", custodian_policy::records::records(&policy, format));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { file, json } => {
             let text = read(&file)?;
             match custodian_policy::load(&file.display().to_string(), &text) {
