@@ -18,6 +18,7 @@ use custodian_store::Store;
 use futures_util::TryStreamExt;
 
 use crate::context::{Context, Settings, Shared, Telemetry};
+use crate::live::Live;
 use crate::{consent_sync, retention};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,14 +62,14 @@ pub async fn build(
         );
     }
     let ctx = Context {
-        policy: Arc::new(policy),
-        engine,
+        policy: Live::new(Arc::new(policy)),
+        engine: Live::new(engine),
         writer: ConsentWriter::spawn(store.clone()),
         consents,
         consent_seen,
         device_links: Default::default(),
-        versions,
-        reask,
+        versions: Live::new(versions),
+        reask: Live::new(reask),
         hasher: SubjectHasher::new(&settings.secret),
         signer: Signer::new(&settings.secret),
         tokens: Default::default(),
@@ -79,8 +80,8 @@ pub async fn build(
         sealer: Sealer::derived(&settings.secret, "requests"),
         code_key: custodian_core::seal::derive_key(&settings.secret, "verification codes").to_vec(),
         links: LinkSigner::new(&settings.secret),
-        calendar,
-        calendars,
+        calendar: Live::new(calendar),
+        calendars: Live::new(calendars),
         outbox: custodian_mail::Outbox::new(
             store.clone(),
             Sealer::derived(&settings.secret, "outbox"),
@@ -95,7 +96,9 @@ pub async fn build(
         limiter: Default::default(),
         limits: settings.intake_limits,
         retention,
-        standings,
+        standings: Live::new(standings),
+        site_notices: Default::default(),
+        governing: Default::default(),
         store,
     };
     for (device, account) in ctx.store.all_links().await? {

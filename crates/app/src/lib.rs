@@ -40,6 +40,7 @@ pub mod context;
 pub mod error;
 pub mod holds;
 pub mod lifecycle;
+pub mod live;
 pub mod notices;
 pub mod receipts;
 pub mod recording;

@@ -192,6 +192,27 @@ impl ConsentMemory {
             .remove(subject);
     }
 
+    /// Moves every subject's choices to a new slot layout (a new policy version numbered its
+    /// consent purposes differently): `to[old] = Some(new)` keeps a purpose, `None` drops one
+    /// the new version no longer has. Each shard is rewritten under its lock.
+    pub fn remap(&self, to: &[Option<usize>]) {
+        let moved = |bits: u64| {
+            to.iter().enumerate().fold(0u64, |acc, (old, new)| match new {
+                Some(n) if *n < 64 && old < 64 && bits & (1 << old) != 0 => acc | (1 << n),
+                _ => acc,
+            })
+        };
+        for shard in &self.shards {
+            let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
+            for s in map.values_mut() {
+                *s = Slots {
+                    known: moved(s.known),
+                    given: moved(s.given),
+                };
+            }
+        }
+    }
+
     pub fn subjects(&self) -> usize {
         self.shards
             .iter()
@@ -237,6 +258,14 @@ mod tests {
         m.set(a, 2, false);
         assert_eq!(m.status(&a, 2), ConsentStatus::Withdrawn);
         m.forget(&a);
+        assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
+        // A new layout: slot 0 goes to 1, slot 1 is dropped, slot 2 goes to 0.
+        m.set(a, 0, true);
+        m.set(a, 1, true);
+        m.set(a, 2, false);
+        m.remap(&[Some(1), None, Some(0)]);
+        assert_eq!(m.status(&a, 1), ConsentStatus::Given);
+        assert_eq!(m.status(&a, 0), ConsentStatus::Withdrawn);
         assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
         assert_eq!(m.subjects(), 0);
     }
