@@ -65,7 +65,7 @@ impl Act {
 
 /// Records that `actor` performed `act`. The context is taken so the audit trail can append
 /// through its store without changing any caller; the CLI passes `None`.
-pub async fn done(_ctx: Option<&Context>, actor: &Actor, act: &Act) {
-    let detail = serde_json::to_string(act).unwrap_or_default();
+pub async fn done(_ctx: Option<&Context>, actor: Actor, act: Act) {
+    let detail = serde_json::to_string(&act).unwrap_or_default();
     tracing::info!(action = act.action(), actor = ?actor, %detail, "administrative act");
 }

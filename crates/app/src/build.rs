@@ -31,6 +31,8 @@ pub enum BuildError {
     Calendar(#[from] custodian_core::deadline::CalendarError),
     #[error("retention: {0}")]
     Retention(#[from] retention::JobError),
+    #[error("the published policy version: {0}")]
+    Published(String),
 }
 
 /// Prepares everything the use cases share. `telemetry` receives the gauges and counters
@@ -39,13 +41,16 @@ pub async fn build(
     settings: Settings,
     telemetry: Arc<dyn Telemetry>,
 ) -> Result<Shared, BuildError> {
-    let policy = settings.policy;
+    let now = settings.clock.now_micros();
+    // A version published with `policy publish` whose date has come governs over the file.
+    let policy = crate::announce::govern::at_start(&settings.store, settings.policy, now)
+        .await
+        .map_err(|e| BuildError::Published(e.to_string()))?;
     // One clock for everything: the store's own "now" (created_at, leases, ids) is the
     // context's, so a test that moves the clock moves the store's time too.
     let store = settings.store.with_clock(settings.clock.clone());
     let key_store = settings.key_store.with_clock(settings.clock.clone());
     let engine = Engine::compile(&policy)?;
-    let now = settings.clock.now_micros();
 
     let (versions, reask) = load_versions(&store, &policy, now).await?;
     let consent_seen = consent_sync::Watermarks::at_heads(&store).await?;

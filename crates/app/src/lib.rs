@@ -21,6 +21,9 @@
 //!   places and lifts legal holds, [`retention`] applies the policy's retention rules;
 //! - [`consent_sync`] catches up on consent other nodes wrote; [`background`] runs it, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
+//! - [`announce`] schedules policy versions and other notices, mails them to everyone with an
+//!   e-mail on record, and makes a version govern at its date on every node ([`live`] holds
+//!   what it replaces);
 //! - [`reports`] runs the policy's aggregate reports with small groups suppressed; [`acts`]
 //!   is where every administrative act of notices, records and reports is recorded;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
@@ -32,6 +35,7 @@
 //! with its `Ids` (`tests/tidy.rs` checks).
 
 pub mod acts;
+pub mod announce;
 pub mod background;
 mod build;
 pub mod consent;

@@ -78,7 +78,7 @@ pub async fn run(
 /// Runs report `id` under the context's policy and records the act.
 pub async fn run_in(ctx: &Context, actor: &Actor, id: &str) -> Result<Published, AppError> {
     let out = run(&ctx.store, &ctx.datastores, &ctx.policy, id).await?;
-    acts::done(Some(ctx), actor, &act_of(&out)).await;
+    acts::done(Some(ctx), actor.clone(), act_of(&out)).await;
     Ok(out)
 }
 

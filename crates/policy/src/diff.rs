@@ -5,13 +5,13 @@
 //! position. Wording, and anything that only reduces processing, is not material. The rules
 //! are listed in docs/policy.md; they live in [`material`] so they can be read in one place.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::duration::{approx_days, parse_duration};
 use crate::model::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Added,
@@ -20,7 +20,7 @@ pub enum ChangeKind {
 }
 
 /// One difference between two policies.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Where, by id rather than position: `purposes.marketing.legal_basis`.
     pub path: String,

@@ -122,6 +122,15 @@ impl Keyring {
             .sealer())
     }
 
+    /// A sealer for the subject's fields if the subject still has a key (`None` once erased);
+    /// never makes one.
+    pub async fn existing_sealer(
+        &self,
+        subject: &SubjectRef,
+    ) -> Result<Option<SubjectSealer>, KeyringError> {
+        Ok(self.key(subject, false).await?.map(|k| k.sealer()))
+    }
+
     /// A sealer for a subject probably seen for the first time (request intake): the lookup is
     /// skipped and the key writer answers the standing key — its own new one, or the one the
     /// subject already had — in the same group commit that stores it.

@@ -45,7 +45,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             }
             Err(e) => anyhow::bail!("{e}"),
         };
-        acts::done(None, &Actor::Cli, &custodian_app::reports::act_of(&out)).await;
+        acts::done(None, Actor::Cli, custodian_app::reports::act_of(&out)).await;
         if format == "json" {
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
