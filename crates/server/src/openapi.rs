@@ -51,6 +51,12 @@ use crate::routes;
         routes::holds::place,
         routes::holds::list,
         routes::holds::lift,
+        routes::notices::publish_version,
+        routes::notices::list_versions,
+        routes::notices::post_notice,
+        routes::notices::upcoming,
+        routes::notices::site_notices,
+        routes::notices::records,
         crate::assets::banner_js,
         crate::assets::banner_css,
         crate::assets::banner::get_banner,
@@ -68,6 +74,7 @@ use crate::routes;
         (name = "privacy centre", description = "Pages for people: consents, requests, unsubscribe"),
         (name = "consent", description = "The consent ledger, receipts, GPC and one-click unsubscribe"),
         (name = "retention", description = "Lifecycle events, legal holds and children's data"),
+        (name = "notices", description = "Policy versions and notices before changes; the records of processing"),
     )
 )]
 pub struct ApiDoc;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod consent;
 pub mod decide;
 pub mod holds;
+pub mod notices;
 pub mod ops;
 pub mod policy;
 pub mod privacy_center;
