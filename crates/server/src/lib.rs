@@ -116,6 +116,11 @@ pub fn router(state: SharedState) -> Router {
                 .post(routes::privacy_center::requests::verify),
         )
         .route(
+            "/privacy-center/notices",
+            get(routes::privacy_center::notices::show)
+                .post(routes::privacy_center::notices::save),
+        )
+        .route(
             "/privacy-center/unsubscribe",
             get(routes::privacy_center::unsubscribe),
         )

@@ -42,6 +42,8 @@ use crate::routes;
         routes::privacy_center::requests::verify_form,
         routes::privacy_center::requests::verify,
         routes::privacy_center::unsubscribe,
+        routes::privacy_center::notices::show,
+        routes::privacy_center::notices::save,
         routes::privacy_center::stylesheet,
         routes::admin::list,
         routes::admin::show,

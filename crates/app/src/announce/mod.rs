@@ -138,3 +138,57 @@ pub async fn pass(ctx: &Context) {
         tracing::warn!(error = %e, "queueing notice mail failed");
     }
 }
+
+/// Every scheduled version, earliest date first (`GET /v1/admin/policy-versions`).
+pub async fn scheduled(
+    ctx: &Context,
+) -> Result<Vec<custodian_store::notices::ScheduledVersion>, crate::AppError> {
+    Ok(ctx.store.scheduled_versions().await?)
+}
+
+/// The next version to take effect, with its notice in `lang`.
+pub async fn upcoming(
+    ctx: &Context,
+    lang: &str,
+) -> Result<(custodian_store::notices::ScheduledVersion, Option<Shown>), crate::AppError> {
+    let now = ctx.clock.now_micros();
+    let v = ctx
+        .store
+        .upcoming_version(now)
+        .await?
+        .ok_or(crate::AppError::NotFound)?;
+    let notice = match &v.notice_id {
+        Some(id) => ctx.store.notice(id).await?.map(|n| shown(ctx, &n, lang)),
+        None => None,
+    };
+    Ok((v, notice))
+}
+
+/// A person's choices about optional notices; both on until they choose.
+pub async fn preferences(
+    ctx: &Context,
+    subject: &custodian_core::subject::SubjectRef,
+) -> Result<custodian_store::notices::NoticePreferences, crate::AppError> {
+    Ok(ctx
+        .store
+        .notice_preferences(&subject.to_hex())
+        .await?
+        .unwrap_or(custodian_store::notices::NoticePreferences {
+            optional_email: true,
+            optional_site: true,
+            lang: None,
+        }))
+}
+
+/// Keeps a person's choices about optional notices (and the language to write to them in).
+pub async fn set_preferences(
+    ctx: &Context,
+    subject: &custodian_core::subject::SubjectRef,
+    prefs: &custodian_store::notices::NoticePreferences,
+) -> Result<(), crate::AppError> {
+    let now = ctx.clock.now_micros();
+    Ok(ctx
+        .store
+        .put_notice_preferences(&subject.to_hex(), prefs, now)
+        .await?)
+}

@@ -93,11 +93,7 @@ pub async fn list_versions(
     headers: HeaderMap,
 ) -> Result<axum::Json<Vec<VersionOut>>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
-    let rows = state
-        .store
-        .scheduled_versions()
-        .await
-        .map_err(custodian_app::AppError::from)?;
+    let rows = announce::scheduled(&state).await?;
     let current = state.policy.policy.version.clone();
     Ok(axum::Json(
         rows.into_iter()
@@ -193,23 +189,8 @@ pub async fn upcoming(
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Result<axum::Json<Upcoming>, ApiError> {
-    let now = state.clock.now_micros();
-    let v = state
-        .store
-        .upcoming_version(now)
-        .await
-        .map_err(custodian_app::AppError::from)?
-        .ok_or(custodian_app::AppError::NotFound)?;
     let lang = crate::routes::privacy_center::guard::language(&state, &headers, q.lang.as_deref());
-    let notice = match &v.notice_id {
-        Some(id) => state
-            .store
-            .notice(id)
-            .await
-            .map_err(custodian_app::AppError::from)?
-            .map(|n| announce::shown(&state, &n, &lang)),
-        None => None,
-    };
+    let (v, notice) = announce::upcoming(&state, &lang).await?;
     let mut changes: Vec<custodian_policy::diff::Change> =
         serde_json::from_str(&v.changes).unwrap_or_default();
     changes.sort_by_key(|c| !c.material);
