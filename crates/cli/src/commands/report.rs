@@ -28,7 +28,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Run { id, format, policy } = cmd;
     let file = global.file_config()?;
     let url = global.database_url(&file);
-    let policy = crate::config::policy(policy.as_deref(), &file)?;
+    let policy = crate::commands::policy::in_force(global, policy.as_deref())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
