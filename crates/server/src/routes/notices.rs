@@ -62,7 +62,7 @@ pub async fn publish_version(
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/toml"));
     if !toml {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaTypeOf("application/toml"));
     }
     if body.len() > POLICY_LIMIT {
         return Err(ApiError::PayloadTooLarge { limit: POLICY_LIMIT });
