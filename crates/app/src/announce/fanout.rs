@@ -23,6 +23,10 @@ const CONCURRENCY: usize = 16;
 /// Queues the mail of every notice not yet fanned out, if this node takes the job. Answers
 /// how many messages were queued.
 pub async fn leased(ctx: &Context) -> Result<u64, AppError> {
+    let now = ctx.clock.now_micros();
+    ctx.store
+        .ensure_job(super::FANOUT_JOB, super::FANOUT_JOB, now)
+        .await?;
     let queued = crate::background::run_leased(ctx, super::FANOUT_JOB, |now| async move {
         let n = all(ctx).await?;
         Ok::<_, AppError>((n, now + super::EVERY.as_micros() as i64))

@@ -266,6 +266,15 @@ pub async fn notice(ctx: &Shared, actor: &Actor, n: NewNotice) -> Result<String,
 /// After a notice is recorded: show it on this node now, and queue its mail in the
 /// background (the pass on every node would find it within [`super::EVERY`] too).
 async fn after_recording(ctx: &Shared) {
+    // Due now, whenever the last pass finished, so the mail does not wait for the next round.
+    let now = ctx.clock.now_micros();
+    if let Err(e) = ctx
+        .store
+        .schedule_job(super::FANOUT_JOB, super::FANOUT_JOB, now)
+        .await
+    {
+        tracing::warn!(error = %e, "scheduling the notice fan-out failed");
+    }
     if let Err(e) = super::refresh_site_notices(ctx).await {
         tracing::warn!(error = %e, "reading the notices to show failed");
     }
