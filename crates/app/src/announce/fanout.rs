@@ -9,7 +9,7 @@
 use custodian_core::subject::SubjectRef;
 use custodian_mail::{Lang, MailContent, OutgoingMail};
 use custodian_store::notices::{NoticeRow, Recipient};
-use futures_util::future::join_all;
+use custodian_core::keys::SubjectSealer;
 
 use crate::acts::{self, Act, Actor};
 use crate::context::Context;
@@ -17,8 +17,6 @@ use crate::error::AppError;
 
 /// People per page (one transaction each).
 pub const PAGE: i64 = 1000;
-/// Keys looked up at once while a page is prepared.
-const CONCURRENCY: usize = 16;
 
 /// Queues the mail of every notice not yet fanned out, if this node takes the job. Answers
 /// how many messages were queued.
@@ -48,6 +46,8 @@ pub async fn all(ctx: &Context) -> Result<u64, AppError> {
 async fn one(ctx: &Context, notice: &NoticeRow) -> Result<u64, AppError> {
     let changes = changes_of(ctx, notice).await?;
     let mut after = notice.fanout_after.clone().unwrap_or_default();
+    // The message in each language, made once.
+    let mut texts: std::collections::HashMap<String, MailContent> = Default::default();
     let mut queued = 0;
     loop {
         let page = ctx
@@ -57,15 +57,23 @@ async fn one(ctx: &Context, notice: &NoticeRow) -> Result<u64, AppError> {
         let done = (page.len() as i64) < PAGE;
         let last = page.last().map(|r| r.subject_ref.clone());
         let now = ctx.clock.now_micros();
+        let subjects: Vec<SubjectRef> = page
+            .iter()
+            .filter_map(|r| SubjectRef::from_hex(&r.subject_ref))
+            .collect();
+        let sealers = ctx.keyring.existing_sealers(&subjects).await?;
         let mut mails = Vec::with_capacity(page.len());
-        for chunk in page.chunks(CONCURRENCY) {
-            let prepared: Vec<_> = chunk
-                .iter()
-                .map(|r| prepare(ctx, notice, &changes, r, now))
-                .collect();
-            for m in join_all(prepared).await {
-                mails.extend(m?);
-            }
+        for r in &page {
+            let lang = ctx.language(r.lang.as_deref());
+            let content = match texts.get(&lang) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = content_of(ctx, notice, &changes, &lang);
+                    texts.insert(lang.clone(), c.clone());
+                    c
+                }
+            };
+            mails.extend(prepare(ctx, notice, r, &sealers, &lang, content, now).await?);
         }
         queued += ctx
             .store
@@ -102,44 +110,49 @@ async fn changes_of(ctx: &Context, notice: &NoticeRow) -> Result<Vec<String>, Ap
     Ok(material.into_iter().map(|c| c.summary).collect())
 }
 
+/// The notice's message in `lang`.
+fn content_of(ctx: &Context, notice: &NoticeRow, changes: &[String], lang: &str) -> MailContent {
+    let shown = super::shown(ctx, notice, lang);
+    MailContent::Notice {
+        organisation: ctx.policy.policy.organisation.clone(),
+        title: shown.title,
+        body: shown.body,
+        effective: notice.effective_at.map(|e| local_date(ctx, e)),
+        changes: changes.to_vec(),
+        choices_link: format!("{}/privacy-center", ctx.public_url),
+        contact: ctx.policy.contacts.dpo_email.clone(),
+        mandatory: notice.mandatory,
+    }
+}
+
 /// One person's message, or `None` when their key or address is gone (erased meanwhile).
 async fn prepare(
     ctx: &Context,
     notice: &NoticeRow,
-    changes: &[String],
     r: &Recipient,
+    sealers: &std::collections::HashMap<SubjectRef, SubjectSealer>,
+    lang: &str,
+    content: MailContent,
     now: i64,
 ) -> Result<Option<custodian_store::outbox::NewMail>, AppError> {
     let Some(subject) = SubjectRef::from_hex(&r.subject_ref) else {
         return Ok(None);
     };
-    let Some(sealer) = ctx.keyring.existing_sealer(&subject).await? else {
+    let Some(sealer) = sealers.get(&subject) else {
         return Ok(None);
     };
     let Ok(to) = sealer.open(&subject, "identities/email", &r.sealed_email) else {
         return Ok(None);
     };
-    let lang = ctx.language(r.lang.as_deref());
-    let shown = super::shown(ctx, notice, &lang);
-    let date = notice.effective_at.map(|e| local_date(ctx, e));
     let mail = OutgoingMail {
         idempotency_key: format!("notice/{}/{}", notice.id, r.subject_ref),
         to,
-        lang: Lang::parse_or_en(&lang),
+        lang: Lang::parse_or_en(lang),
         request_id: None,
         subject: Some(subject),
-        content: MailContent::Notice {
-            organisation: ctx.policy.policy.organisation.clone(),
-            title: shown.title,
-            body: shown.body,
-            effective: date,
-            changes: changes.to_vec(),
-            choices_link: format!("{}/privacy-center", ctx.public_url),
-            contact: ctx.policy.contacts.dpo_email.clone(),
-            mandatory: notice.mandatory,
-        },
+        content,
     };
-    match ctx.outbox.prepare_with(&mail, now, Some(&sealer)).await {
+    match ctx.outbox.prepare_with(&mail, now, Some(sealer)).await {
         Ok(m) => Ok(Some(m)),
         Err(e) => Err(AppError::internal(e)),
     }
