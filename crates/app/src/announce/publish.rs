@@ -53,6 +53,9 @@ pub async fn latest(store: &Store, running: &Policy) -> Result<Policy, AppError>
 
 /// Validates `text` and schedules it for `effective_at` (clamped to `now` when earlier and
 /// the change is not material). The store's clock makes the notice's id.
+///
+/// Kept whole: the checks in the order their refusals are read (valid, new version, after any
+/// pending one, enough notice), then the version and its notice as they are stored together.
 pub async fn schedule(
     store: &Store,
     running: &Policy,
