@@ -99,3 +99,43 @@ async fn the_example_report_hides_small_groups() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no report `nope` (it has: product_use)"));
 }
+
+#[test]
+fn publish_takes_wording_at_once_and_a_material_change_only_with_notice() {
+    let dir = temp_dir("publish");
+    let cli = |args: &[&str]| -> Output {
+        bin()
+            .current_dir(&dir)
+            .env_remove("CUSTODIAN_CONFIG")
+            .env(
+                "CUSTODIAN_DATABASE_URL",
+                format!("sqlite://{}", dir.join("custodian.db").display()),
+            )
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let example = custodian_policy::EXAMPLE_POLICY;
+    let wording = example
+        .replacen("version = \"2018-05-25\"", "version = \"2026-01-01\"", 1)
+        .replacen("name = \"Website analytics\"", "name = \"Analytics on our sites\"", 1);
+    std::fs::write(dir.join("wording.toml"), &wording).unwrap();
+    let (_, err) = ok(cli(&["policy", "publish", "wording.toml", "--effective", "2000-01-01T00:00:00Z"]));
+    assert!(err.contains("no material change"), "{err}");
+    // In force at once: the records without a file are the new version's.
+    let (json, _) = ok(cli(&["policy", "records"]));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["policy_version"], "2026-01-01");
+
+    let material = wording
+        .replacen("version = \"2026-01-01\"", "version = \"2026-06-01\"", 1)
+        .replacen("keep_for = \"P90D\"", "keep_for = \"P1Y\"", 1);
+    std::fs::write(dir.join("material.toml"), &material).unwrap();
+    let out = cli(&["policy", "publish", "material.toml", "--effective", "2000-01-01T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("retention.server_logs.keep_for") && err.contains("30 days of notice"), "{err}");
+    let (json, _) = ok(cli(&["policy", "publish", "material.toml", "--effective", "2099-01-01T00:00:00Z", "--json"]));
+    let s: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!((s["material"].as_bool(), s["follows"].as_str()), (Some(true), Some("2026-01-01")));
+}
