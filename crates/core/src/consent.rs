@@ -259,6 +259,7 @@ mod tests {
         assert_eq!(m.status(&a, 2), ConsentStatus::Withdrawn);
         m.forget(&a);
         assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
+        assert_eq!(m.subjects(), 0);
         // A new layout: slot 0 goes to 1, slot 1 is dropped, slot 2 goes to 0.
         m.set(a, 0, true);
         m.set(a, 1, true);
@@ -267,7 +268,6 @@ mod tests {
         assert_eq!(m.status(&a, 1), ConsentStatus::Given);
         assert_eq!(m.status(&a, 0), ConsentStatus::Withdrawn);
         assert_eq!(m.status(&a, 2), ConsentStatus::Unknown);
-        assert_eq!(m.subjects(), 0);
     }
 
     #[test]
