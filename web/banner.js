@@ -169,11 +169,17 @@
         h('p', { id: 'cst-n-' + p.id, textContent: p.notice }),
         l && h('p', { id: 'cst-g-' + p.id, textContent: t.gpc_locked })));
     });
+    // Notices before changes (a new policy version, a change of control), until their date.
+    var ntc = h('div', { className: 'cst-ntc' });
+    (cfg.notices || []).forEach(function (n) {
+      ntc.append(h('p', { role: 'note' }, h('strong', { textContent: n.title }), ' ' + n.body));
+    });
     box = h('div', { className: 'cst', role: 'dialog', 'aria-labelledby': 'cst-t', 'aria-describedby': 'cst-d', lang: cfg.lang, tabIndex: -1, hidden: true },
       h('h2', { id: 'cst-t', textContent: t.banner_title }),
       h('p', { id: 'cst-d' }, t.banner_body + ' ',
         h('a', { href: base + cfg.notice_url, target: '_blank', rel: 'noopener', textContent: t.notice_link })),
       gpc && h('p', { className: 'cst-gpc', role: 'status', textContent: t.gpc_honoured }),
+      ntc,
       set,
       h('div', { className: 'cst-bs' }, btn('reject', t.reject_all), btn('accept', t.accept_all), btn('choose', t.choose), btn('save', t.save)));
     box.onclick = function (e) {

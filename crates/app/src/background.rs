@@ -72,6 +72,11 @@ pub fn spawn(state: Shared) -> Jobs {
             |s| async move { crate::notices::deliver_due_job(&s).await },
         )),
         tokio::spawn(every(
+            crate::announce::EVERY,
+            state.clone(),
+            |s| async move { crate::announce::pass(&s).await },
+        )),
+        tokio::spawn(every(
             crate::retention::EVERY,
             state.clone(),
             |s| async move { crate::retention::scheduled(&s).await },

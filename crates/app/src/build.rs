@@ -18,6 +18,7 @@ use custodian_store::Store;
 use futures_util::TryStreamExt;
 
 use crate::context::{Context, Settings, Shared, Telemetry};
+use crate::live::Live;
 use crate::{consent_sync, retention};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub enum BuildError {
     Calendar(#[from] custodian_core::deadline::CalendarError),
     #[error("retention: {0}")]
     Retention(#[from] retention::JobError),
+    #[error("the published policy version: {0}")]
+    Published(String),
 }
 
 /// Prepares everything the use cases share. `telemetry` receives the gauges and counters
@@ -38,13 +41,16 @@ pub async fn build(
     settings: Settings,
     telemetry: Arc<dyn Telemetry>,
 ) -> Result<Shared, BuildError> {
-    let policy = settings.policy;
+    let now = settings.clock.now_micros();
+    // A version published with `policy publish` whose date has come governs over the file.
+    let policy = crate::announce::govern::at_start(&settings.store, settings.policy, now)
+        .await
+        .map_err(|e| BuildError::Published(e.to_string()))?;
     // One clock for everything: the store's own "now" (created_at, leases, ids) is the
     // context's, so a test that moves the clock moves the store's time too.
     let store = settings.store.with_clock(settings.clock.clone());
     let key_store = settings.key_store.with_clock(settings.clock.clone());
     let engine = Engine::compile(&policy)?;
-    let now = settings.clock.now_micros();
 
     let (versions, reask) = load_versions(&store, &policy, now).await?;
     let consent_seen = consent_sync::Watermarks::at_heads(&store).await?;
@@ -63,15 +69,15 @@ pub async fn build(
         );
     }
     let ctx = Context {
-        policy: Arc::new(policy),
-        engine,
+        policy: Live::new(Arc::new(policy)),
+        engine: Live::new(engine),
         writer: ConsentWriter::spawn(store.clone()),
         consents,
         consent_seen,
         standing_seen,
         device_links: Default::default(),
-        versions,
-        reask,
+        versions: Live::new(versions),
+        reask: Live::new(reask),
         hasher: SubjectHasher::new(&settings.secret),
         signer: Signer::new(&settings.secret),
         tokens: Default::default(),
@@ -82,8 +88,8 @@ pub async fn build(
         sealer: Sealer::derived(&settings.secret, "requests"),
         code_key: custodian_core::seal::derive_key(&settings.secret, "verification codes").to_vec(),
         links: LinkSigner::new(&settings.secret),
-        calendar,
-        calendars,
+        calendar: Live::new(calendar),
+        calendars: Live::new(calendars),
         outbox: custodian_mail::Outbox::new(
             store.clone(),
             Sealer::derived(&settings.secret, "outbox"),
@@ -98,7 +104,9 @@ pub async fn build(
         limiter: Default::default(),
         limits: settings.intake_limits,
         retention,
-        standings,
+        standings: Live::new(standings),
+        site_notices: Default::default(),
+        governing: Default::default(),
         withdrawal_takers: Default::default(),
         notice_hashes: Default::default(),
         store,

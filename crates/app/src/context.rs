@@ -20,6 +20,7 @@ use custodian_store::writer::ConsentWriter;
 use custodian_store::Store;
 
 use crate::error::AppError;
+use crate::live::Live;
 use crate::requests::limits::{IntakeLimits, Limiter};
 use crate::tokens::TokenCache;
 
@@ -62,8 +63,10 @@ impl Telemetry for NoTelemetry {
 }
 
 pub struct Context {
-    pub policy: Arc<Policy>,
-    pub engine: Engine,
+    /// The policy in force; a scheduled version replaces it at its date (`announce::govern`),
+    /// so read it afresh rather than keeping it across awaits.
+    pub policy: Live<Arc<Policy>>,
+    pub engine: Live<Engine>,
     pub store: Store,
     pub writer: ConsentWriter,
     pub consents: ConsentMemory,
@@ -74,10 +77,10 @@ pub struct Context {
     /// Devices linked to accounts, both ways: a choice made on one applies to the others.
     pub device_links: RwLock<HashMap<SubjectRef, Vec<SubjectRef>>>,
     /// Earlier policy versions that consent was recorded under.
-    pub versions: HashMap<String, Arc<Policy>>,
+    pub versions: Live<HashMap<String, Arc<Policy>>>,
     /// For each earlier version, the consent purposes that changed since: choices made under
     /// it for those purposes must be asked again.
-    pub reask: HashMap<String, HashSet<String>>,
+    pub reask: Live<HashMap<String, HashSet<String>>>,
     pub hasher: SubjectHasher,
     pub signer: Signer,
     pub tokens: TokenCache,
@@ -99,9 +102,9 @@ pub struct Context {
     /// Signs status and download links.
     pub links: LinkSigner,
     /// The default rules' calendar: the DPO's office hours ("due soon", the digest's hour).
-    pub calendar: BusinessCalendar,
+    pub calendar: Live<BusinessCalendar>,
     /// Every calendar of the policy: each request is counted on its jurisdiction's.
-    pub calendars: custodian_core::deadline::Calendars,
+    pub calendars: Live<custodian_core::deadline::Calendars>,
     pub outbox: Outbox,
     /// Keys of connector runs (the same as the CLI's, so a run the server planned can be
     /// resumed or retried from the command line).
@@ -116,7 +119,11 @@ pub struct Context {
     /// Retention rules, minimum ages and the subjects under them (`retention_job`).
     pub retention: crate::retention::RetentionState,
     /// Restrictions, objections and closed accounts in force, for `decide` (`standing.rs`).
-    pub standings: custodian_core::standing::Standings,
+    pub standings: Live<custodian_core::standing::Standings>,
+    /// The notices the sites show now (`announce`), refreshed by the background pass.
+    pub site_notices: RwLock<Arc<Vec<custodian_store::notices::NoticeRow>>>,
+    /// Serialises replacing the policy (`announce::govern`): one swap at a time per node.
+    pub governing: tokio::sync::Mutex<()>,
     /// The datastores a consent withdrawal goes on to, in memory (`notices`).
     pub withdrawal_takers: crate::notices::WithdrawalTakers,
     /// Notice texts' hashes, made once per version, purpose and language (`recording`).

@@ -22,6 +22,11 @@
 //! - [`consent_sync`] catches up on consent other nodes wrote, [`standing_sync`] on the
 //!   restrictions, objections, closed accounts and children they recorded; [`background`] runs them, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
+//! - [`announce`] schedules policy versions and other notices, mails them to everyone with an
+//!   e-mail on record, and makes a version govern at its date on every node ([`live`] holds
+//!   what it replaces);
+//! - [`reports`] runs the policy's aggregate reports with small groups suppressed; [`acts`]
+//!   is where every administrative act of notices, records and reports is recorded;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
 //!   within their limits;
 //! - [`incidents`] carries personal-data breaches (Art. 33/34) from report to the authority's
@@ -35,6 +40,8 @@
 //! axum, no status codes. It reads "now" only from the context's clock and makes every id
 //! with its `Ids` (`tests/tidy.rs` checks).
 
+pub mod acts;
+pub mod announce;
 pub mod audit;
 pub mod background;
 mod build;
@@ -46,10 +53,12 @@ pub mod error;
 pub mod holds;
 pub mod incidents;
 pub mod lifecycle;
+pub mod live;
 pub mod notices;
 pub mod people;
 pub mod receipts;
 pub mod recording;
+pub mod reports;
 pub mod requests;
 pub mod retention;
 pub mod signin;

@@ -35,9 +35,12 @@ enum Command {
     Serve(commands::serve::Args),
     /// Write the example policy.toml and a commented custodian.toml into a folder.
     Init(commands::init::Args),
-    /// Check, render and compare policy files.
+    /// Check, render, compare and publish policy files; the records of processing.
     #[command(subcommand)]
     Policy(commands::policy::Command),
+    /// Run the policy's aggregate reports, small groups suppressed.
+    #[command(subcommand)]
+    Report(commands::report::Command),
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(commands::token::Command),
@@ -75,7 +78,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(&cli.global, args),
         Command::Init(args) => commands::init::run(args),
-        Command::Policy(cmd) => commands::policy::run(cmd),
+        Command::Policy(cmd) => commands::policy::run(&cli.global, cmd),
+        Command::Report(cmd) => commands::report::run(&cli.global, cmd),
         Command::Token(cmd) => commands::token::run(&cli.global, cmd),
         Command::Ledger(cmd) => commands::ledger::run(&cli.global, cmd),
         Command::Consent(cmd) => commands::consent::run(&cli.global, cmd),

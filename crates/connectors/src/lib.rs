@@ -10,7 +10,8 @@
 //! request types reach a datastore (a restriction column, an HTTP service's declared
 //! endpoints) and [`restrict`] marks and clears restricted rows; [`check`] compares a
 //! dataset with a live schema and drafts one from it, and [`registration`] runs those checks
-//! before a datastore is registered or a changed one served; [`fides_policy`] reads a Fides
+//! before a datastore is registered or a changed one served; [`report`] reads a policy's
+//! aggregate report in a read-only transaction; [`fides_policy`] reads a Fides
 //! request policy's erasure rules; [`collected`] lets records go by their own collection time
 //! (retention rules anchored on `collected`); [`audience`] finds whom a notice must reach (a
 //! DPO's read-only query, the e-mail addresses of user ids); [`run`]
@@ -34,6 +35,7 @@ pub mod fides_policy;
 pub mod graph;
 pub mod http;
 pub mod reach;
+pub mod report;
 pub mod redis;
 pub mod registration;
 pub mod restrict;

@@ -12,10 +12,12 @@
 //! [`signed`] and [`unsubscribe`] sign links; [`token`] makes and hashes API tokens;
 //! [`clock`] lets tests move time and [`ids`] makes every new row's id from it; [`country`]
 //! knows ISO 3166-1; [`audit`] hashes and verifies the audit trail of administrative acts,
-//! [`incident`] holds the rules of personal-data breaches (Art. 33/34) and [`disclosure`]
-//! those of disclosures to authorities and their public report. Storage and HTTP live in
+//! [`incident`] holds the rules of personal-data breaches (Art. 33/34), [`disclosure`]
+//! those of disclosures to authorities and their public report, and [`aggregate`] suppresses
+//! the small groups of a shared report. Storage and HTTP live in
 //! other crates and call in here.
 
+pub mod aggregate;
 pub mod archive;
 pub mod audit;
 pub mod clock;

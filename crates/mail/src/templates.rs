@@ -141,6 +141,23 @@ pub enum MailContent {
         disclosed_on: String,
         contact: String,
     },
+    /// A notice to people (issue 13): a change of the privacy policy, a change of control,
+    /// or general news, in the person's language.
+    Notice {
+        organisation: String,
+        title: String,
+        body: String,
+        /// When what it announces takes effect, as the person reads a date.
+        effective: Option<String>,
+        /// What changes, one line each (a policy change).
+        changes: Vec<String>,
+        /// Where people see and change their choices, and object (the privacy centre).
+        choices_link: String,
+        /// Whom to write to, to object or ask.
+        contact: Option<String>,
+        /// Mandatory notices are sent whatever the person chose about optional ones.
+        mandatory: bool,
+    },
 }
 
 impl MailContent {
@@ -159,6 +176,7 @@ impl MailContent {
             MailContent::DpoDigest { .. } => "dpo_digest",
             MailContent::BreachNotice { .. } => "breach_notice",
             MailContent::DisclosureNotice { .. } => "disclosure_notice",
+            MailContent::Notice { .. } => "notice",
         }
     }
 }
@@ -341,6 +359,8 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
             ],
         ),
         (M::DpoDigest { date, due_soon, overdue, admin_link, overdue_incidents }, _) => {
+        (M::Notice { .. }, _) => notice(content, lang),
+        (M::DpoDigest { date, due_soon, overdue, admin_link }, _) => {
             let de = lang == De;
             let mut p = vec![if de {
                 format!("Datenschutzanträge am {date}: {} überfällig, {} bald fällig.", overdue.len(), due_soon.len())
@@ -429,6 +449,57 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
         text,
         html,
     }
+}
+
+/// A notice's subject and paragraphs: what changes, from when, the person's choices and how
+/// to object (GDPR Art. 12(1), 13(3); the example notice's promise of notice by e-mail).
+fn notice(content: &MailContent, lang: Lang) -> (String, Vec<String>) {
+    let MailContent::Notice {
+        organisation,
+        title,
+        body,
+        effective,
+        changes,
+        choices_link,
+        contact,
+        mandatory,
+    } = content
+    else {
+        return (String::new(), Vec::new());
+    };
+    let de = lang == Lang::De;
+    let mut p = vec![body.clone()];
+    if let Some(date) = effective {
+        p.push(if de {
+            format!("Dies gilt ab dem {date}.")
+        } else {
+            format!("This takes effect on {date}.")
+        });
+    }
+    if !changes.is_empty() {
+        p.push(if de { "Was sich ändert:" } else { "What changes:" }.into());
+        p.push(changes.iter().map(|c| format!("- {c}")).collect::<Vec<_>>().join("\n"));
+    }
+    p.push(if de {
+        "Ihre Wahl: Im Datenschutz-Center sehen und ändern Sie Ihre Einwilligungen, widersprechen einer Verarbeitung oder verlangen die Löschung Ihrer Daten:".into()
+    } else {
+        "Your choices: in our privacy centre you can see and change your consents, object to processing, or ask us to erase your data:".into()
+    });
+    p.push(choices_link.clone());
+    if let Some(c) = contact {
+        p.push(if de {
+            format!("Um zu widersprechen oder Fragen zu stellen, schreiben Sie an {c}.")
+        } else {
+            format!("To object or ask a question, write to {c}.")
+        });
+    }
+    p.push(match (mandatory, de) {
+        (true, false) => format!("{organisation} must tell you about this change; you receive it whatever you chose about optional notices."),
+        (true, true) => format!("{organisation} muss Sie über diese Änderung informieren; Sie erhalten diese Nachricht unabhängig von Ihrer Wahl zu optionalen Hinweisen."),
+        (false, false) => "You can turn off optional notices like this one in the privacy centre.".into(),
+        (false, true) => "Optionale Hinweise wie diesen können Sie im Datenschutz-Center abbestellen.".into(),
+    });
+    (format!("{organisation}: {title}"), p)
 }
 
 fn html_of(subject: &str, paragraphs: &[String], lang: Lang) -> String {

@@ -5,13 +5,13 @@
 //! position. Wording, and anything that only reduces processing, is not material. The rules
 //! are listed in docs/policy.md; they live in [`material`] so they can be read in one place.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::duration::{approx_days, parse_duration};
 use crate::model::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Added,
@@ -20,7 +20,7 @@ pub enum ChangeKind {
 }
 
 /// One difference between two policies.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Where, by id rather than position: `purposes.marketing.legal_basis`.
     pub path: String,
@@ -87,8 +87,23 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
         &x.id
     });
     single(&mut raw, "children", &old.children, &new.children);
+    single(&mut raw, "requests", &old.requests, &new.requests);
+    listed(&mut raw, "customers", &old.customers, &new.customers, |x| {
+        &x.id
+    });
     single(&mut raw, "texts", &old.texts, &new.texts);
+    single(&mut raw, "rights", &old.rights, &new.rights);
+    single(&mut raw, "notice", &old.notice, &new.notice);
+    single(&mut raw, "notices", &old.notices, &new.notices);
     single(&mut raw, "aggregates", &old.aggregates, &new.aggregates);
+    listed(&mut raw, "reports", &old.reports, &new.reports, |x| &x.id);
+    listed(
+        &mut raw,
+        "security_measures",
+        &old.security_measures,
+        &new.security_measures,
+        |x| &x.id,
+    );
     raw.into_iter()
         .map(|r| {
             let material = material(&ctx, &r);
@@ -301,6 +316,67 @@ fn kept_longer(ctx: &Ctx<'_>, categories: &[String]) -> bool {
         })
 }
 
+fn smaller(r: &Raw) -> bool {
+    matches!((number(&r.old), number(&r.new)), (Some(o), Some(n)) if n < o)
+}
+
+/// A report's own `min_group` came or went or changed: compare what applies.
+fn report_group_smaller(ctx: &Ctx<'_>, r: &Raw) -> bool {
+    let id = r.item.as_deref().unwrap_or_default();
+    match (ctx.old.report(id), ctx.new.report(id)) {
+        (Some(o), Some(n)) => ctx.new.min_group_of(n) < ctx.old.min_group_of(o),
+        _ => false,
+    }
+}
+
+/// A purpose profiles people that did not, or its logic or consequences changed.
+fn profiling_grew(ctx: &Ctx<'_>) -> bool {
+    ctx.new.notice.profiling.iter().any(|n| {
+        ctx.old
+            .notice
+            .profiling
+            .iter()
+            .find(|o| o.purpose == n.purpose)
+            .is_none_or(|o| o.logic != n.logic || o.consequences != n.consequences)
+    })
+}
+
+/// Data comes from a source it did not come from (Art. 14(2)(f)).
+fn sources_grew(ctx: &Ctx<'_>) -> bool {
+    ctx.new.notice.sources.iter().any(|n| {
+        n.categories.iter().any(|c| {
+            !ctx.old.notice.sources.iter().any(|o| {
+                o.categories.contains(c)
+                    && o.source == n.source
+                    && o.publicly_accessible == n.publicly_accessible
+            })
+        })
+    })
+}
+
+/// A purpose's data became required, or required on a stronger ground (Art. 13(2)(e)).
+fn requirements_stricter(ctx: &Ctx<'_>) -> bool {
+    let rank = |p: &Policy, purpose: &str| {
+        p.notice
+            .requirements
+            .iter()
+            .filter(|q| q.purposes.iter().any(|x| x == purpose))
+            .map(|q| match q.kind {
+                RequirementKind::Voluntary => 0,
+                RequirementKind::Contractual | RequirementKind::ContractEntry => 1,
+                RequirementKind::Statutory => 2,
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    ctx.new
+        .notice
+        .requirements
+        .iter()
+        .flat_map(|q| &q.purposes)
+        .any(|p| rank(ctx.new, p) > rank(ctx.old, p))
+}
+
 /// The child age that applies in `country` under `p`.
 fn age_in(p: &Policy, country: &str) -> u8 {
     p.children
@@ -325,8 +401,16 @@ fn material(ctx: &Ctx<'_>, r: &Raw) -> bool {
                 .map(|v| strings(&v.get("categories").cloned()));
             kept_longer(ctx, &cats.unwrap_or_default())
         }
-        // Dropping a promise or a region's protections loosens the policy.
-        ("prohibited" | "regions", Removed, "") => true,
+        // Dropping a promise, a region's protections or a security measure loosens the policy.
+        ("prohibited" | "regions" | "security_measures", Removed, "") => true,
+        // A rule gone leaves its categories to the others, which may keep them longer.
+        ("retention", Removed, "") => {
+            let cats = r
+                .old
+                .as_ref()
+                .map(|v| strings(&v.get("categories").cloned()));
+            kept_longer(ctx, &cats.unwrap_or_default())
+        }
         (_, Removed, "") | (_, Added, "") => false,
 
         ("purposes", _, "legal_basis") => true,
@@ -334,6 +418,16 @@ fn material(ctx: &Ctx<'_>, r: &Raw) -> bool {
             !gained(r).is_empty()
         }
         ("purposes", _, "gpc_opt_out") => became(r, true, false),
+        // Another DPV purpose term is another kind of processing (Art. 13(1)(c)).
+        ("purposes", Changed | Added, "dpv") => true,
+        // No longer direct marketing: the absolute right to object (Art. 21(3)) is lost.
+        ("purposes", _, "direct_marketing") => {
+            r.old.as_ref().and_then(Value::as_bool) != Some(false)
+                && r.new.as_ref().and_then(Value::as_bool) == Some(false)
+        }
+        ("purposes", _, "min_group") | ("aggregates", _, "min_group") => smaller(r),
+        ("reports", _, "min_group") => report_group_smaller(ctx, r),
+        ("notices", _, "material_change_days") => smaller(r),
 
         ("categories", _, "personal") => became(r, false, true),
 
@@ -353,7 +447,28 @@ fn material(ctx: &Ctx<'_>, r: &Raw) -> bool {
         ("retention", _, "anchor") => true,
         ("retention", _, "categories") => kept_longer(ctx, &gained(r)),
 
-        ("controllers", _, "country") => true,
+        // Another country or another legal entity is another controller (Art. 13(1)(a)).
+        ("controllers", _, "country" | "legal_entity") => true,
+        ("retention", _, "legal_hold") => became(r, false, true),
+
+        // GDPR Art. 18(2): more purposes continuing during a restriction; Art. 21(1): fewer
+        // purposes an objection can stop. Both weaken a right.
+        ("rights", _, "restriction.continues") => !gained(r).is_empty(),
+        ("rights", _, "objection.reaches") => !lost(r).is_empty(),
+
+        // The notice's statements of substance (Art. 13(2)(e)-(f), 14(2)(f)): they are the
+        // only place the practice is described, so a changed text is a changed practice.
+        ("notice", _, f) if f.starts_with("automated_decisions") => true,
+        ("notice", _, "profiling") => profiling_grew(ctx),
+        ("notice", _, "sources") => sources_grew(ctx),
+        ("notice", _, "requirements") => requirements_stricter(ctx),
+        ("notice", _, f) if f.starts_with("cookie_lifetimes.") => longer(r),
+
+        ("security_measures", _, "purposes") => {
+            // An empty list protects every purpose: narrowing it is a lost protection.
+            let (old, new) = (strings(&r.old), strings(&r.new));
+            !new.is_empty() && (old.is_empty() || !lost(r).is_empty())
+        }
 
         ("children", _, "minimum_age") => number(&r.new) < number(&r.old),
         ("children", _, f) if f.starts_with("by_country.") => {
@@ -361,9 +476,6 @@ fn material(ctx: &Ctx<'_>, r: &Raw) -> bool {
             age_in(ctx.new, country) < age_in(ctx.old, country)
         }
         ("children", _, "erase_within") => longer(r),
-        // Smaller published groups say more about each person in them.
-        ("aggregates", _, "min_group") => number(&r.new) < number(&r.old),
-
         ("deadlines" | "deadlines.jurisdictions", _, "acknowledge_business_hours")
         | ("deadlines.jurisdictions", _, "acknowledge_business_days") => {
             matches!((number(&r.old), number(&r.new)), (Some(o), Some(n)) if n > o)
@@ -386,6 +498,9 @@ fn section_noun(section: &str) -> &'static str {
         "regions" => "region",
         "retention" => "retention rule",
         "deadlines.jurisdictions" => "jurisdiction",
+        "customers" => "customer",
+        "reports" => "report",
+        "security_measures" => "security measure",
         _ => "section",
     }
 }

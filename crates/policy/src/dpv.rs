@@ -99,11 +99,12 @@ fn opt_term(t: &Option<String>) -> Value {
     t.as_deref().map_or(Value::Null, term)
 }
 
-/// The records of processing activities (GDPR Art. 30(1)) as JSON: the controllers and
-/// contacts, then one activity per purpose with its legal basis, categories of data and of
-/// subjects, recipients with their countries and safeguards, and the retention of each
-/// category. Security measures (Art. 30(1)(g)) are not part of the policy file and are left to
-/// the DPO's own register.
+/// The records of processing activities (GDPR Art. 30(1)) as JSON: the organisation and its
+/// contacts, then per controller (Art. 30(1)(a)) one activity per purpose with its legal basis,
+/// categories of data and of subjects (b)-(c), recipients with their countries, the third
+/// countries among them and the safeguards (d)-(e), the retention of each category (f) and the
+/// security measures that protect it (g) — every term with its DPV IRI. The policy names no
+/// controller per purpose: every controller of the group is recorded with every activity.
 pub fn records_of_processing(p: &Policy) -> Value {
     let activities: Vec<Value> = p
         .purposes
@@ -116,19 +117,28 @@ pub fn records_of_processing(p: &Policy) -> Value {
         "organisation": p.policy.organisation,
         "policy_version": p.policy.version,
         "effective_date": p.policy.effective_date,
-        "controllers": p.controllers.iter().map(|c| json!({
-            "id": c.id, "name": c.name, "country": c.country, "address": c.address,
-            "website": c.website, "role": term("dpv:DataController"),
-        })).collect::<Vec<_>>(),
         "contacts": {
             "dpo_email": p.contacts.dpo_email,
             "support_email": p.contacts.support_email,
             "postal_address": p.contacts.postal_address,
         },
-        "activities": activities,
+        "controllers": p.controllers.iter().map(|c| json!({
+            "id": c.id, "name": c.name, "legal_entity": c.legal_entity, "country": c.country,
+            "address": c.address, "website": c.website, "role": term("dpv:DataController"),
+            "activities": activities,
+        })).collect::<Vec<_>>(),
+        "security_measures": p.security_measures.iter().map(measure).collect::<Vec<_>>(),
         "prohibited": p.prohibited.iter().map(|x| json!({
             "id": x.id, "name": x.name, "promise": x.promise, "dpv": opt_term(&x.dpv),
         })).collect::<Vec<_>>(),
+    })
+}
+
+fn measure(m: &SecurityMeasure) -> Value {
+    json!({
+        "id": m.id, "kind": m.kind.id(), "class": term(m.kind.dpv()),
+        "description": m.description, "dpv": opt_term(&m.dpv),
+        "purposes": if m.purposes.is_empty() { json!("all") } else { json!(m.purposes) },
     })
 }
 
@@ -149,7 +159,7 @@ fn activity(p: &Policy, purpose: &Purpose) -> Value {
         .subjects
         .iter()
         .filter_map(|id| p.subjects.iter().find(|s| &s.id == id))
-        .map(|s| json!({ "id": s.id, "name": s.name }))
+        .map(|s| json!({ "id": s.id, "name": s.name, "dpv": term("dpv:DataSubject") }))
         .collect();
     let recipients: Vec<Value> = purpose
         .recipients
@@ -186,6 +196,7 @@ fn activity(p: &Policy, purpose: &Purpose) -> Value {
         "data_subjects": subjects,
         "personal_data": categories,
         "recipients": recipients,
+        "security_measures": p.measures_for(&purpose.id).map(|m| m.id.clone()).collect::<Vec<_>>(),
     })
 }
 
@@ -229,7 +240,9 @@ mod tests {
     fn records_cover_every_purpose() {
         let p = crate::example();
         let records = records_of_processing(&p);
-        let activities = records["activities"].as_array().expect("activities");
+        let controllers = records["controllers"].as_array().expect("controllers");
+        assert_eq!(controllers.len(), p.controllers.len());
+        let activities = controllers[0]["activities"].as_array().expect("activities");
         assert_eq!(activities.len(), p.purposes.len());
         let marketing = &activities[0];
         assert_eq!(

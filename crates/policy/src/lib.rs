@@ -5,7 +5,7 @@
 //! shape, `validate` checks the rules, `locate` turns model paths into lines and columns);
 //! [`render`] writes the notice for people; [`diff`] compares two versions and classes each
 //! change as material or not; [`dpv`] names everything with W3C DPV identifiers and builds the
-//! records of processing. This crate does no I/O: callers hand it text and get values back.
+//! records of processing, which [`records`] writes as JSON, CSV or HTML. This crate does no I/O: callers hand it text and get values back.
 
 pub mod diff;
 pub mod dpv;
@@ -16,6 +16,7 @@ mod locate;
 pub mod model;
 mod parse;
 mod problem;
+pub mod records;
 pub mod render;
 mod validate;
 

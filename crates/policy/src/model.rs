@@ -8,13 +8,17 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-mod aggregates;
+mod accountability;
 mod disclosures;
+mod requests;
 mod rights;
 mod translations;
 
-pub use aggregates::Aggregates;
+pub use accountability::*;
+/// `[aggregates]`: the smallest group a published figure may describe.
+pub type Aggregates = AggregateRules;
 pub use disclosures::*;
+pub use requests::*;
 pub use rights::*;
 pub use translations::*;
 
@@ -69,9 +73,18 @@ pub struct Policy {
     /// The policy's own texts in its other languages (`model/translations.rs`).
     #[serde(default, skip_serializing_if = "Translations::is_empty")]
     pub translations: Translations,
-    /// Figures published about groups of people (`[aggregates]`).
+    /// How much notice a change needs (`model/accountability.rs`).
     #[serde(default)]
-    pub aggregates: Aggregates,
+    pub notices: NoticeRules,
+    /// The smallest group a shared aggregate may describe.
+    #[serde(default)]
+    pub aggregates: AggregateRules,
+    /// Aggregate reports over the company's datastores.
+    #[serde(default)]
+    pub reports: Vec<Report>,
+    /// Security measures for the records of processing (Art. 30(1)(g)).
+    #[serde(default)]
+    pub security_measures: Vec<SecurityMeasure>,
 }
 
 /// Identity of the policy document itself.
@@ -533,48 +546,6 @@ fn default_child_purposes() -> Vec<String> {
 
 fn is_default_child_purposes(p: &[String]) -> bool {
     p == default_child_purposes()
-}
-
-/// The kinds of data-subject request (GDPR Art. 15–21).
-pub const REQUEST_TYPES: [&str; 5] = [
-    "access",
-    "rectification",
-    "erasure",
-    "restriction",
-    "objection",
-];
-
-/// How data-subject requests are handled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RequestSettings {
-    /// Request types approved as soon as the requester's identity is verified.
-    #[serde(default)]
-    pub auto_approve: Vec<String>,
-    /// How long an e-mailed verification code works, in minutes.
-    #[serde(default = "default_code_minutes")]
-    pub verification_code_minutes: u32,
-    /// Wrong codes allowed before a request is locked.
-    #[serde(default = "default_code_attempts")]
-    pub verification_attempts: u32,
-}
-
-fn default_code_minutes() -> u32 {
-    30
-}
-
-fn default_code_attempts() -> u32 {
-    5
-}
-
-impl Default for RequestSettings {
-    fn default() -> Self {
-        RequestSettings {
-            auto_approve: Vec::new(),
-            verification_code_minutes: default_code_minutes(),
-            verification_attempts: default_code_attempts(),
-        }
-    }
 }
 
 /// A customer of the company that controls data the company processes for it.

@@ -138,7 +138,7 @@ fn deserialize_part<T: DeserializeOwned>(item: &Item) -> Result<T, toml_edit::de
     T::deserialize(value.into_deserializer())
 }
 
-const SECTIONS: [&str; 19] = [
+const SECTIONS: [&str; 23] = [
     "policy",
     "controllers",
     "contacts",
@@ -158,6 +158,10 @@ const SECTIONS: [&str; 19] = [
     "rights",
     "notice",
     "translations",
+    "notices",
+    "aggregates",
+    "reports",
+    "security_measures",
 ];
 
 /// Checks the shape of each top-level section, and of each element of the arrays, on its own.
@@ -196,6 +200,10 @@ fn shape_problems(doc: &ImDocument<String>) -> Vec<Located> {
             "rights" => one::<Rights>(doc, key, item),
             "notice" => one::<Disclosures>(doc, key, item),
             "translations" => one::<Translations>(doc, key, item),
+            "notices" => one::<NoticeRules>(doc, key, item),
+            "aggregates" => one::<AggregateRules>(doc, key, item),
+            "reports" => each::<Report>(doc, key, item),
+            "security_measures" => each::<SecurityMeasure>(doc, key, item),
             other => {
                 let help = match validate::closest(other, SECTIONS.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),

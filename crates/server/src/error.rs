@@ -54,6 +54,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type: send application/json")]
     UnsupportedMediaType,
+    /// A route that takes another media type than JSON (the policy file is TOML).
+    #[error("unsupported media type: send {0}")]
+    UnsupportedMediaTypeOf(&'static str),
     #[error("the store is not available")]
     Unavailable,
     /// Any internal failure; its text is logged, never sent.
@@ -137,7 +140,7 @@ impl ApiError {
                 "payload_too_large",
                 "Payload too large",
             ),
-            ApiError::UnsupportedMediaType => (
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedMediaTypeOf(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "Unsupported media type",

@@ -39,21 +39,11 @@ use crate::error::ApiError;
 pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
     let metrics = Arc::new(metrics::Metrics::default());
     let app = custodian_app::build(settings.app, metrics.clone()).await?;
-    let doc = routes::policy::policy_document(&app.policy);
-    let policy_json = serde_json::to_vec(&doc).unwrap_or_default().into();
-    // One page per language of the policy (GDPR Art. 12(1): in a language people read).
-    let notice_html = app
-        .policy
-        .policy
-        .languages
-        .iter()
-        .map(|l| (l.clone(), custodian_policy::render::html_in(&app.policy, l)))
-        .collect();
+    let rendered = std::sync::RwLock::new(Arc::new(state::Rendered::of(&app.policy)));
     Ok(Arc::new(AppState {
         app,
         metrics,
-        policy_json,
-        notice_html,
+        rendered,
         allowed_origins: settings.allowed_origins,
     }))
 }
@@ -72,6 +62,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/.well-known/gpc.json", get(routes::consent::gpc_json))
         .route("/v1/requests", post(routes::requests::submit))
         .route("/v1/requests/{id}/verify", post(routes::requests::verify))
+        .route("/v1/policy/upcoming", get(routes::notices::upcoming))
+        .route("/v1/notices", get(routes::notices::site_notices))
         // Set before the CORS layer so that it wraps this fallback too: a preflight (OPTIONS)
         // must reach the CORS layer instead of the router's 405.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -124,12 +116,26 @@ pub fn router(state: SharedState) -> Router {
                 .post(routes::privacy_center::requests::verify),
         )
         .route(
+            "/privacy-center/notices",
+            get(routes::privacy_center::notices::show)
+                .post(routes::privacy_center::notices::save),
+        )
+        .route(
             "/privacy-center/unsubscribe",
             get(routes::privacy_center::unsubscribe),
         )
         .route(
             "/assets/privacy-center.css",
             get(routes::privacy_center::stylesheet),
+        )
+        .route(
+            "/v1/admin/policy-versions",
+            get(routes::notices::list_versions).post(routes::notices::publish_version),
+        )
+        .route("/v1/admin/notices", post(routes::notices::post_notice))
+        .route(
+            "/v1/admin/records-of-processing",
+            get(routes::notices::records),
         )
         .route("/v1/admin/requests", get(routes::admin::list))
         .route("/v1/admin/requests/{id}", get(routes::admin::show))

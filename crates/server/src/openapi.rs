@@ -42,6 +42,8 @@ use crate::routes;
         routes::privacy_center::requests::verify_form,
         routes::privacy_center::requests::verify,
         routes::privacy_center::unsubscribe,
+        routes::privacy_center::notices::show,
+        routes::privacy_center::notices::save,
         routes::privacy_center::stylesheet,
         routes::admin::list,
         routes::admin::show,
@@ -63,6 +65,12 @@ use crate::routes;
         routes::disclosures::create,
         routes::disclosures::list,
         routes::disclosures::transparency,
+        routes::notices::publish_version,
+        routes::notices::list_versions,
+        routes::notices::post_notice,
+        routes::notices::upcoming,
+        routes::notices::site_notices,
+        routes::notices::records,
         crate::assets::banner_js,
         crate::assets::banner_css,
         crate::assets::banner::get_banner,
@@ -81,6 +89,7 @@ use crate::routes;
         (name = "consent", description = "The consent ledger, receipts, GPC and one-click unsubscribe"),
         (name = "retention", description = "Lifecycle events, legal holds and children's data"),
         (name = "accountability", description = "The audit trail, personal-data breaches and disclosures to authorities"),
+        (name = "notices", description = "Policy versions and notices before changes; the records of processing"),
     )
 )]
 pub struct ApiDoc;

@@ -122,6 +122,23 @@ impl Keyring {
             .sealer())
     }
 
+    /// The sealers of every subject of `subjects` that still has a key, looked up in one
+    /// statement (a notice's page of recipients); erased subjects are left out.
+    pub async fn existing_sealers(
+        &self,
+        subjects: &[SubjectRef],
+    ) -> Result<std::collections::HashMap<SubjectRef, SubjectSealer>, KeyringError> {
+        let hexes: Vec<String> = subjects.iter().map(SubjectRef::to_hex).collect();
+        let refs: Vec<&str> = hexes.iter().map(String::as_str).collect();
+        let mut out = std::collections::HashMap::with_capacity(subjects.len());
+        for row in self.store.subject_keys_of(&refs).await? {
+            if let Some(subject) = SubjectRef::from_hex(&row.subject_ref) {
+                out.insert(subject, self.master.unwrap(&subject, &row.wrapped)?.sealer());
+            }
+        }
+        Ok(out)
+    }
+
     /// A sealer for a subject probably seen for the first time (request intake): the lookup is
     /// skipped and the key writer answers the standing key — its own new one, or the one the
     /// subject already had — in the same group commit that stores it.

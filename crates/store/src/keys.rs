@@ -104,6 +104,25 @@ impl Store {
         Ok(row.map(key_row))
     }
 
+    /// The keys of many subjects at once (a page of a notice's recipients): one statement.
+    pub async fn subject_keys_of(&self, subject_refs: &[&str]) -> Result<Vec<KeyRow>> {
+        if subject_refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (1..=subject_refs.len()).map(|i| format!("${i}")).collect();
+        let args: Vec<Arg<'_>> = subject_refs.iter().map(|s| (*s).into()).collect();
+        let rows: Vec<Row> = self
+            .fetch_all(
+                &format!(
+                    "SELECT {COLUMNS} FROM subject_keys WHERE subject_ref IN ({})",
+                    list.join(", ")
+                ),
+                &args,
+            )
+            .await?;
+        Ok(rows.into_iter().map(key_row).collect())
+    }
+
     /// Destroys a subject's key (erasure). Answers whether there was one.
     pub async fn delete_subject_key(&self, subject_ref: &str) -> Result<bool> {
         let n = self

@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod keyring;
 pub mod keys;
 mod migrate;
+pub mod notices;
 pub mod outbox;
 mod postgres;
 pub mod requests;

@@ -108,6 +108,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0016_incidents_disclosures.sql"),
         include_str!("../migrations/postgres/0016_incidents_disclosures.sql"),
     ),
+    (
+        17,
+        "notices",
+        include_str!("../migrations/sqlite/0017_notices.sql"),
+        include_str!("../migrations/postgres/0017_notices.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

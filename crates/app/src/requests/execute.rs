@@ -276,6 +276,7 @@ async fn erase_own_data(
     // Last, the key: every copy of what was sealed under it — backups, replicas, a stolen
     // file — is unreadable from now on, including other requests of the subject's still open.
     state.store.delete_subject_identities(&hex).await?;
+    state.store.forget_notice_preferences(&hex).await?;
     state.keyring.destroy(&subject).await?;
     tracing::info!(request = %done.id, "erased the subject's data held by Custodian");
     Ok(())

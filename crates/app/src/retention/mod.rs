@@ -52,8 +52,9 @@ const DAY: i64 = 86_400_000_000;
 
 /// Retention's part of the shared state.
 pub struct RetentionState {
-    pub rules: Retention,
-    pub ages: MinimumAge,
+    /// The rules and ages of the policy in force (replaced with it: `announce::govern`).
+    pub rules: crate::live::Live<Retention>,
+    pub ages: crate::live::Live<MinimumAge>,
     /// Subjects under the minimum age, for `decide` (memory only).
     pub minors: Minors,
 }
@@ -67,8 +68,8 @@ impl RetentionState {
             }
         }
         Ok(RetentionState {
-            rules: Retention::compile(policy)?,
-            ages: MinimumAge::from_policy(policy),
+            rules: crate::live::Live::new(Retention::compile(policy)?),
+            ages: crate::live::Live::new(MinimumAge::from_policy(policy)),
             minors,
         })
     }

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod policy;
+pub mod report;
 pub mod retention;
 pub mod serve;
 pub mod token;

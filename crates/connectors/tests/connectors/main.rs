@@ -15,6 +15,7 @@ mod helpers;
 mod http;
 mod leases;
 mod reach;
+mod report;
 mod redis;
 mod runs;
 mod safety;

@@ -120,7 +120,7 @@ fn inline(inlines: &[Inline]) -> String {
 }
 
 /// Escapes text for element content and double- or single-quoted attributes.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {

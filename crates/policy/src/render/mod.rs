@@ -4,7 +4,7 @@
 //! paragraphs, lists, tables); `markdown` and `html` only decide how it looks. That keeps the
 //! two formats saying the same thing, and keeps escaping in one place per format.
 
-mod html;
+pub(crate) mod html;
 mod lang;
 mod markdown;
 mod notice;

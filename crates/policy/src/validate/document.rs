@@ -186,6 +186,12 @@ pub(super) fn dpv_terms(p: &Policy, r: &mut Report) {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| (format!("prohibited[{i}].dpv"), &c.dpv)),
+        )
+        .chain(
+            p.security_measures
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("security_measures[{i}].dpv"), &c.dpv)),
         );
     for (path, term) in terms {
         if let Some(term) = term {

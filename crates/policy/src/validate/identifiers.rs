@@ -19,6 +19,12 @@ pub(super) fn all_ids(p: &Policy, r: &mut Report) {
     ids(r, "regions", p.regions.iter().map(|x| x.id.as_str()));
     ids(r, "retention", p.retention.iter().map(|x| x.id.as_str()));
     ids(r, "customers", p.customers.iter().map(|x| x.id.as_str()));
+    ids(r, "reports", p.reports.iter().map(|x| x.id.as_str()));
+    ids(
+        r,
+        "security_measures",
+        p.security_measures.iter().map(|x| x.id.as_str()),
+    );
     ids(
         r,
         "deadlines.jurisdictions",

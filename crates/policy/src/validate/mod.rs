@@ -10,6 +10,7 @@ use crate::duration::parse_duration;
 use crate::locate::Target;
 use crate::model::*;
 
+mod accountability;
 mod disclosures;
 mod document;
 mod identifiers;
@@ -85,6 +86,8 @@ pub(crate) fn validate(p: &Policy) -> Vec<Finding> {
     disclosures::rights(p, &mut r);
     disclosures::notice(p, &mut r);
     translations::translations(p, &mut r);
+    accountability::reports(p, &mut r);
+    accountability::measures(p, &mut r);
     r.out
 }
 

@@ -1,6 +1,7 @@
 //! Each rule of `load`: one mutation of the example, exactly the expected problem, in place.
 //! The tests sit in one module per kind of rule; `one` is the assertion they share.
 
+mod accountability;
 mod answers;
 mod calendars;
 mod references;

@@ -1,12 +1,15 @@
 //! The integration tests of `custodian-policy`: one binary, a module per concern.
 
 mod diff;
+mod diff_notice;
 mod holidays;
 mod load;
 mod props;
+mod records;
 mod render;
 
-use custodian_policy::{load, Problem, EXAMPLE_POLICY};
+pub use custodian_policy::EXAMPLE_POLICY;
+use custodian_policy::{load, Problem};
 
 /// The example with `from` (which must occur exactly once) replaced by `to`.
 pub fn mutate(from: &str, to: &str) -> String {

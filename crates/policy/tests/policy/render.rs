@@ -119,7 +119,7 @@ fn promises_the_rules_cannot_keep_are_warned_about() {
         "{:?}",
         custodian_policy::warnings("policy.toml", EXAMPLE_POLICY, &p)
     );
-    let text = mutate("min_group = 10\n", "");
+    let text = mutate("min_group = 10\n\n[[purposes]]", "\n[[purposes]]");
     let p = load("policy.toml", &text).unwrap();
     let w = custodian_policy::warnings("policy.toml", &text, &p);
     // The English text and its German translation both promise it.

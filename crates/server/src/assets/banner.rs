@@ -37,7 +37,10 @@ pub async fn get_banner(
     headers: HeaderMap,
 ) -> Response {
     let lang = choose_language(&state.policy, q.lang.as_deref().unwrap_or(""));
-    let doc = banner_document(&state.policy, lang);
+    let mut doc = banner_document(&state.policy, lang);
+    // Notices before changes (a new policy version, a change of control): shown above the
+    // banner's choices until their date.
+    doc["notices"] = json!(custodian_app::announce::on_site(&state, lang, true));
     let body = serde_json::to_vec(&doc).unwrap_or_default();
     let etag = super::etag_of(&body);
     super::cached(

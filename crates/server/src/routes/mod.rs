@@ -8,6 +8,7 @@ pub mod decide;
 pub mod disclosures;
 pub mod holds;
 pub mod incidents;
+pub mod notices;
 pub mod ops;
 pub mod policy;
 pub mod privacy_center;

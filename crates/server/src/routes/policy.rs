@@ -15,7 +15,7 @@ use crate::state::SharedState;
 pub async fn get_policy(State(state): State<SharedState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.policy_json.clone(),
+        state.rendered().policy_json.clone(),
     )
 }
 
@@ -36,12 +36,14 @@ pub async fn notice(
     axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
 ) -> impl IntoResponse {
     let lang = crate::routes::privacy_center::guard::language(&state, &headers, q.lang.as_deref());
-    let page = state
+    let rendered = state.rendered();
+    let page = rendered
         .notice_html
         .get(&lang)
-        .or_else(|| state.notice_html.values().next())
+        .or_else(|| rendered.notice_html.values().next())
         .cloned()
         .unwrap_or_default();
+    let page = crate::routes::notices::with_notices(&state, &lang, page);
     ([(header::VARY, "accept-language")], Html(page))
 }
 

@@ -10,6 +10,7 @@
 
 pub mod consents;
 pub mod guard;
+pub mod notices;
 pub mod page;
 pub mod requests;
 pub mod signin;
@@ -55,7 +56,20 @@ pub async fn home(
 ) -> Response {
     let lang = guard::language(&state, &headers, field(&q, "lang"));
     let t = texts(&lang);
-    let body = templates::home(t, &lang);
+    let mut body = templates::home(t, &lang);
+    // Notices before changes come first while they are shown (issue 13): mandatory ones
+    // always, optional ones unless the signed-in person turned them off.
+    let show_optional = match guard::session(&state, &headers) {
+        Some(s) => custodian_app::announce::preferences(&state, &s)
+            .await
+            .map(|p| p.optional_site)
+            .unwrap_or(true),
+        None => true,
+    };
+    if !custodian_app::announce::on_site(&state, &lang, show_optional).is_empty() {
+        let w = notices::words(&lang);
+        body = notices::list(&state, &lang, show_optional, &w) + &body;
+    }
     let html = page::render(
         &state,
         &Page {
