@@ -358,9 +358,8 @@ pub fn render(content: &MailContent, lang: Lang) -> Rendered {
                 format!("Please answer the requester directly. Quote {request_id} if you need our help to carry it out."),
             ],
         ),
-        (M::DpoDigest { date, due_soon, overdue, admin_link, overdue_incidents }, _) => {
         (M::Notice { .. }, _) => notice(content, lang),
-        (M::DpoDigest { date, due_soon, overdue, admin_link }, _) => {
+        (M::DpoDigest { date, due_soon, overdue, admin_link, overdue_incidents }, _) => {
             let de = lang == De;
             let mut p = vec![if de {
                 format!("Datenschutzanträge am {date}: {} überfällig, {} bald fällig.", overdue.len(), due_soon.len())
