@@ -38,9 +38,12 @@ pub async fn run(
     id: &str,
 ) -> Result<Published, AppError> {
     let report = policy.report(id).ok_or(AppError::NotFound)?;
-    let purpose = policy
-        .purpose(&report.purpose)
-        .ok_or_else(|| AppError::invalid("unknown_purpose", "the report's purpose is not in the policy"))?;
+    let purpose = policy.purpose(&report.purpose).ok_or_else(|| {
+        AppError::invalid(
+            "unknown_purpose",
+            "the report's purpose is not in the policy",
+        )
+    })?;
     let personal = purpose
         .recipients
         .iter()
@@ -78,7 +81,7 @@ pub async fn run(
 /// Runs report `id` under the context's policy and records the act.
 pub async fn run_in(ctx: &Context, actor: &Actor, id: &str) -> Result<Published, AppError> {
     let out = run(&ctx.store, &ctx.datastores, &ctx.policy, id).await?;
-    acts::done(Some(ctx), actor.clone(), act_of(&out)).await;
+    acts::done(Some(&ctx.store), actor.clone(), act_of(&out)).await;
     Ok(out)
 }
 
@@ -125,7 +128,11 @@ impl Published {
             *first = "total".into();
         }
         total.push(self.table.total.map(|n| n.to_string()).unwrap_or_default());
-        total.push(if self.table.total.is_some() { String::new() } else { "secondary".into() });
+        total.push(if self.table.total.is_some() {
+            String::new()
+        } else {
+            "secondary".into()
+        });
         out.push_str(&total.join(","));
         out.push_str("\r\n");
         out

@@ -31,7 +31,10 @@ fn records_of_processing_in_json_csv_and_html() {
         .unwrap());
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["regulation"], "GDPR Art. 30(1)");
-    assert_eq!(json["controllers"][0]["activities"][0]["purpose"]["iri"], "https://w3id.org/dpv#DirectMarketing");
+    assert_eq!(
+        json["controllers"][0]["activities"][0]["purpose"]["iri"],
+        "https://w3id.org/dpv#DirectMarketing"
+    );
     let (csv, _) = ok(bin()
         .args(["policy", "records", &policy, "--format", "csv"])
         .output()
@@ -83,7 +86,10 @@ async fn the_example_report_hides_small_groups() {
         .unwrap());
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["keys"], serde_json::json!(["product", "country"]));
-    assert_eq!(report["recipients"], serde_json::json!(["industry_partners"]));
+    assert_eq!(
+        report["recipients"],
+        serde_json::json!(["industry_partners"])
+    );
     let cells = report["cells"].as_array().unwrap();
     assert!(!cells.is_empty());
     for c in cells {
@@ -93,11 +99,16 @@ async fn the_example_report_hides_small_groups() {
     }
     assert!(err.contains("suppressed"), "{err}");
     let (csv, _) = ok(cli(&["report", "run", "product_use"]).output().unwrap());
-    assert!(csv.starts_with("product,country,people,suppressed\r\n"), "{csv}");
+    assert!(
+        csv.starts_with("product,country,people,suppressed\r\n"),
+        "{csv}"
+    );
     assert!(csv.contains("\r\ntotal,"), "{csv}");
     let out = cli(&["report", "run", "nope"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("has no report `nope` (it has: product_use)"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no report `nope` (it has: product_use)")
+    );
 }
 
 #[test]
@@ -118,9 +129,19 @@ fn publish_takes_wording_at_once_and_a_material_change_only_with_notice() {
     let example = custodian_policy::EXAMPLE_POLICY;
     let wording = example
         .replacen("version = \"2018-05-25\"", "version = \"2026-01-01\"", 1)
-        .replacen("name = \"Website analytics\"", "name = \"Analytics on our sites\"", 1);
+        .replacen(
+            "name = \"Website analytics\"",
+            "name = \"Analytics on our sites\"",
+            1,
+        );
     std::fs::write(dir.join("wording.toml"), &wording).unwrap();
-    let (_, err) = ok(cli(&["policy", "publish", "wording.toml", "--effective", "2000-01-01T00:00:00Z"]));
+    let (_, err) = ok(cli(&[
+        "policy",
+        "publish",
+        "wording.toml",
+        "--effective",
+        "2000-01-01T00:00:00Z",
+    ]));
     assert!(err.contains("no material change"), "{err}");
     // In force at once: the records without a file are the new version's.
     let (json, _) = ok(cli(&["policy", "records"]));
@@ -131,11 +152,30 @@ fn publish_takes_wording_at_once_and_a_material_change_only_with_notice() {
         .replacen("version = \"2026-01-01\"", "version = \"2026-06-01\"", 1)
         .replacen("keep_for = \"P90D\"", "keep_for = \"P1Y\"", 1);
     std::fs::write(dir.join("material.toml"), &material).unwrap();
-    let out = cli(&["policy", "publish", "material.toml", "--effective", "2000-01-01T00:00:00Z"]);
+    let out = cli(&[
+        "policy",
+        "publish",
+        "material.toml",
+        "--effective",
+        "2000-01-01T00:00:00Z",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("retention.server_logs.keep_for") && err.contains("30 days of notice"), "{err}");
-    let (json, _) = ok(cli(&["policy", "publish", "material.toml", "--effective", "2099-01-01T00:00:00Z", "--json"]));
+    assert!(
+        err.contains("retention.server_logs.keep_for") && err.contains("30 days of notice"),
+        "{err}"
+    );
+    let (json, _) = ok(cli(&[
+        "policy",
+        "publish",
+        "material.toml",
+        "--effective",
+        "2099-01-01T00:00:00Z",
+        "--json",
+    ]));
     let s: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!((s["material"].as_bool(), s["follows"].as_str()), (Some(true), Some("2026-01-01")));
+    assert_eq!(
+        (s["material"].as_bool(), s["follows"].as_str()),
+        (Some(true), Some("2026-01-01"))
+    );
 }

@@ -56,11 +56,19 @@ pub enum Action {
     IncidentSubjectsNotified,
     IncidentClosed,
     DisclosureRecorded,
+    PolicyPublished,
+    PolicyInEffect,
+    NoticeScheduled,
+    NoticeSent,
+    RecordsExported,
+    ReportRun,
+    ConsoleSignIn,
+    ConsoleAction,
 }
 
 impl Action {
     /// Every action, in the order docs/audit.md lists them.
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 39] = [
         Action::TokenCreated,
         Action::TokenRevoked,
         Action::DatastoreAdded,
@@ -92,6 +100,14 @@ impl Action {
         Action::IncidentSubjectsNotified,
         Action::IncidentClosed,
         Action::DisclosureRecorded,
+        Action::PolicyPublished,
+        Action::PolicyInEffect,
+        Action::NoticeScheduled,
+        Action::NoticeSent,
+        Action::RecordsExported,
+        Action::ReportRun,
+        Action::ConsoleSignIn,
+        Action::ConsoleAction,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,6 +143,14 @@ impl Action {
             Action::IncidentSubjectsNotified => "incident.subjects_notified",
             Action::IncidentClosed => "incident.closed",
             Action::DisclosureRecorded => "disclosure.recorded",
+            Action::PolicyPublished => "policy.published",
+            Action::PolicyInEffect => "policy.in_effect",
+            Action::NoticeScheduled => "notice.scheduled",
+            Action::NoticeSent => "notice.sent",
+            Action::RecordsExported => "records.exported",
+            Action::ReportRun => "report.run",
+            Action::ConsoleSignIn => "console.sign_in",
+            Action::ConsoleAction => "console.action",
         }
     }
 

@@ -476,8 +476,21 @@ fn notice(content: &MailContent, lang: Lang) -> (String, Vec<String>) {
         });
     }
     if !changes.is_empty() {
-        p.push(if de { "Was sich ändert:" } else { "What changes:" }.into());
-        p.push(changes.iter().map(|c| format!("- {c}")).collect::<Vec<_>>().join("\n"));
+        p.push(
+            if de {
+                "Was sich ändert:"
+            } else {
+                "What changes:"
+            }
+            .into(),
+        );
+        p.push(
+            changes
+                .iter()
+                .map(|c| format!("- {c}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
     }
     p.push(if de {
         "Ihre Wahl: Im Datenschutz-Center sehen und ändern Sie Ihre Einwilligungen, widersprechen einer Verarbeitung oder verlangen die Löschung Ihrer Daten:".into()

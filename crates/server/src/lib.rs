@@ -117,8 +117,7 @@ pub fn router(state: SharedState) -> Router {
         )
         .route(
             "/privacy-center/notices",
-            get(routes::privacy_center::notices::show)
-                .post(routes::privacy_center::notices::save),
+            get(routes::privacy_center::notices::show).post(routes::privacy_center::notices::save),
         )
         .route(
             "/privacy-center/unsubscribe",

@@ -57,7 +57,11 @@ impl AppState {
     /// The rendered policy in force: rendered again the first time it is asked for after a
     /// new version took effect.
     pub fn rendered(&self) -> Arc<Rendered> {
-        let current = self.rendered.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let current = self
+            .rendered
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let policy = self.app.policy.clone();
         if current.version == policy.policy.version {
             return current;

@@ -133,7 +133,10 @@ impl Keyring {
         let mut out = std::collections::HashMap::with_capacity(subjects.len());
         for row in self.store.subject_keys_of(&refs).await? {
             if let Some(subject) = SubjectRef::from_hex(&row.subject_ref) {
-                out.insert(subject, self.master.unwrap(&subject, &row.wrapped)?.sealer());
+                out.insert(
+                    subject,
+                    self.master.unwrap(&subject, &row.wrapped)?.sealer(),
+                );
             }
         }
         Ok(out)

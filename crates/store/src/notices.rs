@@ -102,12 +102,13 @@ impl Store {
 
     /// Every scheduled version, earliest date first.
     pub async fn scheduled_versions(&self) -> Result<Vec<ScheduledVersion>> {
-        let rows: Vec<VersionTuple> = self.fetch_all(
-            "SELECT version, toml, effective_at, material, changes, notice_id, published_at \
+        let rows: Vec<VersionTuple> = self
+            .fetch_all(
+                "SELECT version, toml, effective_at, material, changes, notice_id, published_at \
              FROM policy_schedule ORDER BY effective_at, published_at",
-            &[],
-        )
-        .await?;
+                &[],
+            )
+            .await?;
         Ok(rows.into_iter().map(version_of).collect())
     }
 
@@ -238,11 +239,13 @@ impl Store {
                 &[subject_ref.into()],
             )
             .await?;
-        Ok(row.map(|(optional_email, optional_site, lang)| NoticePreferences {
-            optional_email,
-            optional_site,
-            lang,
-        }))
+        Ok(
+            row.map(|(optional_email, optional_site, lang)| NoticePreferences {
+                optional_email,
+                optional_site,
+                lang,
+            }),
+        )
     }
 
     pub async fn put_notice_preferences(

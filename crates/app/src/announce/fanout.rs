@@ -6,10 +6,10 @@
 //! centre, else their latest request's, else the policy's first. A page is queued with the
 //! notice's progress in one transaction; the job is leased, so one node at a time does it.
 
+use custodian_core::keys::SubjectSealer;
 use custodian_core::subject::SubjectRef;
 use custodian_mail::{Lang, MailContent, OutgoingMail};
 use custodian_store::notices::{NoticeRow, Recipient};
-use custodian_core::keys::SubjectSealer;
 
 use crate::acts::{self, Act, Actor};
 use crate::context::Context;
@@ -85,7 +85,10 @@ async fn one(ctx: &Context, notice: &NoticeRow) -> Result<u64, AppError> {
             _ => break,
         }
     }
-    acts::done(Some(ctx), Actor::System, Act::NoticeSent {
+    acts::done(
+        Some(&ctx.store),
+        Actor::System,
+        Act::NoticeSent {
             notice_id: notice.id.clone(),
             queued,
         },

@@ -15,8 +15,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use custodian_core::decide::Engine;
 use custodian_core::deadline::Calendars;
+use custodian_core::decide::Engine;
 use custodian_core::retention::{MinimumAge, Retention};
 use custodian_policy::Policy;
 use custodian_store::Store;
@@ -60,10 +60,16 @@ pub async fn govern_due(ctx: &Context) -> Result<Option<String>, AppError> {
         return Ok(None);
     }
     let new = custodian_policy::load("scheduled", &v.toml).map_err(|e| {
-        AppError::internal(format!("scheduled version {} no longer loads: {e}", v.version))
+        AppError::internal(format!(
+            "scheduled version {} no longer loads: {e}",
+            v.version
+        ))
     })?;
     govern(ctx, new).await?;
-    acts::done(Some(ctx), Actor::System, Act::PolicyInEffect {
+    acts::done(
+        Some(&ctx.store),
+        Actor::System,
+        Act::PolicyInEffect {
             version: v.version.clone(),
         },
     )
@@ -83,8 +89,8 @@ pub async fn govern(ctx: &Context, new: Policy) -> Result<(), AppError> {
         .remember_policy_version(&new.policy.version, &document, now)
         .await?;
     let (versions, reask) = earlier_versions(ctx, &new);
-    let objections_moved = objection_layout(&ctx.engine, &ctx.policy)
-        != objection_layout(&engine, &new);
+    let objections_moved =
+        objection_layout(&ctx.engine, &ctx.policy) != objection_layout(&engine, &new);
     let standings = if objections_moved {
         Some(crate::standing::load(&ctx.store, &engine).await?)
     } else {

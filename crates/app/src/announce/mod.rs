@@ -88,7 +88,13 @@ pub fn text_in(json: &str, lang: &str, first: &str) -> String {
 
 /// A stored notice in `lang`.
 pub fn shown(ctx: &Context, n: &NoticeRow, lang: &str) -> Shown {
-    let first = ctx.policy.policy.languages.first().cloned().unwrap_or_default();
+    let first = ctx
+        .policy
+        .policy
+        .languages
+        .first()
+        .cloned()
+        .unwrap_or_default();
     Shown {
         id: n.id.clone(),
         kind: n.kind.clone(),

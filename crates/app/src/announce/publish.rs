@@ -45,8 +45,12 @@ pub struct Scheduled {
 /// `running` (the policy in force before anything was published).
 pub async fn latest(store: &Store, running: &Policy) -> Result<Policy, AppError> {
     match store.scheduled_versions().await?.pop() {
-        Some(v) => custodian_policy::load("scheduled", &v.toml)
-            .map_err(|e| AppError::internal(format!("scheduled version {} no longer loads: {e}", v.version))),
+        Some(v) => custodian_policy::load("scheduled", &v.toml).map_err(|e| {
+            AppError::internal(format!(
+                "scheduled version {} no longer loads: {e}",
+                v.version
+            ))
+        }),
         None => Ok(running.clone()),
     }
 }
@@ -189,9 +193,17 @@ pub async fn publish(
     effective_at: i64,
 ) -> Result<Scheduled, AppError> {
     let now = ctx.clock.now_micros();
-    let s = schedule(&ctx.store, &ctx.policy, "policy.toml", text, effective_at, now).await?;
+    let s = schedule(
+        &ctx.store,
+        &ctx.policy,
+        "policy.toml",
+        text,
+        effective_at,
+        now,
+    )
+    .await?;
     for act in acts_of(&s) {
-        acts::done(Some(ctx), actor.clone(), act).await;
+        acts::done(Some(&ctx.store), actor.clone(), act).await;
     }
     after_recording(ctx).await;
     Ok(s)
@@ -226,7 +238,10 @@ pub async fn notice(ctx: &Shared, actor: &Actor, n: NewNotice) -> Result<String,
         if let Some(other) = texts.keys().find(|l| !langs.contains(l)) {
             return Err(AppError::invalid(
                 "unknown_language",
-                format!("`{name}.{other}`: the policy's languages are {}", langs.join(", ")),
+                format!(
+                    "`{name}.{other}`: the policy's languages are {}",
+                    langs.join(", ")
+                ),
             ));
         }
     }
@@ -245,7 +260,10 @@ pub async fn notice(ctx: &Shared, actor: &Actor, n: NewNotice) -> Result<String,
         body: serde_json::to_string(&n.body).unwrap_or_default(),
         policy_version: None,
         effective_at: n.effective_at,
-        shown_until: n.effective_at.filter(|e| *e > now).unwrap_or(now + SHOWN_WITHOUT_DATE),
+        shown_until: n
+            .effective_at
+            .filter(|e| *e > now)
+            .unwrap_or(now + SHOWN_WITHOUT_DATE),
         email: n.email,
         site: n.site,
         created_at: now,
@@ -254,7 +272,10 @@ pub async fn notice(ctx: &Shared, actor: &Actor, n: NewNotice) -> Result<String,
         fanned_out_at: None,
     };
     ctx.store.insert_notice(&row).await?;
-    acts::done(Some(ctx), actor.clone(), Act::NoticeScheduled {
+    acts::done(
+        Some(&ctx.store),
+        actor.clone(),
+        Act::NoticeScheduled {
             notice_id: row.id.clone(),
             kind: row.kind.clone(),
             email: n.email,

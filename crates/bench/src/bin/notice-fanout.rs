@@ -27,8 +27,14 @@ const BATCH: usize = 5_000;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).ok_or("usage: notice-fanout DATABASE_URL [PEOPLE]")?;
-    let people: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+    let url = args
+        .get(1)
+        .ok_or("usage: notice-fanout DATABASE_URL [PEOPLE]")?;
+    let people: usize = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let store = Store::open(url).await?;
     let seeded = Instant::now();
     seed(&store, people).await?;
@@ -58,7 +64,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         publish::NewNotice {
             kind: Kind::General,
             title: [("en".to_owned(), "Our new address".to_owned())].into(),
-            body: [("en".to_owned(), "We moved our offices; nothing changes for your data.".to_owned())].into(),
+            body: [(
+                "en".to_owned(),
+                "We moved our offices; nothing changes for your data.".to_owned(),
+            )]
+            .into(),
             email: true,
             site: false,
             effective_at: None,
@@ -124,7 +134,10 @@ async fn seed(store: &Store, people: usize) -> Result<(), Box<dyn std::error::Er
                 "INSERT INTO subject_keys (subject_ref, wrapped, master_id, created_at) ",
             );
             q.push_values(chunk, |mut b, (s, w)| {
-                b.push_bind(s).push_bind(w).push_bind(&master_id).push_bind(0i64);
+                b.push_bind(s)
+                    .push_bind(w)
+                    .push_bind(&master_id)
+                    .push_bind(0i64);
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -133,7 +146,10 @@ async fn seed(store: &Store, people: usize) -> Result<(), Box<dyn std::error::Er
                 "INSERT INTO subject_identities (subject_ref, kind, sealed, updated_at) ",
             );
             q.push_values(chunk, |mut b, (s, sealed)| {
-                b.push_bind(s).push_bind("email").push_bind(sealed).push_bind(0i64);
+                b.push_bind(s)
+                    .push_bind("email")
+                    .push_bind(sealed)
+                    .push_bind(0i64);
             });
             q.build().execute(&mut *tx).await?;
         }

@@ -163,7 +163,11 @@ fn publish(
     let text = read(file)?;
     let at = effective
         .parse::<jiff::Timestamp>()
-        .with_context(|| format!("--effective `{effective}` is not an RFC 3339 time such as 2026-07-01T00:00:00Z"))?
+        .with_context(|| {
+            format!(
+                "--effective `{effective}` is not an RFC 3339 time such as 2026-07-01T00:00:00Z"
+            )
+        })?
         .as_microsecond();
     let config = global.file_config()?;
     let running = crate::config::policy(None, &config)?;
@@ -183,17 +187,18 @@ fn publish(
             now,
         )
         .await;
-        store.close().await;
         let s = match scheduled {
             Ok(s) => s,
             Err(e) => {
+                store.close().await;
                 eprintln!("error: {e}");
                 return Ok(ExitCode::from(1));
             }
         };
         for act in custodian_app::announce::publish::acts_of(&s) {
-            custodian_app::acts::done(None, custodian_app::acts::Actor::Cli, act).await;
+            custodian_app::acts::done(Some(&store), custodian_app::acts::Actor::Cli, act).await;
         }
+        store.close().await;
         if json {
             println!("{}", serde_json::to_string_pretty(&s)?);
         } else {
@@ -219,10 +224,7 @@ fn publish(
 
 /// The policy in force: the newest published version whose date has come (`policy publish`),
 /// else `--policy`, the configured file or the bundled example — as `serve` decides at start.
-pub fn in_force(
-    global: &crate::config::GlobalArgs,
-    flag: Option<&Path>,
-) -> anyhow::Result<Policy> {
+pub fn in_force(global: &crate::config::GlobalArgs, flag: Option<&Path>) -> anyhow::Result<Policy> {
     let config = global.file_config()?;
     let configured = crate::config::policy(flag, &config)?;
     let url = global.database_url(&config);

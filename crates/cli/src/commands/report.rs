@@ -36,16 +36,24 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
         let store = Store::open(&url).await?;
         let out =
             custodian_app::reports::run(&store, &file.datastore_records(), &policy, &id).await;
-        store.close().await;
         let out = match out {
             Ok(out) => out,
             Err(custodian_app::AppError::NotFound) => {
                 let known: Vec<&str> = policy.reports.iter().map(|r| r.id.as_str()).collect();
-                anyhow::bail!("the policy has no report `{id}` (it has: {})", known.join(", "))
+                anyhow::bail!(
+                    "the policy has no report `{id}` (it has: {})",
+                    known.join(", ")
+                )
             }
             Err(e) => anyhow::bail!("{e}"),
         };
-        acts::done(None, Actor::Cli, custodian_app::reports::act_of(&out)).await;
+        acts::done(
+            Some(&store),
+            Actor::Cli,
+            custodian_app::reports::act_of(&out),
+        )
+        .await;
+        store.close().await;
         if format == "json" {
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
@@ -59,7 +67,11 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
             out.table.primary,
             out.table.min_group,
             out.table.secondary,
-            if out.table.total.is_none() { "; total withheld" } else { "" }
+            if out.table.total.is_none() {
+                "; total withheld"
+            } else {
+                ""
+            }
         );
         Ok(ExitCode::SUCCESS)
     })

@@ -7,16 +7,16 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod collected;
 mod audience;
+mod collected;
 mod fides;
 mod fides_policy;
 mod helpers;
 mod http;
 mod leases;
 mod reach;
-mod report;
 mod redis;
+mod report;
 mod runs;
 mod safety;
 mod sample_company;

@@ -17,7 +17,12 @@ async fn seed(db: &Db) {
     let mut tx = db.begin().await.unwrap();
     tx.execute(&s).await.unwrap();
     let mut id = 0;
-    for (product, country, people) in [("a", "GB", 25), ("a", "DE", 3), ("b", "GB", 12), ("b", "DE", 40)] {
+    for (product, country, people) in [
+        ("a", "GB", 25),
+        ("a", "DE", 3),
+        ("b", "GB", 12),
+        ("b", "DE", 40),
+    ] {
         for _ in 0..people {
             id += 1;
             for _ in 0..2 {
@@ -43,34 +48,66 @@ async fn scenario(url: &str) {
     std::fs::write(&url_file, url).unwrap();
     let dataset = write_dataset("name = \"product_db\"\n[[tables]]\nname = \"registrations\"\nfields = [{ name = \"customer_id\", identity = \"user_id\" }]\n");
     store
-        .put_datastore("product_db", dataset.to_str().unwrap(), None, url_file.to_str())
+        .put_datastore(
+            "product_db",
+            dataset.to_str().unwrap(),
+            None,
+            url_file.to_str(),
+        )
         .await
         .unwrap();
 
-    let rows = report::run(&store, &[], "product_db", QUERY, "people").await.unwrap();
+    let rows = report::run(&store, &[], "product_db", QUERY, "people")
+        .await
+        .unwrap();
     assert_eq!(rows.keys, ["product", "country"]);
     let counts: Vec<i64> = rows.groups.iter().map(|g| g.1).collect();
     assert_eq!(counts, [3, 25, 40, 12]);
-    assert_eq!(rows.groups[0].0, [Some("a".to_owned()), Some("DE".to_owned())]);
+    assert_eq!(
+        rows.groups[0].0,
+        [Some("a".to_owned()), Some("DE".to_owned())]
+    );
     let s = suppress(rows.groups, 10);
     assert_eq!((s.primary, s.secondary, s.total), (1, 1, Some(80)));
-    assert_eq!(s.cells[3].people, None, "b/GB (12) hidden to protect a/DE (3)");
+    assert_eq!(
+        s.cells[3].people, None,
+        "b/GB (12) hidden to protect a/DE (3)"
+    );
 
     // A statement that writes is refused by the read-only transaction.
-    let err = report::run(&store, &[], "product_db", "delete from registrations", "people")
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = report::run(
+        &store,
+        &[],
+        "product_db",
+        "delete from registrations",
+        "people",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(!err.contains(url), "{err}");
     let db = Db::connect(url).await.unwrap();
     let mut count = db.sql();
-    count.push(&format!("SELECT {} FROM registrations", db.dialect().as_text("COUNT(*)")));
-    assert_eq!(db.text_rows(&count).await.unwrap()[0][0].as_deref(), Some("160"));
+    count.push(&format!(
+        "SELECT {} FROM registrations",
+        db.dialect().as_text("COUNT(*)")
+    ));
+    assert_eq!(
+        db.text_rows(&count).await.unwrap()[0][0].as_deref(),
+        Some("160")
+    );
     db.close().await;
 
-    let missing = report::run(&store, &[], "product_db", QUERY, "persons").await.unwrap_err();
-    assert!(missing.to_string().contains("no column `persons`"), "{missing}");
-    let unknown = report::run(&store, &[], "nowhere", QUERY, "people").await.unwrap_err();
+    let missing = report::run(&store, &[], "product_db", QUERY, "persons")
+        .await
+        .unwrap_err();
+    assert!(
+        missing.to_string().contains("no column `persons`"),
+        "{missing}"
+    );
+    let unknown = report::run(&store, &[], "nowhere", QUERY, "people")
+        .await
+        .unwrap_err();
     assert!(unknown.to_string().contains("nowhere"), "{unknown}");
 }
 

@@ -128,7 +128,10 @@ impl Policy {
     }
 
     /// The security measures that protect `purpose`.
-    pub fn measures_for<'a>(&'a self, purpose: &'a str) -> impl Iterator<Item = &'a SecurityMeasure> {
+    pub fn measures_for<'a>(
+        &'a self,
+        purpose: &'a str,
+    ) -> impl Iterator<Item = &'a SecurityMeasure> {
         self.security_measures
             .iter()
             .filter(move |m| m.purposes.is_empty() || m.purposes.iter().any(|p| p == purpose))

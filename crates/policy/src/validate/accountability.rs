@@ -46,7 +46,10 @@ fn receivers(p: &Policy, r: &mut Report, at: &str, purpose: &Purpose) {
     if purpose.recipients.is_empty() {
         r.at(
             format!("{at}.purpose"),
-            format!("purpose `{}` has no recipients to share the report with", purpose.id),
+            format!(
+                "purpose `{}` has no recipients to share the report with",
+                purpose.id
+            ),
             "name a purpose whose recipients are all `non_personal_only`",
         );
     }
@@ -97,7 +100,12 @@ pub(super) fn measures(p: &Policy, r: &mut Report) {
         known: &ids,
     };
     for (i, m) in p.security_measures.iter().enumerate() {
-        refs(r, &format!("security_measures[{i}].purposes"), &m.purposes, &kind);
+        refs(
+            r,
+            &format!("security_measures[{i}].purposes"),
+            &m.purposes,
+            &kind,
+        );
         if m.description.trim().is_empty() {
             r.at(
                 format!("security_measures[{i}].description"),

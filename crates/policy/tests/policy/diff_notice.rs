@@ -92,7 +92,10 @@ fn transfers_and_controllers_are_material() {
         "name = \"Google Analytics\"\nkind = \"processor\"\ncountries = [\"US\"]\ntransfer_mechanism = \"dpf\"",
         "name = \"Google Analytics\"\nkind = \"processor\"\ncountries = [\"US\"]\ntransfer_mechanism = \"scc\"",
     );
-    assert!(material_at(&mechanism, "recipients.google_analytics.transfer_mechanism"));
+    assert!(material_at(
+        &mechanism,
+        "recipients.google_analytics.transfer_mechanism"
+    ));
     let entity = mutate(
         "name = \"Ampify\"\nlegal_entity = \"Focusrite Audio Engineering Ltd\"",
         "name = \"Ampify\"\nlegal_entity = \"Ampify Music Inc\"",
@@ -111,18 +114,36 @@ fn another_kind_of_purpose_or_a_lost_marketing_objection_is_material() {
         "dpv = \"dpv:DirectMarketing\"\n",
         "dpv = \"dpv:DirectMarketing\"\ndirect_marketing = false\n",
     );
-    assert!(material_at(&marketing, "purposes.marketing.direct_marketing"));
+    assert!(material_at(
+        &marketing,
+        "purposes.marketing.direct_marketing"
+    ));
 }
 
 #[test]
 fn smaller_groups_less_notice_and_fewer_measures_are_material() {
-    let group = mutate("[aggregates]\nmin_group = 10", "[aggregates]\nmin_group = 5");
+    let group = mutate(
+        "[aggregates]\nmin_group = 10",
+        "[aggregates]\nmin_group = 5",
+    );
     assert!(material_at(&group, "aggregates.min_group"));
-    let purpose = mutate("min_group = 10\n\n[[purposes]]", "min_group = 5\n\n[[purposes]]");
-    assert!(material_at(&purpose, "purposes.aggregate_sharing.min_group"));
-    let report = mutate("people = \"people\"\n", "people = \"people\"\nmin_group = 3\n");
+    let purpose = mutate(
+        "min_group = 10\n\n[[purposes]]",
+        "min_group = 5\n\n[[purposes]]",
+    );
+    assert!(material_at(
+        &purpose,
+        "purposes.aggregate_sharing.min_group"
+    ));
+    let report = mutate(
+        "people = \"people\"\n",
+        "people = \"people\"\nmin_group = 3\n",
+    );
     assert!(material_at(&report, "reports.product_use.min_group"));
-    let stricter = mutate("people = \"people\"\n", "people = \"people\"\nmin_group = 20\n");
+    let stricter = mutate(
+        "people = \"people\"\n",
+        "people = \"people\"\nmin_group = 20\n",
+    );
     assert!(!material_at(&stricter, "reports.product_use.min_group"));
     let days = mutate("material_change_days = 30", "material_change_days = 7");
     assert!(material_at(&days, "notices.material_change_days"));
@@ -130,9 +151,14 @@ fn smaller_groups_less_notice_and_fewer_measures_are_material() {
         "[[security_measures]]\nid = \"staff_training\"",
         "[[security_measures_gone]]\nid = \"staff_training\"",
     )]);
-    assert!(load("new.toml", &gone).is_err(), "unknown section is refused");
+    assert!(
+        load("new.toml", &gone).is_err(),
+        "unknown section is refused"
+    );
     let text = super::EXAMPLE_POLICY.to_string();
-    let start = text.find("[[security_measures]]\nid = \"staff_training\"").expect("measure");
+    let start = text
+        .find("[[security_measures]]\nid = \"staff_training\"")
+        .expect("measure");
     let end = start + text[start..].find("\n\n").expect("end of measure") + 2;
     let removed = format!("{}{}", &text[..start], &text[end..]);
     assert!(material_at(&removed, "security_measures.staff_training"));

@@ -7,20 +7,34 @@ use custodian_policy::{example, load};
 #[test]
 fn json_has_each_item_of_article_30_with_dpv_identifiers() {
     let p = example();
-    let json: serde_json::Value =
-        serde_json::from_str(&records(&p, Format::Json)).expect("json");
+    let json: serde_json::Value = serde_json::from_str(&records(&p, Format::Json)).expect("json");
     let controllers = json["controllers"].as_array().expect("controllers");
     assert_eq!(controllers.len(), 4);
-    assert_eq!(controllers[0]["role"]["iri"], "https://w3id.org/dpv#DataController");
+    assert_eq!(
+        controllers[0]["role"]["iri"],
+        "https://w3id.org/dpv#DataController"
+    );
     let activities = controllers[1]["activities"].as_array().expect("activities");
     assert_eq!(activities.len(), p.purposes.len());
-    let analytics = activities.iter().find(|a| a["id"] == "analytics").expect("analytics");
-    assert_eq!(analytics["purpose"]["iri"], "https://w3id.org/dpv#ServiceUsageAnalytics");
+    let analytics = activities
+        .iter()
+        .find(|a| a["id"] == "analytics")
+        .expect("analytics");
+    assert_eq!(
+        analytics["purpose"]["iri"],
+        "https://w3id.org/dpv#ServiceUsageAnalytics"
+    );
     assert_eq!(analytics["legal_basis"]["gdpr"]["term"], "eu-gdpr:A6-1-a");
-    assert_eq!(analytics["data_subjects"][0]["dpv"]["term"], "dpv:DataSubject");
+    assert_eq!(
+        analytics["data_subjects"][0]["dpv"]["term"],
+        "dpv:DataSubject"
+    );
     let ga = &analytics["recipients"][0];
     assert_eq!(ga["third_countries"], serde_json::json!(["US"]));
-    assert_eq!(ga["safeguard"]["iri"], "https://w3id.org/dpv/legal/eu/gdpr#A45-3");
+    assert_eq!(
+        ga["safeguard"]["iri"],
+        "https://w3id.org/dpv/legal/eu/gdpr#A45-3"
+    );
     let logs = analytics["personal_data"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["id"] == "log_files"))
@@ -30,14 +44,25 @@ fn json_has_each_item_of_article_30_with_dpv_identifiers() {
     // Every measure protecting every purpose, plus the one for analytics only.
     assert_eq!(
         analytics["security_measures"],
-        serde_json::json!(["encryption", "access_control", "pseudonymised_analytics", "staff_training"])
+        serde_json::json!([
+            "encryption",
+            "access_control",
+            "pseudonymised_analytics",
+            "staff_training"
+        ])
     );
-    let payments = activities.iter().find(|a| a["id"] == "payments").expect("payments");
+    let payments = activities
+        .iter()
+        .find(|a| a["id"] == "payments")
+        .expect("payments");
     assert!(!payments["security_measures"]
         .as_array()
         .expect("measures")
         .contains(&serde_json::json!("pseudonymised_analytics")));
-    assert_eq!(json["security_measures"][0]["class"]["term"], "dpv:TechnicalMeasure");
+    assert_eq!(
+        json["security_measures"][0]["class"]["term"],
+        "dpv:TechnicalMeasure"
+    );
 }
 
 #[test]
@@ -52,12 +77,18 @@ fn csv_has_one_row_per_controller_and_purpose_quoted_as_rfc_4180() {
         .find(|l| l.starts_with("Novation,GB,payments,"))
         .expect("Novation's payments row");
     assert!(payments.contains("Card payment processor: US (dpv:StandardContractualClauses)"));
-    assert!(payments.contains("Payment data: 7 years after account closure"), "{payments}");
+    assert!(
+        payments.contains("Payment data: 7 years after account closure"),
+        "{payments}"
+    );
     // A name with a comma and a quote is quoted, its quote doubled.
     let text = custodian_policy::EXAMPLE_POLICY
         .replace("name = \"Payments\"", "name = \"Payments, \\\"cards\\\"\"");
     let csv = records(&load("policy.toml", &text).expect("valid"), Format::Csv);
-    assert!(csv.contains(",payments,\"Payments, \"\"cards\"\"\","), "{csv}");
+    assert!(
+        csv.contains(",payments,\"Payments, \"\"cards\"\"\","),
+        "{csv}"
+    );
 }
 
 #[test]

@@ -65,7 +65,9 @@ pub async fn publish_version(
         return Err(ApiError::UnsupportedMediaTypeOf("application/toml"));
     }
     if body.len() > POLICY_LIMIT {
-        return Err(ApiError::PayloadTooLarge { limit: POLICY_LIMIT });
+        return Err(ApiError::PayloadTooLarge {
+            limit: POLICY_LIMIT,
+        });
     }
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("unreadable_body", "the policy is not UTF-8"))?;
@@ -243,8 +245,8 @@ pub async fn records(
     })?;
     let policy = state.policy.clone();
     let body = custodian_policy::records::records(&policy, format);
-    acts::done(
-        Some(&state),
+    acts::done_here(
+        &state,
         actor(&caller),
         Act::RecordsExported {
             format: name,

@@ -101,11 +101,12 @@ impl Env {
 
     /// Posts a policy file as `application/toml`.
     pub(crate) async fn publish(&self, text: &str, effective: &str, token: &str) -> common::Answer {
-        let req = axum::http::Request::post(format!("/v1/admin/policy-versions?effective={effective}"))
-            .header("content-type", "application/toml")
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::from(text.to_owned()))
-            .unwrap();
+        let req =
+            axum::http::Request::post(format!("/v1/admin/policy-versions?effective={effective}"))
+                .header("content-type", "application/toml")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::from(text.to_owned()))
+                .unwrap();
         self.app.call(req).await
     }
 }

@@ -50,18 +50,40 @@ async fn material_change_scenario(env: Env) {
     let a = env.publish(&text, "2026-03-01T00:00:00Z", &app.dpo).await;
     assert_problem(&a, 403, "forbidden");
     let a = app
-        .post_raw("/v1/admin/policy-versions?effective=2026-03-01T00:00:00Z", Some(&app.admin), text.clone(), &[])
+        .post_raw(
+            "/v1/admin/policy-versions?effective=2026-03-01T00:00:00Z",
+            Some(&app.admin),
+            text.clone(),
+            &[],
+        )
         .await;
     assert_eq!(a.status, 415, "{}", a.text);
     // Two weeks is too little notice for a material change (30 days in the example).
     let a = env.publish(&text, "2026-01-15T00:00:00Z", &app.admin).await;
     assert_problem(&a, 422, "notice_too_short");
-    assert!(a.body["detail"].as_str().unwrap().contains("purposes.analytics.recipients"), "{}", a.text);
-    assert_eq!(a.body["earliest_effective"], "2026-01-31T00:00:00Z", "{}", a.text);
+    assert!(
+        a.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("purposes.analytics.recipients"),
+        "{}",
+        a.text
+    );
+    assert_eq!(
+        a.body["earliest_effective"], "2026-01-31T00:00:00Z",
+        "{}",
+        a.text
+    );
     let broken = text.replace("[deadlines]", "[deadline]");
-    let a = env.publish(&broken, "2026-03-01T00:00:00Z", &app.admin).await;
+    let a = env
+        .publish(&broken, "2026-03-01T00:00:00Z", &app.admin)
+        .await;
     assert_problem(&a, 422, "invalid_policy");
-    assert!(a.body["problems"][0]["line"].as_u64().is_some(), "{}", a.text);
+    assert!(
+        a.body["problems"][0]["line"].as_u64().is_some(),
+        "{}",
+        a.text
+    );
     assert_eq!(app.get("/v1/policy/upcoming", None).await.status, 404);
 
     let a = env.publish(&text, "2026-03-01T00:00:00Z", &app.admin).await;
@@ -74,43 +96,85 @@ async fn material_change_scenario(env: Env) {
     assert_eq!(up.status, 200, "{}", up.text);
     assert_eq!(up.body["version"], "2026-03-01");
     assert_eq!(up.body["effective_at"], "2026-03-01T00:00:00Z");
-    assert_eq!(up.body["notice"]["title"], "Änderungen unserer Datenschutzerklärung");
-    assert!(up.body["changes"][0].as_str().unwrap().contains("hosting_us"));
+    assert_eq!(
+        up.body["notice"]["title"],
+        "Änderungen unserer Datenschutzerklärung"
+    );
+    assert!(up.body["changes"][0]
+        .as_str()
+        .unwrap()
+        .contains("hosting_us"));
 
     // Everyone with an e-mail on record is told, in their language.
     assert_eq!(env.fan_out_and_deliver().await, 2);
     assert_eq!(env.fan_out_and_deliver().await, 0, "queued once");
     let de = env.mails_to("ada@example.com");
     assert_eq!(de.len(), 1);
-    assert!(de[0].contains("Änderungen unserer Datenschutzerklärung"), "{}", de[0]);
-    assert!(de[0].contains("Dies gilt ab dem 2026-03-01") && de[0].contains("hosting_us"), "{}", de[0]);
-    assert!(de[0].contains("http://custodian.test/privacy-center") && de[0].contains("dpo@focusrite.com"));
+    assert!(
+        de[0].contains("Änderungen unserer Datenschutzerklärung"),
+        "{}",
+        de[0]
+    );
+    assert!(
+        de[0].contains("Dies gilt ab dem 2026-03-01") && de[0].contains("hosting_us"),
+        "{}",
+        de[0]
+    );
+    assert!(
+        de[0].contains("http://custodian.test/privacy-center")
+            && de[0].contains("dpo@focusrite.com")
+    );
     let en = env.mails_to("bob@example.com");
-    assert!(en[0].contains("This takes effect on 2026-03-01") && en[0].contains("What changes:"), "{}", en[0]);
+    assert!(
+        en[0].contains("This takes effect on 2026-03-01") && en[0].contains("What changes:"),
+        "{}",
+        en[0]
+    );
 
     // The sites show it until the date.
     let banner = app.get("/v1/banner?lang=en", None).await;
-    assert_eq!(banner.body["notices"][0]["title"], "Changes to our privacy policy", "{}", banner.text);
+    assert_eq!(
+        banner.body["notices"][0]["title"], "Changes to our privacy policy",
+        "{}",
+        banner.text
+    );
     let notice = app.get("/privacy?lang=en", None).await;
-    assert!(notice.text.contains("notice-announcement"), "{}", &notice.text[..400]);
+    assert!(
+        notice.text.contains("notice-announcement"),
+        "{}",
+        &notice.text[..400]
+    );
     let centre = app.get("/privacy-center?lang=en", None).await;
     assert!(centre.text.contains("Changes to our privacy policy"));
 
     // At the date it governs, without a restart.
-    app.clock.set("2026-03-01T00:00:01Z".parse::<jiff::Timestamp>().unwrap().as_microsecond());
-    let taken = custodian_app::announce::govern::govern_due(&app.state).await.unwrap();
+    app.clock.set(
+        "2026-03-01T00:00:01Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_microsecond(),
+    );
+    let taken = custodian_app::announce::govern::govern_due(&app.state)
+        .await
+        .unwrap();
     assert_eq!(taken.as_deref(), Some("2026-03-01"));
     let policy = app.get("/v1/policy", None).await;
     assert_eq!(policy.body["version"], "2026-03-01");
     assert_eq!(app.get("/v1/policy/upcoming", None).await.status, 404);
     let after = decide_analytics_to_hosting(&env, "ada@example.com").await;
     assert_eq!(after["allowed"], true, "{after}");
-    let view = app.get("/v1/consent?email=ada@example.com", Some(&app.service)).await;
+    let view = app
+        .get("/v1/consent?email=ada@example.com", Some(&app.service))
+        .await;
     assert_eq!(view.body["policy_version"], "2026-03-01");
     assert_eq!(view.body["must_reask"], true, "{}", view.text);
     let banner = app.get("/v1/banner?lang=en", None).await;
     assert_eq!(banner.body["version"], "2026-03-01");
-    assert!(banner.body["notices"].as_array().unwrap().is_empty(), "{}", banner.text);
+    assert!(
+        banner.body["notices"].as_array().unwrap().is_empty(),
+        "{}",
+        banner.text
+    );
 }
 
 #[tokio::test]
@@ -138,14 +202,24 @@ async fn optional_notices_honour_the_opt_out_and_mandatory_ones_do_not() {
         "body": { "en": "Example Audio is buying our consumer business.", "de": "Example Audio kauft unser Endkundengeschäft." },
         "email": true, "site": true, "effective": "2026-02-01T00:00:00Z",
     });
-    let a = app.post("/v1/admin/notices", Some(&app.service), &notice).await;
+    let a = app
+        .post("/v1/admin/notices", Some(&app.service), &notice)
+        .await;
     assert_problem(&a, 403, "forbidden");
     let mut bad = notice.clone();
     bad["kind"] = json!("breach");
-    assert_problem(&app.post("/v1/admin/notices", Some(&app.dpo), &bad).await, 422, "invalid_kind");
+    assert_problem(
+        &app.post("/v1/admin/notices", Some(&app.dpo), &bad).await,
+        422,
+        "invalid_kind",
+    );
     let mut bad = notice.clone();
     bad["title"] = json!({ "de": "Nur Deutsch" });
-    assert_problem(&app.post("/v1/admin/notices", Some(&app.dpo), &bad).await, 422, "missing_text");
+    assert_problem(
+        &app.post("/v1/admin/notices", Some(&app.dpo), &bad).await,
+        422,
+        "missing_text",
+    );
     let a = app.post("/v1/admin/notices", Some(&app.dpo), &notice).await;
     assert_eq!(a.status, 201, "{}", a.text);
     // Recording it started the leased fan-out in the background: it queues Ada's mail alone,
@@ -165,7 +239,11 @@ async fn optional_notices_honour_the_opt_out_and_mandatory_ones_do_not() {
     assert!(env.mails_to("ada@example.com")[0].contains("We are joining Example Audio"));
     assert!(env.mails_to("bob@example.com").is_empty());
     let shown = app.get("/v1/notices?lang=de", None).await;
-    assert_eq!(shown.body["notices"][0]["title"], "Wir gehen zu Example Audio", "{}", shown.text);
+    assert_eq!(
+        shown.body["notices"][0]["title"], "Wir gehen zu Example Audio",
+        "{}",
+        shown.text
+    );
 
     // A material change is mandatory: Bob is told too.
     let text = crate::example_with(&[
@@ -176,7 +254,11 @@ async fn optional_notices_honour_the_opt_out_and_mandatory_ones_do_not() {
     assert_eq!(a.status, 201, "{}", a.text);
     assert_eq!(env.fan_out_and_deliver().await, 2);
     let bob_mail = env.mails_to("bob@example.com");
-    assert!(bob_mail[0].contains("must tell you about this change"), "{}", bob_mail[0]);
+    assert!(
+        bob_mail[0].contains("must tell you about this change"),
+        "{}",
+        bob_mail[0]
+    );
 }
 
 #[tokio::test]
@@ -185,14 +267,25 @@ async fn a_change_that_is_not_material_may_take_effect_at_once() {
     let app = &env.app;
     let text = crate::example_with(&[
         ("version = \"2018-05-25\"", "version = \"2026-01-01\""),
-        ("name = \"Website analytics\"", "name = \"Analytics on our sites\""),
+        (
+            "name = \"Website analytics\"",
+            "name = \"Analytics on our sites\"",
+        ),
     ]);
     let a = env.publish(&text, "2025-12-01T00:00:00Z", &app.admin).await;
     assert_eq!(a.status, 201, "{}", a.text);
     assert_eq!(a.body["material"], false);
-    assert_eq!(a.body["effective_at"], "2026-01-01T00:00:00Z", "clamped to now");
-    custodian_app::announce::govern::govern_due(&app.state).await.unwrap();
-    assert_eq!(app.get("/v1/policy", None).await.body["version"], "2026-01-01");
+    assert_eq!(
+        a.body["effective_at"], "2026-01-01T00:00:00Z",
+        "clamped to now"
+    );
+    custodian_app::announce::govern::govern_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/v1/policy", None).await.body["version"],
+        "2026-01-01"
+    );
     let v = app.get("/v1/admin/policy-versions", Some(&app.dpo)).await;
     assert_eq!(v.body[0]["in_force"], true, "{}", v.text);
 }

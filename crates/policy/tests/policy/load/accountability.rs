@@ -22,7 +22,12 @@ fn a_report_for_a_purpose_with_personal_recipients_is_refused() {
         "purpose = \"aggregate_sharing\"\ndatastore",
         "purpose = \"aggregate_sharng\"\ndatastore",
     );
-    let p = one(&text, "\"aggregate_sharng\"", "reports[0].purpose", "unknown purpose");
+    let p = one(
+        &text,
+        "\"aggregate_sharng\"",
+        "reports[0].purpose",
+        "unknown purpose",
+    );
     assert!(p.help.contains("aggregate_sharing"), "{p:#?}");
 }
 
@@ -34,16 +39,32 @@ fn a_report_reads_with_one_grouped_select_naming_its_people_column() {
         "query = \"\"\"\nselect p.product",
         "query = \"\"\"\ndelete from customers; select p.product",
     );
-    one(&text, "\"\"\"\ndelete", "reports[0].query", "not one read-only statement");
+    one(
+        &text,
+        "\"\"\"\ndelete",
+        "reports[0].query",
+        "not one read-only statement",
+    );
     let text = mutate("people = \"people\"", "people = \"persons\"");
-    one(&text, "\"persons\"", "reports[0].people", "no column `persons`");
+    one(
+        &text,
+        "\"persons\"",
+        "reports[0].people",
+        "no column `persons`",
+    );
 }
 
 #[test]
 fn groups_of_one_are_refused() {
-    let text = mutate("[aggregates]\nmin_group = 10", "[aggregates]\nmin_group = 1");
+    let text = mutate(
+        "[aggregates]\nmin_group = 10",
+        "[aggregates]\nmin_group = 1",
+    );
     one(&text, "1\n", "aggregates.min_group", "a single person");
-    let text = mutate("people = \"people\"\n", "people = \"people\"\nmin_group = 1\n");
+    let text = mutate(
+        "people = \"people\"\n",
+        "people = \"people\"\nmin_group = 1\n",
+    );
     one(&text, "1\n\n#", "reports[0].min_group", "a single person");
 }
 
@@ -61,5 +82,10 @@ fn measures_name_known_purposes_and_dpv_terms() {
     );
     assert!(p.help.contains("site_administration"));
     let text = mutate("dpv = \"dpv:StaffTraining\"", "dpv = \"StaffTraining\"");
-    one(&text, "\"StaffTraining\"", "security_measures[3].dpv", "not a DPV term");
+    one(
+        &text,
+        "\"StaffTraining\"",
+        "security_measures[3].dpv",
+        "not a DPV term",
+    );
 }

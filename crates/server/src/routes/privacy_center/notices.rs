@@ -179,7 +179,10 @@ pub async fn save(
         return super::consents::failure(&state, &lang, &e);
     }
     page::see_other(
-        &format!("{}&saved=1", page::with_lang("/privacy-center/notices", &lang)),
+        &format!(
+            "{}&saved=1",
+            page::with_lang("/privacy-center/notices", &lang)
+        ),
         Vec::new(),
     )
 }
