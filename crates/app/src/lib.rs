@@ -22,7 +22,8 @@
 //! - [`consent_sync`] catches up on consent other nodes wrote; [`background`] runs it, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
-//!   within their limits.
+//!   within their limits; [`users`] keeps the console's users and [`sessions`] signs them in
+//!   (Argon2id, TOTP, idle expiry, lock-out).
 //!
 //! Every failure is an [`AppError`] with a stable code and an [`error::Kind`]; the HTTP edge
 //! (`custodian-server`) maps it to a problem document once. This crate knows no HTTP: no
@@ -42,9 +43,11 @@ pub mod receipts;
 pub mod recording;
 pub mod requests;
 pub mod retention;
+pub mod sessions;
 pub mod signin;
 pub mod standing;
 pub mod tokens;
+pub mod users;
 
 pub use build::{build, BuildError};
 pub use context::{Context, NoTelemetry, Settings, Shared, Telemetry};

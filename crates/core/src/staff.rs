@@ -101,9 +101,8 @@ pub fn verify(stored: &str, password: &str) -> bool {
 /// Spends what [`verify`] spends, for an address no user has; always `false`.
 pub fn verify_unknown(password: &str) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let stored = DUMMY.get_or_init(|| {
-        hash("not a password anyone has, ever").expect("a long enough constant")
-    });
+    let stored = DUMMY
+        .get_or_init(|| hash("not a password anyone has, ever").expect("a long enough constant"));
     let cut: String = password.chars().take(MAX_PASSWORD_CHARS).collect();
     if let Ok(h) = PasswordHash::new(stored) {
         let _ = Argon2::default().verify_password(cut.as_bytes(), &h);

@@ -40,7 +40,12 @@ pub fn code_at(secret: &[u8], step: i64) -> String {
 
 /// The step whose code `code` is, within [`WINDOW`] of now and later than `after` (a code
 /// once used is not accepted again: RFC 6238 §5.2). Compared without early exit.
-pub fn matching_step(secret: &[u8], code: &str, unix_seconds: i64, after: Option<i64>) -> Option<i64> {
+pub fn matching_step(
+    secret: &[u8],
+    code: &str,
+    unix_seconds: i64,
+    after: Option<i64>,
+) -> Option<i64> {
     let code = code.trim();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -146,9 +151,20 @@ mod tests {
         let secret = new_secret();
         let now = 1_767_225_600;
         let code = code_at(&secret, step_of(now) - 1);
-        assert_eq!(matching_step(&secret, &code, now, None), Some(step_of(now) - 1));
-        assert_eq!(matching_step(&secret, &code, now, Some(step_of(now) - 1)), None, "replay");
-        assert_eq!(matching_step(&secret, &code, now + 90, None), None, "too old");
+        assert_eq!(
+            matching_step(&secret, &code, now, None),
+            Some(step_of(now) - 1)
+        );
+        assert_eq!(
+            matching_step(&secret, &code, now, Some(step_of(now) - 1)),
+            None,
+            "replay"
+        );
+        assert_eq!(
+            matching_step(&secret, &code, now + 90, None),
+            None,
+            "too old"
+        );
         assert_eq!(matching_step(&secret, "12345", now, None), None);
         assert_eq!(matching_step(&secret, "abcdef", now, None), None);
     }

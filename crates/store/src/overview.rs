@@ -63,7 +63,10 @@ impl Store {
             .await?;
         let mut out: Vec<ConsentWeek> = Vec::new();
         for (purpose, week, given, withdrawn, n) in rows {
-            let at = match out.iter().position(|c| c.purpose == purpose && c.week == week) {
+            let at = match out
+                .iter()
+                .position(|c| c.purpose == purpose && c.week == week)
+            {
                 Some(i) => i,
                 None => {
                     out.push(ConsentWeek {

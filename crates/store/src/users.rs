@@ -22,7 +22,8 @@ pub struct UserRow {
     pub disabled_at: Option<i64>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.email_hash, u.email_sealed, u.role, u.password_hash, u.totp_sealed, \
+const USER_COLUMNS: &str =
+    "u.id, u.email_hash, u.email_sealed, u.role, u.password_hash, u.totp_sealed, \
      u.totp_pending_sealed, u.totp_last_step, u.created_at, u.password_changed_at, u.disabled_at";
 
 type RawUser = (

@@ -12,3 +12,4 @@ pub mod policy;
 pub mod retention;
 pub mod serve;
 pub mod token;
+pub mod user;
