@@ -13,6 +13,8 @@ pub struct Settings {
     pub app: custodian_app::Settings,
     /// Origins allowed to call the public endpoints from a browser; `None` means any.
     pub allowed_origins: Option<Vec<String>>,
+    /// The privacy team's console (idle time of its sessions).
+    pub console: crate::console::Options,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -26,6 +28,7 @@ pub struct AppState {
     /// `GET /privacy`, rendered once per language of the policy (language tag → page).
     pub notice_html: std::collections::BTreeMap<String, String>,
     pub allowed_origins: Option<Vec<String>>,
+    pub console: crate::console::Options,
 }
 
 /// Handlers read the context's parts (`state.policy`, `state.engine` …) directly and pass
