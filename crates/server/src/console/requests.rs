@@ -196,6 +196,15 @@ async fn detail_vars(state: &AppState, row: RequestRow) -> Result<Value, ApiErro
         });
     }
     let (months_left, days_left) = requests::extension_left(state, &row);
+    // Only the reasons the request's rule stops the clock for (UK GDPR s.45; GDPR: none).
+    let rule = requests::rule_of(state, &row);
+    let mut pause_reasons = Vec::new();
+    if rule.stop_clock_for_identity {
+        pause_reasons.push("awaiting_identity");
+    }
+    if rule.stop_clock_for_clarification {
+        pause_reasons.push("awaiting_clarification");
+    }
     let open = row.status.is_open();
     let d = views::detail(state, row).await?;
     let r = &d.row;
@@ -239,7 +248,8 @@ async fn detail_vars(state: &AppState, row: RequestRow) -> Result<Value, ApiErro
             extend => allowed(Action::Extend) && (months_left > 0 || days_left > 0),
             months_left => months_left,
             days_left => days_left,
-            pause => open && r.paused_since.is_none() && allowed(Action::Pause),
+            pause => open && r.paused_since.is_none() && allowed(Action::Pause) && !pause_reasons.is_empty(),
+            pause_reasons => pause_reasons,
             resume => r.paused_since.is_some(),
             assign => allowed(Action::Assign),
             note => allowed(Action::Note),
