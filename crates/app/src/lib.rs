@@ -23,7 +23,8 @@
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
 //!   within their limits; [`users`] keeps the console's users and [`sessions`] signs them in
-//!   (Argon2id, TOTP, idle expiry, lock-out).
+//!   (Argon2id, TOTP, idle expiry, lock-out); [`overview`] counts the console's overview and
+//!   [`console`] reads what its other pages show, so its handlers never touch the store.
 //!
 //! Every failure is an [`AppError`] with a stable code and an [`error::Kind`]; the HTTP edge
 //! (`custodian-server`) maps it to a problem document once. This crate knows no HTTP: no
@@ -34,11 +35,13 @@ pub mod background;
 mod build;
 pub mod consent;
 pub mod consent_sync;
+pub mod console;
 pub mod context;
 pub mod error;
 pub mod holds;
 pub mod lifecycle;
 pub mod notices;
+pub mod overview;
 pub mod receipts;
 pub mod recording;
 pub mod requests;

@@ -235,7 +235,7 @@ pub async fn serve(
     state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let jobs = background::spawn(state.app.clone());
+    let jobs = background::spawn(state.app.clone(), state.console.idle_micros());
     let app = app::app(state.clone()).per_connection();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -47,7 +47,7 @@ async fn lookup(state: &AppState, kind: IdKind, raw: &str) -> Result<Option<Valu
     };
     let subject = state.hasher.reference(&id);
     let view = custodian_app::consent::view(state, &subject).await?;
-    let events = state.store.subject_events(&subject).await?;
+    let events = custodian_app::console::consent_history(state, &subject).await?;
     let choices: Vec<Value> = view
         .purposes
         .iter()
@@ -168,7 +168,7 @@ pub async fn verify_ledger(
         Err(r) => return r,
     };
     let t = texts(staff.lang);
-    let report = match state.store.verify_ledger(|_, _| {}).await {
+    let report = match custodian_app::console::verify_ledger(&state).await {
         Ok(r) => r,
         Err(e) => return render::failure(&state, staff.lang, &e.into()),
     };
@@ -263,23 +263,17 @@ pub async fn datastores(
         Err(r) => return r,
     };
     let t = texts(staff.lang);
-    let (stores, runs) =
-        match tokio::try_join!(state.store.datastores(), state.store.runs(None, 50)) {
-            Ok(x) => x,
-            Err(e) => return render::failure(&state, staff.lang, &e.into()),
-        };
-    let mut all: Vec<Value> = stores
+    let found = match custodian_app::console::datastores(&state, 50).await {
+        Ok(x) => x,
+        Err(e) => return render::failure(&state, staff.lang, &e.into()),
+    };
+    let all: Vec<Value> = found
+        .stores
         .iter()
         .map(|d| context! { name => d.name, dataset => d.dataset_path, registered => (d.created_at > 0).then(|| when(&state, d.created_at)) })
         .collect();
-    all.extend(
-        state
-            .datastores
-            .iter()
-            .filter(|c| !stores.iter().any(|s| s.name == c.name))
-            .map(|d| context! { name => d.name, dataset => d.dataset_path }),
-    );
-    let runs: Vec<Value> = runs
+    let runs: Vec<Value> = found
+        .runs
         .iter()
         .map(|r| context! { id => r.id, kind => r.kind.as_str(), status => r.status.as_str(), request => r.request_id, at => when(&state, r.updated_at) })
         .collect();
@@ -295,7 +289,7 @@ pub async fn datastores(
 
 async fn retention_vars(state: &AppState) -> Result<Value, ApiError> {
     let holds = holds::list(state, true).await?;
-    let purges = state.store.purges(None, 50).await?;
+    let purges = custodian_app::console::purges(state, 50).await?;
     Ok(context! {
         rules => state.policy.retention.iter().map(|r| context! {
             id => r.id, description => r.description, categories => r.categories.join(", "), keep_for => r.keep_for,

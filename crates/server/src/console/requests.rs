@@ -175,12 +175,11 @@ pub async fn queue(
 /// What the request page shows: the request, its deadlines, history, mail, runs with steps.
 async fn detail_vars(state: &AppState, row: RequestRow) -> Result<Value, ApiError> {
     let due = views::deadlines(state, &row);
-    let runs = state.store.runs_of_request(&row.id).await?;
+    let runs = custodian_app::console::request_runs(state, &row.id).await?;
     let mut run_views = Vec::new();
     let mut failed = false;
-    for run in &runs {
+    for (run, steps) in &runs {
         failed |= run.status == RunStatus::Failed;
-        let steps = state.store.run_steps(&run.id).await?;
         run_views.push(context! {
             id => run.id,
             kind => run.kind.as_str(),

@@ -6,7 +6,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use custodian_core::staff::StaffRole;
-use custodian_core::token::{self, Role};
+use custodian_core::token::Role;
 use minijinja::context;
 
 use super::audit::console_audit;
@@ -25,12 +25,11 @@ async fn page(
     problem: Option<String>,
 ) -> Response {
     let t = texts(staff.lang);
-    let (users, tokens) = match tokio::try_join!(async { state.users.list().await }, async {
-        state.store.list_tokens().await.map_err(Into::into)
-    }) {
-        Ok(x) => x,
-        Err(e) => return render::failure(state, staff.lang, &e.into()),
-    };
+    let (users, tokens) =
+        match tokio::try_join!(state.users.list(), custodian_app::tokens::list(state)) {
+            Ok(x) => x,
+            Err(e) => return render::failure(state, staff.lang, &e.into()),
+        };
     let when = |m: i64| custodian_app::requests::human_time(state, m);
     let vars = context! {
         csrf => staff.csrf.clone(),
@@ -182,13 +181,8 @@ pub async fn create_token(
         .chars()
         .take(100)
         .collect();
-    let secret = token::generate();
-    match state
-        .store
-        .insert_token(&name, role, &token::hash(&secret))
-        .await
-    {
-        Ok(rec) => {
+    match custodian_app::tokens::create(&state, &name, role).await {
+        Ok((rec, secret)) => {
             console_audit(staff.id(), "token_create", &rec.id);
             page(&state, &staff, StatusCode::CREATED, Some(secret), None).await
         }
@@ -211,7 +205,7 @@ pub async fn revoke_token(
         Ok(s) => s,
         Err(r) => return r,
     };
-    match state.store.revoke_token(&id).await {
+    match custodian_app::tokens::revoke(&state, &id).await {
         Ok(_) => {
             console_audit(staff.id(), "token_revoke", &id);
             render::see_other("/console/users", Vec::new())

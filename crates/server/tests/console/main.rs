@@ -1,14 +1,16 @@
 //! The console, in process: sign-in with a wrong password, the lock-out and its backoff, the
 //! same answer for an unknown address, cookies and headers, TOTP enrolment and sign-in (a code
 //! accepted once), idle expiry on a moved clock, CSRF and origin refusals, a viewer refused an
-//! action, a request worked from the queue to completed through the forms alone, and page
-//! sizes with 1,000 open requests.
+//! action, a request worked from the queue to completed through the forms alone, page sizes
+//! with 1,000 open requests, the overview's weekly consent figures from recorded choices, and
+//! ended sessions removed in the background.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod flows;
 mod jar;
+mod overview;
 
 use common::TestApp;
 use custodian_core::request::{Kind, Status};
