@@ -1,7 +1,7 @@
 //! Rendering the console's pages: the templates (minijinja, compiled into the binary and
 //! parsed once, HTML auto-escaped), the frame every page shares, the language, and the
 //! headers — a strict Content-Security-Policy with no script and no inline style, no caching
-//! and no referrer.
+//! and no referrer beyond the console's own origin.
 
 use std::sync::OnceLock;
 
@@ -130,9 +130,13 @@ pub fn headers(res: &mut Response, cookies: Vec<String>) {
         HeaderValue::from_static(CSP),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null`
+    // with every form post (Fetch, "serializing a request origin"), so the origin check would
+    // refuse the console's own forms. Other sites still get no referrer, so no request id
+    // leaves through a link.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -63,6 +63,8 @@ async fn sign_in_sets_a_strict_cookie_and_every_page_has_a_strict_policy() {
             .header("content-security-policy")
             .contains("unsafe-inline"));
         assert_eq!(p.header("cache-control"), "no-store");
+        // Not `no-referrer`: browsers would then send `Origin: null` with the forms.
+        assert_eq!(p.header("referrer-policy"), "same-origin");
         assert!(!p.text.contains("<script"), "{path}: no script");
         assert!(!p.text.contains("style="), "{path}: no inline style");
         assert!(p.text.contains(r#"<html lang="en">"#));
