@@ -1,7 +1,8 @@
 //! The work `serve` does besides answering: ledger checkpoints, catching up on consent written
 //! elsewhere, the mail outbox, what the company's services are told in the background
 //! (`notices.rs`: consent withdrawals, erasures told to recipients), and request
-//! housekeeping (closing requests never verified, deadline metrics, the DPO's daily digest).
+//! housekeeping (closing requests never verified, deadline metrics, the DPO's daily digest);
+//! it also removes console sessions that have ended ([`sessions_once`]).
 //!
 //! Each job is a plain async function that does one round ([`checkpoint_once`],
 //! [`housekeeping_once`]) so tests call it directly with a clock they move; the loops here
@@ -29,6 +30,8 @@ use crate::requests;
 
 /// How often the ledger's chain heads are checkpointed while the service runs.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+/// How often ended console sessions are removed.
+pub const SESSIONS_EVERY: Duration = Duration::from_secs(300);
 /// How often requests are looked after.
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 /// The local hour (policy calendar) after which the DPO's daily digest goes out.
@@ -41,9 +44,14 @@ pub struct Jobs {
     mail: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn spawn(state: Shared) -> Jobs {
+/// Starts the background loops. `console_idle_micros` is how long a console session may
+/// sit idle: [`sessions_once`] removes those idle longer (and those past their absolute limit).
+pub fn spawn(state: Shared, console_idle_micros: i64) -> Jobs {
     let stop = Arc::new(Notify::new());
     let handles = vec![
+        tokio::spawn(every(SESSIONS_EVERY, state.clone(), move |s| async move {
+            sessions_once(&s, console_idle_micros).await;
+        })),
         tokio::spawn(every(CHECKPOINT_EVERY, state.clone(), |s| async move {
             checkpoint_job(&s).await
         })),
@@ -135,6 +143,18 @@ where
     loop {
         tick.tick().await;
         job(state.clone()).await;
+    }
+}
+
+/// Removes the console sessions that have ended, idle or past their absolute limit
+/// (`sessions::housekeeping`). Such a session is refused anyway when presented; this keeps
+/// the table to the sessions that still count. Every node may do it: it is one idempotent
+/// delete, so it needs no lease.
+pub async fn sessions_once(state: &Context, idle_micros: i64) {
+    match crate::sessions::housekeeping(state, idle_micros).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sessions = n, "ended console sessions removed"),
+        Err(e) => tracing::warn!(error = %e, "removing ended console sessions failed"),
     }
 }
 

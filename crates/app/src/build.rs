@@ -81,6 +81,7 @@ pub async fn build(
         hasher: SubjectHasher::new(&settings.secret),
         signer: Signer::new(&settings.secret),
         tokens: Default::default(),
+        users: crate::users::Directory::new(store.clone(), &settings.secret),
         telemetry,
         public_url: settings.public_url.trim_end_matches('/').to_owned(),
         ids: store.ids().clone(),

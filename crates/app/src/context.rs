@@ -84,6 +84,8 @@ pub struct Context {
     pub hasher: SubjectHasher,
     pub signer: Signer,
     pub tokens: TokenCache,
+    /// The console's users (addresses keyed-hashed and sealed under keys of their own).
+    pub users: crate::users::Directory,
     pub telemetry: Arc<dyn Telemetry>,
     pub public_url: String,
     pub clock: Arc<dyn Clock>,

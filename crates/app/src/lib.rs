@@ -28,7 +28,9 @@
 //! - [`reports`] runs the policy's aggregate reports with small groups suppressed; [`acts`]
 //!   is where every administrative act of notices, records and reports is recorded;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
-//!   within their limits;
+//!   within their limits; [`users`] keeps the console's users and [`sessions`] signs them in
+//!   (Argon2id, TOTP, idle expiry, lock-out); [`overview`] counts the console's overview and
+//!   [`console`] reads what its other pages show, so its handlers never touch the store;
 //! - [`incidents`] carries personal-data breaches (Art. 33/34) from report to the authority's
 //!   report, telling the people concerned through [`people`] and the outbox; [`disclosures`]
 //!   records disclosures to authorities and publishes their counts (`/transparency`);
@@ -47,6 +49,7 @@ pub mod background;
 mod build;
 pub mod consent;
 pub mod consent_sync;
+pub mod console;
 pub mod context;
 pub mod disclosures;
 pub mod error;
@@ -56,15 +59,18 @@ pub mod lifecycle;
 pub mod live;
 pub mod notices;
 pub mod people;
+pub mod overview;
 pub mod receipts;
 pub mod recording;
 pub mod reports;
 pub mod requests;
 pub mod retention;
+pub mod sessions;
 pub mod signin;
 pub mod standing;
 pub mod standing_sync;
 pub mod tokens;
+pub mod users;
 
 pub use build::{build, BuildError};
 pub use context::{Context, NoTelemetry, Settings, Shared, Telemetry};

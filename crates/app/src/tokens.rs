@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use custodian_core::token::{self, Role};
+use custodian_store::tokens::TokenRecord;
 
 use crate::context::Context;
 use crate::error::AppError;
@@ -64,7 +65,43 @@ pub async fn authorize(
     }
 }
 
+/// Every API token, without its secret, oldest first.
+pub async fn list(ctx: &Context) -> Result<Vec<TokenRecord>, AppError> {
+    Ok(ctx.store.list_tokens().await?)
+}
+
+/// Makes a new token named `name` with `role`: answers its record and the secret, which is
+/// shown once and stored only as its hash.
+pub async fn create(
+    ctx: &Context,
+    name: &str,
+    role: Role,
+) -> Result<(TokenRecord, String), AppError> {
+    let secret = token::generate();
+    let rec = ctx
+        .store
+        .insert_token(name, role, &token::hash(&secret))
+        .await?;
+    Ok((rec, secret))
+}
+
+/// Revokes the token `id`; answers whether it was live. This node stops trusting it at once
+/// (other nodes within [`CACHE_TTL_MICROS`]).
+pub async fn revoke(ctx: &Context, id: &str) -> Result<bool, AppError> {
+    let revoked = ctx.store.revoke_token(id).await?;
+    ctx.tokens.forget_all();
+    Ok(revoked)
+}
+
 impl TokenCache {
+    /// Forgets every verified token, so the next use of each asks the store again.
+    fn forget_all(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     fn cached(&self, token: &str, now: i64) -> Option<Caller> {
         let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
         map.get(token)

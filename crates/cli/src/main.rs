@@ -44,6 +44,9 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(commands::token::Command),
+    /// The privacy team's console users: add, list, disable, enable, reset, role.
+    #[command(subcommand)]
+    User(commands::user::Command),
     /// Verify and checkpoint the consent ledger.
     #[command(subcommand)]
     Ledger(commands::ledger::Command),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => commands::policy::run(&cli.global, cmd),
         Command::Report(cmd) => commands::report::run(&cli.global, cmd),
         Command::Token(cmd) => commands::token::run(&cli.global, cmd),
+        Command::User(cmd) => commands::user::run(&cli.global, cmd),
         Command::Ledger(cmd) => commands::ledger::run(&cli.global, cmd),
         Command::Consent(cmd) => commands::consent::run(&cli.global, cmd),
         Command::Datastore(cmd) => commands::datastore::run(&cli.global, cmd),

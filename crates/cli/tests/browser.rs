@@ -15,12 +15,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+#[path = "support/browser.rs"]
+mod support;
+
+use support::{missing, repo};
 
 fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("custodian-browser-{tag}-{}", std::process::id()));
@@ -72,40 +70,6 @@ fn serve(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     Server { child, url }
 }
 
-/// Installs the npm packages when they are missing (`npm ci`, from the lock file); then says
-/// what is still missing to run the browser tests, if anything.
-fn missing(browser_dir: &Path, chromium: &Path) -> Option<String> {
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is not installed (apt-get install -y nodejs npm)".into());
-    }
-    let installed = |d: &Path| {
-        d.join("node_modules/playwright-core").exists() && d.join("node_modules/axe-core").exists()
-    };
-    if !installed(browser_dir) {
-        let _ = writeln!(
-            std::io::stderr(),
-            "installing the browser test's npm packages: npm ci --prefix tests/browser"
-        );
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(browser_dir)
-            .status();
-        if !matches!(status, Ok(s) if s.success()) || !installed(browser_dir) {
-            return Some(format!(
-                "npm ci --prefix {} failed or npm is not installed ({status:?})",
-                browser_dir.display()
-            ));
-        }
-    }
-    if !chromium.exists() {
-        return Some(format!(
-            "{} is missing (apt-get install -y chromium)",
-            chromium.display()
-        ));
-    }
-    None
-}
-
 /// The example policy with a new version in which analytics data also goes to the social
 /// networks, and the social widget's to the advertising partners — a new recipient each and
 /// nothing else, notices and labels unchanged: the banner must ask again for both, as the ledger
@@ -155,16 +119,20 @@ fn changed_policy() -> String {
 fn the_banner_and_demo_work_in_chromium() {
     let root = repo();
     let browser_dir = root.join("tests/browser");
-    let chromium =
-        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    let chromium = support::chromium();
     if let Some(why) = missing(&browser_dir, &chromium) {
         panic!("the browser tests cannot run: {why}");
     }
 
-    // Each run starts with no screenshots, so what is there afterwards is this run's.
+    // Each run starts with none of its screenshots, so what is there afterwards is this run's
+    // (the console's browser test keeps its own in `test-artifacts/console/`).
     let artifacts = root.join("test-artifacts");
-    let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).unwrap();
+    for entry in std::fs::read_dir(&artifacts).unwrap().flatten() {
+        if entry.path().is_file() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     // Straight to stderr: the test harness captures `println!` of a passing test.
     let _ = writeln!(
         std::io::stderr(),

@@ -470,3 +470,24 @@ fn the_application_layer_knows_no_http() {
         }
     }
 }
+
+/// Handlers parse, call a use case of `app` and answer: the HTTP edge never reads or writes
+/// the store itself (`state.store…`, however the call is wrapped over lines), so what a page
+/// shows is a use case the application layer owns and tests.
+#[test]
+fn handlers_never_touch_the_store() {
+    for (file, text) in sources_of(&root().join("crates/server")) {
+        let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut rest = squeezed.as_str();
+        while let Some(at) = rest.find(".store") {
+            let next = rest[at + ".store".len()..].chars().next();
+            assert!(
+                next.is_some_and(|c| c.is_alphanumeric() || c == '_'),
+                "{} reaches the store directly (`{}`): call a use case of custodian-app",
+                file.display(),
+                &rest[at.saturating_sub(20)..(at + 30).min(rest.len())]
+            );
+            rest = &rest[at + 1..];
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! fields and [`keys`] gives each subject its own key, so erasure is a key deletion;
 //! [`retention`] says what is due to go and why, holds and children's ages applied;
 //! [`signed`] and [`unsubscribe`] sign links; [`token`] makes and hashes API tokens;
+//! [`staff`] holds the console's roles and Argon2id passwords, [`totp`] its one-time codes;
 //! [`clock`] lets tests move time and [`ids`] makes every new row's id from it; [`country`]
 //! knows ISO 3166-1; [`audit`] hashes and verifies the audit trail of administrative acts,
 //! [`incident`] holds the rules of personal-data breaches (Art. 33/34), [`disclosure`]
@@ -37,7 +38,9 @@ pub mod retention;
 pub mod run;
 pub mod seal;
 pub mod signed;
+pub mod staff;
 pub mod standing;
 pub mod subject;
 pub mod token;
+pub mod totp;
 pub mod unsubscribe;

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod assets;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod html;
@@ -45,6 +46,7 @@ pub async fn build(settings: Settings) -> Result<SharedState, BuildError> {
         metrics,
         rendered,
         allowed_origins: settings.allowed_origins,
+        console: settings.console,
     }))
 }
 
@@ -180,6 +182,57 @@ pub fn router(state: SharedState) -> Router {
             get(routes::disclosures::list).post(routes::disclosures::create),
         )
         .route("/transparency", get(routes::disclosures::transparency))
+        .route("/console", get(console::login::home))
+        .route(
+            "/console/login",
+            get(console::login::login_form).post(console::login::login),
+        )
+        .route("/console/login/totp", post(console::login::login_totp))
+        .route("/console/logout", post(console::login::logout))
+        .route("/console/account", get(console::login::account))
+        .route("/console/account/totp", post(console::login::totp_begin))
+        .route(
+            "/console/account/totp/confirm",
+            post(console::login::totp_confirm),
+        )
+        .route("/console/overview", get(console::overview::show))
+        .route("/console/requests", get(console::requests::queue))
+        .route("/console/requests/{id}", get(console::requests::show))
+        .route(
+            "/console/requests/{id}/export",
+            get(console::requests::export),
+        )
+        .route(
+            "/console/requests/{id}/{action}",
+            post(console::requests::act),
+        )
+        .route(
+            "/console/consent",
+            get(console::pages::consent).post(console::pages::consent_lookup),
+        )
+        .route(
+            "/console/consent/verify",
+            post(console::pages::verify_ledger),
+        )
+        .route("/console/policy", get(console::pages::policy))
+        .route("/console/datastores", get(console::pages::datastores))
+        .route("/console/retention", get(console::pages::retention))
+        .route("/console/retention/holds", post(console::pages::place_hold))
+        .route(
+            "/console/retention/holds/{id}/lift",
+            post(console::pages::lift_hold),
+        )
+        .route(
+            "/console/users",
+            get(console::users::list).post(console::users::add),
+        )
+        .route("/console/users/{id}/{action}", post(console::users::act))
+        .route("/console/tokens", post(console::users::create_token))
+        .route(
+            "/console/tokens/{id}/revoke",
+            post(console::users::revoke_token),
+        )
+        .route("/assets/console.css", get(console::stylesheet))
         .merge(public)
         .merge(assets::routes())
         .fallback(|| async { ApiError::NotFound })
@@ -218,7 +271,7 @@ pub async fn serve(
     state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let jobs = background::spawn(state.app.clone());
+    let jobs = background::spawn(state.app.clone(), state.console.idle_micros());
     let app = app::app(state.clone()).per_connection();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

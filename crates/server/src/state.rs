@@ -13,6 +13,8 @@ pub struct Settings {
     pub app: custodian_app::Settings,
     /// Origins allowed to call the public endpoints from a browser; `None` means any.
     pub allowed_origins: Option<Vec<String>>,
+    /// The privacy team's console (idle time of its sessions).
+    pub console: crate::console::Options,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -25,6 +27,7 @@ pub struct AppState {
     /// (a scheduled version replaces the policy at its date: see [`AppState::rendered`]).
     pub rendered: std::sync::RwLock<Arc<Rendered>>,
     pub allowed_origins: Option<Vec<String>>,
+    pub console: crate::console::Options,
 }
 
 /// What is rendered from one policy version.

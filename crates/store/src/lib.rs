@@ -3,7 +3,7 @@
 //! A tour: [`Store`] is one handle over either backend — SQLite (one file, the default) or
 //! PostgreSQL (several nodes sharing one database). Each backend has its own migrations
 //! folder (`migrations/sqlite`, `migrations/postgres`), applied by [`migrate`] at start. Each
-//! table family has a module (`tokens`, `consent/`, `requests/`, `audit`, ...) whose functions return
+//! table family has a module (`tokens`, `users`, `consent/`, `requests/`, `audit`, ...) whose functions return
 //! domain types; SQL lives nowhere else in the project. Connectors to the company's own
 //! databases are a different crate and never touch these tables.
 //!
@@ -27,6 +27,7 @@ pub mod keys;
 mod migrate;
 pub mod notices;
 pub mod outbox;
+pub mod overview;
 mod postgres;
 pub mod requests;
 pub mod retention;
@@ -36,6 +37,7 @@ mod sqlite;
 pub mod standing;
 pub mod testing;
 pub mod tokens;
+pub mod users;
 pub mod verify;
 pub mod writer;
 

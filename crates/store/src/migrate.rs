@@ -114,6 +114,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0017_notices.sql"),
         include_str!("../migrations/postgres/0017_notices.sql"),
     ),
+    (
+        20,
+        "console_users",
+        include_str!("../migrations/sqlite/0020_console_users.sql"),
+        include_str!("../migrations/postgres/0020_console_users.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

@@ -41,12 +41,29 @@ pub struct QueueQuery {
     pub kind: Option<String>,
     /// Only open requests past their answer deadline.
     pub overdue: bool,
+    /// Only requests counted by this jurisdiction's rule.
+    pub jurisdiction: Option<String>,
+    /// Only requests assigned to this person (`""`: to nobody).
+    pub assignee: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
 
 /// The queue, most urgent first.
 pub async fn queue(ctx: &Context, q: QueueQuery) -> Result<Vec<RequestRow>, AppError> {
+    Ok(ctx.store.list_requests(&filter(ctx, q)?).await?)
+}
+
+/// A page of the queue and how many requests the filters select in all.
+pub async fn queue_page(ctx: &Context, q: QueueQuery) -> Result<(Vec<RequestRow>, i64), AppError> {
+    let f = filter(ctx, q)?;
+    Ok((
+        ctx.store.list_requests(&f).await?,
+        ctx.store.count_requests(&f).await?,
+    ))
+}
+
+fn filter(ctx: &Context, q: QueueQuery) -> Result<RequestFilter, AppError> {
     let status = q
         .status
         .as_deref()
@@ -68,10 +85,12 @@ pub async fn queue(ctx: &Context, q: QueueQuery) -> Result<Vec<RequestRow>, AppE
         status,
         kind,
         due_before: q.overdue.then(|| ctx.clock.now_micros()),
+        jurisdiction: q.jurisdiction,
+        assignee: q.assignee,
         limit: q.limit,
         offset: q.offset,
     };
-    Ok(ctx.store.list_requests(&filter).await?)
+    Ok(filter)
 }
 
 /// One request as the DPO sees it: the requester's address and details (absent once

@@ -14,3 +14,4 @@ pub mod report;
 pub mod retention;
 pub mod serve;
 pub mod token;
+pub mod user;

@@ -35,6 +35,9 @@ pub struct Args {
     /// Comma-separated origins allowed to call the banner endpoints; any when unset.
     #[arg(long, env = "CUSTODIAN_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Option<Vec<String>>,
+    /// Minutes without activity after which a console session ends (docs/console.md).
+    #[arg(long, env = "CUSTODIAN_CONSOLE_IDLE_MINUTES", default_value_t = 30)]
+    pub console_idle_minutes: i64,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
@@ -86,6 +89,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
                 key_store,
             },
             allowed_origins,
+            console: custodian_server::console::Options {
+                idle_minutes: args.console_idle_minutes,
+            },
         })
         .await?;
         tracing::info!(%addr, store = store.backend(), policy_version = %version, "ready");

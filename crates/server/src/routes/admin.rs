@@ -25,6 +25,10 @@ pub struct ListQuery {
     pub kind: Option<String>,
     /// `true`: only open requests past their answer deadline; `false` or empty: no filter.
     pub overdue: Option<String>,
+    /// The rule a request is counted by (`gdpr`, `uk_gdpr`, `ccpa` …).
+    pub jurisdiction: Option<String>,
+    /// Who it is assigned to; empty: no filter.
+    pub assignee: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
@@ -129,6 +133,8 @@ pub async fn list(
             status,
             kind,
             overdue,
+            jurisdiction: given(q.jurisdiction),
+            assignee: given(q.assignee),
             limit: q.limit.unwrap_or(100),
             offset: q.offset.unwrap_or(0),
         },

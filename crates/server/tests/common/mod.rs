@@ -57,6 +57,7 @@ pub fn settings_with_clock(
             key_store: store.clone(),
         },
         allowed_origins: None,
+        console: Default::default(),
     }
 }
 

@@ -134,6 +134,10 @@ pub struct RequestFilter {
     pub kind: Option<Kind>,
     /// Only open requests whose answer is due before this time.
     pub due_before: Option<i64>,
+    /// Only requests counted by this jurisdiction's rule (`gdpr`, `uk_gdpr`, `ccpa` …).
+    pub jurisdiction: Option<String>,
+    /// Only requests assigned to this person; `Some("")` for those assigned to nobody.
+    pub assignee: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }

@@ -9,6 +9,22 @@ use crate::{Arg, Result, Store};
 /// Statuses in which the answer clock runs (see `custodian_core::request::Status::is_open`).
 const OPEN: &str = "('verified', 'approved', 'in_progress')";
 
+/// The queue's filters; a filter left out compares its NULL argument and keeps every row.
+const FILTER: &str = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR kind = $2) \
+     AND ($3 IS NULL OR (status IN ('verified', 'approved', 'in_progress') AND answer_due < $3)) \
+     AND ($4 IS NULL OR jurisdiction = $4) \
+     AND ($5 IS NULL OR COALESCE(assignee, '') = $5)";
+
+fn filter_args(f: &RequestFilter) -> Vec<Arg<'_>> {
+    vec![
+        f.status.map(Status::as_str).into(),
+        f.kind.map(Kind::as_str).into(),
+        f.due_before.into(),
+        f.jurisdiction.as_deref().into(),
+        f.assignee.as_deref().into(),
+    ]
+}
+
 impl Store {
     /// Declared children's erasures not yet completed (a company datastore failed): the
     /// housekeeping round tries them again.
@@ -31,24 +47,30 @@ impl Store {
     /// The DPO's queue, most urgent first: a declared child's erasure still open comes
     /// before everything (GDPR Art. 8, 17(1)(f); `minors.request_id`), then by due time.
     pub async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>> {
-        // A filter left out compares its NULL argument and keeps every row.
         let sql = format!(
-            "SELECT {COLUMNS} FROM requests WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR kind = $2) \
-             AND ($3 IS NULL OR (status IN {OPEN} AND answer_due < $3)) \
+            "SELECT {COLUMNS} FROM requests WHERE {FILTER} \
              ORDER BY CASE WHEN status IN {OPEN} AND id IN (SELECT request_id FROM minors WHERE request_id IS NOT NULL) \
-             THEN 0 ELSE 1 END, answer_due, received_at, id LIMIT $4 OFFSET $5"
+             THEN 0 ELSE 1 END, answer_due, received_at, id LIMIT $6 OFFSET $7"
         );
-        self.requests_of(
-            &sql,
-            &[
-                f.status.map(Status::as_str).into(),
-                f.kind.map(Kind::as_str).into(),
-                f.due_before.into(),
-                f.limit.clamp(1, 1000).into(),
-                f.offset.max(0).into(),
-            ],
-        )
-        .await
+        let mut args = filter_args(f);
+        args.push(f.limit.clamp(1, 1000).into());
+        args.push(f.offset.max(0).into());
+        self.requests_of(&sql, &args).await
+    }
+
+    /// How many requests the filter selects, for paging through the queue.
+    pub async fn count_requests(&self, f: &RequestFilter) -> Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM requests WHERE {FILTER}");
+        let (n,): (i64,) = self.fetch_one(&sql, &filter_args(f)).await?;
+        Ok(n)
+    }
+
+    /// Open requests (the answer clock running), soonest due first, at most `limit`.
+    pub async fn open_requests(&self, limit: i64) -> Result<Vec<RequestRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE status IN {OPEN} ORDER BY answer_due, id LIMIT $1"
+        );
+        self.requests_of(&sql, &[limit.into()]).await
     }
 
     pub async fn request_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
