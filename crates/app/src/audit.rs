@@ -37,6 +37,29 @@ pub async fn record(
     append(store, actor, action, object, None).await
 }
 
+/// Files a console sign-in (`what` starting `sign_in`) or action in the trail without making
+/// the page wait: the append runs as a task of its own, and a failure is logged. `actor` is
+/// the console user's id (`-` before anyone is signed in), `object` the id acted on.
+pub fn console(ctx: &crate::context::Context, actor: &str, what: &str, object: &str) {
+    let action =
+        if what.starts_with("sign_in") || what.starts_with("signin") || what.starts_with("login") {
+            Action::ConsoleSignIn
+        } else {
+            Action::ConsoleAction
+        };
+    let (store, actor, what, object) = (
+        ctx.store.clone(),
+        actor.to_owned(),
+        what.to_owned(),
+        object.to_owned(),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = append(&store, &actor, action, &object, Some(&what)).await {
+            tracing::error!(error = %e, "the audit trail could not record a console act");
+        }
+    });
+}
+
 /// [`record`] with a detail that is not personal (a role, a kind, a count).
 pub async fn record_with(
     store: &Store,

@@ -158,7 +158,7 @@ pub async fn posted(
         .verify("console csrf", &staff.session.id_hash, token, now_s(state))
         .is_ok();
     if !token_ok || !same_origin(state, headers) {
-        super::audit::console_audit(staff.id(), "csrf_refused", "-");
+        super::audit::console_audit(&state, staff.id(), "csrf_refused", "-");
         return Err(render::refused(
             state,
             &staff,
@@ -167,7 +167,7 @@ pub async fn posted(
         ));
     }
     if !staff.role().allows(needed) {
-        super::audit::console_audit(staff.id(), "refused_by_role", needed.as_str());
+        super::audit::console_audit(&state, staff.id(), "refused_by_role", needed.as_str());
         return Err(render::refused(
             state,
             &staff,

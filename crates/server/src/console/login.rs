@@ -117,7 +117,7 @@ pub async fn login(
     let lang = render::language(&headers, field(&fields, "lang"));
     let t = texts(lang);
     if !auth::login_csrf_ok(&state, &headers, field(&fields, "csrf")) {
-        console_audit("-", "signin_csrf_refused", "-");
+        console_audit(&state, "-", "signin_csrf_refused", "-");
         return login_page(
             &state,
             &headers,
@@ -135,6 +135,7 @@ pub async fn login(
     match sessions::sign_in(&state, email, password, ip).await {
         Ok(started) => {
             console_audit(
+                &state,
                 &started.user_id,
                 if started.needs_totp {
                     "signin_password"
@@ -158,7 +159,7 @@ pub async fn login(
             )
         }
         Err(AppError::Unauthenticated) => {
-            console_audit("-", "signin_failed", "-");
+            console_audit(&state, "-", "signin_failed", "-");
             login_page(
                 &state,
                 &headers,
@@ -169,7 +170,7 @@ pub async fn login(
             )
         }
         Err(AppError::RateLimited { .. }) => {
-            console_audit("-", "signin_locked", "-");
+            console_audit(&state, "-", "signin_locked", "-");
             login_page(
                 &state,
                 &headers,
@@ -207,7 +208,7 @@ pub async fn login_totp(
     let csrf = auth::session_csrf(&state, &s);
     let token_ok = field(&fields, "csrf") == Some(csrf.as_str());
     if !token_ok || !auth::same_origin(&state, &headers) {
-        console_audit(&s.user.id, "csrf_refused", "-");
+        console_audit(&state, &s.user.id, "csrf_refused", "-");
         return login_page(
             &state,
             &headers,
@@ -219,14 +220,14 @@ pub async fn login_totp(
     }
     match sessions::second_factor(&state, &s, field(&fields, "code").unwrap_or("")).await {
         Ok(token) => {
-            console_audit(&s.user.id, "signin", &s.user.id);
+            console_audit(&state, &s.user.id, "signin", &s.user.id);
             render::see_other(
                 "/console/overview",
                 vec![auth::session_cookie(&state, &token)],
             )
         }
         Err(AppError::Unauthenticated) => {
-            console_audit(&s.user.id, "signin_totp_failed", &s.user.id);
+            console_audit(&state, &s.user.id, "signin_totp_failed", &s.user.id);
             login_page(
                 &state,
                 &headers,
@@ -237,7 +238,7 @@ pub async fn login_totp(
             )
         }
         Err(AppError::RateLimited { .. }) => {
-            console_audit(&s.user.id, "signin_locked", &s.user.id);
+            console_audit(&state, &s.user.id, "signin_locked", &s.user.id);
             login_page(
                 &state,
                 &headers,
@@ -270,7 +271,7 @@ pub async fn logout(
             return render::failure(&state, staff.lang, &e.into());
         }
     }
-    console_audit(staff.id(), "signout", staff.id());
+    console_audit(&state, staff.id(), "signout", staff.id());
     render::see_other(
         "/console/login?signed_out=1",
         vec![auth::set_cookie(&state, SESSION_COOKIE, None, 0)],
@@ -336,7 +337,7 @@ pub async fn totp_begin(
     if let Err(e) = sessions::begin_totp(&state, &staff.session.user).await {
         return render::failure(&state, staff.lang, &e.into());
     }
-    console_audit(staff.id(), "totp_enrolment_started", staff.id());
+    console_audit(&state, staff.id(), "totp_enrolment_started", staff.id());
     render::see_other("/console/account#enrol", Vec::new())
 }
 
@@ -357,7 +358,7 @@ pub async fn totp_confirm(
     let code = field(&fields, "code").unwrap_or("");
     match sessions::confirm_totp(&state, &staff.session.user, code).await {
         Ok(()) => {
-            console_audit(staff.id(), "totp_enabled", staff.id());
+            console_audit(&state, staff.id(), "totp_enabled", staff.id());
             render::see_other("/console/account?done=1", Vec::new())
         }
         Err(AppError::Invalid { .. }) => {

@@ -131,7 +131,7 @@ pub async fn consent_lookup(
     };
     match lookup(&state, kind, field(&fields, "id").unwrap_or("")).await {
         Ok(Some(found)) => {
-            console_audit(staff.id(), "consent_lookup", "-");
+            console_audit(&state, staff.id(), "consent_lookup", "-");
             show(
                 &staff,
                 "consent.html",
@@ -172,7 +172,7 @@ pub async fn verify_ledger(
         Ok(r) => r,
         Err(e) => return render::failure(&state, staff.lang, &e.into()),
     };
-    console_audit(staff.id(), "ledger_verify", "-");
+    console_audit(&state, staff.id(), "ledger_verify", "-");
     let text = match &report.first_break {
         None => t
             .ledger_ok
@@ -349,7 +349,7 @@ pub async fn place_hold(
     };
     match holds::place(&state, new, staff.id()).await {
         Ok(h) => {
-            console_audit(staff.id(), "hold_place", &h.id);
+            console_audit(&state, staff.id(), "hold_place", &h.id);
             render::see_other("/console/retention", Vec::new())
         }
         Err(e) => render::failure(&state, staff.lang, &e.into()),
@@ -373,7 +373,7 @@ pub async fn lift_hold(
     };
     match holds::lift(&state, &id, staff.id(), field(&fields, "reason")).await {
         Ok(()) => {
-            console_audit(staff.id(), "hold_lift", &id);
+            console_audit(&state, staff.id(), "hold_lift", &id);
             render::see_other("/console/retention", Vec::new())
         }
         Err(e) => render::failure(&state, staff.lang, &e.into()),

@@ -317,6 +317,7 @@ fn body_of(fields: &Fields) -> ActionBody {
         pause_reason: text("pause_reason"),
         to: text("to"),
         text: text("text"),
+        at: text("at"),
         corrections: (!corrections.is_empty()).then_some(corrections),
     }
 }
@@ -350,7 +351,7 @@ pub async fn act(
     };
     match requests::act(&state, &id, parsed, &body_of(&fields), staff.id()).await {
         Ok(_) => {
-            console_audit(staff.id(), &format!("request_{action}"), &id);
+            console_audit(&state, staff.id(), &format!("request_{action}"), &id);
             render::see_other(&format!("/console/requests/{id}?done={action}"), Vec::new())
         }
         Err(e) => {
@@ -358,7 +359,12 @@ pub async fn act(
             if matches!(e, ApiError::Internal(_) | ApiError::NotFound) {
                 return render::failure(&state, staff.lang, &e);
             }
-            console_audit(staff.id(), &format!("request_{action}_refused"), &id);
+            console_audit(
+                &state,
+                staff.id(),
+                &format!("request_{action}_refused"),
+                &id,
+            );
             detail_page(&state, &staff, &id, e.status(), Some(e.to_string()), None).await
         }
     }
@@ -376,13 +382,9 @@ pub async fn export(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let row = match requests::load(&state, &id).await {
-        Ok(r) => r,
-        Err(e) => return render::failure(&state, staff.lang, &e.into()),
-    };
-    console_audit(staff.id(), "request_export", &id);
-    match crate::routes::requests::zip_response(&state, &row).await {
-        Ok(r) => r.into_response(),
-        Err(e) => render::failure(&state, staff.lang, &e),
+    // Recorded in the audit trail by the use case (`request.exported`, the user as actor).
+    match requests::export::archive_for_dpo(&state, &id, staff.id()).await {
+        Ok(archive) => crate::routes::requests::zip_response(archive, &id).into_response(),
+        Err(e) => render::failure(&state, staff.lang, &e.into()),
     }
 }

@@ -100,7 +100,7 @@ pub async fn add(
         .await
     {
         Ok(u) => {
-            console_audit(staff.id(), "user_add", &u.id);
+            console_audit(&state, staff.id(), "user_add", &u.id);
             render::see_other("/console/users", Vec::new())
         }
         Err(e) => {
@@ -149,7 +149,7 @@ pub async fn act(
     };
     match done {
         Ok(_) => {
-            console_audit(staff.id(), &format!("user_{action}"), &id);
+            console_audit(&state, staff.id(), &format!("user_{action}"), &id);
             render::see_other("/console/users", Vec::new())
         }
         Err(e) => {
@@ -183,7 +183,7 @@ pub async fn create_token(
         .collect();
     match custodian_app::tokens::create(&state, &name, role).await {
         Ok((rec, secret)) => {
-            console_audit(staff.id(), "token_create", &rec.id);
+            console_audit(&state, staff.id(), "token_create", &rec.id);
             page(&state, &staff, StatusCode::CREATED, Some(secret), None).await
         }
         Err(e) => render::failure(&state, staff.lang, &e.into()),
@@ -207,7 +207,7 @@ pub async fn revoke_token(
     };
     match custodian_app::tokens::revoke(&state, &id).await {
         Ok(_) => {
-            console_audit(staff.id(), "token_revoke", &id);
+            console_audit(&state, staff.id(), "token_revoke", &id);
             render::see_other("/console/users", Vec::new())
         }
         Err(e) => render::failure(&state, staff.lang, &e.into()),
