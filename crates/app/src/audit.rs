@@ -111,6 +111,14 @@ pub struct Query {
 }
 
 /// The entries a query selects, oldest first (at most 1,000; page with `after`).
+/// [`list`] of the service's own trail (for the HTTP edge, which never names the store).
+pub async fn list_here(
+    ctx: &crate::context::Context,
+    q: Query,
+) -> Result<Vec<AuditEntry>, AppError> {
+    list(&ctx.store, q).await
+}
+
 pub async fn list(store: &Store, q: Query) -> Result<Vec<AuditEntry>, AppError> {
     if let Some(a) = &q.action {
         if Action::parse(a).is_none() {

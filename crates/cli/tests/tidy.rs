@@ -432,7 +432,7 @@ fn functions(lines: &[&str]) -> Vec<(usize, usize)> {
         ]
         .iter()
         .any(|p| t.starts_with(p));
-        if !is_fn || t.ends_with(';') {
+        if !is_fn || t.ends_with(';') || t.ends_with('}') {
             continue;
         }
         let indent = line.len() - t.len();

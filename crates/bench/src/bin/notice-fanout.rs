@@ -24,6 +24,8 @@ const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret";
 const MASTER: [u8; 32] = [0x42; 32];
 const BATCH: usize = 5_000;
 
+// One straight script — seed, record the notice, wait for the fan-out, check the outbox — so
+// the whole method of the figure reads top to bottom in one place.
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

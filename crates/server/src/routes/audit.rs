@@ -85,8 +85,8 @@ pub async fn list(
                 })
         })
         .transpose()?;
-    let entries = audit::list(
-        &state.store,
+    let entries = audit::list_here(
+        &state,
         audit::Query {
             since,
             actor: given(q.actor),
