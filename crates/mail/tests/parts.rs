@@ -106,7 +106,7 @@ fn every_template_renders_in_english_and_german() {
         serde_json::from_str::<MailContent>(old).unwrap(),
         MailContent::DpoDigest { overdue_incidents, .. } if overdue_incidents.is_empty()
     ));
-    let breach = render(&all_contents()[7], Lang::De);
+    let breach = render(&all_contents()[8], Lang::De);
     for part in [
         "Was geschehen ist",
         "Was das für Sie bedeuten kann",
