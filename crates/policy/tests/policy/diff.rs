@@ -309,7 +309,10 @@ fn one_new_recipient_one_new_cookie_or_a_lost_gpc_opt_out_asks_again() {
 #[test]
 fn a_smaller_minimum_group_for_published_figures_is_material() {
     // The example declares `[aggregates] min_group = 10`.
-    let smaller = mutate("[aggregates]\nmin_group = 10", "[aggregates]\nmin_group = 5");
+    let smaller = mutate(
+        "[aggregates]\nmin_group = 10",
+        "[aggregates]\nmin_group = 5",
+    );
     let c = only(&smaller, "aggregates.min_group", true);
     assert_eq!(c.kind, ChangeKind::Changed);
     let larger = smaller.replace("min_group = 5", "min_group = 20");

@@ -31,7 +31,13 @@ async fn every_admin_act_is_one_entry(env: Env) {
     let app = &env.app;
     let dpo = token_id(app, Role::Dpo).await;
     let uk = env
-        .verified("restriction", "uk@example.com", json!({ "country": "GB" }))
+        // Not a restriction: one in force ends only by announcing its lift (GDPR Art. 18(3)),
+        // a step of its own (tests/requests/lift.rs).
+        .verified(
+            "rectification",
+            "uk@example.com",
+            json!({ "country": "GB" }),
+        )
         .await["id"]
         .as_str()
         .unwrap()
