@@ -32,8 +32,27 @@ impl Env {
     }
 
     /// Queues every notice's mail and delivers everything queued.
+    /// Lets the notice fan-out finish and delivers what it queued; answers how many mails were
+    /// delivered. Recording a notice starts a fan-out of its own in the background
+    /// (`announce::publish::after_recording`), so this waits for that one (up to two seconds)
+    /// rather than racing it, then runs a pass itself for anything still due.
     pub(crate) async fn fan_out_and_deliver(&self) -> u64 {
-        let queued = custodian_app::announce::fanout::all(&self.app.state)
+        let before = self.sink.received().len();
+        for _ in 0..200 {
+            if self
+                .app
+                .state
+                .store
+                .notices_to_fan_out()
+                .await
+                .unwrap()
+                .is_empty()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        custodian_app::announce::fanout::all(&self.app.state)
             .await
             .unwrap();
         loop {
@@ -49,7 +68,7 @@ impl Env {
                 break;
             }
         }
-        queued
+        (self.sink.received().len() - before) as u64
     }
 
     /// Subject and text of every mail delivered to `to`.
