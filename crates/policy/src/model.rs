@@ -15,8 +15,6 @@ mod rights;
 mod translations;
 
 pub use accountability::*;
-/// `[aggregates]`: the smallest group a published figure may describe.
-pub type Aggregates = AggregateRules;
 pub use disclosures::*;
 pub use requests::*;
 pub use rights::*;
