@@ -45,16 +45,16 @@ impl Watermarks {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// After this node appended `first..=last` of `chain` and applied them to memory: the
-    /// watermark moves past them when it stood just before them, so the next round does not
-    /// read this node's own writes back (it did, every second, for every write: a second read
-    /// of each event and its state row). When another writer's events lie in between, it
-    /// stays, and the round reads from there as before.
-    pub fn applied_locally(&self, chain: u16, first: i64, last: i64) {
+    /// After this node appended event `seq` of `chain` and applied it to memory: the watermark
+    /// moves past it when it stood just before it, so the next round does not read this
+    /// node's own writes back (it did, every second, for every write: a second read of each
+    /// event and its state row). When another writer's events lie in between, it stays, and
+    /// the round reads from there as before.
+    pub fn applied_locally(&self, chain: u16, seq: i64) {
         let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = seen.get_mut(chain as usize) {
-            if *s + 1 >= first && *s < last {
-                *s = last;
+            if *s + 1 == seq {
+                *s = seq;
             }
         }
     }
@@ -96,4 +96,23 @@ pub async fn sync_once(state: &Context) -> Result<usize, StoreError> {
         state.consent_seen.advance(chain as usize, after);
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_writes_move_the_watermark_only_when_nothing_lies_between() {
+        let w = Watermarks(Mutex::new(vec![4, 0]));
+        w.applied_locally(0, 5);
+        assert_eq!(w.get(), vec![5, 0], "the next event of the chain");
+        w.applied_locally(0, 7);
+        assert_eq!(w.get(), vec![5, 0], "event 6 is another writer's: read it next round");
+        w.applied_locally(1, 1);
+        w.applied_locally(1, 1);
+        assert_eq!(w.get(), vec![5, 1], "applied twice, moved once");
+        w.applied_locally(9, 1);
+        assert_eq!(w.get(), vec![5, 1], "a chain it does not know changes nothing");
+    }
 }

@@ -123,9 +123,7 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
     }
     // This node's own events need not be read back by the catch-up round (`consent_sync`).
     for a in &appended {
-        state
-            .consent_seen
-            .applied_locally(a.link.chain, a.link.seq, a.link.seq);
+        state.consent_seen.applied_locally(a.link.chain, a.link.seq);
     }
     // Withdrawals go on to the company's services in the background (never failing this).
     crate::notices::consent_withdrawn(state, req.subject, req.identity, &events).await;
