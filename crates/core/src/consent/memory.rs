@@ -18,6 +18,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 
+mod image;
+
+pub use image::{ImageError, ImageHeader};
+
 use super::Source;
 use crate::decide::{ConsentLookup, ConsentStatus};
 use crate::subject::SubjectRef;

@@ -5,7 +5,7 @@
 
 mod memory;
 
-pub use memory::{ConsentMemory, NewChoice, StoredChoice};
+pub use memory::{ConsentMemory, ImageError, ImageHeader, NewChoice, StoredChoice};
 
 use std::net::IpAddr;
 
