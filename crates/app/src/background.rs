@@ -69,6 +69,11 @@ pub fn spawn(state: Shared, console_idle_micros: i64) -> Jobs {
                 s.withdrawal_takers.refresh(&s).await;
             },
         )),
+        tokio::spawn(first_at_once(
+            crate::consent_image::EVERY,
+            state.clone(),
+            |s| async move { crate::consent_image::scheduled(&s).await },
+        )),
         tokio::spawn(every(
             crate::standing_sync::EVERY,
             state.clone(),
@@ -140,6 +145,20 @@ where
 {
     let mut tick = tokio::time::interval(period);
     tick.tick().await;
+    loop {
+        tick.tick().await;
+        job(state.clone()).await;
+    }
+}
+
+/// [`every`], but the first round runs at once (a node that loaded consent from the store
+/// writes its first image without waiting a whole period).
+async fn first_at_once<F, Fut>(period: Duration, state: Shared, job: F)
+where
+    F: Fn(Shared) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
         job(state.clone()).await;

@@ -53,8 +53,22 @@ pub async fn build(
     let engine = Engine::compile(&policy)?;
 
     let (versions, reask) = load_versions(&store, &policy, now).await?;
-    let consent_seen = consent_sync::Watermarks::at_heads(&store).await?;
-    let consents = load_consents(&store, &engine).await?;
+    let image_fingerprint = crate::consent_image::fingerprint(&settings.secret);
+    let consent_image = settings.consent_image.file(&store);
+    let imaged = match &consent_image {
+        Some(path) => {
+            crate::consent_image::load(path, engine.consent_purposes(), image_fingerprint).await
+        }
+        None => None,
+    };
+    let started_from_image = imaged.as_ref().map(|l| l.taken_at);
+    let (consents, consent_seen) = match imaged {
+        Some(loaded) => (loaded.memory, loaded.seen),
+        None => {
+            let seen = consent_sync::Watermarks::at_heads(&store).await?;
+            (load_consents(&store, &engine).await?, seen)
+        }
+    };
     let calendars = Calendars::from_policy(&policy)?;
     let calendar = calendars.default_calendar().clone();
     // Read before the standings and minors are loaded: a change in between is read again.
@@ -74,6 +88,9 @@ pub async fn build(
         writer: ConsentWriter::spawn(store.clone()),
         consents,
         consent_seen,
+        consent_image,
+        started_from_image,
+        image_fingerprint,
         standing_seen,
         device_links: Default::default(),
         versions: Live::new(versions),
@@ -119,6 +136,11 @@ pub async fn build(
         ) {
             ctx.add_link(d, a);
         }
+    }
+    if started_from_image.is_some() {
+        // What the image does not hold yet: the ledger's tail and the forgettings since.
+        let applied = consent_sync::sync_once(&ctx).await?;
+        tracing::info!(applied, "consent memory caught up with the ledger after its image");
     }
     Ok(Arc::new(ctx))
 }

@@ -11,8 +11,11 @@
 //! order they reach memory in, and a node moves its watermarks past its own writes as it makes
 //! them ([`Watermarks::applied_locally`]) instead of reading them back.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+
+use custodian_core::subject::SubjectRef;
 
 use custodian_core::ledger::CHAINS;
 use custodian_store::{Store, StoreError};
@@ -24,13 +27,27 @@ pub const EVERY: Duration = Duration::from_secs(1);
 /// Events read per chain and query; a chain further behind is read over several queries.
 const PAGE: i64 = 1_000;
 
-/// How far each chain has been read.
+/// How far each chain and the forgettings have been read, and how far the last image of
+/// memory reached (`consent_image`).
 #[derive(Debug)]
-pub struct Watermarks(Mutex<Vec<i64>>);
+pub struct Watermarks {
+    chains: Mutex<Vec<i64>>,
+    forgotten: AtomicI64,
+    /// Chains and forgettings as the last image written had them (none yet: empty).
+    imaged: Mutex<Option<(Vec<i64>, i64)>>,
+}
 
 impl Watermarks {
+    fn new(chains: Vec<i64>, forgotten: i64) -> Watermarks {
+        Watermarks {
+            chains: Mutex::new(chains),
+            forgotten: AtomicI64::new(forgotten),
+            imaged: Mutex::new(None),
+        }
+    }
+
     /// The heads as they are now: read them *before* loading the current state, so a write
-    /// landing in between is read again rather than missed.
+    /// or a forgetting landing in between is read again rather than missed.
     pub async fn at_heads(store: &Store) -> Result<Watermarks, StoreError> {
         let mut seen = vec![0; CHAINS as usize];
         for (chain, seq) in store.ledger_head_seqs().await? {
@@ -38,11 +55,39 @@ impl Watermarks {
                 *s = seq;
             }
         }
-        Ok(Watermarks(Mutex::new(seen)))
+        let forgotten = store.consent_forgotten_head().await?;
+        Ok(Watermarks::new(seen, forgotten))
     }
 
-    fn get(&self) -> Vec<i64> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// As an image of memory recorded them; the image is the last one written.
+    pub fn from_image(mut chains: Vec<i64>, forgotten: i64) -> Watermarks {
+        chains.resize(CHAINS as usize, 0);
+        let w = Watermarks::new(chains.clone(), forgotten);
+        *lock(&w.imaged) = Some((chains, forgotten));
+        w
+    }
+
+    pub fn chains(&self) -> Vec<i64> {
+        lock(&self.chains).clone()
+    }
+
+    pub fn forgotten(&self) -> i64 {
+        self.forgotten.load(Ordering::Acquire)
+    }
+
+    /// Notes that an image reaching these marks was written.
+    pub fn imaged(&self, chains: Vec<i64>, forgotten: i64) {
+        *lock(&self.imaged) = Some((chains, forgotten));
+    }
+
+    /// Whether memory has read anything since the last image (true when there is none).
+    pub fn moved_since_image(&self) -> bool {
+        match &*lock(&self.imaged) {
+            None => true,
+            Some((chains, forgotten)) => {
+                *chains != self.chains() || *forgotten != self.forgotten()
+            }
+        }
     }
 
     /// After this node appended event `seq` of `chain` and applied it to memory: the watermark
@@ -51,7 +96,7 @@ impl Watermarks {
     /// event and its state row). When another writer's events lie in between, it stays, and
     /// the round reads from there as before.
     pub fn applied_locally(&self, chain: u16, seq: i64) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = lock(&self.chains);
         if let Some(s) = seen.get_mut(chain as usize) {
             if *s + 1 == seq {
                 *s = seq;
@@ -60,18 +105,47 @@ impl Watermarks {
     }
 
     fn advance(&self, chain: usize, seq: i64) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = lock(&self.chains);
         if seen[chain] < seq {
             seen[chain] = seq;
         }
     }
 }
 
-/// One round: applies every change appended since the last round. Answers how many (subject,
-/// purpose) choices it applied.
-pub async fn sync_once(state: &Context) -> Result<usize, StoreError> {
-    let seen = state.consent_seen.get();
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Applies the forgettings (erasures, purges) noted since the last round: each subject's
+/// memory is dropped and filled again from its current choices in the store, so whatever
+/// order forgettings and new choices arrive in, memory ends as the store is.
+async fn forgettings(state: &Context) -> Result<usize, StoreError> {
+    let mut after = state.consent_seen.forgotten();
     let mut applied = 0;
+    loop {
+        let page = state.store.consent_forgotten_after(after, PAGE).await?;
+        for (seq, subject_ref) in &page {
+            if let Some(subject) = SubjectRef::from_hex(subject_ref) {
+                state.consents.forget(&subject);
+                for c in state.store.current_choices_of(subject_ref).await? {
+                    crate::build::remember(&state.consents, &state.engine, &c);
+                }
+                applied += 1;
+            }
+            after = *seq;
+        }
+        state.consent_seen.forgotten.fetch_max(after, Ordering::AcqRel);
+        if (page.len() as i64) < PAGE {
+            return Ok(applied);
+        }
+    }
+}
+
+/// One round: applies every forgetting and every change appended since the last round.
+/// Answers how many subjects' forgettings and (subject, purpose) choices it applied.
+pub async fn sync_once(state: &Context) -> Result<usize, StoreError> {
+    let mut applied = forgettings(state).await?;
+    let seen = state.consent_seen.chains();
     for (chain, head) in state.store.ledger_head_seqs().await? {
         let Some(&from) = seen.get(chain as usize) else {
             continue;
@@ -104,15 +178,15 @@ mod tests {
 
     #[test]
     fn own_writes_move_the_watermark_only_when_nothing_lies_between() {
-        let w = Watermarks(Mutex::new(vec![4, 0]));
+        let w = Watermarks::new(vec![4, 0], 0);
         w.applied_locally(0, 5);
-        assert_eq!(w.get(), vec![5, 0], "the next event of the chain");
+        assert_eq!(w.chains(), vec![5, 0], "the next event of the chain");
         w.applied_locally(0, 7);
-        assert_eq!(w.get(), vec![5, 0], "event 6 is another writer's: read it next round");
+        assert_eq!(w.chains(), vec![5, 0], "event 6 is another writer's: read it next round");
         w.applied_locally(1, 1);
         w.applied_locally(1, 1);
-        assert_eq!(w.get(), vec![5, 1], "applied twice, moved once");
+        assert_eq!(w.chains(), vec![5, 1], "applied twice, moved once");
         w.applied_locally(9, 1);
-        assert_eq!(w.get(), vec![5, 1], "a chain it does not know changes nothing");
+        assert_eq!(w.chains(), vec![5, 1], "a chain it does not know changes nothing");
     }
 }

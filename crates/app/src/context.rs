@@ -43,6 +43,8 @@ pub struct Settings {
     /// Where subject keys live: apart from `store`, so that a copy of the data holds no key
     /// (may be `store` itself, e.g. one PostgreSQL database).
     pub key_store: Store,
+    /// Where this node keeps an image of its consent memory for fast restarts.
+    pub consent_image: crate::consent_image::ImagePlace,
 }
 
 pub type Shared = Arc<Context>;
@@ -72,6 +74,12 @@ pub struct Context {
     pub consents: ConsentMemory,
     /// How far this node has read the ledger's chains into `consents` (`consent_sync`).
     pub consent_seen: crate::consent_sync::Watermarks,
+    /// This node's image of `consents` (`consent_image`), if it keeps one.
+    pub consent_image: Option<std::path::PathBuf>,
+    /// When the image this node started from was made; `None`: it loaded from the store.
+    pub started_from_image: Option<i64>,
+    /// Names the secret in images, so one made under another secret is not read.
+    pub image_fingerprint: [u8; 16],
     /// How far this node has read the standing changes other nodes noted (`standing_sync`).
     pub standing_seen: crate::standing_sync::StandingSeen,
     /// Devices linked to accounts, both ways: a choice made on one applies to the others.

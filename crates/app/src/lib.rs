@@ -19,6 +19,7 @@
 //!   background;
 //! - [`lifecycle`] records what happened to a subject (and protects children), [`holds`]
 //!   places and lifts legal holds, [`retention`] applies the policy's retention rules;
+//! - [`consent_image`] keeps an image of consent memory on disk so a restart reads one file;
 //! - [`consent_sync`] catches up on consent other nodes wrote, [`standing_sync`] on the
 //!   restrictions, objections, closed accounts and children they recorded; [`background`] runs them, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
@@ -48,6 +49,7 @@ pub mod audit;
 pub mod background;
 mod build;
 pub mod consent;
+pub mod consent_image;
 pub mod consent_sync;
 pub mod console;
 pub mod context;

@@ -175,6 +175,7 @@ async fn server(dir: &Path, clock: ManualClock) -> (SharedState, Store) {
             datastores: Vec::new(),
             master_key: custodian_core::keys::MasterKey::from_bytes([0x5a; 32]),
             key_store: keys,
+            consent_image: Default::default(),
         },
         allowed_origins: None,
         console: custodian_server::console::Options { idle_minutes: 30 },

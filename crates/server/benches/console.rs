@@ -33,6 +33,7 @@ async fn setup() -> (custodian_server::app::App, String) {
             datastores: Vec::new(),
             master_key: custodian_core::keys::MasterKey::from_bytes([7; 32]),
             key_store: store.clone(),
+            consent_image: Default::default(),
         },
         allowed_origins: None,
         console: Default::default(),

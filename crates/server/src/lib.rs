@@ -265,7 +265,7 @@ fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
 }
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish, lets the outbox
-/// finish its pass, and writes a last ledger checkpoint.
+/// finish its pass, and writes a last ledger checkpoint and consent image.
 pub async fn serve(
     listener: TcpListener,
     state: SharedState,
@@ -278,5 +278,10 @@ pub async fn serve(
         .await;
     jobs.stop().await;
     background::checkpoint_once(&state.app).await;
+    // A clean stop leaves an image of consent memory as it is, so the next start reads it
+    // and next to nothing of the ledger.
+    if let Err(e) = custodian_app::consent_image::save(&state.app).await {
+        tracing::warn!(error = %e, "the consent image was not written at stop");
+    }
     result
 }

@@ -224,6 +224,24 @@ impl Store {
         self.dialect.name
     }
 
+    /// The SQLite database's file, for what belongs beside it (`None` on PostgreSQL and for
+    /// an in-memory database).
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let opts = p.connect_options();
+                let f = opts.get_filename();
+                let s = f.to_string_lossy();
+                if s.is_empty() || s.contains(":memory:") || s.starts_with("file:") {
+                    None
+                } else {
+                    Some(f.to_path_buf())
+                }
+            }
+            Pool::Postgres(_) => None,
+        }
+    }
+
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         self.execute("SELECT 1", &[]).await?;

@@ -120,6 +120,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0020_console_users.sql"),
         include_str!("../migrations/postgres/0020_console_users.sql"),
     ),
+    (
+        21,
+        "consent_forgotten",
+        include_str!("../migrations/sqlite/0021_consent_forgotten.sql"),
+        include_str!("../migrations/postgres/0021_consent_forgotten.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

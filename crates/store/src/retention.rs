@@ -432,6 +432,12 @@ async fn apply_purge(tx: &mut Tx, purge: &Purge, now: i64) -> Result<u64> {
                     )
                     .await?;
             }
+            // So memory (every node's, and images of it) lets the purged choices go.
+            tx.execute(
+                crate::consent::read::FORGOTTEN,
+                &[(&purge.subject_ref).into(), now.into()],
+            )
+            .await?;
         }
         PurgeAction::RequestFields { request_ids } => {
             for id in request_ids {

@@ -50,6 +50,7 @@ async fn main() {
         datastores: Vec::new(),
         master_key: custodian_core::keys::MasterKey::from_bytes([7; 32]),
         key_store: store.clone(),
+        consent_image: Default::default(),
     };
     let state = custodian_app::build(settings, Arc::new(custodian_app::NoTelemetry))
         .await

@@ -55,6 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             datastores: Vec::new(),
             master_key: MasterKey::from_bytes(MASTER),
             key_store: store.clone(),
+            consent_image: Default::default(),
         },
         Arc::new(custodian_app::NoTelemetry),
     )

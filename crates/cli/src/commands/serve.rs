@@ -38,6 +38,11 @@ pub struct Args {
     /// Minutes without activity after which a console session ends (docs/console.md).
     #[arg(long, env = "CUSTODIAN_CONSOLE_IDLE_MINUTES", default_value_t = 30)]
     pub console_idle_minutes: i64,
+    /// File for an image of consent memory, read at start instead of every current choice
+    /// (docs/consent.md); `off` for none. Default: beside the SQLite database, none on
+    /// PostgreSQL.
+    #[arg(long, env = "CUSTODIAN_CONSENT_IMAGE")]
+    pub consent_image: Option<String>,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
@@ -87,6 +92,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
                 datastores,
                 master_key,
                 key_store,
+                consent_image: args
+                    .consent_image
+                    .as_deref()
+                    .map(custodian_app::consent_image::ImagePlace::parse)
+                    .unwrap_or_default(),
             },
             allowed_origins,
             console: custodian_server::console::Options {

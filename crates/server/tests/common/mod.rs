@@ -55,6 +55,7 @@ pub fn settings_with_clock(
             datastores: Vec::new(),
             master_key: custodian_core::keys::MasterKey::from_bytes(MASTER_KEY),
             key_store: store.clone(),
+            consent_image: Default::default(),
         },
         allowed_origins: None,
         console: Default::default(),
@@ -82,6 +83,15 @@ impl TestApp {
     }
 
     pub async fn with_policy(url: &str, policy: custodian_policy::Policy) -> TestApp {
+        Self::with(url, policy, |_| {}).await
+    }
+
+    /// A node whose settings `adjust` changes before it is built.
+    pub async fn with(
+        url: &str,
+        policy: custodian_policy::Policy,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let store = Store::open(url).await.expect("open store");
         let mut tokens = Vec::new();
         for role in [Role::Service, Role::Dpo, Role::Admin] {
@@ -101,6 +111,7 @@ impl TestApp {
         };
         let mut settings = settings_with_clock(store.clone(), policy, clock.clone());
         settings.app.key_store = key_store.clone();
+        adjust(&mut settings);
         let state = build(settings).await.expect("build state");
         TestApp {
             router: custodian_server::app::app(state.clone()),

@@ -6,6 +6,7 @@ mod common;
 
 mod flow;
 mod helpers;
+mod image;
 mod input;
 mod linking;
 mod nodes;

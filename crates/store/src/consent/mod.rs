@@ -8,7 +8,7 @@
 //! the ledger back — events, state, heads, checkpoints — is `read.rs`.
 
 mod append;
-mod read;
+pub(crate) mod read;
 
 use custodian_core::consent::Source;
 use custodian_core::ledger::{ConsentEvent, Link};

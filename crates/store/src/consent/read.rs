@@ -38,6 +38,9 @@ fn current_choice(r: ChoiceTuple) -> Result<CurrentChoice> {
     })
 }
 
+/// Notes a forgetting (`consent_forgotten`, migration 0021): the subject and when.
+pub(crate) const FORGOTTEN: &str = "INSERT INTO consent_forgotten (subject_ref, at) VALUES ($1, $2)";
+
 impl Store {
     /// The current choices of one subject.
     pub async fn consent_state_of(&self, subject: &SubjectRef) -> Result<Vec<StateRow>> {
@@ -82,14 +85,51 @@ impl Store {
         .boxed()
     }
 
-    /// Removes a subject's current consent state (erasure). The ledger's events stay: they
-    /// hold only the keyed reference and are the proof of what was consented to.
+    /// Removes a subject's current consent state (erasure), noting it among the forgettings
+    /// in the same transaction so memory elsewhere forgets it too. The ledger's events stay:
+    /// they hold only the keyed reference and are the proof of what was consented to.
     pub async fn delete_consent_state(&self, subject_ref: &str) -> Result<u64> {
-        self.execute(
-            "DELETE FROM consent_state WHERE subject_ref = $1",
-            &[subject_ref.into()],
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let n = tx
+            .execute(
+                "DELETE FROM consent_state WHERE subject_ref = $1",
+                &[subject_ref.into()],
+            )
+            .await?;
+        tx.execute(FORGOTTEN, &[subject_ref.into(), now.into()])
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// The last forgetting's sequence (0 when none yet).
+    pub async fn consent_forgotten_head(&self) -> Result<i64> {
+        let (seq,): (i64,) = self
+            .fetch_one("SELECT COALESCE(MAX(seq), 0) FROM consent_forgotten", &[])
+            .await?;
+        Ok(seq)
+    }
+
+    /// Forgettings after `after` (oldest first, at most `limit`): each one's sequence and
+    /// subject, whose current choices the reader reloads from `consent_state`.
+    pub async fn consent_forgotten_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+        self.fetch_all(
+            "SELECT seq, subject_ref FROM consent_forgotten WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[after.into(), limit.into()],
         )
         .await
+    }
+
+    /// The current choices of one subject, as memory holds them (after a forgetting).
+    pub async fn current_choices_of(&self, subject_ref: &str) -> Result<Vec<CurrentChoice>> {
+        let rows: Vec<ChoiceTuple> = self
+            .fetch_all(
+                "SELECT subject_ref, purpose, given, source, policy_version, notice_hash, updated_at FROM consent_state WHERE subject_ref = $1",
+                &[subject_ref.into()],
+            )
+            .await?;
+        rows.into_iter().map(current_choice).collect()
     }
 
     /// The last sequence number of every chain (0 for a chain with no event yet).
