@@ -61,6 +61,10 @@ pub async fn build(
         }
         None => None,
     };
+    let imaged = match imaged {
+        Some(l) => worth_catching_up(&store, l).await?,
+        None => None,
+    };
     let started_from_image = imaged.as_ref().map(|l| l.taken_at);
     let (consents, consent_seen) = match imaged {
         Some(loaded) => (loaded.memory, loaded.seen),
@@ -143,6 +147,42 @@ pub async fn build(
         tracing::info!(applied, "consent memory caught up with the ledger after its image");
     }
     Ok(Arc::new(ctx))
+}
+
+/// Events behind an image beyond which reading every current choice is quicker than
+/// catching up event by event (an import run while the service was stopped, say).
+const MOST_BEHIND: i64 = 200_000;
+
+/// The image, unless the ledger has moved so far past it that a full load is quicker.
+async fn worth_catching_up(
+    store: &Store,
+    loaded: crate::consent_image::Loaded,
+) -> Result<Option<crate::consent_image::Loaded>, BuildError> {
+    let marks = loaded.seen.chains();
+    let heads = store.ledger_head_seqs().await?;
+    // An image reaching past the store's heads was made on a database that has since lost
+    // events (restored from an older backup, or another database): it would bring back
+    // choices the store no longer has.
+    let ahead = heads
+        .iter()
+        .any(|&(chain, head)| marks.get(chain as usize).is_some_and(|&m| m > head))
+        || loaded.seen.forgotten() > store.consent_forgotten_head().await?;
+    if ahead {
+        tracing::warn!("the consent image reaches past the store's ledger (a restored database?); loading consent from the store");
+        return Ok(None);
+    }
+    let behind: i64 = heads
+        .iter()
+        .map(|&(chain, head)| (head - marks.get(chain as usize).copied().unwrap_or(0)).max(0))
+        .sum();
+    if behind > MOST_BEHIND {
+        tracing::info!(
+            behind,
+            "the consent image is far behind the ledger; loading consent from the store"
+        );
+        return Ok(None);
+    }
+    Ok(Some(loaded))
 }
 
 /// Records the active policy's version and loads the earlier ones consent was recorded under,

@@ -117,6 +117,25 @@ async fn starts_from_its_image_and_the_ledger_after_it(url: String) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An image that reaches past the store's ledger (a database restored from an older backup,
+/// or another database) is not used: it would bring back choices the store does not have.
+#[tokio::test]
+async fn an_image_ahead_of_the_store_is_not_used() {
+    let url = custodian_store::testing::fresh_sqlite_url();
+    let image = std::path::PathBuf::from(url.trim_start_matches("sqlite://")).with_file_name("ahead.img");
+    let a = node_with_image(&url, &image).await;
+    let w = a
+        .post("/v1/consent", None, &choice(device(5), json!({ "analytics": true })))
+        .await;
+    assert_eq!(w.status, 201, "{}", w.text);
+    assert!(consent_image::save(&a.state.app).await.unwrap());
+    let elsewhere = custodian_store::testing::fresh_sqlite_url();
+    let b = node_with_image(&elsewhere, &image).await;
+    assert_eq!(b.state.app.started_from_image, None);
+    assert!(no_choice(&purposes(&b, 5).await));
+    assert_eq!(b.state.app.consents.subjects(), 0);
+}
+
 #[tokio::test]
 async fn starts_from_its_image_on_sqlite() {
     starts_from_its_image_and_the_ledger_after_it(custodian_store::testing::fresh_sqlite_url())
