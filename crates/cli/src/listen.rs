@@ -124,7 +124,8 @@ fn fit_fd_limit(wanted: usize) -> usize {
             lim.rlim_cur = lim.rlim_max;
         }
     }
-    let room = usize::try_from(lim.rlim_cur.saturating_sub(RESERVED_FDS).max(1)).unwrap_or(usize::MAX);
+    let room =
+        usize::try_from(lim.rlim_cur.saturating_sub(RESERVED_FDS).max(1)).unwrap_or(usize::MAX);
     if room < wanted {
         tracing::warn!(
             wanted,

@@ -18,8 +18,8 @@ use tokio_rustls::TlsConnector;
 
 /// A self-signed certificate for `localhost` and 127.0.0.1: (certificate PEM, key PEM, DER).
 fn certificate() -> (String, String, CertificateDer<'static>) {
-    let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-        .unwrap();
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let der = made.cert.der().clone();
     (made.cert.pem(), made.key_pair.serialize_pem(), der)
 }
@@ -107,10 +107,8 @@ async fn https_with_a_certificate_reloaded_on_sighup() {
     let dir = support::temp_dir("tls");
     let (first, second) = (certificate(), certificate());
     install(&dir, &first);
-    let (mut child, url) = support::serve(
-        &dir,
-        &["--tls-cert", "cert.pem", "--tls-key", "key.pem"],
-    );
+    let (mut child, url) =
+        support::serve(&dir, &["--tls-cert", "cert.pem", "--tls-key", "key.pem"]);
     let addr = url
         .strip_prefix("https://")
         .unwrap_or_else(|| panic!("not served over HTTPS: {url}"))
@@ -138,7 +136,10 @@ async fn https_with_a_certificate_reloaded_on_sighup() {
     wait_for_log(&dir, "TLS certificate reloaded", 1);
 
     let (presented, mut fresh) = connect(&addr, &both).await;
-    assert_eq!(presented, second.2, "a new connection gets the new certificate");
+    assert_eq!(
+        presented, second.2,
+        "a new connection gets the new certificate"
+    );
     assert_eq!(get(&mut fresh, "/healthz").await.0, 200);
     // The connection opened before the reload is still served, on its own session.
     assert_eq!(get(&mut kept, "/healthz").await.0, 200);
@@ -153,7 +154,10 @@ async fn https_with_a_certificate_reloaded_on_sighup() {
     // Plain HTTP on the HTTPS port gets no answer a browser could take for the service.
     let (status, _) = tokio::task::spawn_blocking({
         let url = format!("http://{addr}/healthz");
-        move || std::panic::catch_unwind(|| support::http("GET", &url, None, None)).unwrap_or((0, String::new()))
+        move || {
+            std::panic::catch_unwind(|| support::http("GET", &url, None, None))
+                .unwrap_or((0, String::new()))
+        }
     })
     .await
     .unwrap();
@@ -170,7 +174,15 @@ fn a_missing_key_or_an_http_public_url_stops_the_start() {
     let cert = certificate();
     install(&dir, &cert);
     let out = support::bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert", "cert.pem", "--tls-key", "missing.pem"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "missing.pem",
+        ])
         .current_dir(&dir)
         .env_remove("CUSTODIAN_DATABASE_URL")
         .output()
@@ -179,7 +191,13 @@ fn a_missing_key_or_an_http_public_url_stops_the_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing.pem"), "{err}");
     let out = support::bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--public-url", "http://example.test"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "http://example.test",
+        ])
         .env("CUSTODIAN_TLS_CERT", "cert.pem")
         .env("CUSTODIAN_TLS_KEY", "key.pem")
         .current_dir(&dir)

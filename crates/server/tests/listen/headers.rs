@@ -16,7 +16,10 @@ fn get_routes() -> Vec<String> {
     for file in ["lib.rs", "assets.rs"] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         for chunk in text.split(".route(").skip(1) {
-            let Some(path) = chunk.trim_start().strip_prefix('"').and_then(|s| s.split('"').next())
+            let Some(path) = chunk
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|s| s.split('"').next())
             else {
                 continue;
             };
@@ -76,7 +79,11 @@ fn value<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
 #[tokio::test]
 async fn every_get_route_carries_the_security_headers() {
     for https in [false, true] {
-        let url = if https { "https://custodian.test" } else { "http://custodian.test" };
+        let url = if https {
+            "https://custodian.test"
+        } else {
+            "http://custodian.test"
+        };
         let app = custodian_server::app::app(state(url).await);
         let mut paths: Vec<String> = get_routes().iter().map(|r| concrete(r)).collect();
         // The personal JSON answers the review named, with their query strings.
@@ -95,11 +102,19 @@ async fn every_get_route_carries_the_security_headers() {
                 csp.contains("frame-ancestors") && csp.contains("default-src 'none'"),
                 "{at}: CSP {csp:?}"
             );
-            assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{at}: {csp}");
+            assert!(
+                !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+                "{at}: {csp}"
+            );
             assert_eq!(value(&h, "x-content-type-options"), "nosniff", "{at}");
             let referrer = value(&h, "referrer-policy");
             assert!(
-                ["same-origin", "no-referrer", "strict-origin-when-cross-origin"].contains(&referrer),
+                [
+                    "same-origin",
+                    "no-referrer",
+                    "strict-origin-when-cross-origin"
+                ]
+                .contains(&referrer),
                 "{at}: Referrer-Policy {referrer:?}"
             );
             if custodian_server::security_headers::is_personal(path.split('?').next().unwrap()) {
@@ -116,7 +131,10 @@ async fn every_get_route_carries_the_security_headers() {
                 assert_eq!(c.contains("; Secure"), https, "{at}: cookie {c}");
             }
         }
-        assert!(cookies > 0, "the walk set no cookie, so `Secure` went unchecked");
+        assert!(
+            cookies > 0,
+            "the walk set no cookie, so `Secure` went unchecked"
+        );
     }
 }
 
@@ -149,11 +167,17 @@ async fn the_banner_stays_loadable_from_other_origins() {
         assert_eq!(value(&h, "access-control-allow-origin"), "*", "{path}");
         // Nothing that would stop another origin's page from using the file.
         assert!(
-            !matches!(value(&h, "cross-origin-resource-policy"), "same-origin" | "same-site"),
+            !matches!(
+                value(&h, "cross-origin-resource-policy"),
+                "same-origin" | "same-site"
+            ),
             "{path}"
         );
         assert!(!h.contains_key("cross-origin-embedder-policy"), "{path}");
-        assert!(!value(&h, "cache-control").contains("no-store"), "{path}: still cacheable");
+        assert!(
+            !value(&h, "cache-control").contains("no-store"),
+            "{path}: still cacheable"
+        );
     }
     // The demo's widget frame is framed by the demo page: its own policy decides, not DENY.
     let (_, h) = headers_of(&app, "/demo/social.html").await;

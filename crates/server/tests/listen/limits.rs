@@ -73,7 +73,10 @@ async fn read_until_closed(s: &mut TcpStream, within: Duration) -> String {
         }
     })
     .await;
-    assert!(read.is_ok(), "the server kept the connection open for {within:?}");
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open for {within:?}"
+    );
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -105,7 +108,8 @@ async fn a_head_sent_one_byte_at_a_time_is_cut_off() {
             break;
         }
         let mut buf = [0u8; 64];
-        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(100), s.read(&mut buf)).await {
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(100), s.read(&mut buf)).await
+        {
             cut = true;
             break;
         }
@@ -177,7 +181,11 @@ async fn a_declared_10_gb_body_is_refused_at_once() {
     .await;
     assert_eq!(status, 413, "{text}");
     assert!(text.contains("application/problem+json") && text.contains("payload_too_large"));
-    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     // Also on a route that never reads a body, and with a chunked body past the limit.
     let (status, _) = request(
         server.addr,
@@ -228,7 +236,11 @@ async fn idle_connections_beyond_the_cap_do_not_lock_out_healthz() {
         let started = Instant::now();
         let (status, _) = request(server.addr, healthz()).await;
         assert_eq!(status, 200);
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
     // The server holds no more than its cap (and the few it is closing): the rest were closed.
     let mut closed = 0;
@@ -240,7 +252,10 @@ async fn idle_connections_beyond_the_cap_do_not_lock_out_healthz() {
             closed += 1;
         }
     }
-    assert!(closed >= 200 - 40 - 64, "only {closed} of 200 idle connections closed");
+    assert!(
+        closed >= 200 - 40 - 64,
+        "only {closed} of 200 idle connections closed"
+    );
     // Graceful shutdown with idle connections open returns at once.
     server.stop(Duration::from_secs(3)).await;
 }
@@ -262,7 +277,10 @@ async fn an_answer_in_progress_finishes_when_the_server_stops() {
     } = server;
     let _ = stop.take().unwrap().send(());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!served.is_finished(), "serve returned with an answer in progress");
+    assert!(
+        !served.is_finished(),
+        "serve returned with an answer in progress"
+    );
     s.write_all(br#"{"type":"access","email":"ada@example.com"}  "#)
         .await
         .unwrap();
