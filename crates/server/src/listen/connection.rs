@@ -24,7 +24,8 @@ use crate::app::App;
 use crate::error::ApiError;
 
 /// What the accept loop and a connection's task share about the connection. (Its atomics are
-/// written with `swap`: the tidy test takes any `.store(` in this crate for the data store.)
+/// written with `swap`: the tidy test takes any method named like the data store for a reach
+/// into it.)
 pub struct Slot {
     opened: Instant,
     in_flight: AtomicUsize,
