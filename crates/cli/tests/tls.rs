@@ -169,7 +169,7 @@ async fn https_with_a_certificate_reloaded_on_sighup() {
 }
 
 #[test]
-fn a_missing_key_or_an_http_public_url_stops_the_start() {
+fn a_bad_certificate_an_http_public_url_or_a_bad_limit_stops_the_start() {
     let dir = support::temp_dir("tls-refused");
     let cert = certificate();
     install(&dir, &cert);
@@ -207,4 +207,30 @@ fn a_missing_key_or_an_http_public_url_stops_the_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("https://"), "{err}");
+    // The config file's keys are read too: its certificate, and a limit out of range.
+    std::fs::write(
+        dir.join("custodian.toml"),
+        "tls_cert = \"gone.pem\"\ntls_key = \"key.pem\"\n",
+    )
+    .unwrap();
+    let out = support::bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(&dir)
+        .env_remove("CUSTODIAN_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("gone.pem"), "{err}");
+    std::fs::write(dir.join("custodian.toml"), "max_header_bytes = 100\n").unwrap();
+    let out = support::bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(&dir)
+        .env_remove("CUSTODIAN_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("max_header_bytes"),
+        "{err}"
+    );
 }
