@@ -107,8 +107,17 @@ async fn https_with_a_certificate_reloaded_on_sighup() {
     let dir = support::temp_dir("tls");
     let (first, second) = (certificate(), certificate());
     install(&dir, &first);
-    let (mut child, url) =
-        support::serve(&dir, &["--tls-cert", "cert.pem", "--tls-key", "key.pem"]);
+    let (mut child, url) = support::serve(
+        &dir,
+        &[
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+            "--header-read-timeout-secs",
+            "2",
+        ],
+    );
     let addr = url
         .strip_prefix("https://")
         .unwrap_or_else(|| panic!("not served over HTTPS: {url}"))
@@ -162,6 +171,23 @@ async fn https_with_a_certificate_reloaded_on_sighup() {
     .await
     .unwrap();
     assert_ne!(status, 200);
+
+    // A client that opens a connection and never starts the handshake is let go after the
+    // header read timeout (the handshake counts as part of the first head).
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut silent, &mut buf),
+    )
+    .await;
+    assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
 
     support::signal(child.id(), "TERM");
     let exit = child.wait().unwrap();
