@@ -133,13 +133,28 @@ impl Task {
         let Some(tls) = self.tls.clone() else {
             return self.serve(stream).await;
         };
-        // The handshake is part of the first head: bounded by the header read timeout.
-        let acceptor = tls.acceptor();
-        match tokio::time::timeout(self.limits.header_read_timeout, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => self.serve(stream).await,
-            Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-            Err(_) => tracing::debug!("TLS handshake timed out"),
-        }
+        // The handshake is part of the first head: bounded by the header read timeout, and
+        // given up when the accept loop needs the place or the server stops.
+        let handshake = tokio::time::timeout(
+            self.limits.header_read_timeout,
+            tls.acceptor().accept(stream),
+        );
+        tokio::pin!(handshake);
+        let stream = loop {
+            tokio::select! {
+                done = &mut handshake => match done {
+                    Ok(Ok(stream)) => break stream,
+                    Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!("TLS handshake timed out"),
+                },
+                () = self.slot.wake.notified() => {
+                    if self.slot.is_evicted() || self.registry.is_stopping() {
+                        return;
+                    }
+                }
+            }
+        };
+        self.serve(stream).await
     }
 
     /// Serves HTTP/1.1 on `io` until the client closes, a limit closes it, or the server stops.
