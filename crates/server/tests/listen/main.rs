@@ -8,3 +8,4 @@ mod common;
 
 mod headers;
 mod limits;
+mod tls;
