@@ -54,6 +54,16 @@ pub struct FileConfig {
     pub master_key_file: Option<PathBuf>,
     pub allowed_origins: Option<Vec<String>>,
     pub public_url: Option<String>,
+    /// HTTPS: the certificate chain and its key (PEM), read again on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Connection limits (docs/configuration.md, "Connections and TLS").
+    pub header_read_timeout_secs: Option<u64>,
+    pub body_read_timeout_secs: Option<u64>,
+    pub keep_alive_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_body_bytes: Option<u64>,
+    pub max_header_bytes: Option<usize>,
     /// Company datastores, as `custodian datastore add` registers them.
     #[serde(default)]
     pub datastores: Vec<DatastoreConfig>,

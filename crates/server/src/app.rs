@@ -10,7 +10,7 @@
 //! 405 and the OpenAPI document and route list stay whole.
 
 use std::convert::Infallible;
-use std::future::{ready, Future, Ready};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -19,10 +19,8 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::serve::IncomingStream;
 use axum::Router;
 use futures_util::future::Either;
-use tokio::net::TcpListener;
 
 use crate::metrics::RouteMetrics;
 use crate::state::SharedState;
@@ -51,9 +49,12 @@ pub fn app(state: SharedState) -> App {
 }
 
 impl App {
-    /// The service `axum::serve` asks for each new connection.
-    pub fn per_connection(self) -> PerConnection {
-        PerConnection(self)
+    /// The application for one connection, knowing its peer.
+    pub fn for_peer(&self, peer: SocketAddr) -> App {
+        App {
+            peer: Some(peer),
+            ..self.clone()
+        }
     }
 }
 
@@ -89,25 +90,5 @@ impl tower::Service<Request> for App {
             }
             Either::Right(tower::Service::call(&mut self.router, req))
         }
-    }
-}
-
-/// Makes the [`App`] of each connection, knowing its peer.
-#[derive(Clone)]
-pub struct PerConnection(App);
-
-impl tower::Service<IncomingStream<'_, TcpListener>> for PerConnection {
-    type Response = App;
-    type Error = Infallible;
-    type Future = Ready<Result<App, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
-        let mut app = self.0.clone();
-        app.peer = Some(*stream.remote_addr());
-        ready(Ok(app))
     }
 }

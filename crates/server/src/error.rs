@@ -52,6 +52,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The body did not arrive within the server's body read timeout (`listen`).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("unsupported media type: send application/json")]
     UnsupportedMediaType,
     /// A route that takes another media type than JSON (the policy file is TOML).
@@ -144,6 +147,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "Payload too large",
+            ),
+            ApiError::RequestTimeout(_) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "Request timeout",
             ),
             ApiError::UnsupportedMediaType | ApiError::UnsupportedMediaTypeOf(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -50,19 +50,26 @@ pub async fn json_body(req: Request) -> Result<Bytes, ApiError> {
     // `/v1/decide` does not pass through the router (see `app`).
     axum::body::to_bytes(req.into_body(), BODY_LIMIT)
         .await
-        .map_err(|e| {
-            let e = e.into_inner();
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
-            } else {
-                ApiError::bad_request(
-                    "unreadable_body",
-                    format!("the body could not be read: {e}"),
-                )
-            }
-        })
+        .map_err(|e| unreadable(&*e.into_inner()))
+}
+
+/// The problem of a body that could not be read. The cause may sit under other errors (the
+/// connection bounds the body too, see `listen`), so the whole chain is searched.
+fn unreadable(e: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge { limit: BODY_LIMIT };
+        }
+        if let Some(slow) = c.downcast_ref::<crate::listen::body::BodyTimeout>() {
+            return ApiError::RequestTimeout(slow.to_string());
+        }
+        cause = c.source();
+    }
+    ApiError::bad_request(
+        "unreadable_body",
+        format!("the body could not be read: {e}"),
+    )
 }
 
 /// Parses a JSON body; values may borrow from `bytes`.

@@ -15,9 +15,11 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod html;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod security_headers;
 pub mod state;
 
 use std::future::Future;
@@ -238,6 +240,9 @@ pub fn router(state: SharedState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(security_headers::SecurityHeadersLayer {
+            https: state.public_url.starts_with("https:"),
+        })
         .layer(metrics::TrackLayer(state.metrics.clone()))
         .with_state(state)
 }
@@ -264,18 +269,25 @@ fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
         ])
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish, lets the outbox
-/// finish its pass, and writes a last ledger checkpoint and consent image.
+/// Serves plain HTTP with the default limits; see [`serve_with`].
 pub async fn serve(
     listener: TcpListener,
     state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, listen::Options::default(), shutdown).await
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish, lets the outbox
+/// finish its pass, and writes a last ledger checkpoint and consent image.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: SharedState,
+    options: listen::Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let jobs = background::spawn(state.app.clone(), state.console.idle_micros());
-    let app = app::app(state.clone()).per_connection();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = listen::run(listener, app::app(state.clone()), options, shutdown).await;
     jobs.stop().await;
     background::checkpoint_once(&state.app).await;
     // A clean stop leaves an image of consent memory as it is, so the next start reads it

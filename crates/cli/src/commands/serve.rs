@@ -43,6 +43,9 @@ pub struct Args {
     /// PostgreSQL.
     #[arg(long, env = "CUSTODIAN_CONSENT_IMAGE")]
     pub consent_image: Option<String>,
+    /// TLS and the connection limits.
+    #[command(flatten)]
+    pub connections: crate::listen::ListenArgs,
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
@@ -55,6 +58,21 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
     let secret = crate::config::secret(args.secret_file.as_deref(), &file)?;
     let master_key = crate::config::master_key(args.master_key_file.as_deref(), &file, true)?;
     let public_url = args.public_url.or(file.public_url.clone());
+    let options = args.connections.options(&file)?;
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    // Cookies are marked `Secure` and HSTS is sent when the public URL is https; serving TLS
+    // under an http public URL would leave them off (and e-mail links that do not work).
+    anyhow::ensure!(
+        options.tls.is_none()
+            || public_url
+                .as_deref()
+                .is_none_or(|u| u.starts_with("https://")),
+        "with a TLS certificate the public URL must start with https://"
+    );
     let allowed_origins = args
         .allowed_origins
         .or(file.allowed_origins.clone())
@@ -78,7 +96,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
-        let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+        let public_url = public_url.unwrap_or_else(|| format!("{scheme}://{addr}"));
         let clock = crate::config::clock();
         let state = custodian_server::build(Settings {
             app: custodian_app::Settings {
@@ -105,8 +123,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
         })
         .await?;
         tracing::info!(%addr, store = store.backend(), policy_version = %version, "ready");
-        println!("custodian listening on http://{addr}");
-        custodian_server::serve(listener, state, shutdown_signal()).await?;
+        if let Some(tls) = &options.tls {
+            crate::listen::reload_on_sighup(tls.clone())?;
+        }
+        println!("custodian listening on {scheme}://{addr}");
+        custodian_server::serve_with(listener, state, options, shutdown_signal()).await?;
         store.close().await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)

@@ -147,9 +147,11 @@ fn secure_headers(h: &mut axum::http::HeaderMap) {
         HeaderValue::from_static(CSP),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // `same-origin`, as the console: under `no-referrer` a browser sends `Origin: null` with
+    // every form post, which an origin check on the forms would refuse.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
