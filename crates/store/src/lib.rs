@@ -28,6 +28,7 @@ mod migrate;
 pub mod notices;
 pub mod outbox;
 pub mod overview;
+pub mod privacy_center;
 mod postgres;
 pub mod requests;
 pub mod retention;

@@ -59,7 +59,7 @@ pub async fn show(
         Ok(v) => v,
         Err(e) => return failure(&state, &lang, &e),
     };
-    let account_form = match guard::session(&state, &headers) {
+    let account_form = match guard::session(&state, &headers).await {
         Some(s) => match consent::view(&state, &s).await {
             Ok(view) => Some(templates::choice_form(
                 &state, t, &lang, &token, "account", &view,
@@ -123,7 +123,7 @@ pub async fn save(
     };
     let t = texts(&lang);
     let (subject, device): (SubjectRef, Option<Device>) = match field(&fields, "for") {
-        Some("account") => match guard::session(&state, &headers) {
+        Some("account") => match guard::session(&state, &headers).await {
             Some(s) => (s, None),
             None => {
                 return page::error_page(

@@ -255,13 +255,26 @@ pub fn explain(t: &Texts, err: &AppError) -> (StatusCode, String) {
             code: "already_verified",
             ..
         } => (StatusCode::CONFLICT, t.already_verified.to_owned()),
+        // Two submissions of one form at once: one wins, the other finds the request changed
+        // (the JSON routes answer the same 409). Logged by its class only — no personal data.
+        AppError::Conflict { code, .. } => {
+            tracing::info!(code, "privacy centre: a conflicting submission");
+            (StatusCode::CONFLICT, t.changed_meanwhile.to_owned())
+        }
         AppError::NotFound => (StatusCode::NOT_FOUND, t.unknown_request.to_owned()),
         AppError::Malformed { .. } => (StatusCode::BAD_REQUEST, t.invalid_form.to_owned()),
         AppError::Internal(inner) => {
             tracing::error!(error = %inner, "internal error in the privacy centre");
             (StatusCode::INTERNAL_SERVER_ERROR, t.internal.to_owned())
         }
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, t.internal.to_owned()),
+        other => {
+            tracing::error!(
+                code = other.code(),
+                kind = ?other.kind(),
+                "privacy centre: a failure without a page of its own"
+            );
+            (StatusCode::INTERNAL_SERVER_ERROR, t.internal.to_owned())
+        }
     }
 }
 
