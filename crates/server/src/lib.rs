@@ -17,6 +17,7 @@ pub mod extract;
 pub mod html;
 pub mod metrics;
 pub mod openapi;
+pub mod origin;
 pub mod routes;
 pub mod state;
 

@@ -2,8 +2,9 @@
 //!
 //! - **CSRF**: a signed double-submit token. A random value lives in an HttpOnly cookie; each
 //!   form carries an HMAC of it (`LinkSigner`, purpose `privacy-center csrf`) that expires. A
-//!   site elsewhere can neither read the cookie nor forge the signature. A browser's
-//!   `Sec-Fetch-Site: cross-site` is refused outright as a second line.
+//!   site elsewhere can neither read the cookie nor forge the signature. As a second line, a
+//!   post must come from our own origin by its `Sec-Fetch-Site`, `Origin` or `Referer`
+//!   (`crate::origin`, the console's check).
 //! - **The device**: the banner's first-party cookie `cst_consent` (`{id, h, v, c, u}`, see
 //!   web/banner.js) names a random device id, so a visitor manages this browser's choices with
 //!   no sign-in, exactly as the banner does.
@@ -157,13 +158,10 @@ pub fn posted(
 }
 
 pub fn csrf_ok(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> bool {
-    let cross_site = headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site");
     let (Some(seed), Some(token)) = (cookie(headers, CSRF_COOKIE), token) else {
         return false;
     };
-    !cross_site
+    crate::origin::same_origin(state, headers)
         && state
             .links
             .verify("privacy-center csrf", seed, token, now_s(state))

@@ -1,7 +1,7 @@
 //! The frame every privacy-centre page shares — landmarks, skip link, language switch,
 //! navigation — and the headers that go with it: a strict Content-Security-Policy (no script
-//! at all, styles only from our stylesheet), no caching of personal pages, no referrer (the
-//! verification links carry codes), and no framing.
+//! at all, styles only from our stylesheet), no caching of personal pages, no referrer to
+//! other sites (the verification links carry codes), and no framing.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -86,7 +86,7 @@ pub fn render(state: &AppState, page: &Page) -> String {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{title} · {centre} · {org}</title>
 <link rel="stylesheet" href="/assets/privacy-center.css">
 </head>
@@ -147,9 +147,12 @@ fn secure_headers(h: &mut axum::http::HeaderMap) {
         HeaderValue::from_static(CSP),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null`
+    // with every form post (Fetch, "serializing a request origin"), which the origin check
+    // (`crate::origin`) refuses. Other sites still get no referrer, so no code leaves.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
