@@ -7,6 +7,7 @@ mod common;
 mod flow;
 mod helpers;
 mod input;
+mod limits;
 mod linking;
 mod nodes;
 mod unsubscribe;

@@ -110,7 +110,8 @@ pub(super) fn failure(state: &AppState, lang: &str, e: &custodian_app::AppError)
         description = "`csrf`, `lang`, `for` (`device` or `account`) and `choice.{purpose}` = `yes` | `no`"),
     responses((status = 303, description = "Saved; back to the consents page"),
         (status = 403, description = "The CSRF check failed", content_type = "text/html"),
-        (status = 422, description = "An unknown purpose or value", content_type = "text/html")))]
+        (status = 422, description = "An unknown purpose or value", content_type = "text/html"),
+        (status = 429, description = "Too many writes from this client", content_type = "text/html")))]
 pub async fn save(
     State(state): State<SharedState>,
     headers: HeaderMap,

@@ -295,3 +295,24 @@ pub fn notice(ok: bool, message: &str) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_of_any_kind_is_a_409_page_not_a_failure() {
+        let t = texts("en");
+        let lost = AppError::conflict("changed_meanwhile", "changed meanwhile");
+        assert_eq!(
+            explain(t, &lost),
+            (StatusCode::CONFLICT, t.changed_meanwhile.to_owned())
+        );
+        let again = AppError::conflict("already_verified", "already");
+        assert_eq!(explain(t, &again).0, StatusCode::CONFLICT);
+        assert_eq!(
+            explain(t, &AppError::internal("x")).0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}
