@@ -159,7 +159,10 @@ pub async fn sessions_once(state: &Context, idle_micros: i64) {
     }
     match crate::signin::housekeeping(state).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(rows = n, "expired privacy-centre sign-ins and sessions removed"),
+        Ok(n) => tracing::info!(
+            rows = n,
+            "expired privacy-centre sign-ins and sessions removed"
+        ),
         Err(e) => tracing::warn!(error = %e, "removing expired privacy-centre sessions failed"),
     }
 }

@@ -20,8 +20,8 @@ use custodian_store::writer::ConsentWriter;
 use custodian_store::Store;
 
 use crate::error::AppError;
-use crate::live::Live;
 use crate::limits::{IntakeLimits, Limiters};
+use crate::live::Live;
 use crate::tokens::TokenCache;
 
 /// How the service is set up; built by the CLI from flags, environment and config file.

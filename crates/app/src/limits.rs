@@ -10,8 +10,8 @@
 
 use std::net::IpAddr;
 
-use custodian_core::limit::{client_key, Refused, Shared, DEFAULT_KEYS};
 pub use custodian_core::limit::Limit;
+use custodian_core::limit::{client_key, Refused, Shared, DEFAULT_KEYS};
 use custodian_core::subject::SubjectRef;
 
 use crate::error::AppError;
@@ -105,10 +105,12 @@ impl Limiters {
         now: i64,
     ) -> Result<(), AppError> {
         if let Some(ip) = client {
-            self.intake_client.hit(&client_key(ip), now).map_err(refused(
-                "rate_limited",
-                "too many requests from this client; try again in a minute",
-            ))?;
+            self.intake_client
+                .hit(&client_key(ip), now)
+                .map_err(refused(
+                    "rate_limited",
+                    "too many requests from this client; try again in a minute",
+                ))?;
         }
         self.intake_address.hit(subject, now).map_err(refused(
             "rate_limited",
@@ -124,10 +126,12 @@ impl Limiters {
         now: i64,
     ) -> Result<(), AppError> {
         if let Some(ip) = client {
-            self.signin_client.hit(&client_key(ip), now).map_err(refused(
-                "rate_limited",
-                "too many sign-in codes; try again later",
-            ))?;
+            self.signin_client
+                .hit(&client_key(ip), now)
+                .map_err(refused(
+                    "rate_limited",
+                    "too many sign-in codes; try again later",
+                ))?;
         }
         self.signin_address.hit(subject, now).map_err(refused(
             "rate_limited",
@@ -149,10 +153,13 @@ impl Limiters {
     /// A console sign-in attempt, per client (the lock per address is in the store).
     pub fn console(&self, client: Option<IpAddr>, now: i64) -> Result<(), AppError> {
         match client {
-            Some(ip) => self.console_client.hit(&client_key(ip), now).map_err(refused(
-                "rate_limited",
-                "too many sign-in attempts from here; try again in a few minutes",
-            )),
+            Some(ip) => self
+                .console_client
+                .hit(&client_key(ip), now)
+                .map_err(refused(
+                    "rate_limited",
+                    "too many sign-in attempts from here; try again in a few minutes",
+                )),
             None => Ok(()),
         }
     }
@@ -188,7 +195,13 @@ mod tests {
         }
         let e = l.consent(ip("192.0.2.1"), 400_000).unwrap_err();
         assert!(
-            matches!(e, AppError::RateLimited { retry_after_seconds: 1, .. }),
+            matches!(
+                e,
+                AppError::RateLimited {
+                    retry_after_seconds: 1,
+                    ..
+                }
+            ),
             "{e:?}"
         );
         l.consent(ip("192.0.2.2"), 400_000).unwrap();

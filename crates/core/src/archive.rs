@@ -350,7 +350,10 @@ mod tests {
         let t = Table {
             name: "t".into(),
             columns: vec!["name".into(), "note".into()],
-            rows: vec![vec!["=HYPERLINK(\"https://evil.example\",\"x\")".into(), "@SUM(1)".into()]],
+            rows: vec![vec![
+                "=HYPERLINK(\"https://evil.example\",\"x\")".into(),
+                "@SUM(1)".into(),
+            ]],
         };
         assert_eq!(
             t.to_csv(),

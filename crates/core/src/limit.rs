@@ -63,7 +63,8 @@ struct Window {
 
 impl Window {
     fn live(&self, now: i64, limit: Limit) -> bool {
-        now.saturating_sub(self.start) < limit.window_micros && now >= self.start - limit.window_micros
+        now.saturating_sub(self.start) < limit.window_micros
+            && now >= self.start - limit.window_micros
     }
 }
 
@@ -190,7 +191,9 @@ impl<K: Hash + Eq + Clone> Counter<K> {
         let h = self.hasher.hash_one(key);
         let (h1, h2) = (h as usize, ((h >> 32) as usize) | 1);
         let width = self.width_mask + 1;
-        std::array::from_fn(|row| row * width + (h1.wrapping_add(row.wrapping_mul(h2)) & self.width_mask))
+        std::array::from_fn(|row| {
+            row * width + (h1.wrapping_add(row.wrapping_mul(h2)) & self.width_mask)
+        })
     }
 
     fn fold(&mut self, key: &K, w: Window, now: i64) {
@@ -256,9 +259,7 @@ impl<K: Hash + Eq + Clone> Shared<K> {
 
     fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Counter<K>> {
         // A panic while counting leaves counts that are still counts.
-        self.shards[shard]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Counts one hit of `key` at `now` (see [`Counter::hit`]).

@@ -42,7 +42,10 @@ mod tests {
 
     #[test]
     fn cells_that_start_like_formulas_are_defused() {
-        assert_eq!(field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(
+            field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
         assert_eq!(field("+1"), "\"'+1\"");
         assert_eq!(field("-2+3"), "\"'-2+3\"");
         assert_eq!(field("@SUM(A1)"), "\"'@SUM(A1)\"");

@@ -336,7 +336,12 @@ async fn with_authorization(app: &TestApp, path: &str, value: Option<String>) ->
 async fn the_bearer_scheme_is_case_insensitive_and_admin_queries_wait_for_the_token() {
     let app = TestApp::sqlite().await;
     for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
-        let a = with_authorization(&app, "/v1/admin/holds", Some(format!("{scheme} {}", app.dpo))).await;
+        let a = with_authorization(
+            &app,
+            "/v1/admin/holds",
+            Some(format!("{scheme} {}", app.dpo)),
+        )
+        .await;
         assert_eq!(a.status, 200, "{scheme}: {}", a.text);
     }
     let routes = [
@@ -362,7 +367,9 @@ async fn the_bearer_scheme_is_case_insensitive_and_admin_queries_wait_for_the_to
             assert_problem(&a, 400, "invalid_query");
         }
         assert!(
-            !a.text.contains("zz_secret_param") && !a.text.contains("<x>") && !a.text.contains("%3Cx"),
+            !a.text.contains("zz_secret_param")
+                && !a.text.contains("<x>")
+                && !a.text.contains("%3Cx"),
             "{path}: {}",
             a.text
         );

@@ -14,7 +14,12 @@ use tower::ServiceExt;
 use crate::common::TestApp;
 use crate::helpers::choice;
 
-async fn write(app: &TestApp, peer: &str, body: &Value, token: Option<&str>) -> (u16, Option<String>, String, Value) {
+async fn write(
+    app: &TestApp,
+    peer: &str,
+    body: &Value,
+    token: Option<&str>,
+) -> (u16, Option<String>, String, Value) {
     let mut req = Request::post("/v1/consent").header(header::CONTENT_TYPE, "application/json");
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -34,11 +39,19 @@ async fn write(app: &TestApp, peer: &str, body: &Value, token: Option<&str>) -> 
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, retry, kind, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        retry,
+        kind,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn device(n: usize) -> Value {
-    choice(json!({ "device_id": format!("dev_limit_{n:012}") }), json!({ "analytics": true }))
+    choice(
+        json!({ "device_id": format!("dev_limit_{n:012}") }),
+        json!({ "analytics": true }),
+    )
 }
 
 #[tokio::test]

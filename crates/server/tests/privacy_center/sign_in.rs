@@ -281,9 +281,7 @@ async fn wrong_codes_are_counted_per_sign_in_whatever_the_cookie_says() {
     let pending = b.jar["cst_pc_signin"].clone();
     let mut parts: Vec<&str> = pending.splitn(3, '.').collect();
     parts[1] = "signin_made_up";
-    minted
-        .jar
-        .insert("cst_pc_signin".into(), parts.join("."));
+    minted.jar.insert("cst_pc_signin".into(), parts.join("."));
     let p = minted
         .submit(
             "/privacy-center/sign-in",

@@ -183,7 +183,12 @@ pub async fn finish_sign_in(
     let subject = match signin::try_code(&state, &pending.nonce, ip).await {
         Ok(subject) => subject,
         Err(AppError::RateLimited { .. }) => {
-            return page(StatusCode::TOO_MANY_REQUESTS, t.rate_limited, false, vec![clear()])
+            return page(
+                StatusCode::TOO_MANY_REQUESTS,
+                t.rate_limited,
+                false,
+                vec![clear()],
+            )
         }
         Err(AppError::Gone { .. }) => {
             return page(StatusCode::GONE, t.code_expired, false, vec![clear()])
@@ -208,9 +213,12 @@ pub async fn finish_sign_in(
         Err(custodian_core::signed::LinkError::Expired) => {
             page(StatusCode::GONE, t.code_expired, false, vec![clear()])
         }
-        Err(custodian_core::signed::LinkError::Invalid) => {
-            page(StatusCode::UNPROCESSABLE_ENTITY, t.wrong_code, true, Vec::new())
-        }
+        Err(custodian_core::signed::LinkError::Invalid) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.wrong_code,
+            true,
+            Vec::new(),
+        ),
     }
 }
 
