@@ -230,4 +230,27 @@ mod tests {
         }
         assert!(l.intake(None, &target, 200_000).is_err());
     }
+
+    /// The review's scenario (issue 15): 101,000 made-up keys reset a spent sign-in
+    /// allowance and a client's limit. Neither is reset now.
+    #[test]
+    fn a_flood_of_keys_resets_neither_a_spent_sign_in_nor_a_client() {
+        let l = Limiters::new(&IntakeLimits::default());
+        let (target, attacker) = (SubjectRef([9; 32]), ip("198.51.100.7"));
+        for t in 0..5 {
+            l.sign_in_code(None, &target, t).unwrap();
+        }
+        for t in 0..60 {
+            l.code_try(attacker, t).unwrap();
+        }
+        for k in 0..101_000u32 {
+            let mut r = [0u8; 32];
+            r[..4].copy_from_slice(&k.to_be_bytes());
+            let _ = l.sign_in_code(None, &SubjectRef(r), 100);
+            let _ = l.code_try(Some(IpAddr::from(k.to_be_bytes())), 100);
+        }
+        assert!(l.sign_in_code(None, &target, 1_000).is_err());
+        let e = l.code_try(attacker, 1_000).unwrap_err();
+        assert_eq!(e.code(), "too_many_attempts");
+    }
 }
