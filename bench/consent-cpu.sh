@@ -10,6 +10,8 @@
 #
 # Prints one line: backend, answers, writes/s and CPU µs per write.
 set -euo pipefail
+# One client loads the consent path on purpose: its per-client limit is off.
+export CUSTODIAN_CONSENT_LIMIT_PER_CLIENT=0
 BIN=${1:?usage: bench/consent-cpu.sh BINARY [sqlite|postgres]}
 BACKEND=${2:-sqlite}
 DURATION=${DURATION:-8}

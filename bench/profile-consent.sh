@@ -9,6 +9,8 @@
 #   SECONDS_EACH=6 TOP=15 bench/profile-consent.sh /tmp/old/custodian
 #   KEEP=/tmp/cg bench/profile-consent.sh   # also keep the callgrind files, for callgrind_annotate
 set -euo pipefail
+# One client loads the consent path on purpose: its per-client limit is off.
+export CUSTODIAN_CONSENT_LIMIT_PER_CLIENT=0
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-$ROOT/target/release/custodian}
 SECONDS_EACH=${SECONDS_EACH:-5}

@@ -5,6 +5,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # BIN=DIR runs the binaries in DIR instead (e.g. an older build kept for a comparison).
 BIN="${BIN:-$ROOT/target/release}"
 BENCH_PIDS=()
+# Benchmarks load the consent path from one client on purpose: its per-client limit is off.
+export CUSTODIAN_CONSENT_LIMIT_PER_CLIENT=0
 
 bench_cleanup() {
   local pid

@@ -2,7 +2,8 @@
 //! elsewhere, the mail outbox, what the company's services are told in the background
 //! (`notices.rs`: consent withdrawals, erasures told to recipients), and request
 //! housekeeping (closing requests never verified, deadline metrics, the DPO's daily digest);
-//! it also removes console sessions that have ended ([`sessions_once`]).
+//! it also removes console sessions that have ended, and the privacy centre's expired sign-ins
+//! and sessions ([`sessions_once`]).
 //!
 //! Each job is a plain async function that does one round ([`checkpoint_once`],
 //! [`housekeeping_once`]) so tests call it directly with a clock they move; the loops here
@@ -174,6 +175,14 @@ pub async fn sessions_once(state: &Context, idle_micros: i64) {
         Ok(0) => {}
         Ok(n) => tracing::info!(sessions = n, "ended console sessions removed"),
         Err(e) => tracing::warn!(error = %e, "removing ended console sessions failed"),
+    }
+    match crate::signin::housekeeping(state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            rows = n,
+            "expired privacy-centre sign-ins and sessions removed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "removing expired privacy-centre sessions failed"),
     }
 }
 

@@ -123,7 +123,7 @@ pub async fn build(
         run_keys: custodian_connectors::run::RunKeys::from_secret(&settings.secret),
         datastores: settings.datastores,
         smtp: settings.smtp,
-        limiter: Default::default(),
+        limiters: crate::limits::Limiters::new(&settings.intake_limits),
         limits: settings.intake_limits,
         retention,
         standings: Live::new(standings),

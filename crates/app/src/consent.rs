@@ -48,6 +48,14 @@ pub struct Recorded {
 /// Records a caller's choices. The policy version and purposes are checked once, by
 /// [`recording::record`].
 pub async fn record(ctx: &Context, input: CallerChoices<'_>) -> Result<Recorded, AppError> {
+    // A device id needs no token, so anyone can write under made-up ones: such writes are
+    // limited per client (`limits::Limiters::consent`); a token's holder is accountable.
+    if input
+        .identity
+        .is_some_and(|id| id.kind() == custodian_core::subject::IdKind::DeviceId)
+    {
+        ctx.limiters.consent(input.client, ctx.clock.now_micros())?;
+    }
     let source = Source::parse_caller_chosen(input.source).ok_or_else(|| {
         let names: Vec<&str> = Source::CALLER_CHOSEN.iter().map(|s| s.as_str()).collect();
         let (last, rest) = names.split_last().expect("the list is not empty");
@@ -107,6 +115,7 @@ pub async fn record_privacy_centre(
     language: &str,
     client: Option<IpAddr>,
 ) -> Result<(Vec<Wanted>, Option<Outcome>), AppError> {
+    ctx.limiters.consent(client, ctx.clock.now_micros())?;
     let mut choices: Vec<Wanted> = chosen
         .into_iter()
         .map(|(purpose, given)| Wanted {

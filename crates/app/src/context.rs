@@ -20,8 +20,8 @@ use custodian_store::writer::ConsentWriter;
 use custodian_store::Store;
 
 use crate::error::AppError;
+use crate::limits::{IntakeLimits, Limiters};
 use crate::live::Live;
-use crate::requests::limits::{IntakeLimits, Limiter};
 use crate::tokens::TokenCache;
 
 /// How the service is set up; built by the CLI from flags, environment and config file.
@@ -35,7 +35,7 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// Where mail goes; `None` queues mail in the outbox until it is configured.
     pub smtp: Option<custodian_mail::MailConfig>,
-    pub intake_limits: crate::requests::limits::IntakeLimits,
+    pub intake_limits: IntakeLimits,
     /// Datastores named in the config file, besides those registered in the store.
     pub datastores: Vec<custodian_store::runs::DatastoreRecord>,
     /// Wraps every subject's key (see `custodian_store::keyring`). Never stored by Custodian.
@@ -124,7 +124,7 @@ pub struct Context {
     /// Group commit for request intake.
     pub intake: custodian_store::requests::IntakeWriter,
     pub smtp: Option<custodian_mail::MailConfig>,
-    pub limiter: Limiter,
+    pub limiters: Limiters,
     pub limits: IntakeLimits,
     /// Retention rules, minimum ages and the subjects under them (`retention_job`).
     pub retention: crate::retention::RetentionState,

@@ -49,7 +49,12 @@ pub enum AppError {
     #[error("{detail}")]
     Gone { code: &'static str, detail: String },
     #[error("{detail}")]
-    RateLimited { code: &'static str, detail: String },
+    RateLimited {
+        code: &'static str,
+        detail: String,
+        /// When the caller may try again (HTTP `Retry-After`).
+        retry_after_seconds: u64,
+    },
     #[error("the store is not available")]
     Unavailable,
     /// Any internal failure; its text is for the log only.
@@ -87,10 +92,21 @@ impl AppError {
         }
     }
 
+    /// A refusal to come back in a minute, for limits that do not say when they end.
     pub fn rate_limited(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::rate_limited_for(code, detail, 60)
+    }
+
+    /// A refusal to come back after `retry_after_seconds`.
+    pub fn rate_limited_for(
+        code: &'static str,
+        detail: impl Into<String>,
+        retry_after_seconds: u64,
+    ) -> Self {
         AppError::RateLimited {
             code,
             detail: detail.into(),
+            retry_after_seconds,
         }
     }
 

@@ -28,8 +28,10 @@
 //!   what it replaces);
 //! - [`reports`] runs the policy's aggregate reports with small groups suppressed; [`acts`]
 //!   is where every administrative act of notices, records and reports is recorded;
+//! - [`limits`] holds the rate limits of the public doors (intake, sign-in codes, anonymous
+//!   consent writes), which floods of made-up keys neither grow nor reset;
 //! - [`tokens`] authorises bearer tokens; [`signin`] mails the privacy centre's sign-in codes
-//!   within their limits; [`users`] keeps the console's users and [`sessions`] signs them in
+//!   within their limits, counts the tries of each once and keeps its sessions; [`users`] keeps the console's users and [`sessions`] signs them in
 //!   (Argon2id, TOTP, idle expiry, lock-out); [`overview`] counts the console's overview and
 //!   [`console`] reads what its other pages show, so its handlers never touch the store;
 //! - [`incidents`] carries personal-data breaches (Art. 33/34) from report to the authority's
@@ -58,6 +60,7 @@ pub mod error;
 pub mod holds;
 pub mod incidents;
 pub mod lifecycle;
+pub mod limits;
 pub mod live;
 pub mod notices;
 pub mod overview;

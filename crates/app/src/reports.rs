@@ -95,16 +95,11 @@ pub fn act_of(p: &Published) -> Act {
 }
 
 impl Published {
-    /// RFC 4180 CSV: the key columns and `people`, a hidden group's count left empty and its
+    /// RFC 4180 CSV (formula cells defused, `custodian_policy::csv`): the key columns and `people`, a hidden group's count left empty and its
     /// reason in `suppressed`; a last row `total`.
     pub fn csv(&self) -> String {
-        let field = |x: &str| {
-            if x.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", x.replace('"', "\"\""))
-            } else {
-                x.to_owned()
-            }
-        };
+        // RFC 4180 with formulas defused: the keys are values from a company datastore.
+        let field = |x: &str| custodian_policy::csv::field(x).into_owned();
         let mut head: Vec<String> = self.keys.iter().map(|k| field(k)).collect();
         head.extend(["people".into(), "suppressed".into()]);
         let mut out = head.join(",") + "\r\n";

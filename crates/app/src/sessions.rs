@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::Context;
 use crate::error::AppError;
-use crate::requests::limits::Limit;
+use crate::limits::Limit;
 
 /// Failures in a row before the first lock.
 pub const FREE_FAILURES: i64 = 5;
@@ -42,7 +42,7 @@ pub const STAGE_TOTP: &str = "totp";
 pub const STAGE_FULL: &str = "full";
 
 /// A new session's cookie value: 32 random bytes in hex. Only its SHA-256 is stored.
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     hex::encode(b)
@@ -114,17 +114,7 @@ pub async fn sign_in(
     client: Option<IpAddr>,
 ) -> Result<Started, AppError> {
     let now = ctx.clock.now_micros();
-    if let Some(ip) = client {
-        if !ctx
-            .limiter
-            .allow(&format!("console ip:{ip}"), PER_CLIENT, now)
-        {
-            return Err(AppError::rate_limited(
-                "rate_limited",
-                "too many sign-in attempts from here; try again in a few minutes",
-            ));
-        }
-    }
+    ctx.limiters.console(client, now)?;
     let key = ctx.users.email_key(email);
     check_lock(ctx, &key, now).await?;
     let user = ctx.store.user_by_email_hash(&key).await?;

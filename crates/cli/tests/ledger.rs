@@ -19,7 +19,8 @@ fn consent_body(device: &str) -> String {
 #[test]
 fn every_acknowledged_write_survives_kill_9_and_the_ledger_verifies() {
     let dir = temp_dir("crash");
-    let (mut child, url) = serve(&dir, &[]);
+    // A burst from one client is what this test needs, so the per-client limit is off.
+    let (mut child, url) = serve(&dir, &["--consent-limit-per-client", "0"]);
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();

@@ -266,20 +266,16 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-/// Writes one CSV record (RFC 4180: quoted where needed, CRLF).
+/// Writes one CSV record (RFC 4180: quoted where needed, CRLF), each cell that starts like a
+/// spreadsheet formula defused with a leading apostrophe (OWASP CSV injection guidance; see
+/// `custodian_policy::csv`): the values come from the company's datastores, where anyone
+/// could have typed them, and are opened by the requester in a spreadsheet.
 pub fn csv_row<W: Write, S: AsRef<str>>(out: &mut W, fields: &[S]) -> io::Result<()> {
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }
-        let f = f.as_ref();
-        if f.contains([',', '"', '\n', '\r']) {
-            out.write_all(b"\"")?;
-            out.write_all(f.replace('"', "\"\"").as_bytes())?;
-            out.write_all(b"\"")?;
-        } else {
-            out.write_all(f.as_bytes())?;
-        }
+        out.write_all(custodian_policy::csv::field(f.as_ref()).as_bytes())?;
     }
     out.write_all(b"\r\n")
 }
@@ -346,6 +342,22 @@ mod tests {
         assert_eq!(
             t.to_csv(),
             "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\nplain,\r\n"
+        );
+    }
+
+    #[test]
+    fn csv_cells_that_start_like_formulas_are_defused() {
+        let t = Table {
+            name: "t".into(),
+            columns: vec!["name".into(), "note".into()],
+            rows: vec![vec![
+                "=HYPERLINK(\"https://evil.example\",\"x\")".into(),
+                "@SUM(1)".into(),
+            ]],
+        };
+        assert_eq!(
+            t.to_csv(),
+            "name,note\r\n\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"x\"\")\",\"'@SUM(1)\"\r\n"
         );
     }
 

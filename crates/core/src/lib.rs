@@ -15,7 +15,8 @@
 //! knows ISO 3166-1; [`audit`] hashes and verifies the audit trail of administrative acts,
 //! [`incident`] holds the rules of personal-data breaches (Art. 33/34), [`disclosure`]
 //! those of disclosures to authorities and their public report, and [`aggregate`] suppresses
-//! the small groups of a shared report. Storage and HTTP live in
+//! the small groups of a shared report; [`limit`] counts rate limits that hold under floods
+//! of made-up keys. Storage and HTTP live in
 //! other crates and call in here.
 
 pub mod aggregate;
@@ -32,6 +33,7 @@ pub mod ids;
 pub mod incident;
 pub mod keys;
 pub mod ledger;
+pub mod limit;
 pub mod receipt;
 pub mod request;
 pub mod retention;

@@ -130,13 +130,9 @@ fn cells(a: &Value, measures: &Value) -> Vec<String> {
     ]
 }
 
-/// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
+/// RFC 4180, formulas defused (`crate::csv`).
 fn field(x: &str) -> String {
-    if x.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", x.replace('"', "\"\""))
-    } else {
-        x.to_owned()
-    }
+    crate::csv::field(x).into_owned()
 }
 
 fn csv(json: &Value) -> String {

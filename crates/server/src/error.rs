@@ -41,7 +41,12 @@ pub enum ApiError {
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
     #[error("{detail}")]
-    TooManyRequests { code: &'static str, detail: String },
+    TooManyRequests {
+        code: &'static str,
+        detail: String,
+        /// Sent as `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3).
+        retry_after_seconds: u64,
+    },
     #[error("a valid bearer token is required")]
     Unauthorized,
     #[error("this token's role may not call this route")]
@@ -88,7 +93,15 @@ impl From<custodian_app::AppError> for ApiError {
             E::NotFound => ApiError::NotFound,
             E::Conflict { code, detail } => ApiError::Conflict { code, detail },
             E::Gone { code, detail } => ApiError::Gone { code, detail },
-            E::RateLimited { code, detail } => ApiError::TooManyRequests { code, detail },
+            E::RateLimited {
+                code,
+                detail,
+                retry_after_seconds,
+            } => ApiError::TooManyRequests {
+                code,
+                detail,
+                retry_after_seconds,
+            },
             E::Unavailable => ApiError::Unavailable,
             E::Internal(detail) => ApiError::Internal(detail),
         }
@@ -185,6 +198,13 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
+        };
         let extra = match self {
             ApiError::Unprocessable { extra, .. } => extra,
             _ => None,
@@ -202,6 +222,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

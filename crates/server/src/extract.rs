@@ -1,7 +1,8 @@
 //! Request extractors whose failures are problem documents instead of axum's plain text.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -81,6 +82,34 @@ pub fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
         ),
         _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")),
     })
+}
+
+/// The query string of a route that checks its bearer token first: axum's `Query` would
+/// refuse a bad one before the handler runs — to anyone, in plain text, echoing the parameter
+/// it could not read. This one only holds the query; the handler parses it with
+/// [`LateQuery::parse`] once the caller is known, and a bad one is a problem that repeats
+/// nothing of the input.
+pub struct LateQuery(axum::http::Uri);
+
+impl<S: Send + Sync> FromRequestParts<S> for LateQuery {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(LateQuery(parts.uri.clone()))
+    }
+}
+
+impl LateQuery {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&self.0)
+            .map(|q| q.0)
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "the query string does not fit this route; docs/api.md lists its parameters",
+                )
+            })
+    }
 }
 
 /// A string from a JSON body that borrows from it when it can (no escapes) and is copied only

@@ -18,6 +18,7 @@ pub mod html;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod origin;
 pub mod routes;
 pub mod security_headers;
 pub mod state;

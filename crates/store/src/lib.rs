@@ -29,6 +29,7 @@ pub mod notices;
 pub mod outbox;
 pub mod overview;
 mod postgres;
+pub mod privacy_center;
 pub mod requests;
 pub mod retention;
 pub mod runs;

@@ -115,6 +115,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/postgres/0017_notices.sql"),
     ),
     (
+        18,
+        "privacy_center_signins",
+        include_str!("../migrations/sqlite/0018_privacy_center_signins.sql"),
+        include_str!("../migrations/postgres/0018_privacy_center_signins.sql"),
+    ),
+    (
         20,
         "console_users",
         include_str!("../migrations/sqlite/0020_console_users.sql"),

@@ -50,7 +50,7 @@ pub async fn intake(
     };
     let now = state.clock.now_micros();
     let subject = state.hasher.reference(&id);
-    within_limits(state, &subject, client, now)?;
+    state.limiters.intake(client, &subject, now)?;
 
     let rid = state.ids.next("req");
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
@@ -157,37 +157,6 @@ fn check(state: &Context, input: &Intake) -> Result<(SubjectId, Option<String>),
         ));
     }
     Ok((id, country))
-}
-
-/// The intake limits: per client (when known) and per address.
-fn within_limits(
-    state: &Context,
-    subject: &SubjectRef,
-    client: Option<IpAddr>,
-    now: i64,
-) -> Result<(), AppError> {
-    if let Some(ip) = client {
-        if !state
-            .limiter
-            .allow(&format!("ip:{ip}"), state.limits.per_client, now)
-        {
-            return Err(AppError::rate_limited(
-                "rate_limited",
-                "too many requests from this client; try again in a minute",
-            ));
-        }
-    }
-    if !state.limiter.allow(
-        &format!("subject:{}", subject.to_hex()),
-        state.limits.per_address,
-        now,
-    ) {
-        return Err(AppError::rate_limited(
-            "rate_limited",
-            "too many requests for this address; try again later",
-        ));
-    }
-    Ok(())
 }
 
 /// Seals the address and details under the requester's key and writes the request, its first

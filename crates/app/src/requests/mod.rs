@@ -1,7 +1,7 @@
 //! Data-subject requests: intake (`intake.rs`), verification of the requester's e-mail
 //! (`verify.rs`), the DPO's actions (`actions.rs`), what an approved request does to
 //! Custodian's own data (`execute.rs`) and the company's (`company.rs`), the export
-//! (`export.rs`), reading requests (`views.rs`) and intake limits (`limits.rs`). This file
+//! (`export.rs`) and reading requests (`views.rs`); intake's limits are [`crate::limits`]. This file
 //! holds what they share: due times, signed links and the sealed personal fields.
 //!
 //! Every change goes through [`transition`] (`transitions.rs`), which applies the state
@@ -16,7 +16,6 @@ pub mod execute;
 pub mod export;
 mod intake;
 pub mod lift;
-pub mod limits;
 mod mail;
 pub mod reach;
 mod transitions;

@@ -32,6 +32,10 @@ pub struct Args {
     /// Data-subject requests one e-mail address may submit per hour.
     #[arg(long, env = "CUSTODIAN_INTAKE_LIMIT_PER_ADDRESS", default_value_t = 5)]
     pub intake_limit_per_address: u32,
+    /// Anonymous consent writes (by device id) one client may make per second; 0 turns the
+    /// limit off (benchmarks). See docs/configuration.md for the default's reasoning.
+    #[arg(long, env = "CUSTODIAN_CONSENT_LIMIT_PER_CLIENT", default_value_t = custodian_app::limits::CONSENT_PER_CLIENT)]
+    pub consent_limit_per_client: u32,
     /// Comma-separated origins allowed to call the banner endpoints; any when unset.
     #[arg(long, env = "CUSTODIAN_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Option<Vec<String>>,
@@ -80,10 +84,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
 
     let smtp = custodian_mail::MailConfig::from_env()?;
     let datastores = file.datastore_records();
-    let limit = |max, window_micros| custodian_app::requests::limits::Limit { max, window_micros };
-    let intake_limits = custodian_app::requests::limits::IntakeLimits {
+    let limit = |max, window_micros| custodian_app::limits::Limit { max, window_micros };
+    let intake_limits = custodian_app::limits::IntakeLimits {
         per_client: limit(args.intake_limit_per_client, 60_000_000),
         per_address: limit(args.intake_limit_per_address, 3_600_000_000),
+        consent_per_client: args.consent_limit_per_client,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

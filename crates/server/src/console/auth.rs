@@ -5,12 +5,13 @@
 //!   ends after idle time (`Options::idle_minutes`) or 12 hours (`app::sessions`).
 //! - **CSRF**: every form carries a token — bound to the session (an HMAC of its stored hash),
 //!   or before sign-in to a random value in a cookie of its own — and every POST must come from
-//!   our own origin: `Origin`, when sent, names this host (or the public URL), and
-//!   `Sec-Fetch-Site`, when sent, says `same-origin` (OWASP CSRF Prevention Cheat Sheet).
+//!   our own origin (`crate::origin`: `Origin`, or else `Referer`, when sent, names this host
+//!   or the public URL, and `Sec-Fetch-Site`, when sent, says `same-origin`; OWASP CSRF
+//!   Prevention Cheat Sheet).
 //! - **Roles**: viewer < dpo < admin (`core::staff::StaffRole`); each handler names the least
 //!   role it needs.
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use custodian_app::sessions::{self, Found};
 use custodian_core::staff::StaffRole;
@@ -121,26 +122,10 @@ pub async fn staff(
     Ok(staff)
 }
 
-/// Whether a POST comes from our own origin (the headers a browser sends with it).
+/// Whether a POST comes from our own origin (`crate::origin`, shared with the privacy
+/// centre).
 pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    let fetch_site_ok = headers
-        .get("sec-fetch-site")
-        .is_none_or(|v| v.as_bytes() == b"same-origin");
-    let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(origin) => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let public = state.public_url.trim_end_matches('/');
-            origin == public
-                || origin
-                    .split_once("://")
-                    .is_some_and(|(_, h)| !host.is_empty() && h == host)
-        }
-    };
-    fetch_site_ok && origin_ok
+    crate::origin::same_origin(state, headers)
 }
 
 /// The signed-in user with at least `needed`, for a form post: the session, the role, the

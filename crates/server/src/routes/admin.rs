@@ -13,7 +13,7 @@ use custodian_store::requests::RequestRow;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::Query;
+use crate::extract::LateQuery;
 use crate::state::{AppState, SharedState};
 use custodian_app::requests::{self, views, ActionBody};
 
@@ -111,9 +111,10 @@ pub struct Queue {
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    query: LateQuery,
 ) -> Result<axum::Json<Queue>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let q: ListQuery = query.parse()?;
     // An empty parameter (`?status=&type=&overdue=`, as a form sends it) filters nothing.
     let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let (status, kind) = (given(q.status), given(q.kind));

@@ -9,7 +9,7 @@ use custodian_store::audit::AuditEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::Query;
+use crate::extract::LateQuery;
 use crate::state::SharedState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -69,9 +69,10 @@ fn out(e: AuditEntry) -> EntryOut {
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
+    query: LateQuery,
 ) -> Result<axum::Json<AuditPage>, ApiError> {
     crate::auth::authorize(&state, &headers, &[]).await?;
+    let q: AuditQuery = query.parse()?;
     let given = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let since = given(q.since)
         .map(|s| {

@@ -74,7 +74,8 @@ pub struct ConsentAnswer {
 #[utoipa::path(post, path = "/v1/consent", tag = "consent", request_body = ConsentRequest,
     responses((status = 201, body = ConsentAnswer, description = "Choices recorded"),
         (status = 200, body = ConsentAnswer, description = "Nothing changed"),
-        (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+        (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "Too many anonymous writes from this client; see `Retry-After`")))]
 pub async fn write(
     State(state): State<SharedState>,
     headers: HeaderMap,

@@ -12,7 +12,7 @@ use custodian_store::disclosures::DisclosureRow;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::{Json, Query};
+use crate::extract::{Json, LateQuery, Query};
 use crate::html::escape;
 use crate::state::SharedState;
 
@@ -216,9 +216,10 @@ pub async fn create(
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    query: LateQuery,
 ) -> Result<axum::Json<DisclosureList>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let q: ListQuery = query.parse()?;
     let all = disclosures::list(&state, q.limit.unwrap_or(100)).await?;
     Ok(axum::Json(DisclosureList {
         disclosures: all.into_iter().map(out).collect(),

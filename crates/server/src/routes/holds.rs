@@ -1,6 +1,6 @@
 //! Legal holds over HTTP, for the DPO: the bodies and answers of `custodian_app::holds`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use custodian_app::holds::{self, HoldSubject};
 use custodian_core::clock::rfc3339;
@@ -9,7 +9,7 @@ use custodian_store::retention::HoldRow;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, LateQuery};
 use crate::routes::decide::SubjectInput;
 use crate::state::SharedState;
 
@@ -115,9 +115,10 @@ pub async fn place(
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    query: LateQuery,
 ) -> Result<axum::Json<HoldList>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let q: ListQuery = query.parse()?;
     let all = holds::list(&state, q.all.unwrap_or(false)).await?;
     Ok(axum::Json(HoldList {
         holds: all.iter().map(out).collect(),
@@ -133,9 +134,10 @@ pub async fn lift(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<LiftQuery>,
+    query: LateQuery,
 ) -> Result<StatusCode, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let q: LiftQuery = query.parse()?;
     holds::lift(&state, &id, &caller.token_id, q.reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use custodian_store::incidents::IncidentRow;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::{Json, Query};
+use crate::extract::{Json, LateQuery};
 use crate::state::{AppState, SharedState};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -252,9 +252,10 @@ pub async fn create(
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    query: LateQuery,
 ) -> Result<axum::Json<IncidentList>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let q: ListQuery = query.parse()?;
     let rows = incidents::list(&state, q.open.unwrap_or(false)).await?;
     let all: Vec<IncidentOut> = rows.into_iter().map(|r| out(&state, r)).collect();
     Ok(axum::Json(IncidentList {
@@ -409,9 +410,10 @@ pub async fn report(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<ReportQuery>,
+    query: LateQuery,
 ) -> Result<Response, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let q: ReportQuery = query.parse()?;
     let wants_markdown = match q.format.as_deref().map(str::trim) {
         Some("markdown") | Some("md") => true,
         Some("json") => false,

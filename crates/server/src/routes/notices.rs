@@ -16,7 +16,7 @@ use custodian_core::token::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::{Json, Query};
+use crate::extract::{Json, LateQuery, Query};
 use crate::state::{AppState, SharedState};
 
 /// The largest policy file taken (the example is ~40 KiB).
@@ -52,10 +52,11 @@ fn actor(caller: &custodian_app::tokens::Caller) -> Actor {
 pub async fn publish_version(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<EffectiveQuery>,
+    query: LateQuery,
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<publish::Scheduled>), ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Admin]).await?;
+    let q: EffectiveQuery = query.parse()?;
     let toml = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -236,9 +237,10 @@ pub struct RecordsQuery {
 pub async fn records(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<RecordsQuery>,
+    query: LateQuery,
 ) -> Result<Response, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let q: RecordsQuery = query.parse()?;
     let name = q.format.unwrap_or_else(|| "json".into());
     let format = custodian_policy::records::Format::parse(&name).ok_or_else(|| {
         ApiError::unprocessable("invalid_format", "`format` is json, csv or html")

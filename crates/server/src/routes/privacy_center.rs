@@ -59,7 +59,7 @@ pub async fn home(
     let mut body = templates::home(t, &lang);
     // Notices before changes come first while they are shown (issue 13): mandatory ones
     // always, optional ones unless the signed-in person turned them off.
-    let show_optional = match guard::session(&state, &headers) {
+    let show_optional = match guard::session(&state, &headers).await {
         Some(s) => custodian_app::announce::preferences(&state, &s)
             .await
             .map(|p| p.optional_site)
@@ -97,7 +97,7 @@ pub async fn unsubscribe(
     let (seed, new_seed) = guard::csrf_seed(&headers);
     let token = guard::csrf_token(&state, &seed);
     let mut body = templates::unsubscribe_intro(t, &lang);
-    if let Some(subject) = guard::session(&state, &headers) {
+    if let Some(subject) = guard::session(&state, &headers).await {
         let view = match custodian_app::consent::view(&state, &subject).await {
             Ok(v) => v,
             Err(e) => {

@@ -8,6 +8,7 @@ mod flow;
 mod helpers;
 mod image;
 mod input;
+mod limits;
 mod linking;
 mod nodes;
 mod unsubscribe;

@@ -94,6 +94,61 @@ async fn a_form_without_a_valid_token_changes_nothing() {
     assert_eq!(mail.delivered(&app).await, 0, "nothing was mailed");
 }
 
+// A token is not enough: a post must come from our own origin by `Origin`, or without one by
+// `Referer` (the console's check). `Origin: null` is what a page under `no-referrer` makes a
+// browser send, so it is refused and our pages send `same-origin` instead.
+#[tokio::test]
+async fn a_form_posted_from_another_origin_changes_nothing() {
+    let app = TestApp::sqlite().await;
+    let mut b = Browser::with_device(&app);
+    let token = b.get("/privacy-center/consents").await.csrf();
+    let choice = [
+        ("csrf", token.as_str()),
+        ("for", "device"),
+        ("choice.analytics", "yes"),
+    ];
+    let from = |headers: &[(&str, &str)]| Browser {
+        app: &app,
+        jar: b.jar.clone(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+    };
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[("origin", "null")],
+        &[("origin", "http://custodian.test.evil.example")],
+        &[("referer", "https://evil.example/page")],
+        &[
+            ("origin", "https://evil.example"),
+            ("referer", "http://custodian.test/privacy-center"),
+        ],
+    ] {
+        let p = from(headers)
+            .post("/privacy-center/consents", &choice)
+            .await;
+        assert_eq!(p.status, 403, "{headers:?}");
+    }
+    assert!(app.events().await.is_empty(), "nothing was recorded");
+    for headers in [
+        &[("origin", "http://custodian.test")][..],
+        &[(
+            "referer",
+            "http://custodian.test/privacy-center/consents?lang=en",
+        )],
+        &[
+            ("origin", "http://localhost:8080"),
+            ("host", "localhost:8080"),
+        ],
+    ] {
+        let p = from(headers)
+            .post("/privacy-center/consents", &choice)
+            .await;
+        assert_eq!(p.status, 303, "{headers:?}: {}", p.text);
+    }
+}
+
 // One scenario followed end to end: choices saved in the form and seen by the ledger, the API,
 // decisions, cookie and page; saved again, overridden by GPC, refused when unknown.
 #[tokio::test]

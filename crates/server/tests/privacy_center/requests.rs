@@ -205,3 +205,74 @@ async fn the_same_address_asking_too_often_is_told_to_wait_without_learning_anyt
     }
     assert_eq!(statuses, [303, 303, 303, 303, 303, 429, 429]);
 }
+
+// The review's finding (issue 15): two submissions of the verify form at once answered 500 to
+// the one that lost (and logged nothing); the JSON route answers 409. Now the loser gets a
+// 409 page that says what happened.
+#[tokio::test]
+async fn two_confirmations_at_once_answer_one_redirect_and_no_failure() {
+    let app = TestApp::sqlite().await;
+    let mail = Mail::start().await;
+    let mut conflicts = 0;
+    for round in 0..6 {
+        let email = format!("race{round}@example.com");
+        let mut b = Browser::new(&app);
+        let p = b
+            .submit(
+                "/privacy-center/requests",
+                "/privacy-center/requests",
+                &[("type", "access"), ("email", &email), ("country", "DE")],
+            )
+            .await;
+        assert_eq!(p.status, 303, "{}", p.text);
+        let location = p.header("location").to_owned();
+        let id = location
+            .split("request=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        let code = code_in(&mail.last_to(&app, &email).await);
+        let csrf = b.get(&location).await.csrf();
+        let pairs = [
+            ("csrf", csrf.as_str()),
+            ("request", id.as_str()),
+            ("code", code.as_str()),
+        ];
+        let mut tabs: Vec<Browser> = (0..3)
+            .map(|_| Browser {
+                app: &app,
+                jar: b.jar.clone(),
+                headers: Vec::new(),
+            })
+            .collect();
+        let [t1, t2, t3] = &mut tabs[..] else {
+            unreachable!()
+        };
+        let (a, b2, c) = tokio::join!(
+            t1.post("/privacy-center/verify", &pairs),
+            t2.post("/privacy-center/verify", &pairs),
+            t3.post("/privacy-center/verify", &pairs)
+        );
+        let statuses: Vec<u16> = [&a, &b2, &c].iter().map(|p| p.status.as_u16()).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 303).count(),
+            1,
+            "{statuses:?}"
+        );
+        for p in [&a, &b2, &c] {
+            assert!(
+                matches!(p.status.as_u16(), 303 | 409),
+                "{statuses:?}: {}",
+                p.text
+            );
+            if p.status == 409 {
+                conflicts += 1;
+                assert!(p.text.contains(r#"role="alert""#));
+            }
+        }
+    }
+    assert_eq!(conflicts, 12);
+}

@@ -179,3 +179,125 @@ async fn signing_in_with_an_emailed_code_shows_and_changes_the_address_s_choices
     assert_eq!(p.status, 410, "{}", p.text);
     assert!(p.text.contains("expired"));
 }
+
+/// Starts a sign-in for `email` in `b` and answers the mailed code.
+async fn ask_for_code(b: &mut Browser<'_>, mail: &Mail, email: &str) -> String {
+    let p = b
+        .submit(
+            "/privacy-center/consents",
+            "/privacy-center/sign-in",
+            &[("email", email)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.text);
+    code_in(&mail.last_to(b.app, email).await)
+}
+
+fn copy<'a>(b: &Browser<'a>) -> Browser<'a> {
+    Browser {
+        app: b.app,
+        jar: b.jar.clone(),
+        headers: b.headers.clone(),
+    }
+}
+
+// The review's finding (issue 15): the pending cookie of a finished sign-in opened a second
+// session, and signing out left the session valid on the server for whoever kept its cookie.
+#[tokio::test]
+async fn a_sign_in_is_used_once_and_signing_out_ends_the_session_on_the_server() {
+    let app = TestApp::sqlite().await;
+    let mail = Mail::start().await;
+    let mut b = Browser::new(&app);
+    let code = ask_for_code(&mut b, &mail, "dora@example.com").await;
+    let mut replay = copy(&b);
+    let p = b
+        .submit(
+            "/privacy-center/sign-in",
+            "/privacy-center/sign-in/code",
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.text);
+
+    let p = replay
+        .submit(
+            "/privacy-center/sign-in",
+            "/privacy-center/sign-in/code",
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(p.status, 410, "the pending cookie is spent: {}", p.text);
+    assert!(
+        !replay.jar.contains_key("cst_pc_session"),
+        "no second session"
+    );
+
+    let mut kept = copy(&b);
+    assert!(kept
+        .get("/privacy-center/consents")
+        .await
+        .text
+        .contains("You confirmed your e-mail address"));
+    let p = b
+        .submit("/privacy-center/consents", "/privacy-center/sign-out", &[])
+        .await;
+    assert_eq!(p.status, 303);
+    let page = kept.get("/privacy-center/consents").await;
+    assert!(
+        !page.text.contains("You confirmed your e-mail address"),
+        "the kept cookie names no session any more"
+    );
+    let p = kept
+        .submit(
+            "/privacy-center/consents",
+            "/privacy-center/consents",
+            &[("for", "account"), ("choice.marketing", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 401);
+}
+
+// Tries are counted per sign-in in the store: a cookie whose nonce is changed names no sign-in
+// (no fresh tries), and a locked sign-in stays locked.
+#[tokio::test]
+async fn wrong_codes_are_counted_per_sign_in_whatever_the_cookie_says() {
+    let app = TestApp::sqlite().await;
+    let mail = Mail::start().await;
+    let mut b = Browser::new(&app);
+    let code = ask_for_code(&mut b, &mail, "eve@example.com").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let attempts = app.state.policy.requests.verification_attempts;
+    for _ in 0..attempts {
+        let p = b
+            .submit(
+                "/privacy-center/sign-in",
+                "/privacy-center/sign-in/code",
+                &[("code", wrong)],
+            )
+            .await;
+        assert_eq!(p.status, 422, "{}", p.text);
+    }
+    let mut minted = copy(&b);
+    let pending = b.jar["cst_pc_signin"].clone();
+    let mut parts: Vec<&str> = pending.splitn(3, '.').collect();
+    parts[1] = "signin_made_up";
+    minted.jar.insert("cst_pc_signin".into(), parts.join("."));
+    let p = minted
+        .submit(
+            "/privacy-center/sign-in",
+            "/privacy-center/sign-in/code",
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(p.status, 410, "a made-up nonce names no sign-in");
+
+    let p = b
+        .submit(
+            "/privacy-center/sign-in",
+            "/privacy-center/sign-in/code",
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(p.status, 429, "locked even with the right code");
+    assert!(!b.jar.contains_key("cst_pc_session"));
+}

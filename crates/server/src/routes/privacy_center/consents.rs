@@ -59,7 +59,7 @@ pub async fn show(
         Ok(v) => v,
         Err(e) => return failure(&state, &lang, &e),
     };
-    let account_form = match guard::session(&state, &headers) {
+    let account_form = match guard::session(&state, &headers).await {
         Some(s) => match consent::view(&state, &s).await {
             Ok(view) => Some(templates::choice_form(
                 &state, t, &lang, &token, "account", &view,
@@ -110,7 +110,8 @@ pub(super) fn failure(state: &AppState, lang: &str, e: &custodian_app::AppError)
         description = "`csrf`, `lang`, `for` (`device` or `account`) and `choice.{purpose}` = `yes` | `no`"),
     responses((status = 303, description = "Saved; back to the consents page"),
         (status = 403, description = "The CSRF check failed", content_type = "text/html"),
-        (status = 422, description = "An unknown purpose or value", content_type = "text/html")))]
+        (status = 422, description = "An unknown purpose or value", content_type = "text/html"),
+        (status = 429, description = "Too many writes from this client", content_type = "text/html")))]
 pub async fn save(
     State(state): State<SharedState>,
     headers: HeaderMap,
@@ -123,7 +124,7 @@ pub async fn save(
     };
     let t = texts(&lang);
     let (subject, device): (SubjectRef, Option<Device>) = match field(&fields, "for") {
-        Some("account") => match guard::session(&state, &headers) {
+        Some("account") => match guard::session(&state, &headers).await {
             Some(s) => (s, None),
             None => {
                 return page::error_page(

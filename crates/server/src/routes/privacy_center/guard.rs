@@ -2,13 +2,18 @@
 //!
 //! - **CSRF**: a signed double-submit token. A random value lives in an HttpOnly cookie; each
 //!   form carries an HMAC of it (`LinkSigner`, purpose `privacy-center csrf`) that expires. A
-//!   site elsewhere can neither read the cookie nor forge the signature. A browser's
-//!   `Sec-Fetch-Site: cross-site` is refused outright as a second line.
+//!   site elsewhere can neither read the cookie nor forge the signature. As a second line, a
+//!   post must come from our own origin by its `Sec-Fetch-Site`, `Origin` or `Referer`
+//!   (`crate::origin`, the console's check).
 //! - **The device**: the banner's first-party cookie `cst_consent` (`{id, h, v, c, u}`, see
 //!   web/banner.js) names a random device id, so a visitor manages this browser's choices with
 //!   no sign-in, exactly as the banner does.
-//! - **The e-mail session**: after a code sent to the address is entered, a signed cookie names
-//!   the keyed subject reference (never the address) and expires after 30 minutes.
+//! - **The e-mail session**: after a code sent to the address is entered, a cookie holds a
+//!   random value whose hash names a session row (`app::signin`): the keyed subject reference
+//!   (never the address), for 30 minutes or until signing out ends it on the server.
+//! - **The pending sign-in**: a cookie names the sign-in's nonce and carries a signature over
+//!   the code (never the code); the sign-in itself is a row, tried a limited number of times
+//!   and used once.
 
 use axum::http::{header, HeaderMap};
 use custodian_core::subject::{IdKind, SubjectId, SubjectRef};
@@ -24,7 +29,7 @@ pub const PENDING_COOKIE: &str = "cst_pc_signin";
 pub const DEVICE_COOKIE: &str = "cst_consent";
 /// The banner keeps its cookie 180 days; so do we when we write it.
 const DEVICE_AGE: i64 = 15_552_000;
-pub const SESSION_SECONDS: i64 = 30 * 60;
+pub const SESSION_SECONDS: i64 = custodian_app::signin::SESSION_MICROS / 1_000_000;
 const CSRF_SECONDS: i64 = 24 * 3600;
 const PATH: &str = "/privacy-center";
 
@@ -153,13 +158,10 @@ pub fn posted(
 }
 
 pub fn csrf_ok(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> bool {
-    let cross_site = headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site");
     let (Some(seed), Some(token)) = (cookie(headers, CSRF_COOKIE), token) else {
         return false;
     };
-    !cross_site
+    crate::origin::same_origin(state, headers)
         && state
             .links
             .verify("privacy-center csrf", seed, token, now_s(state))
@@ -256,29 +258,26 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The e-mail subject this browser confirmed, while its session lasts.
-pub fn session(state: &AppState, headers: &HeaderMap) -> Option<SubjectRef> {
-    let (subject, token) = cookie(headers, SESSION_COOKIE)?.split_once('.')?;
-    state
-        .links
-        .verify("privacy-center session", subject, token, now_s(state))
-        .ok()?;
-    SubjectRef::from_hex(subject)
+/// The e-mail subject this browser confirmed, while its session lasts. A store that cannot
+/// be read is logged and taken as no session (the pages then offer to sign in).
+pub async fn session(state: &AppState, headers: &HeaderMap) -> Option<SubjectRef> {
+    let token = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty())?;
+    match custodian_app::signin::session(state, token).await {
+        Ok(subject) => subject,
+        Err(e) => {
+            tracing::warn!(code = e.code(), error = %e, "privacy-centre session could not be read");
+            None
+        }
+    }
 }
 
-pub fn session_cookie(state: &AppState, subject: &SubjectRef) -> String {
-    let hex = subject.to_hex();
-    let token = state.links.sign(
-        "privacy-center session",
-        &hex,
-        now_s(state) + SESSION_SECONDS,
-    );
-    own_cookie(
-        state,
-        SESSION_COOKIE,
-        Some(&format!("{hex}.{token}")),
-        SESSION_SECONDS,
-    )
+/// The session cookie's value this browser sends, for signing out.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty())
+}
+
+pub fn session_cookie(state: &AppState, token: &str) -> String {
+    own_cookie(state, SESSION_COOKIE, Some(token), SESSION_SECONDS)
 }
 
 /// A sign-in waiting for its code: the subject, a nonce, and a signature over both and the
@@ -327,14 +326,17 @@ pub fn pending(headers: &HeaderMap) -> Option<Pending> {
 }
 
 impl Pending {
+    /// Whether `code` is the one mailed for this sign-in of `subject` (the subject the store
+    /// holds for the nonce, not the cookie's word for it).
     pub fn check(
         &self,
         state: &AppState,
+        subject: &SubjectRef,
         code: &str,
     ) -> Result<(), custodian_core::signed::LinkError> {
         state.links.verify(
             "privacy-center sign-in",
-            &pending_payload(&self.subject.to_hex(), &self.nonce, code.trim()),
+            &pending_payload(&subject.to_hex(), &self.nonce, code.trim()),
             &self.token,
             now_s(state),
         )

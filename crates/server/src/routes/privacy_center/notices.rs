@@ -68,7 +68,7 @@ pub async fn show(
     let w = words(&lang);
     let (seed, new_seed) = guard::csrf_seed(&headers);
     let token = guard::csrf_token(&state, &seed);
-    let session = guard::session(&state, &headers);
+    let session = guard::session(&state, &headers).await;
     let prefs = match &session {
         Some(s) => match announce::preferences(&state, s).await {
             Ok(p) => Some(p),
@@ -160,7 +160,7 @@ pub async fn save(
         Ok(posted) => posted,
         Err(refused) => return refused,
     };
-    let Some(subject) = guard::session(&state, &headers) else {
+    let Some(subject) = guard::session(&state, &headers).await else {
         let t = super::text::texts(&lang);
         return page::error_page(
             &state,

@@ -1,7 +1,7 @@
 //! The frame every privacy-centre page shares — landmarks, skip link, language switch,
 //! navigation — and the headers that go with it: a strict Content-Security-Policy (no script
-//! at all, styles only from our stylesheet), no caching of personal pages, no referrer (the
-//! verification links carry codes), and no framing.
+//! at all, styles only from our stylesheet), no caching of personal pages, no referrer to
+//! other sites (the verification links carry codes), and no framing.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -86,7 +86,7 @@ pub fn render(state: &AppState, page: &Page) -> String {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{title} · {centre} · {org}</title>
 <link rel="stylesheet" href="/assets/privacy-center.css">
 </head>
@@ -147,8 +147,9 @@ fn secure_headers(h: &mut axum::http::HeaderMap) {
         HeaderValue::from_static(CSP),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // `same-origin`, as the console: under `no-referrer` a browser sends `Origin: null` with
-    // every form post, which an origin check on the forms would refuse.
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null`
+    // with every form post (Fetch, "serializing a request origin"), which the origin check
+    // (`crate::origin`) refuses. Other sites still get no referrer, so no code leaves.
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
@@ -257,13 +258,26 @@ pub fn explain(t: &Texts, err: &AppError) -> (StatusCode, String) {
             code: "already_verified",
             ..
         } => (StatusCode::CONFLICT, t.already_verified.to_owned()),
+        // Two submissions of one form at once: one wins, the other finds the request changed
+        // (the JSON routes answer the same 409). Logged by its class only — no personal data.
+        AppError::Conflict { code, .. } => {
+            tracing::info!(code, "privacy centre: a conflicting submission");
+            (StatusCode::CONFLICT, t.changed_meanwhile.to_owned())
+        }
         AppError::NotFound => (StatusCode::NOT_FOUND, t.unknown_request.to_owned()),
         AppError::Malformed { .. } => (StatusCode::BAD_REQUEST, t.invalid_form.to_owned()),
         AppError::Internal(inner) => {
             tracing::error!(error = %inner, "internal error in the privacy centre");
             (StatusCode::INTERNAL_SERVER_ERROR, t.internal.to_owned())
         }
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, t.internal.to_owned()),
+        other => {
+            tracing::error!(
+                code = other.code(),
+                kind = ?other.kind(),
+                "privacy centre: a failure without a page of its own"
+            );
+            (StatusCode::INTERNAL_SERVER_ERROR, t.internal.to_owned())
+        }
     }
 }
 
@@ -279,5 +293,26 @@ pub fn notice(ok: bool, message: &str) -> String {
             r#"<div class="notice error" role="alert"><p>{}</p></div>"#,
             escape(message)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_of_any_kind_is_a_409_page_not_a_failure() {
+        let t = texts("en");
+        let lost = AppError::conflict("changed_meanwhile", "changed meanwhile");
+        assert_eq!(
+            explain(t, &lost),
+            (StatusCode::CONFLICT, t.changed_meanwhile.to_owned())
+        );
+        let again = AppError::conflict("already_verified", "already");
+        assert_eq!(explain(t, &again).0, StatusCode::CONFLICT);
+        assert_eq!(
+            explain(t, &AppError::internal("x")).0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Signing in to the privacy centre with an e-mail address: a 6-digit code is mailed, and
 //! the right code gives this browser a 30-minute session for the address (to see and change
-//! the choices recorded for it). The same answers whether or not the address is known.
+//! the choices recorded for it). The same answers whether or not the address is known. A
+//! sign-in is used once, and signing out ends the session on the server (`app::signin`).
 
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -147,13 +148,15 @@ pub async fn sign_in_form(
 #[utoipa::path(post, path = "/privacy-center/sign-in/code", tag = "privacy centre",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf`, `lang`, `code`"),
     responses((status = 303, description = "Confirmed; on to the consents"),
+        (status = 400, description = "No sign-in waiting on this browser", content_type = "text/html"),
         (status = 403, description = "The CSRF check failed", content_type = "text/html"),
-        (status = 410, description = "The code expired", content_type = "text/html"),
+        (status = 410, description = "The code expired or was already used", content_type = "text/html"),
         (status = 422, description = "A wrong code", content_type = "text/html"),
         (status = 429, description = "Too many wrong codes", content_type = "text/html")))]
 pub async fn finish_sign_in(
     State(state): State<SharedState>,
     headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     form: Result<Form<Fields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let (fields, lang) = match guard::posted(&state, &headers, form) {
@@ -161,67 +164,65 @@ pub async fn finish_sign_in(
         Err(refused) => return refused,
     };
     let t = texts(&lang);
-    let Some(pending) = guard::pending(&headers) else {
-        return sign_in_page(
+    let page = |status, message: &str, pending, cookies| {
+        sign_in_page(
             &state,
             &lang,
-            StatusCode::BAD_REQUEST,
-            Some((false, t.no_pending)),
-            false,
+            status,
+            Some((false, message)),
+            pending,
             "",
-            Vec::new(),
+            cookies,
             &headers,
-        );
+        )
     };
-    let clear = || vec![guard::own_cookie(&state, guard::PENDING_COOKIE, None, 0)];
-    if !signin::may_try(&state, &pending.nonce) {
-        return sign_in_page(
-            &state,
-            &lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some((false, t.rate_limited)),
-            false,
-            "",
-            clear(),
-            &headers,
-        );
-    }
+    let Some(pending) = guard::pending(&headers) else {
+        return page(StatusCode::BAD_REQUEST, t.no_pending, false, Vec::new());
+    };
+    let clear = || guard::own_cookie(&state, guard::PENDING_COOKIE, None, 0);
+    let subject = match signin::try_code(&state, &pending.nonce, ip).await {
+        Ok(subject) => subject,
+        Err(AppError::RateLimited { .. }) => {
+            return page(
+                StatusCode::TOO_MANY_REQUESTS,
+                t.rate_limited,
+                false,
+                vec![clear()],
+            )
+        }
+        Err(AppError::Gone { .. }) => {
+            return page(StatusCode::GONE, t.code_expired, false, vec![clear()])
+        }
+        Err(e) => return failure(&state, &lang, &e),
+    };
     let code = field(&fields, "code").unwrap_or("");
-    match pending.check(&state, code) {
-        Ok(()) => page::see_other(
-            &format!(
-                "{}#account",
-                page::with_lang("/privacy-center/consents", &lang)
+    match pending.check(&state, &subject, code) {
+        Ok(()) => match signin::finish(&state, &pending.nonce).await {
+            Ok(token) => page::see_other(
+                &format!(
+                    "{}#account",
+                    page::with_lang("/privacy-center/consents", &lang)
+                ),
+                vec![guard::session_cookie(&state, &token), clear()],
             ),
-            vec![
-                guard::session_cookie(&state, &pending.subject),
-                clear().remove(0),
-            ],
-        ),
-        Err(custodian_core::signed::LinkError::Expired) => sign_in_page(
-            &state,
-            &lang,
-            StatusCode::GONE,
-            Some((false, t.code_expired)),
-            false,
-            "",
-            clear(),
-            &headers,
-        ),
-        Err(custodian_core::signed::LinkError::Invalid) => sign_in_page(
-            &state,
-            &lang,
+            Err(AppError::Gone { .. }) => {
+                page(StatusCode::GONE, t.code_expired, false, vec![clear()])
+            }
+            Err(e) => failure(&state, &lang, &e),
+        },
+        Err(custodian_core::signed::LinkError::Expired) => {
+            page(StatusCode::GONE, t.code_expired, false, vec![clear()])
+        }
+        Err(custodian_core::signed::LinkError::Invalid) => page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some((false, t.wrong_code)),
+            t.wrong_code,
             true,
-            "",
             Vec::new(),
-            &headers,
         ),
     }
 }
 
-/// Ends the e-mail session on this browser.
+/// Ends the e-mail session, on the server and on this browser.
 #[utoipa::path(post, path = "/privacy-center/sign-out", tag = "privacy centre",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf`, `lang`"),
     responses((status = 303, description = "Signed out"), (status = 403, description = "The CSRF check failed", content_type = "text/html")))]
@@ -234,6 +235,11 @@ pub async fn sign_out(
         Ok(posted) => posted,
         Err(refused) => return refused,
     };
+    if let Some(token) = guard::session_token(&headers) {
+        if let Err(e) = signin::sign_out(&state, token).await {
+            return failure(&state, &lang, &e);
+        }
+    }
     page::see_other(
         &format!(
             "{}&signed_out=1",
