@@ -96,14 +96,14 @@ pub async fn load(path: &Path, slots: &[String], fingerprint: [u8; 16]) -> Optio
     let slots: Vec<String> = slots.to_vec();
     let started = Instant::now();
     let read = tokio::task::spawn_blocking(move || -> Result<Option<Loaded>, String> {
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
         let names: Vec<&str> = slots.iter().map(String::as_str).collect();
-        let (memory, header) =
-            ConsentMemory::read_image(&bytes, &names).map_err(|e: ImageError| e.to_string())?;
+        let (memory, header) = ConsentMemory::read_image_from(file, &names)
+            .map_err(|e: ImageError| e.to_string())?;
         if header.fingerprint != fingerprint {
             return Err("it was made under another secret".into());
         }

@@ -23,7 +23,7 @@
 //! The names come after the entries because they only grow: read once the entries are out,
 //! they hold every index an entry refers to, whatever was recorded while the image was made.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use sha2::{Digest, Sha256};
 
@@ -58,6 +58,14 @@ pub enum ImageError {
     Checksum,
     #[error("the image is cut short or malformed at byte {0}")]
     Truncated(usize),
+    #[error("reading the image: {0}")]
+    Read(String),
+}
+
+impl ImageError {
+    fn read(e: io::Error) -> ImageError {
+        ImageError::Read(e.to_string())
+    }
 }
 
 /// A writer that hashes what passes through it.
@@ -147,51 +155,56 @@ impl ConsentMemory {
         w.inner.flush()
     }
 
-    /// Reads an image made by [`ConsentMemory::write_image`]. Choices are moved to the slots
-    /// `slots_now` gives their purposes (a purpose the policy no longer has is dropped), so an
-    /// image outlives a policy change.
+    /// Reads an image made by [`ConsentMemory::write_image`] from bytes in memory.
     pub fn read_image(
         bytes: &[u8],
         slots_now: &[&str],
     ) -> Result<(ConsentMemory, ImageHeader), ImageError> {
-        if bytes.len() < MAGIC.len() + FOOTER || &bytes[..MAGIC.len()] != MAGIC {
+        Self::read_image_from(io::Cursor::new(bytes), slots_now)
+    }
+
+    /// Reads an image made by [`ConsentMemory::write_image`], streaming: the file is never held
+    /// whole (a million subjects' image is ~80 MB, and a buffer that size stays in the
+    /// allocator's hands after it is freed). The checksum is computed along the way and
+    /// checked at the end; a mismatch discards what was read. Choices are moved to the slots
+    /// `slots_now` gives their purposes (a purpose the policy no longer has is dropped), so an
+    /// image outlives a policy change.
+    pub fn read_image_from<R: Read + Seek>(
+        mut src: R,
+        slots_now: &[&str],
+    ) -> Result<(ConsentMemory, ImageHeader), ImageError> {
+        let len = src.seek(SeekFrom::End(0)).map_err(ImageError::read)? as usize;
+        if len < MAGIC.len() + FOOTER {
             return Err(ImageError::Format);
         }
-        let body = &bytes[..bytes.len() - FOOTER];
-        let footer = &bytes[bytes.len() - FOOTER..];
-        if Sha256::digest(body).as_slice() != &footer[8..] {
+        let mut magic = [0u8; 8];
+        src.seek(SeekFrom::Start(0))
+            .and_then(|_| src.read_exact(&mut magic))
+            .map_err(ImageError::read)?;
+        if &magic != MAGIC {
+            return Err(ImageError::Format);
+        }
+        let body_len = len - FOOTER;
+        let mut footer = [0u8; FOOTER];
+        src.seek(SeekFrom::Start(body_len as u64))
+            .and_then(|_| src.read_exact(&mut footer))
+            .map_err(ImageError::read)?;
+        let names_at = u64::from_le_bytes(footer[..8].try_into().expect("8 bytes")) as usize;
+        if names_at > body_len {
             return Err(ImageError::Checksum);
         }
-        let names_at = u64::from_le_bytes(footer[..8].try_into().expect("8 bytes")) as usize;
-        let mut r = Reader {
-            bytes: body,
-            at: MAGIC.len(),
-        };
-        let fingerprint: [u8; 16] = r.take(16)?.try_into().expect("16 bytes");
-        let taken_at = r.i64()?;
-        let forgotten = r.i64()?;
-        let chains = (0..r.u32()?).map(|_| r.i64()).collect::<Result<Vec<_>, _>>()?;
-        let slots = (0..r.u32()?)
-            .map(|_| r.name().map(str::to_owned))
-            .collect::<Result<Vec<_>, _>>()?;
-        let header = ImageHeader {
-            fingerprint,
-            taken_at,
-            forgotten,
-            chains,
-            slots,
-        };
 
-        // Names first (they sit after the entries).
+        // The names first (they sit after the entries): a few hundred bytes.
         let mut names = Names::default();
         {
-            let mut n = Reader {
-                bytes: body,
-                at: names_at,
-            };
-            if names_at > body.len() {
-                return Err(ImageError::Truncated(names_at));
-            }
+            let mut bytes = Vec::with_capacity(body_len - names_at);
+            src.seek(SeekFrom::Start(names_at as u64))
+                .map_err(ImageError::read)?;
+            (&mut src)
+                .take((body_len - names_at) as u64)
+                .read_to_end(&mut bytes)
+                .map_err(ImageError::read)?;
+            let mut n = Stream::new(&bytes[..], names_at, false);
             for _ in 0..n.u32()? {
                 let v: std::sync::Arc<str> = n.name()?.into();
                 names.version_index.insert(v.clone(), names.versions.len() as u32);
@@ -204,12 +217,36 @@ impl ConsentMemory {
             }
         }
 
+        src.seek(SeekFrom::Start(0)).map_err(ImageError::read)?;
+        let mut r = Stream::new(
+            io::BufReader::with_capacity(1 << 20, (&mut src).take(body_len as u64)),
+            0,
+            true,
+        );
+        if &r.array::<8>()? != MAGIC {
+            return Err(ImageError::Format);
+        }
+        let fingerprint: [u8; 16] = r.array()?;
+        let taken_at = r.i64()?;
+        let forgotten = r.i64()?;
+        let chains = (0..r.u32()?).map(|_| r.i64()).collect::<Result<Vec<_>, _>>()?;
+        let slots = (0..r.u32()?)
+            .map(|_| r.name())
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = ImageHeader {
+            fingerprint,
+            taken_at,
+            forgotten,
+            chains,
+            slots,
+        };
+
         let memory = ConsentMemory::default();
         let mut shards: Vec<_> = memory.shards.iter().map(|s| unpoisoned(s.write())).collect();
         for written_shard in 0..r.u32()? as usize {
             let count = r.u64()?;
             // A count no image of this size could hold is damage, not a reason to reserve.
-            if count > (body.len() / 32) as u64 {
+            if count > (body_len / 32) as u64 {
                 return Err(ImageError::Truncated(r.at));
             }
             // Written by the same sharding, a shard's subjects land in the same shard here.
@@ -217,7 +254,7 @@ impl ConsentMemory {
                 m.reserve(count as usize);
             }
             for _ in 0..count {
-                let key: Key = r.take(16)?.try_into().expect("16 bytes");
+                let key: Key = r.array()?;
                 let known = r.u64()?;
                 let given = r.u64()?;
                 let mut details = Vec::with_capacity(known.count_ones() as usize);
@@ -255,6 +292,11 @@ impl ConsentMemory {
         if r.at != names_at {
             return Err(ImageError::Truncated(r.at));
         }
+        // The names' bytes, through the checksum, then the checksum itself.
+        io::copy(&mut r, &mut io::sink()).map_err(ImageError::read)?;
+        if r.hash.take().map(|h| h.finalize()).as_deref() != Some(&footer[8..]) {
+            return Err(ImageError::Checksum);
+        }
         drop(shards);
         *unpoisoned(memory.names.write()) = names;
 
@@ -279,41 +321,73 @@ fn byte_source(b: u8) -> Option<Source> {
     Source::ALL.get(b as usize).copied()
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
+/// Reads an image's fields from a byte source, hashing what it reads when asked to; `at`
+/// counts bytes from the image's start, for errors that say where.
+struct Stream<R> {
+    inner: R,
+    hash: Option<Sha256>,
     at: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ImageError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or(ImageError::Truncated(self.at))?;
-        let s = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(s)
+impl<R: Read> Stream<R> {
+    fn new(inner: R, at: usize, hashed: bool) -> Stream<R> {
+        Stream {
+            inner,
+            hash: hashed.then(Sha256::new),
+            at,
+        }
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ImageError> {
+        let mut b = [0u8; N];
+        self.inner
+            .read_exact(&mut b)
+            .map_err(|_| ImageError::Truncated(self.at))?;
+        if let Some(h) = &mut self.hash {
+            h.update(b);
+        }
+        self.at += N;
+        Ok(b)
     }
     fn byte(&mut self) -> Result<u8, ImageError> {
-        Ok(self.take(1)?[0])
+        Ok(self.array::<1>()?[0])
     }
     fn u16(&mut self) -> Result<u16, ImageError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2")))
+        Ok(u16::from_le_bytes(self.array()?))
     }
     fn u32(&mut self) -> Result<u32, ImageError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
+        Ok(u32::from_le_bytes(self.array()?))
     }
     fn u64(&mut self) -> Result<u64, ImageError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+        Ok(u64::from_le_bytes(self.array()?))
     }
     fn i64(&mut self) -> Result<i64, ImageError> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+        Ok(i64::from_le_bytes(self.array()?))
     }
-    fn name(&mut self) -> Result<&'a str, ImageError> {
+    fn name(&mut self) -> Result<String, ImageError> {
         let n = self.u16()? as usize;
         let at = self.at;
-        std::str::from_utf8(self.take(n)?).map_err(|_| ImageError::Truncated(at))
+        let mut b = vec![0u8; n];
+        self.inner
+            .read_exact(&mut b)
+            .map_err(|_| ImageError::Truncated(at))?;
+        if let Some(h) = &mut self.hash {
+            h.update(&b);
+        }
+        self.at += n;
+        String::from_utf8(b).map_err(|_| ImageError::Truncated(at))
+    }
+}
+
+/// The rest of the source, hashed as it passes (the names after the entries).
+impl<R: Read> Read for Stream<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
+        }
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -411,26 +485,31 @@ mod tests {
         assert!(back.choices(&SubjectRef(b)).is_empty());
     }
 
+    /// Damage is refused — by the checksum, or earlier when it makes the structure impossible
+    /// (a count or an index past the end) — never read as choices.
     #[test]
     fn any_changed_byte_is_refused() {
         let m = filled();
         let mut bytes = Vec::new();
         m.write_image(&header(&["a", "b", "c"]), &mut bytes).unwrap();
-        for at in [9, 100, bytes.len() / 2, bytes.len() - 41] {
+        let refused = |b: &[u8]| {
+            matches!(
+                ConsentMemory::read_image(b, &["a"]).err(),
+                Some(ImageError::Checksum | ImageError::Truncated(_))
+            )
+        };
+        for at in [9, 30, 100, bytes.len() / 3, bytes.len() / 2, bytes.len() - 60, bytes.len() - 41, bytes.len() - 1] {
             let mut bad = bytes.clone();
             bad[at] ^= 1;
-            assert_eq!(
-                ConsentMemory::read_image(&bad, &["a"]).err(),
-                Some(ImageError::Checksum),
-                "byte {at}"
-            );
+            assert!(refused(&bad), "byte {at}");
         }
+        assert!(refused(&bytes[..bytes.len() - 1]));
         assert_eq!(
-            ConsentMemory::read_image(&bytes[..bytes.len() - 1], &["a"]).err(),
-            Some(ImageError::Checksum)
+            ConsentMemory::read_image(&[b'x'; 300], &["a"]).err(),
+            Some(ImageError::Format)
         );
         assert_eq!(
-            ConsentMemory::read_image(b"not an image at all, no", &["a"]).err(),
+            ConsentMemory::read_image(b"short", &["a"]).err(),
             Some(ImageError::Format)
         );
     }
