@@ -48,21 +48,24 @@ pub async fn json_body(req: Request) -> Result<Bytes, ApiError> {
     }
     // The limit is applied here rather than left to the router's `DefaultBodyLimit`, since
     // `/v1/decide` does not pass through the router (see `app`).
-    axum::body::to_bytes(req.into_body(), BODY_LIMIT)
-        .await
-        .map_err(|e| {
-            let e = e.into_inner();
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
-            } else {
-                ApiError::bad_request(
-                    "unreadable_body",
-                    format!("the body could not be read: {e}"),
-                )
-            }
-        })
+    limited(req.into_body(), BODY_LIMIT).await
+}
+
+/// A body read whole up to `limit` bytes; past it, `413 payload_too_large` naming the limit.
+pub async fn limited(body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let e = e.into_inner();
+        if e.downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some()
+        {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::bad_request(
+                "unreadable_body",
+                format!("the body could not be read: {e}"),
+            )
+        }
+    })
 }
 
 /// Parses a JSON body; values may borrow from `bytes`.
@@ -151,6 +154,28 @@ where
             Err(e) => Err(ApiError::bad_request(
                 "invalid_query",
                 format!("the query string is not valid: {}", e.body_text()),
+            )),
+        }
+    }
+}
+
+/// The raw body of a route that reads it itself (TOML, a form it checks by hand, a JSON body
+/// parsed after the token is checked), with the router's size limit answered as a problem
+/// document (`413 payload_too_large`) instead of axum's plain text.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT })
+            }
+            Err(e) => Err(ApiError::bad_request(
+                "unreadable_body",
+                format!("the body could not be read: {}", e.body_text()),
             )),
         }
     }

@@ -13,6 +13,7 @@ use crate::extract::Query;
 use crate::state::SharedState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Entries at or after this time (RFC 3339).
@@ -69,9 +70,10 @@ fn out(e: AuditEntry) -> EntryOut {
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, ApiError>,
 ) -> Result<axum::Json<AuditPage>, ApiError> {
     crate::auth::authorize(&state, &headers, &[]).await?;
+    let Query(q) = query?;
     let given = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let since = given(q.since)
         .map(|s| {

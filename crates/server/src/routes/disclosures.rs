@@ -121,6 +121,7 @@ pub struct DisclosureList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub limit: Option<i64>,
@@ -216,9 +217,10 @@ pub async fn create(
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    query: Result<Query<ListQuery>, ApiError>,
 ) -> Result<axum::Json<DisclosureList>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let Query(q) = query?;
     let all = disclosures::list(&state, q.limit.unwrap_or(100)).await?;
     Ok(axum::Json(DisclosureList {
         disclosures: all.into_iter().map(out).collect(),
@@ -297,7 +299,9 @@ fn transparency_html(t: &Transparency) -> String {
 /// The public transparency report: disclosures per year and kind of authority, no count below
 /// the policy's minimum group size.
 #[utoipa::path(get, path = "/transparency", tag = "accountability", params(TransparencyQuery),
-    responses((status = 200, body = TransparencyOut, description = "JSON, or the page (`text/html`)")))]
+    responses((status = 200, description = "JSON with `?format=json` or `Accept: application/json`, else the page",
+        content((TransparencyOut = "application/json"), (String = "text/html"))),
+        (status = 422, description = "An unknown `format`", body = crate::error::Problem)))]
 pub async fn transparency(
     State(state): State<SharedState>,
     headers: HeaderMap,

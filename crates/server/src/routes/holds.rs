@@ -1,6 +1,6 @@
 //! Legal holds over HTTP, for the DPO: the bodies and answers of `custodian_app::holds`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use custodian_app::holds::{self, HoldSubject};
 use custodian_core::clock::rfc3339;
@@ -9,7 +9,7 @@ use custodian_store::retention::HoldRow;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::routes::decide::SubjectInput;
 use crate::state::SharedState;
 
@@ -51,6 +51,7 @@ pub struct HoldList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: lifted holds too.
@@ -58,6 +59,7 @@ pub struct ListQuery {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LiftQuery {
     /// Why the hold ends (kept with it).
@@ -115,9 +117,10 @@ pub async fn place(
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    query: Result<Query<ListQuery>, ApiError>,
 ) -> Result<axum::Json<HoldList>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let Query(q) = query?;
     let all = holds::list(&state, q.all.unwrap_or(false)).await?;
     Ok(axum::Json(HoldList {
         holds: all.iter().map(out).collect(),
@@ -133,9 +136,10 @@ pub async fn lift(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<LiftQuery>,
+    query: Result<Query<LiftQuery>, ApiError>,
 ) -> Result<StatusCode, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let Query(q) = query?;
     holds::lift(&state, &id, &caller.token_id, q.reason.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

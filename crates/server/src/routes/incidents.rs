@@ -170,6 +170,7 @@ pub struct IncidentList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: only incidents not closed.
@@ -177,6 +178,7 @@ pub struct ListQuery {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `json` (default) or `markdown` (also chosen by `Accept: text/markdown`).
@@ -252,9 +254,10 @@ pub async fn create(
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    query: Result<Query<ListQuery>, ApiError>,
 ) -> Result<axum::Json<IncidentList>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let Query(q) = query?;
     let rows = incidents::list(&state, q.open.unwrap_or(false)).await?;
     let all: Vec<IncidentOut> = rows.into_iter().map(|r| out(&state, r)).collect();
     Ok(axum::Json(IncidentList {
@@ -285,7 +288,7 @@ pub async fn assess(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    crate::extract::Body(body): crate::extract::Body,
 ) -> Result<axum::Json<IncidentOut>, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let b: AssessBody = optional_body(&body)?;
@@ -312,7 +315,7 @@ pub async fn authority_notified(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    crate::extract::Body(body): crate::extract::Body,
 ) -> Result<axum::Json<IncidentOut>, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let b: AuthorityNotifiedBody = optional_body(&body)?;
@@ -339,7 +342,7 @@ pub async fn close(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    crate::extract::Body(body): crate::extract::Body,
 ) -> Result<axum::Json<IncidentOut>, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let b: CloseBody = optional_body(&body)?;
@@ -403,15 +406,18 @@ pub async fn notify_subjects(
 /// The report to the supervisory authority with the Art. 33(3) items, as JSON or Markdown.
 #[utoipa::path(get, path = "/v1/admin/incidents/{id}/report", tag = "accountability",
     params(("id" = String, Path), ReportQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report: JSON, or Markdown (`text/markdown`)"),
-        (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, description = "The report: JSON, or Markdown (`?format=markdown`)",
+            content((Object = "application/json"), (String = "text/markdown"))),
+        (status = 404, body = crate::error::Problem),
+        (status = 422, description = "An unknown `format`", body = crate::error::Problem)))]
 pub async fn report(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<ReportQuery>,
+    query: Result<Query<ReportQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
+    let Query(q) = query?;
     let wants_markdown = match q.format.as_deref().map(str::trim) {
         Some("markdown") | Some("md") => true,
         Some("json") => false,
