@@ -45,6 +45,7 @@ pub fn gpc_signal(headers: &HeaderMap) -> bool {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": {"device_id": "demo-device-0001"}, "choices": {"analytics": true, "advertising": false}, "policy_version": "2018-05-25", "source": "banner"}))]
 pub struct ConsentRequest {
     pub subject: SubjectInput,
     /// `purpose id → given?`, for consent purposes of the policy.
@@ -149,6 +150,7 @@ pub async fn read(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"device_id": "demo-device-0001", "account": {"email": "ada@example.com"}}))]
 pub struct DeviceLinkRequest {
     pub device_id: String,
     /// The account: `{"email": …}` or `{"user_id": …}`.

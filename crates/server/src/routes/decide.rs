@@ -87,6 +87,7 @@ impl SubjectRefs<'_> {
 /// The question. Its strings borrow from the body (no copy per field: this is the hot path).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": {"email": "ada@example.com"}, "purpose": "analytics", "categories": ["analytics_events"], "country": "DE"}))]
 pub struct DecideRequest<'a> {
     #[serde(borrow)]
     #[schema(value_type = SubjectInput)]

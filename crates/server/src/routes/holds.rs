@@ -15,6 +15,7 @@ use crate::state::SharedState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"matter": "case-2026-01", "category": "payment", "reason": "Litigation hold"}))]
 pub struct NewHold {
     /// The subject held, by identifier (`{"email"}` or `{"user_id"}`)…
     pub subject: Option<SubjectInput>,

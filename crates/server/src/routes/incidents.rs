@@ -19,6 +19,7 @@ use crate::state::{AppState, SharedState};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Laptop stolen", "became_aware_at": "2026-01-05T09:00:00Z", "description": "An unencrypted laptop with support tickets.", "categories": ["support_contact"], "subjects_estimate": 40, "risk": "risk"}))]
 pub struct NewIncidentBody {
     pub title: String,
     /// When the company became aware of the breach (RFC 3339): the 72 hours start here.

@@ -18,6 +18,7 @@ use custodian_app::requests::{self, Intake};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "erasure", "email": "ada@example.com", "country": "GB"}))]
 pub struct NewRequest {
     /// `access`, `rectification`, `erasure`, `restriction` or `objection`.
     #[serde(rename = "type")]

@@ -20,6 +20,7 @@ use crate::state::SharedState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": {"user_id": "u-42"}, "event": "purchase", "at": "2026-01-05T09:00:00Z"}))]
 pub struct NewEvent {
     /// `{"email"}` or `{"user_id"}`: a person the company knows; `{"device_id"}` only for
     /// `age_declared` (a site's age gate on an anonymous visit).

@@ -17,6 +17,7 @@ use custodian_app::consent;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": {"email": "ada@example.com"}, "purpose": "marketing"}))]
 pub struct UnsubscribeLinkRequest {
     pub subject: SubjectInput,
     /// A consent purpose, usually `marketing`.
