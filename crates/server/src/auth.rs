@@ -17,9 +17,35 @@ pub async fn authorize(
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
+        .and_then(bearer_token);
     Ok(custodian_app::tokens::authorize(&state.app, presented, allowed).await?)
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme's name is
+/// case-insensitive (RFC 9110 §11.1), so `BEARER` and `bEaReR` are as good as `Bearer`.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        for v in [
+            "Bearer cst_x",
+            "bearer cst_x",
+            "BEARER cst_x",
+            "bEaReR  cst_x",
+        ] {
+            assert_eq!(bearer_token(v), Some("cst_x"), "{v}");
+        }
+        for v in ["Basic cst_x", "Bearercst_x", "cst_x", "Bearer"] {
+            assert_eq!(bearer_token(v), None, "{v}");
+        }
+    }
 }

@@ -299,3 +299,27 @@ async fn a_known_token_is_checked_from_memory() {
         "served from the token cache"
     );
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    // RFC 9110 §11.1: an authentication scheme's name is case-insensitive.
+    let app = TestApp::sqlite().await;
+    let body = decide_body("marketing", "GB").to_string();
+    for scheme in ["BEARER", "bearer", "bEaReR"] {
+        let auth = format!("{scheme} {}", app.service);
+        let a = app
+            .post_raw(
+                "/v1/decide",
+                None,
+                body.clone(),
+                &[("authorization", &auth)],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{scheme}");
+    }
+    let basic = format!("Basic {}", app.service);
+    let a = app
+        .post_raw("/v1/decide", None, body, &[("authorization", &basic)])
+        .await;
+    assert_eq!(a.status, 401);
+}
