@@ -9,7 +9,8 @@
 //! - [`consent`] records choices from every entry point — a caller's (banner, API, widget,
 //!   import, sign-up, survey), the privacy centre's form, one-click unsubscribe, device
 //!   links — and reads them back; all go through [`recording::record`], the one write path
-//!   to the ledger, and [`receipts`], the one receipt builder;
+//!   to the ledger, and [`receipts`], the one receipt builder; [`consent_import`] reads a
+//!   consent import file into ledger events;
 //! - [`requests`] takes data-subject requests in, verifies the requester, carries out the
 //!   DPO's actions and what an approved request does ([`requests::execute`]), to Custodian's
 //!   own data and, through the connectors, to the company's ([`requests::company`] for
@@ -52,6 +53,7 @@ pub mod background;
 mod build;
 pub mod consent;
 pub mod consent_image;
+pub mod consent_import;
 pub mod consent_sync;
 pub mod console;
 pub mod context;

@@ -49,18 +49,23 @@ pub async fn json_body(req: Request) -> Result<Bytes, ApiError> {
     }
     // The limit is applied here rather than left to the router's `DefaultBodyLimit`, since
     // `/v1/decide` does not pass through the router (see `app`).
-    axum::body::to_bytes(req.into_body(), BODY_LIMIT)
+    limited(req.into_body(), BODY_LIMIT).await
+}
+
+/// A body read whole up to `limit` bytes; past it, `413 payload_too_large` naming the limit.
+pub async fn limited(body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit)
         .await
-        .map_err(|e| unreadable(&*e.into_inner()))
+        .map_err(|e| unreadable(&*e.into_inner(), limit))
 }
 
 /// The problem of a body that could not be read. The cause may sit under other errors (the
 /// connection bounds the body too, see `listen`), so the whole chain is searched.
-fn unreadable(e: &(dyn std::error::Error + 'static)) -> ApiError {
+fn unreadable(e: &(dyn std::error::Error + 'static), limit: usize) -> ApiError {
     let mut cause = Some(e);
     while let Some(c) = cause {
         if c.is::<http_body_util::LengthLimitError>() {
-            return ApiError::PayloadTooLarge { limit: BODY_LIMIT };
+            return ApiError::PayloadTooLarge { limit };
         }
         if let Some(slow) = c.downcast_ref::<crate::listen::body::BodyTimeout>() {
             return ApiError::RequestTimeout(slow.to_string());
@@ -187,6 +192,28 @@ where
             Err(e) => Err(ApiError::bad_request(
                 "invalid_query",
                 format!("the query string is not valid: {}", e.body_text()),
+            )),
+        }
+    }
+}
+
+/// The raw body of a route that reads it itself (TOML, a form it checks by hand, a JSON body
+/// parsed after the token is checked), with the router's size limit answered as a problem
+/// document (`413 payload_too_large`) instead of axum's plain text.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT })
+            }
+            Err(e) => Err(ApiError::bad_request(
+                "unreadable_body",
+                format!("the body could not be read: {}", e.body_text()),
             )),
         }
     }

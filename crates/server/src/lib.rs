@@ -77,7 +77,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/healthz", get(routes::ops::healthz))
         .route("/readyz", get(routes::ops::readyz))
         .route("/metrics", get(routes::ops::metrics))
-        .route("/openapi.json", get(openapi_json))
+        .route("/openapi.json", get(routes::ops::openapi))
         .route("/privacy", get(routes::policy::notice))
         .route("/assets/notice.css", get(routes::policy::notice_css))
         .route("/v1/decide", post(routes::decide::decide))
@@ -246,10 +246,6 @@ pub fn router(state: SharedState) -> Router {
         })
         .layer(metrics::TrackLayer(state.metrics.clone()))
         .with_state(state)
-}
-
-async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(openapi::document())
 }
 
 /// CORS for the endpoints a banner on another origin calls. Only these routes get it.

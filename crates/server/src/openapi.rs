@@ -1,5 +1,10 @@
 //! The OpenAPI document, generated from the handlers' annotations so it cannot drift from
-//! the code; a test checks that every route of the router is described here.
+//! the code; the answers every route shares are added in one place (`answers.rs`). Tests check
+//! that every route of the router is described here and nothing else, that the document is
+//! valid OpenAPI 3.1, and schemathesis checks the real binary against it
+//! (`tests/schemathesis/run.sh`, docs/testing.md).
+
+pub mod answers;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,6 +18,7 @@ use crate::routes;
         routes::ops::healthz,
         routes::ops::readyz,
         routes::ops::metrics,
+        routes::ops::openapi,
         routes::policy::get_policy,
         routes::policy::notice,
         routes::policy::notice_css,
@@ -137,5 +143,6 @@ impl Modify for BearerAuth {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    answers::complete(&mut doc);
     doc
 }

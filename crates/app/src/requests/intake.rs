@@ -37,7 +37,7 @@ pub async fn intake(
     input: Intake,
     client: Option<IpAddr>,
 ) -> Result<RequestRow, AppError> {
-    let (id, country) = check(state, &input)?;
+    let (id, country) = check(&state.policy, &input)?;
     let objected = match input.kind {
         Kind::Objection => crate::standing::check_objection(state, &input.purposes)?,
         _ if !input.purposes.is_empty() => {
@@ -111,7 +111,12 @@ pub async fn intake(
 
 /// The input as the policy allows it: the address parsed, the country known (upper case),
 /// the customer one of the policy's, the details within [`MAX_DETAILS`].
-fn check(state: &Context, input: &Intake) -> Result<(SubjectId, Option<String>), AppError> {
+/// What a request must be before anything is written: a valid address, a known country and
+/// customer, details within their limit. Pure, so the intake's parsing is fuzzed with it.
+pub fn check(
+    policy: &custodian_policy::Policy,
+    input: &Intake,
+) -> Result<(SubjectId, Option<String>), AppError> {
     let id = SubjectId::parse(IdKind::Email, &input.email)
         .map_err(|_| AppError::invalid("invalid_email", "the e-mail address is not valid"))?;
     let country = match input
@@ -133,13 +138,8 @@ fn check(state: &Context, input: &Intake) -> Result<(SubjectId, Option<String>),
         None => None,
     };
     if let Some(c) = &input.customer {
-        if state.policy.customer(c).is_none() {
-            let known: Vec<&str> = state
-                .policy
-                .customers
-                .iter()
-                .map(|c| c.id.as_str())
-                .collect();
+        if policy.customer(c).is_none() {
+            let known: Vec<&str> = policy.customers.iter().map(|c| c.id.as_str()).collect();
             return Err(AppError::invalid(
                 "unknown_customer",
                 format!("unknown customer; known: {}", known.join(", ")),

@@ -34,7 +34,7 @@ use crate::context::Context;
 use crate::error::AppError;
 
 pub use actions::{act, ActionBody};
-pub use intake::{intake, Intake, MAX_DETAILS};
+pub use intake::{check as check_intake, intake, Intake, MAX_DETAILS};
 pub use mail::{
     mail_requester, mail_requester_sealed, mail_to, prepare_mail, requester_mail, Sealing,
 };

@@ -8,11 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use custodian_core::clock::rfc3339;
-use custodian_core::consent::Source;
 use custodian_core::subject::{IdKind, SubjectHasher, SubjectId, SubjectRef};
 use custodian_core::unsubscribe::{Signer, Unsubscribe};
 use custodian_policy::Policy;
-use custodian_store::consent::{NewEvent, Unlinked};
+use custodian_store::consent::NewEvent;
 use custodian_store::Store;
 use futures_util::TryStreamExt;
 
@@ -146,174 +145,6 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// One valid row, ready to append.
-struct Row {
-    line: usize,
-    event: NewEvent,
-}
-
-fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "y" | "1" | "opt-in" | "subscribed" => Some(true),
-        "false" | "no" | "n" | "0" | "opt-out" | "unsubscribed" => Some(false),
-        _ => None,
-    }
-}
-
-/// Parses every row; answers the valid rows and one message per bad row.
-fn parse_rows(
-    policy: &Policy,
-    hasher: &SubjectHasher,
-    text: &str,
-    now: i64,
-) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .context("the file has no header row")?
-        .clone();
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let id_cols: Vec<(IdKind, usize)> = [
-        (IdKind::Email, "email"),
-        (IdKind::UserId, "user_id"),
-        (IdKind::DeviceId, "device_id"),
-    ]
-    .into_iter()
-    .filter_map(|(k, n)| col(n).map(|i| (k, i)))
-    .collect();
-    anyhow::ensure!(
-        !id_cols.is_empty(),
-        "the header needs one of the columns email, user_id, device_id"
-    );
-    let purpose_col = col("purpose").context("the header needs a `purpose` column")?;
-    let given_col = col("given").context("the header needs a `given` column")?;
-    let (at_col, source_col, version_col) = (col("at"), col("source"), col("policy_version"));
-    let known_versions = [policy.policy.version.as_str()];
-
-    let mut rows = Vec::new();
-    let mut bad = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map(|p| p.line() as usize)
-            .unwrap_or(i + 2);
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                bad.push(format!("line {line}: {e}"));
-                continue;
-            }
-        };
-        let field = |c: usize| record.get(c).unwrap_or("").trim();
-        let mut problems = Vec::new();
-        let ids: Vec<(IdKind, &str)> = id_cols
-            .iter()
-            .map(|(k, c)| (*k, field(*c)))
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
-        let subject = match ids.as_slice() {
-            [(kind, value)] => match SubjectId::parse(*kind, value) {
-                Ok(id) => Some(hasher.reference(&id)),
-                Err(e) => {
-                    problems.push(format!("{}: {e}", kind.as_str()));
-                    None
-                }
-            },
-            [] => {
-                problems.push("no subject identifier".into());
-                None
-            }
-            _ => {
-                problems.push("more than one subject identifier".into());
-                None
-            }
-        };
-        let purpose = field(purpose_col);
-        match policy.purpose(purpose) {
-            Some(p) if p.is_consent() => {}
-            Some(_) => problems.push(format!("purpose `{purpose}` does not rest on consent")),
-            None => problems.push(format!("unknown purpose `{purpose}`")),
-        }
-        let given = parse_bool(field(given_col));
-        if given.is_none() {
-            problems.push(format!(
-                "`given` must be true or false, not `{}`",
-                field(given_col)
-            ));
-        }
-        let at = match at_col.map(field).filter(|s| !s.is_empty()) {
-            None => Some(now),
-            Some(s) => match s.parse::<jiff::Timestamp>() {
-                Ok(t) if t.as_microsecond() <= now => Some(t.as_microsecond()),
-                Ok(_) => {
-                    problems.push(format!("`at` {s} is in the future"));
-                    None
-                }
-                Err(_) => {
-                    problems.push(format!("`at` must be an RFC 3339 timestamp, not `{s}`"));
-                    None
-                }
-            },
-        };
-        let source = match source_col.map(field).filter(|s| !s.is_empty()) {
-            None => Some(Source::Import),
-            Some(s) => {
-                let parsed = Source::parse(s);
-                if parsed.is_none() {
-                    problems.push(format!("unknown source `{s}`"));
-                }
-                parsed
-            }
-        };
-        let version = version_col
-            .map(field)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&policy.policy.version)
-            .to_owned();
-        if !known_versions.contains(&version.as_str()) {
-            problems.push(format!("unknown policy version `{version}`"));
-        }
-        if !problems.is_empty() {
-            bad.push(format!("line {line}: {}", problems.join("; ")));
-            continue;
-        }
-        let (Some(subject), Some(given), Some(at), Some(source)) = (subject, given, at, source)
-        else {
-            continue;
-        };
-        rows.push(Row {
-            line,
-            event: NewEvent {
-                id: crate::commands::consent::event_id(),
-                subject,
-                purpose: purpose.to_owned(),
-                given,
-                source,
-                // The mailing tool showed its own words, not ours: claiming our notice's
-                // hash would be false evidence.
-                notice_hash: None,
-                policy_version: version,
-                ip_truncated: None,
-                receipt_id: String::new(),
-                created_at: at,
-                link: Unlinked,
-            },
-        });
-    }
-    Ok((rows, bad))
-}
-
-/// A new event id from the one id generator, on the CLI's clock (time-ordered like every
-/// other event id, so imported events land at the end of the ledger's indexes too).
-pub fn event_id() -> String {
-    custodian_core::ids::Ids::new(crate::config::clock()).next("evt")
-}
-
 // Read, check, skip what the ledger already says, append, report: one import in the order a
 // reader checks it, which is why it is not cut into pieces.
 async fn import(
@@ -333,7 +164,16 @@ async fn import(
             crate::config::clock().now_micros(),
         )
         .await?;
-    let (rows, bad) = parse_rows(policy, hasher, text, crate::config::clock().now_micros())?;
+    // The one id generator, on the CLI's clock: event ids are time-ordered like every other,
+    // so imported events land at the end of the ledger's indexes too.
+    let ids = custodian_core::ids::Ids::new(crate::config::clock());
+    let (rows, bad) = custodian_app::consent_import::parse_rows(
+        policy,
+        hasher,
+        text,
+        crate::config::clock().now_micros(),
+        &ids,
+    )?;
     for b in &bad {
         eprintln!("{name}: {b}");
     }
@@ -346,7 +186,7 @@ async fn import(
         }
     }
     drop(state);
-    let receipt = format!("rcpt_import_{}", &event_id()[4..]);
+    let receipt = format!("rcpt_import_{}", &ids.next("evt")[4..]);
     let mut fresh = Vec::new();
     let mut skipped = 0usize;
     for mut row in rows {

@@ -4,13 +4,14 @@
 //! carries only the chosen language's texts and the purposes the banner or a click-to-load
 //! widget asks for, never the whole policy.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use custodian_policy::{notice_hash, Policy, Purpose};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::extract::Query;
 use crate::state::SharedState;
 
 /// Where the banner's notice link points, relative to Custodian's origin.

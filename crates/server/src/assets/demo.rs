@@ -8,12 +8,13 @@
 //! `http://localhost:PORT/demo?custodian=http://127.0.0.1:PORT` makes it a site of another
 //! origin than Custodian's, as a real company site would be.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::extract::Query;
 use crate::state::SharedState;
 
 const PAGE: &str = include_str!("../../../../web/demo/index.html");

@@ -18,6 +18,7 @@ use crate::state::{AppState, SharedState};
 use custodian_app::requests::{self, views, ActionBody};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub status: Option<String>,
@@ -107,7 +108,8 @@ pub struct Queue {
 
 /// The queue, most urgent first.
 #[utoipa::path(get, path = "/v1/admin/requests", tag = "requests", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Queue), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = Queue), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 422, description = "An unknown status, type or jurisdiction", body = crate::error::Problem)))]
 pub async fn list(
     State(state): State<SharedState>,
     headers: HeaderMap,
@@ -201,12 +203,13 @@ pub async fn show(
 #[utoipa::path(post, path = "/v1/admin/requests/{id}/{action}", tag = "requests", security(("bearer" = [])),
     params(("id" = String, Path), ("action" = String, Path, description = "approve, deny, extend, pause, resume, assign, note, lift or complete")),
     request_body = ActionBody,
-    responses((status = 200, body = Detail), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 200, body = Detail), (status = 404, description = "No such request, or no such action", body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn act(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    crate::extract::Body(body): crate::extract::Body,
 ) -> Result<axum::Json<Detail>, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let action = Action::parse_admin(&action).ok_or_else(|| ApiError::NotFound)?;

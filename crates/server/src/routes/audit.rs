@@ -13,6 +13,7 @@ use crate::extract::LateQuery;
 use crate::state::SharedState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Entries at or after this time (RFC 3339).

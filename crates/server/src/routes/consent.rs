@@ -45,6 +45,7 @@ pub fn gpc_signal(headers: &HeaderMap) -> bool {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": {"device_id": "demo-device-0001"}, "choices": {"analytics": true, "advertising": false}, "policy_version": "2018-05-25", "source": "banner"}))]
 pub struct ConsentRequest {
     pub subject: SubjectInput,
     /// `purpose id → given?`, for consent purposes of the policy.
@@ -72,6 +73,7 @@ pub struct ConsentAnswer {
 /// Record a person's choices. Public for device ids (the banner); e-mails and user ids need
 /// a service or DPO token, so nobody can set consent for someone else's address.
 #[utoipa::path(post, path = "/v1/consent", tag = "consent", request_body = ConsentRequest,
+    security((), ("bearer" = [])),
     responses((status = 201, body = ConsentAnswer, description = "Choices recorded"),
         (status = 200, body = ConsentAnswer, description = "Nothing changed"),
         (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
@@ -126,7 +128,9 @@ pub struct ReadQuery {
 /// The current choice per consent purpose. Public for device ids; by e-mail or user id with
 /// a service or DPO token.
 #[utoipa::path(get, path = "/v1/consent", tag = "consent", params(ReadQuery),
-    responses((status = 200, body = ConsentView), (status = 401, body = crate::error::Problem)))]
+    security((), ("bearer" = [])),
+    responses((status = 200, body = ConsentView), (status = 401, body = crate::error::Problem),
+        (status = 422, description = "No identifier, several, or an invalid one", body = crate::error::Problem)))]
 pub async fn read(
     State(state): State<SharedState>,
     headers: HeaderMap,
@@ -147,28 +151,29 @@ pub async fn read(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LinkRequest {
+#[schema(example = json!({"device_id": "demo-device-0001", "account": {"email": "ada@example.com"}}))]
+pub struct DeviceLinkRequest {
     pub device_id: String,
     /// The account: `{"email": …}` or `{"user_id": …}`.
     pub account: SubjectInput,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LinkAnswer {
+pub struct DeviceLinkAnswer {
     /// Events written to carry the newer choices over.
     pub events: Vec<RecordedEvent>,
 }
 
 /// Joins a device to an account when the visitor signs in: for each purpose the newer choice
 /// of the two wins and is recorded on the other; later choices on either apply to both.
-#[utoipa::path(post, path = "/v1/consent/link", tag = "consent", request_body = LinkRequest,
+#[utoipa::path(post, path = "/v1/consent/link", tag = "consent", request_body = DeviceLinkRequest,
     security(("bearer" = [])),
-    responses((status = 200, body = LinkAnswer), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = DeviceLinkAnswer), (status = 401, body = crate::error::Problem)))]
 pub async fn link(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Json(req): Json<LinkRequest>,
-) -> Result<axum::Json<LinkAnswer>, ApiError> {
+    Json(req): Json<DeviceLinkRequest>,
+) -> Result<axum::Json<DeviceLinkAnswer>, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let device = custodian_core::subject::SubjectId::parse(IdKind::DeviceId, &req.device_id)
         .map_err(|e| ApiError::unprocessable("invalid_subject", e.to_string()))?;
@@ -185,7 +190,7 @@ pub async fn link(
         state.hasher.reference(&account),
     )
     .await?;
-    Ok(axum::Json(LinkAnswer { events }))
+    Ok(axum::Json(DeviceLinkAnswer { events }))
 }
 
 /// Rebuilds a consent receipt from the ledger (service or DPO token).

@@ -73,9 +73,21 @@ pub struct SubjectRefs<'a> {
     device_id: Option<Text<'a>>,
 }
 
+impl SubjectRefs<'_> {
+    /// Parses the one identifier given, refusing none or several.
+    pub fn parse(&self) -> Result<SubjectId, ApiError> {
+        parse_subject(
+            self.email.as_deref(),
+            self.user_id.as_deref(),
+            self.device_id.as_deref(),
+        )
+    }
+}
+
 /// The question. Its strings borrow from the body (no copy per field: this is the hot path).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": {"email": "ada@example.com"}, "purpose": "analytics", "categories": ["analytics_events"], "country": "DE"}))]
 pub struct DecideRequest<'a> {
     #[serde(borrow)]
     #[schema(value_type = SubjectInput)]
@@ -165,12 +177,7 @@ pub async fn answer(
     let gpc = crate::routes::consent::gpc_signal(request.headers());
     let body = extract::json_body(request).await?;
     let req: DecideRequest = extract::parse(&body)?;
-    let s = &req.subject;
-    let id = parse_subject(
-        s.email.as_deref(),
-        s.user_id.as_deref(),
-        s.device_id.as_deref(),
-    )?;
+    let id = req.subject.parse()?;
     let subject = state.hasher.reference(&id);
     let input = DecisionInput {
         subject,

@@ -121,6 +121,7 @@ pub struct DisclosureList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub limit: Option<i64>,
@@ -298,7 +299,9 @@ fn transparency_html(t: &Transparency) -> String {
 /// The public transparency report: disclosures per year and kind of authority, no count below
 /// the policy's minimum group size.
 #[utoipa::path(get, path = "/transparency", tag = "accountability", params(TransparencyQuery),
-    responses((status = 200, body = TransparencyOut, description = "JSON, or the page (`text/html`)")))]
+    responses((status = 200, description = "JSON with `?format=json` or `Accept: application/json`, else the page",
+        content((TransparencyOut = "application/json"), (String = "text/html"))),
+        (status = 422, description = "An unknown `format`", body = crate::error::Problem)))]
 pub async fn transparency(
     State(state): State<SharedState>,
     headers: HeaderMap,

@@ -15,6 +15,7 @@ use crate::state::SharedState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"matter": "case-2026-01", "category": "payment", "reason": "Litigation hold"}))]
 pub struct NewHold {
     /// The subject held, by identifier (`{"email"}` or `{"user_id"}`)…
     pub subject: Option<SubjectInput>,
@@ -51,6 +52,7 @@ pub struct HoldList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: lifted holds too.
@@ -58,6 +60,7 @@ pub struct ListQuery {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LiftQuery {
     /// Why the hold ends (kept with it).

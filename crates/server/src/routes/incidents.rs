@@ -19,6 +19,7 @@ use crate::state::{AppState, SharedState};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Laptop stolen", "became_aware_at": "2026-01-05T09:00:00Z", "description": "An unencrypted laptop with support tickets.", "categories": ["support_contact"], "subjects_estimate": 40, "risk": "risk"}))]
 pub struct NewIncidentBody {
     pub title: String,
     /// When the company became aware of the breach (RFC 3339): the 72 hours start here.
@@ -170,6 +171,7 @@ pub struct IncidentList {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: only incidents not closed.
@@ -177,6 +179,7 @@ pub struct ListQuery {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `json` (default) or `markdown` (also chosen by `Accept: text/markdown`).
@@ -286,7 +289,7 @@ pub async fn assess(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    crate::extract::Body(body): crate::extract::Body,
 ) -> Result<axum::Json<IncidentOut>, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let b: AssessBody = optional_body(&body)?;
@@ -313,7 +316,7 @@ pub async fn authority_notified(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    crate::extract::Body(body): crate::extract::Body,
 ) -> Result<axum::Json<IncidentOut>, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let b: AuthorityNotifiedBody = optional_body(&body)?;
@@ -340,7 +343,7 @@ pub async fn close(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    crate::extract::Body(body): crate::extract::Body,
 ) -> Result<axum::Json<IncidentOut>, ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Dpo]).await?;
     let b: CloseBody = optional_body(&body)?;
@@ -404,8 +407,10 @@ pub async fn notify_subjects(
 /// The report to the supervisory authority with the Art. 33(3) items, as JSON or Markdown.
 #[utoipa::path(get, path = "/v1/admin/incidents/{id}/report", tag = "accountability",
     params(("id" = String, Path), ReportQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The report: JSON, or Markdown (`text/markdown`)"),
-        (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, description = "The report: JSON, or Markdown (`?format=markdown`)",
+            content((Object = "application/json"), (String = "text/markdown"))),
+        (status = 404, body = crate::error::Problem),
+        (status = 422, description = "An unknown `format`", body = crate::error::Problem)))]
 pub async fn report(
     State(state): State<SharedState>,
     headers: HeaderMap,

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +22,7 @@ use crate::state::{AppState, SharedState};
 const POLICY_LIMIT: usize = 1024 * 1024;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EffectiveQuery {
     /// When the version takes effect, RFC 3339 (`2026-07-01T00:00:00Z`). A material change
     /// needs `notices.material_change_days` of notice; other changes may take effect at once.
@@ -47,13 +47,15 @@ fn actor(caller: &custodian_app::tokens::Caller) -> Actor {
 /// Schedules a policy version: the body is the policy file (`application/toml`).
 #[utoipa::path(post, path = "/v1/admin/policy-versions", tag = "notices", security(("bearer" = [])), params(EffectiveQuery),
     request_body(content = String, content_type = "application/toml", description = "The policy file"),
-    responses((status = 201, body = publish::Scheduled), (status = 409, body = crate::error::Problem),
+    responses((status = 201, body = publish::Scheduled), (status = 400, description = "The policy is not UTF-8", body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 413, description = "The policy is larger than 1 MiB", body = crate::error::Problem),
         (status = 415, body = crate::error::Problem), (status = 422, description = "Invalid policy, or a material change with too little notice", body = crate::error::Problem)))]
 pub async fn publish_version(
     State(state): State<SharedState>,
     headers: HeaderMap,
     query: LateQuery,
-    body: Bytes,
+    // Read here, up to the policy's own limit: the router's 64 KiB is for JSON bodies.
+    body: axum::body::Body,
 ) -> Result<(StatusCode, axum::Json<publish::Scheduled>), ApiError> {
     let caller = crate::auth::authorize(&state, &headers, &[Role::Admin]).await?;
     let q: EffectiveQuery = query.parse()?;
@@ -65,11 +67,7 @@ pub async fn publish_version(
     if !toml {
         return Err(ApiError::UnsupportedMediaTypeOf("application/toml"));
     }
-    if body.len() > POLICY_LIMIT {
-        return Err(ApiError::PayloadTooLarge {
-            limit: POLICY_LIMIT,
-        });
-    }
+    let body = crate::extract::limited(body, POLICY_LIMIT).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("unreadable_body", "the policy is not UTF-8"))?;
     let effective = time(&q.effective, "effective")?;
@@ -226,6 +224,7 @@ pub async fn site_notices(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecordsQuery {
     /// `json` (default), `csv` or `html`.
     pub format: Option<String>,

@@ -1,4 +1,4 @@
-//! Operations: liveness, readiness and Prometheus metrics.
+//! Operations: liveness, readiness, Prometheus metrics and the OpenAPI document.
 
 use axum::extract::State;
 use axum::http::header;
@@ -48,4 +48,11 @@ pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+}
+
+/// This document: OpenAPI 3.1, generated from the handlers (`openapi.rs`).
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openapi() -> impl IntoResponse {
+    axum::Json(crate::openapi::document())
 }

@@ -33,7 +33,7 @@ pub struct NoticeQuery {
 pub async fn notice(
     State(state): State<SharedState>,
     headers: axum::http::HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
+    crate::extract::Query(q): crate::extract::Query<NoticeQuery>,
 ) -> impl IntoResponse {
     let lang = crate::routes::privacy_center::guard::language(&state, &headers, q.lang.as_deref());
     let rendered = state.rendered();

@@ -18,6 +18,7 @@ use custodian_app::requests::{self, Intake};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "erasure", "email": "ada@example.com", "country": "GB"}))]
 pub struct NewRequest {
     /// `access`, `rectification`, `erasure`, `restriction` or `objection`.
     #[serde(rename = "type")]
@@ -102,7 +103,8 @@ pub struct Verified {
 /// Enter the e-mailed code.
 #[utoipa::path(post, path = "/v1/requests/{id}/verify", tag = "requests", request_body = VerifyBody,
     params(("id" = String, Path)),
-    responses((status = 200, body = Verified), (status = 422, body = crate::error::Problem), (status = 410, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+    responses((status = 200, body = Verified), (status = 404, description = "No such request", body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem), (status = 410, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn verify(
     State(state): State<SharedState>,
     Path(id): Path<String>,

@@ -20,6 +20,7 @@ use crate::state::SharedState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": {"user_id": "u-42"}, "event": "purchase", "at": "2026-01-05T09:00:00Z"}))]
 pub struct NewEvent {
     /// `{"email"}` or `{"user_id"}`: a person the company knows; `{"device_id"}` only for
     /// `age_declared` (a site's age gate on an anonymous visit).
@@ -37,7 +38,7 @@ pub struct NewEvent {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RecordedEvent {
+pub struct RecordedLifecycleEvent {
     /// The keyed reference the subject is known by in Custodian (use it for holds).
     pub subject_ref: String,
     pub event: String,
@@ -63,14 +64,14 @@ fn invalid(detail: impl Into<String>) -> ApiError {
 /// Record a lifecycle event of a subject.
 #[utoipa::path(post, path = "/v1/subjects/events", tag = "retention", request_body = NewEvent,
     security(("bearer" = [])),
-    responses((status = 201, body = RecordedEvent),
+    responses((status = 201, body = RecordedLifecycleEvent),
         (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn record_event(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Json(req): Json<NewEvent>,
-) -> Result<(StatusCode, axum::Json<RecordedEvent>), ApiError> {
+) -> Result<(StatusCode, axum::Json<RecordedLifecycleEvent>), ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let id = req.subject.parse()?;
     let kind = LifecycleKind::parse(&req.event).ok_or_else(|| {
@@ -108,7 +109,7 @@ pub async fn record_event(
     let out = lifecycle::record(&state, &id, event).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(RecordedEvent {
+        axum::Json(RecordedLifecycleEvent {
             subject_ref: out.subject.to_hex(),
             event: kind.as_str().to_owned(),
             at: rfc3339(at.as_microsecond()),

@@ -17,7 +17,8 @@ use custodian_app::consent;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LinkRequest {
+#[schema(example = json!({"subject": {"email": "ada@example.com"}, "purpose": "marketing"}))]
+pub struct UnsubscribeLinkRequest {
     pub subject: SubjectInput,
     /// A consent purpose, usually `marketing`.
     pub purpose: String,
@@ -26,7 +27,7 @@ pub struct LinkRequest {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LinkAnswer {
+pub struct UnsubscribeLinkAnswer {
     pub url: String,
     pub token: String,
     pub expires_at: String,
@@ -50,7 +51,7 @@ pub fn issue_link(
     subject: custodian_core::subject::SubjectRef,
     purpose: &str,
     ttl_days: u32,
-) -> LinkAnswer {
+) -> UnsubscribeLinkAnswer {
     let now_s = state.clock.now_micros() / 1_000_000;
     let expires_at = now_s + i64::from(ttl_days) * 86_400;
     let token = state.signer.sign(&Unsubscribe {
@@ -59,7 +60,7 @@ pub fn issue_link(
         expires_at,
     });
     let url = format!("{}/u/{token}", state.public_url);
-    LinkAnswer {
+    UnsubscribeLinkAnswer {
         headers: LinkHeaders {
             list_unsubscribe: format!("<{url}>"),
             list_unsubscribe_post: "List-Unsubscribe=One-Click",
@@ -71,13 +72,13 @@ pub fn issue_link(
 }
 
 /// Issue a signed one-click unsubscribe link (service token).
-#[utoipa::path(post, path = "/v1/unsubscribe-links", tag = "consent", request_body = LinkRequest,
+#[utoipa::path(post, path = "/v1/unsubscribe-links", tag = "consent", request_body = UnsubscribeLinkRequest,
     security(("bearer" = [])),
-    responses((status = 201, body = LinkAnswer), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = UnsubscribeLinkAnswer), (status = 422, body = crate::error::Problem)))]
 pub async fn issue(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Json(req): Json<LinkRequest>,
+    Json(req): Json<UnsubscribeLinkRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     crate::auth::authorize(&state, &headers, &[Role::Service]).await?;
     let id = req.subject.parse()?;
@@ -130,7 +131,7 @@ pub async fn confirm_page(
 pub async fn one_click(
     State(state): State<SharedState>,
     Path(token): Path<String>,
-    body: axum::body::Bytes,
+    crate::extract::Body(body): crate::extract::Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let u = consent::check_unsubscribe(&state, &token)?;
     // Form-encoded or multipart, mail clients send this pair; anything else is not a one-click POST.

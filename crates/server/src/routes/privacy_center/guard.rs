@@ -50,7 +50,13 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        .find_map(|v| cookie_in(v, name))
+}
+
+/// The value of cookie `name` in the text of one `Cookie` header.
+pub fn cookie_in<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim_matches('"'))
@@ -176,7 +182,12 @@ pub struct Device {
 }
 
 pub fn device(headers: &HeaderMap) -> Option<Device> {
-    let raw = cookie(headers, DEVICE_COOKIE)?;
+    device_of(cookie(headers, DEVICE_COOKIE)?)
+}
+
+/// The banner's cookie from its value (`encodeURIComponent` of its JSON), when it names a
+/// valid device id. Takes bytes from anyone's browser: fuzzed (`crates/fuzz-targets`).
+pub fn device_of(raw: &str) -> Option<Device> {
     let json: Value = serde_json::from_str(&percent_decode(raw)?).ok()?;
     let id = SubjectId::parse(IdKind::DeviceId, json.get("id")?.as_str()?).ok()?;
     Some(Device { id, cookie: json })
@@ -201,12 +212,16 @@ pub fn new_device(state: &AppState) -> Device {
 /// The banner's cookie with `choices` written into it; readable by the banner's script, so
 /// not HttpOnly, with the banner's own attributes.
 pub fn device_cookie(state: &AppState, device: &Device, choices: &[(String, bool)]) -> String {
-    let json = with_choices(&device.cookie, &state.policy, choices);
     format!(
         "{DEVICE_COOKIE}={}; Path=/; Max-Age={DEVICE_AGE}; SameSite=Lax{}",
-        uri_component(&json.to_string()),
+        device_cookie_value(&state.policy, device, choices),
         secure(state)
     )
+}
+
+/// The banner cookie's value with `choices` written into it, encoded as the banner encodes it.
+pub fn device_cookie_value(policy: &Policy, device: &Device, choices: &[(String, bool)]) -> String {
+    uri_component(&with_choices(&device.cookie, policy, choices).to_string())
 }
 
 /// The banner's cookie JSON with `choices` written into `c`, and for a widget purpose the terms
