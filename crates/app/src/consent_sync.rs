@@ -3,7 +3,8 @@
 //! run beside a live server.
 //!
 //! The ledger already orders every write: each chain has a sequence. A node remembers how far
-//! it has read each chain and, once a second, reads what came after, applying the *current*
+//! it has read each chain and, when another node's commit wakes it (`wake`, PostgreSQL's
+//! `NOTIFY`) or at the latest once a second, reads what came after, applying the *current*
 //! choice of each subject and purpose it touched (from `consent_state`, where the newest choice
 //! stands). Applying current choices rather than events makes the catch-up order-free: an old
 //! event seen late never undoes a newer one. Memory keeps the same rule (the newest choice
@@ -19,7 +20,7 @@ use custodian_store::{Store, StoreError};
 
 use crate::context::Context;
 
-/// How often a node reads what other writers appended.
+/// How often a node reads what other writers appended when no notice woke it sooner.
 pub const EVERY: Duration = Duration::from_secs(1);
 /// Events read per chain and query; a chain further behind is read over several queries.
 const PAGE: i64 = 1_000;

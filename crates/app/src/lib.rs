@@ -20,7 +20,8 @@
 //! - [`lifecycle`] records what happened to a subject (and protects children), [`holds`]
 //!   places and lifts legal holds, [`retention`] applies the policy's retention rules;
 //! - [`consent_sync`] catches up on consent other nodes wrote, [`standing_sync`] on the
-//!   restrictions, objections, closed accounts and children they recorded; [`background`] runs them, the
+//!   restrictions, objections, closed accounts, children and device links they recorded,
+//!   both woken at once by other nodes' notices ([`wake`]); [`background`] runs them, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
 //! - [`announce`] schedules policy versions and other notices, mails them to everyone with an
 //!   e-mail on record, and makes a version govern at its date on every node ([`live`] holds
@@ -71,6 +72,7 @@ pub mod standing;
 pub mod standing_sync;
 pub mod tokens;
 pub mod users;
+pub mod wake;
 
 pub use build::{build, BuildError};
 pub use context::{Context, NoTelemetry, Settings, Shared, Telemetry};

@@ -16,6 +16,7 @@
 
 pub mod audit;
 mod batch;
+pub mod changes;
 pub mod consent;
 mod db;
 mod dialect;
@@ -75,6 +76,31 @@ pub enum StoreError {
     #[error("storing subject keys: {0}")]
     KeyWrite(String),
 }
+
+impl StoreError {
+    /// Whether the database could not be reached at all — no connection within the pool's
+    /// acquire timeout, a connection lost, the server shutting down or starting up — rather
+    /// than refusing a statement: the caller may try again shortly.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // SQLSTATE class 08 (connection exception) and 57P01–57P03 (admin or crash
+            // shutdown, cannot connect now).
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+}
+
+/// How long a statement waits for a PostgreSQL connection before the store answers
+/// [`StoreError::is_unavailable`]: while the database is down or restarting, callers get 503
+/// with `Retry-After` after this, instead of waiting on.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -139,7 +165,7 @@ impl Store {
                 let opts = PgConnectOptions::from_str(url)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(opts)
                     .await?;
                 Pool::Postgres(pool)

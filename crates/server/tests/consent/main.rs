@@ -10,3 +10,4 @@ mod input;
 mod linking;
 mod nodes;
 mod unsubscribe;
+mod wake;
