@@ -378,8 +378,9 @@ pub const CHECKPOINT: &str = "checkpoint";
 pub const HOUSEKEEPING: &str = "housekeeping";
 
 /// How long a node holds a recurring job while it runs it (renewed every third of it while
-/// the work lasts): a dead node's job moves to another node after this.
-pub const RECURRING_LEASE: Duration = Duration::from_secs(600);
+/// the work lasts, whatever the work is doing): a killed node's job moves to another node
+/// after this.
+pub const RECURRING_LEASE: Duration = Duration::from_secs(60);
 /// The first retry of a failed recurring job waits this long, doubling up to an hour.
 const RETRY_BASE_MICROS: i64 = 60 * 1_000_000;
 const RETRY_MAX_MICROS: i64 = 3_600 * 1_000_000;

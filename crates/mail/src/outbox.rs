@@ -183,7 +183,9 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             owner: custodian_store::jobs::this_node(),
-            lease: Duration::from_secs(600),
+            // Twice the longest one SMTP command may take: a node killed mid-pass leaves its
+            // mail to another node within a minute.
+            lease: Duration::from_secs(60),
             batch: 64,
             concurrency: 16,
             poll: Duration::from_secs(5),
