@@ -17,6 +17,7 @@ pub mod extract;
 pub mod html;
 pub mod metrics;
 pub mod openapi;
+pub mod outage;
 pub mod routes;
 pub mod state;
 
@@ -238,6 +239,10 @@ pub fn router(state: SharedState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            outage::layer,
+        ))
         .layer(metrics::TrackLayer(state.metrics.clone()))
         .with_state(state)
 }
