@@ -208,6 +208,13 @@ impl Context {
         }
     }
 
+    /// Whether the store was found unreachable in the last few seconds: a failure that
+    /// reached a use case only as text (the group-commit writers') was then most likely the
+    /// outage, and the caller may try again shortly.
+    pub fn store_down_lately(&self) -> bool {
+        custodian_store::unavailable_lately(std::time::Duration::from_secs(5))
+    }
+
     /// Whether the service can serve: the store answers. Answers the store's backend name.
     pub async fn ready(&self) -> Result<&'static str, AppError> {
         match self.store.ping().await {

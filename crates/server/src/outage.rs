@@ -3,9 +3,9 @@
 //!
 //! A store error that plainly says so (no connection to be had, the server shutting down) is
 //! `AppError::Unavailable` already. Other paths carry a failure as text (the group-commit
-//! writers, the connectors); so a 500 is looked at once more: if the store does not answer a
-//! ping right now, the failure was the outage and the caller is told to come back. Only 500s
-//! pay for the ping.
+//! writers, the connectors); so a 500 is looked at once more: if the store found the database
+//! unreachable in the last few seconds, or does not answer a ping right now, the failure was
+//! the outage and the caller is told to come back. Only 500s pay for the look.
 
 use std::time::Duration;
 
@@ -25,9 +25,10 @@ const PING_WITHIN: Duration = Duration::from_secs(1);
 /// A 500 turned into 503 when the store is down; `Retry-After` on every 503.
 pub async fn mark(state: &SharedState, res: Response) -> Response {
     let res = if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
-        let up = tokio::time::timeout(PING_WITHIN, state.app.ready())
-            .await
-            .is_ok_and(|r| r.is_ok());
+        let up = !state.app.store_down_lately()
+            && tokio::time::timeout(PING_WITHIN, state.app.ready())
+                .await
+                .is_ok_and(|r| r.is_ok());
         if up {
             res
         } else {

@@ -63,7 +63,7 @@ pub enum StoreError {
     #[error("the database URL must start with sqlite:// or postgres:// (got scheme `{0}`)")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration {version} failed: {source}")]
     Migration { version: i64, source: sqlx::Error },
     #[error("the database has migration {0}, which this version of Custodian does not know; upgrade Custodian")]
@@ -75,6 +75,49 @@ pub enum StoreError {
     KeyConflict,
     #[error("storing subject keys: {0}")]
     KeyWrite(String),
+}
+
+/// Every database error passes here, so the store notices an outage wherever it shows
+/// (see [`unavailable_lately`]).
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let e = StoreError::Database(e);
+        if e.is_unavailable() {
+            outage::seen();
+        }
+        e
+    }
+}
+
+/// When this process last found the database unreachable.
+mod outage {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    /// Milliseconds since `EPOCH` at the last sighting, plus one (zero: never).
+    static LAST: AtomicU64 = AtomicU64::new(0);
+
+    fn since_epoch() -> u64 {
+        EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    }
+
+    pub(super) fn seen() {
+        LAST.store(since_epoch(), Ordering::Relaxed);
+    }
+
+    pub(super) fn within(d: Duration) -> bool {
+        let last = LAST.load(Ordering::Relaxed);
+        last != 0 && since_epoch().saturating_sub(last) <= d.as_millis() as u64
+    }
+}
+
+/// Whether this process found the database unreachable within `d` (a stopwatch, not the
+/// clock): a failure that reached a caller as text — a group-commit writer's — was most
+/// likely that outage.
+pub fn unavailable_lately(d: Duration) -> bool {
+    outage::within(d)
 }
 
 impl StoreError {
