@@ -12,8 +12,9 @@
 //! catch-up still runs once a second without one (on SQLite, where nobody else writes but a
 //! CLI beside the server, that is the only way), and when the listener's connection was lost —
 //! PostgreSQL restarted — everything is caught up and the tokens forgotten once it is back, as
-//! notices sent meanwhile were never heard. Notices that arrive while a round runs fold into
-//! one more round, so a burst of writes elsewhere costs a node a few rounds, not one each.
+//! notices sent meanwhile were never heard. Notices that arrive while a round runs (or within
+//! [`MIN_GAP`] of its end) fold into one more round, so a burst of writes elsewhere costs a
+//! node a few rounds, not one each.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +27,10 @@ use crate::context::{Context, Shared};
 
 /// How long a node waits before listening again after the connection failed.
 pub const RELISTEN_AFTER: Duration = Duration::from_millis(500);
+/// The least time between two woken rounds: under a steady stream of commits elsewhere a
+/// node reads them in rounds of this much at most, not in one round per commit (each round
+/// is a few queries), at the price of this much latency.
+pub const MIN_GAP: Duration = Duration::from_millis(10);
 
 /// The catch-ups a notice wakes.
 #[derive(Debug, Default)]
@@ -106,6 +111,7 @@ async fn woken_or_every<F, Fut>(
             () = which(&wakers).notified() => {}
         }
         round(state.clone()).await;
+        tokio::time::sleep(MIN_GAP).await;
     }
 }
 

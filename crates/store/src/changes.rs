@@ -1,7 +1,8 @@
 //! Telling the other nodes on the same PostgreSQL database, at once, that something they keep
 //! in memory changed: a consent choice, a subject's standing or device links, an API token.
-//! The sender hears its own notice too; the round it wakes finds its own writes already
-//! applied (the watermarks moved past them) and costs one query.
+//! A notice names the store handle that sent it (random, per connection pool), and a
+//! listener passes over its own handle's notices: a node applies its own writes to memory as
+//! it makes them, so reading them back would only cost it a round per commit.
 //!
 //! The writer sends `NOTIFY` inside the transaction that makes the change ([`Tx::announce`]):
 //! PostgreSQL delivers it only after the commit, and never for a transaction rolled back, so a
@@ -52,7 +53,7 @@ impl Topic {
 /// What a listener heard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
-    /// A node (this one too) changed `Topic`.
+    /// Another node (another store handle) changed `Topic`.
     Change(Topic),
     /// The connection was lost and made again: notices may have gone unheard meanwhile.
     Reconnected,
@@ -66,7 +67,12 @@ impl Tx {
         if self.dialect().name == "postgres" {
             self.execute(
                 "SELECT pg_notify($1, $2)::TEXT",
-                &[CHANNEL.into(), topic.as_str().into()],
+                &[
+                    CHANNEL.into(),
+                    format!("{} {}", topic.as_str(), self.sender)
+                        .as_str()
+                        .into(),
+                ],
             )
             .await?;
         }
@@ -74,8 +80,20 @@ impl Tx {
     }
 }
 
+/// A random name for a store handle's notices.
+pub(crate) fn new_sender() -> std::sync::Arc<str> {
+    use rand::RngCore;
+    let mut tag = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut tag);
+    hex::encode(tag).into()
+}
+
 /// A node's ear on [`CHANNEL`], on a connection of its own.
-pub struct Listener(PgListener);
+pub struct Listener {
+    ear: PgListener,
+    /// The listening store's own name: its notices are passed over.
+    me: std::sync::Arc<str>,
+}
 
 impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,21 +107,28 @@ impl Store {
         let Pool::Postgres(pool) = &self.pool else {
             return Ok(None);
         };
-        let mut l = PgListener::connect_with(pool).await?;
-        l.listen(CHANNEL).await?;
-        Ok(Some(Listener(l)))
+        let mut ear = PgListener::connect_with(pool).await?;
+        ear.listen(CHANNEL).await?;
+        Ok(Some(Listener {
+            ear,
+            me: self.sender.clone(),
+        }))
     }
 }
 
 impl Listener {
-    /// Waits for the next notice. An error means the connection is gone and could not be made again: drop this listener
+    /// Waits for the next notice another store handle sent. An error means the connection is gone and could not be made again: drop this listener
     /// and start another once the database answers.
     pub async fn next(&mut self) -> Result<Heard> {
         loop {
-            let Some(n) = self.0.try_recv().await? else {
+            let Some(n) = self.ear.try_recv().await? else {
                 return Ok(Heard::Reconnected);
             };
-            if let Some(topic) = Topic::parse(n.payload()) {
+            let (topic, from) = n.payload().split_once(' ').unwrap_or((n.payload(), ""));
+            if from == &*self.me {
+                continue;
+            }
+            if let Some(topic) = Topic::parse(topic) {
                 return Ok(Heard::Change(topic));
             }
         }

@@ -160,6 +160,9 @@ pub struct Store {
     /// clones): what a node keeps in memory about the registered datastores is refreshed
     /// when it moves, without a query on the paths that only need to know it did not.
     datastore_changes: Arc<std::sync::atomic::AtomicU64>,
+    /// Names this handle (and its clones) in the notices it sends, so that its own listener
+    /// passes over what it applied as it wrote (`changes`).
+    pub(crate) sender: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -230,6 +233,7 @@ impl Store {
             ids: Ids::new(clock.clone()),
             clock,
             datastore_changes: Arc::default(),
+            sender: changes::new_sender(),
         }
     }
 
