@@ -69,32 +69,57 @@ impl Watermarks {
 }
 
 /// One round: applies every change appended since the last round. Answers how many (subject,
-/// purpose) choices it applied.
+/// purpose) choices it applied. Every chain that moved is read in the same query
+/// (`Store::consent_changes_after`), a page at a time.
 pub async fn sync_once(state: &Context) -> Result<usize, StoreError> {
     let seen = state.consent_seen.get();
+    // (chain, read up to, head) of each chain that moved.
+    let mut behind: Vec<(u16, i64, i64)> = state
+        .store
+        .ledger_head_seqs()
+        .await?
+        .into_iter()
+        .filter_map(|(chain, head)| {
+            let from = *seen.get(chain as usize)?;
+            (from < head).then_some((chain, from, head))
+        })
+        .collect();
     let mut applied = 0;
-    for (chain, head) in state.store.ledger_head_seqs().await? {
-        let Some(&from) = seen.get(chain as usize) else {
-            continue;
-        };
-        let mut after = from;
-        while after < head {
-            let page = state.store.consent_changes(chain, after, PAGE).await?;
-            for c in &page {
-                if crate::build::remember(&state.consents, &state.engine, &c.choice) {
-                    applied += 1;
-                }
+    while !behind.is_empty() {
+        let after: Vec<(u16, i64)> = behind.iter().map(|&(c, from, _)| (c, from)).collect();
+        let page = state.store.consent_changes_after(&after, PAGE).await?;
+        for (_, c) in &page {
+            if crate::build::remember(&state.consents, &state.engine, &c.choice) {
+                applied += 1;
             }
-            let last = page.last().map_or(after, |c| c.seq);
-            if (page.len() as i64) < PAGE {
+        }
+        // A full page ends somewhere in its last chain: chains before it were read whole,
+        // chains after it not at all.
+        let cut = (page.len() as i64 == PAGE)
+            .then(|| page.last().map(|(c, _)| *c))
+            .flatten();
+        let mut rest = Vec::new();
+        for (chain, from, head) in behind {
+            let last = page
+                .iter()
+                .filter(|(c, _)| *c == chain)
+                .map(|(_, c)| c.seq)
+                .max();
+            match cut {
+                Some(c) if chain > c => rest.push((chain, from, head)),
+                Some(c) if chain == c => {
+                    let to = last.unwrap_or(from);
+                    state.consent_seen.advance(chain as usize, to);
+                    rest.push((chain, to, head));
+                }
                 // Every event up to the head was read; those not returned belong to subjects
                 // erased since, who have no current choice.
-                after = last.max(head);
-                break;
+                _ => state
+                    .consent_seen
+                    .advance(chain as usize, last.unwrap_or(head).max(head)),
             }
-            after = last;
         }
-        state.consent_seen.advance(chain as usize, after);
+        behind = rest;
     }
     Ok(applied)
 }
