@@ -8,6 +8,7 @@
 #   bench/cluster.sh                           # release build, 15 s per measurement
 #   BUILD=debug DURATION=10 bench/cluster.sh   # the debug build (say so with the figures)
 #   NODES="1 3" VISIBILITY_COUNT=500 bench/cluster.sh
+#   NODES=1 BUILD=debug SKIP_BUILD=1 BIN=/other/target/debug bench/cluster.sh   # another build
 #   PG=postgres://postgres@127.0.0.1:5432  (server URL without database; a fresh database per
 #   node count, dropped at the end)
 #
@@ -28,9 +29,10 @@ BUILD=${BUILD:-release}
 
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
 if [ "$BUILD" = debug ]; then
-  BIN="$ROOT/target/debug"
+  # BIN=DIR still names another build's binaries (e.g. an older one, for a before/after).
+  [ "$BIN" = "$ROOT/target/release" ] && BIN="$ROOT/target/debug"
   [ -n "${SKIP_BUILD:-}" ] || (cd "$ROOT" && cargo build -q -p custodian -p custodian-bench --bin cluster-visibility)
-  echo "binaries: DEBUG build, git $(cd "$ROOT" && git rev-parse --short HEAD)"
+  echo "binaries: DEBUG build in $BIN, custodian built $(date -r "$BIN/custodian" '+%F %T')"
 else
   build_release
 fi

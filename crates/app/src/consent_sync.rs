@@ -3,8 +3,7 @@
 //! run beside a live server.
 //!
 //! The ledger already orders every write: each chain has a sequence. A node remembers how far
-//! it has read each chain and, when another node's commit wakes it (`wake`, PostgreSQL's
-//! `NOTIFY`) or at the latest once a second, reads what came after, applying the *current*
+//! it has read each chain and, once a second, reads what came after, applying the *current*
 //! choice of each subject and purpose it touched (from `consent_state`, where the newest choice
 //! stands). Applying current choices rather than events makes the catch-up order-free: an old
 //! event seen late never undoes a newer one. Memory keeps the same rule (the newest choice
@@ -20,7 +19,7 @@ use custodian_store::{Store, StoreError};
 
 use crate::context::Context;
 
-/// How often a node reads what other writers appended when no notice woke it sooner.
+/// How often a node reads what other writers appended.
 pub const EVERY: Duration = Duration::from_secs(1);
 /// Events read per chain and query; a chain further behind is read over several queries.
 const PAGE: i64 = 1_000;
@@ -69,57 +68,32 @@ impl Watermarks {
 }
 
 /// One round: applies every change appended since the last round. Answers how many (subject,
-/// purpose) choices it applied. Every chain that moved is read in the same query
-/// (`Store::consent_changes_after`), a page at a time.
+/// purpose) choices it applied.
 pub async fn sync_once(state: &Context) -> Result<usize, StoreError> {
     let seen = state.consent_seen.get();
-    // (chain, read up to, head) of each chain that moved.
-    let mut behind: Vec<(u16, i64, i64)> = state
-        .store
-        .ledger_head_seqs()
-        .await?
-        .into_iter()
-        .filter_map(|(chain, head)| {
-            let from = *seen.get(chain as usize)?;
-            (from < head).then_some((chain, from, head))
-        })
-        .collect();
     let mut applied = 0;
-    while !behind.is_empty() {
-        let after: Vec<(u16, i64)> = behind.iter().map(|&(c, from, _)| (c, from)).collect();
-        let page = state.store.consent_changes_after(&after, PAGE).await?;
-        for (_, c) in &page {
-            if crate::build::remember(&state.consents, &state.engine, &c.choice) {
-                applied += 1;
-            }
-        }
-        // A full page ends somewhere in its last chain: chains before it were read whole,
-        // chains after it not at all.
-        let cut = (page.len() as i64 == PAGE)
-            .then(|| page.last().map(|(c, _)| *c))
-            .flatten();
-        let mut rest = Vec::new();
-        for (chain, from, head) in behind {
-            let last = page
-                .iter()
-                .filter(|(c, _)| *c == chain)
-                .map(|(_, c)| c.seq)
-                .max();
-            match cut {
-                Some(c) if chain > c => rest.push((chain, from, head)),
-                Some(c) if chain == c => {
-                    let to = last.unwrap_or(from);
-                    state.consent_seen.advance(chain as usize, to);
-                    rest.push((chain, to, head));
+    for (chain, head) in state.store.ledger_head_seqs().await? {
+        let Some(&from) = seen.get(chain as usize) else {
+            continue;
+        };
+        let mut after = from;
+        while after < head {
+            let page = state.store.consent_changes(chain, after, PAGE).await?;
+            for c in &page {
+                if crate::build::remember(&state.consents, &state.engine, &c.choice) {
+                    applied += 1;
                 }
+            }
+            let last = page.last().map_or(after, |c| c.seq);
+            if (page.len() as i64) < PAGE {
                 // Every event up to the head was read; those not returned belong to subjects
                 // erased since, who have no current choice.
-                _ => state
-                    .consent_seen
-                    .advance(chain as usize, last.unwrap_or(head).max(head)),
+                after = last.max(head);
+                break;
             }
+            after = last;
         }
-        behind = rest;
+        state.consent_seen.advance(chain as usize, after);
     }
     Ok(applied)
 }

@@ -134,7 +134,7 @@ async fn writes_elsewhere_reach_decisions_on_postgres() {
 }
 
 /// More than a page of changes over every chain (a node that was busy, or an import): one
-/// round reads them all, a page at a time across the chains, and applies each once.
+/// round reads them all, a page at a time, and applies each once.
 async fn a_round_reads_pages_across_chains(url: String) {
     use custodian_app::consent_sync::sync_once;
     use custodian_core::subject::{IdKind, SubjectId};

@@ -150,61 +150,6 @@ impl Store {
             .collect()
     }
 
-    /// [`Store::consent_changes`] for several chains in one query: what changed on each chain
-    /// of `after` past its sequence number, by chain then sequence, at most `limit` in all,
-    /// each with its chain. A woken catch-up finds most chains moved, so one round trip
-    /// instead of one per chain keeps a round short.
-    pub async fn consent_changes_after(
-        &self,
-        after: &[(u16, i64)],
-        limit: i64,
-    ) -> Result<Vec<(u16, ConsentChange)>> {
-        if after.is_empty() {
-            return Ok(Vec::new());
-        }
-        type Row = (
-            i32,
-            i64,
-            String,
-            String,
-            bool,
-            String,
-            String,
-            Option<String>,
-            i64,
-        );
-        // Only placeholders are spliced in; the values are bound.
-        let wanted: Vec<String> = (0..after.len())
-            .map(|i| format!("(e.chain = ${} AND e.seq > ${})", 2 * i + 1, 2 * i + 2))
-            .collect();
-        let sql = format!(
-            "SELECT e.chain, e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
-             FROM consent_events e \
-             JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
-             WHERE {} ORDER BY e.chain, e.seq LIMIT ${}",
-            wanted.join(" OR "),
-            2 * after.len() + 1
-        );
-        let mut args: Vec<Arg> = Vec::with_capacity(2 * after.len() + 1);
-        for &(chain, seq) in after {
-            args.push((chain as i32).into());
-            args.push(seq.into());
-        }
-        args.push(limit.into());
-        let rows: Vec<Row> = self.fetch_all(&sql, &args).await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    r.0 as u16,
-                    ConsentChange {
-                        seq: r.1,
-                        choice: current_choice((r.2, r.3, r.4, r.5, r.6, r.7, r.8))?,
-                    },
-                ))
-            })
-            .collect()
-    }
-
     /// One chain's events in order, streamed so verification runs in constant memory.
     pub fn chain_events(&self, chain: u16) -> BoxStream<'_, Result<ConsentEvent>> {
         const Q: &str = "SELECT id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash FROM consent_events WHERE chain = $1 ORDER BY seq";
