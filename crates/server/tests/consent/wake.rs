@@ -1,5 +1,5 @@
 //! Two nodes on one PostgreSQL database, each with its listener running: a consent write, a
-//! device link and a token revocation on one node reach the other at once — by the notice its
+//! device link, its erasure and a token revocation on one node reach the other at once — by the notice its
 //! commit sends, not by the once-a-second poll.
 
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ async fn allowed(node: &TestApp, subject: &Value, purpose: &str) -> bool {
 }
 
 // One scenario: the listeners start, twenty consent writes are timed from A to B, then a
-// device link and a revocation made on A are timed to B.
+// device link, its erasure and a revocation made on A are timed to B.
 #[tokio::test]
 async fn consent_links_and_revocations_reach_the_other_node_at_once() {
     let Some(url) = custodian_store::testing::fresh_postgres_url().await else {
@@ -116,6 +116,23 @@ async fn consent_links_and_revocations_reach_the_other_node_at_once() {
     assert!(time_until(|| allowed(&a, &account, "marketing"))
         .await
         .is_some());
+
+    // The account declared a child on A: its consent and links go (the device is no longer
+    // carried to it), on B too.
+    let declared = a
+        .post(
+            "/v1/subjects/events",
+            Some(&a.service),
+            &json!({ "subject": account, "event": "age_declared", "under_minimum_age": true,
+                "at": custodian_core::clock::rfc3339(crate::common::START) }),
+        )
+        .await;
+    assert_eq!(declared.status, 201, "{}", declared.text);
+    let t = time_until(|| async { b.state.with_links(device_ref).len() == 1 })
+        .await
+        .expect("node b kept the erased link");
+    eprintln!("erased link from a to b: {t:?}");
+    assert!(t < AT_MOST, "{t:?}");
 
     // A token B has verified (and caches for 30 s of a clock that does not move here) is
     // revoked on A: B refuses it at once.
