@@ -308,3 +308,25 @@ impl Store {
 /// to the database, or to SQLite's worker thread) carries many callers' rows, far below either
 /// backend's limit on bound parameters.
 pub(crate) const ROWS_PER_STATEMENT: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_told_apart_and_remembered() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        for (e, down) in [
+            (sqlx::Error::PoolTimedOut, true),
+            (sqlx::Error::PoolClosed, true),
+            (sqlx::Error::Io(io), true),
+            (sqlx::Error::RowNotFound, false),
+            (sqlx::Error::Protocol("bad".into()), false),
+        ] {
+            assert_eq!(StoreError::from(e).is_unavailable(), down);
+        }
+        assert!(!StoreError::KeyConflict.is_unavailable());
+        // The sightings above are remembered for a while.
+        assert!(unavailable_lately(Duration::from_secs(5)));
+    }
+}
