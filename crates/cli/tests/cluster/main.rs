@@ -116,7 +116,9 @@ async fn three_nodes_survive_kills_and_a_database_restart() {
             eprintln!("PostgreSQL restarted");
         }
         if started.elapsed() >= next_kill {
-            let i = victim % 3;
+            // Nodes 0 and 1 in turn: node 2 lives through PostgreSQL's restart, so the checks
+            // see that its listener came back.
+            let i = victim % 2;
             victim += 1;
             urls.set(i, None);
             kill_marks.push(sink.count());
