@@ -11,8 +11,8 @@
 //! across nodes — checkpoints, housekeeping, the digest, the daily retention run — is a leased
 //! job in the store (`custodian_store::jobs`): [`run_leased`] claims it when it is due, runs
 //! it, and finishes it with the time it is next due, so one node does each round. Consent
-//! catch-up stays on every node (each node's memory needs it); the outbox worker claims the job
-//! `outbox` itself.
+//! and standing catch-up stay on every node (each node's memory needs them), woken at once by
+//! other nodes' notices (`wake`); the outbox worker claims the job `outbox` itself.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +42,7 @@ pub const DIGEST_HOUR: i8 = 8;
 pub struct Jobs {
     stop: Arc<Notify>,
     handles: Vec<tokio::task::JoinHandle<()>>,
+    wake: crate::wake::Wake,
     mail: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -59,14 +60,11 @@ pub fn spawn(state: Shared, console_idle_micros: i64) -> Jobs {
         tokio::spawn(every(HOUSEKEEPING_EVERY, state.clone(), |s| async move {
             housekeeping_job(&s).await
         })),
+        // Registrations made by the CLI or another node, each second.
         tokio::spawn(every(
             crate::consent_sync::EVERY,
             state.clone(),
             |s| async move {
-                if let Err(e) = crate::consent_sync::sync_once(&s).await {
-                    tracing::warn!(error = %e, "reading other writers' consent failed");
-                }
-                // Registrations made by the CLI or another node, each second.
                 s.withdrawal_takers.refresh(&s).await;
             },
         )),
@@ -74,11 +72,6 @@ pub fn spawn(state: Shared, console_idle_micros: i64) -> Jobs {
             crate::consent_image::EVERY,
             state.clone(),
             |s| async move { crate::consent_image::scheduled(&s).await },
-        )),
-        tokio::spawn(every(
-            crate::standing_sync::EVERY,
-            state.clone(),
-            |s| async move { crate::standing_sync::scheduled(&s).await },
         )),
         tokio::spawn(every(
             crate::notices::EVERY,
@@ -96,6 +89,8 @@ pub fn spawn(state: Shared, console_idle_micros: i64) -> Jobs {
             |s| async move { crate::retention::scheduled(&s).await },
         )),
     ];
+    // The consent and standing catch-ups, woken by other nodes' notices (`wake`).
+    let wake = crate::wake::spawn(state.clone());
     let mail = match &state.smtp {
         Some(cfg) => match custodian_mail::Mailer::new(cfg) {
             Ok(mailer) => {
@@ -123,6 +118,7 @@ pub fn spawn(state: Shared, console_idle_micros: i64) -> Jobs {
     Jobs {
         stop,
         handles,
+        wake,
         mail,
     }
 }
@@ -133,6 +129,7 @@ impl Jobs {
         for h in &self.handles {
             h.abort();
         }
+        self.wake.stop();
         if let Some(mail) = self.mail {
             let _ = tokio::time::timeout(Duration::from_secs(30), mail).await;
         }
@@ -207,14 +204,21 @@ pub struct Round {
     pub erasures_finished: usize,
     /// Restrictions lifted after their announced notice went out.
     pub restrictions_lifted: usize,
+    /// Approved accesses and erasures a stopped node left, carried out now.
+    pub approvals_resumed: usize,
 }
+
+/// How long an approved access or erasure may stay `approved` before housekeeping takes it to
+/// be left by a node that stopped (the approving call carries it out within seconds, and a
+/// run in progress holds a live lease besides).
+const STALLED_AFTER_MICROS: i64 = 60 * 1_000_000;
 
 /// How far back housekeeping looks for interrupted erasures (a node is back long before).
 const ERASURE_LOOKBACK_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
 // Kept whole: one round is a list of independent chores, read top to bottom in the order they
-// run (abandon, finish erasures, prune standing changes, lift restrictions, retry children's
-// erasures, deadlines, digest).
+// run (abandon, finish erasures, prune standing changes, lift restrictions, resume approvals a
+// stopped node left, retry children's erasures, deadlines, digest).
 pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     let now = state.clock.now_micros();
     let mut round = Round::default();
@@ -251,6 +255,22 @@ pub async fn housekeeping_once(state: &Context) -> Result<Round, AppError> {
     // Restrictions whose lift was announced (GDPR Art. 18(3)) end once their time has come
     // and the notice has gone out.
     round.restrictions_lifted = requests::lift::lift_due(state, now).await?;
+
+    // An access or erasure approved on a node that died before carrying it out (it runs in
+    // the approving call) is carried out here, once no node holds a lease on its runs.
+    for r in state
+        .store
+        .stalled_approved(now - STALLED_AFTER_MICROS, now)
+        .await?
+    {
+        let id = r.id.clone();
+        match requests::execute::finish(state, r, "system").await {
+            Ok(_) => round.approvals_resumed += 1,
+            Err(e) => {
+                tracing::warn!(request = %id, error = %e, "an approved request left by a stopped node is still not carried out")
+            }
+        }
+    }
 
     // A declared child's erasure that a company datastore failed is tried again at once:
     // it is due within `children.erase_within`, not whenever the DPO looks.
@@ -386,8 +406,9 @@ pub const CHECKPOINT: &str = "checkpoint";
 pub const HOUSEKEEPING: &str = "housekeeping";
 
 /// How long a node holds a recurring job while it runs it (renewed every third of it while
-/// the work lasts): a dead node's job moves to another node after this.
-pub const RECURRING_LEASE: Duration = Duration::from_secs(600);
+/// the work lasts, whatever the work is doing): a killed node's job moves to another node
+/// after this.
+pub const RECURRING_LEASE: Duration = Duration::from_secs(60);
 /// The first retry of a failed recurring job waits this long, doubling up to an hour.
 const RETRY_BASE_MICROS: i64 = 60 * 1_000_000;
 const RETRY_MAX_MICROS: i64 = 3_600 * 1_000_000;

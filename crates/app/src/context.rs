@@ -178,6 +178,34 @@ impl Context {
         all
     }
 
+    /// Makes `subject`'s links in memory what the store says they are (`others`): links
+    /// another node made are added, links it erased are dropped, both ways.
+    pub fn set_links(&self, subject: SubjectRef, others: &[SubjectRef]) {
+        let mut links = self.links_map();
+        let gone: Vec<SubjectRef> = links
+            .get(&subject)
+            .map(|l| l.iter().filter(|x| !others.contains(x)).copied().collect())
+            .unwrap_or_default();
+        for g in gone {
+            for (x, y) in [(subject, g), (g, subject)] {
+                if let Some(list) = links.get_mut(&x) {
+                    list.retain(|z| *z != y);
+                    if list.is_empty() {
+                        links.remove(&x);
+                    }
+                }
+            }
+        }
+        for &o in others {
+            for (x, y) in [(subject, o), (o, subject)] {
+                let list = links.entry(x).or_default();
+                if !list.contains(&y) {
+                    list.push(y);
+                }
+            }
+        }
+    }
+
     pub fn add_link(&self, a: SubjectRef, b: SubjectRef) {
         let mut links = self.links_map();
         for (x, y) in [(a, b), (b, a)] {
@@ -186,6 +214,13 @@ impl Context {
                 list.push(y);
             }
         }
+    }
+
+    /// Whether the store was found unreachable in the last few seconds: a failure that
+    /// reached a use case only as text (the group-commit writers') was then most likely the
+    /// outage, and the caller may try again shortly.
+    pub fn store_down_lately(&self) -> bool {
+        custodian_store::unavailable_lately(std::time::Duration::from_secs(5))
     }
 
     /// Whether the service can serve: the store answers. Answers the store's backend name.

@@ -148,7 +148,13 @@ impl AppError {
 
 impl From<custodian_store::StoreError> for AppError {
     fn from(e: custodian_store::StoreError) -> Self {
-        AppError::Internal(e.to_string())
+        if e.is_unavailable() {
+            // Logged here: the caller only learns to come back later.
+            tracing::warn!(error = %e, "the store is not available");
+            AppError::Unavailable
+        } else {
+            AppError::Internal(e.to_string())
+        }
     }
 }
 

@@ -22,7 +22,8 @@
 //!   places and lifts legal holds, [`retention`] applies the policy's retention rules;
 //! - [`consent_image`] keeps an image of consent memory on disk so a restart reads one file;
 //! - [`consent_sync`] catches up on consent other nodes wrote, [`standing_sync`] on the
-//!   restrictions, objections, closed accounts and children they recorded; [`background`] runs them, the
+//!   restrictions, objections, closed accounts, children and device links they recorded,
+//!   both woken at once by other nodes' notices ([`wake`]); [`background`] runs them, the
 //!   ledger checkpoints, the outbox worker, retention and request housekeeping on a timer;
 //! - [`announce`] schedules policy versions and other notices, mails them to everyone with an
 //!   e-mail on record, and makes a version govern at its date on every node ([`live`] holds
@@ -78,6 +79,7 @@ pub mod standing;
 pub mod standing_sync;
 pub mod tokens;
 pub mod users;
+pub mod wake;
 
 pub use build::{build, BuildError};
 pub use context::{Context, NoTelemetry, Settings, Shared, Telemetry};

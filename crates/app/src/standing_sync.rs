@@ -1,13 +1,16 @@
 //! Keeping the standings in memory (`Context::standings`, and the subjects under the minimum
 //! age) — what `/v1/decide` refuses because of a subject's own restriction, objections, closed
-//! account or age — in step with changes this node did not make: another node on the same
-//! PostgreSQL database approved a restriction, a lifecycle event closed an account there.
+//! account or age — and the device links (`Context::device_links`, which carry a consent
+//! write to every device of an account) in step with changes this node did not make: another
+//! node on the same PostgreSQL database approved a restriction, linked a device, erased a
+//! subject, a lifecycle event closed an account there.
 //!
 //! As for consent (`consent_sync`), the store already orders the changes: every one is noted
 //! in `standing_changes` in the same transaction as the fact. A node remembers how far it has
-//! read and, once a second, reads what came after and *recomputes* each subject it names from
-//! the facts (`Store::standing_facts`) — order-free and idempotent, so its own changes read
-//! back do no harm. The decide path does no work for it.
+//! read and, when another node's notice wakes it (`wake`) or at the latest once a second,
+//! reads what came after and *recomputes* each subject it names from the facts
+//! (`Store::standing_facts`, `Store::links_of`) — order-free and idempotent, so its own
+//! changes read back do no harm. The decide path does no work for it.
 //!
 //! A sequence number is taken when a row is inserted, but becomes visible at commit: on
 //! PostgreSQL a later number can be read before an earlier one. So the node reads from the
@@ -24,7 +27,8 @@ use custodian_store::{Store, StoreError};
 
 use crate::context::Context;
 
-/// How often a node reads the changes other nodes noted.
+/// How often a node reads the changes other nodes noted, when no notice woke it sooner
+/// (`wake`).
 pub const EVERY: Duration = Duration::from_secs(1);
 /// Changes read per query.
 const PAGE: i64 = 1_000;
@@ -112,6 +116,14 @@ pub async fn sync_once(state: &Context) -> Result<usize, StoreError> {
     for hex in &subjects {
         let facts = state.store.standing_facts(hex).await?;
         apply(state, hex, &facts);
+        let linked = state.store.links_of(hex).await?;
+        if let Some(subject) = SubjectRef::from_hex(hex) {
+            let linked: Vec<SubjectRef> = linked
+                .iter()
+                .filter_map(|h| SubjectRef::from_hex(h))
+                .collect();
+            state.set_links(subject, &linked);
+        }
     }
     state.standing_seen.advance(&seqs, state.clock.now_micros());
     Ok(subjects.len())

@@ -2,7 +2,10 @@
 //!
 //! Tokens are checked on the hot path (`/v1/decide`), so verified tokens are cached in memory
 //! for a short time; a token created with the CLI while the server runs is found on first
-//! use, and a revoked one stops working within [`CACHE_TTL_MICROS`] of the context's clock.
+//! use. A revocation is announced with the commit (`custodian_store::changes`): every node on
+//! the database forgets its verified tokens when it hears it (`wake`), and at the latest a
+//! revoked token stops working within [`CACHE_TTL_MICROS`] of the context's clock (a node
+//! that missed the notice while its listener reconnected forgets them all once it is back).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -85,8 +88,8 @@ pub async fn create(
     Ok((rec, secret))
 }
 
-/// Revokes the token `id`; answers whether it was live. This node stops trusting it at once
-/// (other nodes within [`CACHE_TTL_MICROS`]).
+/// Revokes the token `id`; answers whether it was live. This node stops trusting it at once,
+/// other nodes when the revocation's notice reaches them (`wake`).
 pub async fn revoke(ctx: &Context, id: &str) -> Result<bool, AppError> {
     let revoked = ctx.store.revoke_token(id).await?;
     ctx.tokens.forget_all();
@@ -95,7 +98,7 @@ pub async fn revoke(ctx: &Context, id: &str) -> Result<bool, AppError> {
 
 impl TokenCache {
     /// Forgets every verified token, so the next use of each asks the store again.
-    fn forget_all(&self) {
+    pub(crate) fn forget_all(&self) {
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())

@@ -183,7 +183,9 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             owner: custodian_store::jobs::this_node(),
-            lease: Duration::from_secs(600),
+            // Twice the longest one SMTP command may take: a node killed mid-pass leaves its
+            // mail to another node within a minute.
+            lease: Duration::from_secs(60),
             batch: 64,
             concurrency: 16,
             poll: Duration::from_secs(5),
@@ -317,7 +319,7 @@ async fn send_batch(
             }
         }
         if !sent.is_empty() {
-            store.mark_mails_sent(&sent, clock.now_micros()).await?;
+            mark_sent(store, &sent, clock, settings.lease).await?;
             pass.sent += sent.len();
         }
         let now = clock.now_micros();
@@ -330,6 +332,28 @@ async fn send_batch(
         }
     }
     Ok(pass)
+}
+
+/// Marks messages the relay accepted as sent. They are gone: a mark that fails (the database
+/// restarting) is tried again for up to half the lease rather than given up, which would leave
+/// them `sending` for the next pass to send a second time.
+async fn mark_sent(
+    store: &custodian_store::Store,
+    sent: &[String],
+    clock: &dyn Clock,
+    lease: Duration,
+) -> Result<(), MailError> {
+    let give_up = std::time::Instant::now() + lease / 2;
+    loop {
+        match store.mark_mails_sent(sent, clock.now_micros()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if std::time::Instant::now() < give_up => {
+                tracing::warn!(error = %e, messages = sent.len(), "marking sent mail failed; trying again");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Opens one sealed field of a message. A row that does not open (tampered, or sealed under

@@ -77,6 +77,7 @@ impl tower::Service<Request> for App {
                 let res = crate::routes::decide::answer(&state, req)
                     .await
                     .into_response();
+                let res = crate::outage::mark(&state, res).await;
                 metrics.observe(
                     "POST",
                     res.status().as_u16(),

@@ -110,7 +110,11 @@ impl From<custodian_app::AppError> for ApiError {
 
 impl From<custodian_store::StoreError> for ApiError {
     fn from(e: custodian_store::StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        if e.is_unavailable() {
+            ApiError::Unavailable
+        } else {
+            ApiError::Internal(e.to_string())
+        }
     }
 }
 
@@ -230,6 +234,6 @@ impl IntoResponse for ApiError {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        res
+        crate::outage::with_retry_after(res)
     }
 }

@@ -19,6 +19,7 @@ pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod origin;
+pub mod outage;
 pub mod routes;
 pub mod security_headers;
 pub mod state;
@@ -241,6 +242,10 @@ pub fn router(state: SharedState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            outage::layer,
+        ))
         .layer(security_headers::SecurityHeadersLayer {
             https: state.public_url.starts_with("https:"),
         })

@@ -16,6 +16,7 @@
 
 pub mod audit;
 mod batch;
+pub mod changes;
 pub mod consent;
 mod db;
 mod dialect;
@@ -63,7 +64,7 @@ pub enum StoreError {
     #[error("the database URL must start with sqlite:// or postgres:// (got scheme `{0}`)")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration {version} failed: {source}")]
     Migration { version: i64, source: sqlx::Error },
     #[error("the database has migration {0}, which this version of Custodian does not know; upgrade Custodian")]
@@ -76,6 +77,74 @@ pub enum StoreError {
     #[error("storing subject keys: {0}")]
     KeyWrite(String),
 }
+
+/// Every database error passes here, so the store notices an outage wherever it shows
+/// (see [`unavailable_lately`]).
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let e = StoreError::Database(e);
+        if e.is_unavailable() {
+            outage::seen();
+        }
+        e
+    }
+}
+
+/// When this process last found the database unreachable.
+mod outage {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    /// Milliseconds since `EPOCH` at the last sighting, plus one (zero: never).
+    static LAST: AtomicU64 = AtomicU64::new(0);
+
+    fn since_epoch() -> u64 {
+        EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    }
+
+    pub(super) fn seen() {
+        LAST.store(since_epoch(), Ordering::Relaxed);
+    }
+
+    pub(super) fn within(d: Duration) -> bool {
+        let last = LAST.load(Ordering::Relaxed);
+        last != 0 && since_epoch().saturating_sub(last) <= d.as_millis() as u64
+    }
+}
+
+/// Whether this process found the database unreachable within `d` (a stopwatch, not the
+/// clock): a failure that reached a caller as text — a group-commit writer's — was most
+/// likely that outage.
+pub fn unavailable_lately(d: Duration) -> bool {
+    outage::within(d)
+}
+
+impl StoreError {
+    /// Whether the database could not be reached at all — no connection within the pool's
+    /// acquire timeout, a connection lost, the server shutting down or starting up — rather
+    /// than refusing a statement: the caller may try again shortly.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // SQLSTATE class 08 (connection exception) and 57P01–57P03 (admin or crash
+            // shutdown, cannot connect now).
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+}
+
+/// How long a statement waits for a PostgreSQL connection before the store answers
+/// [`StoreError::is_unavailable`]: while the database is down or restarting, callers get 503
+/// with `Retry-After` after this, instead of waiting on.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -92,6 +161,9 @@ pub struct Store {
     /// clones): what a node keeps in memory about the registered datastores is refreshed
     /// when it moves, without a query on the paths that only need to know it did not.
     datastore_changes: Arc<std::sync::atomic::AtomicU64>,
+    /// Names this handle (and its clones) in the notices it sends, so that its own listener
+    /// passes over what it applied as it wrote (`changes`).
+    pub(crate) sender: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -140,7 +212,7 @@ impl Store {
                 let opts = PgConnectOptions::from_str(url)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(opts)
                     .await?;
                 Pool::Postgres(pool)
@@ -162,6 +234,7 @@ impl Store {
             ids: Ids::new(clock.clone()),
             clock,
             datastore_changes: Arc::default(),
+            sender: changes::new_sender(),
         }
     }
 
@@ -254,3 +327,25 @@ impl Store {
 /// to the database, or to SQLite's worker thread) carries many callers' rows, far below either
 /// backend's limit on bound parameters.
 pub(crate) const ROWS_PER_STATEMENT: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_told_apart_and_remembered() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        for (e, down) in [
+            (sqlx::Error::PoolTimedOut, true),
+            (sqlx::Error::PoolClosed, true),
+            (sqlx::Error::Io(io), true),
+            (sqlx::Error::RowNotFound, false),
+            (sqlx::Error::Protocol("bad".into()), false),
+        ] {
+            assert_eq!(StoreError::from(e).is_unavailable(), down);
+        }
+        assert!(!StoreError::KeyConflict.is_unavailable());
+        // The sightings above are remembered for a while.
+        assert!(unavailable_lately(Duration::from_secs(5)));
+    }
+}

@@ -438,6 +438,7 @@ async fn apply_purge(tx: &mut Tx, purge: &Purge, now: i64) -> Result<u64> {
                 &[(&purge.subject_ref).into(), now.into()],
             )
             .await?;
+            tx.announce(crate::changes::Topic::Consent).await?;
         }
         PurgeAction::RequestFields { request_ids } => {
             for id in request_ids {

@@ -7,14 +7,15 @@
 
 use crate::{Result, Store, Tx};
 
-/// Notes that the subject's standing may have changed, in the caller's transaction.
+/// Notes that the subject's standing (or its device links) may have changed, in the caller's
+/// transaction, and wakes the other nodes once it commits.
 pub(crate) async fn note_change(tx: &mut Tx, subject_ref: &str, at: i64) -> Result<()> {
     tx.execute(
         "INSERT INTO standing_changes (subject_ref, at) VALUES ($1, $2)",
         &[subject_ref.into(), at.into()],
     )
     .await?;
-    Ok(())
+    tx.announce(crate::changes::Topic::Standing).await
 }
 
 /// What a subject's standing is made of, from the store.

@@ -78,12 +78,16 @@ impl Store {
 
     /// Revokes a token; answers whether a live token was revoked.
     pub async fn revoke_token(&self, id: &str) -> Result<bool> {
-        let n = self
+        let mut tx = self.begin().await?;
+        let n = tx
             .execute(
                 "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                 &[self.now().into(), id.into()],
             )
             .await?;
+        // Every node forgets the tokens it trusted once this commits (`app::wake`).
+        tx.announce(crate::changes::Topic::Tokens).await?;
+        tx.commit().await?;
         Ok(n == 1)
     }
 }

@@ -12,3 +12,4 @@ mod limits;
 mod linking;
 mod nodes;
 mod unsubscribe;
+mod wake;

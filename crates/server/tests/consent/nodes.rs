@@ -132,3 +132,59 @@ async fn writes_elsewhere_reach_decisions_on_postgres() {
     };
     writes_elsewhere_reach_decisions(url).await;
 }
+
+/// More than a page of changes over every chain (a node that was busy, or an import): one
+/// round reads them all, a page at a time, and applies each once.
+async fn a_round_reads_pages_across_chains(url: String) {
+    use custodian_app::consent_sync::sync_once;
+    use custodian_core::subject::{IdKind, SubjectId};
+    use custodian_store::consent::NewEvent;
+
+    let a = TestApp::on(&url).await;
+    let b = TestApp::on(&url).await;
+    let devices: Vec<String> = (0..2_500).map(|i| format!("dev_page{i:012x}")).collect();
+    let events: Vec<NewEvent> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| NewEvent {
+            id: format!("evt_page_{i}"),
+            subject: a
+                .state
+                .hasher
+                .reference(&SubjectId::parse(IdKind::DeviceId, d).unwrap()),
+            purpose: "analytics".into(),
+            given: true,
+            source: custodian_core::consent::Source::Import,
+            policy_version: "2018-05-25".into(),
+            notice_hash: None,
+            ip_truncated: None,
+            receipt_id: "rcpt_page".into(),
+            created_at: common::START,
+            link: custodian_store::consent::Unlinked,
+        })
+        .collect();
+    a.store.append_consent(&events).await.unwrap();
+    assert_eq!(sync_once(&b.state).await.unwrap(), 2_500);
+    assert_eq!(sync_once(&b.state).await.unwrap(), 0, "read once");
+    for d in devices.iter().step_by(97) {
+        let dev = json!({ "device_id": d });
+        assert_eq!(
+            decide(&b, dev, "analytics", false).await["allowed"],
+            true,
+            "{d}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_round_reads_pages_across_chains_on_sqlite() {
+    a_round_reads_pages_across_chains(custodian_store::testing::fresh_sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn a_round_reads_pages_across_chains_on_postgres() {
+    let Some(url) = custodian_store::testing::fresh_postgres_url().await else {
+        return;
+    };
+    a_round_reads_pages_across_chains(url).await;
+}

@@ -134,3 +134,49 @@ async fn other_nodes_see_standings_after_one_round_postgres() {
         other_nodes_see_standings_after_one_round(Env::on(&url).await).await;
     }
 }
+
+/// A node approves an erasure request and stops before carrying it out (the approving call
+/// does that): it stays `approved` until housekeeping — on any node, a minute on — finds no
+/// lease on its runs and carries it out, once.
+async fn an_approval_a_stopped_node_left_is_carried_out(env: Env) {
+    use custodian_core::request::Action;
+    let a = &env.app;
+    let r = env.verified("erasure", "ada@example.com", json!({})).await;
+    let id = r["id"].as_str().unwrap();
+    let seen = a.store.request(id).await.unwrap().unwrap();
+    // The approval committed; the node died before `execute::run`.
+    custodian_app::requests::transition(&a.state, &seen, Action::Approve, "dpo", None, |_| {})
+        .await
+        .unwrap();
+    let b = common::TestApp::on(&a.url).await;
+    let round = custodian_app::background::housekeeping_once(&b.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        round.approvals_resumed, 0,
+        "the approving node may still be on it"
+    );
+    b.clock.advance(61_000_000);
+    let round = custodian_app::background::housekeeping_once(&b.state)
+        .await
+        .unwrap();
+    assert_eq!(round.approvals_resumed, 1);
+    let done = a.store.request(id).await.unwrap().unwrap();
+    assert_eq!(done.status.as_str(), "completed");
+    let again = custodian_app::background::housekeeping_once(&b.state)
+        .await
+        .unwrap();
+    assert_eq!(again.approvals_resumed, 0, "carried out once");
+}
+
+#[tokio::test]
+async fn an_approval_a_stopped_node_left_is_carried_out_sqlite() {
+    an_approval_a_stopped_node_left_is_carried_out(Env::new().await).await;
+}
+
+#[tokio::test]
+async fn an_approval_a_stopped_node_left_is_carried_out_postgres() {
+    if let Some(url) = custodian_store::testing::fresh_postgres_url().await {
+        an_approval_a_stopped_node_left_is_carried_out(Env::on(&url).await).await;
+    }
+}

@@ -142,6 +142,7 @@ impl Store {
         ];
         tx.execute_batch(&sql.set_heads, &[], &new_heads).await?;
         drop(new_heads);
+        tx.announce(crate::changes::Topic::Consent).await?;
         tx.commit().await?;
         Ok(stored)
     }

@@ -129,7 +129,8 @@ fn event(r: EventRow) -> Result<ConsentEvent> {
 }
 
 impl Store {
-    /// Remembers that a device belongs to an account. Idempotent.
+    /// Remembers that a device belongs to an account. Idempotent. Both sides are noted as
+    /// changed (`standing_changes`), so other nodes link them in memory too.
     pub async fn link_subjects(
         &self,
         device: &SubjectRef,
@@ -137,11 +138,18 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let (device, account) = (device.to_hex(), account.to_hex());
-        self.execute(
-            "INSERT INTO subject_links (device_ref, account_ref, linked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[(&device).into(), (&account).into(), now.into()],
-        )
-        .await?;
+        let mut tx = self.begin().await?;
+        let n = tx
+            .execute(
+                "INSERT INTO subject_links (device_ref, account_ref, linked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[(&device).into(), (&account).into(), now.into()],
+            )
+            .await?;
+        if n == 1 {
+            crate::standing::note_change(&mut tx, &device, now).await?;
+            crate::standing::note_change(&mut tx, &account, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -151,13 +159,32 @@ impl Store {
             .await
     }
 
-    /// Removes links of a subject (erasure).
+    /// The subjects linked to one, either way (another node linked or erased it).
+    pub async fn links_of(&self, subject_ref: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = self
+            .fetch_all(
+                "SELECT account_ref FROM subject_links WHERE device_ref = $1 \
+                 UNION SELECT device_ref FROM subject_links WHERE account_ref = $1",
+                &[subject_ref.into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    /// Removes links of a subject (erasure), noted as a change so other nodes forget them too.
     pub async fn delete_links(&self, subject_ref: &str) -> Result<u64> {
-        self.execute(
-            "DELETE FROM subject_links WHERE device_ref = $1 OR account_ref = $1",
-            &[subject_ref.into()],
-        )
-        .await
+        let mut tx = self.begin().await?;
+        let n = tx
+            .execute(
+                "DELETE FROM subject_links WHERE device_ref = $1 OR account_ref = $1",
+                &[subject_ref.into()],
+            )
+            .await?;
+        if n > 0 {
+            crate::standing::note_change(&mut tx, subject_ref, self.now()).await?;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Stores a policy version's document the first time it is seen. Answers whether it was new.

@@ -99,6 +99,8 @@ impl Store {
             .await?;
         tx.execute(FORGOTTEN, &[subject_ref.into(), now.into()])
             .await?;
+        // Other nodes wake and forget at once (PostgreSQL; after the commit).
+        tx.announce(crate::changes::Topic::Consent).await?;
         tx.commit().await?;
         Ok(n)
     }

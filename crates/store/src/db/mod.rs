@@ -426,6 +426,7 @@ impl Store {
         Ok(Tx {
             inner,
             dialect: self.dialect,
+            sender: self.sender.clone(),
         })
     }
 
@@ -441,6 +442,7 @@ impl Store {
         Ok(Tx {
             inner,
             dialect: self.dialect,
+            sender: self.sender.clone(),
         })
     }
 }

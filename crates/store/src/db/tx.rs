@@ -15,6 +15,8 @@ pub(super) enum TxInner {
 pub struct Tx {
     pub(super) inner: TxInner,
     pub(super) dialect: &'static Dialect,
+    /// The store handle's name in the notices it sends (`crate::changes`).
+    pub(crate) sender: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Tx {

@@ -98,6 +98,19 @@ impl Store {
             .collect()
     }
 
+    /// Access and erasure requests approved before `before` and still `approved`, with no
+    /// connector run of theirs under a live lease at `now`: the node that approved one died
+    /// before carrying it out (it runs inside the approving call), and nobody else is on it.
+    pub async fn stalled_approved(&self, before: i64, now: i64) -> Result<Vec<RequestRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE kind IN ('access', 'erasure') AND status = 'approved' \
+             AND updated_at < $1 AND NOT EXISTS (SELECT 1 FROM connector_runs r JOIN jobs j \
+             ON j.name = 'connector_run:' || r.id WHERE r.request_id = requests.id AND j.lease_until > $2) \
+             ORDER BY answer_due, id LIMIT 100"
+        );
+        self.requests_of(&sql, &[before.into(), now.into()]).await
+    }
+
     /// Erasure requests completed at or after `since` (microseconds), oldest first.
     pub async fn completed_erasures_since(&self, since: i64) -> Result<Vec<RequestRow>> {
         let sql = format!("SELECT {COLUMNS} FROM requests WHERE kind = 'erasure' AND status = 'completed' AND completed_at >= $1 ORDER BY completed_at, id");
