@@ -52,6 +52,9 @@ pub struct Args {
     pub connections: crate::listen::ListenArgs,
 }
 
+// One reading of the settings (flags over environment over config file), then the runtime,
+// the store, the policy and the listener in the order a failure should be reported in; kept
+// in one piece so the start-up sequence reads top to bottom.
 pub fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<ExitCode> {
     let file = global.file_config()?;
     let listen = args
