@@ -300,9 +300,17 @@ async fn send_batch(
                         || m.attempts >= settings.max_attempts;
                     let next = clock.now_micros() + settings.backoff(m.attempts).as_micros() as i64;
                     tracing::warn!(mail = %m.id, template = %m.template, attempts = m.attempts, give_up, error = %e, "mail not sent");
-                    store
+                    // Not `?`: ending the pass here would drop the outcomes of the messages
+                    // still in flight, and those the relay accepted would never be marked sent
+                    // — and be sent again. A message whose failure cannot be recorded (the
+                    // database restarting) stays claimed and is simply tried again later.
+                    if let Err(db) = store
                         .mark_mail_failed(&m.id, &e.to_string(), next, give_up)
-                        .await?;
+                        .await
+                    {
+                        tracing::warn!(mail = %m.id, error = %db, "recording a failed send failed; it is tried again later");
+                        return Ok((m.id, Outcome::Retrying));
+                    }
                     Ok((m.id, if give_up { Outcome::Failed } else { Outcome::Retrying }))
                 }
             }
@@ -324,11 +332,16 @@ async fn send_batch(
         }
         let now = clock.now_micros();
         if now - renewed_at >= lease / 3 {
-            if !store.renew_job(JOB, &settings.owner, now, lease).await? {
-                tracing::warn!("another node took the outbox over; this pass stops");
-                return Err(MailError::LeaseLost);
+            match store.renew_job(JOB, &settings.owner, now, lease).await {
+                Ok(true) => renewed_at = now,
+                Ok(false) => {
+                    tracing::warn!("another node took the outbox over; this pass stops");
+                    return Err(MailError::LeaseLost);
+                }
+                // The lease still runs (it is three times the renewal period): keep marking
+                // what the relay accepts, and renew at the next chunk.
+                Err(e) => tracing::warn!(error = %e, "renewing the outbox lease failed; trying again"),
             }
-            renewed_at = now;
         }
     }
     Ok(pass)
