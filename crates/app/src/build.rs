@@ -144,7 +144,10 @@ pub async fn build(
     if started_from_image.is_some() {
         // What the image does not hold yet: the ledger's tail and the forgettings since.
         let applied = consent_sync::sync_once(&ctx).await?;
-        tracing::info!(applied, "consent memory caught up with the ledger after its image");
+        tracing::info!(
+            applied,
+            "consent memory caught up with the ledger after its image"
+        );
     }
     Ok(Arc::new(ctx))
 }

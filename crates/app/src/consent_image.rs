@@ -102,8 +102,8 @@ pub async fn load(path: &Path, slots: &[String], fingerprint: [u8; 16]) -> Optio
             Err(e) => return Err(e.to_string()),
         };
         let names: Vec<&str> = slots.iter().map(String::as_str).collect();
-        let (memory, header) = ConsentMemory::read_image_from(file, &names)
-            .map_err(|e: ImageError| e.to_string())?;
+        let (memory, header) =
+            ConsentMemory::read_image_from(file, &names).map_err(|e: ImageError| e.to_string())?;
         if header.fingerprint != fingerprint {
             return Err("it was made under another secret".into());
         }

@@ -84,9 +84,7 @@ impl Watermarks {
     pub fn moved_since_image(&self) -> bool {
         match &*lock(&self.imaged) {
             None => true,
-            Some((chains, forgotten)) => {
-                *chains != self.chains() || *forgotten != self.forgotten()
-            }
+            Some((chains, forgotten)) => *chains != self.chains() || *forgotten != self.forgotten(),
         }
     }
 
@@ -134,7 +132,10 @@ async fn forgettings(state: &Context) -> Result<usize, StoreError> {
             }
             after = *seq;
         }
-        state.consent_seen.forgotten.fetch_max(after, Ordering::AcqRel);
+        state
+            .consent_seen
+            .forgotten
+            .fetch_max(after, Ordering::AcqRel);
         if (page.len() as i64) < PAGE {
             return Ok(applied);
         }
@@ -182,11 +183,19 @@ mod tests {
         w.applied_locally(0, 5);
         assert_eq!(w.chains(), vec![5, 0], "the next event of the chain");
         w.applied_locally(0, 7);
-        assert_eq!(w.chains(), vec![5, 0], "event 6 is another writer's: read it next round");
+        assert_eq!(
+            w.chains(),
+            vec![5, 0],
+            "event 6 is another writer's: read it next round"
+        );
         w.applied_locally(1, 1);
         w.applied_locally(1, 1);
         assert_eq!(w.chains(), vec![5, 1], "applied twice, moved once");
         w.applied_locally(9, 1);
-        assert_eq!(w.chains(), vec![5, 1], "a chain it does not know changes nothing");
+        assert_eq!(
+            w.chains(),
+            vec![5, 1],
+            "a chain it does not know changes nothing"
+        );
     }
 }

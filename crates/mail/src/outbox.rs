@@ -340,7 +340,9 @@ async fn send_batch(
                 }
                 // The lease still runs (it is three times the renewal period): keep marking
                 // what the relay accepts, and renew at the next chunk.
-                Err(e) => tracing::warn!(error = %e, "renewing the outbox lease failed; trying again"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "renewing the outbox lease failed; trying again")
+                }
             }
         }
     }

@@ -51,7 +51,10 @@ async fn starts_from_its_image_and_the_ledger_after_it(url: String) {
             .post(
                 "/v1/consent",
                 None,
-                &choice(device(i), json!({ "analytics": true, "advertising": i % 2 == 0 })),
+                &choice(
+                    device(i),
+                    json!({ "analytics": true, "advertising": i % 2 == 0 }),
+                ),
             )
             .await;
         assert_eq!(w.status, 201, "{}", w.text);
@@ -62,31 +65,61 @@ async fn starts_from_its_image_and_the_ledger_after_it(url: String) {
     // After the image: a new device, a withdrawal, and an erasure (as a completed erasure
     // request leaves the store: the current state gone, a forgetting noted).
     let w = a
-        .post("/v1/consent", None, &choice(device(100), json!({ "analytics": true })))
+        .post(
+            "/v1/consent",
+            None,
+            &choice(device(100), json!({ "analytics": true })),
+        )
         .await;
     assert_eq!(w.status, 201, "{}", w.text);
     let w = a
-        .post("/v1/consent", None, &choice(device(1), json!({ "analytics": false })))
+        .post(
+            "/v1/consent",
+            None,
+            &choice(device(1), json!({ "analytics": false })),
+        )
         .await;
     assert_eq!(w.status, 201, "{}", w.text);
-    let erased = a
-        .state
-        .app
-        .hasher
-        .reference(&custodian_core::subject::SubjectId::parse(
+    let erased = a.state.app.hasher.reference(
+        &custodian_core::subject::SubjectId::parse(
             custodian_core::subject::IdKind::DeviceId,
             &format!("dev_{:016x}", 2),
         )
-        .unwrap());
-    assert_eq!(a.store.delete_consent_state(&erased.to_hex()).await.unwrap(), 2);
+        .unwrap(),
+    );
+    assert_eq!(
+        a.store
+            .delete_consent_state(&erased.to_hex())
+            .await
+            .unwrap(),
+        2
+    );
 
     let b = node_with_image(&url, &image).await;
-    assert!(b.state.app.started_from_image.is_some(), "the image was read");
-    assert_eq!(decide(&b, device(100), "analytics", false).await["allowed"], true);
-    assert_eq!(decide(&b, device(1), "analytics", false).await["allowed"], false);
-    assert_eq!(decide(&b, device(2), "analytics", false).await["allowed"], false);
-    assert!(no_choice(&purposes(&b, 2).await), "the erased device has no choice left");
-    assert_eq!(decide(&b, device(3), "analytics", false).await["allowed"], true);
+    assert!(
+        b.state.app.started_from_image.is_some(),
+        "the image was read"
+    );
+    assert_eq!(
+        decide(&b, device(100), "analytics", false).await["allowed"],
+        true
+    );
+    assert_eq!(
+        decide(&b, device(1), "analytics", false).await["allowed"],
+        false
+    );
+    assert_eq!(
+        decide(&b, device(2), "analytics", false).await["allowed"],
+        false
+    );
+    assert!(
+        no_choice(&purposes(&b, 2).await),
+        "the erased device has no choice left"
+    );
+    assert_eq!(
+        decide(&b, device(3), "analytics", false).await["allowed"],
+        true
+    );
     for i in [0, 1, 3, 17, 39, 100] {
         assert_eq!(purposes(&b, i).await, purposes(&a, i).await, "device {i}");
     }
@@ -103,15 +136,23 @@ async fn starts_from_its_image_and_the_ledger_after_it(url: String) {
     bytes[middle] ^= 0x40;
     std::fs::write(&image, &bytes).unwrap();
     let c = node_with_image(&url, &image).await;
-    assert_eq!(c.state.app.started_from_image, None, "the damaged image was refused");
+    assert_eq!(
+        c.state.app.started_from_image, None,
+        "the damaged image was refused"
+    );
     for i in [0, 1, 2, 3, 100] {
         assert_eq!(purposes(&c, i).await, purposes(&b, i).await, "device {i}");
     }
-    assert_eq!(c.state.app.consents.choices_held(), b.state.app.consents.choices_held());
+    assert_eq!(
+        c.state.app.consents.choices_held(),
+        b.state.app.consents.choices_held()
+    );
 
     // A forgetting also reaches a running node in its next round.
     let before = a.state.app.consents.choices_held();
-    custodian_app::consent_sync::sync_once(&a.state.app).await.unwrap();
+    custodian_app::consent_sync::sync_once(&a.state.app)
+        .await
+        .unwrap();
     assert_eq!(a.state.app.consents.choices_held(), before - 2);
     assert!(no_choice(&purposes(&a, 2).await));
     let _ = std::fs::remove_dir_all(&dir);
@@ -122,10 +163,15 @@ async fn starts_from_its_image_and_the_ledger_after_it(url: String) {
 #[tokio::test]
 async fn an_image_ahead_of_the_store_is_not_used() {
     let url = custodian_store::testing::fresh_sqlite_url();
-    let image = std::path::PathBuf::from(url.trim_start_matches("sqlite://")).with_file_name("ahead.img");
+    let image =
+        std::path::PathBuf::from(url.trim_start_matches("sqlite://")).with_file_name("ahead.img");
     let a = node_with_image(&url, &image).await;
     let w = a
-        .post("/v1/consent", None, &choice(device(5), json!({ "analytics": true })))
+        .post(
+            "/v1/consent",
+            None,
+            &choice(device(5), json!({ "analytics": true })),
+        )
         .await;
     assert_eq!(w.status, 201, "{}", w.text);
     assert!(consent_image::save(&a.state.app).await.unwrap());

@@ -102,7 +102,9 @@ async fn signing_in_with_an_emailed_code_shows_and_changes_the_address_s_choices
     );
     assert!(
         // The address in readable forms: the value is random hex, which may hold "ada".
-        !session.contains("ada@") && !session.contains("ada%40") && !session.contains("example.com"),
+        !session.contains("ada@")
+            && !session.contains("ada%40")
+            && !session.contains("example.com"),
         "no address in the cookie: {session}"
     );
     assert!(

@@ -39,7 +39,8 @@ fn current_choice(r: ChoiceTuple) -> Result<CurrentChoice> {
 }
 
 /// Notes a forgetting (`consent_forgotten`, migration 0021): the subject and when.
-pub(crate) const FORGOTTEN: &str = "INSERT INTO consent_forgotten (subject_ref, at) VALUES ($1, $2)";
+pub(crate) const FORGOTTEN: &str =
+    "INSERT INTO consent_forgotten (subject_ref, at) VALUES ($1, $2)";
 
 impl Store {
     /// The current choices of one subject.
@@ -115,7 +116,11 @@ impl Store {
 
     /// Forgettings after `after` (oldest first, at most `limit`): each one's sequence and
     /// subject, whose current choices the reader reloads from `consent_state`.
-    pub async fn consent_forgotten_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+    pub async fn consent_forgotten_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>> {
         self.fetch_all(
             "SELECT seq, subject_ref FROM consent_forgotten WHERE seq > $1 ORDER BY seq LIMIT $2",
             &[after.into(), limit.into()],

@@ -207,12 +207,16 @@ impl ConsentMemory {
             let mut n = Stream::new(&bytes[..], names_at, false);
             for _ in 0..n.u32()? {
                 let v: std::sync::Arc<str> = n.name()?.into();
-                names.version_index.insert(v.clone(), names.versions.len() as u32);
+                names
+                    .version_index
+                    .insert(v.clone(), names.versions.len() as u32);
                 names.versions.push(v);
             }
             for _ in 0..n.u32()? {
                 let v: std::sync::Arc<str> = n.name()?.into();
-                names.notice_index.insert(v.clone(), names.notices.len() as u32);
+                names
+                    .notice_index
+                    .insert(v.clone(), names.notices.len() as u32);
                 names.notices.push(v);
             }
         }
@@ -229,7 +233,9 @@ impl ConsentMemory {
         let fingerprint: [u8; 16] = r.array()?;
         let taken_at = r.i64()?;
         let forgotten = r.i64()?;
-        let chains = (0..r.u32()?).map(|_| r.i64()).collect::<Result<Vec<_>, _>>()?;
+        let chains = (0..r.u32()?)
+            .map(|_| r.i64())
+            .collect::<Result<Vec<_>, _>>()?;
         let slots = (0..r.u32()?)
             .map(|_| r.name())
             .collect::<Result<Vec<_>, _>>()?;
@@ -242,7 +248,11 @@ impl ConsentMemory {
         };
 
         let memory = ConsentMemory::default();
-        let mut shards: Vec<_> = memory.shards.iter().map(|s| unpoisoned(s.write())).collect();
+        let mut shards: Vec<_> = memory
+            .shards
+            .iter()
+            .map(|s| unpoisoned(s.write()))
+            .collect();
         for written_shard in 0..r.u32()? as usize {
             let count = r.u64()?;
             // A count no image of this size could hold is damage, not a reason to reserve.
@@ -471,7 +481,8 @@ mod tests {
     fn choices_follow_their_purpose_to_a_new_slot_and_a_dropped_purpose_goes() {
         let m = filled();
         let mut bytes = Vec::new();
-        m.write_image(&header(&["a", "b", "c"]), &mut bytes).unwrap();
+        m.write_image(&header(&["a", "b", "c"]), &mut bytes)
+            .unwrap();
         // The new policy: "c" first, "a" second, "b" gone.
         let (back, _) = ConsentMemory::read_image(&bytes, &["c", "a"]).unwrap();
         let mut b = [0u8; 32];
@@ -491,14 +502,24 @@ mod tests {
     fn any_changed_byte_is_refused() {
         let m = filled();
         let mut bytes = Vec::new();
-        m.write_image(&header(&["a", "b", "c"]), &mut bytes).unwrap();
+        m.write_image(&header(&["a", "b", "c"]), &mut bytes)
+            .unwrap();
         let refused = |b: &[u8]| {
             matches!(
                 ConsentMemory::read_image(b, &["a"]).err(),
                 Some(ImageError::Checksum | ImageError::Truncated(_))
             )
         };
-        for at in [9, 30, 100, bytes.len() / 3, bytes.len() / 2, bytes.len() - 60, bytes.len() - 41, bytes.len() - 1] {
+        for at in [
+            9,
+            30,
+            100,
+            bytes.len() / 3,
+            bytes.len() / 2,
+            bytes.len() - 60,
+            bytes.len() - 41,
+            bytes.len() - 1,
+        ] {
             let mut bad = bytes.clone();
             bad[at] ^= 1;
             assert!(refused(&bad), "byte {at}");
