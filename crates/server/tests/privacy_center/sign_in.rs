@@ -1,7 +1,7 @@
 //! Signing in with a code read from a real SMTP delivery, then seeing and changing the
 //! address's choices.
 
-use crate::browser::{code_in, decide, link_in, Browser, Mail};
+use crate::browser::{code_in, decide, link_in, Browser, Mail, Page};
 use crate::common::TestApp;
 use serde_json::json;
 
@@ -68,22 +68,10 @@ async fn signing_in_with_an_emailed_code_shows_and_changes_the_address_s_choices
 
     // A wrong code is refused; the right one signs in.
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let p = b
-        .submit(
-            "/privacy-center/sign-in",
-            "/privacy-center/sign-in/code",
-            &[("code", wrong)],
-        )
-        .await;
+    let p = enter_code(&mut b, wrong).await;
     assert_eq!(p.status, 422);
     assert!(p.text.contains("This code is not right"));
-    let p = b
-        .submit(
-            "/privacy-center/sign-in",
-            "/privacy-center/sign-in/code",
-            &[("code", &code)],
-        )
-        .await;
+    let p = enter_code(&mut b, &code).await;
     assert_eq!(p.status, 303, "{}", p.text);
     assert_eq!(
         p.header("location"),
@@ -172,13 +160,7 @@ async fn signing_in_with_an_emailed_code_shows_and_changes_the_address_s_choices
     .await;
     let code = code_in(&mail.last_to(&app, "bob@example.com").await);
     app.clock.advance(31 * 60 * 1_000_000);
-    let p = late
-        .submit(
-            "/privacy-center/sign-in",
-            "/privacy-center/sign-in/code",
-            &[("code", &code)],
-        )
-        .await;
+    let p = enter_code(&mut late, &code).await;
     assert_eq!(p.status, 410, "{}", p.text);
     assert!(p.text.contains("expired"));
 }
@@ -194,6 +176,16 @@ async fn ask_for_code(b: &mut Browser<'_>, mail: &Mail, email: &str) -> String {
         .await;
     assert_eq!(p.status, 303, "{}", p.text);
     code_in(&mail.last_to(b.app, email).await)
+}
+
+/// Types `code` into the sign-in's code form, as the page that asked for it.
+async fn enter_code(b: &mut Browser<'_>, code: &str) -> Page {
+    b.submit(
+        "/privacy-center/sign-in",
+        "/privacy-center/sign-in/code",
+        &[("code", code)],
+    )
+    .await
 }
 
 fn copy<'a>(b: &Browser<'a>) -> Browser<'a> {
@@ -213,22 +205,10 @@ async fn a_sign_in_is_used_once_and_signing_out_ends_the_session_on_the_server()
     let mut b = Browser::new(&app);
     let code = ask_for_code(&mut b, &mail, "dora@example.com").await;
     let mut replay = copy(&b);
-    let p = b
-        .submit(
-            "/privacy-center/sign-in",
-            "/privacy-center/sign-in/code",
-            &[("code", &code)],
-        )
-        .await;
+    let p = enter_code(&mut b, &code).await;
     assert_eq!(p.status, 303, "{}", p.text);
 
-    let p = replay
-        .submit(
-            "/privacy-center/sign-in",
-            "/privacy-center/sign-in/code",
-            &[("code", &code)],
-        )
-        .await;
+    let p = enter_code(&mut replay, &code).await;
     assert_eq!(p.status, 410, "the pending cookie is spent: {}", p.text);
     assert!(
         !replay.jar.contains_key("cst_pc_session"),
@@ -271,13 +251,7 @@ async fn wrong_codes_are_counted_per_sign_in_whatever_the_cookie_says() {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let attempts = app.state.policy.requests.verification_attempts;
     for _ in 0..attempts {
-        let p = b
-            .submit(
-                "/privacy-center/sign-in",
-                "/privacy-center/sign-in/code",
-                &[("code", wrong)],
-            )
-            .await;
+        let p = enter_code(&mut b, wrong).await;
         assert_eq!(p.status, 422, "{}", p.text);
     }
     let mut minted = copy(&b);
@@ -285,22 +259,10 @@ async fn wrong_codes_are_counted_per_sign_in_whatever_the_cookie_says() {
     let mut parts: Vec<&str> = pending.splitn(3, '.').collect();
     parts[1] = "signin_made_up";
     minted.jar.insert("cst_pc_signin".into(), parts.join("."));
-    let p = minted
-        .submit(
-            "/privacy-center/sign-in",
-            "/privacy-center/sign-in/code",
-            &[("code", &code)],
-        )
-        .await;
+    let p = enter_code(&mut minted, &code).await;
     assert_eq!(p.status, 410, "a made-up nonce names no sign-in");
 
-    let p = b
-        .submit(
-            "/privacy-center/sign-in",
-            "/privacy-center/sign-in/code",
-            &[("code", &code)],
-        )
-        .await;
+    let p = enter_code(&mut b, &code).await;
     assert_eq!(p.status, 429, "locked even with the right code");
     assert!(!b.jar.contains_key("cst_pc_session"));
 }
