@@ -21,10 +21,10 @@
 use std::time::Duration;
 
 use custodian_connectors::run::{self, ExecuteOptions, RetryPolicy, RunKind, RunSpec, StepResult};
+use custodian_core::ledger::ConsentEvent;
 use custodian_core::request::Action;
 use custodian_core::run::StepStatus;
 use custodian_core::subject::{SubjectId, SubjectRef};
-use custodian_store::consent::NewEvent;
 use custodian_store::requests::RequestRow;
 
 use crate::context::Context;
@@ -48,11 +48,11 @@ pub const RETRY: RetryPolicy = RetryPolicy {
 /// identities declared by lifecycle events are added. A subject with no identity a service
 /// could act on, or a failure to plan, is logged (no personal data) and never fails the
 /// consent answer.
-pub async fn consent_withdrawn(
+pub async fn consent_withdrawn<L>(
     state: &Context,
     asked: SubjectRef,
     identity: Option<&SubjectId>,
-    events: &[NewEvent],
+    events: &[ConsentEvent<L>],
 ) {
     let mut withdrawn: Vec<(SubjectRef, Vec<String>)> = Vec::new();
     for e in events.iter().filter(|e| !e.given) {

@@ -67,17 +67,17 @@ impl Tx {
         if self.dialect().name == "postgres" {
             self.execute(
                 "SELECT pg_notify($1, $2)::TEXT",
-                &[
-                    CHANNEL.into(),
-                    format!("{} {}", topic.as_str(), self.sender)
-                        .as_str()
-                        .into(),
-                ],
+                &[CHANNEL.into(), payload(topic, &self.sender).as_str().into()],
             )
             .await?;
         }
         Ok(())
     }
+}
+
+/// What a notice of `topic` from the handle named `sender` carries.
+pub(crate) fn payload(topic: Topic, sender: &str) -> String {
+    format!("{} {sender}", topic.as_str())
 }
 
 /// A random name for a store handle's notices.

@@ -164,6 +164,12 @@ pub struct Store {
     /// Names this handle (and its clones) in the notices it sends, so that its own listener
     /// passes over what it applied as it wrote (`changes`).
     pub(crate) sender: Arc<str>,
+    /// The chain heads this handle (and its clones) last wrote or read: on PostgreSQL an
+    /// append starts from them instead of a locked read, and the statement itself checks they
+    /// still hold (`consent/append.rs`).
+    pub(crate) consent_heads: consent::HeadCache,
+    /// A group-commit writer's own PostgreSQL connection (`Store::for_one_writer`).
+    held: Option<Arc<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -235,6 +241,8 @@ impl Store {
             clock,
             datastore_changes: Arc::default(),
             sender: changes::new_sender(),
+            consent_heads: Arc::default(),
+            held: None,
         }
     }
 

@@ -119,19 +119,26 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Vec<NewEvent>, Reply)>) {
                 Err(_) => break,
             }
         }
-        let batch: Vec<NewEvent> = jobs.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
+        // Moved, not copied: each job keeps only its count, which is all the answer needs.
+        let lens: Vec<usize> = jobs.iter().map(|(e, _)| e.len()).collect();
+        let batch: Vec<NewEvent> = jobs
+            .iter_mut()
+            .flat_map(|(e, _)| std::mem::take(e))
+            .collect();
         match store.append_consent(&batch).await {
             Ok(appended) => {
                 let mut rest = appended.into_iter();
-                for (events, reply) in std::mem::take(&mut jobs) {
-                    let mine: Vec<ConsentEvent> = rest.by_ref().take(events.len()).collect();
+                for ((_, reply), n) in std::mem::take(&mut jobs).into_iter().zip(&lens) {
+                    let mine: Vec<ConsentEvent> = rest.by_ref().take(*n).collect();
                     let _ = reply.send(Ok(mine));
                 }
             }
             Err(e) if jobs.len() > 1 => {
                 // One bad submission must not fail the others: retry each on its own.
                 tracing::warn!(error = %e, jobs = jobs.len(), "batched append failed; retrying one by one");
-                for (events, reply) in std::mem::take(&mut jobs) {
+                let mut rest = batch.into_iter();
+                for ((_, reply), n) in std::mem::take(&mut jobs).into_iter().zip(&lens) {
+                    let events: Vec<NewEvent> = rest.by_ref().take(*n).collect();
                     let _ = reply.send(
                         store
                             .append_consent(&events)

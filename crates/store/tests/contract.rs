@@ -253,6 +253,57 @@ mod consent {
         }
     );
 
+    /// Two handles on one database — two nodes — append to the same chain in turn: each
+    /// starts from the heads it saw last, which the other has moved, so on PostgreSQL every
+    /// append after the first finds its heads stale, reads them again and still links after
+    /// the other's events. No fork, no gap.
+    async fn two_nodes_appending_to_one_chain_keep_it_whole(url: String) {
+        let store = Store::open(&url).await.unwrap();
+        let other = Store::connect(&url).await.unwrap();
+        for i in 0..10u32 {
+            let node = if i % 2 == 0 { &store } else { &other };
+            let a = node
+                .append_consent(&[ev(i, 1, "marketing", i % 3 == 0)])
+                .await
+                .unwrap();
+            assert_eq!(
+                a[0].link.seq,
+                i64::from(i) + 1,
+                "append {i} follows the last"
+            );
+        }
+        assert_eq!(verify_all(&store).await, 10);
+        // Both at once, many times: every append lands, in one unbroken chain.
+        let mut tasks = Vec::new();
+        for i in 10..60u32 {
+            let node = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                node.append_consent(&[ev(i, 1, "analytics", true)]).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(verify_all(&store).await, 60);
+    }
+
+    #[tokio::test]
+    async fn two_nodes_on_sqlite() {
+        two_nodes_appending_to_one_chain_keep_it_whole(testing::fresh_sqlite_url()).await;
+    }
+
+    #[tokio::test]
+    async fn two_nodes_on_postgres() {
+        let Some(url) = testing::fresh_postgres_url().await else {
+            return;
+        };
+        two_nodes_appending_to_one_chain_keep_it_whole(url).await;
+    }
+
     on_both!(
         checkpoints_record_heads_once_per_change,
         |store: Store| async move {

@@ -1,12 +1,27 @@
 //! Appending consent events: linking each to its chain's head and writing the events, the
 //! current state and the new heads in one transaction.
+//!
+//! On PostgreSQL the append is one statement — one round trip instead of seven (begin, locked
+//! heads, events, state, heads, notice, commit), which was most of a consent write's system
+//! calls on the server (issue 17). It starts from the heads this handle last saw and checks
+//! in the statement that they still hold; a writer that finds them moved (another node
+//! appended to the chain) reads them again and retries, and after a few failed tries takes
+//! the heads' row locks as before. SQLite has one writer and reads its sixteen heads under
+//! the write lock, in process: no round trip to save.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use custodian_core::ledger::{self, ConsentEvent, Link};
 
 use super::NewEvent;
-use crate::{Arg, Result, Store};
+use crate::{Arg, Result, Store, StoreError};
+
+/// Known chain heads: `chain → (seq, hash)`.
+pub(crate) type HeadCache = Arc<Mutex<HashMap<u16, (i64, String)>>>;
+
+/// Optimistic tries before an append takes the heads' row locks.
+const OPTIMISTIC_TRIES: usize = 3;
 
 /// Links a batch to chain heads: returns every event at its place and the new heads.
 fn link(
@@ -109,13 +124,120 @@ impl Store {
             .collect();
         chains.sort_unstable();
         chains.dedup();
+        if self.dialect.name == "postgres" {
+            for _ in 0..OPTIMISTIC_TRIES {
+                let heads = self.known_heads(&chains).await?;
+                match self.append_on_heads(batch, &chains, heads).await {
+                    Ok((stored, new_heads)) => {
+                        self.remember_heads(new_heads);
+                        return Ok(stored);
+                    }
+                    Err(e) => {
+                        self.forget_heads(&chains);
+                        if !stale_heads(&e) {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        let appended = self.append_locked(batch, &chains).await;
+        match &appended {
+            Ok((_, new_heads)) => self.remember_heads(new_heads.clone()),
+            Err(_) => self.forget_heads(&chains),
+        }
+        appended.map(|(stored, _)| stored)
+    }
+
+    /// The heads of `chains`: those this handle knows, the rest read (without a lock).
+    async fn known_heads(&self, chains: &[i32]) -> Result<HashMap<u16, (i64, String)>> {
+        let mut out = HashMap::with_capacity(chains.len());
+        let mut missing = Vec::new();
+        {
+            let known = self.consent_heads.lock().unwrap_or_else(|e| e.into_inner());
+            for &c in chains {
+                match known.get(&(c as u16)) {
+                    Some(h) => {
+                        out.insert(c as u16, h.clone());
+                    }
+                    None => missing.push(c),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let read: Vec<(i32, i64, String)> = self
+                .fetch_all(crate::postgres::consent::HEADS, &[Arg::I32s(missing)])
+                .await?;
+            out.extend(read.into_iter().map(|(c, s, h)| (c as u16, (s, h))));
+        }
+        Ok(out)
+    }
+
+    fn remember_heads(&self, heads: HashMap<u16, (i64, String)>) {
+        self.consent_heads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(heads);
+    }
+
+    fn forget_heads(&self, chains: &[i32]) {
+        let mut known = self.consent_heads.lock().unwrap_or_else(|e| e.into_inner());
+        for c in chains {
+            known.remove(&(*c as u16));
+        }
+    }
+
+    /// PostgreSQL: the append in one statement, from `heads` (see the module's note).
+    async fn append_on_heads(
+        &self,
+        batch: &[NewEvent],
+        chains: &[i32],
+        heads: HashMap<u16, (i64, String)>,
+    ) -> Result<(Vec<ConsentEvent>, HashMap<u16, (i64, String)>)> {
+        let was: Vec<i64> = chains
+            .iter()
+            .map(|c| heads.get(&(*c as u16)).map_or(0, |h| h.0))
+            .collect();
+        let (stored, new_heads) = link(batch, heads);
+        let hex: Vec<String> = stored.iter().map(|e| e.subject.to_hex()).collect();
+        let latest = latest_states(&stored, &hex);
+        let notice = crate::changes::payload(crate::changes::Topic::Consent, &self.sender);
+        let mut args: Vec<Arg<'_>> = Vec::with_capacity(28);
+        args.push(Arg::I32s(chains.to_vec()));
+        args.push(Arg::I64s(was));
+        args.push(Arg::I64s(
+            chains.iter().map(|c| new_heads[&(*c as u16)].0).collect(),
+        ));
+        args.push(Arg::Texts(
+            chains
+                .iter()
+                .map(|c| new_heads[&(*c as u16)].1.as_str())
+                .collect(),
+        ));
+        args.extend(event_columns(&stored, &hex));
+        args.extend(state_columns(&latest));
+        args.push(crate::changes::CHANNEL.into());
+        args.push(notice.as_str().into());
+        self.execute_held(crate::postgres::consent::APPEND_ON_HEADS, &args)
+            .await?;
+        drop(args);
+        drop(latest);
+        Ok((stored, new_heads))
+    }
+
+    /// The append under locks: SQLite's write lock, or PostgreSQL's row locks on the heads of
+    /// `chains` (taken in a fixed order: no deadlocks).
+    async fn append_locked(
+        &self,
+        batch: &[NewEvent],
+        chains: &[i32],
+    ) -> Result<(Vec<ConsentEvent>, HashMap<u16, (i64, String)>)> {
         // Immediate: reading the heads and writing after them cannot interleave with another
-        // process's append (SQLite's write lock now; on PostgreSQL the heads' row locks, taken
-        // only on the chains this batch touches, in a fixed order: no deadlocks).
+        // process's append.
         let mut tx = self.begin_immediate().await?;
         let sql = tx.dialect().consent;
         let heads: Vec<(i32, i64, String)> = tx
-            .fetch_batch(&sql.heads, &[], &[Arg::I32s(chains.clone())])
+            .fetch_batch(&sql.heads, &[], &[Arg::I32s(chains.to_vec())])
             .await?;
         let heads = heads
             .into_iter()
@@ -130,8 +252,8 @@ impl Store {
         tx.execute_batch(&sql.state, &[], &state).await?;
         drop(state);
         // Every chain's new head in one statement (the rows exist: the migration made them).
-        let new_heads = [
-            Arg::I32s(chains.clone()),
+        let set_heads = [
+            Arg::I32s(chains.to_vec()),
             Arg::I64s(chains.iter().map(|c| new_heads[&(*c as u16)].0).collect()),
             Arg::Texts(
                 chains
@@ -140,10 +262,26 @@ impl Store {
                     .collect(),
             ),
         ];
-        tx.execute_batch(&sql.set_heads, &[], &new_heads).await?;
-        drop(new_heads);
+        tx.execute_batch(&sql.set_heads, &[], &set_heads).await?;
+        drop(set_heads);
         tx.announce(crate::changes::Topic::Consent).await?;
         tx.commit().await?;
-        Ok(stored)
+        // Only the chains of this batch: the heads of the others (SQLite reads all sixteen)
+        // may move before this handle appends to them again.
+        let new_heads = new_heads
+            .into_iter()
+            .filter(|(c, _)| chains.contains(&i32::from(*c)))
+            .collect();
+        Ok((stored, new_heads))
     }
+}
+
+/// Whether an optimistic append failed because another writer moved a head first: the
+/// statement's own check, or an event's `(chain, seq)` already taken.
+fn stale_heads(e: &StoreError) -> bool {
+    let StoreError::Database(sqlx::Error::Database(d)) = e else {
+        return false;
+    };
+    d.constraint() == Some("consent_events_chain_seq_key")
+        || d.message().contains("stale chain heads")
 }

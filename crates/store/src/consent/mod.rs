@@ -8,6 +8,7 @@
 //! the ledger back — events, state, heads, checkpoints — is `read.rs`.
 
 mod append;
+pub(crate) use append::HeadCache;
 pub(crate) mod read;
 
 use custodian_core::consent::Source;
