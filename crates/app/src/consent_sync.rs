@@ -32,6 +32,10 @@ const PAGE: i64 = 1_000;
 #[derive(Debug)]
 pub struct Watermarks {
     chains: Mutex<Vec<i64>>,
+    /// Per chain, this node's own events applied ahead of the watermark: the answers of one
+    /// group commit finish in any order on the runtime's threads, so event 7 is often applied
+    /// before event 6; it waits here until 6 is, instead of being read back next round.
+    ahead: Mutex<Vec<std::collections::BTreeSet<i64>>>,
     forgotten: AtomicI64,
     /// Chains and forgettings as the last image written had them (none yet: empty).
     imaged: Mutex<Option<(Vec<i64>, i64)>>,
@@ -40,6 +44,7 @@ pub struct Watermarks {
 impl Watermarks {
     fn new(chains: Vec<i64>, forgotten: i64) -> Watermarks {
         Watermarks {
+            ahead: Mutex::new(vec![Default::default(); chains.len()]),
             chains: Mutex::new(chains),
             forgotten: AtomicI64::new(forgotten),
             imaged: Mutex::new(None),
@@ -89,16 +94,26 @@ impl Watermarks {
     }
 
     /// After this node appended event `seq` of `chain` and applied it to memory: the watermark
-    /// moves past it when it stood just before it, so the next round does not read this
-    /// node's own writes back (it did, every second, for every write: a second read of each
-    /// event and its state row). When another writer's events lie in between, it stays, and
-    /// the round reads from there as before.
+    /// moves past it — and past the own events applied ahead of it — when it stood just before
+    /// it, so the next round does not read this node's own writes back (it did, every second,
+    /// for every write: a second read of each event and its state row). When another writer's
+    /// events lie in between, it stays, and the round reads from there as before.
     pub fn applied_locally(&self, chain: u16, seq: i64) {
         let mut seen = lock(&self.chains);
-        if let Some(s) = seen.get_mut(chain as usize) {
-            if *s + 1 == seq {
-                *s = seq;
+        let mut ahead = lock(&self.ahead);
+        let (Some(s), Some(waiting)) =
+            (seen.get_mut(chain as usize), ahead.get_mut(chain as usize))
+        else {
+            return;
+        };
+        if *s + 1 == seq {
+            *s = seq;
+            while waiting.first() == Some(&(*s + 1)) {
+                waiting.pop_first();
+                *s += 1;
             }
+        } else if seq > *s + 1 && waiting.len() < MAX_AHEAD {
+            waiting.insert(seq);
         }
     }
 
@@ -107,8 +122,16 @@ impl Watermarks {
         if seen[chain] < seq {
             seen[chain] = seq;
         }
+        // What the round read covers the own events waiting ahead up to there.
+        if let Some(waiting) = lock(&self.ahead).get_mut(chain) {
+            waiting.retain(|&s| s > seq);
+        }
     }
 }
+
+/// Own events remembered ahead of a chain's watermark at most (a gap another writer left
+/// stays until the next round; past this many, the round reads them back as before).
+const MAX_AHEAD: usize = 8_192;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -197,5 +220,20 @@ mod tests {
             vec![5, 1],
             "a chain it does not know changes nothing"
         );
+    }
+
+    #[test]
+    fn own_writes_applied_out_of_order_move_the_watermark_once_the_gap_closes() {
+        let w = Watermarks::new(vec![4], 0);
+        w.applied_locally(0, 7);
+        w.applied_locally(0, 6);
+        assert_eq!(w.chains(), vec![4], "5 is not applied yet");
+        w.applied_locally(0, 5);
+        assert_eq!(w.chains(), vec![7], "5, then 6 and 7 that waited");
+        w.applied_locally(0, 9);
+        w.advance(0, 10);
+        assert_eq!(w.chains(), vec![10], "the round read past the gap");
+        w.applied_locally(0, 11);
+        assert_eq!(w.chains(), vec![11], "9 no longer waits to move it");
     }
 }
