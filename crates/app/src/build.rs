@@ -131,6 +131,7 @@ pub async fn build(
         governing: Default::default(),
         withdrawal_takers: Default::default(),
         notice_hashes: Default::default(),
+        receipt_terms: Default::default(),
         store,
     };
     for (device, account) in ctx.store.all_links().await? {

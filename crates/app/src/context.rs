@@ -138,6 +138,8 @@ pub struct Context {
     pub withdrawal_takers: crate::notices::WithdrawalTakers,
     /// Notice texts' hashes, made once per version, purpose and language (`recording`).
     pub notice_hashes: crate::recording::NoticeHashes,
+    /// Receipt terms per policy held (`receipts::TermsCache`).
+    pub receipt_terms: crate::receipts::TermsCache,
 }
 
 impl Context {

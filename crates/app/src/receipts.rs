@@ -3,7 +3,10 @@
 //! is the policy's (`policy.receipt_jurisdiction`), of the version the choices were made under.
 
 use custodian_core::ledger::ConsentEvent;
-use custodian_core::receipt::{self, Choice, Receipt, ReceiptInput};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use custodian_core::receipt::{self, Choice, Receipt, ReceiptInput, Terms};
 use custodian_policy::Policy;
 
 use crate::context::Context;
@@ -18,10 +21,15 @@ pub struct Header<'a> {
     pub language: &'a str,
 }
 
-/// Builds a receipt under `policy`.
-pub fn build(policy: &Policy, header: Header<'_>, choices: Vec<Choice<'_>>) -> Receipt {
-    receipt::build(
-        policy,
+/// Builds a receipt under `policy`, whose receipt terms are `terms` (see [`TermsCache`]).
+pub fn build_with(
+    policy: &Policy,
+    terms: &Terms,
+    header: Header<'_>,
+    choices: Vec<Choice<'_>>,
+) -> Receipt {
+    receipt::build_with(
+        terms,
         ReceiptInput {
             receipt_id: header.receipt_id,
             at_micros: header.at_micros,
@@ -53,8 +61,9 @@ pub fn rebuild(
             .map(String::as_str)
             .unwrap_or("en")
     });
-    build(
+    build_with(
         policy,
+        &ctx.receipt_terms.of(policy),
         Header {
             receipt_id: id,
             at_micros: first.created_at,
@@ -73,4 +82,27 @@ pub fn rebuild(
             })
             .collect(),
     )
+}
+
+/// The receipt terms of each policy this process holds, made once per policy: a consent write
+/// shares them instead of copying the controllers and purposes into every receipt.
+///
+/// Keyed by the policy's address, which is sound because a policy a process has held is
+/// never freed (`live::Live` keeps every generation), so no other policy can take its place.
+#[derive(Default)]
+pub struct TermsCache(RwLock<HashMap<usize, Arc<Terms>>>);
+
+impl TermsCache {
+    pub fn of(&self, policy: &Policy) -> Arc<Terms> {
+        let key = policy as *const Policy as usize;
+        if let Some(t) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return t.clone();
+        }
+        let terms = Arc::new(Terms::of(policy));
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, terms.clone());
+        terms
+    }
 }

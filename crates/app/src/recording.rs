@@ -127,7 +127,8 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
     }
     // Withdrawals go on to the company's services in the background (never failing this).
     crate::notices::consent_withdrawn(state, req.subject, req.identity, &appended).await;
-    let receipt = receipt_of(policy, &req, &receipt_id, now, &appended);
+    let terms = state.receipt_terms.of(policy);
+    let receipt = receipt_of(policy, &terms, &req, &receipt_id, now, &appended);
     let recorded: Vec<RecordedEvent> = appended
         .into_iter()
         .map(|a| RecordedEvent {
@@ -230,6 +231,7 @@ fn consent_slots(state: &Context, choices: &[Wanted]) -> Result<Vec<usize>, AppE
 /// The receipt of what was recorded for the subject itself (not the subjects linked to it).
 fn receipt_of(
     policy: &Policy,
+    terms: &custodian_core::receipt::Terms,
     req: &Request<'_>,
     receipt_id: &str,
     now: i64,
@@ -247,8 +249,9 @@ fn receipt_of(
             event_hash: &a.link.hash,
         })
         .collect();
-    receipts::build(
+    receipts::build_with(
         policy,
+        terms,
         Header {
             receipt_id,
             at_micros: now,
