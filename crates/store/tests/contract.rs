@@ -215,6 +215,30 @@ mod consent {
     );
 
     on_both!(
+        within_one_batch_the_newest_then_the_later_choice_stands,
+        |store: Store| async move {
+            let s = 9u8;
+            // Older than the one before it in the batch: joins the ledger, does not stand.
+            let (a, b) = (ev(8, s, "marketing", true), ev(7, s, "marketing", false));
+            // Made at the same time: the later in the batch stands.
+            let (c, mut d) = (ev(20, s, "analytics", false), ev(21, s, "analytics", true));
+            d.created_at = c.created_at;
+            store.append_consent(&[a, b, c, d]).await.unwrap();
+            let state = store.consent_state_of(&SubjectRef([s; 32])).await.unwrap();
+            let given = |p: &str| state.iter().find(|r| r.purpose == p).unwrap().given;
+            assert!(
+                given("marketing"),
+                "the newer event stands, wherever it is in the batch"
+            );
+            assert!(
+                given("analytics"),
+                "of two at the same time, the later in the batch"
+            );
+            assert_eq!(state.len(), 2);
+        }
+    );
+
+    on_both!(
         duplicate_event_ids_fail_and_write_nothing,
         |store: Store| async move {
             store

@@ -200,9 +200,8 @@ impl Store {
             .collect();
         let (stored, new_heads) = link(batch, heads);
         let hex: Vec<String> = stored.iter().map(|e| e.subject.to_hex()).collect();
-        let latest = latest_states(&stored, &hex);
         let notice = crate::changes::payload(crate::changes::Topic::Consent, &self.sender);
-        let mut args: Vec<Arg<'_>> = Vec::with_capacity(28);
+        let mut args: Vec<Arg<'_>> = Vec::with_capacity(20);
         args.push(Arg::I32s(chains.to_vec()));
         args.push(Arg::I64s(was));
         args.push(Arg::I64s(
@@ -215,13 +214,11 @@ impl Store {
                 .collect(),
         ));
         args.extend(event_columns(&stored, &hex));
-        args.extend(state_columns(&latest));
         args.push(crate::changes::CHANNEL.into());
         args.push(notice.as_str().into());
         self.execute_held(crate::postgres::consent::APPEND_ON_HEADS, &args)
             .await?;
         drop(args);
-        drop(latest);
         Ok((stored, new_heads))
     }
 

@@ -25,8 +25,9 @@ pub(crate) static SQL: ConsentSql = ConsentSql {
 
 /// The whole append in one statement, so one round trip and PostgreSQL's implicit transaction:
 /// the heads move only from the values the writer expects (`$1` chains, `$2` the seqs it
-/// expects, `$3`/`$4` the new heads), the events and current state are written, and the
-/// notice is sent at commit. If another writer moved a head first, fewer heads move than
+/// expects, `$3`/`$4` the new heads), the events are written and the current state from them
+/// (per subject and purpose the newest event, of two at the same time the later in the batch:
+/// `gseq` follows the batch's order), and the notice is sent at commit. If another writer moved a head first, fewer heads move than
 /// were named and the final cast fails (`stale chain heads`), or the event's `(chain, seq)`
 /// is already taken (unique violation): either way nothing of the statement stays, and the
 /// writer reads the heads again (`consent/append.rs`).
@@ -36,11 +37,14 @@ pub(crate) const APPEND_ON_HEADS: &str = "WITH moved AS (\
      WHERE h.chain = u.chain AND h.seq = u.was RETURNING h.chain), \
    events AS (\
      INSERT INTO consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash) \
-     SELECT * FROM UNNEST($5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int4[], $16::int8[], $17::text[], $18::text[])), \
+     SELECT * FROM UNNEST($5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int4[], $16::int8[], $17::text[], $18::text[]) \
+     RETURNING gseq, id, subject_ref, purpose, given, source, policy_version, notice_hash, created_at), \
    state AS (\
      INSERT INTO consent_state (subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at) \
-     SELECT * FROM UNNEST($19::text[], $20::text[], $21::bool[], $22::text[], $23::text[], $24::text[], $25::text[], $26::int8[]) ON CONFLICT (subject_ref, purpose) DO UPDATE SET given = excluded.given, event_id = excluded.event_id, source = excluded.source, policy_version = excluded.policy_version, notice_hash = excluded.notice_hash, updated_at = excluded.updated_at WHERE excluded.updated_at >= consent_state.updated_at) \
- SELECT (CASE WHEN (SELECT count(*) FROM moved) = cardinality($1::int4[]) THEN '0' ELSE 'stale chain heads' END)::int4, pg_notify($27, $28)::TEXT";
+     SELECT DISTINCT ON (subject_ref, purpose) subject_ref, purpose, given, id, source, policy_version, notice_hash, created_at \
+     FROM events ORDER BY subject_ref, purpose, created_at DESC, gseq DESC \
+     ON CONFLICT (subject_ref, purpose) DO UPDATE SET given = excluded.given, event_id = excluded.event_id, source = excluded.source, policy_version = excluded.policy_version, notice_hash = excluded.notice_hash, updated_at = excluded.updated_at WHERE excluded.updated_at >= consent_state.updated_at) \
+ SELECT (CASE WHEN (SELECT count(*) FROM moved) = cardinality($1::int4[]) THEN '0' ELSE 'stale chain heads' END)::int4, pg_notify($19, $20)::TEXT";
 
 /// The heads of the chains `$1`, read without a lock (the append checks them itself).
 pub(crate) const HEADS: &str = "SELECT chain, seq, hash FROM ledger_heads WHERE chain = ANY($1)";
