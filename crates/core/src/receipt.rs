@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use custodian_policy::Policy;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::clock::rfc3339;
 
@@ -28,8 +29,9 @@ pub struct Receipt {
     pub language: String,
     /// Kantara `jurisdiction`.
     pub jurisdiction: String,
-    /// Kantara `piiControllers` (shared by every receipt of a policy version).
-    pub controllers: Arc<[ReceiptController]>,
+    /// Kantara `piiControllers`: JSON written once per policy version and shared by every
+    /// receipt of it (see [`Terms`]).
+    pub controllers: Arc<RawValue>,
     /// Kantara `policyUrl`, plus the version the choice was made under.
     pub policy_url: Option<String>,
     pub policy_version: String,
@@ -62,19 +64,49 @@ pub struct ReceiptPurpose {
     pub event_hash: String,
 }
 
-/// What a receipt says of a purpose that depends only on the policy version.
-#[derive(Debug, Default)]
+/// What a receipt says of a purpose that depends only on the policy version, each value as
+/// the JSON it is written as: made once per version, a receipt copies the bytes instead of
+/// escaping the same strings on every write (a third of the answer; issue 17).
+#[derive(Debug)]
 pub struct PurposeTerms {
-    pub name: String,
-    pub legal_basis: String,
-    pub legal_basis_dpv: String,
-    pub purpose_dpv: Option<String>,
+    pub name: Box<RawValue>,
+    pub legal_basis: Box<RawValue>,
+    pub legal_basis_dpv: Box<RawValue>,
+    pub purpose_dpv: Box<RawValue>,
     /// Kantara `piiCategory`.
-    pub data_categories: Vec<String>,
+    pub data_categories: Box<RawValue>,
     /// Kantara `thirdPartyDisclosure` / `thirdPartyName`.
-    pub third_parties: Vec<String>,
+    pub third_parties: Box<RawValue>,
     /// Whether any of its categories is sensitive (Kantara `sensitive`).
     pub sensitive: bool,
+}
+
+impl PurposeTerms {
+    /// The terms of a purpose the policy does not have (a receipt rebuilt from an old event).
+    fn unknown() -> PurposeTerms {
+        let none: Option<String> = None;
+        PurposeTerms {
+            name: raw(&""),
+            legal_basis: raw(&""),
+            legal_basis_dpv: raw(&""),
+            purpose_dpv: raw(&none),
+            data_categories: raw(&[] as &[String]),
+            third_parties: raw(&[] as &[String]),
+            sensitive: false,
+        }
+    }
+}
+
+/// `value` written as JSON once, to be copied into receipts.
+fn raw<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    let json = serde_json::to_string(value).expect("policy texts and lists are plain JSON values");
+    RawValue::from_string(json).expect("serde_json writes valid JSON")
+}
+
+/// [`TERMINATION`] as JSON, written once.
+fn termination() -> &'static RawValue {
+    static JSON: std::sync::OnceLock<Box<RawValue>> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| raw(TERMINATION))
 }
 
 /// Kantara `termination`.
@@ -87,17 +119,17 @@ impl Serialize for ReceiptPurpose {
         let t = &*self.terms;
         let mut m = s.serialize_struct("ReceiptPurpose", 12)?;
         m.serialize_field("purpose", &self.purpose)?;
-        m.serialize_field("name", &t.name)?;
+        m.serialize_field("name", &*t.name)?;
         m.serialize_field("state", self.state)?;
-        m.serialize_field("legal_basis", &t.legal_basis)?;
-        m.serialize_field("legal_basis_dpv", &t.legal_basis_dpv)?;
-        m.serialize_field("purpose_dpv", &t.purpose_dpv)?;
-        m.serialize_field("data_categories", &t.data_categories)?;
-        m.serialize_field("third_parties", &t.third_parties)?;
+        m.serialize_field("legal_basis", &*t.legal_basis)?;
+        m.serialize_field("legal_basis_dpv", &*t.legal_basis_dpv)?;
+        m.serialize_field("purpose_dpv", &*t.purpose_dpv)?;
+        m.serialize_field("data_categories", &*t.data_categories)?;
+        m.serialize_field("third_parties", &*t.third_parties)?;
         m.serialize_field("notice_hash", &self.notice_hash)?;
         m.serialize_field("event_id", &self.event_id)?;
         m.serialize_field("event_hash", &self.event_hash)?;
-        m.serialize_field("termination", TERMINATION)?;
+        m.serialize_field("termination", &*termination())?;
         m.end()
     }
 }
@@ -107,7 +139,7 @@ impl Serialize for ReceiptPurpose {
 /// (issue 17).
 #[derive(Debug)]
 pub struct Terms {
-    controllers: Arc<[ReceiptController]>,
+    controllers: Arc<RawValue>,
     purposes: HashMap<String, Arc<PurposeTerms>>,
     /// For a purpose the policy does not have (a receipt rebuilt from an old event).
     unknown: Arc<PurposeTerms>,
@@ -118,7 +150,7 @@ pub struct Terms {
 impl Terms {
     pub fn of(policy: &Policy) -> Terms {
         let contact = policy.contacts.dpo_email.clone();
-        let controllers = policy
+        let controllers: Vec<ReceiptController> = policy
             .controllers
             .iter()
             .map(|c| ReceiptController {
@@ -128,23 +160,25 @@ impl Terms {
                 url: c.website.clone(),
             })
             .collect();
+        let controllers: Arc<RawValue> = raw(&controllers).into();
         let purposes = policy
             .purposes
             .iter()
             .map(|p| {
+                let third_parties: Vec<&str> = p
+                    .recipients
+                    .iter()
+                    .filter_map(|r| policy.recipient(r))
+                    .filter(|r| r.kind == custodian_policy::RecipientKind::ThirdParty)
+                    .map(|r| r.name.as_str())
+                    .collect();
                 let terms = PurposeTerms {
-                    name: p.name.clone(),
-                    legal_basis: p.legal_basis.id().to_owned(),
-                    legal_basis_dpv: p.legal_basis.dpv().to_owned(),
-                    purpose_dpv: p.dpv.clone(),
-                    data_categories: p.categories.clone(),
-                    third_parties: p
-                        .recipients
-                        .iter()
-                        .filter_map(|r| policy.recipient(r))
-                        .filter(|r| r.kind == custodian_policy::RecipientKind::ThirdParty)
-                        .map(|r| r.name.clone())
-                        .collect(),
+                    name: raw(&p.name),
+                    legal_basis: raw(p.legal_basis.id()),
+                    legal_basis_dpv: raw(p.legal_basis.dpv()),
+                    purpose_dpv: raw(&p.dpv),
+                    data_categories: raw(&p.categories),
+                    third_parties: raw(&third_parties),
                     sensitive: p
                         .categories
                         .iter()
@@ -156,7 +190,7 @@ impl Terms {
         Terms {
             controllers,
             purposes,
-            unknown: Arc::default(),
+            unknown: Arc::new(PurposeTerms::unknown()),
             policy_url: policy.policy.url.clone(),
             policy_version: policy.policy.version.clone(),
         }
@@ -221,5 +255,89 @@ pub fn build_with(terms: &Terms, input: ReceiptInput<'_>) -> Receipt {
         policy_version: terms.policy_version.clone(),
         purposes,
         sensitive,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input<'a>(choices: Vec<Choice<'a>>) -> ReceiptInput<'a> {
+        ReceiptInput {
+            receipt_id: "rcpt_1",
+            at_micros: 1_700_000_000_000_000,
+            source: "banner",
+            subject_ref: "ab",
+            language: "en",
+            jurisdiction: "GB",
+            choices,
+        }
+    }
+
+    /// The terms written once per policy version read as they would written field by field:
+    /// the same keys in the same order, the same values, from the policy.
+    #[test]
+    fn receipts_carry_the_policys_terms_in_their_order() {
+        let policy = custodian_policy::example();
+        let purpose = policy.consent_purposes().next().expect("a consent purpose");
+        let choice = Choice {
+            purpose: &purpose.id,
+            given: true,
+            notice_hash: Some("sha256:00"),
+            event_id: "evt_1",
+            event_hash: "h",
+        };
+        let text = serde_json::to_string(&build(&policy, input(vec![choice]))).unwrap();
+        let purposes = &text[text.find("\"purposes\"").unwrap()..];
+        let at = |key: &str| purposes.find(&format!("\"{key}\":")).unwrap();
+        let order = [
+            "purpose",
+            "name",
+            "state",
+            "legal_basis",
+            "legal_basis_dpv",
+            "purpose_dpv",
+            "data_categories",
+            "third_parties",
+            "notice_hash",
+            "event_id",
+            "event_hash",
+            "termination",
+        ];
+        assert!(
+            order.windows(2).all(|w| at(w[0]) < at(w[1])),
+            "keys in their order: {purposes}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let p = &json["purposes"][0];
+        assert_eq!(p["name"], purpose.name.as_str());
+        assert_eq!(p["legal_basis"], purpose.legal_basis.id());
+        assert_eq!(p["legal_basis_dpv"], purpose.legal_basis.dpv());
+        assert_eq!(p["data_categories"], serde_json::json!(purpose.categories));
+        assert_eq!(p["state"], "given");
+        assert_eq!(p["termination"], TERMINATION);
+        let controllers = json["controllers"].as_array().unwrap();
+        assert_eq!(controllers.len(), policy.controllers.len());
+        assert_eq!(controllers[0]["name"], policy.controllers[0].name.as_str());
+        assert_eq!(json["policy_version"], policy.policy.version.as_str());
+    }
+
+    #[test]
+    fn a_purpose_the_policy_does_not_have_gets_empty_terms() {
+        let policy = custodian_policy::example();
+        let choice = Choice {
+            purpose: "gone",
+            given: false,
+            notice_hash: None,
+            event_id: "evt_2",
+            event_hash: "h",
+        };
+        let json = serde_json::to_value(build(&policy, input(vec![choice]))).unwrap();
+        let p = &json["purposes"][0];
+        assert_eq!(p["name"], "");
+        assert_eq!(p["purpose_dpv"], serde_json::Value::Null);
+        assert_eq!(p["data_categories"], serde_json::json!([]));
+        assert_eq!(p["state"], "withdrawn");
+        assert_eq!(json["sensitive"], false);
     }
 }
