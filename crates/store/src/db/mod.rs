@@ -263,7 +263,7 @@ impl Store {
                 // and each checkpoint copies a page once however often it was written.
                 let opts = (*p.connect_options())
                     .clone()
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", "-8192")
                     .pragma("wal_autocheckpoint", "10000")
                     // A multi-row upsert inside a transaction keeps a statement journal; in
                     // a temporary file (the default) that is a file created, written and
