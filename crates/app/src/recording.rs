@@ -150,24 +150,45 @@ pub async fn record(state: &Context, req: Request<'_>) -> Result<Outcome, AppErr
 
 /// The hash of each notice text a choice was made under, by (version, purpose, language),
 /// made once: hashing the text on every event cost a write about 5 % of its instructions.
+/// A short list searched in place, so a lookup builds no key (issue 17).
 #[derive(Default)]
-pub struct NoticeHashes(std::sync::RwLock<std::collections::HashMap<String, Option<String>>>);
+pub struct NoticeHashes(std::sync::RwLock<Vec<NoticeHash>>);
+
+struct NoticeHash {
+    version: String,
+    purpose: String,
+    language: String,
+    hash: Option<String>,
+}
 
 impl NoticeHashes {
     /// The hash of the notice `policy` (of `version`) shows for `purpose` in `language`.
     fn of(&self, policy: &Policy, version: &str, purpose: &str, language: &str) -> Option<String> {
-        let key = format!("{version}\u{0}{purpose}\u{0}{language}");
-        if let Some(h) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return h.clone();
+        let known = |n: &&NoticeHash| {
+            n.version == version && n.purpose == purpose && n.language == language
+        };
+        if let Some(n) = self
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(known)
+        {
+            return n.hash.clone();
         }
         let hash = policy
             .notice_text(purpose, language)
             .map(custodian_policy::notice_hash);
-        let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut list = self.0.write().unwrap_or_else(|e| e.into_inner());
         // Bounded by versions x purposes x languages; the bound guards against a caller
-        // inventing languages.
-        if known.len() < 4096 {
-            known.insert(key, hash.clone());
+        // inventing languages (such a caller's hashes are made each time, not kept).
+        if list.len() < 256 && !list.iter().any(|n| known(&n)) {
+            list.push(NoticeHash {
+                version: version.to_owned(),
+                purpose: purpose.to_owned(),
+                language: language.to_owned(),
+                hash: hash.clone(),
+            });
         }
         hash
     }

@@ -52,7 +52,10 @@ pub fn event_hash(ev: &EventContent<'_>, chain: u16, seq: i64, prev_hash: &str) 
         h.update(bytes);
     };
     field(ev.id.as_bytes());
-    field(ev.subject.to_hex().as_bytes());
+    // The subject's hex on the stack: no allocation per event (issue 17).
+    let mut subject = [0u8; 64];
+    hex::encode_to_slice(ev.subject.0, &mut subject).expect("64 digits for 32 bytes");
+    field(&subject);
     field(ev.purpose.as_bytes());
     field(&[ev.given as u8]);
     field(ev.source.as_str().as_bytes());
