@@ -219,7 +219,6 @@ pub struct Pass {
 }
 
 enum Outcome {
-    Sent,
     Retrying,
     Failed,
 }
@@ -283,47 +282,33 @@ async fn send_batch(
         ..Pass::default()
     };
     let mut renewed_at = clock.now_micros();
-    // Sends run concurrently. Whatever has been accepted by the relay is marked sent at once,
-    // in one commit for all the messages that finished meanwhile (one commit per message
-    // made the database the bottleneck at ~140 messages/s). A crash can only resend the few
-    // messages accepted but not yet marked — at most those in flight — with the same
-    // Message-IDs, so receivers can tell.
-    let mut outcomes = stream::iter(claimed)
-        .map(|m| async move {
-            match send_one(outbox, mailer, &m).await {
-                Ok(()) => Ok::<_, MailError>((m.id, Outcome::Sent)),
-                Err(e) => {
-                    let give_up = matches!(
-                        e,
-                        SendError::Permanent(_) | SendError::BadRecipient | SendError::Erased
-                    )
-                        || m.attempts >= settings.max_attempts;
-                    let next = clock.now_micros() + settings.backoff(m.attempts).as_micros() as i64;
-                    tracing::warn!(mail = %m.id, template = %m.template, attempts = m.attempts, give_up, error = %e, "mail not sent");
-                    // Not `?`: ending the pass here would drop the outcomes of the messages
-                    // still in flight, and those the relay accepted would never be marked sent
-                    // — and be sent again. A message whose failure cannot be recorded (the
-                    // database restarting) stays claimed and is simply tried again later.
-                    if let Err(db) = store
-                        .mark_mail_failed(&m.id, &e.to_string(), next, give_up)
-                        .await
-                    {
-                        tracing::warn!(mail = %m.id, error = %db, "recording a failed send failed; it is tried again later");
-                        return Ok((m.id, Outcome::Retrying));
-                    }
-                    Ok((m.id, if give_up { Outcome::Failed } else { Outcome::Retrying }))
-                }
-            }
-        })
-        .buffer_unordered(settings.concurrency.max(1))
-        .ready_chunks(settings.batch.max(1) as usize);
-    while let Some(done) = outcomes.next().await {
+    // Sends run concurrently, in a task of their own: while this loop waits on the database
+    // to mark what the relay accepted, the sends go on. Driven from this loop instead, a send
+    // stopped halfway through reading its subject's key kept that pooled connection while the
+    // mark waited for one — with enough of them, for as long as the mark kept trying (the
+    // fault suite saw it after a database restart, and the marked mail went twice).
+    //
+    // Whatever has been accepted by the relay is marked sent at once, in one commit for all
+    // the messages that finished meanwhile (one commit per message made the database the
+    // bottleneck at ~140 messages/s). A crash can only resend the few messages accepted but
+    // not yet marked — at most those in flight — with the same Message-IDs, so receivers can
+    // tell.
+    let sends = Sends::start(outbox, mailer, claimed, settings.concurrency);
+    let mut done = Vec::with_capacity(settings.batch.max(1) as usize);
+    let mut outcomes = sends.outcomes;
+    while outcomes
+        .recv_many(&mut done, settings.batch.max(1) as usize)
+        .await
+        > 0
+    {
         let mut sent = Vec::new();
-        for outcome in done {
-            match outcome? {
-                (id, Outcome::Sent) => sent.push(id),
-                (_, Outcome::Retrying) => pass.retrying += 1,
-                (_, Outcome::Failed) => pass.failed += 1,
+        for (m, result) in done.drain(..) {
+            match result {
+                Ok(()) => sent.push(m.id),
+                Err(e) => match record_failure(store, clock, settings, &m, e).await {
+                    Outcome::Failed => pass.failed += 1,
+                    Outcome::Retrying => pass.retrying += 1,
+                },
             }
         }
         if !sent.is_empty() {
@@ -347,6 +332,80 @@ async fn send_batch(
         }
     }
     Ok(pass)
+}
+
+/// The sends of one pass, running in their own task, which reports each message's outcome.
+/// Dropped (the pass ended early: its lease lost, the database gone), it stops the sends not
+/// yet done, as a pass that ends always has.
+struct Sends {
+    outcomes: tokio::sync::mpsc::Receiver<(ClaimedMail, Result<(), SendError>)>,
+    _task: AbortOnDrop,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Sends {
+    fn start(outbox: &Outbox, mailer: &Mailer, claimed: Vec<ClaimedMail>, at_once: usize) -> Sends {
+        let (tx, outcomes) = tokio::sync::mpsc::channel(claimed.len().max(1));
+        let (outbox, mailer) = (outbox.clone(), mailer.clone());
+        let task = tokio::spawn(async move {
+            let mut results = stream::iter(claimed)
+                .map(|m| {
+                    let (outbox, mailer) = (&outbox, &mailer);
+                    async move {
+                        let result = send_one(outbox, mailer, &m).await;
+                        (m, result)
+                    }
+                })
+                .buffer_unordered(at_once.max(1));
+            while let Some(outcome) = results.next().await {
+                // The channel holds the whole batch: this never waits on the pass.
+                if tx.send(outcome).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Sends {
+            outcomes,
+            _task: AbortOnDrop(task),
+        }
+    }
+}
+
+/// Records a failed send: due again after the backoff, or failed for good. A failure that
+/// cannot be recorded (the database restarting) leaves the message claimed, to be tried again
+/// by a later pass.
+async fn record_failure(
+    store: &custodian_store::Store,
+    clock: &dyn Clock,
+    settings: &WorkerSettings,
+    m: &ClaimedMail,
+    e: SendError,
+) -> Outcome {
+    let give_up = matches!(
+        e,
+        SendError::Permanent(_) | SendError::BadRecipient | SendError::Erased
+    ) || m.attempts >= settings.max_attempts;
+    let next = clock.now_micros() + settings.backoff(m.attempts).as_micros() as i64;
+    tracing::warn!(mail = %m.id, template = %m.template, attempts = m.attempts, give_up, error = %e, "mail not sent");
+    if let Err(db) = store
+        .mark_mail_failed(&m.id, &e.to_string(), next, give_up)
+        .await
+    {
+        tracing::warn!(mail = %m.id, error = %db, "recording a failed send failed; it is tried again later");
+        return Outcome::Retrying;
+    }
+    if give_up {
+        Outcome::Failed
+    } else {
+        Outcome::Retrying
+    }
 }
 
 /// Marks messages the relay accepted as sent. They are gone: a mark that fails (the database

@@ -169,7 +169,7 @@ pub struct Store {
     /// still hold (`consent/append.rs`).
     pub(crate) consent_heads: consent::HeadCache,
     /// A group-commit writer's own PostgreSQL connection (`Store::for_one_writer`).
-    held: Option<Arc<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>>>,
+    held: Option<Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgConnection>>>>,
 }
 
 impl std::fmt::Debug for Store {
