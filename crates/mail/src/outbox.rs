@@ -27,7 +27,7 @@ use custodian_store::outbox::{ClaimedMail, NewMail};
 use custodian_store::Store;
 use futures_util::stream::{self, StreamExt};
 use futures_util::FutureExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::mailer::{Mailer, SendError};
 use crate::templates::{render, Lang, MailContent};
@@ -291,8 +291,9 @@ async fn send_batch(
     // Whatever has been accepted by the relay is marked sent at once, in one commit for all
     // the messages that finished meanwhile (one commit per message made the database the
     // bottleneck at ~140 messages/s). A crash can only resend the few messages accepted but
-    // not yet marked — at most those in flight — with the same Message-IDs, so receivers can
-    // tell.
+    // not yet marked, with the same Message-IDs, so receivers can tell: a send holds one of
+    // `concurrency` places from its start until its outcome is recorded, so that those are
+    // never more than `concurrency` however far the marks fall behind.
     let sends = Sends::start(outbox, mailer, claimed, settings.concurrency);
     let mut done = Vec::with_capacity(settings.batch.max(1) as usize);
     let mut outcomes = sends.outcomes;
@@ -302,7 +303,9 @@ async fn send_batch(
         > 0
     {
         let mut sent = Vec::new();
-        for (m, result) in done.drain(..) {
+        let mut places = Vec::with_capacity(done.len());
+        for (m, result, place) in done.drain(..) {
+            places.push(place);
             match result {
                 Ok(()) => sent.push(m.id),
                 Err(e) => match record_failure(store, clock, settings, &m, e).await {
@@ -315,6 +318,8 @@ async fn send_batch(
             mark_sent(store, &sent, clock, settings.lease).await?;
             pass.sent += sent.len();
         }
+        // Recorded: the next sends may start.
+        drop(places);
         let now = clock.now_micros();
         if now - renewed_at >= lease / 3 {
             match store.renew_job(JOB, &settings.owner, now, lease).await {
@@ -338,7 +343,8 @@ async fn send_batch(
 /// Dropped (the pass ended early: its lease lost, the database gone), it stops the sends not
 /// yet done, as a pass that ends always has.
 struct Sends {
-    outcomes: tokio::sync::mpsc::Receiver<(ClaimedMail, Result<(), SendError>)>,
+    outcomes:
+        tokio::sync::mpsc::Receiver<(ClaimedMail, Result<(), SendError>, OwnedSemaphorePermit)>,
     _task: AbortOnDrop,
 }
 
@@ -354,13 +360,16 @@ impl Sends {
     fn start(outbox: &Outbox, mailer: &Mailer, claimed: Vec<ClaimedMail>, at_once: usize) -> Sends {
         let (tx, outcomes) = tokio::sync::mpsc::channel(claimed.len().max(1));
         let (outbox, mailer) = (outbox.clone(), mailer.clone());
+        let places = Arc::new(Semaphore::new(at_once.max(1)));
         let task = tokio::spawn(async move {
             let mut results = stream::iter(claimed)
                 .map(|m| {
-                    let (outbox, mailer) = (&outbox, &mailer);
+                    let (outbox, mailer, places) = (&outbox, &mailer, places.clone());
                     async move {
+                        // Taken before the send, given back once the pass recorded it.
+                        let place = places.acquire_owned().await.expect("never closed");
                         let result = send_one(outbox, mailer, &m).await;
-                        (m, result)
+                        (m, result, place)
                     }
                 })
                 .buffer_unordered(at_once.max(1));
