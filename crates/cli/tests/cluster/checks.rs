@@ -215,6 +215,19 @@ pub async fn run(
         duplicates - unexplained.len(),
         unexplained.len()
     );
+    if !unexplained.is_empty() {
+        // Where each arrival of the unexplained ones lies against the kills, for the next reader.
+        for (id, _) in &unexplained {
+            let at: Vec<usize> = received
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.message_id().as_deref() == Some(id.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            eprintln!("{id} arrived at {at:?}");
+        }
+        eprintln!("messages received at each kill: {kill_marks:?}");
+    }
     assert!(
         unexplained.is_empty(),
         "mail sent twice without a kill to explain it: {unexplained:?}"
