@@ -108,7 +108,7 @@ async fn three_nodes_survive_kills_and_a_database_restart() {
     let started = Instant::now();
     let (mut kills, mut next_kill, mut victim) = (0, KILL_EVERY, 0usize);
     let mut outage = None;
-    // How many messages the sink had received at each kill.
+    // How many messages the sink had received at each kill, once the node was dead.
     let mut kill_marks = Vec::new();
     while started.elapsed() < LOAD_FOR {
         if outage.is_none() && started.elapsed() >= PG_RESTART_AT {
@@ -121,10 +121,13 @@ async fn three_nodes_survive_kills_and_a_database_restart() {
             let i = victim % 2;
             victim += 1;
             urls.set(i, None);
-            kill_marks.push(sink.count());
             nodes[i].take().unwrap().kill();
             kills += 1;
-            tokio::time::sleep(Duration::from_millis(700)).await;
+            // Counted once the node is dead and the sink has read what it wrote: a message
+            // whose last bytes left the node just before the kill arrives just after it.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            kill_marks.push(sink.count());
+            tokio::time::sleep(Duration::from_millis(600)).await;
             let n = nodes::start(&setup, i);
             urls.set(i, Some(n.url.clone()));
             nodes[i] = Some(n);
