@@ -218,11 +218,6 @@ pub struct Pass {
     pub failed: usize,
 }
 
-enum Outcome {
-    Retrying,
-    Failed,
-}
-
 /// One delivery pass, the worker's unit of work (also called directly by tests to drain the
 /// outbox): claims the `outbox` job for `settings.owner`, sends one batch of due mail —
 /// resuming what a crashed holder left `sending` — records the outcomes, and finishes the job.
@@ -294,10 +289,10 @@ async fn send_batch(
     // not yet marked, with the same Message-IDs, so receivers can tell: a send holds one of
     // `concurrency` places from its start until its outcome is recorded, so that those are
     // never more than `concurrency` however far the marks fall behind.
-    let sends = Sends::start(outbox, mailer, claimed, settings.concurrency);
+    let mut sends = Sends::start(outbox, mailer, claimed, settings.concurrency);
     let mut done = Vec::with_capacity(settings.batch.max(1) as usize);
-    let mut outcomes = sends.outcomes;
-    while outcomes
+    while sends
+        .outcomes
         .recv_many(&mut done, settings.batch.max(1) as usize)
         .await
         > 0
@@ -308,10 +303,13 @@ async fn send_batch(
             places.push(place);
             match result {
                 Ok(()) => sent.push(m.id),
-                Err(e) => match record_failure(store, clock, settings, &m, e).await {
-                    Outcome::Failed => pass.failed += 1,
-                    Outcome::Retrying => pass.retrying += 1,
-                },
+                Err(e) => {
+                    if record_failure(store, clock, settings, &m, e).await {
+                        pass.failed += 1;
+                    } else {
+                        pass.retrying += 1;
+                    }
+                }
             }
         }
         if !sent.is_empty() {
@@ -341,19 +339,11 @@ async fn send_batch(
 
 /// The sends of one pass, running in their own task, which reports each message's outcome.
 /// Dropped (the pass ended early: its lease lost, the database gone), it stops the sends not
-/// yet done, as a pass that ends always has.
+/// yet done, as a pass that ends always has: a `JoinSet` aborts its tasks when dropped.
 struct Sends {
     outcomes:
         tokio::sync::mpsc::Receiver<(ClaimedMail, Result<(), SendError>, OwnedSemaphorePermit)>,
-    _task: AbortOnDrop,
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    _task: tokio::task::JoinSet<()>,
 }
 
 impl Sends {
@@ -361,7 +351,8 @@ impl Sends {
         let (tx, outcomes) = tokio::sync::mpsc::channel(claimed.len().max(1));
         let (outbox, mailer) = (outbox.clone(), mailer.clone());
         let places = Arc::new(Semaphore::new(at_once.max(1)));
-        let task = tokio::spawn(async move {
+        let mut task = tokio::task::JoinSet::new();
+        task.spawn(async move {
             let mut results = stream::iter(claimed)
                 .map(|m| {
                     let (outbox, mailer, places) = (&outbox, &mailer, places.clone());
@@ -382,21 +373,21 @@ impl Sends {
         });
         Sends {
             outcomes,
-            _task: AbortOnDrop(task),
+            _task: task,
         }
     }
 }
 
-/// Records a failed send: due again after the backoff, or failed for good. A failure that
-/// cannot be recorded (the database restarting) leaves the message claimed, to be tried again
-/// by a later pass.
+/// Records a failed send: due again after the backoff, or failed for good. Answers whether
+/// the message was given up on. A failure that cannot be recorded (the database restarting)
+/// leaves the message claimed, to be tried again by a later pass.
 async fn record_failure(
     store: &custodian_store::Store,
     clock: &dyn Clock,
     settings: &WorkerSettings,
     m: &ClaimedMail,
     e: SendError,
-) -> Outcome {
+) -> bool {
     let give_up = matches!(
         e,
         SendError::Permanent(_) | SendError::BadRecipient | SendError::Erased
@@ -408,13 +399,9 @@ async fn record_failure(
         .await
     {
         tracing::warn!(mail = %m.id, error = %db, "recording a failed send failed; it is tried again later");
-        return Outcome::Retrying;
+        return false;
     }
-    if give_up {
-        Outcome::Failed
-    } else {
-        Outcome::Retrying
-    }
+    give_up
 }
 
 /// Marks messages the relay accepted as sent. They are gone: a mark that fails (the database
