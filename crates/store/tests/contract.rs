@@ -328,6 +328,40 @@ mod consent {
         two_nodes_appending_to_one_chain_keep_it_whole(url).await;
     }
 
+    /// The PostgreSQL writers' own connections are opened beside the pool: with every writer
+    /// holding one, requests can still take all of the pool's connections at once (taken from
+    /// the pool, four held connections left it twelve, and a node ran out after a restart).
+    #[tokio::test]
+    async fn writers_on_postgres_leave_the_pool_whole() {
+        let Some(url) = testing::fresh_postgres_url().await else {
+            return;
+        };
+        let store = Store::open(&url).await.unwrap();
+        let writers: Vec<Store> = (0..4).map(|_| store.for_one_writer()).collect();
+        for (i, w) in writers.iter().enumerate() {
+            w.append_consent(&[ev(i as u32, 1, "marketing", true)])
+                .await
+                .unwrap();
+        }
+        let pool = store.postgres_pool().unwrap();
+        let mut taken = Vec::new();
+        for n in 0..pool.options().get_max_connections() {
+            let c = tokio::time::timeout(std::time::Duration::from_secs(5), pool.acquire())
+                .await
+                .unwrap_or_else(|_| panic!("connection {n} of the pool was not to be had"))
+                .unwrap();
+            taken.push(c);
+        }
+        drop(taken);
+        // And the writers still write on the connections they hold.
+        for (i, w) in writers.iter().enumerate() {
+            w.append_consent(&[ev(10 + i as u32, 1, "analytics", true)])
+                .await
+                .unwrap();
+        }
+        assert_eq!(verify_all(&store).await, 8);
+    }
+
     on_both!(
         checkpoints_record_heads_once_per_change,
         |store: Store| async move {

@@ -308,6 +308,8 @@ impl Store {
                     ),
                 )
                 .await
+                // As a pooled connection not to be had in time: the database is unreachable
+                // (`StoreError::is_unavailable`, answered 503).
                 .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??;
                 slot.insert(opened)
             }
