@@ -1,13 +1,17 @@
-//! The service `serve` runs: `POST /v1/decide` answered directly, everything else by the
-//! router.
+//! The service `serve` runs: the two calls made on every page view and before every
+//! processing step — `POST /v1/decide` and `GET /v1/consent` — answered directly, everything
+//! else by the router.
 //!
-//! Decisions are the one route called before every processing step, at tens of thousands a
-//! second, so they skip the router: no route matching, no per-layer boxing and cloning of the
-//! route's service, no path-parameter, matched-path or connection-info extensions. What the
-//! router's layers give every other route is done here by hand, the same way: the metrics
-//! sample (labelled `/v1/decide`), the body limit (in [`crate::extract::json_body`]) and
-//! problem+json errors. The router keeps its own `/v1/decide` route, so a `GET` still gets its
-//! 405 and the OpenAPI document and route list stay whole.
+//! These two run at tens of thousands a second, so they skip the router: no route matching,
+//! no per-layer boxing and cloning of the route's service, no path-parameter, matched-path or
+//! connection-info extensions (the boxed route stack cost a consent read more instructions
+//! than finding the subject's choices did: issue 17). What the router's layers give them is
+//! done here by hand, the same way and in the same order: CORS for the consent read (the
+//! banner calls it from the site's own origin), the outage mark, the security headers, the
+//! metrics sample labelled with the route, the body limit (in [`crate::extract::json_body`])
+//! and problem+json errors. A test (`tests/fast_paths.rs`) holds both answers to the router's,
+//! header for header. The router keeps both routes, so other methods still get its 405 (and a
+//! preflight its CORS answer), and the OpenAPI document and route list stay whole.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,8 +20,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::Method;
+use axum::handler::Handler;
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures_util::future::Either;
@@ -26,6 +32,7 @@ use crate::metrics::RouteMetrics;
 use crate::state::SharedState;
 
 pub const DECIDE: &str = "/v1/decide";
+pub const CONSENT: &str = "/v1/consent";
 
 /// The whole HTTP application, one clone per connection. Cheap to clone.
 #[derive(Clone)]
@@ -33,16 +40,18 @@ pub struct App {
     state: SharedState,
     router: Router,
     decide_metrics: RouteMetrics,
+    consent_metrics: RouteMetrics,
     /// The connection's peer, given to the routes that need it (intake limits) as axum's
-    /// `ConnectInfo`; decisions do not.
+    /// `ConnectInfo`; the fast paths do not.
     peer: Option<SocketAddr>,
 }
 
-/// Builds the application: the fast path for decisions and the router for the rest.
+/// Builds the application: the fast paths and the router for the rest.
 pub fn app(state: SharedState) -> App {
     App {
         router: crate::router(state.clone()),
         decide_metrics: state.metrics.for_route(DECIDE),
+        consent_metrics: state.metrics.for_route(CONSENT),
         state,
         peer: None,
     }
@@ -58,19 +67,20 @@ impl App {
     }
 }
 
-type DecideFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+type FastFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 impl tower::Service<Request> for App {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<DecideFuture, <Router as tower::Service<Request>>::Future>;
+    type Future = Either<FastFuture, <Router as tower::Service<Request>>::Future>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        if req.method() == Method::POST && req.uri().path() == DECIDE {
+        let path = req.uri().path();
+        if req.method() == Method::POST && path == DECIDE {
             let (state, metrics) = (self.state.clone(), self.decide_metrics.clone());
             Either::Left(Box::pin(async move {
                 let start = Instant::now();
@@ -85,11 +95,71 @@ impl tower::Service<Request> for App {
                 );
                 Ok(res)
             }))
+        } else if req.method() == Method::GET && path == CONSENT {
+            let (state, metrics) = (self.state.clone(), self.consent_metrics.clone());
+            Either::Left(Box::pin(async move {
+                let start = Instant::now();
+                let origin = req.headers().get(header::ORIGIN).cloned();
+                // The handler itself, with its own extractors and their rejections.
+                let mut res = crate::routes::consent::read.call(req, state.clone()).await;
+                cors(
+                    res.headers_mut(),
+                    origin.as_ref(),
+                    state.allowed_origins.as_deref(),
+                );
+                let mut res = crate::outage::mark(&state, res).await;
+                crate::security_headers::apply(
+                    res.headers_mut(),
+                    true,
+                    state.public_url.starts_with("https:"),
+                );
+                // Last, as the router's route does (hyper would add it on the wire anyway).
+                if let Some(n) = res.body().size_hint().exact() {
+                    if !res.headers().contains_key(header::CONTENT_LENGTH) {
+                        res.headers_mut()
+                            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                    }
+                }
+                metrics.observe(
+                    "GET",
+                    res.status().as_u16(),
+                    start.elapsed().as_nanos() as u64,
+                );
+                Ok(res)
+            }))
         } else {
             if let Some(peer) = self.peer {
                 req.extensions_mut().insert(ConnectInfo(peer));
             }
             Either::Right(tower::Service::call(&mut self.router, req))
+        }
+    }
+}
+
+/// What the router's CORS layer (`crate::cors_layer`) adds to the answer of a request that is
+/// not a preflight: `Vary` on the three request headers a CORS answer depends on, appended to
+/// any the answer has, and `Access-Control-Allow-Origin` — `*` when every origin is allowed,
+/// else the request's `Origin` when it is one of those allowed (Fetch, "CORS protocol").
+fn cors(h: &mut HeaderMap, origin: Option<&HeaderValue>, allowed: Option<&[String]>) {
+    h.append(
+        header::VARY,
+        HeaderValue::from_static(
+            "origin, access-control-request-method, access-control-request-headers",
+        ),
+    );
+    match allowed {
+        None => {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+        Some(list) => {
+            if let Some(o) =
+                origin.filter(|o| list.iter().any(|a| a.trim().as_bytes() == o.as_bytes()))
+            {
+                h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
+            }
         }
     }
 }

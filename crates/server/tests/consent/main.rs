@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod fast_path;
 mod flow;
 mod helpers;
 mod image;
