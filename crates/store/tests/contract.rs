@@ -277,6 +277,56 @@ mod consent {
         }
     );
 
+    /// SQLite rolls a whole transaction back by itself on a full disk or an I/O error, and
+    /// the appends' `OR ROLLBACK` does for a broken constraint; the driver then still counts
+    /// its connection as inside the transaction and refuses every later `BEGIN`. The writer
+    /// must take a new connection rather than fail every write after. A trigger stands in for
+    /// the full disk: it rolls back any append of one purpose.
+    #[tokio::test]
+    async fn a_writer_goes_on_after_the_database_rolled_its_transaction_back() {
+        let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_in_test BEFORE INSERT ON consent_events \
+             WHEN NEW.purpose = 'refused_in_test' BEGIN SELECT RAISE(ROLLBACK, 'refused by the test'); END",
+        )
+        .execute(store.sqlite_pool().unwrap())
+        .await
+        .unwrap();
+        let writer = ConsentWriter::spawn(store.clone());
+        let refused = writer.append(vec![ev(1, 1, "refused_in_test", true)]).await;
+        assert!(refused.is_err(), "{refused:?}");
+        for i in 2..6u32 {
+            let landed = writer.append(vec![ev(i, 1, "marketing", true)]).await;
+            assert_eq!(
+                landed.map(|e| e.len()).map_err(|e| e.to_string()),
+                Ok(1),
+                "append {i}"
+            );
+        }
+        // A batch with one refused submission: the others still land, one by one.
+        let mut tasks = Vec::new();
+        for i in 6..12u32 {
+            let (w, purpose) = (
+                writer.clone(),
+                if i == 8 {
+                    "refused_in_test"
+                } else {
+                    "analytics"
+                },
+            );
+            tasks.push(tokio::spawn(async move {
+                w.append(vec![ev(i, 2, purpose, true)]).await
+            }));
+        }
+        let landed = futures_util::future::join_all(tasks)
+            .await
+            .into_iter()
+            .filter(|r| r.as_ref().unwrap().is_ok())
+            .count();
+        assert_eq!(landed, 5);
+        assert_eq!(verify_all(&store).await, 4 + 5);
+    }
+
     /// Two handles on one database — two nodes — append to the same chain in turn: each
     /// starts from the heads it saw last, which the other has moved, so on PostgreSQL every
     /// append after the first finds its heads stale, reads them again and still links after

@@ -232,7 +232,11 @@ impl Store {
         // Immediate: reading the heads and writing after them cannot interleave with another
         // process's append.
         let mut tx = self.begin_immediate().await?;
-        let sql = tx.dialect().consent;
+        let sql = if self.sole_writer {
+            &crate::sqlite::consent::SOLE_WRITER_SQL
+        } else {
+            tx.dialect().consent
+        };
         let heads: Vec<(i32, i64, String)> = tx
             .fetch_batch(&sql.heads, &[], &[Arg::I32s(chains.to_vec())])
             .await?;
