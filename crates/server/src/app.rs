@@ -1,17 +1,19 @@
-//! The service `serve` runs: the two calls made on every page view and before every
-//! processing step — `POST /v1/decide` and `GET /v1/consent` — answered directly, everything
-//! else by the router.
+//! The service `serve` runs: `POST /v1/decide` (asked before every processing step) and
+//! `GET /v1/consent` (a banner's read of the visitor's choices on every page view) answered
+//! directly, everything else by the router.
 //!
 //! These two run at tens of thousands a second, so they skip the router: no route matching,
 //! no per-layer boxing and cloning of the route's service, no path-parameter, matched-path or
-//! connection-info extensions (the boxed route stack cost a consent read more instructions
-//! than finding the subject's choices did: issue 17). What the router's layers give them is
-//! done here by hand, the same way and in the same order: CORS for the consent read (the
-//! banner calls it from the site's own origin), the outage mark, the security headers, the
-//! metrics sample labelled with the route, the body limit (in [`crate::extract::json_body`])
-//! and problem+json errors. A test (`tests/fast_paths.rs`) holds both answers to the router's,
-//! header for header. The router keeps both routes, so other methods still get its 405 (and a
-//! preflight its CORS answer), and the OpenAPI document and route list stay whole.
+//! connection-info extensions (for a consent read the boxed route stack cost more
+//! instructions than finding the subject's choices: issue 17). What the router's layers give
+//! a route is done here by hand, in the same order: for the consent read, CORS (a banner
+//! calls it from the company's site, another origin), the outage mark, the security headers
+//! and the metrics sample labelled with the route; for a decision, a service's JSON call, the
+//! outage mark and the metrics sample only, as before. Both keep the router's body limit (in
+//! [`crate::extract::json_body`]) and problem+json errors. A test
+//! (`tests/consent/fast_path.rs`) holds the consent read to the router's answer, header for
+//! header. The router keeps both routes, so other methods still get its 405 (and a preflight
+//! its CORS answer), and the OpenAPI document and route list stay whole.
 
 use std::convert::Infallible;
 use std::future::Future;
