@@ -1,19 +1,19 @@
 //! The service `serve` runs: `POST /v1/decide` (asked before every processing step) and
-//! `GET /v1/consent` (a banner's read of the visitor's choices on every page view) answered
-//! directly, everything else by the router.
+//! `/v1/consent` (a banner's read of the visitor's choices on every page view, and its write
+//! when the visitor chooses) answered directly, everything else by the router.
 //!
-//! These two run at tens of thousands a second, so they skip the router: no route matching,
-//! no per-layer boxing and cloning of the route's service, no path-parameter, matched-path or
-//! connection-info extensions (for a consent read the boxed route stack cost more
-//! instructions than finding the subject's choices: issue 17). What the router's layers give
-//! a route is done here by hand, in the same order: for the consent read, CORS (a banner
-//! calls it from the company's site, another origin), the outage mark, the security headers
-//! and the metrics sample labelled with the route; for a decision, a service's JSON call, the
-//! outage mark and the metrics sample only, as before. Both keep the router's body limit (in
-//! [`crate::extract::json_body`]) and problem+json errors. A test
-//! (`tests/consent/fast_path.rs`) holds the consent read to the router's answer, header for
-//! header. The router keeps both routes, so other methods still get its 405 (and a preflight
-//! its CORS answer), and the OpenAPI document and route list stay whole.
+//! These run at tens of thousands a second, so they skip the router: no route matching, no
+//! per-layer boxing and cloning of the route's service, no path-parameter or matched-path
+//! extensions (for a consent read the boxed route stack cost more instructions than finding
+//! the subject's choices: issue 17). What the router's layers give a route is done here by
+//! hand, in the same order: for consent, the client's address for the anonymous writes'
+//! limit, CORS (a banner calls it from the company's site, another origin), the outage mark,
+//! the security headers and the metrics sample labelled with the route; for a decision, a
+//! service's JSON call, the outage mark and the metrics sample only. Both keep the body limit
+//! (in [`crate::extract::json_body`]) and problem+json errors. A test
+//! (`tests/consent/fast_path.rs`) holds consent's answers to the router's, header for header.
+//! The router keeps these routes, so other methods still get its 405 (and a preflight its
+//! CORS answer), and the OpenAPI document and route list stay whole.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -97,13 +97,22 @@ impl tower::Service<Request> for App {
                 );
                 Ok(res)
             }))
-        } else if req.method() == Method::GET && path == CONSENT {
+        } else if path == CONSENT && (req.method() == Method::GET || req.method() == Method::POST) {
+            let write = req.method() == Method::POST;
+            if let Some(peer) = self.peer.filter(|_| write) {
+                // The anonymous writes' limit per client (`ClientIp`).
+                req.extensions_mut().insert(ConnectInfo(peer));
+            }
             let (state, metrics) = (self.state.clone(), self.consent_metrics.clone());
             Either::Left(Box::pin(async move {
                 let start = Instant::now();
                 let origin = req.headers().get(header::ORIGIN).cloned();
                 // The handler itself, with its own extractors and their rejections.
-                let mut res = crate::routes::consent::read.call(req, state.clone()).await;
+                let mut res = if write {
+                    crate::routes::consent::write.call(req, state.clone()).await
+                } else {
+                    crate::routes::consent::read.call(req, state.clone()).await
+                };
                 cors(
                     res.headers_mut(),
                     origin.as_ref(),
@@ -123,7 +132,7 @@ impl tower::Service<Request> for App {
                     }
                 }
                 metrics.observe(
-                    "GET",
+                    if write { "POST" } else { "GET" },
                     res.status().as_u16(),
                     start.elapsed().as_nanos() as u64,
                 );

@@ -204,3 +204,127 @@ async fn the_fast_consent_read_allows_only_the_listed_origins() {
         assert_eq!(header(&s, "vary").len(), 1, "{origin:?}");
     }
 }
+
+fn write(
+    body: String,
+    content_type: &str,
+    token: Option<&str>,
+    origin: Option<&str>,
+) -> Request<Body> {
+    let mut b = Request::post("/v1/consent").header(header::CONTENT_TYPE, content_type);
+    if let Some(o) = origin {
+        b = b.header(header::ORIGIN, o);
+    }
+    if let Some(t) = token {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    b.body(Body::from(body)).unwrap()
+}
+
+/// The same write through the fast path and through the router, each on its own device
+/// (`{device}` in `body`) so that neither finds the other's choice.
+async fn write_both_ways(
+    app: &TestApp,
+    body: &str,
+    content_type: &str,
+    token: Option<&str>,
+    origin: Option<&str>,
+) -> (Seen, Seen) {
+    let fast = seen(
+        app.router
+            .clone()
+            .oneshot(write(
+                body.replace("{device}", "fast-path-writer-0001"),
+                content_type,
+                token,
+                origin,
+            ))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let routed = seen(
+        custodian_server::router(app.state.clone())
+            .oneshot(write(
+                body.replace("{device}", "routed-writer-00001"),
+                content_type,
+                token,
+                origin,
+            ))
+            .await
+            .unwrap(),
+    )
+    .await;
+    (fast, routed)
+}
+
+#[tokio::test]
+async fn the_fast_consent_write_answers_as_the_router_does() {
+    let app = TestApp::on(&testing::fresh_sqlite_url()).await;
+    let given = r#"{"subject":{"device_id":"{device}"},"choices":{"analytics":true},"policy_version":"2018-05-25","source":"banner"}"#;
+    let json = "application/json";
+    let origin = Some("https://shop.example");
+    // A write that lands, then the same choice again (nothing changes): the bodies hold each
+    // device's own ids and references (so their lengths may differ by a digit); the status and
+    // every other header are the same.
+    let but_length = |s: &Seen| -> Vec<(String, String)> {
+        s.1.iter()
+            .filter(|(k, _)| k != "content-length")
+            .cloned()
+            .collect()
+    };
+    for status in [StatusCode::CREATED, StatusCode::OK] {
+        let (fast, routed) = write_both_ways(&app, given, json, None, origin).await;
+        assert_eq!(fast.0, status, "{}", fast.2);
+        assert_eq!((fast.0, but_length(&fast)), (routed.0, but_length(&routed)));
+        assert_eq!(header(&fast, "content-length"), [fast.2.len().to_string()]);
+        assert_eq!(header(&fast, "access-control-allow-origin"), ["*"]);
+        assert_eq!(header(&fast, "cache-control"), ["no-store"]);
+    }
+    // What is refused is refused alike, to the byte.
+    let big = format!(
+        r#"{{"subject":{{"device_id":"{{device}}"}},"choices":{{"analytics":true}},"policy_version":"2018-05-25","source":"banner","pad":"{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
+    let by_email = r#"{"subject":{"email":"ada@example.com"},"choices":{"analytics":true},"policy_version":"2018-05-25","source":"api"}"#;
+    for (body, content_type, token, status) in [
+        ("{", json, None, StatusCode::BAD_REQUEST),
+        (
+            given,
+            "text/plain",
+            None,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (big.as_str(), json, None, StatusCode::PAYLOAD_TOO_LARGE),
+        (
+            r#"{"subject":{"device_id":"{device}"},"choices":{"telepathy":true},"policy_version":"2018-05-25","source":"banner"}"#,
+            json,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"subject":{"device_id":"{device}"},"choices":{"analytics":true},"policy_version":"1999-01-01","source":"banner"}"#,
+            json,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (by_email, json, None, StatusCode::UNAUTHORIZED),
+        (
+            by_email,
+            json,
+            Some("not-a-token"),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ] {
+        let (fast, routed) = write_both_ways(&app, body, content_type, token, origin).await;
+        assert_eq!(fast.0, status, "{}", fast.2);
+        assert_eq!(fast, routed);
+    }
+    let metrics = app.get("/metrics", None).await.text;
+    assert!(
+        metrics.contains(
+            r#"custodian_http_requests_total{method="POST",route="/v1/consent",status="201"}"#
+        ),
+        "{metrics}"
+    );
+}

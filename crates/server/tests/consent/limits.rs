@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{header, Request};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -24,10 +23,15 @@ async fn write(
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
-    let mut req = req.body(Body::from(body.to_string())).unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
-    let res = app.router.clone().oneshot(req).await.unwrap();
+    let req = req.body(Body::from(body.to_string())).unwrap();
+    // The peer as the accept loop gives it (`App::for_peer`), which the application hands to
+    // the handler whichever way it answers.
+    let res = app
+        .router
+        .for_peer(peer.parse::<SocketAddr>().unwrap())
+        .oneshot(req)
+        .await
+        .unwrap();
     let status = res.status().as_u16();
     let retry = res
         .headers()
