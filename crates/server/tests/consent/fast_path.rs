@@ -24,15 +24,38 @@ async fn seen(res: axum::response::Response) -> Seen {
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn read(path: &str, origin: Option<&str>, token: Option<&str>) -> Request<Body> {
-    let mut b = Request::get(path);
+/// What a banner or a service adds to its request: the page's origin, its token.
+fn sent_by(
+    mut b: axum::http::request::Builder,
+    origin: Option<&str>,
+    token: Option<&str>,
+) -> axum::http::request::Builder {
     if let Some(o) = origin {
         b = b.header(header::ORIGIN, o);
     }
     if let Some(t) = token {
         b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
-    b.body(Body::empty()).unwrap()
+    b
+}
+
+fn read(path: &str, origin: Option<&str>, token: Option<&str>) -> Request<Body> {
+    sent_by(Request::get(path), origin, token)
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// `request(true)` through the fast path and `request(false)` through the router.
+async fn both_ways(app: &TestApp, request: impl Fn(bool) -> Request<Body>) -> (Seen, Seen) {
+    let fast = seen(app.router.clone().oneshot(request(true)).await.unwrap()).await;
+    let routed = seen(
+        custodian_server::router(app.state.clone())
+            .oneshot(request(false))
+            .await
+            .unwrap(),
+    )
+    .await;
+    (fast, routed)
 }
 
 /// Each request through the fast path and through the router: the same answer. Answers the
@@ -43,21 +66,7 @@ async fn same_both_ways(
     origin: Option<&str>,
     token: Option<&str>,
 ) -> Seen {
-    let fast = seen(
-        app.router
-            .clone()
-            .oneshot(read(path, origin, token))
-            .await
-            .unwrap(),
-    )
-    .await;
-    let routed = seen(
-        custodian_server::router(app.state.clone())
-            .oneshot(read(path, origin, token))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (fast, routed) = both_ways(app, |_| read(path, origin, token)).await;
     assert_eq!(
         fast,
         routed,
@@ -211,14 +220,8 @@ fn write(
     token: Option<&str>,
     origin: Option<&str>,
 ) -> Request<Body> {
-    let mut b = Request::post("/v1/consent").header(header::CONTENT_TYPE, content_type);
-    if let Some(o) = origin {
-        b = b.header(header::ORIGIN, o);
-    }
-    if let Some(t) = token {
-        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    b.body(Body::from(body)).unwrap()
+    let b = Request::post("/v1/consent").header(header::CONTENT_TYPE, content_type);
+    sent_by(b, origin, token).body(Body::from(body)).unwrap()
 }
 
 /// The same write through the fast path and through the router, each on its own device
@@ -230,32 +233,20 @@ async fn write_both_ways(
     token: Option<&str>,
     origin: Option<&str>,
 ) -> (Seen, Seen) {
-    let fast = seen(
-        app.router
-            .clone()
-            .oneshot(write(
-                body.replace("{device}", "fast-path-writer-0001"),
-                content_type,
-                token,
-                origin,
-            ))
-            .await
-            .unwrap(),
-    )
-    .await;
-    let routed = seen(
-        custodian_server::router(app.state.clone())
-            .oneshot(write(
-                body.replace("{device}", "routed-writer-00001"),
-                content_type,
-                token,
-                origin,
-            ))
-            .await
-            .unwrap(),
-    )
-    .await;
-    (fast, routed)
+    both_ways(app, |fast| {
+        let device = if fast {
+            "fast-path-writer-0001"
+        } else {
+            "routed-writer-00001"
+        };
+        write(
+            body.replace("{device}", device),
+            content_type,
+            token,
+            origin,
+        )
+    })
+    .await
 }
 
 #[tokio::test]
