@@ -15,7 +15,7 @@
 //! `Origin: null` with a form post (Fetch, "serializing a request origin"), and the forms'
 //! origin checks would refuse them; other sites still get no referrer. `/v1/decide`, answered
 //! before the router (`app.rs`), is a service's JSON call and carries none of these;
-//! `GET /v1/consent`, also answered before the router, gets them from [`apply`] there.
+//! `/v1/consent`, also answered before the router, gets them from [`apply`] there.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -134,30 +134,29 @@ async fn run(parent: Store, mut rx: mpsc::Receiver<(Vec<NewEvent>, Reply)>) {
                     let _ = reply.send(Ok(mine));
                 }
             }
-            Err(e) => {
-                // The database may have rolled the whole transaction back itself — SQLite does
-                // for the appends' `OR ROLLBACK` and on a full disk or an I/O error — which
-                // leaves the driver believing its connection is still inside it, refusing
-                // every later `BEGIN`. The next append takes a new connection instead.
+            // The database may have rolled the transaction back itself — SQLite does for the
+            // appends' `OR ROLLBACK` and on a full disk or an I/O error — which leaves the
+            // driver believing its connection is still inside it, refusing every later
+            // `BEGIN`: after a failed append the next one takes a new connection.
+            Err(e) if jobs.len() > 1 => {
                 store = parent.for_one_writer();
-                let jobs = std::mem::take(&mut jobs);
-                if jobs.len() == 1 {
-                    tracing::error!(error = %e, "append failed");
-                    for (_, reply) in jobs {
-                        let _ = reply.send(Err(e.to_string()));
-                    }
-                    continue;
-                }
                 // One bad submission must not fail the others: retry each on its own.
                 tracing::warn!(error = %e, jobs = jobs.len(), "batched append failed; retrying one by one");
                 let mut rest = batch.into_iter();
-                for ((_, reply), n) in jobs.into_iter().zip(&lens) {
+                for ((_, reply), n) in std::mem::take(&mut jobs).into_iter().zip(&lens) {
                     let events: Vec<NewEvent> = rest.by_ref().take(*n).collect();
                     let appended = store.append_consent(&events).await;
                     if appended.is_err() {
                         store = parent.for_one_writer();
                     }
                     let _ = reply.send(appended.map_err(|e| e.to_string()));
+                }
+            }
+            Err(e) => {
+                store = parent.for_one_writer();
+                tracing::error!(error = %e, "append failed");
+                for (_, reply) in std::mem::take(&mut jobs) {
+                    let _ = reply.send(Err(e.to_string()));
                 }
             }
         }
