@@ -286,12 +286,22 @@ fn only_store_and_connectors_hold_sql() {
         if ["store", "connectors", "bench"].contains(&name.as_str()) {
             continue;
         }
-        assert!(
-            !runtime_dependencies(&dir.join("Cargo.toml")).contains(&"sqlx".to_owned()),
-            "crates/{name} depends on sqlx"
-        );
+        let deps = runtime_dependencies(&dir.join("Cargo.toml"));
+        for driver in ["sqlx", "rusqlite"] {
+            assert!(
+                !deps.contains(&driver.to_owned()),
+                "crates/{name} depends on {driver}"
+            );
+        }
         for (file, text) in sources_of(&dir) {
-            for marker in ["sqlx::", "SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM"] {
+            for marker in [
+                "sqlx::",
+                "rusqlite::",
+                "SELECT ",
+                "INSERT INTO",
+                "UPDATE ",
+                "DELETE FROM",
+            ] {
                 assert!(
                     !text.contains(marker),
                     "{} holds SQL (`{marker}`)",

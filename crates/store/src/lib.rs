@@ -170,10 +170,6 @@ pub struct Store {
     pub(crate) consent_heads: consent::HeadCache,
     /// A group-commit writer's own PostgreSQL connection (`Store::for_one_writer`).
     held: Option<Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgConnection>>>>,
-    /// A group-commit writer's own SQLite connection (`Store::for_one_writer`), replaced after
-    /// a failed append: its appends let SQLite roll a transaction back whole
-    /// (`sqlite/consent.rs`).
-    pub(crate) sole_writer: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -247,7 +243,6 @@ impl Store {
             sender: changes::new_sender(),
             consent_heads: Arc::default(),
             held: None,
-            sole_writer: false,
         }
     }
 

@@ -1,7 +1,7 @@
-//! Group commit for consent events: one task owns appends; callers queue their events and
-//! wait; the task takes everything queued, appends it in one transaction, commits once, and
-//! only then answers every waiter, each with its events at the places they landed. Many writers share one fsync, and nothing is acknowledged
-//! before it is durable.
+//! Group commit for consent events: one writer owns appends; callers queue their events and
+//! wait; the writer takes everything queued, appends it in one transaction, commits once, and
+//! only then answers every waiter, each with its events at the places they landed. Many
+//! writers share one fsync, and nothing is acknowledged before it is durable.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,14 +17,14 @@ const QUEUE: usize = 8192;
 
 type Reply = oneshot::Sender<Result<Vec<ConsentEvent>, String>>;
 
-/// A handle to the writer tasks. Cloning it is cheap; the tasks stop when every handle is gone.
+/// A handle to the writers. Cloning it is cheap; the writers stop when every handle is gone.
 ///
-/// SQLite has one writer at a time, so it gets one task. PostgreSQL commits in parallel, so it
+/// SQLite has one writer at a time, so it gets one, on a thread of its own. PostgreSQL commits in parallel, so it
 /// gets several, each owning a disjoint set of chains (chain mod shards): their transactions
 /// never wait for each other's row locks, and their commits overlap.
 #[derive(Clone, Debug)]
 pub struct ConsentWriter {
-    shards: Vec<mpsc::Sender<(Vec<NewEvent>, Reply)>>,
+    shards: Vec<mpsc::Sender<Job>>,
 }
 
 /// Writer tasks on PostgreSQL.
@@ -45,8 +45,17 @@ impl From<StoreError> for WriteError {
 }
 
 impl ConsentWriter {
-    /// Starts the writer tasks on the current runtime.
+    /// Starts the writers: on SQLite a thread of its own (`sqlite/consent_writer.rs`), on
+    /// PostgreSQL tasks on the current runtime.
     pub fn spawn(store: Store) -> ConsentWriter {
+        if let Some(file) = store.sqlite_file() {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            std::thread::Builder::new()
+                .name("consent-writer".into())
+                .spawn(move || run_sqlite(&file, rx))
+                .expect("a thread for the consent writer");
+            return ConsentWriter { shards: vec![tx] };
+        }
         let n = store.writer_tasks(POSTGRES_SHARDS);
         let shards = (0..n)
             .map(|_| {
@@ -104,47 +113,111 @@ impl ConsentWriter {
     }
 }
 
-async fn run(parent: Store, mut rx: mpsc::Receiver<(Vec<NewEvent>, Reply)>) {
-    let mut store = parent.for_one_writer();
-    let mut jobs: Vec<(Vec<NewEvent>, Reply)> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut count = first.0.len();
-        jobs.push(first);
-        // Take whatever else is already waiting: this is what makes commits shared.
-        while count < MAX_BATCH_EVENTS {
-            match rx.try_recv() {
-                Ok(job) => {
-                    count += job.0.len();
-                    jobs.push(job);
+type Job = (Vec<NewEvent>, Reply);
+
+/// Moves into `jobs` whatever else is already waiting after `first`, up to the batch bound —
+/// this is what makes commits shared — and returns each job's count and all their events.
+fn gather(
+    first: Job,
+    rx: &mut mpsc::Receiver<Job>,
+    jobs: &mut Vec<Job>,
+) -> (Vec<usize>, Vec<NewEvent>) {
+    let mut count = first.0.len();
+    jobs.push(first);
+    while count < MAX_BATCH_EVENTS {
+        match rx.try_recv() {
+            Ok(job) => {
+                count += job.0.len();
+                jobs.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    // Moved, not copied: each job keeps only its count, which is all the answer needs.
+    let lens: Vec<usize> = jobs.iter().map(|(e, _)| e.len()).collect();
+    let batch = jobs
+        .iter_mut()
+        .flat_map(|(e, _)| std::mem::take(e))
+        .collect();
+    (lens, batch)
+}
+
+/// Answers every job of a batch that landed with its own events, in order.
+fn answer(jobs: Vec<Job>, lens: &[usize], appended: Vec<ConsentEvent>) {
+    let mut rest = appended.into_iter();
+    for ((_, reply), n) in jobs.into_iter().zip(lens) {
+        let mine: Vec<ConsentEvent> = rest.by_ref().take(*n).collect();
+        let _ = reply.send(Ok(mine));
+    }
+}
+
+/// The batch's events given back to their jobs, for appending one job at a time after the
+/// batch failed: one bad submission must not fail the others.
+fn one_by_one(jobs: Vec<Job>, lens: &[usize], batch: Vec<NewEvent>) -> Vec<(Vec<NewEvent>, Reply)> {
+    let mut rest = batch.into_iter();
+    jobs.into_iter()
+        .zip(lens)
+        .map(|((_, reply), n)| (rest.by_ref().take(*n).collect(), reply))
+        .collect()
+}
+
+/// The SQLite writer's loop, on its own thread: SQLite appends in process, so the thread
+/// calls it directly and blocks on the queue only while nothing waits.
+fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
+    use crate::sqlite::consent_writer::Appender;
+    let mut appender: Option<Appender> = None;
+    let mut jobs: Vec<Job> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let (lens, batch) = gather(first, &mut rx, &mut jobs);
+        // After a failure the next append opens a new connection, as the tasks below do: the
+        // appender leaves no transaction open, but an I/O error may have left worse.
+        let append = |appender: &mut Option<Appender>, events: &[NewEvent]| {
+            let open = match appender {
+                Some(a) => a,
+                None => appender.insert(Appender::open(file).map_err(|e| e.to_string())?),
+            };
+            let appended = open.append(events).map_err(|e| e.to_string());
+            if appended.is_err() {
+                *appender = None;
+            }
+            appended
+        };
+        match append(&mut appender, &batch) {
+            Ok(appended) => answer(std::mem::take(&mut jobs), &lens, appended),
+            Err(e) if jobs.len() > 1 => {
+                tracing::warn!(error = %e, jobs = jobs.len(), "batched append failed; retrying one by one");
+                for (events, reply) in one_by_one(std::mem::take(&mut jobs), &lens, batch) {
+                    let _ = reply.send(append(&mut appender, &events));
                 }
-                Err(_) => break,
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "append failed");
+                for (_, reply) in std::mem::take(&mut jobs) {
+                    let _ = reply.send(Err(e.clone()));
+                }
             }
         }
-        // Moved, not copied: each job keeps only its count, which is all the answer needs.
-        let lens: Vec<usize> = jobs.iter().map(|(e, _)| e.len()).collect();
-        let batch: Vec<NewEvent> = jobs
-            .iter_mut()
-            .flat_map(|(e, _)| std::mem::take(e))
-            .collect();
+    }
+}
+
+/// A writer task's loop on PostgreSQL (and on an in-memory SQLite database, which a
+/// connection of the writer's own could not see).
+async fn run(parent: Store, mut rx: mpsc::Receiver<Job>) {
+    let mut store = parent.for_one_writer();
+    let mut jobs: Vec<Job> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let (lens, batch) = gather(first, &mut rx, &mut jobs);
         match store.append_consent(&batch).await {
-            Ok(appended) => {
-                let mut rest = appended.into_iter();
-                for ((_, reply), n) in std::mem::take(&mut jobs).into_iter().zip(&lens) {
-                    let mine: Vec<ConsentEvent> = rest.by_ref().take(*n).collect();
-                    let _ = reply.send(Ok(mine));
-                }
-            }
-            // The database may have rolled the transaction back itself — SQLite does for the
-            // appends' `OR ROLLBACK` and on a full disk or an I/O error — which leaves the
-            // driver believing its connection is still inside it, refusing every later
-            // `BEGIN`: after a failed append the next one takes a new connection.
+            Ok(appended) => answer(std::mem::take(&mut jobs), &lens, appended),
+            // A connection whose append failed may be broken (the database restarted), and on
+            // SQLite the database may have rolled the transaction back itself (a full disk, an
+            // I/O error), which leaves the driver believing its connection is still inside it,
+            // refusing every later `BEGIN`: after a failed append the next one takes a new
+            // connection.
             Err(e) if jobs.len() > 1 => {
                 store = parent.for_one_writer();
-                // One bad submission must not fail the others: retry each on its own.
                 tracing::warn!(error = %e, jobs = jobs.len(), "batched append failed; retrying one by one");
-                let mut rest = batch.into_iter();
-                for ((_, reply), n) in std::mem::take(&mut jobs).into_iter().zip(&lens) {
-                    let events: Vec<NewEvent> = rest.by_ref().take(*n).collect();
+                for (events, reply) in one_by_one(std::mem::take(&mut jobs), &lens, batch) {
                     let appended = store.append_consent(&events).await;
                     if appended.is_err() {
                         store = parent.for_one_writer();

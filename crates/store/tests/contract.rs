@@ -278,10 +278,11 @@ mod consent {
     );
 
     /// SQLite rolls a whole transaction back by itself on a full disk or an I/O error, and
-    /// the appends' `OR ROLLBACK` does for a broken constraint; the driver then still counts
-    /// its connection as inside the transaction and refuses every later `BEGIN`. The writer
-    /// must take a new connection rather than fail every write after. A trigger stands in for
-    /// the full disk: it rolls back any append of one purpose.
+    /// the writer's `OR ROLLBACK` does for a broken constraint. The writer must go on with
+    /// the next batch rather than fail every write after (sqlx's connection, which the
+    /// writer once used, counted itself still inside the transaction and refused every later
+    /// `BEGIN`). A trigger stands in for the full disk: it rolls back any append of one
+    /// purpose.
     #[tokio::test]
     async fn a_writer_goes_on_after_the_database_rolled_its_transaction_back() {
         let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();

@@ -24,7 +24,7 @@ pub(crate) type HeadCache = Arc<Mutex<HashMap<u16, (i64, String)>>>;
 const OPTIMISTIC_TRIES: usize = 3;
 
 /// Links a batch to chain heads: returns every event at its place and the new heads.
-fn link(
+pub(crate) fn link(
     batch: &[NewEvent],
     mut heads: HashMap<u16, (i64, String)>,
 ) -> (Vec<ConsentEvent>, HashMap<u16, (i64, String)>) {
@@ -49,7 +49,7 @@ fn link(
 }
 
 /// The last event per (subject, purpose) of a batch: what the current-state table must hold.
-fn latest_states<'a>(
+pub(crate) fn latest_states<'a>(
     events: &'a [ConsentEvent],
     hex: &'a [String],
 ) -> Vec<(&'a ConsentEvent, &'a str)> {
@@ -232,11 +232,7 @@ impl Store {
         // Immediate: reading the heads and writing after them cannot interleave with another
         // process's append.
         let mut tx = self.begin_immediate().await?;
-        let sql = if self.sole_writer {
-            &crate::sqlite::consent::SOLE_WRITER_SQL
-        } else {
-            tx.dialect().consent
-        };
+        let sql = tx.dialect().consent;
         let heads: Vec<(i32, i64, String)> = tx
             .fetch_batch(&sql.heads, &[], &[Arg::I32s(chains.to_vec())])
             .await?;

@@ -7,7 +7,7 @@
 //! inserts the events, updates the current state and the heads, and commits once. Reading
 //! the ledger back — events, state, heads, checkpoints — is `read.rs`.
 
-mod append;
+pub(crate) mod append;
 pub(crate) use append::HeadCache;
 pub(crate) mod read;
 

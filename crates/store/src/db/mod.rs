@@ -275,7 +275,6 @@ impl Store {
                             .max_connections(1)
                             .connect_lazy_with(opts),
                     ),
-                    sole_writer: true,
                     ..self.clone()
                 }
             }

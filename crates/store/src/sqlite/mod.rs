@@ -2,6 +2,7 @@
 //! multi-row `VALUES` statements (each statement is a round trip to SQLite's worker thread).
 
 pub(crate) mod consent;
+pub(crate) mod consent_writer;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod outbox;
