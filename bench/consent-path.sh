@@ -38,22 +38,25 @@ trap 'bench_cleanup; drop_dbs; rm -rf "$work"' EXIT INT TERM
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
+# Context switches of all the server's threads so far (a hand-off between threads costs two).
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 
 # measure NAME PID CONNECTIONS URL SCRIPT ARGS... : one wrk run; prints a JSON line with the
 # answers, answers/s and server CPU µs per answer.
 measure() {
   local name=$1 pid=$2 conns=$3 url=$4 script=$5; shift 5
-  local t0 t1 s0 s1 out="$work/$name.txt"
-  t0=$(cpu "$pid"); s0=$(sys_ticks "$pid")
+  local t0 t1 s0 s1 c0 c1 out="$work/$name.txt"
+  t0=$(cpu "$pid"); s0=$(sys_ticks "$pid"); c0=$(switches "$pid")
   wrk -t1 -c"$conns" -d"${DURATION}s" -s "$script" "$url" -- "$@" >"$out"
-  t1=$(cpu "$pid"); s1=$(sys_ticks "$pid")
+  t1=$(cpu "$pid"); s1=$(sys_ticks "$pid"); c1=$(switches "$pid")
   local j; j=$(grep -o 'BENCH_JSON.*' "$out" | sed 's/^BENCH_JSON //')
   jq -n -c --arg name "$name" --argjson j "$j" --argjson t0 "$t0" --argjson t1 "$t1" \
-    --argjson s0 "$s0" --argjson s1 "$s1" --argjson hz "$hz" '
+    --argjson s0 "$s0" --argjson s1 "$s1" --argjson c0 "$c0" --argjson c1 "$c1" --argjson hz "$hz" '
     ($j.requests) as $n |
     {name: $name, answers: $n, per_s: (($n / ($j.duration_us/1e6))|round),
      cpu_us: (if $n > 0 then (((($t1-$t0)*1e6/$hz/$n)*10|round)/10) else null end),
      sys_us: (if $n > 0 then (((($s1-$s0)*1e6/$hz/$n)*10|round)/10) else null end),
+     switches: (if $n > 0 then (((($c1-$c0)/$n)*100|round)/100) else null end),
      bad: (($j.non2xx // 0) + ($j.non200 // 0) + ($j.other // 0))}'
 }
 
@@ -92,7 +95,7 @@ for backend in $BACKENDS; do
     (map({(.name): .}) | add) as $r |
     ($r.decide.cpu_us) as $d |
     "\($b): decide \($r.decide.cpu_us) us CPU, \($r.decide.sys_us) of it in the kernel (\($r.decide.per_s)/s)",
-    "\($b): write (given)   \($r.write_given.cpu_us) us CPU (\($r.write_given.sys_us) in the kernel) = \(($r.write_given.cpu_us/$d*100|round)/100)x decide (target <= 3: \(if $r.write_given.cpu_us <= 3*$d then "MET" else "NOT MET" end)); \($r.write_given.per_s) writes/s = \(($r.write_given.per_s/$raw.rows_per_s*100|round)/100)x raw \($raw.rows_per_s) commits/s (target >= 2: \(if $r.write_given.per_s >= 2*$raw.rows_per_s then "MET" else "NOT MET" end))",
+    "\($b): write (given)   \($r.write_given.cpu_us) us CPU (\($r.write_given.sys_us) in the kernel, \($r.write_given.switches) context switches per write) = \(($r.write_given.cpu_us/$d*100|round)/100)x decide (target <= 3: \(if $r.write_given.cpu_us <= 3*$d then "MET" else "NOT MET" end)); \($r.write_given.per_s) writes/s = \(($r.write_given.per_s/$raw.rows_per_s*100|round)/100)x raw \($raw.rows_per_s) commits/s (target >= 2: \(if $r.write_given.per_s >= 2*$raw.rows_per_s then "MET" else "NOT MET" end))",
     "\($b): write (refused) \($r.write_refused.cpu_us) us CPU = \(($r.write_refused.cpu_us/$d*100|round)/100)x decide; \($r.write_refused.per_s) writes/s = \(($r.write_refused.per_s/$raw.rows_per_s*100|round)/100)x raw",
     "\($b): read  \($r.read.cpu_us) us CPU = \(($r.read.cpu_us/$d*100|round)/100)x decide (target <= 1.5: \(if $r.read.cpu_us <= 1.5*$d then "MET" else "NOT MET" end)); \($r.read.per_s) reads/s",
     "\($b): answers other than expected: \([$r[] | .bad] | add)"
