@@ -17,18 +17,19 @@ const QUEUE: usize = 8192;
 
 type Reply = oneshot::Sender<Result<Vec<ConsentEvent>, String>>;
 
-/// A handle to the writers. Cloning it is cheap; the writers stop when every handle is gone.
+/// A handle to the writer. Cloning it is cheap; the writer stops when every handle is gone.
 ///
-/// SQLite has one writer at a time, so it gets one, on a thread of its own. PostgreSQL commits in parallel, so it
-/// gets several, each owning a disjoint set of chains (chain mod shards): their transactions
-/// never wait for each other's row locks, and their commits overlap.
+/// One writer per node on either backend: on SQLite a thread of its own, since SQLite has one
+/// writer at a time anyway; on PostgreSQL one task. PostgreSQL could commit several batches
+/// at once, and the writer once ran four tasks, each owning a quarter of the chains; since a
+/// batch became one statement (one round trip), one writer takes larger batches for the same
+/// load, and measured cheaper *and* faster at every concurrency from 1 to 64 clients
+/// (docs/benchmarks.md, issue 17, sixth sitting). A subject's write that reaches its linked
+/// devices' chains is also one transaction again, not one per shard.
 #[derive(Clone, Debug)]
 pub struct ConsentWriter {
-    shards: Vec<mpsc::Sender<Job>>,
+    queue: mpsc::Sender<Job>,
 }
-
-/// Writer tasks on PostgreSQL.
-pub const POSTGRES_SHARDS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -45,65 +46,32 @@ impl From<StoreError> for WriteError {
 }
 
 impl ConsentWriter {
-    /// Starts the writers: on SQLite a thread of its own (`sqlite/consent_writer.rs`), on
-    /// PostgreSQL tasks on the current runtime.
+    /// Starts the writer: on SQLite a thread of its own (`sqlite/consent_writer.rs`), on
+    /// PostgreSQL (and an in-memory SQLite database) a task on the current runtime.
     pub fn spawn(store: Store) -> ConsentWriter {
-        if let Some(file) = store.sqlite_file() {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            std::thread::Builder::new()
-                .name("consent-writer".into())
-                .spawn(move || run_sqlite(&file, rx))
-                .expect("a thread for the consent writer");
-            return ConsentWriter { shards: vec![tx] };
+        let (queue, rx) = mpsc::channel(QUEUE);
+        match store.sqlite_file() {
+            Some(file) => {
+                std::thread::Builder::new()
+                    .name("consent-writer".into())
+                    .spawn(move || run_sqlite(&file, rx))
+                    .expect("a thread for the consent writer");
+            }
+            None => {
+                tokio::spawn(run(store, rx));
+            }
         }
-        let n = store.writer_tasks(POSTGRES_SHARDS);
-        let shards = (0..n)
-            .map(|_| {
-                let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(run(store.clone(), rx));
-                tx
-            })
-            .collect();
-        ConsentWriter { shards }
+        ConsentWriter { queue }
     }
 
-    /// Appends `events` durably; returns once they are all committed, in the order given.
+    /// Appends `events` durably, in one transaction; returns once they are committed, in the
+    /// order given.
     pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<ConsentEvent>, WriteError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let n = self.shards.len();
-        let shard_of = |e: &NewEvent| usize::from(custodian_core::ledger::chain_of(&e.subject)) % n;
-        let first = shard_of(&events[0]);
-        if events.iter().all(|e| shard_of(e) == first) {
-            return self.send(first, events).await;
-        }
-        // Events for several shards (a subject and its linked devices): each shard commits its
-        // part; the answer comes when all have, in the caller's order.
-        let mut parts: Vec<Vec<(usize, NewEvent)>> = vec![Vec::new(); n];
-        for (i, e) in events.into_iter().enumerate() {
-            parts[shard_of(&e)].push((i, e));
-        }
-        let mut out: Vec<Option<ConsentEvent>> = Vec::new();
-        for (shard, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-            let (idx, evs): (Vec<usize>, Vec<NewEvent>) = part.into_iter().unzip();
-            for (i, a) in idx.into_iter().zip(self.send(shard, evs).await?) {
-                if out.len() <= i {
-                    out.resize(i + 1, None);
-                }
-                out[i] = Some(a);
-            }
-        }
-        Ok(out.into_iter().flatten().collect())
-    }
-
-    async fn send(
-        &self,
-        shard: usize,
-        events: Vec<NewEvent>,
-    ) -> Result<Vec<ConsentEvent>, WriteError> {
         let (reply, wait) = oneshot::channel();
-        self.shards[shard]
+        self.queue
             .send((events, reply))
             .await
             .map_err(|_| WriteError::Stopped)?;
