@@ -137,7 +137,7 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let (lens, batch) = gather(first, &mut rx, &mut jobs);
-        // After a failure the next append opens a new connection, as the tasks below do: the
+        // After a failure the next append opens a new connection, as the task below does: the
         // appender leaves no transaction open, but an I/O error may have left worse.
         let append = |appender: &mut Option<Appender>, events: &[NewEvent]| {
             let open = match appender {
