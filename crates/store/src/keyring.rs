@@ -46,11 +46,15 @@ struct KeyWriter(crate::batch::Batcher<KeyRow, KeyRow>);
 impl KeyWriter {
     fn spawn(store: &Store) -> KeyWriter {
         let n = store.writer_tasks(crate::requests::POSTGRES_INTAKE_WRITERS);
-        let store = store.for_one_writer();
+        let conn = crate::db::WriterConnection::new(store);
         let write = move |batch: Vec<KeyRow>| {
-            let store = store.clone();
+            let conn = conn.clone();
             async move {
-                match store.put_subject_keys(&batch).await {
+                let put = conn.write(|store| {
+                    let batch = &batch;
+                    async move { store.put_subject_keys(batch).await }
+                });
+                match put.await {
                     Ok(standing) => standing.into_iter().map(Ok).collect(),
                     Err(e) => batch.iter().map(|_| Err(e.to_string())).collect(),
                 }

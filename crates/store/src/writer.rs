@@ -169,32 +169,23 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// A writer task's loop on PostgreSQL (and on an in-memory SQLite database, which a
-/// connection of the writer's own could not see).
+/// connection of the writer's own could not see), on a connection that is replaced after a
+/// failed append (`db::WriterConnection`).
 async fn run(parent: Store, mut rx: mpsc::Receiver<Job>) {
-    let mut store = parent.for_one_writer();
+    let conn = crate::db::WriterConnection::new(&parent);
     let mut jobs: Vec<Job> = Vec::new();
     while let Some(first) = rx.recv().await {
         let (lens, batch) = gather(first, &mut rx, &mut jobs);
-        match store.append_consent(&batch).await {
+        match append(&conn, &batch).await {
             Ok(appended) => answer(std::mem::take(&mut jobs), &lens, appended),
-            // A connection whose append failed may be broken (the database restarted), and on
-            // SQLite the database may have rolled the transaction back itself (a full disk, an
-            // I/O error), which leaves the driver believing its connection is still inside it,
-            // refusing every later `BEGIN`: after a failed append the next one takes a new
-            // connection.
             Err(e) if jobs.len() > 1 => {
-                store = parent.for_one_writer();
                 tracing::warn!(error = %e, jobs = jobs.len(), "batched append failed; retrying one by one");
                 for (events, reply) in one_by_one(std::mem::take(&mut jobs), &lens, batch) {
-                    let appended = store.append_consent(&events).await;
-                    if appended.is_err() {
-                        store = parent.for_one_writer();
-                    }
+                    let appended = append(&conn, &events).await;
                     let _ = reply.send(appended.map_err(|e| e.to_string()));
                 }
             }
             Err(e) => {
-                store = parent.for_one_writer();
                 tracing::error!(error = %e, "append failed");
                 for (_, reply) in std::mem::take(&mut jobs) {
                     let _ = reply.send(Err(e.to_string()));
@@ -202,4 +193,12 @@ async fn run(parent: Store, mut rx: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+async fn append(
+    conn: &crate::db::WriterConnection,
+    events: &[NewEvent],
+) -> crate::Result<Vec<ConsentEvent>> {
+    conn.write(move |store| async move { store.append_consent(events).await })
+        .await
 }

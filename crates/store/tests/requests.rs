@@ -388,3 +388,49 @@ on_both!(the_request_clock_round_trips, |store: Store| async move {
         .unwrap());
     assert_eq!(store.request("req_clock").await.unwrap().unwrap(), resumed);
 });
+
+/// SQLite rolls a whole transaction back by itself on a full disk or an I/O error; sqlx then
+/// still counts its connection as inside it, and its next "transaction" is a savepoint. A
+/// later failure that SQLite does not roll back whole (a broken constraint) was then undone
+/// to that savepoint only, leaving a transaction open on the writer's connection: the requests
+/// after it were answered as stored while nothing was committed. The intake writer must take a
+/// new connection after a failed write. A trigger stands in for the full disk.
+#[tokio::test]
+async fn intake_stays_durable_after_the_database_rolled_its_transaction_back() {
+    use custodian_store::requests::{IntakeWriter, NewRequest};
+    let url = testing::fresh_sqlite_url();
+    let store = Store::open(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER roll_back_in_test BEFORE INSERT ON requests \
+         WHEN NEW.id LIKE 'rollback_%' BEGIN SELECT RAISE(ROLLBACK, 'rolled back by the test'); END",
+    )
+    .execute(store.sqlite_pool().unwrap())
+    .await
+    .unwrap();
+    let writer = IntakeWriter::spawn(store.clone());
+    let new = |id: &str| NewRequest {
+        row: request(id, "access", "awaiting_verification", 1_000),
+        first: entry("receive", None, "awaiting_verification"),
+        mail: None,
+        key: None,
+    };
+    assert!(writer.insert(new("rollback_1")).await.is_err());
+    writer.insert(new("req_1")).await.unwrap();
+    assert!(writer.insert(new("req_1")).await.is_err(), "a duplicate id");
+    writer.insert(new("req_2")).await.unwrap();
+    writer.insert(new("req_3")).await.unwrap();
+    // Committed: another connection sees them.
+    let other = Store::connect(&url).await.unwrap();
+    let mut ids: Vec<String> = other
+        .list_requests(&RequestFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["req_1", "req_2", "req_3"]);
+}

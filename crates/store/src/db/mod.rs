@@ -493,3 +493,42 @@ impl Store {
         })
     }
 }
+
+/// A group-commit writer's own connection (`Store::for_one_writer`) that is replaced after a
+/// failed write. SQLite rolls a whole transaction back by itself on a full disk or an I/O
+/// error, and the driver then still counts its connection as inside it: its next transaction
+/// becomes a savepoint, and a later failure that SQLite undoes only to that savepoint (a
+/// broken constraint) leaves a transaction open, so that the writes after it are answered as
+/// stored while nothing is committed. A new connection after any failure has no such past (on
+/// PostgreSQL the server may have restarted, too).
+#[derive(Clone)]
+pub(crate) struct WriterConnection {
+    parent: Store,
+    current: Arc<std::sync::Mutex<Store>>,
+}
+
+impl WriterConnection {
+    pub(crate) fn new(parent: &Store) -> WriterConnection {
+        WriterConnection {
+            parent: parent.clone(),
+            current: Arc::new(std::sync::Mutex::new(parent.for_one_writer())),
+        }
+    }
+
+    /// Runs one write on the current connection; after a failure the next write gets a new one.
+    pub(crate) async fn write<T, F>(&self, write: impl FnOnce(Store) -> F) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let store = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let written = write(store).await;
+        if written.is_err() {
+            *self.current.lock().unwrap_or_else(|e| e.into_inner()) = self.parent.for_one_writer();
+        }
+        written
+    }
+}
