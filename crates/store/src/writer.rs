@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use custodian_core::ledger::ConsentEvent;
 
 use crate::consent::NewEvent;
-use crate::{Store, StoreError};
+use crate::Store;
 
 /// The most events one transaction takes; bounds latency of a single commit.
 const MAX_BATCH_EVENTS: usize = 2048;
@@ -37,12 +37,6 @@ pub enum WriteError {
     Stopped,
     #[error("appending consent events failed: {0}")]
     Failed(String),
-}
-
-impl From<StoreError> for WriteError {
-    fn from(e: StoreError) -> Self {
-        WriteError::Failed(e.to_string())
-    }
 }
 
 impl ConsentWriter {
@@ -83,15 +77,12 @@ impl ConsentWriter {
 
 type Job = (Vec<NewEvent>, Reply);
 
-/// Moves into `jobs` whatever else is already waiting after `first`, up to the batch bound —
-/// this is what makes commits shared — and returns each job's count and all their events.
-fn gather(
-    first: Job,
-    rx: &mut mpsc::Receiver<Job>,
-    jobs: &mut Vec<Job>,
-) -> (Vec<usize>, Vec<NewEvent>) {
+/// Takes `first` and whatever else is already waiting, up to the batch bound — this is what
+/// makes commits shared — and returns the waiters, each one's count of events, and all the
+/// events, moved out of their jobs.
+fn gather(first: Job, rx: &mut mpsc::Receiver<Job>) -> (Vec<Reply>, Vec<usize>, Vec<NewEvent>) {
     let mut count = first.0.len();
-    jobs.push(first);
+    let mut jobs = vec![first];
     while count < MAX_BATCH_EVENTS {
         match rx.try_recv() {
             Ok(job) => {
@@ -101,31 +92,35 @@ fn gather(
             Err(_) => break,
         }
     }
-    // Moved, not copied: each job keeps only its count, which is all the answer needs.
-    let lens: Vec<usize> = jobs.iter().map(|(e, _)| e.len()).collect();
-    let batch = jobs
-        .iter_mut()
-        .flat_map(|(e, _)| std::mem::take(e))
+    let lens = jobs.iter().map(|(e, _)| e.len()).collect();
+    let mut batch = Vec::with_capacity(count);
+    let replies = jobs
+        .into_iter()
+        .map(|(events, reply)| {
+            batch.extend(events);
+            reply
+        })
         .collect();
-    (lens, batch)
+    (replies, lens, batch)
 }
 
-/// Answers every job of a batch that landed with its own events, in order.
-fn answer(jobs: Vec<Job>, lens: &[usize], appended: Vec<ConsentEvent>) {
+/// Answers every waiter of a batch that landed with its own events, in order.
+fn answer(replies: Vec<Reply>, lens: &[usize], appended: Vec<ConsentEvent>) {
     let mut rest = appended.into_iter();
-    for ((_, reply), n) in jobs.into_iter().zip(lens) {
+    for (reply, n) in replies.into_iter().zip(lens) {
         let mine: Vec<ConsentEvent> = rest.by_ref().take(*n).collect();
         let _ = reply.send(Ok(mine));
     }
 }
 
-/// The batch's events given back to their jobs, for appending one job at a time after the
-/// batch failed: one bad submission must not fail the others.
-fn one_by_one(jobs: Vec<Job>, lens: &[usize], batch: Vec<NewEvent>) -> Vec<(Vec<NewEvent>, Reply)> {
+/// The batch's events given back to their waiters, for appending one submission at a time
+/// after the batch failed: one bad submission must not fail the others.
+fn one_by_one(replies: Vec<Reply>, lens: &[usize], batch: Vec<NewEvent>) -> Vec<Job> {
     let mut rest = batch.into_iter();
-    jobs.into_iter()
+    replies
+        .into_iter()
         .zip(lens)
-        .map(|((_, reply), n)| (rest.by_ref().take(*n).collect(), reply))
+        .map(|(reply, n)| (rest.by_ref().take(*n).collect(), reply))
         .collect()
 }
 
@@ -134,9 +129,8 @@ fn one_by_one(jobs: Vec<Job>, lens: &[usize], batch: Vec<NewEvent>) -> Vec<(Vec<
 fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
     use crate::sqlite::consent_writer::Appender;
     let mut appender: Option<Appender> = None;
-    let mut jobs: Vec<Job> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
-        let (lens, batch) = gather(first, &mut rx, &mut jobs);
+        let (replies, lens, batch) = gather(first, &mut rx);
         // After a failure the next append opens a new connection, as the task below does: the
         // appender leaves no transaction open, but an I/O error may have left worse.
         let append = |appender: &mut Option<Appender>, events: &[NewEvent]| {
@@ -151,16 +145,16 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
             appended
         };
         match append(&mut appender, &batch) {
-            Ok(appended) => answer(std::mem::take(&mut jobs), &lens, appended),
-            Err(e) if jobs.len() > 1 => {
-                tracing::warn!(error = %e, jobs = jobs.len(), "batched append failed; retrying one by one");
-                for (events, reply) in one_by_one(std::mem::take(&mut jobs), &lens, batch) {
+            Ok(appended) => answer(replies, &lens, appended),
+            Err(e) if replies.len() > 1 => {
+                tracing::warn!(error = %e, jobs = replies.len(), "batched append failed; retrying one by one");
+                for (events, reply) in one_by_one(replies, &lens, batch) {
                     let _ = reply.send(append(&mut appender, &events));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "append failed");
-                for (_, reply) in std::mem::take(&mut jobs) {
+                for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }
             }
@@ -173,21 +167,20 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
 /// failed append (`db::WriterConnection`).
 async fn run(parent: Store, mut rx: mpsc::Receiver<Job>) {
     let conn = crate::db::WriterConnection::new(&parent);
-    let mut jobs: Vec<Job> = Vec::new();
     while let Some(first) = rx.recv().await {
-        let (lens, batch) = gather(first, &mut rx, &mut jobs);
+        let (replies, lens, batch) = gather(first, &mut rx);
         match append(&conn, &batch).await {
-            Ok(appended) => answer(std::mem::take(&mut jobs), &lens, appended),
-            Err(e) if jobs.len() > 1 => {
-                tracing::warn!(error = %e, jobs = jobs.len(), "batched append failed; retrying one by one");
-                for (events, reply) in one_by_one(std::mem::take(&mut jobs), &lens, batch) {
+            Ok(appended) => answer(replies, &lens, appended),
+            Err(e) if replies.len() > 1 => {
+                tracing::warn!(error = %e, jobs = replies.len(), "batched append failed; retrying one by one");
+                for (events, reply) in one_by_one(replies, &lens, batch) {
                     let appended = append(&conn, &events).await;
                     let _ = reply.send(appended.map_err(|e| e.to_string()));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "append failed");
-                for (_, reply) in std::mem::take(&mut jobs) {
+                for reply in replies {
                     let _ = reply.send(Err(e.to_string()));
                 }
             }
