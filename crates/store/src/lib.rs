@@ -121,6 +121,15 @@ pub fn unavailable_lately(d: Duration) -> bool {
     outage::within(d)
 }
 
+/// Every SQLite pool's options: a connection given back inside a transaction (which SQLite
+/// or the driver may have lost count of) is closed rather than handed out again
+/// (`sqlite/pool.rs`).
+pub(crate) fn sqlite_pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().after_release(|conn, _| {
+        Box::pin(async move { sqlite::pool::outside_transactions(conn).await })
+    })
+}
+
 impl StoreError {
     /// Whether the database could not be reached at all — no connection within the pool's
     /// acquire timeout, a connection lost, the server shutting down or starting up — rather
@@ -208,7 +217,7 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
-                let pool = SqlitePoolOptions::new()
+                let pool = sqlite_pool_options()
                     .max_connections(8)
                     .connect_with(opts)
                     .await?;

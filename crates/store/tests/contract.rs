@@ -141,6 +141,66 @@ async fn unsupported_urls_are_named() {
     );
 }
 
+/// SQLite rolls a whole transaction back by itself on a full disk or an I/O error (a trigger
+/// stands in for them here), and the driver then still counts its connection as inside that
+/// transaction. Given back to the pool like that, the connection's next transaction became a
+/// savepoint; a broken constraint in it rolled back to the savepoint only, leaving a write
+/// transaction open — every later write through that connection was answered as done and never
+/// committed, and held SQLite's write lock. The pool must not hand such a connection out again.
+#[tokio::test]
+async fn a_pooled_connection_is_not_reused_after_the_database_rolled_its_transaction_back() {
+    let url = testing::fresh_sqlite_url();
+    let store = Store::open(&url).await.unwrap();
+    let pool = store.sqlite_pool().unwrap();
+    sqlx::query("CREATE TABLE scratch (id TEXT PRIMARY KEY)")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER roll_back_in_test BEFORE INSERT ON scratch \
+         WHEN NEW.id LIKE 'rollback_%' BEGIN SELECT RAISE(ROLLBACK, 'rolled back by the test'); END",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    // Every connection the pool may open goes through the rollback, so that whichever one the
+    // store takes next has that past.
+    let mut held = Vec::new();
+    for i in 0..pool.options().get_max_connections() {
+        let mut conn = pool.acquire().await.unwrap();
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        let refused = sqlx::query("INSERT INTO scratch (id) VALUES (?)")
+            .bind(format!("rollback_{i}"))
+            .execute(&mut *tx)
+            .await;
+        assert!(refused.is_err(), "the trigger rolls back");
+        drop(tx);
+        held.push(conn);
+    }
+    drop(held);
+    let insert = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut tx = store.begin().await?;
+            tx.execute("INSERT INTO scratch (id) VALUES ($1)", &[id.into()])
+                .await?;
+            tx.commit().await
+        }
+    };
+    insert("row_1").await.unwrap();
+    assert!(insert("row_1").await.is_err(), "a duplicate id");
+    insert("row_2").await.unwrap();
+    insert("row_3").await.unwrap();
+    // Committed: another connection sees them (and is not kept waiting for a write lock).
+    let other = Store::connect(&url).await.unwrap();
+    let ids: Vec<(String,)> = other
+        .fetch_all("SELECT id FROM scratch ORDER BY id", &[])
+        .await
+        .unwrap();
+    let ids: Vec<&str> = ids.iter().map(|(id,)| id.as_str()).collect();
+    assert_eq!(ids, ["row_1", "row_2", "row_3"]);
+}
+
 mod consent {
     use super::*;
     use custodian_core::ledger::{ChainVerifier, CHAINS};

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, FromRow, PgPool, SqlitePool};
 
@@ -271,7 +270,7 @@ impl Store {
                     .pragma("temp_store", "memory");
                 Store {
                     pool: Pool::Sqlite(
-                        SqlitePoolOptions::new()
+                        crate::sqlite_pool_options()
                             .max_connections(1)
                             .connect_lazy_with(opts),
                     ),

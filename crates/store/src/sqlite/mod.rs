@@ -6,6 +6,7 @@ pub(crate) mod consent_writer;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod outbox;
+pub(crate) mod pool;
 pub(crate) mod requests;
 
 use crate::audit::AuditSql;
