@@ -388,6 +388,112 @@ mod consent {
         assert_eq!(verify_all(&store).await, 4 + 5);
     }
 
+    /// One submission to the writer is one transaction, whichever chains its events land on —
+    /// a choice that reaches a subject's linked devices lands on all of them or on none — and
+    /// a submission that fails takes no other submission of its batch down with it. Run on
+    /// each of the writer's three paths: SQLite's own thread (a file), the task on an
+    /// in-memory SQLite database, and the task on PostgreSQL.
+    async fn a_submission_lands_whole_or_not_at_all(store: Store) {
+        let writer = ConsentWriter::spawn(store.clone());
+        // Subjects 1 and 3 are on different chains; the second event is refused.
+        let (a, b) = (SubjectRef([1; 32]), SubjectRef([3; 32]));
+        assert_ne!(
+            custodian_core::ledger::chain_of(&a),
+            custodian_core::ledger::chain_of(&b)
+        );
+        let whole = writer.clone();
+        let refused = tokio::spawn(async move {
+            whole
+                .append(vec![
+                    ev(1, 1, "analytics", true),
+                    ev(2, 3, "refused_in_test", true),
+                ])
+                .await
+        });
+        let beside = writer.clone();
+        let landed = tokio::spawn(async move {
+            beside
+                .append(vec![
+                    ev(3, 5, "analytics", true),
+                    ev(4, 7, "analytics", true),
+                ])
+                .await
+        });
+        assert!(
+            refused.await.unwrap().is_err(),
+            "the refused event fails its submission"
+        );
+        assert_eq!(
+            landed.await.unwrap().unwrap().len(),
+            2,
+            "the other submission lands"
+        );
+        for subject in [&a, &b] {
+            assert_eq!(store.subject_events(subject).await.unwrap(), Vec::new());
+            assert_eq!(store.consent_state_of(subject).await.unwrap(), Vec::new());
+        }
+        // Both subjects' chains are still whole and move on from where they were.
+        let next = writer
+            .append(vec![
+                ev(5, 1, "analytics", true),
+                ev(6, 3, "analytics", true),
+            ])
+            .await
+            .unwrap();
+        assert_eq!((next[0].link.seq, next[1].link.seq), (1, 1));
+        assert_eq!(verify_all(&store).await, 4);
+    }
+
+    const REFUSE_SQLITE: &str = "CREATE TRIGGER refuse_in_test BEFORE INSERT ON consent_events \
+        WHEN NEW.purpose = 'refused_in_test' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
+
+    #[tokio::test]
+    async fn a_submission_lands_whole_or_not_at_all_sqlite_file() {
+        let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+        assert!(store.sqlite_file().is_some(), "the writer's own thread");
+        sqlx::query(REFUSE_SQLITE)
+            .execute(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+        a_submission_lands_whole_or_not_at_all(store).await;
+    }
+
+    #[tokio::test]
+    async fn a_submission_lands_whole_or_not_at_all_sqlite_in_memory() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        assert!(store.sqlite_file().is_none(), "the writer's task");
+        sqlx::query(REFUSE_SQLITE)
+            .execute(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+        a_submission_lands_whole_or_not_at_all(store).await;
+    }
+
+    #[tokio::test]
+    async fn a_submission_lands_whole_or_not_at_all_postgres() {
+        let Some(url) = testing::fresh_postgres_url().await else {
+            return;
+        };
+        let store = Store::open(&url).await.unwrap();
+        let pool = store.postgres_pool().unwrap();
+        sqlx::query(
+            "CREATE FUNCTION refuse_in_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.purpose = 'refused_in_test' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+             RETURN NEW; END $$",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_in_test BEFORE INSERT ON consent_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_in_test()",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        a_submission_lands_whole_or_not_at_all(store).await;
+    }
+
     /// Two handles on one database — two nodes — append to the same chain in turn: each
     /// starts from the heads it saw last, which the other has moved, so on PostgreSQL every
     /// append after the first finds its heads stale, reads them again and still links after
