@@ -444,6 +444,50 @@ mod consent {
         assert_eq!(verify_all(&store).await, 4);
     }
 
+    /// SQLite's writer gathers a commit's WAL frames into writes of at most 120 KiB
+    /// (`sqlite/wal_buffer.rs`; the default VFS takes less than 128 KiB per write and answers a
+    /// longer one as a full disk). One submission of 1,500 events is some 2 MB of frames, spilt
+    /// from the page cache before the commit as well: it lands whole, another connection
+    /// reads it, and so does a new store on the same file after the writer is gone.
+    #[tokio::test]
+    async fn a_commit_of_many_frames_lands_and_reads_back() {
+        let url = testing::fresh_sqlite_url();
+        let store = Store::open(&url).await.unwrap();
+        let writer = ConsentWriter::spawn(store.clone());
+        let batch: Vec<NewEvent> = (0..1_500u32)
+            .map(|i| {
+                // A subject of its own for each, spread over the chains.
+                let mut subject = [0u8; 32];
+                subject[0] = (i % 251) as u8;
+                subject[2..6].copy_from_slice(&i.to_be_bytes());
+                NewEvent {
+                    subject: SubjectRef(subject),
+                    ..ev(
+                        i,
+                        0,
+                        if i % 2 == 0 { "analytics" } else { "marketing" },
+                        true,
+                    )
+                }
+            })
+            .collect();
+        assert_eq!(writer.append(batch).await.unwrap().len(), 1_500);
+        let more = writer.append(vec![ev(2_000, 1, "analytics", false)]).await;
+        assert_eq!(more.unwrap().len(), 1);
+        drop(writer);
+        let other = Store::connect(&url).await.unwrap();
+        assert_eq!(verify_all(&other).await, 1_501);
+        let (states,): (i64,) = other
+            .fetch_one("SELECT COUNT(*) FROM consent_state", &[])
+            .await
+            .unwrap();
+        assert_eq!(states, 1_501);
+        store.close().await;
+        other.close().await;
+        let reopened = Store::open(&url).await.unwrap();
+        assert_eq!(verify_all(&reopened).await, 1_501);
+    }
+
     const REFUSE_SQLITE: &str = "CREATE TRIGGER refuse_in_test BEFORE INSERT ON consent_events \
         WHEN NEW.purpose = 'refused_in_test' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
 

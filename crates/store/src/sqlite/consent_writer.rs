@@ -21,6 +21,7 @@ use custodian_core::ledger::ConsentEvent;
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::consent::one_row;
+use super::wal_buffer;
 use crate::consent::append::{latest_states, link};
 use crate::consent::NewEvent;
 
@@ -33,9 +34,14 @@ impl Appender {
     /// Opens the database file `path` (which the pool has created and migrated) with the
     /// pool's durability settings and the group-commit writers' larger cache and WAL.
     pub(crate) fn open(path: &Path) -> rusqlite::Result<Appender> {
-        let conn = Connection::open_with_flags(
+        // Through the VFS that writes a commit's WAL frames in a few large writes rather than
+        // two per frame (`wal_buffer.rs`); it relies on `synchronous = FULL`, set below.
+        wal_buffer::register()
+            .map_err(|rc| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rc), None))?;
+        let conn = Connection::open_with_flags_and_vfs(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            wal_buffer::NAME,
         )?;
         conn.busy_timeout(Duration::from_secs(10))?;
         // FULL: a consent answered 201 must survive power loss, not just a crash. The rest as

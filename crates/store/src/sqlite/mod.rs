@@ -8,6 +8,7 @@ pub(crate) mod keys;
 pub(crate) mod outbox;
 pub(crate) mod pool;
 pub(crate) mod requests;
+pub(crate) mod wal_buffer;
 
 use crate::audit::AuditSql;
 use crate::dialect::Dialect;
