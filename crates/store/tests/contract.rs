@@ -488,28 +488,30 @@ mod consent {
         assert_eq!(verify_all(&reopened).await, 1_501);
     }
 
-    const REFUSE_SQLITE: &str = "CREATE TRIGGER refuse_in_test BEFORE INSERT ON consent_events \
-        WHEN NEW.purpose = 'refused_in_test' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
+    /// A SQLite store at `url` whose appends of the purpose `refused_in_test` fail.
+    async fn sqlite_refusing(url: &str) -> Store {
+        let store = Store::open(url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_in_test BEFORE INSERT ON consent_events \
+             WHEN NEW.purpose = 'refused_in_test' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(store.sqlite_pool().unwrap())
+        .await
+        .unwrap();
+        store
+    }
 
     #[tokio::test]
     async fn a_submission_lands_whole_or_not_at_all_sqlite_file() {
-        let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+        let store = sqlite_refusing(&testing::fresh_sqlite_url()).await;
         assert!(store.sqlite_file().is_some(), "the writer's own thread");
-        sqlx::query(REFUSE_SQLITE)
-            .execute(store.sqlite_pool().unwrap())
-            .await
-            .unwrap();
         a_submission_lands_whole_or_not_at_all(store).await;
     }
 
     #[tokio::test]
     async fn a_submission_lands_whole_or_not_at_all_sqlite_in_memory() {
-        let store = Store::open("sqlite::memory:").await.unwrap();
+        let store = sqlite_refusing("sqlite::memory:").await;
         assert!(store.sqlite_file().is_none(), "the writer's task");
-        sqlx::query(REFUSE_SQLITE)
-            .execute(store.sqlite_pool().unwrap())
-            .await
-            .unwrap();
         a_submission_lands_whole_or_not_at_all(store).await;
     }
 
