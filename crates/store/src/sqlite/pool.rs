@@ -15,10 +15,16 @@ use sqlx::Connection;
 /// Whether `conn`, given back to the pool, may be handed out again: outside any transaction
 /// in SQLite's own view and in the driver's.
 ///
-/// Taking the handle goes through the connection's worker thread after whatever it still had
-/// queued (the rollback of a transaction dropped without commit), so both counts are read
-/// after it.
+/// Every such past starts with the driver counting a transaction SQLite no longer has, so a
+/// connection the driver counts as outside one goes back at once: an atomic load, no round
+/// trip to the connection's thread on every release. Otherwise the driver may only not have
+/// run the rollback of a transaction dropped without commit yet: taking the handle goes
+/// through the connection's worker thread after whatever it still had queued, so both counts
+/// are read after it.
 pub(crate) async fn outside_transactions(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
     let autocommit = {
         let mut handle = conn.lock_handle().await?;
         // SAFETY: the handle is an open connection, locked for this thread while `handle`
