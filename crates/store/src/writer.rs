@@ -104,24 +104,41 @@ fn gather(first: Job, rx: &mut mpsc::Receiver<Job>) -> (Vec<Reply>, Vec<usize>, 
     (replies, lens, batch)
 }
 
-/// Answers every waiter of a batch that landed with its own events, in order.
-fn answer(replies: Vec<Reply>, lens: &[usize], appended: Vec<ConsentEvent>) {
-    let mut rest = appended.into_iter();
-    for (reply, n) in replies.into_iter().zip(lens) {
-        let mine: Vec<ConsentEvent> = rest.by_ref().take(*n).collect();
-        let _ = reply.send(Ok(mine));
+/// Answers the waiters of a batch after its append: each with its own events when it landed.
+/// When it failed, one bad submission must not fail the others: the submissions come back,
+/// each with its waiter, to be appended one at a time (a lone one is answered with the error
+/// at once).
+fn settle(
+    landed: Result<Vec<ConsentEvent>, String>,
+    replies: Vec<Reply>,
+    lens: &[usize],
+    batch: Vec<NewEvent>,
+) -> Vec<Job> {
+    match landed {
+        Ok(appended) => {
+            let mut rest = appended.into_iter();
+            for (reply, n) in replies.into_iter().zip(lens) {
+                let _ = reply.send(Ok(rest.by_ref().take(*n).collect()));
+            }
+            Vec::new()
+        }
+        Err(e) if replies.len() > 1 => {
+            tracing::warn!(error = %e, jobs = replies.len(), "batched append failed; retrying one by one");
+            let mut rest = batch.into_iter();
+            replies
+                .into_iter()
+                .zip(lens)
+                .map(|(reply, n)| (rest.by_ref().take(*n).collect(), reply))
+                .collect()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "append failed");
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            Vec::new()
+        }
     }
-}
-
-/// The batch's events given back to their waiters, for appending one submission at a time
-/// after the batch failed: one bad submission must not fail the others.
-fn one_by_one(replies: Vec<Reply>, lens: &[usize], batch: Vec<NewEvent>) -> Vec<Job> {
-    let mut rest = batch.into_iter();
-    replies
-        .into_iter()
-        .zip(lens)
-        .map(|(reply, n)| (rest.by_ref().take(*n).collect(), reply))
-        .collect()
 }
 
 /// The SQLite writer's loop, on its own thread: SQLite appends in process, so the thread
@@ -144,20 +161,9 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
             }
             appended
         };
-        match append(&mut appender, &batch) {
-            Ok(appended) => answer(replies, &lens, appended),
-            Err(e) if replies.len() > 1 => {
-                tracing::warn!(error = %e, jobs = replies.len(), "batched append failed; retrying one by one");
-                for (events, reply) in one_by_one(replies, &lens, batch) {
-                    let _ = reply.send(append(&mut appender, &events));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "append failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
+        let landed = append(&mut appender, &batch);
+        for (events, reply) in settle(landed, replies, &lens, batch) {
+            let _ = reply.send(append(&mut appender, &events));
         }
     }
 }
@@ -169,21 +175,10 @@ async fn run(parent: Store, mut rx: mpsc::Receiver<Job>) {
     let conn = crate::db::WriterConnection::new(&parent);
     while let Some(first) = rx.recv().await {
         let (replies, lens, batch) = gather(first, &mut rx);
-        match append(&conn, &batch).await {
-            Ok(appended) => answer(replies, &lens, appended),
-            Err(e) if replies.len() > 1 => {
-                tracing::warn!(error = %e, jobs = replies.len(), "batched append failed; retrying one by one");
-                for (events, reply) in one_by_one(replies, &lens, batch) {
-                    let appended = append(&conn, &events).await;
-                    let _ = reply.send(appended.map_err(|e| e.to_string()));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "append failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
+        let landed = append(&conn, &batch).await.map_err(|e| e.to_string());
+        for (events, reply) in settle(landed, replies, &lens, batch) {
+            let appended = append(&conn, &events).await;
+            let _ = reply.send(appended.map_err(|e| e.to_string()));
         }
     }
 }
