@@ -46,15 +46,11 @@ struct KeyWriter(crate::batch::Batcher<KeyRow, KeyRow>);
 impl KeyWriter {
     fn spawn(store: &Store) -> KeyWriter {
         let n = store.writer_tasks(crate::requests::POSTGRES_INTAKE_WRITERS);
-        let conn = crate::db::WriterConnection::new(store);
+        let store = store.for_one_writer();
         let write = move |batch: Vec<KeyRow>| {
-            let conn = conn.clone();
+            let store = store.clone();
             async move {
-                let put = conn.write(|store| {
-                    let batch = &batch;
-                    async move { store.put_subject_keys(batch).await }
-                });
-                match put.await {
+                match store.put_subject_keys(&batch).await {
                     Ok(standing) => standing.into_iter().map(Ok).collect(),
                     Err(e) => batch.iter().map(|_| Err(e.to_string())).collect(),
                 }

@@ -148,7 +148,7 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
     let mut appender: Option<Appender> = None;
     while let Some(first) = rx.blocking_recv() {
         let (replies, lens, batch) = gather(first, &mut rx);
-        // After a failure the next append opens a new connection, as the task below does: the
+        // After a failure the next append opens a new connection: the
         // appender leaves no transaction open, but an I/O error may have left worse.
         let append = |appender: &mut Option<Appender>, events: &[NewEvent]| {
             let open = match appender {
@@ -169,24 +169,19 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// A writer task's loop on PostgreSQL (and on an in-memory SQLite database, which a
-/// connection of the writer's own could not see), on a connection that is replaced after a
-/// failed append (`db::WriterConnection`).
+/// connection of the writer's own could not see), on the writer's own connection
+/// (`Store::for_one_writer`; a failed statement closes it and the next opens another).
 async fn run(parent: Store, mut rx: mpsc::Receiver<Job>) {
-    let conn = crate::db::WriterConnection::new(&parent);
+    let store = parent.for_one_writer();
     while let Some(first) = rx.recv().await {
         let (replies, lens, batch) = gather(first, &mut rx);
-        let landed = append(&conn, &batch).await.map_err(|e| e.to_string());
+        let landed = store
+            .append_consent(&batch)
+            .await
+            .map_err(|e| e.to_string());
         for (events, reply) in settle(landed, replies, &lens, batch) {
-            let appended = append(&conn, &events).await;
+            let appended = store.append_consent(&events).await;
             let _ = reply.send(appended.map_err(|e| e.to_string()));
         }
     }
-}
-
-async fn append(
-    conn: &crate::db::WriterConnection,
-    events: &[NewEvent],
-) -> crate::Result<Vec<ConsentEvent>> {
-    conn.write(move |store| async move { store.append_consent(events).await })
-        .await
 }

@@ -393,8 +393,9 @@ on_both!(the_request_clock_round_trips, |store: Store| async move {
 /// still counts its connection as inside it, and its next "transaction" is a savepoint. A
 /// later failure that SQLite does not roll back whole (a broken constraint) was then undone
 /// to that savepoint only, leaving a transaction open on the writer's connection: the requests
-/// after it were answered as stored while nothing was committed. The intake writer must take a
-/// new connection after a failed write. A trigger stands in for the full disk.
+/// after it were answered as stored while nothing was committed. The intake writer's
+/// connection must not go on with that past (the pool closes it, `sqlite/pool.rs`). A trigger
+/// stands in for the full disk.
 #[tokio::test]
 async fn intake_stays_durable_after_the_database_rolled_its_transaction_back() {
     use custodian_store::requests::{IntakeWriter, NewRequest};

@@ -95,25 +95,19 @@ pub struct IntakeWriter {
 /// transaction, four measured ~1,200/s and eight 1,611–1,715/s).
 pub const POSTGRES_INTAKE_WRITERS: usize = 8;
 
-/// One intake write on the writer's connection (a new one after a failure).
-async fn insert(conn: &crate::db::WriterConnection, rows: &[NewRequest]) -> crate::Result<()> {
-    conn.write(move |store| async move { store.insert_requests(rows).await })
-        .await
-}
-
 impl IntakeWriter {
     pub fn spawn(store: Store) -> IntakeWriter {
         let n = store.writer_tasks(POSTGRES_INTAKE_WRITERS);
-        let conn = crate::db::WriterConnection::new(&store);
+        let store = store.for_one_writer();
         let write = move |batch: Vec<NewRequest>| {
-            let conn = conn.clone();
+            let store = store.clone();
             async move {
-                match insert(&conn, &batch).await {
+                match store.insert_requests(&batch).await {
                     Ok(()) => batch.iter().map(|_| Ok(())).collect(),
                     Err(_) if batch.len() > 1 => {
                         let mut out = Vec::with_capacity(batch.len());
                         for r in &batch {
-                            let one = insert(&conn, std::slice::from_ref(r)).await;
+                            let one = store.insert_requests(std::slice::from_ref(r)).await;
                             out.push(one.map_err(|e| e.to_string()));
                         }
                         out
