@@ -38,8 +38,8 @@ const GATHER_LIMIT: usize = 120 * 1024;
 struct File {
     base: ffi::sqlite3_file,
     inner: *mut ffi::sqlite3_file,
-    /// Frames gathered and not yet written (WAL files only), starting at `start`.
-    gathered: *mut Vec<u8>,
+    /// Frames gathered and not yet written, starting at `start` (`None`: not a WAL file).
+    gathered: Option<Vec<u8>>,
     start: i64,
 }
 
@@ -48,13 +48,12 @@ struct Vfs(*mut ffi::sqlite3_vfs);
 unsafe impl Send for Vfs {}
 unsafe impl Sync for Vfs {}
 
-static REGISTERED: OnceLock<Result<Vfs, c_int>> = OnceLock::new();
-/// The default VFS this one wraps.
-static DEFAULT: OnceLock<Vfs> = OnceLock::new();
+/// The default VFS this one wraps, once this one is registered.
+static DEFAULT: OnceLock<Result<Vfs, c_int>> = OnceLock::new();
 
 /// Registers the VFS (once per process); answers SQLite's error code when it cannot.
 pub(crate) fn register() -> Result<(), c_int> {
-    REGISTERED
+    DEFAULT
         .get_or_init(|| unsafe {
             // Initialise the library first: `sqlite3_vfs_find` may be the first call into it.
             let rc = ffi::sqlite3_initialize();
@@ -65,7 +64,6 @@ pub(crate) fn register() -> Result<(), c_int> {
             if default.is_null() {
                 return Err(ffi::SQLITE_ERROR);
             }
-            let _ = DEFAULT.set(Vfs(default));
             // The default VFS's functions read `pAppData` and `mxPathname` from whichever VFS
             // they are called with, so a copy with those kept forwards everything but `xOpen`.
             let mut vfs = *default;
@@ -73,13 +71,14 @@ pub(crate) fn register() -> Result<(), c_int> {
             vfs.pNext = std::ptr::null_mut();
             vfs.szOsFile = (inner_offset() + (*default).szOsFile as usize) as c_int;
             vfs.xOpen = Some(open);
+            // Registered for the life of the process: SQLite keeps the pointer.
             let vfs = Box::into_raw(Box::new(vfs));
             let rc = ffi::sqlite3_vfs_register(vfs, 0);
             if rc != ffi::SQLITE_OK {
                 drop(Box::from_raw(vfs));
                 return Err(rc);
             }
-            Ok(Vfs(vfs))
+            Ok(Vfs(default))
         })
         .as_ref()
         .map(|_| ())
@@ -99,7 +98,10 @@ unsafe extern "C" fn open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    let default = DEFAULT.get().expect("registered before use").0;
+    let Some(Ok(Vfs(default))) = DEFAULT.get() else {
+        return ffi::SQLITE_MISUSE;
+    };
+    let default = *default;
     let ours = file as *mut File;
     let inner = (file as *mut u8).add(inner_offset()) as *mut ffi::sqlite3_file;
     (*inner).pMethods = std::ptr::null();
@@ -117,11 +119,7 @@ unsafe extern "C" fn open(
         File {
             base: ffi::sqlite3_file { pMethods: &METHODS },
             inner,
-            gathered: if wal {
-                Box::into_raw(Box::new(Vec::new()))
-            } else {
-                std::ptr::null_mut()
-            },
+            gathered: wal.then(Vec::new),
             start: 0,
         },
     );
@@ -138,18 +136,16 @@ unsafe fn inner(
 
 /// Writes what is gathered, if anything.
 unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
-    let ours = file as *mut File;
-    let gathered = (*ours).gathered;
-    if gathered.is_null() || (*gathered).is_empty() {
+    let ours = &mut *(file as *mut File);
+    let Some(buf) = ours.gathered.as_mut().filter(|b| !b.is_empty()) else {
         return ffi::SQLITE_OK;
-    }
-    let (inner, methods) = inner(file);
-    let buf = &mut *gathered;
+    };
+    let (inner, methods) = (ours.inner, &*(*ours.inner).pMethods);
     let rc = (methods.xWrite.expect("files write"))(
         inner,
         buf.as_ptr() as *const c_void,
         buf.len() as c_int,
-        (*ours).start,
+        ours.start,
     );
     buf.clear();
     rc
@@ -174,11 +170,8 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     let flushed = flush(file);
     let (inner, methods) = inner(file);
     let closed = (methods.xClose.expect("files close"))(inner);
-    let ours = file as *mut File;
-    if !(*ours).gathered.is_null() {
-        drop(Box::from_raw((*ours).gathered));
-        (*ours).gathered = std::ptr::null_mut();
-    }
+    // SQLite frees the file's memory itself; what it owns goes here.
+    (*(file as *mut File)).gathered = None;
     if flushed != ffi::SQLITE_OK {
         flushed
     } else {
@@ -202,24 +195,24 @@ unsafe extern "C" fn write(
     offset: i64,
 ) -> c_int {
     let ours = file as *mut File;
-    let gathered = (*ours).gathered;
-    if gathered.is_null() {
+    let Some(len) = (*ours).gathered.as_ref().map(Vec::len) else {
         let (inner, methods) = inner(file);
         return (methods.xWrite.expect("files write"))(inner, buf, amount, offset);
-    }
-    let g = &mut *gathered;
-    let follows = !g.is_empty() && offset == (*ours).start + g.len() as i64;
-    if !follows || g.len() + amount as usize > GATHER_LIMIT {
+    };
+    let follows = len > 0 && offset == (*ours).start + len as i64;
+    if !follows || len + amount as usize > GATHER_LIMIT {
         let rc = flush(file);
         if rc != ffi::SQLITE_OK {
             return rc;
         }
         (*ours).start = offset;
     }
-    g.extend_from_slice(std::slice::from_raw_parts(
-        buf as *const u8,
-        amount as usize,
-    ));
+    if let Some(gathered) = (*ours).gathered.as_mut() {
+        gathered.extend_from_slice(std::slice::from_raw_parts(
+            buf as *const u8,
+            amount as usize,
+        ));
+    }
     ffi::SQLITE_OK
 }
 
