@@ -132,6 +132,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0021_consent_forgotten.sql"),
         include_str!("../migrations/postgres/0021_consent_forgotten.sql"),
     ),
+    (
+        22,
+        "consent_prior",
+        include_str!("../migrations/sqlite/0022_consent_prior.sql"),
+        include_str!("../migrations/postgres/0022_consent_prior.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

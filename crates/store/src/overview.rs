@@ -11,9 +11,9 @@ pub struct ConsentWeek {
     /// Weeks since the origin the caller gave (0 is the first).
     pub week: i64,
     pub given: i64,
-    /// Refusals by someone who had not consented before.
+    /// Refusals while no consent was in force for the subject and purpose.
     pub refused: i64,
-    /// Refusals that end a consent given earlier (GDPR Art. 7(3)).
+    /// Refusals while consent was in force: withdrawals (GDPR Art. 7(3)).
     pub withdrawn: i64,
 }
 
@@ -46,17 +46,16 @@ impl Store {
     }
 
     /// Consent choices per purpose and week since `since`. A refusal counts as a withdrawal
-    /// when the subject's previous event for the purpose gave consent.
+    /// (GDPR Art. 7(3)) when consent was in force for the subject and purpose as it was
+    /// recorded (`prior_given`, written with the event: migration 0022).
     pub async fn consent_per_week(&self, since: i64) -> Result<Vec<ConsentWeek>> {
         type Row = (String, i64, bool, bool, i64);
         let rows: Vec<Row> = self
             .fetch_all(
                 "SELECT purpose, week, given, withdrawn, COUNT(*) FROM ( \
-                   SELECT e.purpose AS purpose, (e.created_at - $1) / $2 AS week, e.given AS given, \
-                     COALESCE((SELECT p.given FROM consent_events p WHERE p.subject_ref = e.subject_ref \
-                       AND p.purpose = e.purpose AND p.gseq < e.gseq ORDER BY p.gseq DESC LIMIT 1), e.given) <> e.given \
-                       AND NOT e.given AS withdrawn \
-                   FROM consent_events e WHERE e.created_at >= $1) w \
+                   SELECT purpose, (created_at - $1) / $2 AS week, given, \
+                     COALESCE(prior_given, given) <> given AND NOT given AS withdrawn \
+                   FROM consent_events WHERE created_at >= $1) w \
                  GROUP BY purpose, week, given, withdrawn ORDER BY purpose, week",
                 &[since.into(), WEEK_MICROS.into()],
             )

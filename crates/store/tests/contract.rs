@@ -298,6 +298,179 @@ mod consent {
         }
     );
 
+    /// Each event's `prior_given`, in the order written.
+    async fn priors(store: &Store) -> Vec<(String, Option<bool>)> {
+        store
+            .fetch_all(
+                "SELECT id, prior_given FROM consent_events ORDER BY gseq",
+                &[],
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Each event records the choice in force for its subject and purpose just before it
+    /// (`prior_given`, from which the overview counts withdrawals): the stored state as the
+    /// batch's earlier events changed it by the rule that the newest choice stands, nothing
+    /// after an erasure. `append` is one of the paths events are written by.
+    async fn records_the_choice_in_force<F, Fut>(store: &Store, append: F)
+    where
+        F: Fn(Vec<NewEvent>) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let s = 5u8;
+        let at = |mut e: NewEvent, t: i64| {
+            e.created_at = t;
+            e
+        };
+        // Nothing before the first choice.
+        append(vec![at(ev(1, s, "marketing", true), 100)]).await;
+        // The stored state, then the batch's own earlier events; of two at the same time, the
+        // later in the batch is in force.
+        append(vec![
+            at(ev(2, s, "marketing", false), 200),
+            at(ev(3, s, "marketing", true), 300),
+            at(ev(4, s, "marketing", false), 300),
+            at(ev(5, s, "marketing", true), 300),
+        ])
+        .await;
+        // An old choice (an import) joins the ledger without standing: the next finds the
+        // newer stored choice in force, not it — across batches and within one.
+        append(vec![at(ev(6, s, "marketing", false), 50)]).await;
+        append(vec![
+            at(ev(7, s, "marketing", false), 60),
+            at(ev(8, s, "marketing", false), 400),
+        ])
+        .await;
+        // A batch's event made at the time of the stored choice stands over it, and is the
+        // one in force for the next.
+        append(vec![
+            at(ev(9, s, "marketing", true), 400),
+            at(ev(10, s, "marketing", false), 450),
+        ])
+        .await;
+        // Another purpose, another subject: their own history.
+        append(vec![
+            at(ev(11, s, "analytics", false), 400),
+            at(ev(12, 6, "marketing", true), 400),
+        ])
+        .await;
+        // After an erasure nothing is in force: a refusal then is not a withdrawal.
+        store
+            .delete_consent_state(&SubjectRef([s; 32]).to_hex())
+            .await
+            .unwrap();
+        append(vec![at(ev(13, s, "marketing", false), 500)]).await;
+        let want: Vec<(String, Option<bool>)> = [
+            None,
+            Some(true),
+            Some(false),
+            Some(true),
+            Some(false),
+            Some(true),
+            Some(true),
+            Some(true),
+            Some(false),
+            Some(true),
+            None,
+            None,
+            None,
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("evt_{}", i + 1), p))
+        .collect();
+        assert_eq!(priors(store).await, want);
+        // The overview counts from it: a refusal while consent was in force is a withdrawal
+        // (evt_2, 4, 6, 7, 8, 10 — evt_8 too, as the old refusal before it never stood), the
+        // others are refusals (evt_11; evt_13, after the erasure).
+        let weeks = store.consent_per_week(0).await.unwrap();
+        let sum = |f: fn(&custodian_store::overview::ConsentWeek) -> i64| -> i64 {
+            weeks.iter().map(f).sum()
+        };
+        assert_eq!(
+            (sum(|w| w.given), sum(|w| w.withdrawn), sum(|w| w.refused)),
+            (5, 6, 2)
+        );
+        // The ledger keeps the erased subject's events, and finds them on its chain.
+        assert_eq!(
+            store
+                .subject_events(&SubjectRef([s; 32]))
+                .await
+                .unwrap()
+                .len(),
+            12
+        );
+        assert_eq!(verify_all(store).await, 13);
+    }
+
+    /// The scenario appended by `Store::append_consent` itself.
+    async fn directly(store: Store) {
+        records_the_choice_in_force(&store, |batch| {
+            let store = store.clone();
+            async move {
+                store.append_consent(&batch).await.unwrap();
+            }
+        })
+        .await;
+    }
+
+    /// The scenario appended through a `ConsentWriter` on `store`.
+    async fn through_a_writer(store: Store) {
+        let writer = ConsentWriter::spawn(store.clone());
+        records_the_choice_in_force(&store, |batch| {
+            let writer = writer.clone();
+            async move {
+                writer.append(batch).await.unwrap();
+            }
+        })
+        .await;
+    }
+
+    on_both!(each_appended_event_records_the_choice_in_force, directly);
+
+    // Through the writer: SQLite's own thread (a file) and PostgreSQL's task.
+    on_both!(
+        each_event_through_the_writer_records_the_choice_in_force,
+        through_a_writer
+    );
+
+    /// The task on an in-memory SQLite database.
+    #[tokio::test]
+    async fn each_event_through_the_in_memory_writer_records_the_choice_in_force() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        assert!(store.sqlite_file().is_none());
+        through_a_writer(store).await;
+    }
+
+    /// PostgreSQL's append under row locks, which a writer takes after its one-statement
+    /// append found the heads moved three times: a statement trigger says so for the first
+    /// three tries of every append here, so each lands by the locked path.
+    #[tokio::test]
+    async fn each_event_through_postgres_locked_append_records_the_choice_in_force() {
+        let Some(url) = testing::fresh_postgres_url().await else {
+            return;
+        };
+        let store = Store::open(&url).await.unwrap();
+        let pool = store.postgres_pool().unwrap();
+        for sql in [
+            "CREATE SEQUENCE stale_in_test",
+            "CREATE FUNCTION stale_in_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF nextval('stale_in_test') % 4 <> 0 THEN RAISE EXCEPTION 'stale chain heads (in test)'; END IF; \
+             RETURN NULL; END $$",
+            "CREATE TRIGGER stale_in_test BEFORE INSERT ON consent_events \
+             FOR EACH STATEMENT EXECUTE FUNCTION stale_in_test()",
+        ] {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+        directly(store.clone()).await;
+        let (tries,): (i64,) = store
+            .fetch_one("SELECT last_value FROM stale_in_test", &[])
+            .await
+            .unwrap();
+        assert_eq!(tries, 4 * 7, "seven appends, each on its fourth try");
+    }
+
     on_both!(
         duplicate_event_ids_fail_and_write_nothing,
         |store: Store| async move {

@@ -196,3 +196,106 @@ async fn postgres_run_kinds_migration_keeps_every_run() {
     };
     run_kinds_migration_keeps_every_run(url, "postgres").await;
 }
+
+/// Migration 22 records with every event the choice in force before it (`prior_given`). The
+/// events of an earlier release get their previous event's choice — what the overview counted
+/// for them — so its figures do not change; SQLite's subject index goes, and a subject's
+/// events are still found (on its chain).
+async fn consent_prior_migration_keeps_the_overview(url: String, folder: &str) {
+    use custodian_core::subject::SubjectRef;
+    let store = Store::connect(&url).await.unwrap();
+    migrated_until(&store, folder, 22).await;
+    let (a, b) = (SubjectRef([1; 32]), SubjectRef([2; 32]));
+    let rows = [
+        (1, &a, "marketing", true),
+        (2, &b, "marketing", true),
+        (3, &a, "analytics", false),
+        (4, &a, "marketing", false),
+        (5, &a, "marketing", false),
+        (6, &b, "marketing", false),
+    ];
+    for (i, subject, purpose, given) in rows {
+        let chain = i32::from(custodian_core::ledger::chain_of(subject));
+        store
+            .execute(
+                "INSERT INTO consent_events (id, chain, seq, subject_ref, purpose, given, source, policy_version, receipt_id, created_at, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'api', 'v1', $1, $3, 'p', 'h')",
+                &[
+                    format!("evt_{i}").as_str().into(),
+                    chain.into(),
+                    i64::from(i).into(),
+                    subject.to_hex().as_str().into(),
+                    purpose.into(),
+                    given.into(),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    store.migrate().await.unwrap();
+    let priors: Vec<(String, Option<bool>)> = store
+        .fetch_all(
+            "SELECT id, prior_given FROM consent_events ORDER BY gseq",
+            &[],
+        )
+        .await
+        .unwrap();
+    let want = [None, None, None, Some(true), Some(false), Some(true)];
+    assert_eq!(
+        priors,
+        want.iter()
+            .enumerate()
+            .map(|(i, p)| (format!("evt_{}", i + 1), *p))
+            .collect::<Vec<_>>()
+    );
+    // As the overview counted before: a refusal after the previous event gave consent is a
+    // withdrawal (evt_4, evt_6), others are refusals (evt_3, evt_5).
+    let counted: Vec<_> = store
+        .consent_per_week(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.purpose, w.given, w.refused, w.withdrawn))
+        .collect();
+    assert_eq!(
+        counted,
+        [("analytics".into(), 0, 1, 0), ("marketing".into(), 2, 1, 2)]
+    );
+    let ids = |events: Vec<custodian_core::ledger::ConsentEvent>| -> Vec<String> {
+        events.into_iter().map(|e| e.id).collect()
+    };
+    assert_eq!(
+        ids(store.subject_events(&a).await.unwrap()),
+        ["evt_1", "evt_3", "evt_4", "evt_5"]
+    );
+    assert_eq!(
+        ids(store.subject_events(&b).await.unwrap()),
+        ["evt_2", "evt_6"]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_consent_prior_migration_keeps_the_overview() {
+    let url = testing::fresh_sqlite_url();
+    consent_prior_migration_keeps_the_overview(url.clone(), "sqlite").await;
+    let store = Store::connect(&url).await.unwrap();
+    let (indexes,): (i64,) = store
+        .fetch_one(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'consent_events_subject'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        indexes, 0,
+        "no index by subject in SQLite's consent commits"
+    );
+}
+
+#[tokio::test]
+async fn postgres_consent_prior_migration_keeps_the_overview() {
+    let Some(url) = testing::fresh_postgres_url().await else {
+        return;
+    };
+    consent_prior_migration_keeps_the_overview(url, "postgres").await;
+}

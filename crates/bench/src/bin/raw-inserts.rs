@@ -33,8 +33,8 @@ const SQLITE_SCHEMA: &[&str] = &[
         seq INTEGER NOT NULL, subject_ref TEXT NOT NULL, purpose TEXT NOT NULL, given INTEGER NOT NULL,
         source TEXT NOT NULL, policy_version TEXT NOT NULL, notice_hash TEXT, ip_truncated TEXT,
         receipt_id TEXT NOT NULL, created_at INTEGER NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
-        UNIQUE (chain, seq))",
-    "CREATE INDEX IF NOT EXISTS consent_events_subject ON consent_events (subject_ref, purpose)",
+        prior_given INTEGER, UNIQUE (chain, seq))",
+    // No index by subject on SQLite (migration 0022).
     "CREATE INDEX IF NOT EXISTS consent_events_receipt ON consent_events (receipt_id)",
 ];
 
@@ -44,7 +44,7 @@ const PG_SCHEMA: &[&str] = &[
         seq BIGINT NOT NULL, subject_ref TEXT NOT NULL, purpose TEXT NOT NULL, given BOOLEAN NOT NULL,
         source TEXT NOT NULL, policy_version TEXT NOT NULL, notice_hash TEXT, ip_truncated TEXT,
         receipt_id TEXT NOT NULL, created_at BIGINT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
-        UNIQUE (chain, seq))",
+        prior_given BOOLEAN, UNIQUE (chain, seq))",
     "CREATE INDEX IF NOT EXISTS consent_events_subject ON consent_events (subject_ref, purpose)",
     "CREATE INDEX IF NOT EXISTS consent_events_receipt ON consent_events (receipt_id)",
 ];

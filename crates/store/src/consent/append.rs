@@ -66,7 +66,57 @@ pub(crate) fn latest_states<'a>(
     last.into_values().collect()
 }
 
-/// The columns of `consent_events` for a linked batch (`hex`: each event's subject).
+/// A choice and when it was made: `(given, at)`.
+pub(crate) type Dated = (bool, i64);
+
+/// For each event of a batch, the newest earlier event of the batch for its subject and
+/// purpose (of two at the same time, the later in the batch): the batch's own part of the
+/// choice in force just before the event, which [`in_force`] weighs against the stored state.
+pub(crate) fn earlier_in_batch(events: &[ConsentEvent], hex: &[String]) -> Vec<Option<Dated>> {
+    let mut newest: HashMap<(&str, &str), Dated> = HashMap::new();
+    events
+        .iter()
+        .zip(hex)
+        .map(|(e, subject)| {
+            let key = (subject.as_str(), e.purpose.as_str());
+            let before = newest.get(&key).copied();
+            if before.is_none_or(|(_, at)| e.created_at >= at) {
+                newest.insert(key, (e.given, e.created_at));
+            }
+            before
+        })
+        .collect()
+}
+
+/// The choice in force for an event's subject and purpose just before the event was recorded
+/// (its `prior_given`): by the rule that the newest choice stands (`consent_state`'s upsert),
+/// the batch's newest earlier event unless the stored state is newer, else the stored state.
+/// The same rule is written in SQL in PostgreSQL's one-statement append
+/// (`postgres/consent.rs`), and the contract tests hold both to the same answers.
+pub(crate) fn in_force(earlier: Option<Dated>, stored: Option<Dated>) -> Option<bool> {
+    match (earlier, stored) {
+        (Some((_, at)), Some((given, since))) if at < since => Some(given),
+        (Some((given, _)), _) => Some(given),
+        (None, stored) => stored.map(|(given, _)| given),
+    }
+}
+
+/// Each event's `prior_given`, from the stored state of its subject and purpose before the
+/// batch (`stored`, one per event).
+pub(crate) fn priors(
+    events: &[ConsentEvent],
+    hex: &[String],
+    stored: &[Option<Dated>],
+) -> Vec<Option<bool>> {
+    earlier_in_batch(events, hex)
+        .into_iter()
+        .zip(stored)
+        .map(|(earlier, stored)| in_force(earlier, *stored))
+        .collect()
+}
+
+/// The columns of `consent_events` for a linked batch (`hex`: each event's subject), but
+/// `prior_given`, which each append adds its own way.
 fn event_columns<'a>(stored: &'a [ConsentEvent], hex: &'a [String]) -> [Arg<'a>; 14] {
     [
         Arg::Texts(stored.iter().map(|e| e.id.as_str()).collect()),
@@ -201,7 +251,7 @@ impl Store {
         let (stored, new_heads) = link(batch, heads);
         let hex: Vec<String> = stored.iter().map(|e| e.subject.to_hex()).collect();
         let notice = crate::changes::payload(crate::changes::Topic::Consent, &self.sender);
-        let mut args: Vec<Arg<'_>> = Vec::with_capacity(20);
+        let mut args: Vec<Arg<'_>> = Vec::with_capacity(22);
         args.push(Arg::I32s(chains.to_vec()));
         args.push(Arg::I64s(was));
         args.push(Arg::I64s(
@@ -214,6 +264,14 @@ impl Store {
                 .collect(),
         ));
         args.extend(event_columns(&stored, &hex));
+        // The stored state is read in the statement itself (see `in_force`).
+        let earlier = earlier_in_batch(&stored, &hex);
+        args.push(Arg::OptBools(
+            earlier.iter().map(|e| e.map(|(given, _)| given)).collect(),
+        ));
+        args.push(Arg::OptI64s(
+            earlier.iter().map(|e| e.map(|(_, at)| at)).collect(),
+        ));
         args.push(crate::changes::CHANNEL.into());
         args.push(notice.as_str().into());
         self.execute_held(crate::postgres::consent::APPEND_ON_HEADS, &args)
@@ -242,7 +300,27 @@ impl Store {
             .collect();
         let (stored, new_heads) = link(batch, heads);
         let hex: Vec<String> = stored.iter().map(|e| e.subject.to_hex()).collect();
-        let events = event_columns(&stored, &hex);
+        let keys = [
+            Arg::Texts(hex.iter().map(String::as_str).collect()),
+            Arg::Texts(stored.iter().map(|e| e.purpose.as_str()).collect()),
+        ];
+        let before: Vec<(String, String, bool, i64)> =
+            tx.fetch_batch(&sql.stored_states, &[], &keys).await?;
+        drop(keys);
+        let before: HashMap<(&str, &str), Dated> = before
+            .iter()
+            .map(|(subject, purpose, given, at)| {
+                ((subject.as_str(), purpose.as_str()), (*given, *at))
+            })
+            .collect();
+        let before: Vec<Option<Dated>> = stored
+            .iter()
+            .zip(&hex)
+            .map(|(e, subject)| before.get(&(subject.as_str(), e.purpose.as_str())).copied())
+            .collect();
+        let prior = priors(&stored, &hex, &before);
+        let mut events = Vec::from(event_columns(&stored, &hex));
+        events.push(Arg::OptBools(prior));
         tx.execute_batch(&sql.events, &[], &events).await?;
         drop(events);
         let state = state_columns(&latest_states(&stored, &hex));

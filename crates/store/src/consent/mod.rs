@@ -69,7 +69,10 @@ pub(crate) struct ConsentSql {
     /// The heads `(chain, seq, hash)` of (at least) the chains `(chain)`, locked until the
     /// commit.
     pub heads: Batch,
-    /// Inserts events, every column of `consent_events` but `gseq`.
+    /// The stored state `(subject_ref, purpose, given, updated_at)` of the keys
+    /// `(subject_ref, purpose)`, to know each event's `prior_given`.
+    pub stored_states: Batch,
+    /// Inserts events, every column of `consent_events` but `gseq`, `prior_given` last.
     pub events: Batch,
     /// Upserts the current state `(subject_ref, purpose, given, event_id, source,
     /// policy_version, notice_hash, updated_at)`; the newest choice stands.

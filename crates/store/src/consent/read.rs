@@ -215,20 +215,28 @@ impl Store {
 
     /// Events of one receipt (to rebuild it).
     pub async fn receipt_events(&self, receipt_id: &str) -> Result<Vec<ConsentEvent>> {
-        self.events_where("receipt_id = $1", receipt_id).await
-    }
-
-    /// All events of one subject, oldest first (access requests, linking).
-    pub async fn subject_events(&self, subject: &SubjectRef) -> Result<Vec<ConsentEvent>> {
-        self.events_where("subject_ref = $1", &subject.to_hex())
+        self.events_where("receipt_id = $1", &[receipt_id.into()])
             .await
     }
 
-    /// Events matching `condition` (one `$1`, bound to `value`), in the order written.
-    async fn events_where(&self, condition: &str, value: &str) -> Result<Vec<ConsentEvent>> {
+    /// All events of one subject, oldest first (access requests, the console's subject page).
+    /// They are on the subject's own chain: on SQLite, which keeps no index by subject (a
+    /// randomly placed page in every consent commit, migration 0022), this reads that chain's
+    /// `(chain, seq)` key — a sixteenth of the ledger; PostgreSQL uses its subject index.
+    pub async fn subject_events(&self, subject: &SubjectRef) -> Result<Vec<ConsentEvent>> {
+        let chain = i32::from(ledger::chain_of(subject));
+        self.events_where(
+            "subject_ref = $1 AND chain = $2",
+            &[subject.to_hex().as_str().into(), chain.into()],
+        )
+        .await
+    }
+
+    /// Events matching `condition` (over `args`), in the order written.
+    async fn events_where(&self, condition: &str, args: &[Arg<'_>]) -> Result<Vec<ConsentEvent>> {
         let sql =
             format!("SELECT {EVENT_COLUMNS} FROM consent_events WHERE {condition} ORDER BY gseq");
-        let rows: Vec<EventRow> = self.fetch_all(&sql, &[value.into()]).await?;
+        let rows: Vec<EventRow> = self.fetch_all(&sql, args).await?;
         rows.into_iter().map(event).collect()
     }
 

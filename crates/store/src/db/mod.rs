@@ -52,6 +52,7 @@ pub enum Arg<'a> {
     Texts(Vec<&'a str>),
     OptTexts(Vec<Option<&'a str>>),
     OptI64s(Vec<Option<i64>>),
+    OptBools(Vec<Option<bool>>),
 }
 
 impl<'a> From<i64> for Arg<'a> {
@@ -115,6 +116,7 @@ impl Arg<'_> {
             Arg::Texts(v) => v.len(),
             Arg::OptTexts(v) => v.len(),
             Arg::OptI64s(v) => v.len(),
+            Arg::OptBools(v) => v.len(),
             _ => return None,
         })
     }
@@ -189,6 +191,7 @@ pub(super) fn add_sqlite<'q>(
         (Arg::Texts(v), Some(i)) => out.add(v[i]),
         (Arg::OptTexts(v), Some(i)) => out.add(v[i]),
         (Arg::OptI64s(v), Some(i)) => out.add(v[i]),
+        (Arg::OptBools(v), Some(i)) => out.add(v[i]),
         (_, None) => Err(array_on_sqlite()),
     }
 }
@@ -226,6 +229,7 @@ pub(super) fn pg_args(args: &[Arg<'_>], more: &[Arg<'_>]) -> Result<PgArguments>
             Arg::Texts(v) => out.add(v.as_slice()),
             Arg::OptTexts(v) => out.add(v.as_slice()),
             Arg::OptI64s(v) => out.add(v.as_slice()),
+            Arg::OptBools(v) => out.add(v.as_slice()),
         }
         .map_err(encode_error)?;
     }

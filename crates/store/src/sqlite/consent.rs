@@ -15,11 +15,16 @@ macro_rules! heads {
     };
 }
 macro_rules! events_into {
-    () => { " consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash) VALUES " };
+    () => { " consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash, prior_given) VALUES " };
 }
 macro_rules! event_row {
     () => {
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    };
+}
+macro_rules! stored_state {
+    () => {
+        "SELECT subject_ref, purpose, given, updated_at FROM consent_state"
     };
 }
 macro_rules! state_into {
@@ -54,6 +59,11 @@ macro_rules! heads_conflict {
 /// The multi-row statements (a broken constraint undoes the statement, SQLite's `ABORT`).
 pub(crate) static SQL: ConsentSql = ConsentSql {
     heads: Batch::Whole(heads!()),
+    stored_states: Batch::Rows(MultiRow::new(
+        concat!(stored_state!(), " WHERE (subject_ref, purpose) IN (VALUES "),
+        "(?, ?)",
+        ")",
+    )),
     events: Batch::Rows(MultiRow::new(
         concat!("INSERT INTO", events_into!()),
         event_row!(),
@@ -77,6 +87,8 @@ pub(crate) static SQL: ConsentSql = ConsentSql {
 /// rollback itself (`Connection::is_autocommit`), which a pooled sqlx connection would not.
 pub(crate) mod one_row {
     pub const HEADS: &str = heads!();
+    pub const STORED_STATE: &str =
+        concat!(stored_state!(), " WHERE subject_ref = ? AND purpose = ?");
     pub const EVENT: &str = concat!("INSERT OR ROLLBACK INTO", events_into!(), event_row!());
     pub const STATE: &str = concat!(
         "INSERT OR ROLLBACK INTO",

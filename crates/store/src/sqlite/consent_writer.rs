@@ -10,19 +10,19 @@
 //! row is one step of a statement prepared once.
 //!
 //! The same tables, statements and order as the pool's append (`consent/append.rs`): the
-//! heads read under the write lock, events linked after them, the newest state per subject
-//! and purpose, the heads moved, one commit — `synchronous = FULL`, so nothing is answered
+//! heads read under the write lock, events linked after them with the choice each found in
+//! force, the newest state per subject and purpose, the heads moved, one commit — `synchronous = FULL`, so nothing is answered
 //! before it is durable.
 
 use std::path::Path;
 use std::time::Duration;
 
 use custodian_core::ledger::ConsentEvent;
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::consent::one_row;
 use super::wal_buffer;
-use crate::consent::append::{latest_states, link};
+use crate::consent::append::{latest_states, link, priors, Dated};
 use crate::consent::NewEvent;
 
 /// A connection that appends consent batches.
@@ -81,9 +81,10 @@ impl Appender {
             .collect::<rusqlite::Result<_>>()?;
         let (stored, new_heads) = link(batch, heads);
         let hex: Vec<String> = stored.iter().map(|e| e.subject.to_hex()).collect();
+        let prior = priors(&stored, &hex, &self.stored_states(&stored, &hex)?);
         {
             let mut insert = self.conn.prepare_cached(one_row::EVENT)?;
-            for (e, subject) in stored.iter().zip(&hex) {
+            for ((e, subject), prior) in stored.iter().zip(&hex).zip(prior) {
                 insert.execute(params![
                     e.id,
                     subject,
@@ -99,6 +100,7 @@ impl Appender {
                     e.link.seq,
                     e.link.prev_hash,
                     e.link.hash,
+                    prior,
                 ])?;
             }
         }
@@ -130,5 +132,25 @@ impl Appender {
         }
         self.conn.execute_batch("COMMIT")?;
         Ok(stored)
+    }
+
+    /// The stored choice of each event's subject and purpose before the batch (for its
+    /// `prior_given`): one lookup of the key the state's upsert writes next, in the same pages.
+    fn stored_states(
+        &self,
+        events: &[ConsentEvent],
+        hex: &[String],
+    ) -> rusqlite::Result<Vec<Option<Dated>>> {
+        let mut read = self.conn.prepare_cached(one_row::STORED_STATE)?;
+        events
+            .iter()
+            .zip(hex)
+            .map(|(e, subject)| {
+                read.query_row(params![subject, e.purpose], |r| {
+                    Ok::<Dated, _>((r.get(2)?, r.get(3)?))
+                })
+                .optional()
+            })
+            .collect()
     }
 }
