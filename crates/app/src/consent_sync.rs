@@ -117,14 +117,22 @@ impl Watermarks {
         }
     }
 
+    /// After a round read `chain` up to `seq`. The own events waiting just past it move the
+    /// watermark on too: they were applied already and will not be again, so a watermark
+    /// left before them stayed there, and every round read back everything this node wrote
+    /// since (on a busy node a second of writes, every second: issue 17).
     fn advance(&self, chain: usize, seq: i64) {
         let mut seen = lock(&self.chains);
-        if seen[chain] < seq {
-            seen[chain] = seq;
-        }
+        let mut ahead = lock(&self.ahead);
+        let (Some(s), Some(waiting)) = (seen.get_mut(chain), ahead.get_mut(chain)) else {
+            return;
+        };
+        *s = (*s).max(seq);
         // What the round read covers the own events waiting ahead up to there.
-        if let Some(waiting) = lock(&self.ahead).get_mut(chain) {
-            waiting.retain(|&s| s > seq);
+        waiting.retain(|&w| w > *s);
+        while waiting.first() == Some(&(*s + 1)) {
+            waiting.pop_first();
+            *s += 1;
         }
     }
 }
@@ -235,5 +243,27 @@ mod tests {
         assert_eq!(w.chains(), vec![10], "the round read past the gap");
         w.applied_locally(0, 11);
         assert_eq!(w.chains(), vec![11], "9 no longer waits to move it");
+    }
+
+    #[test]
+    fn a_round_moves_the_watermark_past_own_events_waiting_after_what_it_read() {
+        // The round read the heads while events 5 and 6 were in flight; 7 and 8 were applied
+        // before it finished, and 5 and 6 after: none of them is applied again.
+        let w = Watermarks::new(vec![4], 0);
+        w.applied_locally(0, 7);
+        w.applied_locally(0, 8);
+        w.advance(0, 6);
+        assert_eq!(w.chains(), vec![8], "7 and 8 follow what the round read");
+        w.applied_locally(0, 5);
+        w.applied_locally(0, 6);
+        w.applied_locally(0, 9);
+        assert_eq!(w.chains(), vec![9], "and own writes go on moving it");
+        w.applied_locally(0, 12);
+        w.advance(0, 10);
+        assert_eq!(
+            w.chains(),
+            vec![10],
+            "11 is another writer's: read it next round"
+        );
     }
 }
