@@ -10,8 +10,8 @@ pub(crate) static SQL: ConsentSql = ConsentSql {
         "SELECT chain, seq, hash FROM ledger_heads WHERE chain = ANY($1) ORDER BY chain FOR UPDATE",
     ),
     stored_states: Batch::Arrays(
-        "SELECT s.subject_ref, s.purpose, s.given, s.updated_at FROM consent_state s \
-         JOIN UNNEST($1::text[], $2::text[]) AS k(subject_ref, purpose) ON s.subject_ref = k.subject_ref AND s.purpose = k.purpose",
+        "SELECT k.subject_ref, k.purpose, s.given, s.updated_at FROM UNNEST($1::text[], $2::text[]) AS k(subject_ref, purpose) \
+         JOIN LATERAL (SELECT given, updated_at FROM consent_state s WHERE s.subject_ref = k.subject_ref AND s.purpose = k.purpose LIMIT 1) s ON true",
     ),
     events: Batch::Arrays(
         "INSERT INTO consent_events (id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash, prior_given) \
@@ -34,7 +34,11 @@ pub(crate) static SQL: ConsentSql = ConsentSql {
 /// `gseq` follows the batch's order), and the notice is sent at commit. Each event's
 /// `prior_given` is `consent/append.rs`'s `in_force` in SQL: the batch's newest earlier event
 /// for the subject and purpose (`$19`, `$20`, from `earlier_in_batch`) unless the stored state,
-/// as the statement's snapshot has it, is newer. If another writer moved a head first, fewer heads move than
+/// as the statement's snapshot has it, is newer. The state is read by a `LATERAL … LIMIT 1`
+/// lookup, not a join: planned while `consent_state` was empty, a join became a hash join
+/// over a scan of the whole table, and the writer's connection kept that plan as the table
+/// grew (a fifth of the writes per second, issue 17; `EXPLAIN` under
+/// `plan_cache_mode = force_generic_plan` shows it). If another writer moved a head first, fewer heads move than
 /// were named and the final cast fails (`stale chain heads`), or the event's `(chain, seq)`
 /// is already taken (unique violation): either way nothing of the statement stays, and the
 /// writer reads the heads again (`consent/append.rs`).
@@ -48,7 +52,8 @@ pub(crate) const APPEND_ON_HEADS: &str = "WITH moved AS (\
        CASE WHEN u.earlier_given IS NOT NULL AND (s.updated_at IS NULL OR u.earlier_at >= s.updated_at) THEN u.earlier_given ELSE s.given END \
      FROM UNNEST($5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int4[], $16::int8[], $17::text[], $18::text[], $19::bool[], $20::int8[]) \
        WITH ORDINALITY AS u(id, subject_ref, purpose, given, source, policy_version, notice_hash, ip_truncated, receipt_id, created_at, chain, seq, prev_hash, hash, earlier_given, earlier_at, n) \
-     LEFT JOIN consent_state s ON s.subject_ref = u.subject_ref AND s.purpose = u.purpose \
+     LEFT JOIN LATERAL (SELECT given, updated_at FROM consent_state s \
+       WHERE s.subject_ref = u.subject_ref AND s.purpose = u.purpose LIMIT 1) s ON true \
      ORDER BY u.n \
      RETURNING gseq, id, subject_ref, purpose, given, source, policy_version, notice_hash, created_at), \
    state AS (\
