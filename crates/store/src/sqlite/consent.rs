@@ -24,7 +24,7 @@ macro_rules! event_row {
 }
 macro_rules! stored_state {
     () => {
-        "SELECT subject_ref, purpose, given, updated_at FROM consent_state"
+        " consent_state s"
     };
 }
 macro_rules! state_into {
@@ -59,10 +59,17 @@ macro_rules! heads_conflict {
 /// The multi-row statements (a broken constraint undoes the statement, SQLite's `ABORT`).
 pub(crate) static SQL: ConsentSql = ConsentSql {
     heads: Batch::Whole(heads!()),
+    // The keys drive the loop (`CROSS JOIN` keeps SQLite's order): each is one lookup of the
+    // state's key. Written as `(subject_ref, purpose) IN (VALUES …)`, SQLite 3.40 scans the
+    // whole table instead.
     stored_states: Batch::Rows(MultiRow::new(
-        concat!(stored_state!(), " WHERE (subject_ref, purpose) IN (VALUES "),
+        "SELECT k.column1, k.column2, s.given, s.updated_at FROM (VALUES ",
         "(?, ?)",
-        ")",
+        concat!(
+            ") AS k CROSS JOIN",
+            stored_state!(),
+            " ON s.subject_ref = k.column1 AND s.purpose = k.column2"
+        ),
     )),
     events: Batch::Rows(MultiRow::new(
         concat!("INSERT INTO", events_into!()),
@@ -87,8 +94,11 @@ pub(crate) static SQL: ConsentSql = ConsentSql {
 /// rollback itself (`Connection::is_autocommit`), which a pooled sqlx connection would not.
 pub(crate) mod one_row {
     pub const HEADS: &str = heads!();
-    pub const STORED_STATE: &str =
-        concat!(stored_state!(), " WHERE subject_ref = ? AND purpose = ?");
+    pub const STORED_STATE: &str = concat!(
+        "SELECT s.subject_ref, s.purpose, s.given, s.updated_at FROM",
+        stored_state!(),
+        " WHERE s.subject_ref = ? AND s.purpose = ?"
+    );
     pub const EVENT: &str = concat!("INSERT OR ROLLBACK INTO", events_into!(), event_row!());
     pub const STATE: &str = concat!(
         "INSERT OR ROLLBACK INTO",
