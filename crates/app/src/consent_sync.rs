@@ -108,10 +108,7 @@ impl Watermarks {
         };
         if *s + 1 == seq {
             *s = seq;
-            while waiting.first() == Some(&(*s + 1)) {
-                waiting.pop_first();
-                *s += 1;
-            }
+            move_past_waiting(s, waiting);
         } else if seq > *s + 1 && waiting.len() < MAX_AHEAD {
             waiting.insert(seq);
         }
@@ -130,10 +127,15 @@ impl Watermarks {
         *s = (*s).max(seq);
         // What the round read covers the own events waiting ahead up to there.
         waiting.retain(|&w| w > *s);
-        while waiting.first() == Some(&(*s + 1)) {
-            waiting.pop_first();
-            *s += 1;
-        }
+        move_past_waiting(s, waiting);
+    }
+}
+
+/// Moves a chain's watermark `seen` past the own events waiting just after it.
+fn move_past_waiting(seen: &mut i64, waiting: &mut std::collections::BTreeSet<i64>) {
+    while waiting.first() == Some(&(*seen + 1)) {
+        waiting.pop_first();
+        *seen += 1;
     }
 }
 

@@ -65,3 +65,42 @@ pub(crate) const APPEND_ON_HEADS: &str = "WITH moved AS (\
 
 /// The heads of the chains `$1`, read without a lock (the append checks them itself).
 pub(crate) const HEADS: &str = "SELECT chain, seq, hash FROM ledger_heads WHERE chain = ANY($1)";
+
+#[cfg(test)]
+mod tests {
+    use crate::{testing, Store};
+
+    /// Planned on a fresh database, as a writer's connection plans it once and keeps the plan,
+    /// the append reads each event's stored state through the state's key: a join there was
+    /// planned as a hash join over a scan of the whole table, which grows.
+    #[tokio::test]
+    async fn the_append_reads_stored_states_by_key_whatever_the_plan() {
+        let Some(url) = testing::fresh_postgres_url().await else {
+            return;
+        };
+        let store = Store::open(&url).await.unwrap();
+        let mut conn = store.postgres_pool().unwrap().acquire().await.unwrap();
+        sqlx::raw_sql(&format!(
+            "SET plan_cache_mode = force_generic_plan; PREPARE append AS {}",
+            super::APPEND_ON_HEADS
+        ))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let nulls = vec!["NULL"; 22].join(", ");
+        let plan: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN EXECUTE append({nulls})"))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let plan: Vec<&str> = plan.iter().map(|r| r.0.as_str()).collect();
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("Index Scan using consent_state_pkey")),
+            "{plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|l| l.contains("Seq Scan on consent_state")),
+            "{plan:#?}"
+        );
+    }
+}

@@ -60,8 +60,8 @@ macro_rules! heads_conflict {
 pub(crate) static SQL: ConsentSql = ConsentSql {
     heads: Batch::Whole(heads!()),
     // The keys drive the loop (`CROSS JOIN` keeps SQLite's order): each is one lookup of the
-    // state's key. Written as `(subject_ref, purpose) IN (VALUES …)`, SQLite 3.40 scans the
-    // whole table instead.
+    // state's key. Written as `(subject_ref, purpose) IN (VALUES …)`, SQLite plans a scan of
+    // the whole table instead (the test below fails on that form).
     stored_states: Batch::Rows(MultiRow::new(
         "SELECT k.column1, k.column2, s.given, s.updated_at FROM (VALUES ",
         "(?, ?)",
@@ -95,7 +95,7 @@ pub(crate) static SQL: ConsentSql = ConsentSql {
 pub(crate) mod one_row {
     pub const HEADS: &str = heads!();
     pub const STORED_STATE: &str = concat!(
-        "SELECT s.subject_ref, s.purpose, s.given, s.updated_at FROM",
+        "SELECT s.given, s.updated_at FROM",
         stored_state!(),
         " WHERE s.subject_ref = ? AND s.purpose = ?"
     );
@@ -112,4 +112,34 @@ pub(crate) mod one_row {
         head_row!(),
         heads_conflict!()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{testing, Batch, Store};
+
+    /// The pool's read of a batch's stored states looks each key up in the state's key: the
+    /// form `(subject_ref, purpose) IN (VALUES …)` scanned the whole table.
+    #[tokio::test]
+    async fn stored_states_are_looked_up_by_key() {
+        let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+        let Batch::Rows(rows) = &super::SQL.stored_states else {
+            panic!("SQLite reads stored states in rows");
+        };
+        let sql = format!("EXPLAIN QUERY PLAN {}", rows.statement(2));
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&sql)
+            .bind("a")
+            .bind("p")
+            .bind("b")
+            .bind("p")
+            .fetch_all(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+        let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            plan.iter().any(|d| d.starts_with("SEARCH s USING INDEX")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.starts_with("SCAN s")), "{plan:?}");
+    }
 }

@@ -147,7 +147,7 @@ impl Appender {
             .zip(hex)
             .map(|(e, subject)| {
                 read.query_row(params![subject, e.purpose], |r| {
-                    Ok::<Dated, _>((r.get(2)?, r.get(3)?))
+                    Ok::<Dated, _>((r.get(0)?, r.get(1)?))
                 })
                 .optional()
             })
