@@ -225,6 +225,21 @@ mod consent {
         }
     }
 
+    /// A store on a fresh PostgreSQL database, changed by `statements` (a test's triggers);
+    /// `None` where PostgreSQL is not running (outside CI).
+    async fn postgres_with(statements: &[&str]) -> Option<Store> {
+        let store = Store::open(&testing::fresh_postgres_url().await?)
+            .await
+            .unwrap();
+        for sql in statements {
+            sqlx::query(sql)
+                .execute(store.postgres_pool().unwrap())
+                .await
+                .unwrap();
+        }
+        Some(store)
+    }
+
     async fn verify_all(store: &Store) -> u64 {
         let mut total = 0;
         for chain in 0..CHAINS {
@@ -448,21 +463,18 @@ mod consent {
     /// three tries of every append here, so each lands by the locked path.
     #[tokio::test]
     async fn each_event_through_postgres_locked_append_records_the_choice_in_force() {
-        let Some(url) = testing::fresh_postgres_url().await else {
-            return;
-        };
-        let store = Store::open(&url).await.unwrap();
-        let pool = store.postgres_pool().unwrap();
-        for sql in [
+        let Some(store) = postgres_with(&[
             "CREATE SEQUENCE stale_in_test",
             "CREATE FUNCTION stale_in_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
              IF nextval('stale_in_test') % 4 <> 0 THEN RAISE EXCEPTION 'stale chain heads (in test)'; END IF; \
              RETURN NULL; END $$",
             "CREATE TRIGGER stale_in_test BEFORE INSERT ON consent_events \
              FOR EACH STATEMENT EXECUTE FUNCTION stale_in_test()",
-        ] {
-            sqlx::query(sql).execute(pool).await.unwrap();
-        }
+        ])
+        .await
+        else {
+            return;
+        };
         directly(store.clone()).await;
         let (tries,): (i64,) = store
             .fetch_one("SELECT last_value FROM stale_in_test", &[])
@@ -690,26 +702,17 @@ mod consent {
 
     #[tokio::test]
     async fn a_submission_lands_whole_or_not_at_all_postgres() {
-        let Some(url) = testing::fresh_postgres_url().await else {
-            return;
-        };
-        let store = Store::open(&url).await.unwrap();
-        let pool = store.postgres_pool().unwrap();
-        sqlx::query(
+        let Some(store) = postgres_with(&[
             "CREATE FUNCTION refuse_in_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
              IF NEW.purpose = 'refused_in_test' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
              RETURN NEW; END $$",
-        )
-        .execute(pool)
-        .await
-        .unwrap();
-        sqlx::query(
             "CREATE TRIGGER refuse_in_test BEFORE INSERT ON consent_events \
              FOR EACH ROW EXECUTE FUNCTION refuse_in_test()",
-        )
-        .execute(pool)
+        ])
         .await
-        .unwrap();
+        else {
+            return;
+        };
         a_submission_lands_whole_or_not_at_all(store).await;
     }
 

@@ -11,8 +11,8 @@
 //!
 //! The same tables, statements and order as the pool's append (`consent/append.rs`): the
 //! heads read under the write lock, events linked after them with the choice each found in
-//! force, the newest state per subject and purpose, the heads moved, one commit — `synchronous = FULL`, so nothing is answered
-//! before it is durable.
+//! force, the newest state per subject and purpose, the heads moved, one commit —
+//! `synchronous = FULL`, so nothing is answered before it is durable.
 
 use std::path::Path;
 use std::time::Duration;
