@@ -57,6 +57,9 @@ pub use db::{Arg, FromRows, Tx};
 pub(crate) use db::{Batch, MultiRow, Pool};
 use dialect::Dialect;
 pub use migrate::MIGRATIONS;
+/// The layer over SQLite's page cache that spares it a needless walk per commit: installed
+/// by [`Store::connect`] before the first SQLite connection (`sqlite/page_cache.rs`).
+pub use sqlite::page_cache as sqlite_page_cache;
 
 /// Failures of the store. Callers map them to answers; the text never carries row data.
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +213,8 @@ impl Store {
         let scheme = url.split(':').next().unwrap_or_default();
         let pool = match scheme {
             "sqlite" => {
+                // Before the pool's first connection initialises SQLite.
+                sqlite::page_cache::install();
                 let opts = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)

@@ -6,6 +6,7 @@ pub(crate) mod consent_writer;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod outbox;
+pub mod page_cache;
 pub(crate) mod pool;
 pub(crate) mod requests;
 pub(crate) mod wal_buffer;
