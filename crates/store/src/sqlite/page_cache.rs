@@ -10,9 +10,9 @@
 //! lock page (`PENDING_BYTE / page size + 1`: 262,145 with 4 KiB pages, a page no database
 //! below 1 GiB has), and `pcache1Rekey` raises its largest number to it. A consent commit
 //! splits some leaf of the current state's random-keyed index nearly every time, so the
-//! consent writer walked its 8 MiB cache at nearly every commit — 9 % of its CPU, and the
-//! reason a larger cache cost more than it saved (issue 17; docs/benchmarks.md, tenth
-//! sitting; SQLite 3.46, `sqlite3.c`: `balance_nonroot`, `pcache1TruncateUnsafe`).
+//! consent writer walked its 8 MiB cache at nearly every commit — 9 % of its CPU (issue 17;
+//! docs/benchmarks.md, sixth and tenth sittings; SQLite 3.46, `sqlite3.c`: `balance_nonroot`,
+//! `pcache1TruncateUnsafe`).
 //!
 //! What: this layer forwards every call to SQLite's default page cache and keeps, per cache,
 //! the largest page number that any page it holds can have, leaving out the swap number while
@@ -31,14 +31,14 @@ use std::sync::OnceLock;
 use rusqlite::ffi;
 
 /// SQLite's default page cache, which this layer forwards to.
-struct Default(ffi::sqlite3_pcache_methods2);
+struct DefaultCache(ffi::sqlite3_pcache_methods2);
 // SAFETY: the methods are plain functions and `pArg` is SQLite's own (null for `pcache1`);
 // SQLite calls them from any thread.
-unsafe impl Send for Default {}
-unsafe impl Sync for Default {}
+unsafe impl Send for DefaultCache {}
+unsafe impl Sync for DefaultCache {}
 
 /// `None`: SQLite was initialised before [`install`], so the layer is not in place.
-static DEFAULT: OnceLock<Option<Default>> = OnceLock::new();
+static DEFAULT: OnceLock<Option<DefaultCache>> = OnceLock::new();
 
 /// SQLite's `PENDING_BYTE` (never changed outside SQLite's own tests).
 const PENDING_BYTE: u32 = 0x4000_0000;
@@ -93,7 +93,7 @@ pub fn install() -> bool {
                 ffi::SQLITE_CONFIG_PCACHE2,
                 &ours as *const ffi::sqlite3_pcache_methods2,
             );
-            (rc == ffi::SQLITE_OK).then_some(Default(default))
+            (rc == ffi::SQLITE_OK).then_some(DefaultCache(default))
         })
         .is_some()
 }
