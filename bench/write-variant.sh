@@ -10,11 +10,15 @@
 #   PREP="PRAGMA journal_mode=DELETE; PRAGMA page_size=8192; VACUUM; PRAGMA journal_mode=WAL;" \
 #     SKIP_BUILD=1 bench/write-variant.sh
 #   C=128 DURATION=8 SKIP_BUILD=1 bench/write-variant.sh
+#   REFUSE=1 SKIP_BUILD=1 bench/write-variant.sh       # refusals instead of consents
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 C=${C:-64}
 DURATION=${DURATION:-5}
 PREP=${PREP:-}
+# A banner's "reject all" instead of "accept": the refusal's path (notices, withdrawn state).
+given=true
+[ -z "${REFUSE:-}" ] || given=false
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
 [ -z "$PREP" ] || command -v sqlite3 >/dev/null || { echo "PREP needs sqlite3 (apt-get install -y sqlite3)" >&2; exit 1; }
 build_release >/dev/null
@@ -24,7 +28,7 @@ url="sqlite://$work/c.db"
 ( cd "$work" && "$BIN/custodian" --database-url "$url" token create --role service ) >/dev/null 2>&1
 [ -z "$PREP" ] || sqlite3 "$work/c.db" "$PREP" >/dev/null
 start_server custodian "$work" env -C "$work" "$BIN/custodian" --database-url "$url" serve --listen 127.0.0.1:0
-load() { wrk -t1 -c"$C" -d"$1"s -s "$ROOT/bench/lib/consent.lua" "http://$SERVER_ADDR/v1/consent" -- "$2"; }
+load() { wrk -t1 -c"$C" -d"$1"s -s "$ROOT/bench/lib/consent.lua" "http://$SERVER_ADDR/v1/consent" -- "$2" "$given"; }
 load 2 "warm$RANDOM" >/dev/null
 ticks() { awk '{print $14 + $15, $15}' "/proc/$SERVER_PID/stat"; }
 read -r c0 s0 < <(ticks)
