@@ -34,10 +34,11 @@ impl Appender {
     /// Opens the database file `path` (which the pool has created and migrated) with the
     /// pool's durability settings and the group-commit writers' larger cache and WAL.
     pub(crate) fn open(path: &Path) -> rusqlite::Result<Appender> {
+        // The page cache layer goes in before the VFS's registration initialises SQLite, where
+        // no pool has connected yet (`page_cache.rs`).
+        super::page_cache::install();
         // Through the VFS that writes a commit's WAL frames in a few large writes rather than
         // two per frame (`wal_buffer.rs`); it relies on `synchronous = FULL`, set below.
-        // Before the VFS's registration initialises SQLite, where no pool has connected yet.
-        super::page_cache::install();
         wal_buffer::register()
             .map_err(|rc| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rc), None))?;
         let conn = Connection::open_with_flags_and_vfs(
