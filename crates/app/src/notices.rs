@@ -81,7 +81,6 @@ async fn plan_withdrawals(
     withdrawn: Vec<(SubjectRef, Vec<String>)>,
     takers: &[String],
 ) {
-    let takers: Vec<String> = takers.to_vec();
     for (subject, purposes) in withdrawn {
         let mut ids = declared_identities(state, &subject).await;
         if let Some(id) = identity.filter(|_| subject == asked) {
@@ -100,7 +99,7 @@ async fn plan_withdrawals(
             kind: RunKind::ConsentWithdrawal,
             identities: run::identities(ids.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             corrections: Default::default(),
-            datastores: Some(takers.clone()),
+            datastores: Some(takers.to_vec()),
             dry_run: false,
             request_id: None,
         };

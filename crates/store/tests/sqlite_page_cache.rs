@@ -6,7 +6,7 @@
 //! process-wide counters, so they run one at a time.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use custodian_store::sqlite_page_cache::{install, truncations};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -38,6 +38,17 @@ fn key(n: u64) -> String {
     format!("{x:016x}{n:08}")
 }
 
+/// The start of every test here: its turn, the layer in place, and a new database holding
+/// the table `schema` creates.
+fn start(schema: &str) -> (MutexGuard<'static, ()>, PathBuf, Connection) {
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(install(), "the layer goes in before SQLite is first used");
+    let path = fresh_file();
+    let conn = open(&path);
+    conn.execute_batch(schema).expect("create the table");
+    (turn, path, conn)
+}
+
 fn integrity(conn: &Connection) -> String {
     conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .expect("integrity check")
@@ -45,13 +56,7 @@ fn integrity(conn: &Connection) -> String {
 
 #[test]
 fn random_keyed_commits_skip_the_walk_and_read_back_whole() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(install(), "the layer goes in before SQLite is first used");
-    let path = fresh_file();
-    let writer = open(&path);
-    writer
-        .execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
-        .expect("create the table");
+    let (_turn, path, writer) = start("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
     let reader = open(&path);
     let (skipped_before, forwarded_before) = truncations();
     let (transactions, per) = (200u64, 50u64);
@@ -106,12 +111,7 @@ fn random_keyed_commits_skip_the_walk_and_read_back_whole() {
 
 #[test]
 fn a_rolled_back_growth_leaves_no_page_behind() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(install(), "the layer goes in before SQLite is first used");
-    let path = fresh_file();
-    let conn = open(&path);
-    conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, body BLOB NOT NULL)")
-        .expect("create the table");
+    let (_turn, path, conn) = start("CREATE TABLE t (k TEXT PRIMARY KEY, body BLOB NOT NULL)");
     let insert = |range: std::ops::Range<u64>, fill: u8| {
         let mut stmt = conn
             .prepare_cached("INSERT INTO t (k, body) VALUES (?1, ?2)")
