@@ -48,6 +48,10 @@ measure() {
   local t0 t1 s0 s1 c0 c1 out="$work/$name.txt"
   t0=$(cpu "$pid"); s0=$(sys_ticks "$pid"); c0=$(switches "$pid")
   wrk -t1 -c"$conns" -d"${DURATION}s" -s "$script" "$url" -- "$@" >"$out"
+  # A write's work does not end with its answer: on SQLite the current state is folded from
+  # the ledger's tail once the writer is quiet (`consent/fold.rs`). That fold is counted
+  # against the writes: the server's CPU is read once it has stopped moving.
+  [[ $name == write_* ]] && wait_quiet "$pid"
   t1=$(cpu "$pid"); s1=$(sys_ticks "$pid"); c1=$(switches "$pid")
   local j; j=$(grep -o 'BENCH_JSON.*' "$out" | sed 's/^BENCH_JSON //')
   jq -n -c --arg name "$name" --argjson j "$j" --argjson t0 "$t0" --argjson t1 "$t1" \
@@ -83,6 +87,7 @@ for backend in $BACKENDS; do
   # Warm-up of every path, then the measurements.
   wrk -t1 -c32 -d2s -s "$ROOT/bench/lib/decide.lua" "$base/v1/decide" >/dev/null
   wrk -t1 -c64 -d2s -s "$ROOT/bench/lib/consent.lua" "$base/v1/consent" -- "w$tag" >/dev/null
+  wait_quiet "$pid"
   {
     measure decide "$pid" 32 "$base/v1/decide" "$ROOT/bench/lib/decide.lua"
     measure write_given "$pid" 64 "$base/v1/consent" "$ROOT/bench/lib/consent.lua" "m$tag"

@@ -30,9 +30,12 @@ url="sqlite://$work/c.db"
 start_server custodian "$work" env -C "$work" "$BIN/custodian" --database-url "$url" serve --listen 127.0.0.1:0
 load() { wrk -t1 -c"$C" -d"$1"s -s "$ROOT/bench/lib/consent.lua" "http://$SERVER_ADDR/v1/consent" -- "$2" "$given"; }
 load 2 "warm$RANDOM" >/dev/null
+wait_quiet "$SERVER_PID"
 ticks() { awk '{print $14 + $15, $15}' "/proc/$SERVER_PID/stat"; }
 read -r c0 s0 < <(ticks)
 load "$DURATION" "meas$RANDOM" >"$work/wrk.out"
+# The fold of the tail the writes left (SQLite) is theirs too.
+wait_quiet "$SERVER_PID"
 read -r c1 s1 < <(ticks)
 created=$(bench_json "$work/wrk.out" | jq .created)
 hz=$(getconf CLK_TCK)

@@ -68,4 +68,17 @@ stop_server() {
 }
 
 # bench_json FILE: the JSON our wrk scripts print on their BENCH_JSON line.
+# wait_quiet PID: waits (at most 30 s) until the process's CPU time stands still for half a
+# second. After consent writes, the SQLite writer folds the ledger's tail into the current
+# state once its queue is quiet (`store/src/consent/fold.rs`): that work belongs to the writes.
+wait_quiet() {
+  local before after i
+  after=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  for i in $(seq 1 60); do
+    before=$after; sleep 0.5; after=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    [[ $after == "$before" ]] && return 0
+  done
+  echo "process $1 never went quiet" >&2
+}
+
 bench_json() { grep -m1 '^BENCH_JSON ' "$1" | sed 's/^BENCH_JSON //'; }

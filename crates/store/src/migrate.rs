@@ -138,6 +138,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0022_consent_prior.sql"),
         include_str!("../migrations/postgres/0022_consent_prior.sql"),
     ),
+    (
+        23,
+        "consent_state_mark",
+        include_str!("../migrations/sqlite/0023_consent_state_mark.sql"),
+        include_str!("../migrations/postgres/0023_consent_state_mark.sql"),
+    ),
 ];
 
 const LOCK_KEY: i64 = 0x0C05_70D1_A400;

@@ -88,6 +88,7 @@ impl Store {
 
     /// `(purpose, given, subjects)`: the current choices per purpose.
     pub async fn consent_state_counts(&self) -> Result<Vec<(String, bool, i64)>> {
+        self.settle_consent_state().await?;
         self.fetch_all(
             "SELECT purpose, given, COUNT(*) FROM consent_state GROUP BY purpose, given ORDER BY purpose, given",
             &[],

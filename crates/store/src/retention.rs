@@ -211,6 +211,7 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, Vec<(String, bool, i64)>)>> {
+        self.settle_consent_state().await?;
         let Some(end) = self.page_end("consent_state", after, limit).await? else {
             return Ok(Vec::new());
         };
@@ -244,7 +245,8 @@ impl Store {
     /// Applies a page of purges in one transaction, each recorded with its rule. Answers the
     /// number of records removed or blanked.
     pub async fn apply_purges(&self, purges: &[Purge], now: i64) -> Result<u64> {
-        let mut tx = self.begin().await?;
+        // Immediate: a purge of consent folds the ledger's tail before it deletes.
+        let mut tx = self.begin_immediate().await?;
         let mut total = 0u64;
         for purge in purges {
             let n = apply_purge(&mut tx, purge, now).await?;
@@ -408,6 +410,7 @@ impl Store {
     /// How many subjects the retention job walks (for its progress bar): lifecycle subjects,
     /// consent subjects and requests still holding fields.
     pub async fn retention_work(&self) -> Result<i64> {
+        self.settle_consent_state().await?;
         let (n,): (i64,) = self
             .fetch_one(
                 "SELECT (SELECT COUNT(DISTINCT subject_ref) FROM lifecycle_events) + (SELECT COUNT(DISTINCT subject_ref) FROM consent_state) + (SELECT COUNT(*) FROM requests WHERE email_sealed <> '' OR details_sealed IS NOT NULL)",
@@ -424,6 +427,8 @@ async fn apply_purge(tx: &mut Tx, purge: &Purge, now: i64) -> Result<u64> {
     let mut n = 0u64;
     match &purge.action {
         PurgeAction::ConsentState { purposes } => {
+            // The tail first: a choice past the mark, folded after the delete, would undo it.
+            crate::consent::fold::fold_in(tx).await?;
             for purpose in purposes {
                 n += tx
                     .execute(

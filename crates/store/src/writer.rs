@@ -141,12 +141,49 @@ fn settle(
     }
 }
 
+/// How long the SQLite writer's queue must stay empty before it folds the ledger's tail into
+/// the current state (`consent/fold.rs`): long enough that a steady stream of writes is not
+/// interrupted by small folds, which would cost a state page per event again; short enough
+/// that once writes pause, the state catches up before anyone reads it.
+const FOLD_WHEN_QUIET: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The SQLite writer's loop, on its own thread: SQLite appends in process, so the thread
-/// calls it directly and blocks on the queue only while nothing waits.
+/// calls it directly and waits on the queue only while nothing waits. It folds the ledger's
+/// tail when the tail is long or the queue quiet (`Appender::fold`).
 fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
     use crate::sqlite::consent_writer::Appender;
+    // Only for the quiet time's timer: the appends themselves block this thread.
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a timer for the consent writer");
     let mut appender: Option<Appender> = None;
-    while let Some(first) = rx.blocking_recv() {
+    let fold = |appender: &mut Option<Appender>| {
+        if let Some(a) = appender {
+            if let Err(e) = a.fold() {
+                tracing::warn!(error = %e, "folding the consent ledger's tail failed; the next append folds it");
+                *appender = None;
+            }
+        }
+    };
+    loop {
+        let first = if appender.as_ref().is_some_and(Appender::has_tail) {
+            // The timeout is made inside the runtime: its timer needs the runtime's clock.
+            match timer.block_on(async { tokio::time::timeout(FOLD_WHEN_QUIET, rx.recv()).await }) {
+                Ok(job) => job,
+                Err(_quiet) => {
+                    fold(&mut appender);
+                    continue;
+                }
+            }
+        } else {
+            timer.block_on(rx.recv())
+        };
+        let Some(first) = first else {
+            // Every handle is gone: leave no tail for the next start to fold.
+            fold(&mut appender);
+            return;
+        };
         let (replies, lens, batch) = gather(first, &mut rx);
         // After a failure the next append opens a new connection: the
         // appender leaves no transaction open, but an I/O error may have left worse.
@@ -164,6 +201,9 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
         let landed = append(&mut appender, &batch);
         for (events, reply) in settle(landed, replies, &lens, batch) {
             let _ = reply.send(append(&mut appender, &events));
+        }
+        if appender.as_ref().is_some_and(Appender::fold_due) {
+            fold(&mut appender);
         }
     }
 }

@@ -662,6 +662,8 @@ mod consent {
         drop(writer);
         let other = Store::connect(&url).await.unwrap();
         assert_eq!(verify_all(&other).await, 1_501);
+        // The writer leaves the state to folds (`consent/fold.rs`): a raw read settles first.
+        other.settle_consent_state().await.unwrap();
         let (states,): (i64,) = other
             .fetch_one("SELECT COUNT(*) FROM consent_state", &[])
             .await

@@ -290,6 +290,8 @@ impl Store {
         // Immediate: reading the heads and writing after them cannot interleave with another
         // process's append.
         let mut tx = self.begin_immediate().await?;
+        // On SQLite, the state as the ledger has it, for the priors read below (`fold.rs`).
+        super::fold::fold_in(&mut tx).await?;
         let sql = tx.dialect().consent;
         let heads: Vec<(i32, i64, String)> = tx
             .fetch_batch(&sql.heads, &[], &[Arg::I32s(chains.to_vec())])
@@ -339,6 +341,10 @@ impl Store {
         ];
         tx.execute_batch(&sql.set_heads, &[], &set_heads).await?;
         drop(set_heads);
+        if tx.dialect().name == "sqlite" {
+            // This batch wrote its own state on a folded tail: nothing is left past it.
+            tx.execute(super::fold::MOVE_MARK, &[]).await?;
+        }
         tx.announce(crate::changes::Topic::Consent).await?;
         tx.commit().await?;
         // Only the chains of this batch: the heads of the others (SQLite reads all sixteen)

@@ -8,6 +8,7 @@
 //! the ledger back — events, state, heads, checkpoints — is `read.rs`.
 
 pub(crate) mod append;
+pub(crate) mod fold;
 pub(crate) use append::HeadCache;
 pub(crate) mod read;
 

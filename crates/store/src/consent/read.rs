@@ -45,6 +45,7 @@ pub(crate) const FORGOTTEN: &str =
 impl Store {
     /// The current choices of one subject.
     pub async fn consent_state_of(&self, subject: &SubjectRef) -> Result<Vec<StateRow>> {
+        self.settle_consent_state().await?;
         let hex = subject.to_hex();
         let rows: Vec<StateTuple> = self
             .fetch_all(
@@ -70,20 +71,30 @@ impl Store {
 
     /// Every current choice, streamed, to fill the in-memory state at start.
     pub fn all_consent_state(&self) -> BoxStream<'_, Result<(String, String, bool)>> {
-        self.fetch_stream(
-            "SELECT subject_ref, purpose, given FROM consent_state",
-            Vec::new(),
-        )
+        self.settled_stream("SELECT subject_ref, purpose, given FROM consent_state")
     }
 
     /// Every current choice with its facts, streamed, to fill the in-memory state at start.
     pub fn all_consent_choices(&self) -> BoxStream<'_, Result<CurrentChoice>> {
-        self.fetch_stream::<ChoiceTuple>(
+        self.settled_stream::<ChoiceTuple>(
             "SELECT subject_ref, purpose, given, source, policy_version, notice_hash, updated_at FROM consent_state",
-            Vec::new(),
         )
         .map(|r| r.and_then(current_choice))
         .boxed()
+    }
+
+    /// The rows of `sql`, a read of the whole current state, streamed once the ledger's tail
+    /// is folded into it (`fold.rs`).
+    fn settled_stream<T: crate::FromRows + Send + 'static>(
+        &self,
+        sql: &'static str,
+    ) -> BoxStream<'_, Result<T>> {
+        futures_util::stream::once(self.settle_consent_state())
+            .flat_map(move |settled| match settled {
+                Ok(()) => self.fetch_stream(sql, Vec::new()),
+                Err(e) => futures_util::stream::once(async { Err(e) }).boxed(),
+            })
+            .boxed()
     }
 
     /// Removes a subject's current consent state (erasure), noting it among the forgettings
@@ -91,7 +102,10 @@ impl Store {
     /// they hold only the keyed reference and are the proof of what was consented to.
     pub async fn delete_consent_state(&self, subject_ref: &str) -> Result<u64> {
         let now = self.now();
-        let mut tx = self.begin().await?;
+        // Immediate, and the tail folded first: an event past the mark, folded after the
+        // delete, would bring the erased choice back.
+        let mut tx = self.begin_immediate().await?;
+        super::fold::fold_in(&mut tx).await?;
         let n = tx
             .execute(
                 "DELETE FROM consent_state WHERE subject_ref = $1",
@@ -130,6 +144,7 @@ impl Store {
 
     /// The current choices of one subject, as memory holds them (after a forgetting).
     pub async fn current_choices_of(&self, subject_ref: &str) -> Result<Vec<CurrentChoice>> {
+        self.settle_consent_state().await?;
         let rows: Vec<ChoiceTuple> = self
             .fetch_all(
                 "SELECT subject_ref, purpose, given, source, policy_version, notice_hash, updated_at FROM consent_state WHERE subject_ref = $1",
@@ -158,10 +173,11 @@ impl Store {
     }
 
     /// What changed on `chain` after `after_seq`: for each event there (oldest first, at most
-    /// `limit`), its sequence number and the *current* choice of its subject and purpose. A
-    /// node catches up on writes made elsewhere (another node, `consent import`) by applying
-    /// these in order: the current choice, not the event's, so an old event seen late never
-    /// undoes a newer one.
+    /// `limit`), its sequence number and the *current* choice of its subject and purpose — on
+    /// SQLite, for an event not yet folded into the state, its own choice. A node catches up
+    /// on writes made elsewhere (another node, `consent import`) by applying these in order,
+    /// keeping the newest choice: an old event seen late never undoes a newer one, and an
+    /// erased subject's events come back with no choice.
     pub async fn consent_changes(
         &self,
         chain: u16,
@@ -178,12 +194,30 @@ impl Store {
             Option<String>,
             i64,
         );
+        // No fold here (`fold.rs`): a node reads this every second while it writes, and a fold
+        // of a second's events would cost a state page per event again. On SQLite an event
+        // past the mark answers its own choice instead: it was written after the last erasure
+        // or purge (they fold first), so it is a choice the subject made, and the reader keeps
+        // the newest of what it is given by the same rule as the state.
+        let sql = if self.dialect.name == "sqlite" {
+            "SELECT e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
+             FROM consent_events e \
+             JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
+             WHERE e.chain = $1 AND e.seq > $2 AND e.gseq <= (SELECT gseq FROM consent_state_mark) \
+             UNION ALL \
+             SELECT seq, subject_ref, purpose, given, source, policy_version, notice_hash, created_at \
+             FROM consent_events \
+             WHERE chain = $1 AND seq > $2 AND gseq > (SELECT gseq FROM consent_state_mark) \
+             ORDER BY 1 LIMIT $3"
+        } else {
+            "SELECT e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
+             FROM consent_events e \
+             JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
+             WHERE e.chain = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3"
+        };
         let rows: Vec<Row> = self
             .fetch_all(
-                "SELECT e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
-                 FROM consent_events e \
-                 JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
-                 WHERE e.chain = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
+                sql,
                 &[(chain as i32).into(), after_seq.into(), limit.into()],
             )
             .await?;

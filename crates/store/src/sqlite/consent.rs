@@ -2,7 +2,8 @@
 //! multi-row statements for an append through the pool (one round trip to the driver's
 //! thread per table), and single-row ones that the group-commit writer steps once per row on
 //! its own connection, in process (`consent_writer.rs`). Both run under the database write
-//! lock (`BEGIN IMMEDIATE`).
+//! lock (`BEGIN IMMEDIATE`). The writer writes no state: it leaves it to folds of the ledger's
+//! tail (`consent/fold.rs`).
 
 use crate::consent::ConsentSql;
 use crate::{Batch, MultiRow};
@@ -100,6 +101,7 @@ pub(crate) mod one_row {
         " WHERE s.subject_ref = ? AND s.purpose = ?"
     );
     pub const EVENT: &str = concat!("INSERT OR ROLLBACK INTO", events_into!(), event_row!());
+    /// The fold's upsert from the writer's memory (`consent_writer.rs`).
     pub const STATE: &str = concat!(
         "INSERT OR ROLLBACK INTO",
         state_into!(),

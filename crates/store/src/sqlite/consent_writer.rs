@@ -11,8 +11,11 @@
 //!
 //! The same tables, statements and order as the pool's append (`consent/append.rs`): the
 //! heads read under the write lock, events linked after them with the choice each found in
-//! force, the newest state per subject and purpose, the heads moved, one commit —
-//! `synchronous = FULL`, so nothing is answered before it is durable.
+//! force, the heads moved, one commit — `synchronous = FULL`, so nothing is answered before it
+//! is durable. One difference: the writer leaves the current state to folds of the ledger's
+//! tail (`consent/fold.rs`) — when the tail reaches [`FOLD_AT`] events, when the queue has been
+//! quiet a moment (`writer.rs`), and whenever a reader needs the state — and knows the choice in
+//! force for what it appended since from its own memory ([`Appender`]'s `tail`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,13 +24,29 @@ use custodian_core::ledger::ConsentEvent;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::consent::one_row;
+use super::state_tail::Tail;
 use super::wal_buffer;
-use crate::consent::append::{latest_states, link, priors, Dated};
+use crate::consent::append::{link, priors, Dated};
+use crate::consent::fold;
 use crate::consent::NewEvent;
+
+/// The tail, in events, at which the writer folds it into the current state. A fold pays per
+/// leaf page of the state it changes, so it pays off only when it brings many events to each
+/// leaf: the ninth sitting's fold of one second's events gained nothing (docs/benchmarks.md).
+/// What it bounds: the writer's memory of the tail (`state_tail.rs`, about 150 bytes a subject
+/// and purpose), one fold's pause of the appends, and what a start or a reader folds after a
+/// crash.
+pub(crate) const FOLD_AT: usize = 131_072;
 
 /// A connection that appends consent batches.
 pub(crate) struct Appender {
     conn: Connection,
+    /// What this writer appended past the mark, as the next fold will leave it.
+    tail: Tail,
+    /// `(mark, last event)` as this writer's last commit left them; `None` until checked. When
+    /// the database shows otherwise — another process appended, or a reader folded — the writer
+    /// folds, and its memory of the tail starts empty again.
+    left: Option<(i64, i64)>,
 }
 
 impl Appender {
@@ -53,7 +72,91 @@ impl Appender {
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192; \
              PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = memory;",
         )?;
-        Ok(Appender { conn })
+        Ok(Appender {
+            conn,
+            tail: Tail::default(),
+            left: None,
+        })
+    }
+
+    /// Whether anything appended is not yet in the current state.
+    pub(crate) fn has_tail(&self) -> bool {
+        self.tail.events() > 0
+    }
+
+    /// Whether the tail is long enough to fold now.
+    pub(crate) fn fold_due(&self) -> bool {
+        self.tail.events() >= FOLD_AT
+    }
+
+    /// Folds the ledger's tail into the current state, in a transaction of its own: from this
+    /// writer's memory when the database is as its last commit left it, else in SQL.
+    pub(crate) fn fold(&mut self) -> rusqlite::Result<()> {
+        let (events, started) = (self.tail.events(), std::time::Instant::now());
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let folded = match self.mark_and_last() {
+            Ok(now) if self.left == Some(now) => self.fold_from_memory(),
+            Ok(_) => self.fold_in_transaction(),
+            Err(e) => Err(e),
+        };
+        match folded {
+            Ok(()) => self.conn.execute_batch("COMMIT")?,
+            Err(_) if !self.conn.is_autocommit() => self.conn.execute_batch("ROLLBACK")?,
+            Err(_) => {}
+        }
+        if folded.is_err() {
+            self.left = None;
+        } else {
+            tracing::debug!(
+                events,
+                millis = started.elapsed().as_millis() as u64,
+                "folded the consent ledger's tail"
+            );
+        }
+        folded
+    }
+
+    /// The fold in SQL inside the caller's transaction (`fold.rs`), whoever wrote the tail;
+    /// the writer's memory of it goes.
+    fn fold_in_transaction(&mut self) -> rusqlite::Result<()> {
+        self.conn.execute_batch(fold::FOLD)?;
+        self.moved_mark()
+    }
+
+    /// The fold from this writer's memory, which holds the whole tail (its caller checked):
+    /// one upsert per subject and purpose, in the state's key order.
+    fn fold_from_memory(&mut self) -> rusqlite::Result<()> {
+        {
+            let mut upsert = self.conn.prepare_cached(one_row::STATE)?;
+            for row in self.tail.rows_in_key_order() {
+                upsert.execute(params![
+                    row.subject_ref,
+                    row.purpose,
+                    row.given,
+                    row.event_id,
+                    row.source.as_str(),
+                    row.policy_version,
+                    row.notice_hash,
+                    row.updated_at,
+                ])?;
+            }
+        }
+        self.moved_mark()
+    }
+
+    /// Moves the mark past the last event and starts the memory of the tail afresh.
+    fn moved_mark(&mut self) -> rusqlite::Result<()> {
+        self.conn.execute_batch(fold::MOVE_MARK)?;
+        let last = self.mark_and_last()?.1;
+        self.tail.clear();
+        self.left = Some((last, last));
+        Ok(())
+    }
+
+    fn mark_and_last(&self) -> rusqlite::Result<(i64, i64)> {
+        self.conn
+            .prepare_cached(fold::MARK_AND_LAST)?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     /// Appends `batch` in one transaction and answers each event at its place, in order.
@@ -62,8 +165,12 @@ impl Appender {
     /// error) or not.
     pub(crate) fn append(&mut self, batch: &[NewEvent]) -> rusqlite::Result<Vec<ConsentEvent>> {
         let appended = self.append_in_transaction(batch);
-        if appended.is_err() && !self.conn.is_autocommit() {
-            self.conn.execute_batch("ROLLBACK")?;
+        if appended.is_err() {
+            // What this writer remembers of the tail may now be wrong: check it again.
+            self.left = None;
+            if !self.conn.is_autocommit() {
+                self.conn.execute_batch("ROLLBACK")?;
+            }
         }
         appended
     }
@@ -72,6 +179,13 @@ impl Appender {
         // Immediate: reading the heads and writing after them cannot interleave with another
         // process's append (the CLI's import, another node on the same file).
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let now = self.mark_and_last()?;
+        if self.left != Some(now) {
+            // Someone else moved the ledger or the state: this writer's memory of the tail no
+            // longer covers it. Fold it all; from here the memory is whole again.
+            self.fold_in_transaction()?;
+        }
+        let mark = self.left.map_or(now.0, |(mark, _)| mark);
         let heads = self
             .conn
             .prepare_cached(one_row::HEADS)?
@@ -84,7 +198,9 @@ impl Appender {
             .collect::<rusqlite::Result<_>>()?;
         let (stored, new_heads) = link(batch, heads);
         let hex: Vec<String> = stored.iter().map(|e| e.subject.to_hex()).collect();
-        let prior = priors(&stored, &hex, &self.stored_states(&stored, &hex)?);
+        let keys: Vec<_> = stored.iter().map(|e| self.tail.key(e)).collect();
+        let before = self.stored_states(&stored, &hex, &keys)?;
+        let prior = priors(&stored, &hex, &before);
         {
             let mut insert = self.conn.prepare_cached(one_row::EVENT)?;
             for ((e, subject), prior) in stored.iter().zip(&hex).zip(prior) {
@@ -107,21 +223,7 @@ impl Appender {
                 ])?;
             }
         }
-        {
-            let mut upsert = self.conn.prepare_cached(one_row::STATE)?;
-            for (e, subject) in latest_states(&stored, &hex) {
-                upsert.execute(params![
-                    subject,
-                    e.purpose,
-                    e.given,
-                    e.id,
-                    e.source.as_str(),
-                    e.policy_version,
-                    e.notice_hash,
-                    e.created_at,
-                ])?;
-            }
-        }
+        let last = self.conn.last_insert_rowid();
         {
             // Only the chains this batch moved.
             let mut set = self.conn.prepare_cached(one_row::HEAD)?;
@@ -134,25 +236,35 @@ impl Appender {
             }
         }
         self.conn.execute_batch("COMMIT")?;
+        // Committed: the tail now holds the batch.
+        for ((e, key), before) in stored.iter().zip(keys).zip(before) {
+            self.tail.record(key, e, before);
+        }
+        self.left = Some((mark, last));
         Ok(stored)
     }
 
-    /// The stored choice of each event's subject and purpose before the batch (for its
-    /// `prior_given`): one lookup of the key the state's upsert writes next, in the same pages.
+    /// The choice in force for each event's subject and purpose before the batch (for its
+    /// `prior_given`): from this writer's memory of the tail where it appended to the key
+    /// since the mark, else the stored state, which the tail does not touch.
     fn stored_states(
         &self,
         events: &[ConsentEvent],
         hex: &[String],
+        keys: &[([u8; 32], u32)],
     ) -> rusqlite::Result<Vec<Option<Dated>>> {
         let mut read = self.conn.prepare_cached(one_row::STORED_STATE)?;
         events
             .iter()
             .zip(hex)
-            .map(|(e, subject)| {
-                read.query_row(params![subject, e.purpose], |r| {
-                    Ok::<Dated, _>((r.get(0)?, r.get(1)?))
-                })
-                .optional()
+            .zip(keys)
+            .map(|((e, subject), key)| match self.tail.in_force(key) {
+                Some(dated) => Ok(Some(dated)),
+                None => read
+                    .query_row(params![subject, e.purpose], |r| {
+                        Ok::<Dated, _>((r.get(0)?, r.get(1)?))
+                    })
+                    .optional(),
             })
             .collect()
     }

@@ -9,6 +9,7 @@ pub(crate) mod outbox;
 pub mod page_cache;
 pub(crate) mod pool;
 pub(crate) mod requests;
+pub(crate) mod state_tail;
 pub(crate) mod wal_buffer;
 
 use crate::audit::AuditSql;
