@@ -96,7 +96,10 @@ async fn every_reader_sees_what_the_writer_appended_before_any_fold() {
     let (mark, last) = mark_and_last(&store).await;
     assert_eq!((mark, last), (3, 3), "a reader leaves no tail behind");
     // The writer, finding the mark moved by a reader, goes on from the state.
-    let more = append(&writer, vec![ev(4, 1, "marketing", true, 300)]).await;
+    let more = writer
+        .append(vec![ev(4, 1, "marketing", true, 300)])
+        .await
+        .unwrap();
     assert_eq!(
         more[0].link.seq, 3,
         "subject 1's chain: events 1, 3, then this"
