@@ -3,6 +3,8 @@
 //! only then answers every waiter, each with its events at the places they landed. Many
 //! writers share one fsync, and nothing is acknowledged before it is durable.
 
+use std::time::Duration;
+
 use tokio::sync::{mpsc, oneshot};
 
 use custodian_core::ledger::ConsentEvent;
@@ -145,7 +147,7 @@ fn settle(
 /// the current state (`consent/fold.rs`): long enough that a steady stream of writes is not
 /// interrupted by small folds, which would cost a state page per event again; short enough
 /// that once writes pause, the state catches up before anyone reads it.
-const FOLD_WHEN_QUIET: std::time::Duration = std::time::Duration::from_millis(200);
+const FOLD_WHEN_QUIET: Duration = Duration::from_millis(200);
 
 /// The SQLite writer's loop, on its own thread: SQLite appends in process, so the thread
 /// calls it directly and waits on the queue only while nothing waits. It folds the ledger's
@@ -158,30 +160,41 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
         .build()
         .expect("a timer for the consent writer");
     let mut appender: Option<Appender> = None;
-    let fold = |appender: &mut Option<Appender>| {
+    let fold_step = |appender: &mut Option<Appender>| {
         if let Some(a) = appender {
-            if let Err(e) = a.fold() {
+            if let Err(e) = a.fold_step() {
                 tracing::warn!(error = %e, "folding the consent ledger's tail failed; the next append folds it");
                 *appender = None;
             }
         }
     };
     loop {
-        let first = if appender.as_ref().is_some_and(Appender::has_tail) {
-            // The timeout is made inside the runtime: its timer needs the runtime's clock.
-            match timer.block_on(async { tokio::time::timeout(FOLD_WHEN_QUIET, rx.recv()).await }) {
-                Ok(job) => job,
-                Err(_quiet) => {
-                    fold(&mut appender);
-                    continue;
+        // Waiting: for good while nothing is unfolded; while a fold is under way, not at all
+        // (its next slice goes when no append waits); else until the queue has been quiet.
+        let wait = match &appender {
+            Some(a) if a.folding() => Some(Duration::ZERO),
+            Some(a) if a.has_tail() => Some(FOLD_WHEN_QUIET),
+            _ => None,
+        };
+        let first = match wait {
+            None => timer.block_on(rx.recv()),
+            // The timeout is made inside the runtime: its timer needs the runtime's clock. It
+            // looks at the queue once before it times out.
+            Some(wait) => {
+                match timer.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                    Ok(job) => job,
+                    Err(_quiet) => {
+                        fold_step(&mut appender);
+                        continue;
+                    }
                 }
             }
-        } else {
-            timer.block_on(rx.recv())
         };
         let Some(first) = first else {
             // Every handle is gone: leave no tail for the next start to fold.
-            fold(&mut appender);
+            while appender.as_ref().is_some_and(Appender::has_tail) {
+                fold_step(&mut appender);
+            }
             return;
         };
         let (replies, lens, batch) = gather(first, &mut rx);
@@ -202,8 +215,12 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
         for (events, reply) in settle(landed, replies, &lens, batch) {
             let _ = reply.send(append(&mut appender, &events));
         }
-        if appender.as_ref().is_some_and(Appender::fold_due) {
-            fold(&mut appender);
+        // A fold goes a slice after each batch, begun once the tail is long enough.
+        if appender
+            .as_ref()
+            .is_some_and(|a| a.folding() || a.fold_due())
+        {
+            fold_step(&mut appender);
         }
     }
 }

@@ -240,7 +240,7 @@ async fn unfold_last(store: &Store, subject: &SubjectRef) {
         .await
         .unwrap();
     exec(
-        &store,
+        store,
         "UPDATE consent_state_mark SET gseq = (SELECT MAX(gseq) - 1 FROM consent_events)",
     )
     .await;
@@ -398,4 +398,37 @@ async fn changes_answer_unfolded_events_with_their_own_choice_and_erased_ones_wi
         .map(|c| c.seq)
         .collect();
     assert_eq!(rest, vec![5]);
+}
+
+/// More subjects than one slice of the writer's fold (8,192): the fold goes over several
+/// transactions, and the state it leaves is the fold of the whole ledger.
+#[tokio::test]
+async fn a_fold_in_slices_leaves_the_state_of_the_whole_ledger() {
+    let store = Store::open(&testing::fresh_sqlite_url()).await.unwrap();
+    let writer = ConsentWriter::spawn(store.clone());
+    const N: u32 = 20_000;
+    for chunk in 0..N / 1_000 {
+        let events: Vec<NewEvent> = (chunk * 1_000..(chunk + 1) * 1_000)
+            .map(|i| {
+                let mut subject = [0u8; 32];
+                subject[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_be_bytes());
+                NewEvent {
+                    subject: SubjectRef(subject),
+                    ..ev(i, 0, "marketing", i % 3 != 0, 100)
+                }
+            })
+            .collect();
+        append(&writer, events).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mark_and_last(&store).await != (N as i64, N as i64) {
+        assert!(Instant::now() < deadline, "the tail was never folded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let folded = state(&store).await;
+    assert_eq!(folded.len(), N as usize);
+    assert_eq!(folded.iter().filter(|r| r.2).count(), 13_333);
+    exec(&store, "DELETE FROM consent_state").await;
+    exec(&store, "UPDATE consent_state_mark SET gseq = 0").await;
+    assert_eq!(state(&store).await, folded);
 }

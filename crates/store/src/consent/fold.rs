@@ -36,6 +36,10 @@ pub(crate) const FOLD: &str = "INSERT INTO consent_state (subject_ref, purpose, 
 pub(crate) const MOVE_MARK: &str =
     "UPDATE consent_state_mark SET gseq = COALESCE((SELECT MAX(gseq) FROM consent_events), 0)";
 
+/// Sets the mark (`?1`): the end of a fold from the writer's memory, which covers the events up
+/// to where it began.
+pub(crate) const SET_MARK: &str = "UPDATE consent_state_mark SET gseq = ?1";
+
 /// The mark, and the last event written.
 pub(crate) const MARK_AND_LAST: &str =
     "SELECT gseq, COALESCE((SELECT MAX(gseq) FROM consent_events), 0) FROM consent_state_mark";

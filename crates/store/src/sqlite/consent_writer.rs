@@ -24,7 +24,7 @@ use custodian_core::ledger::ConsentEvent;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::consent::one_row;
-use super::state_tail::Tail;
+use super::state_tail::{Key, Tail};
 use super::wal_buffer;
 use crate::consent::append::{link, priors, Dated};
 use crate::consent::fold;
@@ -38,6 +38,19 @@ use crate::consent::NewEvent;
 /// crash.
 pub(crate) const FOLD_AT: usize = 131_072;
 
+/// Subjects and purposes written per transaction of a fold: appends go on between slices. A
+/// fold of 131,072 in one transaction held the write lock for 0.4–0.6 s under load, so one
+/// consent in a hundred waited that long (docs/benchmarks.md, eleventh sitting).
+const FOLD_SLICE: usize = 8_192;
+
+/// A fold under way: the keys it writes, in the state's order, and how far it got.
+struct Folding {
+    keys: Vec<Key>,
+    next: usize,
+    /// The last event when it began: the mark it moves to once every key is written.
+    through: i64,
+}
+
 /// A connection that appends consent batches.
 pub(crate) struct Appender {
     conn: Connection,
@@ -47,6 +60,7 @@ pub(crate) struct Appender {
     /// the database shows otherwise — another process appended, or a reader folded — the writer
     /// folds, and its memory of the tail starts empty again.
     left: Option<(i64, i64)>,
+    folding: Option<Folding>,
 }
 
 impl Appender {
@@ -76,59 +90,82 @@ impl Appender {
             conn,
             tail: Tail::default(),
             left: None,
+            folding: None,
         })
     }
 
     /// Whether anything appended is not yet in the current state.
     pub(crate) fn has_tail(&self) -> bool {
-        self.tail.events() > 0
+        !self.tail.is_empty() || self.folding.is_some()
     }
 
-    /// Whether the tail is long enough to fold now.
+    /// Whether a fold is under way.
+    pub(crate) fn folding(&self) -> bool {
+        self.folding.is_some()
+    }
+
+    /// Whether the tail is long enough to begin a fold.
     pub(crate) fn fold_due(&self) -> bool {
-        self.tail.events() >= FOLD_AT
+        self.folding.is_none() && self.tail.events() >= FOLD_AT
     }
 
-    /// Folds the ledger's tail into the current state, in a transaction of its own: from this
-    /// writer's memory when the database is as its last commit left it, else in SQL.
-    pub(crate) fn fold(&mut self) -> rusqlite::Result<()> {
-        let (events, started) = (self.tail.events(), std::time::Instant::now());
+    /// One step of folding the ledger's tail into the current state, in a transaction of its
+    /// own: the next slice of a fold from this writer's memory (begun here if none is under
+    /// way) when the database is as its last commit left it, else the whole tail in SQL.
+    pub(crate) fn fold_step(&mut self) -> rusqlite::Result<()> {
+        let started = std::time::Instant::now();
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let folded = match self.mark_and_last() {
-            Ok(now) if self.left == Some(now) => self.fold_from_memory(),
-            Ok(_) => self.fold_in_transaction(),
+        let stepped = match self.mark_and_last() {
+            Ok(now) if self.left == Some(now) => self.fold_slice(now),
+            Ok(_) => self.fold_in_transaction().map(|()| true),
             Err(e) => Err(e),
         };
-        match folded {
-            Ok(()) => self.conn.execute_batch("COMMIT")?,
+        match stepped {
+            Ok(_) => self.conn.execute_batch("COMMIT")?,
             Err(_) if !self.conn.is_autocommit() => self.conn.execute_batch("ROLLBACK")?,
             Err(_) => {}
         }
-        if folded.is_err() {
-            self.left = None;
-        } else {
-            tracing::debug!(
-                events,
-                millis = started.elapsed().as_millis() as u64,
-                "folded the consent ledger's tail"
-            );
+        match stepped {
+            Ok(done) => {
+                if done {
+                    if let Some(f) = self.folding.take() {
+                        self.tail.finish_fold();
+                        self.left = self.left.map(|(_, last)| (f.through, last));
+                    }
+                }
+                tracing::debug!(
+                    done,
+                    millis = started.elapsed().as_millis() as u64,
+                    "folded a slice of the consent ledger's tail"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                self.left = None;
+                self.folding = None;
+                Err(e)
+            }
         }
-        folded
     }
 
-    /// The fold in SQL inside the caller's transaction (`fold.rs`), whoever wrote the tail;
-    /// the writer's memory of it goes.
-    fn fold_in_transaction(&mut self) -> rusqlite::Result<()> {
-        self.conn.execute_batch(fold::FOLD)?;
-        self.moved_mark()
-    }
-
-    /// The fold from this writer's memory, which holds the whole tail (its caller checked):
-    /// one upsert per subject and purpose, in the state's key order.
-    fn fold_from_memory(&mut self) -> rusqlite::Result<()> {
+    /// Writes the next slice of the fold from memory (beginning it at `now`), and moves the
+    /// mark after the last; answers whether the fold is done. Each key is written as the tail
+    /// has it when its slice is, which may be newer than the fold's start: the state is then
+    /// ahead of the mark for that key, and a fold of the tail in SQL from the mark ends at the
+    /// same choice (the newest stands).
+    fn fold_slice(&mut self, now: (i64, i64)) -> rusqlite::Result<bool> {
+        let f = self.folding.get_or_insert_with(|| Folding {
+            keys: self.tail.begin_fold(),
+            next: 0,
+            through: now.1,
+        });
+        let end = (f.next + FOLD_SLICE).min(f.keys.len());
         {
             let mut upsert = self.conn.prepare_cached(one_row::STATE)?;
-            for row in self.tail.rows_in_key_order() {
+            for key in &f.keys[f.next..end] {
+                let Some(row) = self.tail.row(key) else {
+                    continue;
+                };
                 upsert.execute(params![
                     row.subject_ref,
                     row.purpose,
@@ -141,14 +178,30 @@ impl Appender {
                 ])?;
             }
         }
+        f.next = end;
+        if end < f.keys.len() {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(fold::SET_MARK)?
+            .execute(params![f.through])?;
+        Ok(true)
+    }
+
+    /// The fold in SQL inside the caller's transaction (`fold.rs`), whoever wrote the tail;
+    /// the writer's memory of it goes.
+    fn fold_in_transaction(&mut self) -> rusqlite::Result<()> {
+        self.conn.execute_batch(fold::FOLD)?;
         self.moved_mark()
     }
 
-    /// Moves the mark past the last event and starts the memory of the tail afresh.
+    /// Moves the mark past the last event and starts the memory of the tail afresh (a fold
+    /// under way is dropped: the SQL fold wrote all of it).
     fn moved_mark(&mut self) -> rusqlite::Result<()> {
         self.conn.execute_batch(fold::MOVE_MARK)?;
         let last = self.mark_and_last()?.1;
         self.tail.clear();
+        self.folding = None;
         self.left = Some((last, last));
         Ok(())
     }
@@ -168,6 +221,7 @@ impl Appender {
         if appended.is_err() {
             // What this writer remembers of the tail may now be wrong: check it again.
             self.left = None;
+            self.folding = None;
             if !self.conn.is_autocommit() {
                 self.conn.execute_batch("ROLLBACK")?;
             }

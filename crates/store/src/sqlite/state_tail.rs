@@ -16,7 +16,7 @@ use custodian_core::subject::SubjectRef;
 use crate::consent::append::Dated;
 
 /// A subject and a purpose (interned).
-type Key = ([u8; 32], u32);
+pub(crate) type Key = ([u8; 32], u32);
 
 /// The tail as the fold will leave it, key by key.
 #[derive(Default)]
@@ -25,13 +25,17 @@ pub(crate) struct Tail {
     /// Purposes, policy versions and notice hashes, each once.
     texts: Vec<Box<str>>,
     places: HashMap<Box<str>, u32>,
-    /// Events appended past the mark.
+    /// Events taken in since the last fold began.
     events: usize,
+    /// Counts the folds begun: a key taken in since the last began is marked with it.
+    epoch: u32,
 }
 
 /// The choice a fold leaves in force for a key.
 struct Standing {
     dated: Dated,
+    /// The fold during which the key last changed ([`Tail::epoch`]).
+    epoch: u32,
     /// The tail's event that stands; `None` where the stored state stands (the tail's events
     /// for the key were all made before it), which the fold leaves as it is.
     event: Option<StandingEvent>,
@@ -58,17 +62,45 @@ pub(crate) struct StateRow<'a> {
 }
 
 impl Tail {
-    /// Events appended past the mark.
+    /// Events taken in since the last fold began.
     pub(crate) fn events(&self) -> usize {
         self.events
     }
 
-    /// Forgets everything: after a fold, or when the database moved without this writer.
+    /// Whether any key is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.standing.is_empty()
+    }
+
+    /// Forgets everything: after a fold in SQL, or when the database moved without this writer.
     pub(crate) fn clear(&mut self) {
         self.standing.clear();
         self.texts.clear();
         self.places.clear();
         self.events = 0;
+    }
+
+    /// Begins a fold: answers the keys it writes, in the state's order (subject, then purpose;
+    /// a subject's hex sorts as its bytes do). Keys changed from here on stay after it ends.
+    pub(crate) fn begin_fold(&mut self) -> Vec<Key> {
+        self.epoch = self.epoch.wrapping_add(1);
+        self.events = 0;
+        let text = |i: u32| &*self.texts[i as usize];
+        let mut keys: Vec<Key> = self
+            .standing
+            .iter()
+            .filter(|(_, s)| s.event.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable_by(|a, b| (a.0, text(a.1)).cmp(&(b.0, text(b.1))));
+        keys
+    }
+
+    /// Ends a fold that wrote every key [`Tail::begin_fold`] gave: keeps only the keys changed
+    /// since it began, which are past the mark it moved to.
+    pub(crate) fn finish_fold(&mut self) {
+        let epoch = self.epoch;
+        self.standing.retain(|_, s| s.epoch == epoch);
     }
 
     fn intern(&mut self, text: &str) -> u32 {
@@ -108,42 +140,40 @@ impl Tail {
                 key,
                 Standing {
                     dated: (e.given, e.created_at),
+                    epoch: self.epoch,
                     event: Some(event),
                 },
             );
-        } else if let (Some(kept), false) = (standing, self.standing.contains_key(&key)) {
+        } else if let Some(s) = self.standing.get_mut(&key) {
+            s.epoch = self.epoch;
+        } else if let Some(kept) = standing {
             self.standing.insert(
                 key,
                 Standing {
                     dated: kept,
+                    epoch: self.epoch,
                     event: None,
                 },
             );
         }
     }
 
-    /// The rows the fold writes, in the state's key order (subject, then purpose): a subject's
-    /// hex sorts as its bytes do.
-    pub(crate) fn rows_in_key_order(&self) -> Vec<StateRow<'_>> {
+    /// The row a fold writes for `key` as the tail has it now; `None` where the stored state
+    /// stands.
+    pub(crate) fn row(&self, key: &Key) -> Option<StateRow<'_>> {
         let text = |i: u32| &*self.texts[i as usize];
-        let mut rows: Vec<(&Key, &Standing, &StandingEvent)> = self
-            .standing
-            .iter()
-            .filter_map(|(k, s)| s.event.as_ref().map(|e| (k, s, e)))
-            .collect();
-        rows.sort_unstable_by(|a, b| (a.0 .0, text(a.0 .1)).cmp(&(b.0 .0, text(b.0 .1))));
-        rows.into_iter()
-            .map(|((subject, purpose), s, e)| StateRow {
-                subject_ref: SubjectRef(*subject).to_hex(),
-                purpose: text(*purpose),
-                given: s.dated.0,
-                event_id: &e.id,
-                source: e.source,
-                policy_version: text(e.policy_version),
-                notice_hash: e.notice_hash.map(text),
-                updated_at: s.dated.1,
-            })
-            .collect()
+        let s = self.standing.get(key)?;
+        let e = s.event.as_ref()?;
+        Some(StateRow {
+            subject_ref: SubjectRef(key.0).to_hex(),
+            purpose: text(key.1),
+            given: s.dated.0,
+            event_id: &e.id,
+            source: e.source,
+            policy_version: text(e.policy_version),
+            notice_hash: e.notice_hash.map(text),
+            updated_at: s.dated.1,
+        })
     }
 }
 
@@ -175,6 +205,14 @@ mod tests {
         })
     }
 
+    /// The event ids a fold would write now, in its order.
+    fn folded(tail: &mut Tail) -> Vec<String> {
+        let keys = tail.begin_fold();
+        keys.iter()
+            .filter_map(|k| tail.row(k).map(|r| r.event_id.to_owned()))
+            .collect()
+    }
+
     fn record(tail: &mut Tail, e: &ConsentEvent, stored: Option<Dated>) {
         let key = tail.key(e);
         let before = tail.in_force(&key).or(stored);
@@ -190,10 +228,8 @@ mod tests {
         record(&mut tail, &event("e4", 1, "stats", true, 100), None);
         let key = tail.key(&event("", 1, "ads", true, 0));
         assert_eq!(tail.in_force(&key), Some((true, 100)), "e2 is older");
-        let rows = tail.rows_in_key_order();
-        let ids: Vec<&str> = rows.iter().map(|r| r.event_id).collect();
-        assert_eq!(ids, ["e1", "e4"]);
         assert_eq!(tail.events(), 4);
+        assert_eq!(folded(&mut tail), ["e1", "e4"]);
     }
 
     #[test]
@@ -206,14 +242,14 @@ mod tests {
         );
         let key = tail.key(&event("", 2, "ads", true, 0));
         assert_eq!(tail.in_force(&key), Some((true, 80)));
-        assert!(tail.rows_in_key_order().is_empty(), "nothing to write");
+        assert!(folded(&mut tail).is_empty(), "nothing to write");
         // A newer one then stands over the stored choice.
         record(
             &mut tail,
             &event("e2", 2, "ads", false, 90),
             Some((true, 80)),
         );
-        assert_eq!(tail.rows_in_key_order()[0].event_id, "e2");
+        assert_eq!(folded(&mut tail), ["e2"]);
     }
 
     #[test]
@@ -232,9 +268,10 @@ mod tests {
         {
             record(&mut tail, &event(&format!("e{i}"), s, p, true, 1), None);
         }
-        let keys: Vec<(String, &str)> = tail
-            .rows_in_key_order()
-            .into_iter()
+        let order = tail.begin_fold();
+        let keys: Vec<(String, &str)> = order
+            .iter()
+            .filter_map(|k| tail.row(k))
             .map(|r| (r.subject_ref, r.purpose))
             .collect();
         let mut sorted = keys.clone();
@@ -242,7 +279,46 @@ mod tests {
         assert_eq!(keys, sorted);
         assert_eq!(keys.len(), 5);
         tail.clear();
-        assert!(tail.rows_in_key_order().is_empty());
+        assert!(folded(&mut tail).is_empty());
         assert_eq!(tail.events(), 0);
+    }
+
+    #[test]
+    fn a_fold_keeps_the_keys_changed_while_it_ran_and_only_those() {
+        let mut tail = Tail::default();
+        record(&mut tail, &event("e1", 1, "ads", true, 100), None);
+        record(&mut tail, &event("e2", 2, "ads", true, 100), None);
+        record(&mut tail, &event("e3", 3, "ads", true, 100), None);
+        let keys = tail.begin_fold();
+        assert_eq!(keys.len(), 3);
+        assert_eq!(tail.events(), 0, "counted afresh from the fold's start");
+        // While the fold runs: a newer choice for subject 2, an older one (which does not
+        // stand) for subject 3, and a new subject.
+        record(&mut tail, &event("e4", 2, "ads", false, 200), None);
+        record(&mut tail, &event("e5", 3, "ads", false, 50), None);
+        record(&mut tail, &event("e6", 4, "ads", true, 100), None);
+        // The fold writes each key as the tail has it when its slice is written.
+        let now: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| tail.row(k))
+            .map(|r| r.event_id)
+            .collect();
+        assert_eq!(now, ["e1", "e4", "e3"]);
+        tail.finish_fold();
+        assert_eq!(tail.events(), 3);
+        let mut subject = |s: u8| tail.key(&event("", s, "ads", true, 0));
+        let (one, two, three, four) = (subject(1), subject(2), subject(3), subject(4));
+        assert_eq!(
+            tail.in_force(&one),
+            None,
+            "folded and unchanged: the state has it"
+        );
+        assert_eq!(tail.in_force(&two), Some((false, 200)));
+        assert_eq!(
+            tail.in_force(&three),
+            Some((true, 100)),
+            "e5 is older than e3"
+        );
+        assert_eq!(tail.in_force(&four), Some((true, 100)));
     }
 }
