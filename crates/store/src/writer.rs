@@ -151,7 +151,7 @@ const FOLD_WHEN_QUIET: Duration = Duration::from_millis(200);
 
 /// The SQLite writer's loop, on its own thread: SQLite appends in process, so the thread
 /// calls it directly and waits on the queue only while nothing waits. It folds the ledger's
-/// tail when the tail is long or the queue quiet (`Appender::fold`).
+/// tail, a slice at a time, when the tail is long or the queue quiet (`Appender::fold_step`).
 fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
     use crate::sqlite::consent_writer::Appender;
     // Only for the quiet time's timer: the appends themselves block this thread.

@@ -13,9 +13,10 @@
 //! heads read under the write lock, events linked after them with the choice each found in
 //! force, the heads moved, one commit — `synchronous = FULL`, so nothing is answered before it
 //! is durable. One difference: the writer leaves the current state to folds of the ledger's
-//! tail (`consent/fold.rs`) — when the tail reaches [`FOLD_AT`] events, when the queue has been
-//! quiet a moment (`writer.rs`), and whenever a reader needs the state — and knows the choice in
-//! force for what it appended since from its own memory ([`Appender`]'s `tail`).
+//! tail (`consent/fold.rs`) — its own, from memory in slices of [`FOLD_SLICE`] keys, when the
+//! tail reaches [`FOLD_AT`] events or the queue has been quiet a moment (`writer.rs`); a
+//! reader's, in SQL, whenever it needs the state — and knows the choice in force for what it
+//! appended since from that memory ([`Appender`]'s `tail`, `state_tail.rs`).
 
 use std::path::Path;
 use std::time::Duration;
