@@ -341,9 +341,9 @@ impl Store {
         ];
         tx.execute_batch(&sql.set_heads, &[], &set_heads).await?;
         drop(set_heads);
-        if tx.dialect().name == "sqlite" {
-            // This batch wrote its own state on a folded tail: nothing is left past it.
-            tx.execute(super::fold::MOVE_MARK, &[]).await?;
+        // This batch wrote its own state on a folded tail: nothing is left past it.
+        for mark in sql.mark_whole {
+            tx.execute(mark, &[]).await?;
         }
         tx.announce(crate::changes::Topic::Consent).await?;
         tx.commit().await?;

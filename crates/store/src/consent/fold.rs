@@ -50,7 +50,7 @@ impl Store {
     /// whole and this does nothing). Every reader of the state in this crate calls it first;
     /// a tool reading the table itself should too. Without a tail it is one read, no write.
     pub async fn settle_consent_state(&self) -> Result<()> {
-        if self.dialect.name != "sqlite" {
+        if self.dialect.consent.fold_tail.is_empty() {
             return Ok(());
         }
         let (mark, last): (i64, i64) = self.fetch_one(MARK_AND_LAST, &[]).await?;
@@ -72,10 +72,8 @@ impl Store {
 /// a change of the state that must start from all of it — an erasure, a purge, an append that
 /// reads the state it writes.
 pub(crate) async fn fold_in(tx: &mut Tx) -> Result<()> {
-    if tx.dialect().name != "sqlite" {
-        return Ok(());
+    for statement in tx.dialect().consent.fold_tail {
+        tx.execute(statement, &[]).await?;
     }
-    tx.execute(FOLD, &[]).await?;
-    tx.execute(MOVE_MARK, &[]).await?;
     Ok(())
 }

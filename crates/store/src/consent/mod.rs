@@ -80,6 +80,15 @@ pub(crate) struct ConsentSql {
     pub state: Batch,
     /// Sets the heads `(chain, seq, hash)`.
     pub set_heads: Batch,
+    /// Folds the ledger's tail into the current state (`fold.rs`); none where the state is
+    /// written with every append (PostgreSQL).
+    pub fold_tail: &'static [&'static str],
+    /// After an append that wrote its own state on a folded tail: marks the state whole.
+    pub mark_whole: &'static [&'static str],
+    /// What changed on a chain (`$1`) after a sequence (`$2`), at most `$3`:
+    /// `(seq, subject_ref, purpose, given, source, policy_version, notice_hash, updated_at)`
+    /// ([`crate::Store::consent_changes`]).
+    pub changes: &'static str,
 }
 
 /// Every column of an event, in [`EVENT_COLUMNS`] order.

@@ -194,30 +194,10 @@ impl Store {
             Option<String>,
             i64,
         );
-        // No fold here (`fold.rs`): a node reads this every second while it writes, and a fold
-        // of a second's events would cost a state page per event again. On SQLite an event
-        // past the mark answers its own choice instead: it was written after the last erasure
-        // or purge (they fold first), so it is a choice the subject made, and the reader keeps
-        // the newest of what it is given by the same rule as the state.
-        let sql = if self.dialect.name == "sqlite" {
-            "SELECT e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
-             FROM consent_events e \
-             JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
-             WHERE e.chain = $1 AND e.seq > $2 AND e.gseq <= (SELECT gseq FROM consent_state_mark) \
-             UNION ALL \
-             SELECT seq, subject_ref, purpose, given, source, policy_version, notice_hash, created_at \
-             FROM consent_events \
-             WHERE chain = $1 AND seq > $2 AND gseq > (SELECT gseq FROM consent_state_mark) \
-             ORDER BY 1 LIMIT $3"
-        } else {
-            "SELECT e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
-             FROM consent_events e \
-             JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
-             WHERE e.chain = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3"
-        };
+        // No fold first: the dialect's statement reads the tail itself (`sqlite/consent.rs`).
         let rows: Vec<Row> = self
             .fetch_all(
-                sql,
+                self.dialect.consent.changes,
                 &[(chain as i32).into(), after_seq.into(), limit.into()],
             )
             .await?;

@@ -25,6 +25,13 @@ pub(crate) static SQL: ConsentSql = ConsentSql {
     set_heads: Batch::Arrays(
         "UPDATE ledger_heads h SET seq = u.seq, hash = u.hash FROM UNNEST($1::int4[], $2::int8[], $3::text[]) AS u(chain, seq, hash) WHERE h.chain = u.chain",
     ),
+    // The state is written in every append's statement: no tail, nothing to fold or mark.
+    fold_tail: &[],
+    mark_whole: &[],
+    changes: "SELECT e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
+         FROM consent_events e \
+         JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
+         WHERE e.chain = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
 };
 
 /// The whole append in one statement, so one round trip and PostgreSQL's implicit transaction:

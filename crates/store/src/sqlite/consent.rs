@@ -5,7 +5,7 @@
 //! lock (`BEGIN IMMEDIATE`). The writer writes no state: it leaves it to folds of the ledger's
 //! tail (`consent/fold.rs`).
 
-use crate::consent::ConsentSql;
+use crate::consent::{fold, ConsentSql};
 use crate::{Batch, MultiRow};
 
 // The pieces, as macros so that `concat!` can join them into `&'static str`s.
@@ -87,6 +87,22 @@ pub(crate) static SQL: ConsentSql = ConsentSql {
         head_row!(),
         heads_conflict!(),
     )),
+    fold_tail: &[fold::FOLD, fold::MOVE_MARK],
+    mark_whole: &[fold::MOVE_MARK],
+    // No fold here: a node reads this every second while it writes, and a fold of a second's
+    // events would cost a state page per event again. An event past the mark answers its own
+    // choice instead: it was written after the last erasure or purge (they fold first), so it
+    // is a choice the subject made, and the reader keeps the newest of what it is given by the
+    // same rule as the state.
+    changes: "SELECT e.seq, s.subject_ref, s.purpose, s.given, s.source, s.policy_version, s.notice_hash, s.updated_at \
+         FROM consent_events e \
+         JOIN consent_state s ON s.subject_ref = e.subject_ref AND s.purpose = e.purpose \
+         WHERE e.chain = $1 AND e.seq > $2 AND e.gseq <= (SELECT gseq FROM consent_state_mark) \
+         UNION ALL \
+         SELECT seq, subject_ref, purpose, given, source, policy_version, notice_hash, created_at \
+         FROM consent_events \
+         WHERE chain = $1 AND seq > $2 AND gseq > (SELECT gseq FROM consent_state_mark) \
+         ORDER BY 1 LIMIT $3",
 };
 
 /// The single-row statements of the group-commit writer. `OR ROLLBACK`: a broken constraint

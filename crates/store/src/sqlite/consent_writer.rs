@@ -120,33 +120,31 @@ impl Appender {
             Ok(now) if self.left == Some(now) => self.fold_slice(now),
             Ok(_) => self.fold_in_transaction().map(|()| true),
             Err(e) => Err(e),
-        };
-        match stepped {
-            Ok(_) => self.conn.execute_batch("COMMIT")?,
-            Err(_) if !self.conn.is_autocommit() => self.conn.execute_batch("ROLLBACK")?,
-            Err(_) => {}
         }
-        match stepped {
-            Ok(done) => {
-                if done {
-                    if let Some(f) = self.folding.take() {
-                        self.tail.finish_fold();
-                        self.left = self.left.map(|(_, last)| (f.through, last));
-                    }
-                }
-                tracing::debug!(
-                    done,
-                    millis = started.elapsed().as_millis() as u64,
-                    "folded a slice of the consent ledger's tail"
-                );
-                Ok(())
-            }
+        .and_then(|done| self.conn.execute_batch("COMMIT").map(|()| done));
+        let done = match stepped {
+            Ok(done) => done,
             Err(e) => {
+                // What this writer remembers may now be wrong: the next append checks it.
                 self.left = None;
                 self.folding = None;
-                Err(e)
+                if !self.conn.is_autocommit() {
+                    self.conn.execute_batch("ROLLBACK")?;
+                }
+                return Err(e);
             }
+        };
+        // A fold ended: its keys are in the state, and the mark is where it began.
+        if let Some(f) = self.folding.take_if(|_| done) {
+            self.tail.finish_fold();
+            self.left = self.left.map(|(_, last)| (f.through, last));
         }
+        tracing::debug!(
+            done,
+            millis = started.elapsed().as_millis() as u64,
+            "folded a slice of the consent ledger's tail"
+        );
+        Ok(())
     }
 
     /// Writes the next slice of the fold from memory (beginning it at `now`), and moves the
@@ -306,7 +304,7 @@ impl Appender {
         &self,
         events: &[ConsentEvent],
         hex: &[String],
-        keys: &[([u8; 32], u32)],
+        keys: &[Key],
     ) -> rusqlite::Result<Vec<Option<Dated>>> {
         let mut read = self.conn.prepare_cached(one_row::STORED_STATE)?;
         events
