@@ -159,7 +159,12 @@ fn run_sqlite(file: &std::path::Path, mut rx: mpsc::Receiver<Job>) {
         .enable_time()
         .build()
         .expect("a timer for the consent writer");
-    let mut appender: Option<Appender> = None;
+    // Opened before the first consent arrives: opening reads which subjects the state holds
+    // (`known_subjects.rs`), which the first writer should not wait for. Opened again at the
+    // next batch if this fails, or after a failed append.
+    let mut appender: Option<Appender> = Appender::open(file)
+        .inspect_err(|e| tracing::warn!(error = %e, "opening the consent writer failed; the first append tries again"))
+        .ok();
     let fold_step = |appender: &mut Option<Appender>| {
         if let Some(a) = appender {
             if let Err(e) = a.fold_step() {

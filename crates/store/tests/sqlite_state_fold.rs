@@ -432,3 +432,65 @@ async fn a_fold_in_slices_leaves_the_state_of_the_whole_ledger() {
     exec(&store, "UPDATE consent_state_mark SET gseq = 0").await;
     assert_eq!(state(&store).await, folded);
 }
+
+/// The writer skips the state lookup for a subject its filter says the state cannot hold
+/// (`known_subjects.rs`). Each subject here reaches the state another way than through this
+/// writer's own commits, and each must still find its choice in force.
+#[tokio::test]
+async fn the_writer_finds_the_choice_in_force_of_subjects_it_never_wrote() {
+    let url = testing::fresh_sqlite_url();
+    let store = Store::open(&url).await.unwrap();
+    let other = Store::connect(&url).await.unwrap();
+    // In the state before the writer opens.
+    other
+        .append_consent(&[ev(1, 5, "marketing", true, 100)])
+        .await
+        .unwrap();
+    // In the ledger past the mark, not in the state, when the writer opens: a tail another
+    // writer left unfolded (it stopped before its fold).
+    other
+        .append_consent(&[ev(2, 7, "marketing", true, 100)])
+        .await
+        .unwrap();
+    exec(&store, "UPDATE consent_state_mark SET gseq = 1").await;
+    exec(
+        &store,
+        "DELETE FROM consent_state WHERE event_id = 'evt_0002'",
+    )
+    .await;
+    let writer = ConsentWriter::spawn(store.clone());
+    // The writer is open once it has appended.
+    append(&writer, vec![ev(3, 8, "marketing", true, 100)]).await;
+    // Appended by another process while the writer runs.
+    other
+        .append_consent(&[ev(4, 6, "marketing", true, 100)])
+        .await
+        .unwrap();
+    append(
+        &writer,
+        vec![
+            ev(5, 5, "marketing", false, 200),
+            ev(6, 6, "marketing", false, 200),
+            ev(7, 7, "marketing", false, 200),
+            ev(8, 9, "marketing", false, 200),
+        ],
+    )
+    .await;
+    let priors: Vec<(String, Option<bool>)> = store
+        .fetch_all(
+            "SELECT id, prior_given FROM consent_events WHERE gseq > 4 ORDER BY gseq",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        priors,
+        vec![
+            ("evt_0005".into(), Some(true)),
+            ("evt_0006".into(), Some(true)),
+            ("evt_0007".into(), Some(true)),
+            ("evt_0008".into(), None),
+        ]
+    );
+    other.close().await;
+}

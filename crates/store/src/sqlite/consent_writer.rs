@@ -25,6 +25,7 @@ use custodian_core::ledger::ConsentEvent;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::consent::one_row;
+use super::known_subjects::KnownSubjects;
 use super::state_tail::{Key, Tail};
 use super::wal_buffer;
 use crate::consent::append::{link, priors, Dated};
@@ -62,6 +63,9 @@ pub(crate) struct Appender {
     /// folds, and its memory of the tail starts empty again.
     left: Option<(i64, i64)>,
     folding: Option<Folding>,
+    /// Which subjects the stored state may hold: a subject it certainly does not hold needs
+    /// no lookup for the choice in force before its event (`known_subjects.rs`).
+    known: KnownSubjects,
 }
 
 impl Appender {
@@ -87,11 +91,13 @@ impl Appender {
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192; \
              PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = memory;",
         )?;
+        let known = KnownSubjects::load(&conn)?;
         Ok(Appender {
             conn,
             tail: Tail::default(),
             left: None,
             folding: None,
+            known,
         })
     }
 
@@ -233,6 +239,8 @@ impl Appender {
         // process's append (the CLI's import, another node on the same file).
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let now = self.mark_and_last()?;
+        // Before any lookup: the subjects of whatever another process appended.
+        self.known.take_in_appended(&self.conn, now.1)?;
         if self.left != Some(now) {
             // Someone else moved the ledger or the state: this writer's memory of the tail no
             // longer covers it. Fold it all; from here the memory is whole again.
@@ -293,13 +301,16 @@ impl Appender {
         for ((e, key), before) in stored.iter().zip(keys).zip(before) {
             self.tail.record(key, e, before);
         }
+        self.known
+            .take_in_own(stored.iter().map(|e| &e.subject), last);
         self.left = Some((mark, last));
         Ok(stored)
     }
 
     /// The choice in force for each event's subject and purpose before the batch (for its
     /// `prior_given`): from this writer's memory of the tail where it appended to the key
-    /// since the mark, else the stored state, which the tail does not touch.
+    /// since the mark, else the stored state, which the tail does not touch — looked up only
+    /// for a subject the state may hold.
     fn stored_states(
         &self,
         events: &[ConsentEvent],
@@ -313,6 +324,7 @@ impl Appender {
             .zip(keys)
             .map(|((e, subject), key)| match self.tail.in_force(key) {
                 Some(dated) => Ok(Some(dated)),
+                None if !self.known.may_hold(&e.subject) => Ok(None),
                 None => read
                     .query_row(params![subject, e.purpose], |r| {
                         Ok::<Dated, _>((r.get(0)?, r.get(1)?))

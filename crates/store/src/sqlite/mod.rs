@@ -5,6 +5,7 @@ pub(crate) mod consent;
 pub(crate) mod consent_writer;
 pub(crate) mod jobs;
 pub(crate) mod keys;
+pub(crate) mod known_subjects;
 pub(crate) mod outbox;
 pub mod page_cache;
 pub(crate) mod pool;
