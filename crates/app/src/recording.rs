@@ -11,6 +11,7 @@
 pub use custodian_core::consent::Wanted;
 use custodian_core::consent::{NewChoice, Source};
 use custodian_core::decide::{ConsentLookup, ConsentStatus};
+use custodian_core::json_out::JsonOut;
 use custodian_core::ledger::ConsentEvent;
 use custodian_core::receipt::{Choice, Receipt};
 use custodian_core::subject::{SubjectId, SubjectRef};
@@ -46,6 +47,30 @@ pub struct RecordedEvent {
     pub chain: u16,
     pub seq: i64,
     pub hash: String,
+}
+
+impl RecordedEvent {
+    /// The event as JSON, the same bytes as its `Serialize` gives, written by hand for the
+    /// consent write's answer (`custodian_core::json_out`).
+    pub fn write_json(&self, o: &mut JsonOut<'_>) {
+        o.raw("{\"id\":");
+        o.str(&self.id);
+        o.raw(",\"subject_ref\":");
+        o.str(&self.subject_ref);
+        o.raw(",\"purpose\":");
+        o.str(&self.purpose);
+        o.raw(",\"given\":");
+        o.bool(self.given);
+        o.raw(",\"source\":");
+        o.str(&self.source);
+        o.raw(",\"chain\":");
+        o.int(self.chain.into());
+        o.raw(",\"seq\":");
+        o.int(self.seq);
+        o.raw(",\"hash\":");
+        o.str(&self.hash);
+        o.raw("}");
+    }
 }
 
 pub struct Outcome {

@@ -31,6 +31,7 @@ pub mod disclosure;
 pub mod hex;
 pub mod ids;
 pub mod incident;
+pub mod json_out;
 pub mod keys;
 pub mod ledger;
 pub mod limit;

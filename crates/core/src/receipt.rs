@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::clock::rfc3339;
+use crate::json_out::JsonOut;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Receipt {
@@ -129,8 +130,77 @@ impl Serialize for ReceiptPurpose {
         m.serialize_field("notice_hash", &self.notice_hash)?;
         m.serialize_field("event_id", &self.event_id)?;
         m.serialize_field("event_hash", &self.event_hash)?;
-        m.serialize_field("termination", &*termination())?;
+        m.serialize_field("termination", termination())?;
         m.end()
+    }
+}
+
+impl Receipt {
+    /// The receipt as JSON, the same bytes as its `Serialize` gives, written by hand for the
+    /// consent write's answer (`json_out.rs`).
+    pub fn write_json(&self, o: &mut JsonOut<'_>) {
+        o.raw("{\"schema_version\":");
+        o.str(self.schema_version);
+        o.raw(",\"receipt_id\":");
+        o.str(&self.receipt_id);
+        o.raw(",\"timestamp\":");
+        o.str(&self.timestamp);
+        o.raw(",\"collection_method\":");
+        o.str(&self.collection_method);
+        o.raw(",\"subject_ref\":");
+        o.str(&self.subject_ref);
+        o.raw(",\"language\":");
+        o.str(&self.language);
+        o.raw(",\"jurisdiction\":");
+        o.str(&self.jurisdiction);
+        o.raw(",\"controllers\":");
+        o.raw(self.controllers.get());
+        o.raw(",\"policy_url\":");
+        o.opt_str(self.policy_url.as_deref());
+        o.raw(",\"policy_version\":");
+        o.str(&self.policy_version);
+        o.raw(",\"purposes\":[");
+        for (i, p) in self.purposes.iter().enumerate() {
+            if i > 0 {
+                o.raw(",");
+            }
+            p.write_json(o);
+        }
+        o.raw("],\"sensitive\":");
+        o.bool(self.sensitive);
+        o.raw("}");
+    }
+}
+
+impl ReceiptPurpose {
+    /// As its `Serialize` writes it.
+    fn write_json(&self, o: &mut JsonOut<'_>) {
+        let t = &*self.terms;
+        o.raw("{\"purpose\":");
+        o.str(&self.purpose);
+        o.raw(",\"name\":");
+        o.raw(t.name.get());
+        o.raw(",\"state\":");
+        o.str(self.state);
+        o.raw(",\"legal_basis\":");
+        o.raw(t.legal_basis.get());
+        o.raw(",\"legal_basis_dpv\":");
+        o.raw(t.legal_basis_dpv.get());
+        o.raw(",\"purpose_dpv\":");
+        o.raw(t.purpose_dpv.get());
+        o.raw(",\"data_categories\":");
+        o.raw(t.data_categories.get());
+        o.raw(",\"third_parties\":");
+        o.raw(t.third_parties.get());
+        o.raw(",\"notice_hash\":");
+        o.opt_str(self.notice_hash.as_deref());
+        o.raw(",\"event_id\":");
+        o.str(&self.event_id);
+        o.raw(",\"event_hash\":");
+        o.str(&self.event_hash);
+        o.raw(",\"termination\":");
+        o.raw(termination().get());
+        o.raw("}");
     }
 }
 
@@ -320,6 +390,45 @@ mod tests {
         assert_eq!(controllers.len(), policy.controllers.len());
         assert_eq!(controllers[0]["name"], policy.controllers[0].name.as_str());
         assert_eq!(json["policy_version"], policy.policy.version.as_str());
+    }
+
+    /// The hand-written JSON is `Serialize`'s, byte for byte: for every purpose of the
+    /// example policy, one it does not have, texts that need escaping, and fields left out.
+    #[test]
+    fn receipts_written_by_hand_are_the_bytes_serde_writes() {
+        let policy = custodian_policy::example();
+        let mut choices: Vec<Choice> = policy
+            .purposes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Choice {
+                purpose: &p.id,
+                given: i % 2 == 0,
+                notice_hash: (i % 3 != 0).then_some("sha256:0f"),
+                event_id: "evt_1",
+                event_hash: "00ff",
+            })
+            .collect();
+        choices.push(Choice {
+            purpose: "gone \"quoted\"\n",
+            given: true,
+            notice_hash: None,
+            event_id: "evt_\u{1}",
+            event_hash: "ü",
+        });
+        let mut odd = input(choices);
+        odd.language = "en\"\\";
+        odd.jurisdiction = "EU \t GDPR";
+        let mut receipt = build(&policy, odd);
+        for url in [None, Some("https://example.com/p?a=\"b\"".to_owned())] {
+            receipt.policy_url = url;
+            let mut buf = Vec::new();
+            receipt.write_json(&mut JsonOut(&mut buf));
+            assert_eq!(
+                String::from_utf8(buf).unwrap(),
+                serde_json::to_string(&receipt).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -125,8 +125,20 @@ pub fn honour_gpc<'a>(
 pub fn truncate_ip(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            format!("{a}.{b}.{c}.0")
+            // Digit by digit: `format!` was 1 % of a consent write's CPU (issue 17).
+            let mut out = String::with_capacity(15);
+            for octet in &v4.octets()[..3] {
+                if *octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if *octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+                out.push('.');
+            }
+            out.push('0');
+            out
         }
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => truncate_ip(IpAddr::V4(v4)),
@@ -145,6 +157,14 @@ mod tests {
     #[test]
     fn ips_are_truncated() {
         assert_eq!(truncate_ip("203.0.113.77".parse().unwrap()), "203.0.113.0");
+        for (ip, kept) in [
+            ("0.0.0.0", "0.0.0.0"),
+            ("9.10.99.1", "9.10.99.0"),
+            ("100.200.255.255", "100.200.255.0"),
+            ("::ffff:10.1.2.3", "10.1.2.0"),
+        ] {
+            assert_eq!(truncate_ip(ip.parse().unwrap()), kept);
+        }
         assert_eq!(
             truncate_ip("2001:db8:abcd:12::1".parse().unwrap()),
             "2001:db8:abcd::"
