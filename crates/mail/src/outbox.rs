@@ -298,9 +298,15 @@ async fn send_batch(
         > 0
     {
         let mut sent = Vec::new();
-        let mut places = Vec::with_capacity(done.len());
-        for (m, result, place) in done.drain(..) {
-            places.push(place);
+        // Every place to the sends first, before anything here waits (see [`Sends`]).
+        let finished: Vec<_> = done
+            .drain(..)
+            .map(|(m, result, place)| {
+                sends.recording.push(place);
+                (m, result)
+            })
+            .collect();
+        for (m, result) in finished {
             match result {
                 Ok(()) => sent.push(m.id),
                 Err(e) => {
@@ -317,7 +323,7 @@ async fn send_batch(
             pass.sent += sent.len();
         }
         // Recorded: the next sends may start.
-        drop(places);
+        sends.recording.clear();
         let now = clock.now_micros();
         if now - renewed_at >= lease / 3 {
             match store.renew_job(JOB, &settings.owner, now, lease).await {
@@ -341,9 +347,14 @@ async fn send_batch(
 /// Dropped (the pass ended early: its lease lost, the database gone), it stops the sends not
 /// yet done, as a pass that ends always has: a `JoinSet` aborts its tasks when dropped.
 struct Sends {
+    // Fields drop in this order: a pass dropped while it marks (a node killed, its task
+    // aborted) stops the sends before it gives their places back, so no further send can start
+    // in between and go unmarked — only the ones in flight can go twice.
+    _task: tokio::task::JoinSet<()>,
     outcomes:
         tokio::sync::mpsc::Receiver<(ClaimedMail, Result<(), SendError>, OwnedSemaphorePermit)>,
-    _task: tokio::task::JoinSet<()>,
+    /// The places of the sends whose outcomes the pass is recording.
+    recording: Vec<OwnedSemaphorePermit>,
 }
 
 impl Sends {
@@ -372,8 +383,9 @@ impl Sends {
             }
         });
         Sends {
-            outcomes,
             _task: task,
+            outcomes,
+            recording: Vec::new(),
         }
     }
 }
