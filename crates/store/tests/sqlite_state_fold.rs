@@ -52,6 +52,17 @@ async fn state(store: &Store) -> Vec<(String, String, bool, String)> {
         .unwrap()
 }
 
+/// Each event's id and `prior_given`, in the order written.
+async fn priors(store: &Store) -> Vec<(String, Option<bool>)> {
+    store
+        .fetch_all(
+            "SELECT id, prior_given FROM consent_events ORDER BY gseq",
+            &[],
+        )
+        .await
+        .unwrap()
+}
+
 async fn append(writer: &ConsentWriter, events: Vec<NewEvent>) {
     writer.append(events).await.unwrap();
 }
@@ -296,15 +307,8 @@ async fn the_writer_finds_the_choice_in_force_after_another_process_appended() {
         .await
         .unwrap();
     append(&writer, vec![ev(4, 4, "marketing", true, 300)]).await;
-    let priors: Vec<(String, Option<bool>)> = store
-        .fetch_all(
-            "SELECT id, prior_given FROM consent_events ORDER BY gseq",
-            &[],
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        priors,
+        priors(&store).await,
         vec![
             ("evt_0001".into(), None),
             ("evt_0002".into(), Some(true)),
@@ -476,16 +480,9 @@ async fn the_writer_finds_the_choice_in_force_of_subjects_it_never_wrote() {
         ],
     )
     .await;
-    let priors: Vec<(String, Option<bool>)> = store
-        .fetch_all(
-            "SELECT id, prior_given FROM consent_events WHERE gseq > 4 ORDER BY gseq",
-            &[],
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        priors,
-        vec![
+        priors(&store).await[4..],
+        [
             ("evt_0005".into(), Some(true)),
             ("evt_0006".into(), Some(true)),
             ("evt_0007".into(), Some(true)),

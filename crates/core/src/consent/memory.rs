@@ -8,14 +8,13 @@
 //!   HMAC-SHA-256 outputs, so 128 bits collide only around 2^64 subjects — never, for any
 //!   company — and nobody without the server's secret can aim for a collision;
 //! - the same property makes the key its own hash: the map hashes by reading 8 of its bytes
-//!   ([`KeyHasher`]) instead of running SipHash, which an attacker-chosen key would need;
+//!   ([`RefHasher`]) instead of running SipHash, which an attacker-chosen key would need;
 //! - choices are two bitsets over the policy's consent slots (known, given) — all a decision
 //!   reads — and, for the read answer, one 16-byte record per known slot in slot order: the
 //!   time, the source, and the policy version and notice hash as indices into tables of the
 //!   few distinct values ([`Names`]).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 
 mod image;
@@ -24,7 +23,7 @@ pub use image::{ImageError, ImageHeader};
 
 use super::Source;
 use crate::decide::{ConsentLookup, ConsentStatus};
-use crate::subject::SubjectRef;
+use crate::subject::{RefHasher, SubjectRef};
 
 const SHARDS: usize = 32;
 
@@ -34,34 +33,6 @@ fn key(s: &SubjectRef) -> Key {
     let mut k = [0; 16];
     k.copy_from_slice(&s.0[..16]);
     k
-}
-
-/// Hashes a [`Key`] by taking 8 of its bytes: keys are already uniform and unpredictable.
-#[derive(Default, Clone, Copy)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // `[u8; 16]` hashes as its length (a usize) and then its bytes; keep the bytes' part.
-        if bytes.len() >= 8 {
-            let mut b = [0; 8];
-            b.copy_from_slice(&bytes[bytes.len() - 8..]);
-            self.0 = u64::from_le_bytes(b);
-        }
-    }
-
-    fn write_usize(&mut self, _: usize) {}
-}
-
-impl BuildHasher for KeyHasher {
-    type Hasher = KeyHasher;
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
-    }
 }
 
 /// One known choice's facts besides given/refused (which the bitsets hold).
@@ -136,7 +107,7 @@ pub struct NewChoice<'a> {
 
 /// Current consent of every subject, sharded so readers and writers rarely meet.
 pub struct ConsentMemory {
-    shards: Vec<RwLock<HashMap<Key, Choices, KeyHasher>>>,
+    shards: Vec<RwLock<HashMap<Key, Choices, RefHasher>>>,
     names: RwLock<Names>,
 }
 
@@ -154,7 +125,7 @@ fn unpoisoned<T>(r: Result<T, std::sync::PoisonError<T>>) -> T {
 }
 
 impl ConsentMemory {
-    fn shard(&self, k: &Key) -> &RwLock<HashMap<Key, Choices, KeyHasher>> {
+    fn shard(&self, k: &Key) -> &RwLock<HashMap<Key, Choices, RefHasher>> {
         &self.shards[k[0] as usize % SHARDS]
     }
 

@@ -19,18 +19,6 @@
 
 use crate::{Result, Store, Tx};
 
-/// Upserts every event past the mark in key order, and a key's events from the oldest to the
-/// newest (by when made, then when written), each unless the stored choice is newer: the rule
-/// of the per-commit upsert (`sqlite/consent.rs`), so the newest stands, of two made at once
-/// the later written. One sort, no window function: `row_number()` over the tail cost twice
-/// the time of the whole upsert (docs/benchmarks.md, eleventh sitting).
-pub(crate) const FOLD: &str = "INSERT INTO consent_state (subject_ref, purpose, given, event_id, source, policy_version, notice_hash, updated_at) \
-     SELECT subject_ref, purpose, given, id, source, policy_version, notice_hash, created_at \
-     FROM consent_events WHERE gseq > (SELECT gseq FROM consent_state_mark) \
-     ORDER BY subject_ref, purpose, created_at, gseq \
-     ON CONFLICT (subject_ref, purpose) DO UPDATE SET given = excluded.given, event_id = excluded.event_id, source = excluded.source, policy_version = excluded.policy_version, notice_hash = excluded.notice_hash, updated_at = excluded.updated_at \
-     WHERE excluded.updated_at >= consent_state.updated_at";
-
 /// Moves the mark past the last event: after a fold, or after an append that wrote its own
 /// state on a folded tail.
 pub(crate) const MOVE_MARK: &str =

@@ -131,12 +131,7 @@ impl Appender {
         let done = match stepped {
             Ok(done) => done,
             Err(e) => {
-                // What this writer remembers may now be wrong: the next append checks it.
-                self.left = None;
-                self.folding = None;
-                if !self.conn.is_autocommit() {
-                    self.conn.execute_batch("ROLLBACK")?;
-                }
+                self.failed()?;
                 return Err(e);
             }
         };
@@ -196,7 +191,7 @@ impl Appender {
     /// The fold in SQL inside the caller's transaction (`fold.rs`), whoever wrote the tail;
     /// the writer's memory of it goes.
     fn fold_in_transaction(&mut self) -> rusqlite::Result<()> {
-        self.conn.execute_batch(fold::FOLD)?;
+        self.conn.execute_batch(super::consent::FOLD)?;
         self.moved_mark()
     }
 
@@ -224,14 +219,21 @@ impl Appender {
     pub(crate) fn append(&mut self, batch: &[NewEvent]) -> rusqlite::Result<Vec<ConsentEvent>> {
         let appended = self.append_in_transaction(batch);
         if appended.is_err() {
-            // What this writer remembers of the tail may now be wrong: check it again.
-            self.left = None;
-            self.folding = None;
-            if !self.conn.is_autocommit() {
-                self.conn.execute_batch("ROLLBACK")?;
-            }
+            self.failed()?;
         }
         appended
+    }
+
+    /// After a failed append or fold: what this writer remembers of the tail may now be wrong,
+    /// so the next append checks it against the database; and the connection leaves the
+    /// transaction, whether SQLite rolled it back itself or not.
+    fn failed(&mut self) -> rusqlite::Result<()> {
+        self.left = None;
+        self.folding = None;
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
     }
 
     fn append_in_transaction(&mut self, batch: &[NewEvent]) -> rusqlite::Result<Vec<ConsentEvent>> {

@@ -59,34 +59,44 @@ impl Stage {
         }
     }
 
-    /// The block and the bits within it that `subject` sets.
-    fn place(&self, subject: &SubjectRef) -> (usize, [u32; PROBES as usize]) {
+    fn insert(&mut self, place: &Place) {
+        let at = place.block & (self.blocks.len() - 1);
+        let block = &mut self.blocks[at];
+        for bit in place.bits {
+            block[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+        self.count += 1;
+    }
+
+    fn may_hold(&self, place: &Place) -> bool {
+        let block = &self.blocks[place.block & (self.blocks.len() - 1)];
+        place
+            .bits
+            .iter()
+            .all(|&bit| block[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+}
+
+/// Where a subject goes in every stage, worked out once: the block (each stage keeps as many
+/// of its low bits as it has blocks) and the bits within the block.
+struct Place {
+    block: usize,
+    bits: [u32; PROBES as usize],
+}
+
+impl Place {
+    fn of(subject: &SubjectRef) -> Place {
         // Subject references are keyed hashes, so their bytes are already uniform; all of them
         // are mixed anyway, so that references made up in tests spread as well.
         let word =
             |i: usize| u64::from_le_bytes(subject.0[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
         let a = mix(word(0) ^ mix(word(2) ^ 0x9e37_79b9_7f4a_7c15));
         let b = mix(word(1) ^ mix(word(3) ^ 0x6a09_e667_f3bc_c909) ^ a);
-        let block = (a as usize) & (self.blocks.len() - 1);
-        // Nine bits name one of a block's 512.
-        let bits = std::array::from_fn(|i| ((b >> (9 * i)) & 511) as u32);
-        (block, bits)
-    }
-
-    fn insert(&mut self, subject: &SubjectRef) {
-        let (block, bits) = self.place(subject);
-        let block = &mut self.blocks[block];
-        for bit in bits {
-            block[(bit / 64) as usize] |= 1 << (bit % 64);
+        Place {
+            block: a as usize,
+            // Nine bits name one of a block's 512.
+            bits: std::array::from_fn(|i| ((b >> (9 * i)) & 511) as u32),
         }
-        self.count += 1;
-    }
-
-    fn may_hold(&self, subject: &SubjectRef) -> bool {
-        let (block, bits) = self.place(subject);
-        let block = &self.blocks[block];
-        bits.iter()
-            .all(|&bit| block[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
     }
 }
 
@@ -185,7 +195,8 @@ impl KnownSubjects {
     /// `false`: no event up to [`Self::through`] is about `subject`, so the state has no row
     /// for it. `true`: there may be one.
     pub(crate) fn may_hold(&self, subject: &SubjectRef) -> bool {
-        self.stages.iter().any(|s| s.may_hold(subject))
+        let place = Place::of(subject);
+        self.stages.iter().any(|s| s.may_hold(&place))
     }
 
     /// A subject reference as stored: one that is not a reference's hex (none is written so)
@@ -205,7 +216,7 @@ impl KnownSubjects {
         self.stages
             .last_mut()
             .expect("one stage at least")
-            .insert(subject);
+            .insert(&Place::of(subject));
     }
 
     /// The filter's size in bytes.

@@ -11,53 +11,17 @@ use std::collections::HashMap;
 
 use custodian_core::consent::Source;
 use custodian_core::ledger::ConsentEvent;
-use custodian_core::subject::SubjectRef;
+use custodian_core::subject::{RefHasher, SubjectRef};
 
 use crate::consent::append::Dated;
 
 /// A subject and a purpose (interned).
 pub(crate) type Key = ([u8; 32], u32);
 
-/// Hashes a [`Key`] from eight of its subject's bytes and its purpose: subject references are
-/// keyed hashes, uniform and unpredictable already. The default hasher (SipHash) over all
-/// 36 bytes was 3 % of the writer's CPU, for the one lookup and one insertion each event makes
-/// (issue 17).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // The subject's bytes (a key's only byte slice); anything shorter is mixed in whole.
-        let mut word = [0; 8];
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(word);
-    }
-
-    fn write_u32(&mut self, purpose: u32) {
-        // Odd multiplier: a subject's purposes land in different buckets.
-        self.0 ^= u64::from(purpose).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    // The array's length, the same for every key.
-    fn write_usize(&mut self, _: usize) {}
-}
-
-impl std::hash::BuildHasher for KeyHasher {
-    type Hasher = KeyHasher;
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
-    }
-}
-
 /// The tail as the fold will leave it, key by key.
 #[derive(Default)]
 pub(crate) struct Tail {
-    standing: HashMap<Key, Standing, KeyHasher>,
+    standing: HashMap<Key, Standing, RefHasher>,
     /// Purposes, policy versions and notice hashes, each once.
     texts: Vec<Box<str>>,
     places: HashMap<Box<str>, u32>,
